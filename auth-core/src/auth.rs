@@ -1,0 +1,236 @@
+//! [`Auth`]: the relying party, cheap to clone, shared by every request.
+
+use std::sync::Arc;
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret as OAuthSecret, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, RedirectUrl, RequestTokenError, StandardRevocableToken,
+    StandardTokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::{AuthConfig, ClientAuthMethod};
+use crate::flow::authorize::{AuthorizeParams, LoginOptions, authorization_url};
+use crate::flow::logout::LogoutRegistry;
+use crate::flow::pending::{PendingCookies, PendingLogin};
+use crate::flow::refresh::RefreshCoordinator;
+use crate::http_client::{HttpClient, HttpError};
+use crate::provider::{DiscoveryError, ProviderEndpoints, discover};
+use crate::secret::IdToken;
+use crate::token::{JwksCache, Verifier};
+
+/// The `id_token` member of a token response.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct IdTokenField {
+    #[serde(default)]
+    pub(crate) id_token: Option<IdToken>,
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type TokenResp = StandardTokenResponse<IdTokenField, BasicTokenType>;
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenResp,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// The token endpoint did not give tokens.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenExchangeError {
+    /// The provider refused (`invalid_grant`, `invalid_client`...).
+    #[error("the token endpoint answered {error}: {description}")]
+    Refused {
+        /// OAuth error code.
+        error: String,
+        /// The provider's description.
+        description: String,
+    },
+    /// Network error, timeout, or an oversized response.
+    #[error("the token endpoint could not be reached: {0}")]
+    Unreachable(String),
+    /// The response is not a valid token response.
+    #[error("the token endpoint's response is not valid: {0}")]
+    InvalidResponse(String),
+}
+
+pub(crate) fn map_token_error(
+    e: RequestTokenError<HttpError, BasicErrorResponse>,
+) -> TokenExchangeError {
+    match e {
+        RequestTokenError::ServerResponse(r) => TokenExchangeError::Refused {
+            error: r.error().as_ref().to_string(),
+            description: r.error_description().cloned().unwrap_or_default(),
+        },
+        RequestTokenError::Request(e) => TokenExchangeError::Unreachable(e.to_string()),
+        RequestTokenError::Parse(e, _) => TokenExchangeError::InvalidResponse(e.to_string()),
+        RequestTokenError::Other(s) => TokenExchangeError::InvalidResponse(s),
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: AuthConfig,
+    pub(crate) endpoints: ProviderEndpoints,
+    pub(crate) http: HttpClient,
+    pub(crate) verifier: Verifier,
+    pub(crate) pending: PendingCookies,
+    pub(crate) oauth: OAuthClient,
+    pub(crate) refresher: RefreshCoordinator,
+    pub(crate) logouts: LogoutRegistry,
+}
+
+/// The relying party: configuration, provider metadata, the JWKS cache, refresh
+/// coordination and the logout registry. Clone it freely (it is an `Arc`).
+#[derive(Clone)]
+pub struct Auth(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("config", &self.0.config)
+            .field("endpoints", &self.0.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The start of a login: where to send the browser, and the cookies to set.
+#[derive(Debug)]
+pub struct LoginStart {
+    /// The provider's authorization URL with every parameter.
+    pub authorization_url: Url,
+    /// `Set-Cookie` values: the new pending login, and removals of stale ones.
+    pub set_cookies: Vec<String>,
+}
+
+impl Auth {
+    /// Builds the relying party: discovers the provider (unless endpoints were given in
+    /// the configuration), checks its issuer, and loads its JWKS.
+    pub async fn discover(config: AuthConfig) -> Result<Self, DiscoveryError> {
+        let http = HttpClient::new(
+            config.connect_timeout,
+            config.request_timeout,
+            config.max_response_bytes,
+        )
+        .map_err(|e| DiscoveryError::Client(e.to_string()))?;
+        let endpoints = match &config.endpoints {
+            Some(e) => e.clone(),
+            None => discover(&config, &http).await?,
+        };
+        let auth = Self::from_parts(config, endpoints, http);
+        if let Err(e) = auth.0.verifier.jwks.prefetch().await {
+            tracing::warn!(error = %e, "could not load the provider's JWKS at start; will retry on first use");
+        }
+        Ok(auth)
+    }
+
+    fn from_parts(config: AuthConfig, endpoints: ProviderEndpoints, http: HttpClient) -> Self {
+        let key = match &config.cookie_key {
+            Some(k) => cookie::Key::derive_from(&k.0),
+            None => {
+                tracing::warn!(
+                    "APP_SECRET is not set: using a random cookie key; pending logins will not survive a restart or work across instances"
+                );
+                cookie::Key::generate()
+            }
+        };
+        let mut oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
+            .set_auth_uri(AuthUrl::from_url(endpoints.authorization_endpoint.clone()))
+            .set_token_uri(TokenUrl::from_url(endpoints.token_endpoint.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri.clone()))
+            .set_auth_type(match config.client_auth {
+                ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
+                ClientAuthMethod::ClientSecretPost => AuthType::RequestBody,
+            });
+        if let Some(s) = &config.client_secret {
+            oauth = oauth.set_client_secret(OAuthSecret::new(s.secret().to_string()));
+        }
+        let verifier = Verifier {
+            jwks: JwksCache::new(
+                http.clone(),
+                endpoints.jwks_uri.to_string(),
+                config.jwks_refetch_cooldown,
+            ),
+            algorithms: config.algorithms.clone(),
+            issuer: config.issuer.clone(),
+            client_id: config.client_id.clone(),
+            access_token_audience: config.access_token_audience.clone(),
+            leeway: config.leeway,
+            clock: config.clock.clone(),
+        };
+        let pending = PendingCookies::new(key, &config.route_prefix, config.secure_cookies());
+        Self(Arc::new(Inner {
+            config,
+            endpoints,
+            http,
+            verifier,
+            pending,
+            oauth,
+            refresher: RefreshCoordinator::default(),
+            logouts: LogoutRegistry::default(),
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.0.config
+    }
+
+    /// The provider's endpoints.
+    pub fn endpoints(&self) -> &ProviderEndpoints {
+        &self.0.endpoints
+    }
+
+    /// Starts a login: fresh `state` and `nonce` (256 bits each, CSPRNG), a PKCE S256
+    /// challenge, the configured default options with `options` on top, and a pending
+    /// login cookie. `return_to` is kept only if it is a same-site relative path.
+    pub fn begin_login(
+        &self,
+        options: &LoginOptions,
+        return_to: Option<&str>,
+        request_cookies: &[(String, String)],
+    ) -> LoginStart {
+        let inner = &self.0;
+        let state = oauth2::CsrfToken::new_random().secret().clone();
+        let nonce = oauth2::CsrfToken::new_random().secret().clone();
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let options = inner.config.default_login.merged(options);
+        let url = authorization_url(&AuthorizeParams {
+            endpoint: &inner.endpoints.authorization_endpoint,
+            client_id: &inner.config.client_id,
+            redirect_uri: &inner.config.redirect_uri,
+            scopes: &inner.config.scopes,
+            state: &state,
+            nonce: &nonce,
+            code_challenge: challenge.as_str(),
+            options: &options,
+        });
+        let now = inner.config.clock.now();
+        let return_to =
+            return_to.and_then(|r| crate::return_to::sanitize_return_to(&inner.config.app_url, r));
+        let mut set_cookies = inner.pending.prune(request_cookies, now);
+        set_cookies.push(inner.pending.seal(&PendingLogin {
+            state,
+            nonce,
+            pkce_verifier: verifier.secret().clone(),
+            return_to,
+            created_at: now,
+        }));
+        LoginStart {
+            authorization_url: url,
+            set_cookies,
+        }
+    }
+}

@@ -1,0 +1,624 @@
+//! Configuration: a builder with secure defaults, validated up front, or `from_env()`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use url::Url;
+
+use crate::flow::authorize::LoginOptions;
+use crate::provider::ProviderEndpoints;
+use crate::secret::ClientSecret;
+use crate::token::Algorithm;
+
+/// Errors found while building an [`AuthConfig`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required environment variable is missing.
+    #[error("{0} is not set")]
+    MissingEnv(&'static str),
+    /// A value is not a valid URL.
+    #[error("{name} is not a valid URL: {reason}")]
+    InvalidUrl {
+        /// Which setting.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A URL uses plain http on a host that is not loopback.
+    #[error(
+        "{name} is not an https URL and not loopback (http is only allowed for 127.0.0.1, ::1 and localhost)"
+    )]
+    InsecureUrl {
+        /// Which setting.
+        name: &'static str,
+    },
+    /// A value could not be parsed.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// Which setting.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// HTTP Basic authentication (`client_secret_basic`), the default.
+    #[default]
+    ClientSecretBasic,
+    /// Credentials in the form body (`client_secret_post`).
+    ClientSecretPost,
+}
+
+/// A source of the current time (seconds since the Unix epoch), injectable for tests.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        }))
+    }
+
+    /// A clock driven by a function (tests).
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Now, in seconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// The validated configuration of a relying party. Build it with [`AuthConfig::builder`]
+/// or [`AuthConfig::from_env`].
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub(crate) issuer: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<ClientSecret>,
+    pub(crate) client_auth: ClientAuthMethod,
+    pub(crate) app_url: Url,
+    pub(crate) route_prefix: String,
+    pub(crate) redirect_uri: Url,
+    pub(crate) post_logout_redirect_uri: Url,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) leeway: Duration,
+    pub(crate) refresh_margin: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) access_token_audience: Option<String>,
+    pub(crate) cookie_key: Option<CookieKeyBytes>,
+    pub(crate) endpoints: Option<ProviderEndpoints>,
+    pub(crate) default_login: LoginOptions,
+    pub(crate) session_lifetime: Duration,
+    pub(crate) jwks_refetch_cooldown: Duration,
+    pub(crate) clock: Clock,
+}
+
+/// Key material for cookie encryption (never printed).
+#[derive(Clone)]
+pub(crate) struct CookieKeyBytes(pub(crate) Vec<u8>);
+
+impl fmt::Debug for CookieKeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl AuthConfig {
+    /// Starts a builder with the three things every deployment has: the issuer URL, the
+    /// client id, and the public base URL of the app (the redirect URI is
+    /// `app_url + "/auth/callback"`).
+    pub fn builder(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        app_url: impl Into<String>,
+    ) -> AuthConfigBuilder {
+        AuthConfigBuilder {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            app_url: app_url.into(),
+            client_secret: None,
+            client_auth: ClientAuthMethod::default(),
+            route_prefix: "/auth".into(),
+            post_logout_redirect_uri: None,
+            scopes: None,
+            leeway: Duration::from_secs(60),
+            refresh_margin: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_response_bytes: 1024 * 1024,
+            algorithms: None,
+            access_token_audience: None,
+            cookie_key: None,
+            endpoints: None,
+            default_login: LoginOptions::default(),
+            session_lifetime: Duration::from_secs(7 * 24 * 3600),
+            jwks_refetch_cooldown: Duration::from_secs(30),
+            clock: Clock::system(),
+        }
+    }
+
+    /// Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL` and the
+    /// optional `OIDC_SCOPES` (space separated), `OIDC_POST_LOGOUT_REDIRECT_URI`,
+    /// `OIDC_LEEWAY_SECS`, `OIDC_HTTP_TIMEOUT_SECS`, `OIDC_CLIENT_AUTH`
+    /// (`client_secret_basic`/`client_secret_post`) and `APP_SECRET` (hex, at least 32
+    /// bytes: the cookie key shared by all instances).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Like [`AuthConfig::from_env`], reading variables from a function (tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let req = |name: &'static str| get(name).ok_or(ConfigError::MissingEnv(name));
+        let mut b = Self::builder(req("OIDC_ISSUER")?, req("OIDC_CLIENT_ID")?, req("APP_URL")?);
+        if let Some(s) = get("OIDC_CLIENT_SECRET") {
+            b = b.with_client_secret(s);
+        }
+        if let Some(s) = get("OIDC_SCOPES") {
+            b = b.with_scopes(s.split_whitespace());
+        }
+        if let Some(s) = get("OIDC_POST_LOGOUT_REDIRECT_URI") {
+            b = b.with_post_logout_redirect_uri(s);
+        }
+        if let Some(s) = get("OIDC_LEEWAY_SECS") {
+            b = b.with_leeway(Duration::from_secs(parse_secs("OIDC_LEEWAY_SECS", &s)?));
+        }
+        if let Some(s) = get("OIDC_HTTP_TIMEOUT_SECS") {
+            b = b.with_request_timeout(Duration::from_secs(parse_secs(
+                "OIDC_HTTP_TIMEOUT_SECS",
+                &s,
+            )?));
+        }
+        if let Some(s) = get("OIDC_CLIENT_AUTH") {
+            b = b.with_client_auth(match s.as_str() {
+                "client_secret_basic" => ClientAuthMethod::ClientSecretBasic,
+                "client_secret_post" => ClientAuthMethod::ClientSecretPost,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "OIDC_CLIENT_AUTH",
+                        reason: "expected client_secret_basic or client_secret_post".into(),
+                    });
+                }
+            });
+        }
+        if let Some(s) = get("APP_SECRET") {
+            b = b.with_app_secret_hex(&s)?;
+        }
+        b.build()
+    }
+
+    /// The issuer, as configured.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The public base URL of the app.
+    pub fn app_url(&self) -> &Url {
+        &self.app_url
+    }
+
+    /// The redirect URI registered at the provider (`APP_URL` + prefix + `/callback`).
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    /// The path prefix of the auth routes (default `/auth`).
+    pub fn route_prefix(&self) -> &str {
+        &self.route_prefix
+    }
+
+    /// Whether cookies get the `Secure` attribute (the app URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.app_url.scheme() == "https"
+    }
+
+    /// Whether a cookie key was configured (`APP_SECRET`).
+    pub fn has_cookie_key(&self) -> bool {
+        self.cookie_key.is_some()
+    }
+
+    /// How long a session may live at most.
+    pub fn session_lifetime(&self) -> Duration {
+        self.session_lifetime
+    }
+}
+
+fn parse_secs(name: &'static str, s: &str) -> Result<u64, ConfigError> {
+    s.trim().parse().map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "expected a whole number of seconds".into(),
+    })
+}
+
+/// Builder for [`AuthConfig`]. Every setter consumes and returns the builder;
+/// [`AuthConfigBuilder::build`] checks everything.
+#[derive(Debug)]
+#[must_use]
+pub struct AuthConfigBuilder {
+    issuer: String,
+    client_id: String,
+    app_url: String,
+    client_secret: Option<ClientSecret>,
+    client_auth: ClientAuthMethod,
+    route_prefix: String,
+    post_logout_redirect_uri: Option<String>,
+    scopes: Option<Vec<String>>,
+    leeway: Duration,
+    refresh_margin: Duration,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    max_response_bytes: usize,
+    algorithms: Option<Vec<Algorithm>>,
+    access_token_audience: Option<String>,
+    cookie_key: Option<CookieKeyBytes>,
+    endpoints: Option<ProviderEndpoints>,
+    default_login: LoginOptions,
+    session_lifetime: Duration,
+    jwks_refetch_cooldown: Duration,
+    clock: Clock,
+}
+
+impl AuthConfigBuilder {
+    /// The client secret (confidential clients).
+    pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(ClientSecret::new(secret));
+        self
+    }
+
+    /// How to authenticate at the token endpoint (default `client_secret_basic`).
+    pub fn with_client_auth(mut self, method: ClientAuthMethod) -> Self {
+        self.client_auth = method;
+        self
+    }
+
+    /// Path prefix of the auth routes (default `/auth`).
+    pub fn with_route_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.route_prefix = prefix.into();
+        self
+    }
+
+    /// Where the provider sends the browser after logout (default: the app URL).
+    pub fn with_post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Scopes to request (default `openid profile email offline_access`; `openid` is
+    /// always added).
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Clock skew tolerated when checking `exp`, `iat` and `nbf` (default 60 s).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Refresh the access token when it expires within this margin (default 30 s).
+    pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// Total timeout of each request to the provider (default 10 s).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Connect timeout of each request to the provider (default 5 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Signature algorithms accepted for tokens (default: RS256/384/512, PS256/384/512,
+    /// ES256/384 and EdDSA). HMAC algorithms are refused: a provider's shared secret
+    /// would have to be the client secret, which this crate does not support.
+    pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// The audience expected in JWT access tokens issued by this issuer. Without it,
+    /// their audience is not checked (it names the API, not this client).
+    pub fn with_access_token_audience(mut self, audience: impl Into<String>) -> Self {
+        self.access_token_audience = Some(audience.into());
+        self
+    }
+
+    /// The cookie encryption key, as hex of at least 32 bytes (`APP_SECRET`). Every
+    /// instance of the app must share it. Without it, a random key is made per start.
+    pub fn with_app_secret_hex(mut self, hex_key: &str) -> Result<Self, ConfigError> {
+        let bytes = hex::decode(hex_key.trim()).map_err(|_| ConfigError::Invalid {
+            name: "APP_SECRET",
+            reason: "expected hex".into(),
+        })?;
+        if bytes.len() < 32 {
+            return Err(ConfigError::Invalid {
+                name: "APP_SECRET",
+                reason: format!("{} bytes is too short, use at least 32", bytes.len()),
+            });
+        }
+        self.cookie_key = Some(CookieKeyBytes(bytes));
+        Ok(self)
+    }
+
+    /// Endpoints for a provider without discovery. When set, discovery is not used.
+    pub fn with_endpoints(mut self, endpoints: ProviderEndpoints) -> Self {
+        self.endpoints = Some(endpoints);
+        self
+    }
+
+    /// Login options sent with every authorization request (organization, connection,
+    /// extra parameters...). Per-request options from the login route are added on top.
+    pub fn with_default_login_options(mut self, options: LoginOptions) -> Self {
+        self.default_login = options;
+        self
+    }
+
+    /// Longest lifetime of a session (default 7 days). Back-channel logouts are
+    /// remembered this long.
+    pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_lifetime = lifetime;
+        self
+    }
+
+    /// Minimum time between two JWKS fetches caused by an unknown `kid` (default 30 s).
+    pub fn with_jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks_refetch_cooldown = cooldown;
+        self
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks everything and returns the configuration.
+    pub fn build(self) -> Result<AuthConfig, ConfigError> {
+        let issuer_url = parse_url("OIDC_ISSUER", &self.issuer)?;
+        if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+            return Err(ConfigError::InvalidUrl {
+                name: "OIDC_ISSUER",
+                reason: "an issuer has no query or fragment".into(),
+            });
+        }
+        let mut app_url = parse_url("APP_URL", &self.app_url)?;
+        if app_url.query().is_some() || app_url.fragment().is_some() {
+            return Err(ConfigError::InvalidUrl {
+                name: "APP_URL",
+                reason: "the app URL has no query or fragment".into(),
+            });
+        }
+        if !app_url.path().ends_with('/') {
+            let p = format!("{}/", app_url.path());
+            app_url.set_path(&p);
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::MissingEnv("OIDC_CLIENT_ID"));
+        }
+        let prefix = self.route_prefix.trim_end_matches('/').to_string();
+        if !prefix.starts_with('/')
+            || prefix.len() < 2
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c))
+        {
+            return Err(ConfigError::Invalid {
+                name: "route prefix",
+                reason: "expected a path like /auth".into(),
+            });
+        }
+        let redirect_uri = app_url
+            .join(&format!("{}/callback", &prefix[1..]))
+            .map_err(|e| ConfigError::InvalidUrl {
+                name: "APP_URL",
+                reason: e.to_string(),
+            })?;
+        let post_logout_redirect_uri = match &self.post_logout_redirect_uri {
+            Some(u) => parse_url("OIDC_POST_LOGOUT_REDIRECT_URI", u)?,
+            None => app_url.clone(),
+        };
+        let mut scopes = self.scopes.unwrap_or_else(|| {
+            ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec()
+        });
+        scopes.retain(|s| !s.is_empty());
+        if !scopes.iter().any(|s| s == "openid") {
+            scopes.insert(0, "openid".into());
+        }
+        if let Some(bad) = scopes.iter().find(|s| {
+            !s.chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        }) {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_SCOPES",
+                reason: format!("scope {bad:?} has characters a scope cannot have"),
+            });
+        }
+        let algorithms = self.algorithms.unwrap_or_else(Algorithm::default_allowed);
+        if algorithms.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "algorithms",
+                reason: "at least one signature algorithm must be allowed".into(),
+            });
+        }
+        if let Some(e) = &self.endpoints {
+            for (name, u) in e.urls() {
+                check_secure(name, u)?;
+            }
+        }
+        Ok(AuthConfig {
+            issuer: self.issuer,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            client_auth: self.client_auth,
+            app_url,
+            route_prefix: prefix,
+            redirect_uri,
+            post_logout_redirect_uri,
+            scopes,
+            leeway: self.leeway,
+            refresh_margin: self.refresh_margin,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_response_bytes: self.max_response_bytes,
+            algorithms,
+            access_token_audience: self.access_token_audience,
+            cookie_key: self.cookie_key,
+            endpoints: self.endpoints,
+            default_login: self.default_login,
+            session_lifetime: self.session_lifetime,
+            jwks_refetch_cooldown: self.jwks_refetch_cooldown,
+            clock: self.clock,
+        })
+    }
+}
+
+fn parse_url(name: &'static str, s: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(s.trim()).map_err(|e| ConfigError::InvalidUrl {
+        name,
+        reason: e.to_string(),
+    })?;
+    check_secure(name, &url)?;
+    Ok(url)
+}
+
+/// https, or http on a loopback host.
+pub(crate) fn check_secure(name: &'static str, url: &Url) -> Result<(), ConfigError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(ConfigError::InsecureUrl { name }),
+        other => Err(ConfigError::InvalidUrl {
+            name,
+            reason: format!("unsupported scheme {other:?}"),
+        }),
+    }
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("OIDC_ISSUER", "https://id.example.com"),
+        ("OIDC_CLIENT_ID", "app"),
+        ("OIDC_CLIENT_SECRET", "s3cret-value"),
+        ("APP_URL", "http://127.0.0.1:3000"),
+    ];
+
+    #[test]
+    fn from_env_builds_redirect_uri_and_defaults() {
+        let c = AuthConfig::from_lookup(env(BASE)).expect("config");
+        assert_eq!(
+            c.redirect_uri.as_str(),
+            "http://127.0.0.1:3000/auth/callback"
+        );
+        assert_eq!(
+            c.post_logout_redirect_uri.as_str(),
+            "http://127.0.0.1:3000/"
+        );
+        assert_eq!(c.scopes, ["openid", "profile", "email", "offline_access"]);
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn rejects_missing_issuer() {
+        let err = AuthConfig::from_lookup(env(&BASE[1..])).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingEnv("OIDC_ISSUER")));
+    }
+
+    #[test]
+    fn rejects_plain_http_issuer_off_loopback() {
+        let mut vars = BASE.to_vec();
+        vars[0] = ("OIDC_ISSUER", "http://id.example.com");
+        let err = AuthConfig::from_lookup(env(&vars)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not an https URL and not loopback")
+        );
+    }
+
+    #[test]
+    fn rejects_short_app_secret() {
+        let mut vars = BASE.to_vec();
+        vars.push(("APP_SECRET", "abcd"));
+        let err = AuthConfig::from_lookup(env(&vars)).unwrap_err();
+        assert!(err.to_string().contains("too short"));
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let mut vars = BASE.to_vec();
+        let key = "ab".repeat(32);
+        vars.push(("APP_SECRET", &key));
+        let c = AuthConfig::from_lookup(env(&vars)).expect("config");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret-value"));
+        assert!(!dbg.contains(&key));
+        assert!(!dbg.contains("171, 171"));
+    }
+
+    #[test]
+    fn openid_scope_is_always_requested() {
+        let c = AuthConfig::builder("https://id.example.com", "app", "https://app.example.com")
+            .with_scopes(["email"])
+            .build()
+            .expect("config");
+        assert_eq!(c.scopes, ["openid", "email"]);
+        assert!(c.secure_cookies());
+    }
+}

@@ -1,0 +1,408 @@
+//! The authorization request: PKCE S256, state and nonce always; typed provider
+//! options; arbitrary extras that may not override the protocol's own parameters.
+
+use std::fmt;
+
+use url::Url;
+
+/// The `prompt` parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Prompt {
+    /// Ask the user to sign in again.
+    Login,
+    /// Show the sign-up page (`prompt=create`, OpenID Connect Prompt Create 1.0).
+    Create,
+    /// Let the user pick an account.
+    SelectAccount,
+    /// Ask for consent again.
+    Consent,
+    /// No UI: fail with `login_required` if the user is not signed in at the provider.
+    None,
+}
+
+impl Prompt {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prompt::Login => "login",
+            Prompt::Create => "create",
+            Prompt::SelectAccount => "select_account",
+            Prompt::Consent => "consent",
+            Prompt::None => "none",
+        }
+    }
+
+    /// Parses a wire value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Prompt::Login,
+            Prompt::Create,
+            Prompt::SelectAccount,
+            Prompt::Consent,
+            Prompt::None,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Prompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parameters a login may add to the authorization request. Vendor parameters are
+/// typed; anything else goes through [`LoginOptions::with_extra`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoginOptions {
+    /// `prompt`.
+    pub prompt: Option<Prompt>,
+    /// `organization_id` (Scalekit, WorkOS).
+    pub organization_id: Option<String>,
+    /// `connection_id` (Scalekit, WorkOS).
+    pub connection_id: Option<String>,
+    /// `login_hint`: the user's email or id.
+    pub login_hint: Option<String>,
+    /// `domain_hint`.
+    pub domain_hint: Option<String>,
+    /// `screen_hint` (WorkOS: `sign-up` or `sign-in`).
+    pub screen_hint: Option<String>,
+    /// `provider` (WorkOS: e.g. `GoogleOAuth`, `authkit`).
+    pub provider: Option<String>,
+    /// `provider_scopes` (WorkOS), space separated on the wire.
+    pub provider_scopes: Vec<String>,
+    /// Other parameters. Protocol parameters (`client_id`, `redirect_uri`, `scope`,
+    /// `state`, `nonce`, `response_type`, PKCE...) are never overridden.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Parameters that only this crate sets.
+const RESERVED: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "request",
+    "request_uri",
+];
+
+/// Longest accepted value of a per-request login option.
+pub(crate) const MAX_OPTION_LEN: usize = 512;
+
+/// A per-request login option was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginOptionError {
+    /// `prompt` is not one of the known values.
+    #[error("prompt must be one of login, create, select_account, consent, none")]
+    UnknownPrompt,
+    /// A value is longer than allowed.
+    #[error("the {0} parameter is too long")]
+    TooLong(&'static str),
+    /// A parameter appears more than once.
+    #[error("the {0} parameter appears more than once")]
+    Repeated(String),
+}
+
+impl LoginOptions {
+    /// Sets `prompt`.
+    pub fn with_prompt(mut self, prompt: Prompt) -> Self {
+        self.prompt = Some(prompt);
+        self
+    }
+
+    /// Sets `organization_id`.
+    pub fn with_organization_id(mut self, v: impl Into<String>) -> Self {
+        self.organization_id = Some(v.into());
+        self
+    }
+
+    /// Sets `connection_id`.
+    pub fn with_connection_id(mut self, v: impl Into<String>) -> Self {
+        self.connection_id = Some(v.into());
+        self
+    }
+
+    /// Sets `login_hint`.
+    pub fn with_login_hint(mut self, v: impl Into<String>) -> Self {
+        self.login_hint = Some(v.into());
+        self
+    }
+
+    /// Sets `domain_hint`.
+    pub fn with_domain_hint(mut self, v: impl Into<String>) -> Self {
+        self.domain_hint = Some(v.into());
+        self
+    }
+
+    /// Sets `screen_hint`.
+    pub fn with_screen_hint(mut self, v: impl Into<String>) -> Self {
+        self.screen_hint = Some(v.into());
+        self
+    }
+
+    /// Sets `provider`.
+    pub fn with_provider(mut self, v: impl Into<String>) -> Self {
+        self.provider = Some(v.into());
+        self
+    }
+
+    /// Sets `provider_scopes`.
+    pub fn with_provider_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.provider_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds an arbitrary parameter (ignored if it is a protocol parameter).
+    pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// Reads the per-request options a visitor may set on the login route, from its
+    /// query string: `organization_id`, `connection_id`, `login_hint`, `domain_hint`,
+    /// `prompt`, `screen_hint`, `provider`. Anything else is ignored (a visitor can
+    /// never set `redirect_uri`, `client_id`, `scope` or `response_type`). Returns the
+    /// options and the raw `return_to`.
+    pub fn from_query(query: &str) -> Result<(Self, Option<String>), LoginOptionError> {
+        let mut opts = LoginOptions::default();
+        let mut return_to = None;
+        let mut seen: Vec<String> = Vec::new();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot: &mut Option<String> = match k.as_ref() {
+                "return_to" => &mut return_to,
+                "organization_id" => &mut opts.organization_id,
+                "connection_id" => &mut opts.connection_id,
+                "login_hint" => &mut opts.login_hint,
+                "domain_hint" => &mut opts.domain_hint,
+                "screen_hint" => &mut opts.screen_hint,
+                "provider" => &mut opts.provider,
+                "prompt" => {
+                    if seen.iter().any(|s| s == "prompt") {
+                        return Err(LoginOptionError::Repeated("prompt".into()));
+                    }
+                    seen.push("prompt".into());
+                    opts.prompt = Some(Prompt::parse(&v).ok_or(LoginOptionError::UnknownPrompt)?);
+                    continue;
+                }
+                _ => continue,
+            };
+            if seen.iter().any(|s| s == k.as_ref()) {
+                return Err(LoginOptionError::Repeated(k.into_owned()));
+            }
+            if v.len() > MAX_OPTION_LEN {
+                let name = [
+                    "return_to",
+                    "organization_id",
+                    "connection_id",
+                    "login_hint",
+                    "domain_hint",
+                    "screen_hint",
+                    "provider",
+                ]
+                .into_iter()
+                .find(|n| *n == k.as_ref())
+                .unwrap_or("login");
+                return Err(LoginOptionError::TooLong(name));
+            }
+            seen.push(k.clone().into_owned());
+            if !v.is_empty() {
+                *slot = Some(v.into_owned());
+            }
+        }
+        Ok((opts, return_to))
+    }
+
+    /// These options with `over`'s set values on top.
+    pub(crate) fn merged(&self, over: &LoginOptions) -> LoginOptions {
+        let pick = |a: &Option<String>, b: &Option<String>| b.clone().or_else(|| a.clone());
+        let mut extra = self.extra.clone();
+        extra.extend(over.extra.iter().cloned());
+        LoginOptions {
+            prompt: over.prompt.or(self.prompt),
+            organization_id: pick(&self.organization_id, &over.organization_id),
+            connection_id: pick(&self.connection_id, &over.connection_id),
+            login_hint: pick(&self.login_hint, &over.login_hint),
+            domain_hint: pick(&self.domain_hint, &over.domain_hint),
+            screen_hint: pick(&self.screen_hint, &over.screen_hint),
+            provider: pick(&self.provider, &over.provider),
+            provider_scopes: if over.provider_scopes.is_empty() {
+                self.provider_scopes.clone()
+            } else {
+                over.provider_scopes.clone()
+            },
+            extra,
+        }
+    }
+}
+
+/// What the authorization URL is made of.
+pub(crate) struct AuthorizeParams<'a> {
+    pub(crate) endpoint: &'a Url,
+    pub(crate) client_id: &'a str,
+    pub(crate) redirect_uri: &'a Url,
+    pub(crate) scopes: &'a [String],
+    pub(crate) state: &'a str,
+    pub(crate) nonce: &'a str,
+    pub(crate) code_challenge: &'a str,
+    pub(crate) options: &'a LoginOptions,
+}
+
+pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
+    let mut url = p.endpoint.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", p.client_id)
+            .append_pair("redirect_uri", p.redirect_uri.as_str())
+            .append_pair("scope", &p.scopes.join(" "))
+            .append_pair("state", p.state)
+            .append_pair("nonce", p.nonce)
+            .append_pair("code_challenge", p.code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        let o = p.options;
+        if let Some(prompt) = o.prompt {
+            q.append_pair("prompt", prompt.as_str());
+        }
+        let typed = [
+            ("organization_id", &o.organization_id),
+            ("connection_id", &o.connection_id),
+            ("login_hint", &o.login_hint),
+            ("domain_hint", &o.domain_hint),
+            ("screen_hint", &o.screen_hint),
+            ("provider", &o.provider),
+        ];
+        for (name, value) in typed {
+            if let Some(v) = value {
+                q.append_pair(name, v);
+            }
+        }
+        if !o.provider_scopes.is_empty() {
+            q.append_pair("provider_scopes", &o.provider_scopes.join(" "));
+        }
+        for (name, value) in &o.extra {
+            let taken = RESERVED.contains(&name.as_str())
+                || typed.iter().any(|(n, v)| *n == name && v.is_some())
+                || (name == "prompt" && o.prompt.is_some());
+            if taken {
+                tracing::warn!(parameter = %name, "ignoring an extra authorization parameter that would override one of ours");
+                continue;
+            }
+            q.append_pair(name, value);
+        }
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(options: &LoginOptions) -> Url {
+        let endpoint = Url::parse("https://id.example.com/authorize?tenant=t1").expect("url");
+        let redirect = Url::parse("https://app.example.com/auth/callback").expect("url");
+        let scopes = vec!["openid".to_string(), "email".to_string()];
+        authorization_url(&AuthorizeParams {
+            endpoint: &endpoint,
+            client_id: "app",
+            redirect_uri: &redirect,
+            scopes: &scopes,
+            state: "st",
+            nonce: "no",
+            code_challenge: "cc",
+            options,
+        })
+    }
+
+    fn params(url: &Url) -> Vec<(String, String)> {
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn has_protocol_parameters_and_keeps_endpoint_query() {
+        let p = params(&build(&LoginOptions::default()));
+        for (k, v) in [
+            ("tenant", "t1"),
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("scope", "openid email"),
+            ("state", "st"),
+            ("nonce", "no"),
+            ("code_challenge_method", "S256"),
+        ] {
+            assert!(p.contains(&(k.into(), v.into())), "{k}");
+        }
+    }
+
+    #[test]
+    fn passes_typed_and_extra_options() {
+        let o = LoginOptions::default()
+            .with_prompt(Prompt::Create)
+            .with_organization_id("org_1")
+            .with_connection_id("conn_1")
+            .with_provider_scopes(["a", "b"])
+            .with_extra("audience", "api");
+        let p = params(&build(&o));
+        assert!(p.contains(&("prompt".into(), "create".into())));
+        assert!(p.contains(&("organization_id".into(), "org_1".into())));
+        assert!(p.contains(&("connection_id".into(), "conn_1".into())));
+        assert!(p.contains(&("provider_scopes".into(), "a b".into())));
+        assert!(p.contains(&("audience".into(), "api".into())));
+    }
+
+    #[test]
+    fn extra_parameters_cannot_override_protocol_ones() {
+        let o = LoginOptions::default()
+            .with_extra("redirect_uri", "https://evil.example/cb")
+            .with_extra("client_id", "other")
+            .with_extra("scope", "admin");
+        let p = params(&build(&o));
+        assert_eq!(p.iter().filter(|(k, _)| k == "redirect_uri").count(), 1);
+        assert!(
+            !p.iter()
+                .any(|(_, v)| v == "https://evil.example/cb" || v == "other" || v == "admin")
+        );
+    }
+
+    #[test]
+    fn query_options_are_allow_listed() {
+        let (o, rt) = LoginOptions::from_query(
+            "return_to=%2Fme&organization_id=org&redirect_uri=https://evil&client_id=x&scope=y&response_type=token&prompt=login",
+        )
+        .expect("ok");
+        assert_eq!(rt.as_deref(), Some("/me"));
+        assert_eq!(o.organization_id.as_deref(), Some("org"));
+        assert_eq!(o.prompt, Some(Prompt::Login));
+        assert!(o.extra.is_empty());
+    }
+
+    #[test]
+    fn query_rejects_unknown_prompt_and_oversized_values() {
+        assert_eq!(
+            LoginOptions::from_query("prompt=evil"),
+            Err(LoginOptionError::UnknownPrompt)
+        );
+        let long = format!("login_hint={}", "a".repeat(MAX_OPTION_LEN + 1));
+        assert_eq!(
+            LoginOptions::from_query(&long),
+            Err(LoginOptionError::TooLong("login_hint"))
+        );
+        assert!(matches!(
+            LoginOptions::from_query("organization_id=a&organization_id=b"),
+            Err(LoginOptionError::Repeated(_))
+        ));
+    }
+}

@@ -1,0 +1,252 @@
+//! The callback: checks in the order of the design notes, then exchanges the code and
+//! validates the tokens before any session exists.
+
+use oauth2::{AuthorizationCode, PkceCodeVerifier, RequestTokenError, TokenResponse};
+
+use super::pending::PendingLogin;
+use crate::auth::{Auth, TokenExchangeError, map_token_error};
+use crate::secret::{AccessToken, IdToken, RefreshToken, constant_time_eq};
+use crate::session::AuthSession;
+use crate::token::{IdTokenCheck, TokenError};
+
+/// Longest callback query string accepted.
+const MAX_QUERY: usize = 8 * 1024;
+
+/// Why a callback did not sign the user in.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The query string is malformed, oversized, or repeats a parameter.
+    #[error("malformed callback: {0}")]
+    Malformed(&'static str),
+    /// No `state` parameter.
+    #[error("the callback has no state parameter")]
+    MissingState,
+    /// No pending-login cookie for this `state`.
+    #[error(
+        "no pending login for this state: was the callback opened in another browser, did the login take over 10 minutes, or are cookies blocked (SameSite=Strict)?"
+    )]
+    PendingLoginMissing,
+    /// The pending login is older than 10 minutes.
+    #[error("the pending login expired (over 10 minutes)")]
+    PendingLoginExpired,
+    /// `state` does not match the pending login.
+    #[error("state does not match the pending login")]
+    StateMismatch,
+    /// The provider advertises RFC 9207 but sent no `iss`.
+    #[error(
+        "the authorization response has no iss parameter, though the provider advertises RFC 9207"
+    )]
+    MissingIssuer,
+    /// `iss` names another issuer (mix-up attack).
+    #[error("the authorization response's iss is not the configured issuer")]
+    IssuerMismatch,
+    /// The provider answered with `error=`.
+    #[error("the provider returned error {error:?}: {description}")]
+    Provider {
+        /// The OAuth error code (`access_denied`, `login_required`...).
+        error: String,
+        /// The provider's description, if any.
+        description: String,
+    },
+    /// No `code` parameter.
+    #[error("the callback has neither code nor error")]
+    MissingCode,
+    /// The token endpoint refused the code.
+    #[error("the token endpoint refused the code: {0}")]
+    Exchange(#[from] TokenExchangeError),
+    /// The token response has no ID token.
+    #[error("the token response has no id_token (is the openid scope granted?)")]
+    MissingIdToken,
+    /// The ID token is invalid.
+    #[error("invalid ID token: {0}")]
+    IdToken(TokenError),
+    /// The access token is a JWT of our issuer and is invalid.
+    #[error("invalid access token: {0}")]
+    AccessToken(TokenError),
+}
+
+/// A successful callback: the new session and where to send the browser.
+#[derive(Debug)]
+pub struct CompletedLogin {
+    /// The session to store (under a fresh session id).
+    pub session: AuthSession,
+    /// A safe same-site path.
+    pub return_to: String,
+    /// `Set-Cookie` values to send (the consumed pending-login cookie's removal).
+    pub set_cookies: Vec<String>,
+}
+
+/// A failed callback: the error and the cookies to send anyway.
+#[derive(Debug)]
+pub struct CallbackFailure {
+    /// What went wrong.
+    pub error: CallbackError,
+    /// `Set-Cookie` values to send (removal of the pending login once state matched).
+    pub set_cookies: Vec<String>,
+}
+
+#[derive(Default)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn parse_query(query: &str) -> Result<CallbackQuery, CallbackError> {
+    if query.len() > MAX_QUERY {
+        return Err(CallbackError::Malformed("query too long"));
+    }
+    let mut q = CallbackQuery::default();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot = match k.as_ref() {
+            "state" => &mut q.state,
+            "code" => &mut q.code,
+            "iss" => &mut q.iss,
+            "error" => &mut q.error,
+            "error_description" => &mut q.error_description,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(CallbackError::Malformed("repeated parameter"));
+        }
+        *slot = Some(v.into_owned());
+    }
+    Ok(q)
+}
+
+impl Auth {
+    /// Completes a login from the callback's query string and the request's cookies.
+    pub async fn complete_login(
+        &self,
+        query: &str,
+        request_cookies: &[(String, String)],
+    ) -> Result<CompletedLogin, CallbackFailure> {
+        let fail = |error, set_cookies| CallbackFailure { error, set_cookies };
+        let q = parse_query(query).map_err(|e| fail(e, vec![]))?;
+        let state = q
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| fail(CallbackError::MissingState, vec![]))?;
+        let inner = &self.0;
+        let pending: PendingLogin = inner
+            .pending
+            .open(request_cookies, state)
+            .ok_or_else(|| fail(CallbackError::PendingLoginMissing, vec![]))?;
+        if !constant_time_eq(&pending.state, state) {
+            return Err(fail(CallbackError::StateMismatch, vec![]));
+        }
+        // From here on the pending login is consumed, whatever happens.
+        let consumed = vec![inner.pending.removal(state)];
+        let now = inner.config.clock.now();
+        if pending.created_at + super::pending::PENDING_TTL_SECS < now {
+            return Err(fail(CallbackError::PendingLoginExpired, consumed));
+        }
+        match (
+            &q.iss,
+            inner
+                .endpoints
+                .authorization_response_iss_parameter_supported,
+        ) {
+            (Some(iss), _) if iss != &inner.config.issuer => {
+                return Err(fail(CallbackError::IssuerMismatch, consumed));
+            }
+            (None, true) => return Err(fail(CallbackError::MissingIssuer, consumed)),
+            _ => {}
+        }
+        if let Some(error) = q.error {
+            return Err(fail(
+                CallbackError::Provider {
+                    error,
+                    description: q.error_description.unwrap_or_default(),
+                },
+                consumed,
+            ));
+        }
+        let Some(code) = q.code.filter(|c| !c.is_empty()) else {
+            return Err(fail(CallbackError::MissingCode, consumed));
+        };
+
+        let http = &inner.http;
+        let call = |req| http.oauth2_call(req);
+        let response = inner
+            .oauth
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request_async(&call)
+            .await
+            .map_err(|e: RequestTokenError<_, _>| {
+                fail(map_token_error(e).into(), consumed.clone())
+            })?;
+
+        let Some(id_token) = response.extra_fields().id_token.clone() else {
+            return Err(fail(CallbackError::MissingIdToken, consumed));
+        };
+        let claims = inner
+            .verifier
+            .id_token(
+                id_token.secret(),
+                IdTokenCheck::Login {
+                    nonce: &pending.nonce,
+                },
+            )
+            .await
+            .map_err(|e| fail(CallbackError::IdToken(e), consumed.clone()))?;
+        let access_token = response.access_token().secret().clone();
+        inner
+            .verifier
+            .access_token(&access_token)
+            .await
+            .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
+
+        let session = AuthSession {
+            claims,
+            id_token: IdToken::new(id_token.secret()),
+            access_token: AccessToken::new(access_token),
+            refresh_token: response
+                .refresh_token()
+                .map(|r| RefreshToken::new(r.secret().clone())),
+            expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
+            authenticated_at: now,
+            scope: response
+                .scopes()
+                .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        };
+        let return_to = pending
+            .return_to
+            .as_deref()
+            .and_then(|r| crate::return_to::sanitize_return_to(&inner.config.app_url, r))
+            .unwrap_or_else(|| inner.config.app_url.path().to_string());
+        Ok(CompletedLogin {
+            session,
+            return_to,
+            set_cookies: consumed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_repeated_parameters() {
+        assert!(matches!(
+            parse_query("state=a&state=b"),
+            Err(CallbackError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_query("code=a&code=b&state=s"),
+            Err(CallbackError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_oversized_query() {
+        let q = format!("state={}", "a".repeat(MAX_QUERY));
+        assert!(matches!(parse_query(&q), Err(CallbackError::Malformed(_))));
+    }
+}

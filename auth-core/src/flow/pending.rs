@@ -1,0 +1,241 @@
+//! The pending login, held by the browser in a short-lived, encrypted and authenticated
+//! cookie (AES-256-GCM via the `cookie` crate's private jar, the cookie name bound as
+//! associated data). One cookie per `state`, so several tabs can log in at once.
+
+use cookie::{Cookie, CookieJar, Key, SameSite};
+use serde::{Deserialize, Serialize};
+
+/// How long a login may take, from the redirect to the provider until the callback.
+pub(crate) const PENDING_TTL_SECS: i64 = 600;
+/// At most this many logins may be pending in one browser; older ones are dropped.
+pub(crate) const MAX_PENDING: usize = 5;
+/// Cookie values larger than this are not even decrypted.
+const MAX_COOKIE_VALUE: usize = 4096;
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PendingLogin {
+    pub(crate) state: String,
+    pub(crate) nonce: String,
+    pub(crate) pkce_verifier: String,
+    #[serde(default)]
+    pub(crate) return_to: Option<String>,
+    pub(crate) created_at: i64,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("return_to", &self.return_to)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names and attributes of the pending-login cookies.
+#[derive(Clone)]
+pub(crate) struct PendingCookies {
+    key: Key,
+    base_name: String,
+    path: String,
+    secure: bool,
+}
+
+impl std::fmt::Debug for PendingCookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingCookies")
+            .field("base_name", &self.base_name)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingCookies {
+    pub(crate) fn new(key: Key, route_prefix: &str, secure: bool) -> Self {
+        // `__Secure-` (not `__Host-`: the cookie is scoped to the auth routes' path).
+        let base_name = if secure {
+            "__Secure-auth_pending_"
+        } else {
+            "auth_pending_"
+        };
+        Self {
+            key,
+            base_name: base_name.to_string(),
+            path: route_prefix.to_string(),
+            secure,
+        }
+    }
+
+    fn name_for(&self, state: &str) -> String {
+        let short: String = state.chars().take(16).collect();
+        format!("{}{}", self.base_name, short)
+    }
+
+    fn base(&self, name: String, value: String) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .path(self.path.clone())
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .build()
+    }
+
+    /// The `Set-Cookie` value that stores `pending`.
+    pub(crate) fn seal(&self, pending: &PendingLogin) -> String {
+        let value = serde_json::to_string(pending).unwrap_or_default();
+        let mut jar = CookieJar::new();
+        let mut c = self.base(self.name_for(&pending.state), value);
+        c.set_max_age(cookie::time::Duration::seconds(PENDING_TTL_SECS));
+        jar.private_mut(&self.key).add(c);
+        jar.delta()
+            .next()
+            .map(|c| c.encoded().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The `Set-Cookie` value that deletes the cookie of `state`.
+    pub(crate) fn removal(&self, state: &str) -> String {
+        self.removal_by_name(self.name_for(state))
+    }
+
+    fn removal_by_name(&self, name: String) -> String {
+        let mut c = self.base(name, String::new());
+        c.make_removal();
+        c.encoded().to_string()
+    }
+
+    /// Opens the pending login of `state` from the request's cookies. `None` when it is
+    /// missing, was tampered with, or cannot be read.
+    pub(crate) fn open(
+        &self,
+        request_cookies: &[(String, String)],
+        state: &str,
+    ) -> Option<PendingLogin> {
+        let name = self.name_for(state);
+        let (_, value) = request_cookies.iter().find(|(n, _)| *n == name)?;
+        self.decrypt(&name, value)
+    }
+
+    fn decrypt(&self, name: &str, value: &str) -> Option<PendingLogin> {
+        if value.len() > MAX_COOKIE_VALUE {
+            return None;
+        }
+        let mut jar = CookieJar::new();
+        jar.add_original(Cookie::new(name.to_string(), value.to_string()));
+        let plain = jar.private(&self.key).get(name)?;
+        serde_json::from_str(plain.value()).ok()
+    }
+
+    /// Removals for pending logins that are expired, unreadable, or beyond the most
+    /// recent `MAX_PENDING - 1` (a new one is about to be added).
+    pub(crate) fn prune(&self, request_cookies: &[(String, String)], now: i64) -> Vec<String> {
+        let mut live: Vec<(i64, &str)> = Vec::new();
+        let mut out = Vec::new();
+        for (name, value) in request_cookies
+            .iter()
+            .filter(|(n, _)| n.starts_with(&self.base_name))
+        {
+            match self.decrypt(name, value) {
+                Some(p) if p.created_at + PENDING_TTL_SECS >= now => {
+                    live.push((p.created_at, name))
+                }
+                _ => out.push(self.removal_by_name(name.clone())),
+            }
+        }
+        live.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        for (_, name) in live.into_iter().skip(MAX_PENDING - 1) {
+            out.push(self.removal_by_name(name.to_string()));
+        }
+        out
+    }
+}
+
+/// Parses `Cookie` header values into (name, value) pairs, bounded in count.
+pub(crate) fn parse_cookie_headers<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for raw in values {
+        let Ok(s) = std::str::from_utf8(raw) else {
+            continue;
+        };
+        for c in Cookie::split_parse(s).flatten().take(64) {
+            out.push((c.name().to_string(), c.value().to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookies() -> PendingCookies {
+        PendingCookies::new(Key::generate(), "/auth", false)
+    }
+
+    fn pending(state: &str, at: i64) -> PendingLogin {
+        PendingLogin {
+            state: state.into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            return_to: Some("/me".into()),
+            created_at: at,
+        }
+    }
+
+    fn as_request(set_cookie: &str) -> Vec<(String, String)> {
+        let c = Cookie::parse_encoded(set_cookie.to_string()).expect("cookie");
+        vec![(c.name().to_string(), c.value().to_string())]
+    }
+
+    #[test]
+    fn round_trips_and_is_http_only_lax() {
+        let pc = cookies();
+        let set = pc.seal(&pending("state-abcdefghijklmnop", 100));
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/auth")
+        );
+        assert!(!set.contains("/me"), "the cookie is encrypted");
+        let got = pc
+            .open(&as_request(&set), "state-abcdefghijklmnop")
+            .expect("opens");
+        assert_eq!(got.return_to.as_deref(), Some("/me"));
+    }
+
+    #[test]
+    fn rejects_tampered_cookie() {
+        let pc = cookies();
+        let set = pc.seal(&pending("state-abcdefghijklmnop", 100));
+        let mut req = as_request(&set);
+        let mut v = req[0].1.clone().into_bytes();
+        let i = v.len() / 2;
+        v[i] = if v[i] == b'A' { b'B' } else { b'A' };
+        req[0].1 = String::from_utf8(v).expect("utf8");
+        assert!(pc.open(&req, "state-abcdefghijklmnop").is_none());
+    }
+
+    #[test]
+    fn rejects_cookie_sealed_with_another_key() {
+        let set = cookies().seal(&pending("state-abcdefghijklmnop", 100));
+        assert!(
+            cookies()
+                .open(&as_request(&set), "state-abcdefghijklmnop")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn prune_keeps_only_recent_live_logins() {
+        let pc = cookies();
+        let mut req = Vec::new();
+        for i in 0..7 {
+            let set = pc.seal(&pending(&format!("state{i:02}-padding-padding"), 1000 + i));
+            req.extend(as_request(&set));
+        }
+        let expired = pc.seal(&pending("old-state-padding-padding", 1));
+        req.extend(as_request(&expired));
+        let removals = pc.prune(&req, 1010);
+        // 8 cookies: 1 expired, 7 live of which 4 are kept.
+        assert_eq!(removals.len(), 1 + 3);
+    }
+}

@@ -1,0 +1,218 @@
+//! Refresh: when the access token is expired or about to be, concurrent requests of one
+//! session share a single refresh call (refresh tokens rotate: a second use would be
+//! rejected by the provider).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use oauth2::{RefreshToken as OAuthRefreshToken, TokenResponse};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use crate::auth::{Auth, TokenExchangeError, map_token_error};
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::session::AuthSession;
+use crate::token::{IdTokenCheck, TokenError};
+
+/// How long a refresh result is kept for requests that still carry the old tokens.
+const RESULT_TTL: Duration = Duration::from_secs(60);
+
+/// Why a refresh failed.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// The provider refused the refresh token (`invalid_grant`...): the session is over.
+    #[error("the provider refused the refresh token: {0}")]
+    Refused(String),
+    /// The refreshed tokens are invalid (another user, bad signature...): the session is over.
+    #[error("the refreshed tokens are invalid: {0}")]
+    InvalidTokens(TokenError),
+    /// The provider could not be reached or answered badly: try again later.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl RefreshError {
+    /// Whether the session must end (as opposed to a transient failure).
+    pub fn ends_session(&self) -> bool {
+        !matches!(self, RefreshError::Unavailable(_))
+    }
+}
+
+/// The state of a session after [`Auth::check_session`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionStatus {
+    /// Valid as stored.
+    Valid,
+    /// Valid after a refresh: store the new session.
+    Refreshed(AuthSession),
+    /// Over: delete it and treat the request as signed out.
+    Ended(SessionEnd),
+    /// Cannot be checked now (provider down while the access token is expired): 503.
+    Unavailable(RefreshError),
+}
+
+/// Why a session ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// The provider logged the user out (back-channel logout).
+    LoggedOut,
+    /// Older than the configured session lifetime.
+    LifetimeExceeded,
+    /// Refresh failed for good.
+    RefreshFailed(RefreshError),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Refreshed {
+    access_token: AccessToken,
+    refresh_token: Option<RefreshToken>,
+    id_token: Option<(IdToken, crate::token::Claims)>,
+    expires_at: Option<i64>,
+    scope: Option<String>,
+}
+
+type Cell = Arc<OnceCell<Result<Refreshed, RefreshError>>>;
+
+/// Single-flight refreshes, keyed by a hash of the refresh token.
+#[derive(Debug, Default)]
+pub(crate) struct RefreshCoordinator {
+    inflight: Mutex<HashMap<[u8; 32], (Instant, Cell)>>,
+}
+
+impl RefreshCoordinator {
+    fn cell_for(&self, refresh_token: &RefreshToken) -> Cell {
+        let key: [u8; 32] = Sha256::digest(refresh_token.secret().as_bytes()).into();
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (at, _)| at.elapsed() < RESULT_TTL);
+        map.entry(key)
+            .or_insert_with(|| (Instant::now(), Arc::new(OnceCell::new())))
+            .1
+            .clone()
+    }
+}
+
+impl Auth {
+    /// Checks a stored session: back-channel logout, lifetime, and refresh when the
+    /// access token is expired or expires within the refresh margin.
+    pub async fn check_session(&self, session: &AuthSession) -> SessionStatus {
+        let inner = &self.0;
+        if inner.logouts.is_logged_out(session) {
+            return SessionStatus::Ended(SessionEnd::LoggedOut);
+        }
+        let now = inner.config.clock.now();
+        if session.authenticated_at + inner.config.session_lifetime.as_secs() as i64 <= now {
+            return SessionStatus::Ended(SessionEnd::LifetimeExceeded);
+        }
+        let margin = inner.config.refresh_margin.as_secs() as i64;
+        let Some(expires_at) = session.expires_at else {
+            return SessionStatus::Valid;
+        };
+        if expires_at - margin > now {
+            return SessionStatus::Valid;
+        }
+        let Some(refresh_token) = &session.refresh_token else {
+            // Without a refresh token the session lives on; the access token is stale.
+            return SessionStatus::Valid;
+        };
+        match self.refresh_shared(session, refresh_token).await {
+            Ok(r) => SessionStatus::Refreshed(apply(session, r)),
+            Err(e) if e.ends_session() => SessionStatus::Ended(SessionEnd::RefreshFailed(e)),
+            Err(_) if expires_at > now => SessionStatus::Valid,
+            Err(e) => SessionStatus::Unavailable(e),
+        }
+    }
+
+    async fn refresh_shared(
+        &self,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+    ) -> Result<Refreshed, RefreshError> {
+        let cell = self.0.refresher.cell_for(refresh_token);
+        cell.get_or_init(|| self.refresh_now(session, refresh_token))
+            .await
+            .clone()
+    }
+
+    async fn refresh_now(
+        &self,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+    ) -> Result<Refreshed, RefreshError> {
+        let inner = &self.0;
+        let http = &inner.http;
+        let call = |req| http.oauth2_call(req);
+        let rt = OAuthRefreshToken::new(refresh_token.secret().to_string());
+        tracing::debug!(sub = %session.claims.sub(), "refreshing tokens");
+        let response = inner
+            .oauth
+            .exchange_refresh_token(&rt)
+            .request_async(&call)
+            .await
+            .map_err(|e| match map_token_error(e) {
+                TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
+                other => RefreshError::Unavailable(other.to_string()),
+            })?;
+        let now = inner.config.clock.now();
+        let id_token = match response.extra_fields().id_token.clone() {
+            Some(raw) => {
+                let claims = inner
+                    .verifier
+                    .id_token(
+                        raw.secret(),
+                        IdTokenCheck::Refresh {
+                            previous: &session.claims,
+                        },
+                    )
+                    .await
+                    .map_err(RefreshError::InvalidTokens)?;
+                Some((raw, claims))
+            }
+            None => None,
+        };
+        let access_token = response.access_token().secret().clone();
+        inner
+            .verifier
+            .access_token(&access_token)
+            .await
+            .map_err(RefreshError::InvalidTokens)?;
+        tracing::info!(sub = %session.claims.sub(), "tokens refreshed");
+        Ok(Refreshed {
+            access_token: AccessToken::new(access_token),
+            refresh_token: response
+                .refresh_token()
+                .map(|r| RefreshToken::new(r.secret().clone())),
+            id_token,
+            expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
+            scope: response
+                .scopes()
+                .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        })
+    }
+}
+
+/// The session with refreshed tokens; keeps the old refresh and ID tokens when the
+/// provider sent no new ones.
+fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
+    let mut s = old.clone();
+    s.access_token = r.access_token;
+    s.expires_at = r.expires_at;
+    if let Some(rt) = r.refresh_token {
+        s.refresh_token = Some(rt);
+    }
+    if let Some((raw, mut claims)) = r.id_token {
+        // Keep the login's sid if the refreshed token does not repeat it.
+        if let (None, Some(sid)) = (claims.sid(), old.claims.get("sid")) {
+            claims = claims.with("sid", sid.clone());
+        }
+        s.id_token = raw;
+        s.claims = claims;
+    }
+    if r.scope.is_some() {
+        s.scope = r.scope;
+    }
+    s
+}

@@ -1,0 +1,54 @@
+//! # auth-core
+//!
+//! Framework-agnostic OpenID Connect sign-in for Rust web apps: the authorization-code
+//! flow with PKCE, state and nonce; ID and access token validation against one cached
+//! JWKS; refresh shared by concurrent requests; RP-initiated and back-channel logout.
+//! The adapters (`auth-axum`, `auth-actix`) only translate requests and responses.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use auth_core::{Auth, AuthConfig};
+//! let config = AuthConfig::builder("https://id.example.com", "my-client", "https://app.example.com")
+//!     .with_client_secret("…")
+//!     .build()?;
+//! let auth = Auth::discover(config).await?;
+//! let start = auth.begin_login(&Default::default(), Some("/me"), &[]);
+//! println!("redirect to {}", start.authorization_url);
+//! # Ok(()) }
+//! ```
+//!
+//! Security defaults: PKCE S256, `state` and `nonce` on every login; tokens validated
+//! when they arrive (`iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `nonce`) with an
+//! allow-list of asymmetric algorithms; pending logins in encrypted, HttpOnly,
+//! SameSite=Lax cookies; secrets redacted in `Debug`; no redirects followed by the HTTP
+//! client; bounded sizes everywhere.
+
+#![forbid(unsafe_code)]
+
+mod auth;
+mod config;
+mod flow;
+mod http_client;
+mod provider;
+mod return_to;
+mod secret;
+mod session;
+mod token;
+mod web;
+
+pub use auth::{Auth, LoginStart, TokenExchangeError};
+pub use config::{AuthConfig, AuthConfigBuilder, ClientAuthMethod, Clock, ConfigError};
+pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
+pub use flow::callback::{CallbackError, CallbackFailure, CompletedLogin};
+pub use flow::logout::BackchannelError;
+pub use flow::refresh::{RefreshError, SessionEnd, SessionStatus};
+pub use http_client::HttpError;
+pub use provider::{DiscoveryError, ProviderEndpoints};
+pub use return_to::sanitize_return_to;
+pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+pub use session::AuthSession;
+pub use token::{Algorithm, Claims, TokenError};
+pub use web::{CallbackResult, SessionCookie, is_api_request, request_cookies};
+
+/// Re-exported so adapters and users share one `http` version.
+pub use http;

@@ -1,0 +1,130 @@
+//! Provider metadata: OpenID discovery, or endpoints given by hand.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::{AuthConfig, ConfigError, check_secure};
+use crate::http_client::{HttpClient, HttpError};
+
+/// Errors while discovering the provider.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// The discovery document could not be fetched.
+    #[error("could not fetch the provider's discovery document: {0}")]
+    Http(#[from] HttpError),
+    /// The discovery document answered with an error status.
+    #[error("the discovery document at {url} answered HTTP {status}: check OIDC_ISSUER")]
+    Status {
+        /// The document URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The document is not valid provider metadata.
+    #[error("the discovery document is not valid provider metadata: {0}")]
+    Invalid(String),
+    /// The document names another issuer (mix-up or misconfiguration).
+    #[error(
+        "the discovery document names issuer {found:?}, but OIDC_ISSUER is {expected:?}; they must be equal, character for character"
+    )]
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The issuer in the document.
+        found: String,
+    },
+    /// An endpoint is not https (or loopback http).
+    #[error(transparent)]
+    InsecureEndpoint(#[from] ConfigError),
+    /// The HTTP client could not be built.
+    #[error("the HTTP client could not be built: {0}")]
+    Client(String),
+}
+
+/// Endpoints of a provider, for providers without discovery (or to override it).
+#[derive(Clone, Debug)]
+pub struct ProviderEndpoints {
+    /// The authorization endpoint.
+    pub authorization_endpoint: Url,
+    /// The token endpoint.
+    pub token_endpoint: Url,
+    /// The JWKS URI.
+    pub jwks_uri: Url,
+    /// RP-initiated logout endpoint, if the provider has one.
+    pub end_session_endpoint: Option<Url>,
+    /// The userinfo endpoint, if any.
+    pub userinfo_endpoint: Option<Url>,
+    /// Whether the provider sends `iss` in authorization responses (RFC 9207).
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl ProviderEndpoints {
+    pub(crate) fn urls(&self) -> Vec<(&'static str, &Url)> {
+        let mut v = vec![
+            ("authorization_endpoint", &self.authorization_endpoint),
+            ("token_endpoint", &self.token_endpoint),
+            ("jwks_uri", &self.jwks_uri),
+        ];
+        if let Some(u) = &self.end_session_endpoint {
+            v.push(("end_session_endpoint", u));
+        }
+        if let Some(u) = &self.userinfo_endpoint {
+            v.push(("userinfo_endpoint", u));
+        }
+        v
+    }
+}
+
+#[derive(Deserialize)]
+struct DiscoveryDocument {
+    issuer: String,
+    authorization_endpoint: Url,
+    token_endpoint: Url,
+    jwks_uri: Url,
+    #[serde(default)]
+    end_session_endpoint: Option<Url>,
+    #[serde(default)]
+    userinfo_endpoint: Option<Url>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+/// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
+pub(crate) async fn discover(
+    config: &AuthConfig,
+    http: &HttpClient,
+) -> Result<ProviderEndpoints, DiscoveryError> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        config.issuer.trim_end_matches('/')
+    );
+    let resp = http.get(&url).await?;
+    if !resp.status().is_success() {
+        return Err(DiscoveryError::Status {
+            url,
+            status: resp.status().as_u16(),
+        });
+    }
+    let doc: DiscoveryDocument =
+        serde_json::from_slice(resp.body()).map_err(|e| DiscoveryError::Invalid(e.to_string()))?;
+    if doc.issuer != config.issuer {
+        return Err(DiscoveryError::IssuerMismatch {
+            expected: config.issuer.clone(),
+            found: doc.issuer,
+        });
+    }
+    let endpoints = ProviderEndpoints {
+        authorization_endpoint: doc.authorization_endpoint,
+        token_endpoint: doc.token_endpoint,
+        jwks_uri: doc.jwks_uri,
+        end_session_endpoint: doc.end_session_endpoint,
+        userinfo_endpoint: doc.userinfo_endpoint,
+        authorization_response_iss_parameter_supported: doc
+            .authorization_response_iss_parameter_supported,
+    };
+    for (name, u) in endpoints.urls() {
+        check_secure(name, u)?;
+    }
+    Ok(endpoints)
+}

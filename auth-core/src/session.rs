@@ -1,0 +1,64 @@
+//! The signed-in session: what the adapters keep in their framework's session store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::token::Claims;
+
+/// A signed-in user's session: validated claims and the tokens. Adapters store it in
+/// their server-side session (never in a readable cookie) under [`AuthSession::KEY`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthSession {
+    pub(crate) claims: Claims,
+    pub(crate) id_token: IdToken,
+    pub(crate) access_token: AccessToken,
+    #[serde(default)]
+    pub(crate) refresh_token: Option<RefreshToken>,
+    /// Access-token expiry, seconds since the epoch.
+    #[serde(default)]
+    pub(crate) expires_at: Option<i64>,
+    /// When the user signed in (our clock), seconds since the epoch.
+    pub(crate) authenticated_at: i64,
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
+}
+
+impl AuthSession {
+    /// The key under which adapters store the session.
+    pub const KEY: &'static str = "auth.session";
+
+    /// The user's validated ID-token claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The current access token.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// The raw ID token.
+    pub fn id_token(&self) -> &IdToken {
+        &self.id_token
+    }
+
+    /// Whether a refresh token is held.
+    pub fn has_refresh_token(&self) -> bool {
+        self.refresh_token.is_some()
+    }
+
+    /// When the access token expires (seconds since the epoch), if the provider said.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+
+    /// When the user signed in (seconds since the epoch).
+    pub fn authenticated_at(&self) -> i64 {
+        self.authenticated_at
+    }
+
+    /// Granted scopes, as the token endpoint returned them.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+}

@@ -1,0 +1,201 @@
+//! One JWKS cache for every token kind: keys are fetched once, refetched when a token
+//! names an unknown `kid` (at most once per cooldown), and only one fetch is in flight.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::Jwk;
+use serde_json::Value;
+
+use super::{Algorithm, TokenError};
+use crate::http_client::HttpClient;
+
+#[derive(Clone)]
+pub(crate) struct CachedKey {
+    kid: Option<String>,
+    alg: Option<String>,
+    kty: String,
+    crv: Option<String>,
+    pub(crate) key: Arc<DecodingKey>,
+}
+
+#[derive(Default)]
+struct KeySet {
+    keys: Vec<CachedKey>,
+    fetched_at: Option<Instant>,
+    generation: u64,
+}
+
+pub(crate) struct JwksCache {
+    http: HttpClient,
+    uri: String,
+    cooldown: Duration,
+    set: RwLock<KeySet>,
+    fetch: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksCache {
+    pub(crate) fn new(http: HttpClient, uri: String, cooldown: Duration) -> Self {
+        Self {
+            http,
+            uri,
+            cooldown,
+            set: RwLock::new(KeySet::default()),
+            fetch: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Keys that may have signed a token with this `kid` and algorithm. Refetches the
+    /// set when none match, unless it was fetched within the cooldown.
+    pub(crate) async fn keys_for(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Vec<CachedKey>, TokenError> {
+        let (found, generation, fresh) = self.lookup(kid, alg);
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        if fresh {
+            return Err(TokenError::UnknownKey(kid.map(str::to_owned)));
+        }
+        let _guard = self.fetch.lock().await;
+        // Another request may have refreshed the set while we waited.
+        let (found, now_generation, fresh) = self.lookup(kid, alg);
+        if now_generation != generation || fresh {
+            return if found.is_empty() {
+                Err(TokenError::UnknownKey(kid.map(str::to_owned)))
+            } else {
+                Ok(found)
+            };
+        }
+        self.refetch().await?;
+        let (found, _, _) = self.lookup(kid, alg);
+        if found.is_empty() {
+            Err(TokenError::UnknownKey(kid.map(str::to_owned)))
+        } else {
+            Ok(found)
+        }
+    }
+
+    /// Returns matching keys, the set's generation and whether it is within cooldown.
+    fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> (Vec<CachedKey>, u64, bool) {
+        let set = self.set.read().unwrap_or_else(|p| p.into_inner());
+        let (kty, crv) = alg.key_type();
+        let found = set
+            .keys
+            .iter()
+            .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
+            .filter(|k| k.kty == kty && (crv.is_none() || k.crv.as_deref() == crv))
+            .filter(|k| k.alg.as_deref().is_none_or(|a| a == alg.as_str()))
+            .cloned()
+            .collect();
+        let fresh = set.fetched_at.is_some_and(|t| t.elapsed() < self.cooldown);
+        (found, set.generation, fresh)
+    }
+
+    /// Fetches the set now (startup, or an unknown `kid`). Holds no lock across I/O
+    /// but the single-fetch mutex of the caller.
+    pub(crate) async fn refetch(&self) -> Result<usize, TokenError> {
+        tracing::debug!(uri = %self.uri, "fetching JWKS");
+        let result = self.fetch_keys().await;
+        let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
+        set.fetched_at = Some(Instant::now());
+        set.generation += 1;
+        match result {
+            Ok(keys) => {
+                let n = keys.len();
+                set.keys = keys;
+                Ok(n)
+            }
+            Err(e) => {
+                tracing::warn!(uri = %self.uri, error = %e, "JWKS fetch failed; keeping the cached keys");
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) async fn prefetch(&self) -> Result<usize, TokenError> {
+        let _guard = self.fetch.lock().await;
+        self.refetch().await
+    }
+
+    async fn fetch_keys(&self) -> Result<Vec<CachedKey>, TokenError> {
+        let resp = self
+            .http
+            .get(&self.uri)
+            .await
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(TokenError::Jwks(format!("HTTP {}", resp.status().as_u16())));
+        }
+        parse_jwks(resp.body())
+    }
+}
+
+/// Reads a JWK set, keeping the signature keys it can use and skipping the others
+/// (encryption keys, unknown key types) instead of failing on them.
+pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<CachedKey>, TokenError> {
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|_| TokenError::Jwks("the JWKS is not JSON".into()))?;
+    let Some(keys) = doc.get("keys").and_then(Value::as_array) else {
+        return Err(TokenError::Jwks("the JWKS has no \"keys\" array".into()));
+    };
+    let mut out = Vec::new();
+    for raw in keys.iter().take(100) {
+        let str_field = |name: &str| raw.get(name).and_then(Value::as_str).map(str::to_owned);
+        if str_field("use").is_some_and(|u| u != "sig") {
+            continue;
+        }
+        let Some(kty) = str_field("kty") else {
+            continue;
+        };
+        if kty == "oct" {
+            continue; // never accept a symmetric key from a JWKS
+        }
+        let Ok(jwk) = serde_json::from_value::<Jwk>(raw.clone()) else {
+            continue;
+        };
+        let Ok(key) = DecodingKey::from_jwk(&jwk) else {
+            continue;
+        };
+        out.push(CachedKey {
+            kid: str_field("kid"),
+            alg: str_field("alg"),
+            kty,
+            crv: str_field("crv"),
+            key: Arc::new(key),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_symmetric_and_encryption_keys() {
+        let body = br#"{"keys":[
+            {"kty":"oct","k":"c2VjcmV0","kid":"h"},
+            {"kty":"RSA","use":"enc","kid":"e","n":"sXch","e":"AQAB"},
+            {"kty":"weird","kid":"w"}
+        ]}"#;
+        assert!(parse_jwks(body).expect("parsed").is_empty());
+    }
+
+    #[test]
+    fn rejects_a_jwks_without_keys() {
+        assert!(parse_jwks(b"{}").is_err());
+        assert!(parse_jwks(b"not json").is_err());
+    }
+}

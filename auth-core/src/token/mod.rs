@@ -1,0 +1,72 @@
+//! Token validation: signatures against one shared JWKS cache, and the claim rules of
+//! ID tokens, JWT access tokens and back-channel logout tokens.
+
+mod algorithm;
+mod claims;
+mod jwks;
+mod validate;
+
+pub use algorithm::Algorithm;
+pub use claims::Claims;
+pub(crate) use jwks::JwksCache;
+pub(crate) use validate::{IdTokenCheck, Verifier};
+
+/// Why a token was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not a compact JWS, or its parts do not decode.
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    /// Larger than any token we accept.
+    #[error("the token is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The `alg` header is not on the allow-list (`none` and HMAC never are by default).
+    #[error("signature algorithm {0:?} is not allowed")]
+    AlgorithmNotAllowed(String),
+    /// No key in the provider's JWKS matches the token's `kid` and algorithm.
+    #[error("no key in the provider's JWKS matches this token (kid {0:?})")]
+    UnknownKey(Option<String>),
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    /// The JWKS could not be fetched or read.
+    #[error("the provider's JWKS could not be loaded: {0}")]
+    Jwks(String),
+    /// A required claim is missing or has the wrong type.
+    #[error("the token has no valid {0:?} claim")]
+    MissingClaim(&'static str),
+    /// `iss` is not the configured issuer.
+    #[error("the token's issuer is not the configured issuer")]
+    InvalidIssuer,
+    /// `aud` does not contain this client (or the configured API audience).
+    #[error("the token's audience does not include this client")]
+    InvalidAudience,
+    /// `azp` is present (or required with several audiences) and is not this client.
+    #[error("the token's authorized party (azp) is not this client")]
+    InvalidAuthorizedParty,
+    /// `exp` has passed (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `iat` is in the future (beyond the leeway), or too old for a logout token.
+    #[error("the token's issue time (iat) is not acceptable")]
+    InvalidIssuedAt,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    /// The `nonce` claim does not match the one sent with the login.
+    #[error("the token's nonce does not match the login request")]
+    NonceMismatch,
+    /// A logout token without the back-channel logout event.
+    #[error("the logout token has no back-channel logout event")]
+    MissingLogoutEvent,
+    /// A logout token carrying a `nonce` (forbidden: it could be an ID token).
+    #[error("a logout token must not contain a nonce")]
+    NonceInLogoutToken,
+    /// A logout token with neither `sid` nor `sub`.
+    #[error("the logout token has neither sid nor sub")]
+    MissingSidAndSub,
+    /// A refreshed ID token names another subject or issuer.
+    #[error("the refreshed ID token names another user or issuer")]
+    IdentityChanged,
+}

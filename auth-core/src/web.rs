@@ -1,0 +1,356 @@
+//! The HTTP edge, in `http` 1.x types: what each auth route answers. Adapters translate
+//! their framework's request into these calls and the response back, and store the
+//! session; every protocol decision is made here, once.
+
+use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+
+use crate::auth::Auth;
+use crate::flow::authorize::{LoginOptions, Prompt};
+use crate::flow::callback::CallbackError;
+use crate::session::AuthSession;
+
+/// Reads every cookie of a request (bounded in number).
+pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    crate::flow::pending::parse_cookie_headers(
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )
+}
+
+/// Whether a request comes from an API client rather than a browser navigation: it
+/// asks for JSON and not HTML, sends an `Authorization` header, or is an XHR.
+pub fn is_api_request(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    (accept.contains("application/json") && !accept.contains("text/html"))
+        || headers.contains_key(AUTHORIZATION)
+        || headers
+            .get("x-requested-with")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"))
+}
+
+/// Attributes of the session cookie, the same for every adapter.
+#[derive(Clone, Debug)]
+pub struct SessionCookie {
+    /// `__Host-auth_session` over https, `auth_session` on plain-http loopback.
+    pub name: &'static str,
+    /// `Secure` (https app URL).
+    pub secure: bool,
+}
+
+/// A callback's response, and the session to store under a fresh id when it signed
+/// the user in.
+#[derive(Debug)]
+pub struct CallbackResult {
+    /// The response to send.
+    pub response: Response<String>,
+    /// The new session: cycle the session id, then store it.
+    pub session: Option<AuthSession>,
+}
+
+impl Auth {
+    /// The session cookie's name and attributes (HttpOnly, SameSite=Lax, Path=/ always).
+    pub fn session_cookie(&self) -> SessionCookie {
+        let secure = self.0.config.secure_cookies();
+        SessionCookie {
+            name: if secure {
+                "__Host-auth_session"
+            } else {
+                "auth_session"
+            },
+            secure,
+        }
+    }
+
+    /// `GET {prefix}/login` and `GET {prefix}/signup` (which adds `prompt=create`):
+    /// redirects to the provider. Per-request options come only through the
+    /// allow-list of [`LoginOptions::from_query`].
+    pub fn login_response(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
+        let (mut options, return_to) = match LoginOptions::from_query(uri.query().unwrap_or("")) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::info!(error = %e, "login request refused");
+                return self.error_response(
+                    headers,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The sign-in request is not valid",
+                    &e.to_string(),
+                );
+            }
+        };
+        if signup {
+            options.prompt = Some(Prompt::Create);
+        }
+        let start = self.begin_login(&options, return_to.as_deref(), &request_cookies(headers));
+        tracing::info!(signup, "login started");
+        let mut resp = redirect(start.authorization_url.as_str());
+        add_cookies(&mut resp, &start.set_cookies);
+        resp
+    }
+
+    /// `GET {prefix}/callback`: completes the login.
+    pub async fn callback_response(&self, uri: &Uri, headers: &HeaderMap) -> CallbackResult {
+        match self
+            .complete_login(uri.query().unwrap_or(""), &request_cookies(headers))
+            .await
+        {
+            Ok(done) => {
+                tracing::info!(sub = %done.session.claims().sub(), "login completed");
+                let mut response = redirect(&done.return_to);
+                add_cookies(&mut response, &done.set_cookies);
+                CallbackResult {
+                    response,
+                    session: Some(done.session),
+                }
+            }
+            Err(failure) => {
+                let (status, code, title) = callback_error_info(&failure.error);
+                if status.is_server_error() {
+                    tracing::error!(error = %failure.error, "login failed");
+                } else {
+                    tracing::warn!(error = %failure.error, "login failed");
+                }
+                let mut response = self.error_response(
+                    headers,
+                    status,
+                    code,
+                    title,
+                    callback_error_hint(&failure.error),
+                );
+                add_cookies(&mut response, &failure.set_cookies);
+                CallbackResult {
+                    response,
+                    session: None,
+                }
+            }
+        }
+    }
+
+    /// `GET {prefix}/logout`, after the adapter has deleted the local session:
+    /// redirects to the provider's end-session endpoint.
+    pub fn logout_response(&self, session: Option<&AuthSession>) -> Response<String> {
+        tracing::info!(signed_in = session.is_some(), "logout");
+        redirect(self.logout_url(session).as_str())
+    }
+
+    /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid (matching
+    /// sessions are then over), 400 otherwise.
+    pub async fn backchannel_response(&self, body: &[u8]) -> Response<String> {
+        match self.backchannel_logout(body).await {
+            Ok(()) => {
+                let mut r = Response::new(String::new());
+                r.headers_mut()
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "back-channel logout refused");
+                let mut r = json(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "invalid logout token",
+                );
+                r.headers_mut()
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+        }
+    }
+
+    /// What a protected route answers without a valid session: a redirect to login
+    /// (with `return_to`) for a browser's GET, 401 JSON for API clients and other
+    /// methods.
+    pub fn unauthenticated_response(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Response<String> {
+        if is_api_request(headers) || (method != Method::GET && method != Method::HEAD) {
+            let mut r = json(StatusCode::UNAUTHORIZED, "unauthorized", "sign-in required");
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+        let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut login = format!("{}/login", self.0.config.route_prefix);
+        if crate::return_to::sanitize_return_to(&self.0.config.app_url, path_and_query).is_some() {
+            login.push_str("?return_to=");
+            login.extend(url::form_urlencoded::byte_serialize(
+                path_and_query.as_bytes(),
+            ));
+        }
+        redirect(&login)
+    }
+
+    /// What a protected route answers when the session cannot be checked now (the
+    /// session store or the provider is down): 503.
+    pub fn unavailable_response(&self, headers: &HeaderMap) -> Response<String> {
+        self.error_response(
+            headers,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "Sign-in is temporarily unavailable",
+            "Please try again in a moment.",
+        )
+    }
+
+    fn error_response(
+        &self,
+        headers: &HeaderMap,
+        status: StatusCode,
+        code: &str,
+        title: &str,
+        hint: &str,
+    ) -> Response<String> {
+        if is_api_request(headers) {
+            return json(status, code, title);
+        }
+        let retry = format!("{}/login", self.0.config.route_prefix);
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+             <h1>{title}</h1><p>{hint}</p><p><a href=\"{retry}\">Try signing in again</a> · <a href=\"/\">Home</a></p></body></html>",
+            title = escape(title),
+            hint = escape(hint),
+            retry = escape(&retry),
+        );
+        let mut r = Response::new(body);
+        *r.status_mut() = status;
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
+fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static str) {
+    use crate::auth::TokenExchangeError as X;
+    match e {
+        CallbackError::PendingLoginMissing | CallbackError::PendingLoginExpired => (
+            StatusCode::BAD_REQUEST,
+            "login_expired",
+            "Sign-in link expired, try again",
+        ),
+        CallbackError::Provider { error, .. } if error == "access_denied" => (
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "Sign-in was cancelled",
+        ),
+        CallbackError::Provider { .. } => (
+            StatusCode::BAD_REQUEST,
+            "provider_error",
+            "Sign-in did not complete",
+        ),
+        CallbackError::Exchange(X::Refused { .. }) => (
+            StatusCode::BAD_REQUEST,
+            "login_expired",
+            "Sign-in link expired, try again",
+        ),
+        CallbackError::Exchange(_) => (
+            StatusCode::BAD_GATEWAY,
+            "provider_unavailable",
+            "The sign-in provider is unavailable",
+        ),
+        CallbackError::MissingIdToken
+        | CallbackError::IdToken(_)
+        | CallbackError::AccessToken(_) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "Sign-in could not be verified",
+        ),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "invalid_callback",
+            "This sign-in response is not valid",
+        ),
+    }
+}
+
+fn callback_error_hint(e: &CallbackError) -> &'static str {
+    match e {
+        CallbackError::Provider { error, .. } if error == "access_denied" => {
+            "You cancelled sign-in, or the provider refused it. You can try again."
+        }
+        CallbackError::PendingLoginMissing | CallbackError::PendingLoginExpired => {
+            "The sign-in took too long, or was finished in another browser. Please start again."
+        }
+        _ => "Something went wrong while signing you in. Please start again.",
+    }
+}
+
+fn redirect(location: &str) -> Response<String> {
+    let mut r = Response::new(String::new());
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn add_cookies(r: &mut Response<String>, cookies: &[String]) {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            r.headers_mut().append(SET_COOKIE, v);
+        }
+    }
+}
+
+fn json(status: StatusCode, code: &str, message: &str) -> Response<String> {
+    let body = serde_json::json!({ "error": code, "message": message }).to_string();
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_requests_are_recognised() {
+        let mut h = HeaderMap::new();
+        assert!(!is_api_request(&h));
+        h.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(is_api_request(&h));
+        h.insert(
+            ACCEPT,
+            HeaderValue::from_static("text/html,application/json"),
+        );
+        assert!(!is_api_request(&h));
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert!(is_api_request(&h));
+    }
+
+    #[test]
+    fn escapes_html() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
