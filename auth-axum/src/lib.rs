@@ -1,1 +1,38 @@
-//! placeholder
+//! # auth-axum
+//!
+//! OpenID Connect sign-in for [axum] apps, on top of [`auth_core`]: one router to merge,
+//! one layer, and the [`AuthUser`] extractor.
+//!
+//! ```no_run
+//! use auth_axum::{Auth, AuthConfig, AuthUser, auth_layer, auth_router};
+//! use axum::{Json, Router, routing::get};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Auth::discover(AuthConfig::from_env()?).await?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|user: AuthUser| async move { Json(user.claims().clone()) }))
+//!     .merge(auth_router(auth.clone()))
+//!     .layer(auth_layer(&auth));
+//! # Ok(()) }
+//! ```
+//!
+//! Sessions are server side (tower-sessions, in memory by default); the browser holds
+//! only an opaque session id in an HttpOnly, SameSite=Lax cookie (`Secure` and
+//! `__Host-` prefixed over https). The id is replaced at login.
+
+#![forbid(unsafe_code)]
+
+mod extract;
+mod layer;
+mod routes;
+
+pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
+pub use extract::{AuthRejection, AuthUser};
+pub use layer::{AuthLayer, AuthService, auth_layer};
+pub use routes::auth_router;
+
+/// Converts a core response into an axum response.
+pub(crate) fn into_axum(resp: http::Response<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    resp.into_response()
+}

@@ -113,13 +113,23 @@ impl HttpClient {
         Ok(out)
     }
 
-    /// Adapter for the `oauth2` crate's request functions.
-    pub(crate) async fn oauth2_call(
+    async fn oauth2_call(
         &self,
         req: oauth2::HttpRequest,
     ) -> Result<oauth2::HttpResponse, HttpError> {
         let (parts, body) = req.into_parts();
         self.send(parts.method, &parts.uri.to_string(), parts.headers, body)
             .await
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(self.oauth2_call(request))
     }
 }

@@ -170,13 +170,11 @@ impl Auth {
             return Err(fail(CallbackError::MissingCode, consumed));
         };
 
-        let http = &inner.http;
-        let call = |req| http.oauth2_call(req);
         let response = inner
             .oauth
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-            .request_async(&call)
+            .request_async(&inner.http)
             .await
             .map_err(|e: RequestTokenError<_, _>| {
                 fail(map_token_error(e).into(), consumed.clone())

@@ -158,7 +158,7 @@ pub(crate) fn parse_cookie_headers<'a>(
         let Ok(s) = std::str::from_utf8(raw) else {
             continue;
         };
-        for c in Cookie::split_parse(s).flatten().take(64) {
+        for c in Cookie::split_parse_encoded(s).flatten().take(64) {
             out.push((c.name().to_string(), c.value().to_string()));
         }
     }

@@ -143,14 +143,12 @@ impl Auth {
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
         let inner = &self.0;
-        let http = &inner.http;
-        let call = |req| http.oauth2_call(req);
         let rt = OAuthRefreshToken::new(refresh_token.secret().to_string());
         tracing::debug!(sub = %session.claims.sub(), "refreshing tokens");
         let response = inner
             .oauth
             .exchange_refresh_token(&rt)
-            .request_async(&call)
+            .request_async(&inner.http)
             .await
             .map_err(|e| match map_token_error(e) {
                 TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),

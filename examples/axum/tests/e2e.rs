@@ -1,0 +1,412 @@
+//! End to end against the real `oidc-provider` on loopback, through the example router,
+//! with a real HTTP client and cookie jar.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_axum::{Auth, AuthConfig};
+use provider_harness::TestProvider;
+use reqwest::{Client, StatusCode, header::LOCATION};
+use serde_json::{Value, json};
+use url::Url;
+
+const SECRET: &str = "test-secret-test-secret-test-secret";
+
+struct TestApp {
+    base: String,
+    provider: TestProvider,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn start(access_token_ttl: u64, refresh_margin: Duration) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("auth_core=debug,auth_axum=debug")
+        .try_init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let provider = TestProvider::start(json!({
+        "access_token_ttl": access_token_ttl,
+        "clients": [{
+            "client_id": "example",
+            "client_secret": SECRET,
+            "redirect_uris": [format!("{base}/auth/callback")],
+            "post_logout_redirect_uris": [format!("{base}/")],
+            "backchannel_logout_uri": format!("{base}/auth/backchannel-logout"),
+        }]
+    }))
+    .await;
+    let config = AuthConfig::builder(&provider.issuer, "example", &base)
+        .with_client_secret(SECRET)
+        .with_refresh_margin(refresh_margin)
+        .build()
+        .expect("config");
+    let auth = Auth::discover(config).await.expect("discovery");
+    let app = example_axum::app(auth);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    TestApp {
+        base,
+        provider,
+        _server: server,
+    }
+}
+
+fn browser() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+        .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Follows redirects by hand (so cookies of every hop are kept); returns the last
+/// response and the URLs visited.
+async fn follow(client: &Client, url: &str) -> (reqwest::Response, Vec<String>) {
+    let mut url = Url::parse(url).expect("url");
+    let mut seen = vec![url.to_string()];
+    for _ in 0..20 {
+        let resp = client.get(url.clone()).send().await.expect("request");
+        if !resp.status().is_redirection() {
+            return (resp, seen);
+        }
+        let loc = resp.headers()[LOCATION]
+            .to_str()
+            .expect("location")
+            .to_string();
+        url = url.join(&loc).expect("join");
+        seen.push(url.to_string());
+    }
+    panic!("too many redirects: {seen:?}");
+}
+
+async fn stats(app: &TestApp) -> Value {
+    reqwest::get(app.provider.stats_url())
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn me(client: &Client, app: &TestApp) -> reqwest::Response {
+    client
+        .get(format!("{}/me", app.base))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("me")
+}
+
+async fn sign_in(client: &Client, app: &TestApp, query: &str) -> (reqwest::Response, Vec<String>) {
+    follow(client, &format!("{}/auth/login{query}", app.base)).await
+}
+
+#[tokio::test]
+async fn login_lands_on_return_to_and_me_shows_the_user() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+
+    // A browser without a session is sent to login with return_to.
+    let r = client
+        .get(format!("{}/me?x=1", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/auth/login?return_to=%2Fme%3Fx%3D1");
+
+    let (last, hops) = sign_in(&client, &app, "?return_to=%2Fme%3Fx%3D1&login_hint=bob").await;
+    let status = last.status();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{hops:?} {}",
+        last.text().await.unwrap_or_default()
+    );
+    assert!(hops.last().expect("hop").ends_with("/me?x=1"), "{hops:?}");
+    let authz = Url::parse(&hops[1]).expect("authorization url");
+    let q: Vec<(String, String)> = authz.query_pairs().into_owned().collect();
+    for k in ["state", "nonce", "code_challenge"] {
+        assert!(q.iter().any(|(n, _)| n == k), "{k} missing");
+    }
+    assert!(q.contains(&("code_challenge_method".into(), "S256".into())));
+
+    let body: Value = me(&client, &app).await.json().await.expect("json");
+    assert_eq!(body["sub"], "bob");
+    assert_eq!(body["email"], "bob@example.com");
+    assert_eq!(body["name"], "Bob");
+    assert!(body["claims"]["sid"].is_string());
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_lax_and_new_at_login() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    // Visit a page first: an anonymous session id must not survive login.
+    let login = client
+        .get(format!("{}/auth/login", app.base))
+        .send()
+        .await
+        .expect("login");
+    let pending = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        pending
+            .iter()
+            .all(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax") && !c.contains("Secure")),
+        "{pending:?}"
+    );
+    let mut url = Url::parse(login.headers()[LOCATION].to_str().expect("loc")).expect("url");
+    let mut session_cookie = None;
+    for _ in 0..20 {
+        let r = client.get(url.clone()).send().await.expect("hop");
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().expect("ascii");
+            if c.starts_with("auth_session=") {
+                session_cookie = Some(c.to_string());
+            }
+        }
+        let Some(loc) = r.headers().get(LOCATION) else {
+            break;
+        };
+        url = url.join(loc.to_str().expect("loc")).expect("join");
+    }
+    let c = session_cookie.expect("a session cookie is set at login");
+    assert!(
+        c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"),
+        "{c}"
+    );
+    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signup_sends_prompt_create_and_parameters_pass_through() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let r = client
+        .get(format!("{}/auth/signup?organization_id=org_1&connection_id=conn_1&domain_hint=example.com&screen_hint=sign-up&provider=authkit&redirect_uri=https%3A%2F%2Fevil.example%2F&scope=admin", app.base))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = Url::parse(r.headers()[LOCATION].to_str().expect("loc")).expect("url");
+    let q: Vec<(String, String)> = loc.query_pairs().into_owned().collect();
+    assert!(q.contains(&("prompt".into(), "create".into())));
+    assert!(q.contains(&("redirect_uri".into(), format!("{}/auth/callback", app.base))));
+    assert!(
+        !q.iter()
+            .any(|(_, v)| v.contains("evil.example") || v == "admin")
+    );
+
+    let (last, hops) = follow(&client, loc.as_str()).await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    let s = stats(&app).await;
+    let params = &s["last_authorization_params"];
+    assert_eq!(params["prompt"], "create");
+    assert_eq!(params["organization_id"], "org_1");
+    assert_eq!(params["connection_id"], "conn_1");
+    assert_eq!(params["domain_hint"], "example.com");
+    assert_eq!(params["screen_hint"], "sign-up");
+    assert_eq!(params["provider"], "authkit");
+    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn access_denied_shows_friendly_page_and_no_session() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let (last, hops) = sign_in(&client, &app, "?login_hint=deny").await;
+    assert!(
+        hops.last().expect("hop").contains("error=access_denied"),
+        "{hops:?}"
+    );
+    assert_eq!(last.status(), StatusCode::FORBIDDEN);
+    let page = last.text().await.expect("body");
+    assert!(page.contains("Sign-in was cancelled"), "{page}");
+    assert!(
+        !page.contains("The user cancelled sign-in"),
+        "provider details stay in logs"
+    );
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rp_callback_without_pending_login_is_rejected() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let r = client
+        .get(format!(
+            "{}/auth/callback?code=abc&state=forged-state-value",
+            app.base
+        ))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Sign-in link expired")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_after_expiry_share_one_refresh() {
+    // Access tokens live 5 s; refresh when under 4 s remain.
+    let app = start(5, Duration::from_secs(4)).await;
+    let client = browser();
+    let (last, hops) = sign_in(&client, &app, "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    assert_eq!(stats(&app).await["refresh_grants"], 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let results = futures_join(&client, &app, 16).await;
+    assert!(results.iter().all(|s| *s == StatusCode::OK), "{results:?}");
+    let s = stats(&app).await;
+    assert_eq!(s["refresh_grants"], 1, "{s}");
+    assert_eq!(s["refresh_grants_ok"], 1, "{s}");
+    // The rotated refresh token was stored: a later refresh works too.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+    let s = stats(&app).await;
+    assert_eq!(s["refresh_grants_ok"], 2, "{s}");
+}
+
+async fn futures_join(client: &Client, app: &TestApp, n: usize) -> Vec<StatusCode> {
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let client = client.clone();
+        let url = format!("{}/me", app.base);
+        tasks.push(tokio::spawn(async move {
+            client
+                .get(url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .expect("me")
+                .status()
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("join"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_clears_session_and_redirects_to_provider() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    sign_in(&client, &app, "").await;
+    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+    let r = client
+        .get(format!("{}/auth/logout", app.base))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = Url::parse(r.headers()[LOCATION].to_str().expect("loc")).expect("url");
+    assert!(
+        loc.as_str()
+            .starts_with(&format!("{}/session/end", app.provider.issuer)),
+        "{loc}"
+    );
+    let q: Vec<(String, String)> = loc.query_pairs().into_owned().collect();
+    assert!(
+        q.iter()
+            .any(|(k, v)| k == "id_token_hint" && v.split('.').count() == 3)
+    );
+    assert!(q.contains(&("post_logout_redirect_uri".into(), format!("{}/", app.base))));
+    // The local session is gone before the provider is even visited.
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+    let (last, hops) = follow(&client, loc.as_str()).await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+}
+
+#[tokio::test]
+async fn backchannel_logout_sent_by_the_provider_ends_the_session() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    sign_in(&client, &app, "").await;
+    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+    // Sign out at the provider directly (another app, or the provider's own page):
+    // the app learns of it only through the back-channel.
+    let page = client
+        .get(format!(
+            "{}/session/end?client_id=example",
+            app.provider.issuer
+        ))
+        .send()
+        .await
+        .expect("end session")
+        .text()
+        .await
+        .expect("body");
+    let action = between(&page, "action=\"", "\"");
+    let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"");
+    let r = client
+        .post(action)
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .expect("confirm");
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
+    let s = stats(&app).await;
+    assert_eq!(s["backchannel_logouts_ok"], 1, "{s}");
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rp_backchannel_logout_rejects_bad_tokens() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    sign_in(&client, &app, "").await;
+    for body in [
+        "",
+        "logout_token=",
+        "logout_token=a.b.c",
+        "logout_token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
+    ] {
+        let r = client
+            .post(format!("{}/auth/backchannel-logout", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(
+        me(&client, &app).await.status(),
+        StatusCode::OK,
+        "the session survives bad tokens"
+    );
+}
+
+fn between(s: &str, start: &str, end: &str) -> String {
+    let i = s
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in {s}"))
+        + start.len();
+    let j = s[i..].find(end).expect("end") + i;
+    s[i..j].replace("&amp;", "&")
+}
