@@ -54,6 +54,22 @@ impl JwksCache {
         }
     }
 
+    /// A cache already holding `keys`, fetched just now (tests).
+    #[cfg(test)]
+    pub(crate) fn preloaded(http: HttpClient, keys: Vec<CachedKey>) -> Self {
+        let cache = Self::new(
+            http,
+            "http://127.0.0.1:9/jwks".into(),
+            Duration::from_secs(3600),
+        );
+        {
+            let mut set = cache.set.write().unwrap_or_else(|p| p.into_inner());
+            set.keys = keys;
+            set.fetched_at = Some(Instant::now());
+        }
+        cache
+    }
+
     /// Keys that may have signed a token with this `kid` and algorithm. Refetches the
     /// set when none match, unless it was fetched within the cooldown.
     pub(crate) async fn keys_for(

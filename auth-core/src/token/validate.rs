@@ -286,3 +286,399 @@ fn unverified_claims(token: &str) -> Result<ClaimMap, TokenError> {
         .map_err(|_| TokenError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every rejection, named after the OpenID RP certification case it follows where
+    //! there is one, with tokens signed here.
+    use super::*;
+    use crate::http_client::HttpClient;
+    use crate::token::jwks::parse_jwks;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    const ISS: &str = "https://id.example.com";
+    const CLIENT: &str = "client-1";
+    const NOW: i64 = 1_800_000_000;
+
+    fn verifier() -> Verifier {
+        let http =
+            HttpClient::new(Duration::from_secs(1), Duration::from_secs(1), 1024).expect("http");
+        let keys = parse_jwks(include_bytes!("testdata/jwks.json")).expect("jwks");
+        Verifier {
+            jwks: JwksCache::preloaded(http, keys),
+            algorithms: Algorithm::default_allowed(),
+            issuer: ISS.into(),
+            client_id: CLIENT.into(),
+            access_token_audience: Some("api".into()),
+            leeway: Duration::from_secs(60),
+            clock: Clock::from_fn(|| NOW),
+        }
+    }
+
+    fn claims() -> Value {
+        json!({ "iss": ISS, "aud": CLIENT, "sub": "alice", "exp": NOW + 300, "iat": NOW, "nonce": "n-1", "sid": "s-1" })
+    }
+
+    fn with(mut c: Value, k: &str, v: Value) -> Value {
+        c[k] = v;
+        c
+    }
+
+    fn without(mut c: Value, k: &str) -> Value {
+        c.as_object_mut().expect("object").remove(k);
+        c
+    }
+
+    fn rs256(c: &Value) -> String {
+        sign_rsa(c, include_bytes!("testdata/rsa.pem"), Some("rsa1"))
+    }
+
+    fn sign_rsa(c: &Value, pem: &[u8], kid: Option<&str>) -> String {
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = kid.map(str::to_owned);
+        encode(&h, c, &EncodingKey::from_rsa_pem(pem).expect("key")).expect("sign")
+    }
+
+    fn es256(c: &Value) -> String {
+        let mut h = Header::new(jsonwebtoken::Algorithm::ES256);
+        h.kid = Some("ec1".into());
+        encode(
+            &h,
+            c,
+            &EncodingKey::from_ec_pem(include_bytes!("testdata/ec.pem")).expect("key"),
+        )
+        .expect("sign")
+    }
+
+    async fn id(token: &str) -> Result<Claims, TokenError> {
+        verifier()
+            .id_token(token, IdTokenCheck::Login { nonce: "n-1" })
+            .await
+    }
+
+    fn b64(v: &Value) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[tokio::test]
+    async fn accepts_valid_rs256_and_es256_id_tokens() {
+        assert_eq!(id(&rs256(&claims())).await.expect("rs256").sub(), "alice");
+        assert_eq!(
+            id(&es256(&claims())).await.expect("es256").sid(),
+            Some("s-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn accepts_several_audiences_with_azp() {
+        let c = with(
+            with(claims(), "aud", json!([CLIENT, "other"])),
+            "azp",
+            json!(CLIENT),
+        );
+        assert!(id(&rs256(&c)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn accepts_token_without_kid_by_trying_matching_keys() {
+        let t = sign_rsa(&claims(), include_bytes!("testdata/rsa.pem"), None);
+        assert!(id(&t).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_bad_sig_rs256() {
+        let t = sign_rsa(
+            &claims(),
+            include_bytes!("testdata/rsa_other.pem"),
+            Some("rsa1"),
+        );
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::BadSignature);
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_bad_sig_es256() {
+        let t = es256(&claims());
+        let (head, rest) = t.split_once('.').expect("jwt");
+        let (_, sig) = rest.split_once('.').expect("jwt");
+        let forged = format!(
+            "{head}.{}.{sig}",
+            b64(&with(claims(), "sub", json!("mallory")))
+        );
+        assert_eq!(id(&forged).await.unwrap_err(), TokenError::BadSignature);
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_sig_none() {
+        let t = format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&claims()));
+        assert_eq!(
+            id(&t).await.unwrap_err(),
+            TokenError::AlgorithmNotAllowed("none".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_hmac_with_public_key_as_secret() {
+        let n = include_str!("testdata/rsa_public_n.txt");
+        let mut h = Header::new(jsonwebtoken::Algorithm::HS256);
+        h.kid = Some("rsa1".into());
+        let t = encode(&h, &claims(), &EncodingKey::from_secret(n.as_bytes())).expect("sign");
+        assert_eq!(
+            id(&t).await.unwrap_err(),
+            TokenError::AlgorithmNotAllowed("HS256".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_algorithm_outside_the_allow_list() {
+        let mut v = verifier();
+        v.algorithms = vec![Algorithm::ES256];
+        let err = v
+            .id_token(&rs256(&claims()), IdTokenCheck::Login { nonce: "n-1" })
+            .await
+            .unwrap_err();
+        assert_eq!(err, TokenError::AlgorithmNotAllowed("RS256".into()));
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_kid_absent_from_jwks() {
+        let t = sign_rsa(
+            &claims(),
+            include_bytes!("testdata/rsa.pem"),
+            Some("unknown"),
+        );
+        assert_eq!(
+            id(&t).await.unwrap_err(),
+            TokenError::UnknownKey(Some("unknown".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_issuer_mismatch() {
+        let t = rs256(&with(claims(), "iss", json!("https://evil.example.com")));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::InvalidIssuer);
+        let t = rs256(&without(claims(), "iss"));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::MissingClaim("iss"));
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_aud() {
+        let t = rs256(&with(claims(), "aud", json!("someone-else")));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::InvalidAudience);
+        let t = rs256(&without(claims(), "aud"));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::MissingClaim("aud"));
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_azp_missing_with_several_audiences() {
+        let t = rs256(&with(claims(), "aud", json!([CLIENT, "other"])));
+        assert_eq!(
+            id(&t).await.unwrap_err(),
+            TokenError::InvalidAuthorizedParty
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_azp_of_another_client() {
+        let t = rs256(&with(claims(), "azp", json!("other")));
+        assert_eq!(
+            id(&t).await.unwrap_err(),
+            TokenError::InvalidAuthorizedParty
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_expired() {
+        let t = rs256(&with(claims(), "exp", json!(NOW - 61)));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::Expired);
+        let t = rs256(&with(claims(), "exp", json!(NOW - 59)));
+        assert!(id(&t).await.is_ok(), "within leeway");
+        let t = rs256(&without(claims(), "exp"));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::MissingClaim("exp"));
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_iat_in_future_or_missing() {
+        let t = rs256(&with(claims(), "iat", json!(NOW + 120)));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::InvalidIssuedAt);
+        let t = rs256(&without(claims(), "iat"));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::MissingClaim("iat"));
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_nbf_in_future() {
+        let t = rs256(&with(claims(), "nbf", json!(NOW + 120)));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::NotYetValid);
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_sub_missing() {
+        let t = rs256(&without(claims(), "sub"));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::MissingClaim("sub"));
+    }
+
+    #[tokio::test]
+    async fn rp_nonce_invalid() {
+        let t = rs256(&with(claims(), "nonce", json!("n-2")));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::NonceMismatch);
+    }
+
+    #[tokio::test]
+    async fn rp_nonce_missing() {
+        let t = rs256(&without(claims(), "nonce"));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::MissingClaim("nonce"));
+    }
+
+    #[tokio::test]
+    async fn rejects_malformed_and_oversized_tokens() {
+        assert_eq!(id("not-a-jwt").await.unwrap_err(), TokenError::Malformed);
+        assert_eq!(id("a.b.c").await.unwrap_err(), TokenError::Malformed);
+        let big = format!("{}.{}.x", "a".repeat(MAX_TOKEN_BYTES), "b");
+        assert_eq!(
+            id(&big).await.unwrap_err(),
+            TokenError::TooLarge(MAX_TOKEN_BYTES)
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_refresh_identity_change_rejected() {
+        let before = Claims::new(claims().as_object().expect("obj").clone());
+        let v = verifier();
+        let same = rs256(&without(claims(), "nonce"));
+        assert!(
+            v.id_token(&same, IdTokenCheck::Refresh { previous: &before })
+                .await
+                .is_ok(),
+            "no nonce needed"
+        );
+        let other = rs256(&with(without(claims(), "nonce"), "sub", json!("bob")));
+        let err = v
+            .id_token(&other, IdTokenCheck::Refresh { previous: &before })
+            .await
+            .unwrap_err();
+        assert_eq!(err, TokenError::IdentityChanged);
+    }
+
+    fn logout_claims() -> Value {
+        json!({
+            "iss": ISS, "aud": CLIENT, "iat": NOW, "exp": NOW + 120, "jti": "j-1", "sid": "s-1", "sub": "alice",
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} }
+        })
+    }
+
+    async fn logout(c: &Value) -> Result<ClaimMap, TokenError> {
+        verifier().logout_token(&rs256(c)).await
+    }
+
+    #[tokio::test]
+    async fn accepts_valid_logout_token() {
+        assert!(logout(&logout_claims()).await.is_ok());
+        assert!(
+            logout(&without(logout_claims(), "sid")).await.is_ok(),
+            "sub alone"
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_backchannel_logout_token_missing_event() {
+        assert_eq!(
+            logout(&without(logout_claims(), "events"))
+                .await
+                .unwrap_err(),
+            TokenError::MissingLogoutEvent
+        );
+        let wrong = with(
+            logout_claims(),
+            "events",
+            json!({"http://example.com/other": {}}),
+        );
+        assert_eq!(
+            logout(&wrong).await.unwrap_err(),
+            TokenError::MissingLogoutEvent
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_backchannel_logout_token_with_nonce() {
+        let c = with(logout_claims(), "nonce", json!("n"));
+        assert_eq!(
+            logout(&c).await.unwrap_err(),
+            TokenError::NonceInLogoutToken
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_backchannel_logout_token_without_sid_or_sub() {
+        let c = without(without(logout_claims(), "sid"), "sub");
+        assert_eq!(logout(&c).await.unwrap_err(), TokenError::MissingSidAndSub);
+    }
+
+    #[tokio::test]
+    async fn rp_backchannel_logout_token_bad_claims() {
+        assert_eq!(
+            logout(&without(logout_claims(), "iat")).await.unwrap_err(),
+            TokenError::MissingClaim("iat")
+        );
+        assert_eq!(
+            logout(&without(logout_claims(), "jti")).await.unwrap_err(),
+            TokenError::MissingClaim("jti")
+        );
+        assert_eq!(
+            logout(&with(logout_claims(), "exp", json!(NOW - 100)))
+                .await
+                .unwrap_err(),
+            TokenError::Expired
+        );
+        assert_eq!(
+            logout(&with(logout_claims(), "aud", json!("x")))
+                .await
+                .unwrap_err(),
+            TokenError::InvalidAudience
+        );
+        assert_eq!(
+            logout(&with(logout_claims(), "iss", json!("x")))
+                .await
+                .unwrap_err(),
+            TokenError::InvalidIssuer
+        );
+        let stale = with(without(logout_claims(), "exp"), "iat", json!(NOW - 3600));
+        assert_eq!(
+            logout(&stale).await.unwrap_err(),
+            TokenError::InvalidIssuedAt
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_backchannel_logout_token_bad_signature() {
+        let t = sign_rsa(
+            &logout_claims(),
+            include_bytes!("testdata/rsa_other.pem"),
+            Some("rsa1"),
+        );
+        assert_eq!(
+            verifier().logout_token(&t).await.unwrap_err(),
+            TokenError::BadSignature
+        );
+    }
+
+    #[tokio::test]
+    async fn jwt_access_tokens_of_our_issuer_are_validated() {
+        let v = verifier();
+        let at = json!({ "iss": ISS, "aud": "api", "sub": "alice", "exp": NOW + 60, "iat": NOW });
+        assert_eq!(v.access_token(&rs256(&at)).await, Ok(true));
+        assert_eq!(v.access_token("opaque-token").await, Ok(false));
+        let expired = with(at.clone(), "exp", json!(NOW - 120));
+        assert_eq!(
+            v.access_token(&rs256(&expired)).await,
+            Err(TokenError::Expired)
+        );
+        let wrong_aud = with(at.clone(), "aud", json!("other-api"));
+        assert_eq!(
+            v.access_token(&rs256(&wrong_aud)).await,
+            Err(TokenError::InvalidAudience)
+        );
+        let forged = sign_rsa(&at, include_bytes!("testdata/rsa_other.pem"), Some("rsa1"));
+        assert_eq!(v.access_token(&forged).await, Err(TokenError::BadSignature));
+    }
+}

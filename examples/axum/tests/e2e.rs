@@ -410,3 +410,106 @@ fn between(s: &str, start: &str, end: &str) -> String {
     let j = s[i..].find(end).expect("end") + i;
     s[i..j].replace("&amp;", "&")
 }
+
+/// Runs the login up to the provider's redirect back to the app, and returns the
+/// callback URL without visiting it.
+async fn callback_url(client: &Client, app: &TestApp, query: &str) -> Url {
+    let mut url = Url::parse(&format!("{}/auth/login{query}", app.base)).expect("url");
+    for _ in 0..20 {
+        let r = client.get(url.clone()).send().await.expect("hop");
+        let loc = r.headers()[LOCATION]
+            .to_str()
+            .expect("location")
+            .to_string();
+        url = url.join(&loc).expect("join");
+        if url.path() == "/auth/callback" {
+            return url;
+        }
+    }
+    panic!("no callback reached");
+}
+
+fn replace_param(url: &Url, name: &str, value: &str) -> Url {
+    let mut out = url.clone();
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    out.query_pairs_mut().clear().extend_pairs(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), if k == name { value } else { v.as_str() })),
+    );
+    out
+}
+
+#[tokio::test]
+async fn rp_iss_mismatch_in_authorization_response() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let cb = callback_url(&client, &app, "").await;
+    let forged = replace_param(&cb, "iss", "https://evil.example.com");
+    let r = client.get(forged).send().await.expect("callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rp_iss_missing_when_advertised() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let cb = callback_url(&client, &app, "").await;
+    let mut stripped = cb.clone();
+    let pairs: Vec<(String, String)> = cb
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != "iss")
+        .collect();
+    stripped.query_pairs_mut().clear().extend_pairs(pairs);
+    let r = client.get(stripped).send().await.expect("callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rp_state_tampered() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let cb = callback_url(&client, &app, "").await;
+    let state: String = cb
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .expect("state")
+        .1
+        .into_owned();
+    // Same cookie name (first 16 characters), different state: constant-time check fails.
+    let tampered = format!("{}{}", &state[..16], "X".repeat(state.len() - 16));
+    let r = client
+        .get(replace_param(&cb, "state", &tampered))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rp_callback_replay_is_rejected() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let cb = callback_url(&client, &app, "").await;
+    let first = client.get(cb.clone()).send().await.expect("callback");
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    // The pending login was consumed: the same response cannot be used twice, even by
+    // another browser that stole the URL.
+    let r = client.get(cb.clone()).send().await.expect("replay");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = browser().get(cb).send().await.expect("replay elsewhere");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn rp_return_to_open_redirect_is_dropped() {
+    let app = start(60, Duration::from_secs(30)).await;
+    let client = browser();
+    let (last, hops) = sign_in(&client, &app, "?return_to=%2F%2Fevil.example%2Fx").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    assert_eq!(hops.last().expect("hop"), &format!("{}/", app.base));
+}
