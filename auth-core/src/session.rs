@@ -62,3 +62,25 @@ impl AuthSession {
         self.scope.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_tokens() {
+        let s = AuthSession {
+            claims: Claims::default(),
+            id_token: IdToken::new("id.token.SECRET1"),
+            access_token: AccessToken::new("SECRET2"),
+            refresh_token: Some(RefreshToken::new("SECRET3")),
+            expires_at: Some(1),
+            authenticated_at: 0,
+            scope: None,
+        };
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("SECRET"), "{dbg}");
+        // Stored server side, the tokens do serialize (the store needs them).
+        assert!(serde_json::to_string(&s).expect("json").contains("SECRET3"));
+    }
+}

@@ -215,3 +215,105 @@ mod tests {
         assert!(parse_jwks(b"not json").is_err());
     }
 }
+
+#[cfg(test)]
+mod rotation_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::get;
+
+    use super::*;
+
+    struct Served {
+        fetches: Arc<AtomicUsize>,
+        rotated: Arc<std::sync::atomic::AtomicBool>,
+        url: String,
+    }
+
+    async fn serve_jwks() -> Served {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let rotated = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (f, r) = (fetches.clone(), rotated.clone());
+        let app = axum::Router::new().route(
+            "/jwks",
+            get(move || {
+                let (f, r) = (f.clone(), r.clone());
+                async move {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if r.load(Ordering::SeqCst) {
+                        include_str!("testdata/jwks_rotated.json")
+                    } else {
+                        include_str!("testdata/jwks.json")
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        Served {
+            fetches,
+            rotated,
+            url,
+        }
+    }
+
+    fn cache(url: &str, cooldown: Duration) -> JwksCache {
+        let http = HttpClient::new(Duration::from_secs(2), Duration::from_secs(2), 64 * 1024)
+            .expect("http");
+        JwksCache::new(http, url.to_string(), cooldown)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn key_rotation_after_the_set_was_cached_is_picked_up() {
+        let s = serve_jwks().await;
+        let c = cache(&s.url, Duration::ZERO);
+        assert_eq!(
+            c.keys_for(Some("rsa1"), Algorithm::RS256)
+                .await
+                .expect("rsa1")
+                .len(),
+            1
+        );
+        assert_eq!(
+            c.keys_for(Some("rsa2"), Algorithm::RS256).await.err(),
+            Some(TokenError::UnknownKey(Some("rsa2".into())))
+        );
+        s.rotated.store(true, Ordering::SeqCst);
+        assert_eq!(
+            c.keys_for(Some("rsa2"), Algorithm::RS256)
+                .await
+                .expect("rotated key")
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_kid_storm_costs_one_fetch_per_cooldown() {
+        let s = serve_jwks().await;
+        let c = Arc::new(cache(&s.url, Duration::from_secs(3600)));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                c.keys_for(Some("nope"), Algorithm::RS256).await
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.expect("join").is_err());
+        }
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 1);
+        // Known keys are still served from the cache, with no fetch.
+        assert!(c.keys_for(Some("rsa1"), Algorithm::RS256).await.is_ok());
+        assert!(c.keys_for(Some("ec1"), Algorithm::ES256).await.is_ok());
+        assert!(
+            c.keys_for(Some("ec1"), Algorithm::RS256).await.is_err(),
+            "key type must match the algorithm"
+        );
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 1);
+    }
+}
