@@ -23,11 +23,13 @@
 #![forbid(unsafe_code)]
 
 mod extract;
+mod guard;
 mod layer;
 mod routes;
 
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
 pub use extract::{AuthRejection, AuthUser};
+pub use guard::require_auth;
 pub use layer::{AuthLayer, AuthService, auth_layer};
 pub use routes::auth_router;
 

@@ -1,0 +1,28 @@
+//! A guard for a whole router: every route behind it requires a signed-in user.
+
+use axum::extract::{FromRequestParts, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AuthUser;
+
+/// Middleware that lets only signed-in requests through, answering like the
+/// [`AuthUser`] extractor otherwise (redirect to login, 401 JSON, or 503). The user is
+/// put in the request's extensions for handlers that want it.
+///
+/// ```no_run
+/// # use axum::{Router, routing::get};
+/// let admin: Router = Router::new()
+///     .route("/admin", get(|| async { "secret stuff" }))
+///     .route_layer(axum::middleware::from_fn(auth_axum::require_auth));
+/// ```
+pub async fn require_auth(req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    match AuthUser::from_request_parts(&mut parts, &()).await {
+        Ok(user) => {
+            parts.extensions.insert(user);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
+}
