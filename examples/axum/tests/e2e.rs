@@ -272,18 +272,29 @@ async fn concurrent_requests_after_expiry_share_one_refresh() {
     let client = browser();
     let (last, hops) = sign_in(&client, &app, "").await;
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
-    assert_eq!(stats(&app).await["refresh_grants"], 0);
+    // Landing on the app may already have refreshed on a slow machine: count from here.
+    let before = stats(&app).await;
+    let (tries, oks) = (
+        before["refresh_grants"].as_u64().expect("n"),
+        before["refresh_grants_ok"].as_u64().expect("n"),
+    );
+    // The newest access token was issued before `before`; 1.5 s later it is inside the
+    // 4 s refresh margin of its 5 s lifetime.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let results = futures_join(&client, &app, 16).await;
     assert!(results.iter().all(|s| *s == StatusCode::OK), "{results:?}");
     let s = stats(&app).await;
-    assert_eq!(s["refresh_grants"], 1, "{s}");
-    assert_eq!(s["refresh_grants_ok"], 1, "{s}");
+    assert_eq!(
+        s["refresh_grants"].as_u64(),
+        Some(tries + 1),
+        "one refresh for 16 requests: {s}"
+    );
+    assert_eq!(s["refresh_grants_ok"].as_u64(), Some(oks + 1), "{s}");
     // The rotated refresh token was stored: a later refresh works too.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
     let s = stats(&app).await;
-    assert_eq!(s["refresh_grants_ok"], 2, "{s}");
+    assert_eq!(s["refresh_grants_ok"].as_u64(), Some(oks + 2), "{s}");
 }
 
 async fn futures_join(client: &Client, app: &TestApp, n: usize) -> Vec<StatusCode> {
