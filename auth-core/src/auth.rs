@@ -9,7 +9,7 @@ use oauth2::basic::{
 use oauth2::{
     AuthType, AuthUrl, ClientId, ClientSecret as OAuthSecret, EndpointNotSet, EndpointSet,
     ExtraTokenFields, RedirectUrl, RequestTokenError, StandardRevocableToken,
-    StandardTokenResponse, TokenUrl,
+    StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -65,6 +65,13 @@ pub enum TokenExchangeError {
     /// The response is not a valid token response.
     #[error("the token endpoint's response is not valid: {0}")]
     InvalidResponse(String),
+}
+
+/// The scopes the token endpoint says it granted, space separated.
+pub(crate) fn granted_scope(response: &TokenResp) -> Option<String> {
+    response
+        .scopes()
+        .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
 }
 
 pub(crate) fn map_token_error(

@@ -4,7 +4,7 @@
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RequestTokenError, TokenResponse};
 
 use super::pending::PendingLogin;
-use crate::auth::{Auth, TokenExchangeError, map_token_error};
+use crate::auth::{Auth, TokenExchangeError, granted_scope, map_token_error};
 use crate::secret::{AccessToken, IdToken, RefreshToken, constant_time_eq};
 use crate::session::AuthSession;
 use crate::token::{IdTokenCheck, TokenError};
@@ -209,9 +209,7 @@ impl Auth {
                 .map(|r| RefreshToken::new(r.secret().clone())),
             expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
             authenticated_at: now,
-            scope: response
-                .scopes()
-                .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+            scope: granted_scope(&response),
         };
         let return_to = pending
             .return_to

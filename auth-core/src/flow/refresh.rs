@@ -10,7 +10,7 @@ use oauth2::{RefreshToken as OAuthRefreshToken, TokenResponse};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use crate::auth::{Auth, TokenExchangeError, map_token_error};
+use crate::auth::{Auth, TokenExchangeError, granted_scope, map_token_error};
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::session::AuthSession;
 use crate::token::{IdTokenCheck, TokenError};
@@ -185,9 +185,7 @@ impl Auth {
                 .map(|r| RefreshToken::new(r.secret().clone())),
             id_token,
             expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
-            scope: response
-                .scopes()
-                .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+            scope: granted_scope(&response),
         })
     }
 }
