@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use auth_core::{AccessToken, Auth, AuthSession, Claims, SessionStatus};
+use auth_core::{AccessToken, Auth, AuthSession, Authenticated, Claims};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use tower_sessions::Session;
 
 /// The signed-in user of a request. It exists only when the session is valid
 /// (refreshed if needed). Use `Option<AuthUser>` on pages that work both ways.
@@ -65,55 +64,22 @@ async fn authenticate(parts: &mut Parts) -> Result<(Auth, Outcome), AuthRejectio
                 .into_response(),
         ));
     };
-    let session = Session::from_request_parts(parts, &())
-        .await
-        .map_err(|(status, msg)| AuthRejection((status, msg).into_response()))?;
-    let stored = match session.get::<AuthSession>(AuthSession::KEY).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "session store unavailable");
-            return Err(AuthRejection(crate::into_axum(
-                auth.unavailable_response(&parts.headers),
-            )));
+    // Already resolved for this request (by `require_auth`, or an earlier extractor).
+    if let Some(user) = parts.extensions.get::<AuthUser>() {
+        return Ok((auth, Outcome::User(user.clone())));
+    }
+    let id = auth.session_id_from_headers(&parts.headers);
+    match auth.authenticate(id.as_ref()).await {
+        Authenticated::User(session) => {
+            let user = AuthUser {
+                session: Arc::new(session),
+            };
+            parts.extensions.insert(user.clone());
+            Ok((auth, Outcome::User(user)))
         }
-    };
-    let Some(stored) = stored else {
-        return Ok((auth, Outcome::Anonymous));
-    };
-    match auth.check_session(&stored).await {
-        SessionStatus::Valid => Ok((
-            auth,
-            Outcome::User(AuthUser {
-                session: Arc::new(stored),
-            }),
-        )),
-        SessionStatus::Refreshed(new) => {
-            if let Err(e) = session.insert(AuthSession::KEY, &new).await {
-                tracing::error!(error = %e, "could not store refreshed session");
-                return Err(AuthRejection(crate::into_axum(
-                    auth.unavailable_response(&parts.headers),
-                )));
-            }
-            Ok((
-                auth,
-                Outcome::User(AuthUser {
-                    session: Arc::new(new),
-                }),
-            ))
-        }
-        SessionStatus::Ended(why) => {
-            tracing::info!(reason = ?why, "session ended");
-            if let Err(e) = session.flush().await {
-                tracing::error!(error = %e, "could not delete ended session");
-            }
-            Ok((auth, Outcome::Anonymous))
-        }
-        SessionStatus::Unavailable(e) => {
-            tracing::warn!(error = %e, "session check unavailable");
-            Err(AuthRejection(crate::into_axum(
-                auth.unavailable_response(&parts.headers),
-            )))
-        }
+        Authenticated::Unavailable => Err(AuthRejection(crate::into_axum(
+            auth.unavailable_response(&parts.headers),
+        ))),
         _ => Ok((auth, Outcome::Anonymous)),
     }
 }

@@ -1,49 +1,33 @@
-//! The layer: server-side sessions (tower-sessions) with our cookie attributes, and the
-//! [`Auth`] handle made available to extractors.
+//! The layer: makes the [`Auth`] handle available to the extractors and routes.
+//! Sessions themselves are kept by `auth-core` (server side, in the store of
+//! [`auth_core::AuthConfigBuilder::with_session_store`], in memory by default).
 
 use std::task::{Context, Poll};
 
 use auth_core::Auth;
 use http::Request;
 use tower::{Layer, Service};
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
 
-/// Sessions in memory (the default) with the cookie attributes of [`Auth::session_cookie`],
-/// plus the [`Auth`] handle in request extensions.
+/// Puts the [`Auth`] handle in each request's extensions.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     auth: Auth,
-    sessions: SessionManagerLayer<MemoryStore>,
 }
 
-/// Builds the layer for `auth`, with an in-memory session store.
+/// Builds the layer for `auth`. Calling it several times is fine: every clone of
+/// `auth` shares one session store.
 pub fn auth_layer(auth: &Auth) -> AuthLayer {
-    let cookie = auth.session_cookie();
-    let lifetime = auth.config().session_lifetime();
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
-        .with_name(cookie.name)
-        .with_secure(cookie.secure)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::seconds(lifetime.as_secs() as i64),
-        ));
-    AuthLayer {
-        auth: auth.clone(),
-        sessions,
-    }
+    AuthLayer { auth: auth.clone() }
 }
 
 impl<S> Layer<S> for AuthLayer {
-    type Service = <SessionManagerLayer<MemoryStore> as Layer<AuthService<S>>>::Service;
+    type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.sessions.layer(AuthService {
+        AuthService {
             inner,
             auth: self.auth.clone(),
-        })
+        }
     }
 }
 

@@ -16,7 +16,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Sessions are server side (tower-sessions, in memory by default); the browser holds
+//! Sessions are server side (kept by `auth-core` in a tower-sessions store, in memory by
+//! default); the browser holds
 //! only an opaque session id in an HttpOnly, SameSite=Lax cookie (`Secure` and
 //! `__Host-` prefixed over https). The id is replaced at login.
 

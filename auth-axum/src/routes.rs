@@ -1,13 +1,13 @@
-//! The auth routes: login, signup, callback, logout and back-channel logout.
+//! The auth routes: login, signup, callback, logout and back-channel logout. Each one
+//! only translates between axum and `auth-core`'s HTTP edge.
 
-use auth_core::{Auth, AuthSession};
+use auth_core::Auth;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use http::{HeaderMap, Uri};
-use tower_sessions::Session;
 
 use crate::into_axum;
 
@@ -33,37 +33,12 @@ async fn signup(State(auth): State<Auth>, uri: Uri, headers: HeaderMap) -> Respo
     into_axum(auth.login_response(&uri, &headers, true))
 }
 
-async fn callback(
-    State(auth): State<Auth>,
-    session: Session,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let result = auth.callback_response(&uri, &headers).await;
-    if let Some(new) = result.session {
-        // A fresh session id at login (no fixation), then the signed-in session.
-        let stored = async {
-            session.cycle_id().await?;
-            session.insert(AuthSession::KEY, &new).await
-        };
-        if let Err(e) = stored.await {
-            tracing::error!(error = %e, "could not store the new session");
-            return into_axum(auth.unavailable_response(&headers));
-        }
-    }
-    into_axum(result.response)
+async fn callback(State(auth): State<Auth>, uri: Uri, headers: HeaderMap) -> Response {
+    into_axum(auth.callback_response(&uri, &headers).await)
 }
 
-async fn logout(State(auth): State<Auth>, session: Session) -> Response {
-    let current = session
-        .get::<AuthSession>(AuthSession::KEY)
-        .await
-        .ok()
-        .flatten();
-    if let Err(e) = session.flush().await {
-        tracing::error!(error = %e, "could not delete the session at logout");
-    }
-    into_axum(auth.logout_response(current.as_ref()))
+async fn logout(State(auth): State<Auth>, headers: HeaderMap) -> Response {
+    into_axum(auth.logout_response(&headers).await)
 }
 
 async fn backchannel(State(auth): State<Auth>, body: Bytes) -> Response {

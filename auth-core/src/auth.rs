@@ -22,6 +22,7 @@ use crate::flow::refresh::RefreshCoordinator;
 use crate::http_client::{HttpClient, HttpError};
 use crate::provider::{DiscoveryError, ProviderEndpoints, discover};
 use crate::secret::IdToken;
+use crate::store::SharedStore;
 use crate::token::{JwksCache, Verifier};
 
 /// The `id_token` member of a token response.
@@ -97,6 +98,7 @@ pub(crate) struct Inner {
     pub(crate) oauth: OAuthClient,
     pub(crate) refresher: RefreshCoordinator,
     pub(crate) logouts: LogoutRegistry,
+    pub(crate) store: SharedStore,
 }
 
 /// The relying party: configuration, provider metadata, the JWKS cache, refresh
@@ -177,6 +179,10 @@ impl Auth {
             leeway: config.leeway,
             clock: config.clock.clone(),
         };
+        let store = config
+            .session_store
+            .clone()
+            .unwrap_or_else(SharedStore::memory);
         let pending = PendingCookies::new(key, &config.route_prefix, config.secure_cookies());
         Self(Arc::new(Inner {
             config,
@@ -187,6 +193,7 @@ impl Auth {
             oauth,
             refresher: RefreshCoordinator::default(),
             logouts: LogoutRegistry::default(),
+            store,
         }))
     }
 

@@ -9,6 +9,7 @@ use url::Url;
 use crate::flow::authorize::LoginOptions;
 use crate::provider::ProviderEndpoints;
 use crate::secret::ClientSecret;
+use crate::store::{SessionStore, SharedStore};
 use crate::token::Algorithm;
 
 /// Errors found while building an [`AuthConfig`].
@@ -113,6 +114,7 @@ pub struct AuthConfig {
     pub(crate) session_lifetime: Duration,
     pub(crate) jwks_refetch_cooldown: Duration,
     pub(crate) clock: Clock,
+    pub(crate) session_store: Option<SharedStore>,
 }
 
 /// Key material for cookie encryption (never printed).
@@ -156,6 +158,7 @@ impl AuthConfig {
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
             jwks_refetch_cooldown: Duration::from_secs(30),
             clock: Clock::system(),
+            session_store: None,
         }
     }
 
@@ -282,6 +285,7 @@ pub struct AuthConfigBuilder {
     session_lifetime: Duration,
     jwks_refetch_cooldown: Duration,
     clock: Clock,
+    session_store: Option<SharedStore>,
 }
 
 impl AuthConfigBuilder {
@@ -386,6 +390,13 @@ impl AuthConfigBuilder {
     /// extra parameters...). Per-request options from the login route are added on top.
     pub fn with_default_login_options(mut self, options: LoginOptions) -> Self {
         self.default_login = options;
+        self
+    }
+
+    /// Where sessions are kept: any tower-sessions store (default: in memory, in this
+    /// process). Every clone of the built `Auth` shares it.
+    pub fn with_session_store(mut self, store: impl SessionStore) -> Self {
+        self.session_store = Some(SharedStore::new(store));
         self
     }
 
@@ -506,6 +517,7 @@ impl AuthConfigBuilder {
             session_lifetime: self.session_lifetime,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
             clock: self.clock,
+            session_store: self.session_store,
         })
     }
 }

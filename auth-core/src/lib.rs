@@ -33,6 +33,7 @@ mod provider;
 mod return_to;
 mod secret;
 mod session;
+mod store;
 mod token;
 mod web;
 
@@ -47,8 +48,10 @@ pub use provider::{DiscoveryError, ProviderEndpoints};
 pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
 pub use session::AuthSession;
+pub use store::{Authenticated, SessionStore, SharedStore, StoreError};
 pub use token::{Algorithm, Claims, TokenError};
-pub use web::{CallbackResult, SessionCookie, is_api_request, request_cookies};
+pub use tower_sessions_core::session::Id as SessionId;
+pub use web::{SessionCookie, is_api_request, request_cookies};
 
 /// Re-exported so adapters and users share one `http` version.
 pub use http;

@@ -8,7 +8,6 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::auth::Auth;
 use crate::flow::authorize::{LoginOptions, Prompt};
 use crate::flow::callback::CallbackError;
-use crate::session::AuthSession;
 
 /// Reads every cookie of a request (bounded in number).
 pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -41,16 +40,6 @@ pub struct SessionCookie {
     pub name: &'static str,
     /// `Secure` (https app URL).
     pub secure: bool,
-}
-
-/// A callback's response, and the session to store under a fresh id when it signed
-/// the user in.
-#[derive(Debug)]
-pub struct CallbackResult {
-    /// The response to send.
-    pub response: Response<String>,
-    /// The new session: cycle the session id, then store it.
-    pub session: Option<AuthSession>,
 }
 
 impl Auth {
@@ -94,20 +83,30 @@ impl Auth {
         resp
     }
 
-    /// `GET {prefix}/callback`: completes the login.
-    pub async fn callback_response(&self, uri: &Uri, headers: &HeaderMap) -> CallbackResult {
+    /// `GET {prefix}/callback`: completes the login. On success the session is stored
+    /// under a fresh id (the browser's previous session, if any, is deleted) and the
+    /// response sets the session cookie.
+    pub async fn callback_response(&self, uri: &Uri, headers: &HeaderMap) -> Response<String> {
         match self
             .complete_login(uri.query().unwrap_or(""), &request_cookies(headers))
             .await
         {
             Ok(done) => {
+                let previous = self.session_id_from_headers(headers);
+                let cookie = match self.start_session(previous.as_ref(), &done.session).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not store the new session");
+                        let mut response = self.unavailable_response(headers);
+                        add_cookies(&mut response, &done.set_cookies);
+                        return response;
+                    }
+                };
                 tracing::info!(sub = %done.session.claims().sub(), "login completed");
                 let mut response = redirect(&done.return_to);
                 add_cookies(&mut response, &done.set_cookies);
-                CallbackResult {
-                    response,
-                    session: Some(done.session),
-                }
+                add_cookies(&mut response, &[cookie]);
+                response
             }
             Err(failure) => {
                 let (status, code, title) = callback_error_info(&failure.error);
@@ -124,19 +123,24 @@ impl Auth {
                     callback_error_hint(&failure.error),
                 );
                 add_cookies(&mut response, &failure.set_cookies);
-                CallbackResult {
-                    response,
-                    session: None,
-                }
+                response
             }
         }
     }
 
-    /// `GET {prefix}/logout`, after the adapter has deleted the local session:
-    /// redirects to the provider's end-session endpoint.
-    pub fn logout_response(&self, session: Option<&AuthSession>) -> Response<String> {
+    /// `GET {prefix}/logout`: deletes the local session first, removes the session
+    /// cookie, then redirects to the provider's end-session endpoint (with
+    /// `id_token_hint` when there was a session).
+    pub async fn logout_response(&self, headers: &HeaderMap) -> Response<String> {
+        let id = self.session_id_from_headers(headers);
+        let (session, deleted, removal) = self.end_session(id.as_ref()).await;
+        if let Err(e) = deleted {
+            tracing::error!(error = %e, "could not delete the session at logout");
+        }
         tracing::info!(signed_in = session.is_some(), "logout");
-        redirect(self.logout_url(session).as_str())
+        let mut response = redirect(self.logout_url(session.as_ref()).as_str());
+        add_cookies(&mut response, &[removal]);
+        response
     }
 
     /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid (matching
