@@ -84,10 +84,11 @@ impl Auth {
                 continue;
             };
             for c in Cookie::split_parse(s).flatten().take(64) {
-                if c.name() == name && c.value().len() <= MAX_SESSION_ID_LEN {
-                    if let Ok(id) = c.value().parse::<Id>() {
-                        return Some(id);
-                    }
+                if c.name() == name
+                    && c.value().len() <= MAX_SESSION_ID_LEN
+                    && let Ok(id) = c.value().parse::<Id>()
+                {
+                    return Some(id);
                 }
             }
         }
