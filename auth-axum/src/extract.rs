@@ -2,37 +2,31 @@
 
 use std::sync::Arc;
 
-use auth_core::{AccessToken, Auth, AuthSession, Authenticated, Claims};
+use auth_core::{Auth, AuthSession, Authenticated};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
 /// The signed-in user of a request. It exists only when the session is valid
 /// (refreshed if needed). Use `Option<AuthUser>` on pages that work both ways.
+///
+/// It dereferences to the [`AuthSession`]: `user.claims()`, `user.sub()`,
+/// `user.access_token()`...
 #[derive(Clone, Debug)]
-pub struct AuthUser {
-    session: Arc<AuthSession>,
-}
+pub struct AuthUser(Arc<AuthSession>);
 
 impl AuthUser {
-    /// The user's validated ID-token claims.
-    pub fn claims(&self) -> &Claims {
-        self.session.claims()
-    }
-
-    /// The subject (the provider's user id).
-    pub fn sub(&self) -> &str {
-        self.session.claims().sub()
-    }
-
-    /// The current access token, to call APIs on the user's behalf.
-    pub fn access_token(&self) -> &AccessToken {
-        self.session.access_token()
-    }
-
     /// The whole session.
     pub fn session(&self) -> &AuthSession {
-        &self.session
+        &self.0
+    }
+}
+
+impl std::ops::Deref for AuthUser {
+    type Target = AuthSession;
+
+    fn deref(&self) -> &AuthSession {
+        &self.0
     }
 }
 
@@ -71,9 +65,7 @@ async fn authenticate(parts: &mut Parts) -> Result<(Auth, Outcome), AuthRejectio
     let id = auth.session_id_from_headers(&parts.headers);
     match auth.authenticate(id.as_ref()).await {
         Authenticated::User(session) => {
-            let user = AuthUser {
-                session: Arc::new(session),
-            };
+            let user = AuthUser(Arc::new(session));
             parts.extensions.insert(user.clone());
             Ok((auth, Outcome::User(user)))
         }

@@ -32,6 +32,11 @@ impl AuthSession {
         &self.claims
     }
 
+    /// The subject (the provider's user id).
+    pub fn sub(&self) -> &str {
+        self.claims.sub()
+    }
+
     /// The current access token.
     pub fn access_token(&self) -> &AccessToken {
         &self.access_token

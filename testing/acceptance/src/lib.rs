@@ -1,10 +1,23 @@
-//! End to end against the real `oidc-provider` on loopback, through the example router,
-//! with a real HTTP client and cookie jar.
+//! The acceptance suite: every scenario of the example app contract
+//! (`shared/DESIGN.md`), written once and run against each example app (axum and
+//! actix-web) with the real `oidc-provider` on loopback, a real HTTP client and a
+//! cookie jar. A scenario that passes on one framework and fails on the other is a
+//! bug in an adapter.
+//!
+//! An example's `tests/acceptance.rs` is one line plus how to serve it:
+//!
+//! ```ignore
+//! fn serve(auth: auth_core::Auth, listener: std::net::TcpListener) -> acceptance::Running { ... }
+//! acceptance::acceptance_suite!(serve);
+//! ```
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_axum::{Auth, AuthConfig};
+use auth_core::{Auth, AuthConfig};
 use provider_harness::TestProvider;
 use reqwest::{Client, StatusCode, header::LOCATION};
 use serde_json::{Value, json};
@@ -12,21 +25,47 @@ use url::Url;
 
 const SECRET: &str = "test-secret-test-secret-test-secret";
 
+/// Starts the app under test: serve the example with `auth` on `listener` in the
+/// background, until the returned [`Running`] is dropped.
+pub type Serve = fn(Auth, TcpListener) -> Running;
+
+/// A running app; dropping it stops it.
+pub struct Running(Option<Box<dyn FnOnce()>>);
+
+impl Running {
+    /// `stop` is called when the app is dropped.
+    pub fn new(stop: impl FnOnce() + 'static) -> Self {
+        Self(Some(Box::new(stop)))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.0.take() {
+            stop();
+        }
+    }
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Running")
+    }
+}
+
 struct TestApp {
     base: String,
     provider: TestProvider,
-    _server: tokio::task::JoinHandle<()>,
+    _server: Running,
 }
 
-async fn start(access_token_ttl: u64, refresh_margin: Duration) -> TestApp {
+async fn start(serve: Serve, access_token_ttl: u64, refresh_margin: Duration) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
-        .with_env_filter("auth_core=debug,auth_axum=debug")
+        .with_env_filter("auth_core=debug,auth_axum=debug,auth_actix=debug")
         .try_init();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(
         "http://127.0.0.1:{}",
         listener.local_addr().expect("addr").port()
@@ -48,14 +87,10 @@ async fn start(access_token_ttl: u64, refresh_margin: Duration) -> TestApp {
         .build()
         .expect("config");
     let auth = Auth::discover(config).await.expect("discovery");
-    let app = example_axum::app(auth);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
-    });
     TestApp {
         base,
         provider,
-        _server: server,
+        _server: serve(auth, listener),
     }
 }
 
@@ -110,9 +145,9 @@ async fn sign_in(client: &Client, app: &TestApp, query: &str) -> (reqwest::Respo
     follow(client, &format!("{}/auth/login{query}", app.base)).await
 }
 
-#[tokio::test]
-async fn login_lands_on_return_to_and_me_shows_the_user() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn login_lands_on_return_to_and_me_shows_the_user(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 
@@ -148,9 +183,9 @@ async fn login_lands_on_return_to_and_me_shows_the_user() {
     assert!(body["claims"]["sid"].is_string());
 }
 
-#[tokio::test]
-async fn session_cookie_is_http_only_lax_and_new_at_login() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn session_cookie_is_http_only_lax_and_new_at_login(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     // Visit a page first: an anonymous session id must not survive login.
     let login = client
@@ -193,9 +228,9 @@ async fn session_cookie_is_http_only_lax_and_new_at_login() {
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn signup_sends_prompt_create_and_parameters_pass_through() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn signup_sends_prompt_create_and_parameters_pass_through(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let r = client
         .get(format!("{}/auth/signup?organization_id=org_1&connection_id=conn_1&domain_hint=example.com&screen_hint=sign-up&provider=authkit&redirect_uri=https%3A%2F%2Fevil.example%2F&scope=admin", app.base))
@@ -225,9 +260,9 @@ async fn signup_sends_prompt_create_and_parameters_pass_through() {
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn access_denied_shows_friendly_page_and_no_session() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn access_denied_shows_friendly_page_and_no_session(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let (last, hops) = sign_in(&client, &app, "?login_hint=deny").await;
     assert!(
@@ -244,9 +279,9 @@ async fn access_denied_shows_friendly_page_and_no_session() {
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn rp_callback_without_pending_login_is_rejected() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_callback_without_pending_login_is_rejected(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let r = client
         .get(format!(
@@ -265,10 +300,10 @@ async fn rp_callback_without_pending_login_is_rejected() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_requests_after_expiry_share_one_refresh() {
+/// An acceptance scenario (see the crate docs).
+pub async fn concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
     // Access tokens live 5 s; refresh when under 4 s remain.
-    let app = start(5, Duration::from_secs(4)).await;
+    let app = start(serve, 5, Duration::from_secs(4)).await;
     let client = browser();
     let (last, hops) = sign_in(&client, &app, "").await;
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
@@ -319,9 +354,9 @@ async fn futures_join(client: &Client, app: &TestApp, n: usize) -> Vec<StatusCod
     out
 }
 
-#[tokio::test]
-async fn rp_initiated_logout_clears_session_and_redirects_to_provider() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_initiated_logout_clears_session_and_redirects_to_provider(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
@@ -349,9 +384,9 @@ async fn rp_initiated_logout_clears_session_and_redirects_to_provider() {
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
 }
 
-#[tokio::test]
-async fn backchannel_logout_sent_by_the_provider_ends_the_session() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn backchannel_logout_sent_by_the_provider_ends_the_session(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
@@ -386,9 +421,9 @@ async fn backchannel_logout_sent_by_the_provider_ends_the_session() {
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn rp_backchannel_logout_rejects_bad_tokens() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_backchannel_logout_rejects_bad_tokens(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
     for body in [
@@ -451,9 +486,9 @@ fn replace_param(url: &Url, name: &str, value: &str) -> Url {
     out
 }
 
-#[tokio::test]
-async fn rp_iss_mismatch_in_authorization_response() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_iss_mismatch_in_authorization_response(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
     let forged = replace_param(&cb, "iss", "https://evil.example.com");
@@ -462,9 +497,9 @@ async fn rp_iss_mismatch_in_authorization_response() {
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn rp_iss_missing_when_advertised() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_iss_missing_when_advertised(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
     let mut stripped = cb.clone();
@@ -479,9 +514,9 @@ async fn rp_iss_missing_when_advertised() {
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn rp_state_tampered() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_state_tampered(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
     let state: String = cb
@@ -501,9 +536,9 @@ async fn rp_state_tampered() {
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn rp_callback_replay_is_rejected() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_callback_replay_is_rejected(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
     let first = client.get(cb.clone()).send().await.expect("callback");
@@ -516,11 +551,45 @@ async fn rp_callback_replay_is_rejected() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn rp_return_to_open_redirect_is_dropped() {
-    let app = start(60, Duration::from_secs(30)).await;
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_return_to_open_redirect_is_dropped(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let (last, hops) = sign_in(&client, &app, "?return_to=%2F%2Fevil.example%2Fx").await;
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
     assert_eq!(hops.last().expect("hop"), &format!("{}/", app.base));
+}
+
+/// Expands to one `#[tokio::test]` per scenario, each serving the app with `$serve`.
+#[macro_export]
+macro_rules! acceptance_suite {
+    ($serve:path) => {
+        $crate::__scenarios!($serve; login_lands_on_return_to_and_me_shows_the_user,
+            session_cookie_is_http_only_lax_and_new_at_login,
+            signup_sends_prompt_create_and_parameters_pass_through,
+            access_denied_shows_friendly_page_and_no_session,
+            rp_callback_without_pending_login_is_rejected,
+            concurrent_requests_after_expiry_share_one_refresh,
+            rp_initiated_logout_clears_session_and_redirects_to_provider,
+            backchannel_logout_sent_by_the_provider_ends_the_session,
+            rp_backchannel_logout_rejects_bad_tokens,
+            rp_iss_mismatch_in_authorization_response,
+            rp_iss_missing_when_advertised,
+            rp_state_tampered,
+            rp_callback_replay_is_rejected,
+            rp_return_to_open_redirect_is_dropped);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __scenarios {
+    ($serve:path; $($name:ident),* $(,)?) => {
+        $(
+            #[::tokio::test]
+            async fn $name() {
+                $crate::$name($serve).await
+            }
+        )*
+    };
 }

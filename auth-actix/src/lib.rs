@@ -1,0 +1,48 @@
+//! # auth-actix
+//!
+//! OpenID Connect sign-in for [actix-web] apps, on top of [`auth_core`]: one middleware
+//! to wrap, one `configure` for the routes, and the [`AuthUser`] extractor.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use auth_actix::{Auth, AuthConfig, AuthUser, auth_middleware, auth_routes};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Auth::discover(AuthConfig::from_env()?).await?;
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(auth_middleware(&auth))
+//!         .configure(auth_routes(&auth))
+//!         .route("/me", web::get().to(|user: AuthUser| async move {
+//!             web::Json(user.claims().clone())
+//!         }))
+//! })
+//! .bind(("127.0.0.1", 3000))?
+//! .run()
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Sessions are server side (kept by `auth-core` in a tower-sessions store, in memory
+//! by default, shared by every worker); the browser holds only an opaque session id in
+//! an HttpOnly, SameSite=Lax cookie (`Secure` and `__Host-` prefixed over https). The
+//! id is replaced at login.
+//!
+//! `Option<AuthUser>` is actix-web's own `Option` extractor: it turns every rejection
+//! into `None`, including the 503 of an unreachable session store.
+//!
+//! [actix-web]: https://actix.rs
+
+#![forbid(unsafe_code)]
+
+mod convert;
+mod extract;
+mod middleware;
+mod routes;
+
+pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
+pub use extract::{AuthExt, AuthRejection, AuthUser};
+pub use middleware::{
+    AuthMiddleware, AuthMiddlewareService, RequireAuth, RequireAuthService, auth_middleware,
+};
+pub use routes::auth_routes;

@@ -1,0 +1,33 @@
+//! Sign in with any OpenID provider in an actix-web app.
+//!
+//! ```text
+//! OIDC_ISSUER=https://id.example.com OIDC_CLIENT_ID=… OIDC_CLIENT_SECRET=… \
+//! APP_URL=http://127.0.0.1:3000 PORT=3000 cargo run -p example-actix
+//! ```
+//!
+//! Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL`, `PORT`
+//! (default 3000), and optionally `APP_SECRET` (hex, >= 32 bytes).
+
+use auth_actix::{Auth, AuthConfig};
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = AuthConfig::from_env()?;
+    let auth = Auth::discover(config).await?;
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    tracing::info!(
+        "listening on http://127.0.0.1:{port} (APP_URL {})",
+        auth.config().app_url()
+    );
+    example_actix::server(auth, listener)?.await?;
+    Ok(())
+}
