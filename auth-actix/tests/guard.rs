@@ -1,0 +1,213 @@
+//! The scope guard, the extractor's rejections and the routes, with manual endpoints
+//! (no discovery) and no provider running.
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::test::{TestRequest, call_service, init_service};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use auth_actix::{
+    Auth, AuthConfig, AuthExt, AuthUser, RequireAuth, auth_core::ProviderEndpoints,
+    auth_middleware, auth_routes,
+};
+
+async fn auth(prefix: &str) -> Auth {
+    let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+    let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+        .with_endpoints(ProviderEndpoints {
+            authorization_endpoint: url("/authorize"),
+            token_endpoint: url("/token"),
+            jwks_uri: url("/jwks"),
+            end_session_endpoint: None,
+            userinfo_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
+        })
+        .with_route_prefix(prefix)
+        .build()
+        .expect("config");
+    Auth::discover(config)
+        .await
+        .expect("manual endpoints need no discovery")
+}
+
+async fn public(user: Option<AuthUser>, req: HttpRequest) -> HttpResponse {
+    assert!(
+        req.auth().is_some(),
+        "the middleware puts Auth in the request"
+    );
+    assert!(req.auth_user().is_none());
+    HttpResponse::Ok().body(if user.is_some() { "in" } else { "out" })
+}
+
+async fn call(prefix: &str, req: TestRequest) -> ServiceResponse {
+    let auth = auth(prefix).await;
+    let app = init_service(
+        App::new()
+            .wrap(auth_middleware(&auth))
+            .configure(auth_routes(&auth))
+            .route("/", web::get().to(public))
+            .route(
+                "/me",
+                web::get().to(|u: AuthUser| async move { u.sub().to_string() }),
+            )
+            .service(
+                web::scope("/admin")
+                    .wrap(RequireAuth)
+                    .route("", web::get().to(|| async { "admin" })),
+            ),
+    )
+    .await;
+    call_service(&app, req.to_request()).await
+}
+
+fn header_of(r: &ServiceResponse, name: header::HeaderName) -> &str {
+    r.headers()
+        .get(&name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .expect("ascii header")
+}
+
+fn location(r: &ServiceResponse) -> &str {
+    header_of(r, header::LOCATION)
+}
+
+#[actix_web::test]
+async fn guard_redirects_anonymous_browser_to_login_with_return_to() {
+    let r = call("/auth", TestRequest::get().uri("/admin?tab=1")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/auth/login?return_to=%2Fadmin%3Ftab%3D1");
+}
+
+#[actix_web::test]
+async fn guard_answers_401_json_to_api_clients() {
+    let req = TestRequest::get()
+        .uri("/admin")
+        .insert_header((header::ACCEPT, "application/json"));
+    let r = call("/auth", req).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header_of(&r, header::CONTENT_TYPE), "application/json");
+    assert_eq!(header_of(&r, header::WWW_AUTHENTICATE), "Bearer");
+}
+
+#[actix_web::test]
+async fn extractor_answers_401_to_xhr_and_non_get_requests() {
+    let r = call(
+        "/auth",
+        TestRequest::get()
+            .uri("/me")
+            .insert_header(("x-requested-with", "XMLHttpRequest")),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A form POST is not redirected (the redirect would lose its body).
+    let r = call("/auth", TestRequest::post().uri("/admin")).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn optional_user_lets_public_pages_through() {
+    let r = call("/auth", TestRequest::get().uri("/")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(actix_web::test::read_body(r).await, "out");
+}
+
+#[actix_web::test]
+async fn unknown_or_malformed_session_cookie_is_anonymous() {
+    for value in [
+        "AAAAAAAAAAAAAAAAAAAAAA".to_string(),
+        "not-a-session-id".to_string(),
+        "x".repeat(5000),
+    ] {
+        let req = TestRequest::get()
+            .uri("/me")
+            .insert_header((header::COOKIE, format!("auth_session={value}")))
+            .insert_header((header::ACCEPT, "application/json"));
+        let r = call("/auth", req).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "cookie {value:.20}");
+    }
+}
+
+#[actix_web::test]
+async fn login_uses_manual_authorization_endpoint_and_sets_pending_cookie() {
+    let r = call("/auth", TestRequest::get().uri("/auth/login")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&r).starts_with("http://127.0.0.1:9/authorize?response_type=code"),
+        "{}",
+        location(&r)
+    );
+    let cookie = header_of(&r, header::SET_COOKIE);
+    assert!(cookie.starts_with("auth_pending_"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("Path=/auth"), "{cookie}");
+}
+
+#[actix_web::test]
+async fn signup_sends_prompt_create() {
+    let r = call("/auth", TestRequest::get().uri("/auth/signup")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).contains("prompt=create"), "{}", location(&r));
+}
+
+#[actix_web::test]
+async fn logout_without_end_session_endpoint_returns_to_the_app_and_clears_cookie() {
+    let r = call("/auth", TestRequest::get().uri("/auth/logout")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "http://127.0.0.1:3000/");
+    let cookie = header_of(&r, header::SET_COOKIE);
+    assert!(
+        cookie.starts_with("auth_session=;") && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
+}
+
+#[actix_web::test]
+async fn rejects_oversized_login_hint_with_400() {
+    let q = format!("/auth/login?login_hint={}", "a".repeat(600));
+    let r = call("/auth", TestRequest::get().uri(&q)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn rejects_callback_without_pending_login_with_400() {
+    let r = call(
+        "/auth",
+        TestRequest::get().uri("/auth/callback?code=abc&state=def"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn rejects_bad_backchannel_logout_token_with_400() {
+    let req = TestRequest::post()
+        .uri("/auth/backchannel-logout")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload("logout_token=not.a.jwt");
+    let r = call("/auth", req).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn custom_prefix_moves_every_route() {
+    let r = call("/oidc", TestRequest::get().uri("/oidc/login")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = call("/oidc", TestRequest::get().uri("/auth/login")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = call("/oidc", TestRequest::get().uri("/admin")).await;
+    assert_eq!(location(&r), "/oidc/login?return_to=%2Fadmin");
+}
+
+#[actix_web::test]
+async fn extractor_without_middleware_is_a_500() {
+    let app = init_service(App::new().route(
+        "/me",
+        web::get().to(|u: AuthUser| async move { u.sub().to_string() }),
+    ))
+    .await;
+    let r = app
+        .call(TestRequest::get().uri("/me").to_request())
+        .await
+        .expect("response");
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
