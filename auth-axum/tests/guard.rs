@@ -11,6 +11,10 @@ use http::{Request, StatusCode, header};
 use tower::ServiceExt;
 
 async fn app() -> Router {
+    app_with_prefix("/auth").await
+}
+
+async fn app_with_prefix(prefix: &str) -> Router {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
     let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints {
@@ -21,6 +25,7 @@ async fn app() -> Router {
             userinfo_endpoint: None,
             authorization_response_iss_parameter_supported: false,
         })
+        .with_route_prefix(prefix)
         .build()
         .expect("config");
     let auth = Auth::discover(config)
@@ -121,4 +126,65 @@ async fn rejects_oversized_login_hint_with_400() {
         .await
         .expect("resp");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_or_malformed_session_cookie_is_anonymous() {
+    for value in [
+        "AAAAAAAAAAAAAAAAAAAAAA".to_string(),
+        "not-a-session-id".to_string(),
+        "x".repeat(5000),
+    ] {
+        let req = Request::get("/admin")
+            .header(header::COOKIE, format!("auth_session={value}"))
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .expect("req");
+        let r = app().await.oneshot(req).await.expect("resp");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "cookie {value:.20}");
+    }
+}
+
+#[tokio::test]
+async fn logout_clears_the_session_cookie() {
+    let r = app()
+        .await
+        .oneshot(
+            Request::get("/auth/logout")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("resp");
+    let cookie = r.headers()[header::SET_COOKIE].to_str().expect("cookie");
+    assert!(
+        cookie.starts_with("auth_session=;") && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn custom_prefix_moves_every_route() {
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("req");
+    let r = app_with_prefix("/oidc")
+        .await
+        .oneshot(get("/oidc/login"))
+        .await
+        .expect("resp");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app_with_prefix("/oidc")
+        .await
+        .oneshot(get("/auth/login"))
+        .await
+        .expect("resp");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app_with_prefix("/oidc")
+        .await
+        .oneshot(get("/admin"))
+        .await
+        .expect("resp");
+    assert_eq!(
+        r.headers()[header::LOCATION],
+        "/oidc/login?return_to=%2Fadmin"
+    );
 }
