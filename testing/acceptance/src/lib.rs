@@ -60,6 +60,16 @@ struct TestApp {
 }
 
 async fn start(serve: Serve, access_token_ttl: u64, refresh_margin: Duration) -> TestApp {
+    start_with(
+        serve,
+        json!({ "access_token_ttl": access_token_ttl }),
+        refresh_margin,
+    )
+    .await
+}
+
+/// Starts the provider with `provider` (token lifetimes) and the app.
+async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter("auth_core=debug,auth_axum=debug,auth_actix=debug")
@@ -70,8 +80,7 @@ async fn start(serve: Serve, access_token_ttl: u64, refresh_margin: Duration) ->
         "http://127.0.0.1:{}",
         listener.local_addr().expect("addr").port()
     );
-    let provider = TestProvider::start(json!({
-        "access_token_ttl": access_token_ttl,
+    let mut config = json!({
         "clients": [{
             "client_id": "example",
             "client_secret": SECRET,
@@ -79,8 +88,11 @@ async fn start(serve: Serve, access_token_ttl: u64, refresh_margin: Duration) ->
             "post_logout_redirect_uris": [format!("{base}/")],
             "backchannel_logout_uri": format!("{base}/auth/backchannel-logout"),
         }]
-    }))
-    .await;
+    });
+    for (k, v) in provider.as_object().expect("provider settings") {
+        config[k] = v.clone();
+    }
+    let provider = TestProvider::start(config).await;
     let config = AuthConfig::builder(&provider.issuer, "example", &base)
         .with_client_secret(SECRET)
         .with_refresh_margin(refresh_margin)
@@ -332,6 +344,43 @@ pub async fn concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
     assert_eq!(s["refresh_grants_ok"].as_u64(), Some(oks + 2), "{s}");
 }
 
+/// An acceptance scenario (see the crate docs).
+pub async fn refused_refresh_ends_the_session(serve: Serve) {
+    // Access tokens live 3 s, refresh tokens 2 s: the first refresh gets invalid_grant.
+    let app = start_with(
+        serve,
+        json!({ "access_token_ttl": 3, "refresh_token_ttl": 2 }),
+        Duration::from_secs(1),
+    )
+    .await;
+    let client = browser();
+    let (last, hops) = sign_in(&client, &app, "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    // Landing on the app may already have refreshed on a slow machine: count from here.
+    let before = stats(&app).await;
+    // Whatever tokens the session holds now, both have expired 3.5 s later.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+    let s = stats(&app).await;
+    assert_eq!(
+        s["refresh_grants"].as_u64(),
+        before["refresh_grants"].as_u64().map(|n| n + 1),
+        "{s}"
+    );
+    assert_eq!(s["refresh_grants_ok"], before["refresh_grants_ok"], "{s}");
+    // The session is gone for good: no second refresh attempt, the home page is public.
+    let home = client
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .expect("home");
+    assert!(home.text().await.expect("body").contains("not signed in"));
+    assert_eq!(
+        stats(&app).await["refresh_grants"].as_u64(),
+        s["refresh_grants"].as_u64()
+    );
+}
+
 async fn futures_join(client: &Client, app: &TestApp, n: usize) -> Vec<StatusCode> {
     let mut tasks = Vec::new();
     for _ in 0..n {
@@ -570,6 +619,7 @@ macro_rules! acceptance_suite {
             access_denied_shows_friendly_page_and_no_session,
             rp_callback_without_pending_login_is_rejected,
             concurrent_requests_after_expiry_share_one_refresh,
+            refused_refresh_ends_the_session,
             rp_initiated_logout_clears_session_and_redirects_to_provider,
             backchannel_logout_sent_by_the_provider_ends_the_session,
             rp_backchannel_logout_rejects_bad_tokens,
