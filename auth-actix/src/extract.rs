@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
@@ -16,7 +16,7 @@ use crate::convert;
 /// It dereferences to the [`AuthSession`]: `user.claims()`, `user.sub()`,
 /// `user.access_token()`...
 #[derive(Clone, Debug)]
-pub struct AuthUser(Rc<AuthSession>);
+pub struct AuthUser(Arc<AuthSession>);
 
 impl AuthUser {
     /// The whole session.
@@ -62,11 +62,17 @@ impl ResponseError for AuthRejection {
     }
 }
 
+/// The outcome of resolving a request's session.
+pub(crate) enum Outcome {
+    User(AuthUser),
+    Not(Auth, Authenticated),
+}
+
 /// Resolves the signed-in user of `req` once per request (the result is kept in the
 /// request's extensions for later extractors).
-pub(crate) async fn resolve(req: &HttpRequest) -> Result<AuthUser, AuthRejection> {
+pub(crate) async fn authenticate(req: &HttpRequest) -> Result<Outcome, AuthRejection> {
     if let Some(user) = req.extensions().get::<AuthUser>() {
-        return Ok(user.clone());
+        return Ok(Outcome::User(user.clone()));
     }
     let Some(auth) = req.extensions().get::<Auth>().cloned() else {
         tracing::error!(
@@ -79,18 +85,28 @@ pub(crate) async fn resolve(req: &HttpRequest) -> Result<AuthUser, AuthRejection
     let id = auth.session_id(convert::cookie_headers(req));
     match auth.authenticate(id.as_ref()).await {
         Authenticated::User(session) => {
-            let user = AuthUser(Rc::new(session));
+            let user = AuthUser(Arc::new(session));
             req.extensions_mut().insert(user.clone());
-            Ok(user)
+            Ok(Outcome::User(user))
         }
-        Authenticated::Unavailable => Err(AuthRejection(
-            auth.unavailable_response(&convert::headers(req)),
-        )),
-        _ => Err(AuthRejection(auth.unauthenticated_response(
-            &convert::method(req),
-            &convert::uri(req),
-            &convert::headers(req),
-        ))),
+        other => Ok(Outcome::Not(auth, other)),
+    }
+}
+
+fn reject(req: &HttpRequest, auth: &Auth, outcome: &Authenticated) -> AuthRejection {
+    AuthRejection(auth.rejection_response(
+        outcome,
+        &convert::method(req),
+        &convert::uri(req),
+        &convert::headers(req),
+    ))
+}
+
+/// The signed-in user of `req`, or the rejection to answer.
+pub(crate) async fn resolve(req: &HttpRequest) -> Result<AuthUser, AuthRejection> {
+    match authenticate(req).await? {
+        Outcome::User(user) => Ok(user),
+        Outcome::Not(auth, outcome) => Err(reject(req, &auth, &outcome)),
     }
 }
 
@@ -101,6 +117,31 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move { resolve(&req).await })
+    }
+}
+
+/// `Option<AuthUser>` with axum's semantics: `None` without a valid session, but
+/// still a 503 when the session cannot be checked (store or provider down), so a
+/// signed-in user is never shown a signed-out page by mistake. actix-web's own
+/// `Option<AuthUser>` turns every rejection, 503 and 500 included, into `None`.
+#[derive(Clone, Debug)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeAuthUser {
+    type Error = AuthRejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match authenticate(&req).await? {
+                Outcome::User(user) => Ok(MaybeAuthUser(Some(user))),
+                Outcome::Not(auth, outcome @ Authenticated::Unavailable) => {
+                    Err(reject(&req, &auth, &outcome))
+                }
+                Outcome::Not(..) => Ok(MaybeAuthUser(None)),
+            }
+        })
     }
 }
 

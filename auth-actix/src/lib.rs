@@ -29,7 +29,8 @@
 //! id is replaced at login.
 //!
 //! `Option<AuthUser>` is actix-web's own `Option` extractor: it turns every rejection
-//! into `None`, including the 503 of an unreachable session store.
+//! into `None`, including the 503 of an unreachable session store. [`MaybeAuthUser`]
+//! behaves like axum's `Option<AuthUser>` (503 stays 503); the example uses it.
 //!
 //! [actix-web]: https://actix.rs
 
@@ -41,7 +42,7 @@ mod middleware;
 mod routes;
 
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
-pub use extract::{AuthExt, AuthRejection, AuthUser};
+pub use extract::{AuthExt, AuthRejection, AuthUser, MaybeAuthUser};
 pub use middleware::{
     AuthMiddleware, AuthMiddlewareService, RequireAuth, RequireAuthService, auth_middleware,
 };

@@ -5,12 +5,17 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::test::{TestRequest, call_service, init_service};
 use actix_web::{App, HttpRequest, HttpResponse, web};
+use auth_actix::auth_core::tower_sessions_core::session::Record;
+use auth_actix::auth_core::{ProviderEndpoints, SessionId, SessionStore, StoreError};
 use auth_actix::{
-    Auth, AuthConfig, AuthExt, AuthUser, RequireAuth, auth_core::ProviderEndpoints,
-    auth_middleware, auth_routes,
+    Auth, AuthConfig, AuthExt, AuthUser, MaybeAuthUser, RequireAuth, auth_middleware, auth_routes,
 };
 
 async fn auth(prefix: &str) -> Auth {
+    auth_with(prefix, None).await
+}
+
+async fn auth_with(prefix: &str, store: Option<DownStore>) -> Auth {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
     let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints {
@@ -21,9 +26,13 @@ async fn auth(prefix: &str) -> Auth {
             userinfo_endpoint: None,
             authorization_response_iss_parameter_supported: false,
         })
-        .with_route_prefix(prefix)
-        .build()
-        .expect("config");
+        .with_route_prefix(prefix);
+    let config = match store {
+        Some(s) => config.with_session_store(s),
+        None => config,
+    }
+    .build()
+    .expect("config");
     Auth::discover(config)
         .await
         .expect("manual endpoints need no discovery")
@@ -39,12 +48,21 @@ async fn public(user: Option<AuthUser>, req: HttpRequest) -> HttpResponse {
 }
 
 async fn call(prefix: &str, req: TestRequest) -> ServiceResponse {
-    let auth = auth(prefix).await;
+    call_with(auth(prefix).await, req).await
+}
+
+async fn call_with(auth: Auth, req: TestRequest) -> ServiceResponse {
     let app = init_service(
         App::new()
             .wrap(auth_middleware(&auth))
             .configure(auth_routes(&auth))
             .route("/", web::get().to(public))
+            .route(
+                "/maybe",
+                web::get().to(|MaybeAuthUser(u): MaybeAuthUser| async move {
+                    if u.is_some() { "in" } else { "out" }
+                }),
+            )
             .route(
                 "/me",
                 web::get().to(|u: AuthUser| async move { u.sub().to_string() }),
@@ -210,4 +228,66 @@ async fn extractor_without_middleware_is_a_500() {
         .await
         .expect("response");
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// A session store that is down: every call fails.
+#[derive(Debug)]
+struct DownStore;
+
+#[async_trait::async_trait]
+impl SessionStore for DownStore {
+    async fn save(&self, _: &Record) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+
+    async fn load(&self, _: &SessionId) -> Result<Option<Record>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+
+    async fn delete(&self, _: &SessionId) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
+#[actix_web::test]
+async fn store_down_answers_503_on_protected_and_maybe_routes() {
+    for (uri, accept) in [
+        ("/admin", "text/html"),
+        ("/me", "application/json"),
+        ("/maybe", "text/html"),
+    ] {
+        let req = TestRequest::get()
+            .uri(uri)
+            .insert_header((header::COOKIE, "auth_session=AAAAAAAAAAAAAAAAAAAAAA"))
+            .insert_header((header::ACCEPT, accept));
+        let r = call_with(auth_with("/auth", Some(DownStore)).await, req).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{uri} {accept}"
+        );
+    }
+    // actix-web's own Option<AuthUser> sees the outage as "signed out".
+    let req = TestRequest::get()
+        .uri("/")
+        .insert_header((header::COOKIE, "auth_session=AAAAAAAAAAAAAAAAAAAAAA"));
+    let r = call_with(auth_with("/auth", Some(DownStore)).await, req).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Without a session cookie the store is not asked.
+    let r = call_with(
+        auth_with("/auth", Some(DownStore)).await,
+        TestRequest::get().uri("/maybe"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn logout_with_store_down_says_so_and_still_clears_the_cookie() {
+    let req = TestRequest::get()
+        .uri("/auth/logout")
+        .insert_header((header::COOKIE, "auth_session=AAAAAAAAAAAAAAAAAAAAAA"));
+    let r = call_with(auth_with("/auth", Some(DownStore)).await, req).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(header_of(&r, header::SET_COOKIE).contains("Max-Age=0"));
 }

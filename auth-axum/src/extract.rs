@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use auth_core::{Auth, AuthSession, Authenticated};
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, OriginalUri};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
@@ -44,7 +44,7 @@ impl IntoResponse for AuthRejection {
 
 enum Outcome {
     User(AuthUser),
-    Anonymous,
+    Not(Authenticated),
 }
 
 async fn authenticate(parts: &mut Parts) -> Result<(Auth, Outcome), AuthRejection> {
@@ -69,11 +69,22 @@ async fn authenticate(parts: &mut Parts) -> Result<(Auth, Outcome), AuthRejectio
             parts.extensions.insert(user.clone());
             Ok((auth, Outcome::User(user)))
         }
-        Authenticated::Unavailable => Err(AuthRejection(crate::into_axum(
-            auth.unavailable_response(&parts.headers),
-        ))),
-        _ => Ok((auth, Outcome::Anonymous)),
+        other => Ok((auth, Outcome::Not(other))),
     }
+}
+
+fn reject(auth: &Auth, outcome: &Authenticated, parts: &Parts) -> AuthRejection {
+    // Inside `Router::nest` the URI lost its prefix; `return_to` needs the whole path.
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0);
+    AuthRejection(crate::into_axum(auth.rejection_response(
+        outcome,
+        &parts.method,
+        uri,
+        &parts.headers,
+    )))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
@@ -82,13 +93,14 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match authenticate(parts).await? {
             (_, Outcome::User(u)) => Ok(u),
-            (auth, Outcome::Anonymous) => Err(AuthRejection(crate::into_axum(
-                auth.unauthenticated_response(&parts.method, &parts.uri, &parts.headers),
-            ))),
+            (auth, Outcome::Not(outcome)) => Err(reject(&auth, &outcome, parts)),
         }
     }
 }
 
+/// `Option<AuthUser>`: `None` without a valid session; still 503 when the session
+/// cannot be checked (store or provider down), so a signed-in user is never shown a
+/// signed-out page by mistake.
 impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthUser {
     type Rejection = AuthRejection;
 
@@ -98,7 +110,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthUser {
     ) -> Result<Option<Self>, Self::Rejection> {
         match authenticate(parts).await? {
             (_, Outcome::User(u)) => Ok(Some(u)),
-            (_, Outcome::Anonymous) => Ok(None),
+            (auth, Outcome::Not(outcome @ Authenticated::Unavailable)) => {
+                Err(reject(&auth, &outcome, parts))
+            }
+            (_, Outcome::Not(_)) => Ok(None),
         }
     }
 }

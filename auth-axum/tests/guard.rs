@@ -1,9 +1,9 @@
 //! The router guard and the extractor's rejections, with manual endpoints (no
 //! discovery) and no provider running.
 
-use auth_axum::{
-    Auth, AuthConfig, AuthUser, auth_core::ProviderEndpoints, auth_layer, auth_router, require_auth,
-};
+use auth_axum::auth_core::tower_sessions_core::session::Record;
+use auth_axum::auth_core::{ProviderEndpoints, SessionId, SessionStore, StoreError};
+use auth_axum::{Auth, AuthConfig, AuthUser, auth_layer, auth_router, require_auth};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -15,6 +15,10 @@ async fn app() -> Router {
 }
 
 async fn app_with_prefix(prefix: &str) -> Router {
+    app_with(prefix, None).await
+}
+
+async fn app_with(prefix: &str, store: Option<DownStore>) -> Router {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
     let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints {
@@ -25,9 +29,13 @@ async fn app_with_prefix(prefix: &str) -> Router {
             userinfo_endpoint: None,
             authorization_response_iss_parameter_supported: false,
         })
-        .with_route_prefix(prefix)
-        .build()
-        .expect("config");
+        .with_route_prefix(prefix);
+    let config = match store {
+        Some(s) => config.with_session_store(s),
+        None => config,
+    }
+    .build()
+    .expect("config");
     let auth = Auth::discover(config)
         .await
         .expect("manual endpoints need no discovery");
@@ -186,5 +194,99 @@ async fn custom_prefix_moves_every_route() {
     assert_eq!(
         r.headers()[header::LOCATION],
         "/oidc/login?return_to=%2Fadmin"
+    );
+}
+
+/// A session store that is down: every call fails.
+#[derive(Debug)]
+struct DownStore;
+
+#[async_trait::async_trait]
+impl SessionStore for DownStore {
+    async fn save(&self, _: &Record) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+
+    async fn load(&self, _: &SessionId) -> Result<Option<Record>, StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+
+    async fn delete(&self, _: &SessionId) -> Result<(), StoreError> {
+        Err(StoreError::Backend("down".into()))
+    }
+}
+
+#[tokio::test]
+async fn store_down_answers_503_on_protected_and_optional_routes() {
+    for (uri, accept) in [
+        ("/admin", "text/html"),
+        ("/admin", "application/json"),
+        ("/", "text/html"),
+    ] {
+        let req = Request::get(uri)
+            .header(header::COOKIE, "auth_session=AAAAAAAAAAAAAAAAAAAAAA")
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .expect("req");
+        let r = app_with("/auth", Some(DownStore))
+            .await
+            .oneshot(req)
+            .await
+            .expect("resp");
+        assert_eq!(
+            r.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{uri} {accept}"
+        );
+    }
+    // Without a session cookie the store is not asked: public pages still work.
+    let r = app_with("/auth", Some(DownStore))
+        .await
+        .oneshot(Request::get("/").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_with_store_down_says_so_and_still_clears_the_cookie() {
+    let req = Request::get("/auth/logout")
+        .header(header::COOKIE, "auth_session=AAAAAAAAAAAAAAAAAAAAAA")
+        .body(Body::empty())
+        .expect("req");
+    let r = app_with("/auth", Some(DownStore))
+        .await
+        .oneshot(req)
+        .await
+        .expect("resp");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let cookie = r.headers()[header::SET_COOKIE].to_str().expect("cookie");
+    assert!(cookie.contains("Max-Age=0"), "{cookie}");
+}
+
+#[tokio::test]
+async fn return_to_keeps_the_nest_prefix() {
+    let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+    let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+        .with_endpoints(ProviderEndpoints {
+            authorization_endpoint: url("/authorize"),
+            token_endpoint: url("/token"),
+            jwks_uri: url("/jwks"),
+            end_session_endpoint: None,
+            userinfo_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
+        })
+        .build()
+        .expect("config");
+    let auth = Auth::discover(config).await.expect("auth");
+    let api = Router::new().route("/me", get(|u: AuthUser| async move { u.sub().to_string() }));
+    let app = Router::new().nest("/api", api).layer(auth_layer(&auth));
+    let r = app
+        .oneshot(Request::get("/api/me").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(
+        r.headers()[header::LOCATION],
+        "/auth/login?return_to=%2Fapi%2Fme"
     );
 }

@@ -259,6 +259,9 @@ fn parse_secs(name: &'static str, s: &str) -> Result<u64, ConfigError> {
     })
 }
 
+/// The longest session lifetime accepted (the limit browsers put on cookies).
+const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
+
 /// Builder for [`AuthConfig`]. Every setter consumes and returns the builder;
 /// [`AuthConfigBuilder::build`] checks everything.
 #[derive(Debug)]
@@ -421,6 +424,12 @@ impl AuthConfigBuilder {
 
     /// Checks everything and returns the configuration.
     pub fn build(self) -> Result<AuthConfig, ConfigError> {
+        if self.session_lifetime.is_zero() || self.session_lifetime > MAX_SESSION_LIFETIME {
+            return Err(ConfigError::Invalid {
+                name: "session lifetime",
+                reason: "must be between 1 second and 400 days".into(),
+            });
+        }
         let issuer_url = parse_url("OIDC_ISSUER", &self.issuer)?;
         if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
             return Err(ConfigError::InvalidUrl {
@@ -622,6 +631,27 @@ mod tests {
         assert!(!dbg.contains("s3cret-value"));
         assert!(!dbg.contains(&key));
         assert!(!dbg.contains("171, 171"));
+    }
+
+    #[test]
+    fn rejects_absurd_session_lifetimes() {
+        for lifetime in [Duration::ZERO, Duration::MAX] {
+            let err =
+                AuthConfig::builder("https://id.example.com", "app", "https://app.example.com")
+                    .with_session_lifetime(lifetime)
+                    .build()
+                    .unwrap_err();
+            assert!(err.to_string().contains("400 days"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_never_prints_the_session_store() {
+        let c = AuthConfig::builder("https://id.example.com", "app", "https://app.example.com")
+            .with_session_store(crate::MemoryStore::default())
+            .build()
+            .expect("config");
+        assert!(format!("{c:?}").contains("SharedStore(..)"));
     }
 
     #[test]

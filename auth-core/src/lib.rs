@@ -29,6 +29,7 @@ mod auth;
 mod config;
 mod flow;
 mod http_client;
+mod memory_store;
 mod provider;
 mod return_to;
 mod secret;
@@ -44,13 +45,14 @@ pub use flow::callback::{CallbackError, CallbackFailure, CompletedLogin};
 pub use flow::logout::BackchannelError;
 pub use flow::refresh::{RefreshError, SessionEnd, SessionStatus};
 pub use http_client::HttpError;
+pub use memory_store::MemoryStore;
 pub use provider::{DiscoveryError, ProviderEndpoints};
 pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
 pub use session::AuthSession;
 pub use store::{Authenticated, SessionStore, SharedStore, StoreError};
 pub use token::{Algorithm, Claims, TokenError};
-pub use tower_sessions_core::session::Id as SessionId;
+pub use tower_sessions_core::{self, session::Id as SessionId};
 pub use web::{SessionCookie, is_api_request, request_cookies};
 
 /// Re-exported so adapters and users share one `http` version.

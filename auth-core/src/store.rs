@@ -21,9 +21,16 @@ use crate::session::AuthSession;
 /// The longest session cookie value read (a tower-sessions id is 22 characters).
 const MAX_SESSION_ID_LEN: usize = 64;
 
-/// A session store shared by every clone of [`Auth`] and every worker thread.
-#[derive(Clone, Debug)]
+/// A session store shared by every clone of [`Auth`] and every worker thread. Its
+/// `Debug` never prints the store (which could print every session's tokens).
+#[derive(Clone)]
 pub struct SharedStore(Arc<dyn SessionStore>);
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedStore(..)")
+    }
+}
 
 impl SharedStore {
     /// Wraps any tower-sessions store.
@@ -33,7 +40,7 @@ impl SharedStore {
 
     /// An in-memory store (sessions end when the process does).
     pub fn memory() -> Self {
-        Self::new(tower_sessions_memory_store::MemoryStore::default())
+        Self::new(crate::memory_store::MemoryStore::default())
     }
 }
 
@@ -70,6 +77,21 @@ pub enum Authenticated {
 }
 
 impl Auth {
+    /// The answer to a request that needs a signed-in user and has none: 503 when
+    /// the session could not be checked, else [`Auth::unauthenticated_response`].
+    pub fn rejection_response(
+        &self,
+        outcome: &Authenticated,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+    ) -> http::Response<String> {
+        match outcome {
+            Authenticated::Unavailable => self.unavailable_response(headers),
+            _ => self.unauthenticated_response(method, uri, headers),
+        }
+    }
+
     /// The session store.
     pub fn session_store(&self) -> &SharedStore {
         &self.0.store
@@ -122,13 +144,15 @@ impl Auth {
         };
         match self.check_session(&stored).await {
             SessionStatus::Valid => Authenticated::User(stored),
-            SessionStatus::Refreshed(new) => match self.save_session(id, &new).await {
-                Ok(()) => Authenticated::User(new),
-                Err(e) => {
+            SessionStatus::Refreshed(new) => {
+                // The provider has rotated the refresh token: serve the request with the
+                // new tokens even if storing them fails. The next request of this session
+                // gets the same result from the refresh coordinator and stores it again.
+                if let Err(e) = self.save_session(id, &new).await {
                     tracing::error!(error = %e, "could not store the refreshed session");
-                    Authenticated::Unavailable
                 }
-            },
+                Authenticated::User(new)
+            }
             SessionStatus::Ended(why) => {
                 tracing::info!(reason = ?why, "session ended");
                 if let Err(e) = self.0.store.delete(id).await {
@@ -199,9 +223,11 @@ impl Auth {
     /// The store record of `session`: it expires with the session's lifetime.
     fn record(&self, id: Id, session: &AuthSession) -> Result<Record, StoreError> {
         let value = serde_json::to_value(session).map_err(|e| StoreError::Encode(e.to_string()))?;
+        // The store compares expiry with the wall clock; the session's age is measured
+        // with ours.
         let ends = session.authenticated_at + self.0.config.session_lifetime.as_secs() as i64;
-        let expiry_date = OffsetDateTime::from_unix_timestamp(ends)
-            .map_err(|e| StoreError::Encode(e.to_string()))?;
+        let left = (ends - self.0.config.clock.now()).max(0);
+        let expiry_date = OffsetDateTime::now_utc() + time::Duration::seconds(left);
         Ok(Record {
             id,
             data: [(AuthSession::KEY.to_string(), value)]

@@ -135,7 +135,11 @@ impl Auth {
         let id = self.session_id_from_headers(headers);
         let (session, deleted, removal) = self.end_session(id.as_ref()).await;
         if let Err(e) = deleted {
+            // Say so rather than pretend: the session still exists server side.
             tracing::error!(error = %e, "could not delete the session at logout");
+            let mut response = self.unavailable_response(headers);
+            add_cookies(&mut response, &[removal]);
+            return response;
         }
         tracing::info!(signed_in = session.is_some(), "logout");
         let mut response = redirect(self.logout_url(session.as_ref()).as_str());

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use auth_actix::{Auth, AuthUser, auth_middleware, auth_routes};
+use auth_actix::{Auth, AuthUser, MaybeAuthUser, auth_middleware, auth_routes};
 use serde_json::json;
 
 /// Serves `GET /` (public), `GET /me` (protected, JSON) and the auth routes on
@@ -21,7 +21,7 @@ pub fn server(auth: Auth, listener: TcpListener) -> std::io::Result<Server> {
     .run())
 }
 
-async fn home(user: Option<AuthUser>) -> HttpResponse {
+async fn home(MaybeAuthUser(user): MaybeAuthUser) -> HttpResponse {
     let body = match user {
         Some(u) => {
             let name = u.claims().name().or(u.claims().email()).unwrap_or(u.sub());

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use auth_core::{Auth, AuthConfig};
 use provider_harness::TestProvider;
+use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Client, StatusCode, header::LOCATION};
 use serde_json::{Value, json};
 use url::Url;
@@ -107,9 +108,13 @@ async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> 
 }
 
 fn browser() -> Client {
+    browser_with(Arc::new(Jar::default()))
+}
+
+fn browser_with(jar: Arc<Jar>) -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
-        .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
@@ -240,6 +245,56 @@ pub async fn session_cookie_is_http_only_lax_and_new_at_login(serve: Serve) {
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
 }
 
+/// The session id in `jar` for `app`.
+fn session_id(jar: &Jar, app: &TestApp) -> Option<String> {
+    let url = Url::parse(&app.base).expect("base");
+    let header = jar.cookies(&url)?;
+    header
+        .to_str()
+        .expect("ascii")
+        .split("; ")
+        .find_map(|c| c.strip_prefix("auth_session="))
+        .map(str::to_string)
+}
+
+/// `/me` with only the session cookie `id`.
+async fn me_as(app: &TestApp, id: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("{}/me", app.base))
+        .header("accept", "application/json")
+        .header("cookie", format!("auth_session={id}"))
+        .send()
+        .await
+        .expect("me")
+        .status()
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn rp_session_fixation_login_never_keeps_an_earlier_id(serve: Serve) {
+    let app = start(serve, 60, Duration::from_secs(30)).await;
+    let jar = Arc::new(Jar::default());
+    let client = browser_with(Arc::clone(&jar));
+    // An attacker plants a well-formed id before the victim signs in.
+    let planted = "AAAAAAAAAAAAAAAAAAAAAA";
+    jar.add_cookie_str(
+        &format!("auth_session={planted}; Path=/"),
+        &Url::parse(&app.base).expect("base"),
+    );
+    let (last, hops) = sign_in(&client, &app, "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    let first = session_id(&jar, &app).expect("signed in");
+    assert_ne!(first, planted);
+    assert_eq!(me_as(&app, planted).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_as(&app, &first).await, StatusCode::OK);
+    // Signing in again gives a new id and ends the previous session.
+    let (last, hops) = sign_in(&client, &app, "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    let second = session_id(&jar, &app).expect("signed in");
+    assert_ne!(second, first);
+    assert_eq!(me_as(&app, &first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_as(&app, &second).await, StatusCode::OK);
+}
+
 /// An acceptance scenario (see the crate docs).
 pub async fn signup_sends_prompt_create_and_parameters_pass_through(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
@@ -346,10 +401,10 @@ pub async fn concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
 
 /// An acceptance scenario (see the crate docs).
 pub async fn refused_refresh_ends_the_session(serve: Serve) {
-    // Access tokens live 3 s, refresh tokens 2 s: the first refresh gets invalid_grant.
+    // Access tokens live 4 s, refresh tokens 3 s: the first refresh gets invalid_grant.
     let app = start_with(
         serve,
-        json!({ "access_token_ttl": 3, "refresh_token_ttl": 2 }),
+        json!({ "access_token_ttl": 4, "refresh_token_ttl": 3 }),
         Duration::from_secs(1),
     )
     .await;
@@ -358,8 +413,8 @@ pub async fn refused_refresh_ends_the_session(serve: Serve) {
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
     // Landing on the app may already have refreshed on a slow machine: count from here.
     let before = stats(&app).await;
-    // Whatever tokens the session holds now, both have expired 3.5 s later.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Whatever tokens the session holds now, both have expired 4.5 s later.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
     let s = stats(&app).await;
     assert_eq!(
@@ -627,7 +682,8 @@ macro_rules! acceptance_suite {
             rp_iss_missing_when_advertised,
             rp_state_tampered,
             rp_callback_replay_is_rejected,
-            rp_return_to_open_redirect_is_dropped);
+            rp_return_to_open_redirect_is_dropped,
+            rp_session_fixation_login_never_keeps_an_earlier_id);
     };
 }
 
