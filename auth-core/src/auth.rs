@@ -99,6 +99,8 @@ pub(crate) struct Inner {
     pub(crate) refresher: RefreshCoordinator,
     pub(crate) logouts: LogoutRegistry,
     pub(crate) store: SharedStore,
+    #[cfg(feature = "redis")]
+    pub(crate) redis: Option<crate::redis::RedisShared>,
 }
 
 /// The relying party: configuration, provider metadata, the JWKS cache, refresh
@@ -138,14 +140,34 @@ impl Auth {
             Some(e) => e.clone(),
             None => discover(&config, &http).await?,
         };
-        let auth = Self::from_parts(config, endpoints, http);
+        #[cfg(feature = "redis")]
+        let redis = match &config.redis_url {
+            Some(url) => Some(
+                crate::redis::RedisShared::connect(&url.0, config.redis_timeout)
+                    .await
+                    .map_err(DiscoveryError::Redis)?,
+            ),
+            None => None,
+        };
+        let auth = Self::from_parts(
+            config,
+            endpoints,
+            http,
+            #[cfg(feature = "redis")]
+            redis,
+        );
         if let Err(e) = auth.0.verifier.jwks.prefetch().await {
             tracing::warn!(error = %e, "could not load the provider's JWKS at start; will retry on first use");
         }
         Ok(auth)
     }
 
-    fn from_parts(config: AuthConfig, endpoints: ProviderEndpoints, http: HttpClient) -> Self {
+    fn from_parts(
+        config: AuthConfig,
+        endpoints: ProviderEndpoints,
+        http: HttpClient,
+        #[cfg(feature = "redis")] redis: Option<crate::redis::RedisShared>,
+    ) -> Self {
         let key = match &config.cookie_key {
             Some(k) => cookie::Key::derive_from(&k.0),
             None => {
@@ -179,10 +201,14 @@ impl Auth {
             leeway: config.leeway,
             clock: config.clock.clone(),
         };
-        let store = config
-            .session_store
-            .clone()
-            .unwrap_or_else(SharedStore::memory);
+        #[cfg(feature = "redis")]
+        let default_store = || match &redis {
+            Some(r) => SharedStore::new(r.store()),
+            None => SharedStore::memory(),
+        };
+        #[cfg(not(feature = "redis"))]
+        let default_store = SharedStore::memory;
+        let store = config.session_store.clone().unwrap_or_else(default_store);
         let pending = PendingCookies::new(key, &config.route_prefix, config.secure_cookies());
         Self(Arc::new(Inner {
             config,
@@ -194,6 +220,8 @@ impl Auth {
             refresher: RefreshCoordinator::default(),
             logouts: LogoutRegistry::default(),
             store,
+            #[cfg(feature = "redis")]
+            redis,
         }))
     }
 

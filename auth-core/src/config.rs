@@ -115,6 +115,28 @@ pub struct AuthConfig {
     pub(crate) jwks_refetch_cooldown: Duration,
     pub(crate) clock: Clock,
     pub(crate) session_store: Option<SharedStore>,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) redis_url: Option<RedisUrl>,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) redis_timeout: Duration,
+}
+
+/// A Redis URL; its password never prints.
+#[derive(Clone)]
+pub(crate) struct RedisUrl(pub(crate) String);
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Url::parse(&self.0) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("[redacted]"));
+                }
+                write!(f, "{:?}", u.as_str())
+            }
+            Err(_) => f.write_str("[unparsable]"),
+        }
+    }
 }
 
 /// Key material for cookie encryption (never printed).
@@ -159,6 +181,8 @@ impl AuthConfig {
             jwks_refetch_cooldown: Duration::from_secs(30),
             clock: Clock::system(),
             session_store: None,
+            redis_url: None,
+            redis_timeout: Duration::from_secs(2),
         }
     }
 
@@ -207,6 +231,9 @@ impl AuthConfig {
         }
         if let Some(s) = get("APP_SECRET") {
             b = b.with_app_secret_hex(&s)?;
+        }
+        if let Some(s) = get("REDIS_URL").filter(|s| !s.trim().is_empty()) {
+            b = b.with_redis_url(s.trim());
         }
         b.build()
     }
@@ -259,6 +286,24 @@ fn parse_secs(name: &'static str, s: &str) -> Result<u64, ConfigError> {
     })
 }
 
+fn check_redis_url(u: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name: "REDIS_URL",
+        reason: reason.into(),
+    };
+    if !cfg!(feature = "redis") {
+        return Err(invalid(
+            "Redis support is not built in: enable the `redis` feature of auth-axum, auth-actix or auth-core",
+        ));
+    }
+    let url = Url::parse(u).map_err(|_| invalid("not a URL"))?;
+    match url.scheme() {
+        "redis" => Ok(()),
+        "rediss" => Err(invalid("TLS to Redis (rediss://) is not supported yet")),
+        _ => Err(invalid("expected redis://host:port")),
+    }
+}
+
 /// The longest session lifetime accepted (the limit browsers put on cookies).
 const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
@@ -289,6 +334,8 @@ pub struct AuthConfigBuilder {
     jwks_refetch_cooldown: Duration,
     clock: Clock,
     session_store: Option<SharedStore>,
+    redis_url: Option<RedisUrl>,
+    redis_timeout: Duration,
 }
 
 impl AuthConfigBuilder {
@@ -403,6 +450,22 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// Keep sessions, back-channel logouts and refresh coordination in Redis
+    /// (`redis://[:password@]host[:port][/db]`), so that several instances share them.
+    /// Needs the `redis` feature. Unless a store was given with
+    /// [`AuthConfigBuilder::with_session_store`], sessions are stored there too.
+    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(RedisUrl(url.into()));
+        self
+    }
+
+    /// The longest wait for one Redis command (default 2 s); past it the request
+    /// answers 503.
+    pub fn with_redis_timeout(mut self, timeout: Duration) -> Self {
+        self.redis_timeout = timeout;
+        self
+    }
+
     /// Longest lifetime of a session (default 7 days). Back-channel logouts are
     /// remembered this long.
     pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
@@ -429,6 +492,9 @@ impl AuthConfigBuilder {
                 name: "session lifetime",
                 reason: "must be between 1 second and 400 days".into(),
             });
+        }
+        if let Some(RedisUrl(u)) = &self.redis_url {
+            check_redis_url(u)?;
         }
         let issuer_url = parse_url("OIDC_ISSUER", &self.issuer)?;
         if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
@@ -527,6 +593,8 @@ impl AuthConfigBuilder {
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
             clock: self.clock,
             session_store: self.session_store,
+            redis_url: self.redis_url,
+            redis_timeout: self.redis_timeout,
         })
     }
 }
@@ -631,6 +699,24 @@ mod tests {
         assert!(!dbg.contains("s3cret-value"));
         assert!(!dbg.contains(&key));
         assert!(!dbg.contains("171, 171"));
+    }
+
+    #[test]
+    fn redis_url_is_read_checked_and_its_password_never_printed() {
+        let mut vars = BASE.to_vec();
+        vars.push(("REDIS_URL", "redis://:hunter2-pass@127.0.0.1:6379/0"));
+        let built = AuthConfig::from_lookup(env(&vars));
+        if cfg!(feature = "redis") {
+            let c = built.expect("config");
+            let dbg = format!("{c:?}");
+            assert!(!dbg.contains("hunter2"), "{dbg}");
+            assert!(dbg.contains("127.0.0.1:6379"), "{dbg}");
+        } else {
+            assert!(built.unwrap_err().to_string().contains("`redis` feature"));
+        }
+        let mut vars = BASE.to_vec();
+        vars.push(("REDIS_URL", "http://127.0.0.1:6379"));
+        assert!(AuthConfig::from_lookup(env(&vars)).is_err());
     }
 
     #[test]

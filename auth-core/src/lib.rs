@@ -31,6 +31,8 @@ mod flow;
 mod http_client;
 mod memory_store;
 mod provider;
+#[cfg(feature = "redis")]
+mod redis;
 mod return_to;
 mod secret;
 mod session;

@@ -40,6 +40,10 @@ pub enum DiscoveryError {
     /// The HTTP client could not be built.
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
+    /// The Redis client could not be set up (a bad `REDIS_URL`; an unreachable server
+    /// is not an error at start: sessions answer 503 until it is back).
+    #[error("the Redis client could not be set up: {0}")]
+    Redis(String),
 }
 
 /// Endpoints of a provider, for providers without discovery (or to override it).

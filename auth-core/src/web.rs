@@ -157,6 +157,17 @@ impl Auth {
                     .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 r
             }
+            Err(e @ crate::flow::logout::BackchannelError::Unavailable(_)) => {
+                tracing::error!(error = %e, "back-channel logout could not be recorded");
+                let mut r = json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the logout could not be recorded, retry later",
+                );
+                r.headers_mut()
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "back-channel logout refused");
                 let mut r = json(

@@ -22,11 +22,11 @@ pub(crate) struct LogoutRegistry {
 }
 
 impl LogoutRegistry {
-    fn key_sid(sid: &str) -> String {
+    pub(crate) fn key_sid(sid: &str) -> String {
         format!("sid:{sid}")
     }
 
-    fn key_sub(sub: &str) -> String {
+    pub(crate) fn key_sub(sub: &str) -> String {
         format!("sub:{sub}")
     }
 
@@ -68,6 +68,10 @@ pub enum BackchannelError {
     /// The logout token is invalid.
     #[error("invalid logout token: {0}")]
     Invalid(#[from] TokenError),
+    /// The logout could not be recorded for the other instances (Redis down): the
+    /// provider should retry.
+    #[error("the logout could not be recorded: {0}")]
+    Unavailable(String),
 }
 
 impl Auth {
@@ -127,8 +131,36 @@ impl Auth {
         };
         let now = self.0.config.clock.now();
         let forget_before = now - self.0.config.session_lifetime.as_secs() as i64;
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.0.redis {
+            redis
+                .record_logout(&key, now, self.0.config.session_lifetime)
+                .await
+                .map_err(|e| BackchannelError::Unavailable(e.to_string()))?;
+        }
         tracing::info!(by = %key.split(':').next().unwrap_or_default(), "back-channel logout accepted");
         self.0.logouts.record(key, now, forget_before);
         Ok(())
+    }
+
+    /// Whether a back-channel logout ended `session`: in this process, or (with Redis)
+    /// on any instance. `Err` when Redis cannot be asked.
+    pub(crate) async fn logged_out(&self, session: &AuthSession) -> Result<bool, String> {
+        if self.0.logouts.is_logged_out(session) {
+            return Ok(true);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.0.redis {
+            let mut keys = vec![LogoutRegistry::key_sub(session.claims.sub())];
+            if let Some(sid) = session.claims.sid() {
+                keys.push(LogoutRegistry::key_sid(sid));
+            }
+            let latest = redis
+                .latest_logout(&keys)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(latest.is_some_and(|t| t >= session.authenticated_at));
+        }
+        Ok(false)
     }
 }

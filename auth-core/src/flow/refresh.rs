@@ -66,7 +66,7 @@ pub enum SessionEnd {
     RefreshFailed(RefreshError),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Refreshed {
     access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
@@ -100,8 +100,10 @@ impl Auth {
     /// access token is expired or expires within the refresh margin.
     pub async fn check_session(&self, session: &AuthSession) -> SessionStatus {
         let inner = &self.0;
-        if inner.logouts.is_logged_out(session) {
-            return SessionStatus::Ended(SessionEnd::LoggedOut);
+        match self.logged_out(session).await {
+            Ok(true) => return SessionStatus::Ended(SessionEnd::LoggedOut),
+            Ok(false) => {}
+            Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e)),
         }
         let now = inner.config.clock.now();
         if session.authenticated_at + inner.config.session_lifetime.as_secs() as i64 <= now {
@@ -132,9 +134,67 @@ impl Auth {
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
         let cell = self.0.refresher.cell_for(refresh_token);
-        cell.get_or_init(|| self.refresh_now(session, refresh_token))
+        cell.get_or_init(|| self.refresh_across_instances(session, refresh_token))
             .await
             .clone()
+    }
+
+    /// One refresh per refresh token across every instance: with Redis, the instance
+    /// that takes the lock calls the provider and publishes the result; the others wait
+    /// for it. Without Redis this process is the only instance.
+    async fn refresh_across_instances(
+        &self,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+    ) -> Result<Refreshed, RefreshError> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.0.redis {
+            return self.refresh_with_lock(redis, session, refresh_token).await;
+        }
+        self.refresh_now(session, refresh_token).await
+    }
+
+    #[cfg(feature = "redis")]
+    async fn refresh_with_lock(
+        &self,
+        redis: &crate::redis::RedisShared,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+    ) -> Result<Refreshed, RefreshError> {
+        let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
+        let rt = refresh_token.secret();
+        // Held longer than a refresh can take, so it never expires under its holder;
+        // a crashed holder blocks the session for this long at most.
+        let lock_ttl = self.0.config.request_timeout + Duration::from_secs(5);
+        let give_up = Instant::now() + 2 * lock_ttl;
+        loop {
+            if let Some(done) = redis.published_refresh(rt).await.map_err(unavailable)? {
+                tracing::debug!("refresh done by another instance");
+                return Ok(done);
+            }
+            if redis
+                .lock_refresh(rt, lock_ttl)
+                .await
+                .map_err(unavailable)?
+            {
+                let result = self.refresh_now(session, refresh_token).await;
+                if let Ok(done) = &result
+                    && let Err(e) = redis.publish_refresh(rt, done, RESULT_TTL).await
+                {
+                    tracing::error!(error = %e, "could not publish the refresh result");
+                }
+                if let Err(e) = redis.unlock_refresh(rt).await {
+                    tracing::warn!(error = %e, "could not release the refresh lock");
+                }
+                return result;
+            }
+            if Instant::now() >= give_up {
+                return Err(RefreshError::Unavailable(
+                    "another instance holds the refresh lock".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn refresh_now(

@@ -13,6 +13,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod cluster;
+
+pub use cluster::*;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +58,14 @@ impl std::fmt::Debug for Running {
     }
 }
 
+fn init() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("auth_core=debug,auth_axum=debug,auth_actix=debug")
+        .try_init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 struct TestApp {
     base: String,
     provider: TestProvider,
@@ -71,11 +83,7 @@ async fn start(serve: Serve, access_token_ttl: u64, refresh_margin: Duration) ->
 
 /// Starts the provider with `provider` (token lifetimes) and the app.
 async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> TestApp {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter("auth_core=debug,auth_axum=debug,auth_actix=debug")
-        .try_init();
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(
         "http://127.0.0.1:{}",
@@ -159,7 +167,11 @@ async fn me(client: &Client, app: &TestApp) -> reqwest::Response {
 }
 
 async fn sign_in(client: &Client, app: &TestApp, query: &str) -> (reqwest::Response, Vec<String>) {
-    follow(client, &format!("{}/auth/login{query}", app.base)).await
+    sign_in_at(client, &app.base, query).await
+}
+
+async fn sign_in_at(client: &Client, base: &str, query: &str) -> (reqwest::Response, Vec<String>) {
+    follow(client, &format!("{base}/auth/login{query}")).await
 }
 
 /// An acceptance scenario (see the crate docs).
@@ -683,7 +695,12 @@ macro_rules! acceptance_suite {
             rp_state_tampered,
             rp_callback_replay_is_rejected,
             rp_return_to_open_redirect_is_dropped,
-            rp_session_fixation_login_never_keeps_an_earlier_id);
+            rp_session_fixation_login_never_keeps_an_earlier_id,
+            cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
+            cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
+            cluster_refresh_is_single_flight_across_instances,
+            cluster_sessions_survive_restarting_every_instance,
+            cluster_redis_down_answers_503_then_recovers);
     };
 }
 

@@ -1,6 +1,10 @@
 //! Test support: runs the real `oidc-provider` (Node, pinned in `test-provider/`) on a
 //! free loopback port. Installs it with `npm ci` when missing; stops it on drop.
 
+mod redis;
+
+pub use redis::RedisServer;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,294 @@
+//! Scenarios with two instances of the app sharing a real `redis-server`, as behind a
+//! load balancer: the browser's cookies go to both (cookies are not port-scoped), and
+//! each instance is its own `Auth` (its own caches, refresh coordinator and logout
+//! registry), restartable on its port.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use auth_core::{Auth, AuthConfig};
+use provider_harness::{RedisServer, TestProvider};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{Running, SECRET, Serve, between, browser, sign_in_at};
+
+/// The cookie key every instance shares (`APP_SECRET`).
+const APP_SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+struct Cluster {
+    serve: Serve,
+    provider: TestProvider,
+    redis: RedisServer,
+    bases: Vec<String>,
+    running: Vec<Option<Running>>,
+}
+
+fn port_of(base: &str) -> u16 {
+    base.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port")
+}
+
+impl Cluster {
+    async fn start(serve: Serve, access_token_ttl: u64) -> Cluster {
+        crate::init();
+        let redis = RedisServer::start();
+        let listeners: Vec<TcpListener> = (0..2)
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let bases: Vec<String> = listeners
+            .iter()
+            .map(|l| format!("http://127.0.0.1:{}", l.local_addr().expect("addr").port()))
+            .collect();
+        let provider = TestProvider::start(json!({
+            "access_token_ttl": access_token_ttl,
+            "clients": [{
+                "client_id": "example",
+                "client_secret": SECRET,
+                "redirect_uris": bases.iter().map(|b| format!("{b}/auth/callback")).collect::<Vec<_>>(),
+                "post_logout_redirect_uris": bases.iter().map(|b| format!("{b}/")).collect::<Vec<_>>(),
+                // The provider knows one back-channel URL: instance 0.
+                "backchannel_logout_uri": format!("{}/auth/backchannel-logout", bases[0]),
+            }]
+        }))
+        .await;
+        let mut cluster = Cluster {
+            serve,
+            provider,
+            redis,
+            bases,
+            running: vec![None, None],
+        };
+        for (i, listener) in listeners.into_iter().enumerate() {
+            cluster.launch(i, listener).await;
+        }
+        cluster
+    }
+
+    async fn launch(&mut self, i: usize, listener: TcpListener) {
+        let config = AuthConfig::builder(&self.provider.issuer, "example", &self.bases[i])
+            .with_client_secret(SECRET)
+            .with_refresh_margin(Duration::from_secs(4))
+            .with_redis_url(self.redis.url())
+            .with_redis_timeout(Duration::from_millis(500))
+            .with_app_secret_hex(APP_SECRET)
+            .expect("app secret")
+            .build()
+            .expect("config");
+        let auth = Auth::discover(config).await.expect("discovery");
+        self.running[i] = Some((self.serve)(auth, listener));
+    }
+
+    /// Stops every instance, then starts new ones on the same ports.
+    async fn restart_all(&mut self) {
+        for r in &mut self.running {
+            r.take();
+        }
+        for i in 0..self.bases.len() {
+            let port = port_of(&self.bases[i]);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let listener = loop {
+                match TcpListener::bind(("127.0.0.1", port)) {
+                    Ok(l) => break l,
+                    Err(e) if Instant::now() < deadline => {
+                        tracing_wait(&e);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("port {port} not free again: {e}"),
+                }
+            };
+            self.launch(i, listener).await;
+        }
+    }
+
+    async fn stats(&self) -> Value {
+        reqwest::get(self.provider.stats_url())
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+fn tracing_wait(e: &std::io::Error) {
+    eprintln!("waiting for the port to be free: {e}");
+}
+
+async fn me_at(client: &Client, base: &str) -> StatusCode {
+    client
+        .get(format!("{base}/me"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("me")
+        .status()
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_signed_in_on_one_instance_is_signed_in_on_the_other(serve: Serve) {
+    let c = Cluster::start(serve, 60).await;
+    let client = browser();
+    let (last, hops) = sign_in_at(&client, &c.bases[0], "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+    assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::OK);
+    // Logout on instance 1 ends the session on instance 0 too.
+    let r = client
+        .get(format!("{}/auth/logout", c.bases[1]))
+        .send()
+        .await
+        .expect("logout");
+    assert!(r.status().is_redirection());
+    assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_backchannel_logout_on_one_instance_ends_the_session_on_all(serve: Serve) {
+    let c = Cluster::start(serve, 60).await;
+    let client = browser();
+    sign_in_at(&client, &c.bases[1], "").await;
+    assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::OK);
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+    // Sign out at the provider: it calls instance 0's back-channel URL only.
+    let page = client
+        .get(format!(
+            "{}/session/end?client_id=example",
+            c.provider.issuer
+        ))
+        .send()
+        .await
+        .expect("end session")
+        .text()
+        .await
+        .expect("body");
+    let action = between(&page, "action=\"", "\"");
+    let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"");
+    client
+        .post(action)
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
+    // Instance 1 never received the logout, and its own process remembers nothing.
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_refresh_is_single_flight_across_instances(serve: Serve) {
+    // Access tokens live 5 s; refresh when under 4 s remain.
+    let c = Cluster::start(serve, 5).await;
+    let client = browser();
+    let (last, hops) = sign_in_at(&client, &c.bases[0], "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    let before = c.stats().await;
+    let (tries, oks) = (
+        before["refresh_grants"].as_u64().expect("n"),
+        before["refresh_grants_ok"].as_u64().expect("n"),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // 16 concurrent requests on each instance.
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let client = client.clone();
+        let base = c.bases[i % 2].clone();
+        tasks.push(tokio::spawn(async move { me_at(&client, &base).await }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("join"));
+    }
+    assert!(results.iter().all(|s| *s == StatusCode::OK), "{results:?}");
+    let s = c.stats().await;
+    assert_eq!(
+        s["refresh_grants"].as_u64(),
+        Some(tries + 1),
+        "one refresh for 2 x 16 requests: {s}"
+    );
+    assert_eq!(s["refresh_grants_ok"].as_u64(), Some(oks + 1), "{s}");
+    // Both instances hold the rotated tokens: the next refresh (on instance 1) works.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+    assert_eq!(c.stats().await["refresh_grants_ok"].as_u64(), Some(oks + 2));
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_sessions_survive_restarting_every_instance(serve: Serve) {
+    let mut c = Cluster::start(serve, 60).await;
+    let client = browser();
+    sign_in_at(&client, &c.bases[0], "").await;
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+    c.restart_all().await;
+    assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::OK);
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+    // A pending login started before the restart still completes after it: the
+    // cookie key is shared (APP_SECRET), not per process.
+    let login = client
+        .get(format!("{}/auth/login?return_to=/me", c.bases[0]))
+        .send()
+        .await
+        .expect("login");
+    assert!(login.status().is_redirection());
+    c.restart_all().await;
+    let location = login.headers()["location"]
+        .to_str()
+        .expect("loc")
+        .to_string();
+    let (last, hops) = crate::follow(&client, &location).await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    assert!(hops.last().expect("hop").ends_with("/me"), "{hops:?}");
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
+    let mut c = Cluster::start(serve, 60).await;
+    let client = browser();
+    sign_in_at(&client, &c.bases[0], "").await;
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+    c.redis.stop();
+    let started = Instant::now();
+    assert_eq!(
+        me_at(&client, &c.bases[0]).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the Redis timeout"
+    );
+    let page = client
+        .get(format!("{}/me", c.bases[1]))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.text()
+            .await
+            .expect("body")
+            .contains("temporarily unavailable")
+    );
+    // A visitor without a session is not affected.
+    let anonymous = browser();
+    let home = anonymous
+        .get(format!("{}/", c.bases[0]))
+        .send()
+        .await
+        .expect("home");
+    assert_eq!(home.status(), StatusCode::OK);
+    // Redis comes back (with its data): the session works again, no restart needed.
+    c.redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = me_at(&client, &c.bases[0]).await;
+        if s == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: still {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+}
