@@ -30,6 +30,18 @@ use crate::token::{JwksCache, Verifier};
 pub(crate) struct IdTokenField {
     #[serde(default)]
     pub(crate) id_token: Option<IdToken>,
+    /// How long the refresh token lives (Keycloak and others send it; 0 means no limit).
+    #[serde(default)]
+    pub(crate) refresh_expires_in: Option<u64>,
+}
+
+impl IdTokenField {
+    /// When the refresh token expires, if the provider said.
+    pub(crate) fn refresh_expires_at(&self, now: i64) -> Option<i64> {
+        self.refresh_expires_in
+            .filter(|s| *s > 0)
+            .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX)))
+    }
 }
 
 impl ExtraTokenFields for IdTokenField {}

@@ -112,6 +112,7 @@ pub struct AuthConfig {
     pub(crate) endpoints: Option<ProviderEndpoints>,
     pub(crate) default_login: LoginOptions,
     pub(crate) session_lifetime: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
     pub(crate) jwks_refetch_cooldown: Duration,
     pub(crate) clock: Clock,
     pub(crate) session_store: Option<SharedStore>,
@@ -178,6 +179,7 @@ impl AuthConfig {
             endpoints: None,
             default_login: LoginOptions::default(),
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
+            idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
             jwks_refetch_cooldown: Duration::from_secs(30),
             clock: Clock::system(),
             session_store: None,
@@ -231,6 +233,16 @@ impl AuthConfig {
         }
         if let Some(s) = get("APP_SECRET") {
             b = b.with_app_secret_hex(&s)?;
+        }
+        if let Some(s) = get("SESSION_LIFETIME_SECS") {
+            b = b.with_session_lifetime(Duration::from_secs(parse_secs(
+                "SESSION_LIFETIME_SECS",
+                &s,
+            )?));
+        }
+        if let Some(s) = get("SESSION_IDLE_TIMEOUT_SECS") {
+            let secs = parse_secs("SESSION_IDLE_TIMEOUT_SECS", &s)?;
+            b = b.with_idle_timeout((secs > 0).then(|| Duration::from_secs(secs)));
         }
         if let Some(s) = get("REDIS_URL").filter(|s| !s.trim().is_empty()) {
             b = b.with_redis_url(s.trim());
@@ -331,6 +343,7 @@ pub struct AuthConfigBuilder {
     endpoints: Option<ProviderEndpoints>,
     default_login: LoginOptions,
     session_lifetime: Duration,
+    idle_timeout: Option<Duration>,
     jwks_refetch_cooldown: Duration,
     clock: Clock,
     session_store: Option<SharedStore>,
@@ -447,6 +460,14 @@ impl AuthConfigBuilder {
     /// process). Every clone of the built `Auth` shares it.
     pub fn with_session_store(mut self, store: impl SessionStore) -> Self {
         self.session_store = Some(SharedStore::new(store));
+        self
+    }
+
+    /// End a session unused for this long (default 3 days; `None`: never idle out).
+    /// Use is recorded at most once per tenth of it, so a busy session costs no store
+    /// write per request.
+    pub fn with_idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.idle_timeout = idle;
         self
     }
 
@@ -590,6 +611,7 @@ impl AuthConfigBuilder {
             endpoints: self.endpoints,
             default_login: self.default_login,
             session_lifetime: self.session_lifetime,
+            idle_timeout: self.idle_timeout,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
             clock: self.clock,
             session_store: self.session_store,

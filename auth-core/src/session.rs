@@ -21,6 +21,12 @@ pub struct AuthSession {
     pub(crate) authenticated_at: i64,
     #[serde(default)]
     pub(crate) scope: Option<String>,
+    /// When the session was last used, as recorded (seconds since the epoch).
+    #[serde(default)]
+    pub(crate) last_seen: Option<i64>,
+    /// When the refresh token expires, if the provider said.
+    #[serde(default)]
+    pub(crate) refresh_expires_at: Option<i64>,
 }
 
 impl AuthSession {
@@ -62,6 +68,12 @@ impl AuthSession {
         self.authenticated_at
     }
 
+    /// When the session was last used, as recorded (at most a tenth of the idle
+    /// timeout ago), seconds since the epoch.
+    pub fn last_seen(&self) -> i64 {
+        self.last_seen.unwrap_or(self.authenticated_at)
+    }
+
     /// Granted scopes, as the token endpoint returned them.
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
@@ -82,6 +94,8 @@ mod tests {
             expires_at: Some(1),
             authenticated_at: 0,
             scope: None,
+            last_seen: None,
+            refresh_expires_at: None,
         };
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("SECRET"), "{dbg}");

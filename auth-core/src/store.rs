@@ -143,8 +143,20 @@ impl Auth {
             }
         };
         match self.check_session(&stored).await {
-            SessionStatus::Valid => Authenticated::User(stored),
-            SessionStatus::Refreshed(new) => {
+            SessionStatus::Valid => {
+                let mut session = stored;
+                if self.due_for_touch(&session) {
+                    // Records the use for the idle timeout (and moves the record's
+                    // expiry); a failure only shortens the session's idle time.
+                    session.last_seen = Some(self.0.config.clock.now());
+                    if let Err(e) = self.save_session(id, &session).await {
+                        tracing::warn!(error = %e, "could not record the session's use");
+                    }
+                }
+                Authenticated::User(session)
+            }
+            SessionStatus::Refreshed(mut new) => {
+                new.last_seen = Some(self.0.config.clock.now());
                 // The provider has rotated the refresh token: serve the request with the
                 // new tokens even if storing them fails. The next request of this session
                 // gets the same result from the refresh coordinator and stores it again.
@@ -199,6 +211,16 @@ impl Auth {
         (session, deleted, removal)
     }
 
+    /// Whether the session's last use is old enough to record again: a tenth of the
+    /// idle timeout, at least a second.
+    fn due_for_touch(&self, session: &AuthSession) -> bool {
+        let Some(idle) = self.0.config.idle_timeout else {
+            return false;
+        };
+        let every = (idle.as_secs() / 10).max(1) as i64;
+        self.0.config.clock.now() - session.last_seen() >= every
+    }
+
     async fn load_session(&self, id: &Id) -> Result<Option<AuthSession>, StoreError> {
         let Some(record) = self.0.store.load(id).await? else {
             return Ok(None);
@@ -225,8 +247,8 @@ impl Auth {
         let value = serde_json::to_value(session).map_err(|e| StoreError::Encode(e.to_string()))?;
         // The store compares expiry with the wall clock; the session's age is measured
         // with ours.
-        let ends = session.authenticated_at + self.0.config.session_lifetime.as_secs() as i64;
-        let left = (ends - self.0.config.clock.now()).max(0);
+        let (ends, _) = self.session_end(session);
+        let left = ends.saturating_sub(self.0.config.clock.now()).max(0);
         let expiry_date = OffsetDateTime::now_utc() + time::Duration::seconds(left);
         Ok(Record {
             id,
@@ -249,5 +271,171 @@ impl Auth {
             .max_age(cookie::time::Duration::seconds(max_age))
             .build()
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{AuthConfig, Clock};
+    use crate::flow::refresh::SessionEnd;
+    use crate::provider::ProviderEndpoints;
+    use crate::secret::{AccessToken, IdToken, RefreshToken};
+    use crate::token::Claims;
+
+    const T0: i64 = 1_800_000_000;
+
+    async fn auth(now: Arc<AtomicI64>, idle: Option<Duration>, lifetime: Duration) -> Auth {
+        let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+        let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+            .with_endpoints(ProviderEndpoints {
+                authorization_endpoint: url("/authorize"),
+                token_endpoint: url("/token"),
+                jwks_uri: url("/jwks"),
+                end_session_endpoint: None,
+                userinfo_endpoint: None,
+                authorization_response_iss_parameter_supported: false,
+            })
+            .with_clock(Clock::from_fn(move || now.load(Ordering::SeqCst)))
+            .with_idle_timeout(idle)
+            .with_session_lifetime(lifetime)
+            .build()
+            .expect("config");
+        Auth::discover(config).await.expect("auth")
+    }
+
+    fn session(refresh_expires_at: Option<i64>) -> AuthSession {
+        AuthSession {
+            claims: Claims::default(),
+            id_token: IdToken::new("id"),
+            access_token: AccessToken::new("at"),
+            refresh_token: Some(RefreshToken::new("rt")),
+            expires_at: None,
+            authenticated_at: T0,
+            scope: None,
+            last_seen: Some(T0),
+            refresh_expires_at,
+        }
+    }
+
+    async fn signed_in(auth: &Auth, s: &AuthSession) -> Id {
+        let cookie = auth.start_session(None, s).await.expect("stored");
+        let value = cookie
+            .split(';')
+            .next()
+            .and_then(|c| c.split_once('='))
+            .expect("cookie")
+            .1;
+        value.parse().expect("id")
+    }
+
+    #[tokio::test]
+    async fn idle_timeout_ends_an_unused_session_and_use_extends_it() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let auth = auth(
+            Arc::clone(&now),
+            Some(Duration::from_secs(100)),
+            Duration::from_secs(1000),
+        )
+        .await;
+        let id = signed_in(&auth, &session(None)).await;
+        // Used at +90 s (recorded: more than a tenth of the idle time has passed)...
+        now.store(T0 + 90, Ordering::SeqCst);
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        // ...so still valid at +180 s, 90 s after that use.
+        now.store(T0 + 180, Ordering::SeqCst);
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        // Unused for 100 s: over, and deleted.
+        now.store(T0 + 280, Ordering::SeqCst);
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::Anonymous
+        ));
+        now.store(T0 + 180, Ordering::SeqCst);
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::Anonymous
+        ));
+    }
+
+    #[tokio::test]
+    async fn absolute_lifetime_ends_a_session_in_constant_use() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let auth = auth(
+            Arc::clone(&now),
+            Some(Duration::from_secs(100)),
+            Duration::from_secs(300),
+        )
+        .await;
+        let id = signed_in(&auth, &session(None)).await;
+        for t in (50..300).step_by(50) {
+            now.store(T0 + t, Ordering::SeqCst);
+            assert!(
+                matches!(auth.authenticate(Some(&id)).await, Authenticated::User(_)),
+                "+{t}"
+            );
+        }
+        now.store(T0 + 300, Ordering::SeqCst);
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::Anonymous
+        ));
+    }
+
+    #[tokio::test]
+    async fn session_never_outlives_its_refresh_token() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let auth = auth(Arc::clone(&now), None, Duration::from_secs(1000)).await;
+        let s = session(Some(T0 + 120));
+        assert!(
+            matches!(auth.session_end(&s), (t, SessionEnd::RefreshTokenExpired) if t == T0 + 120)
+        );
+        let id = signed_in(&auth, &s).await;
+        now.store(T0 + 119, Ordering::SeqCst);
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        now.store(T0 + 120, Ordering::SeqCst);
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::Anonymous
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_busy_session_is_not_written_on_every_request() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let auth = auth(
+            Arc::clone(&now),
+            Some(Duration::from_secs(100)),
+            Duration::from_secs(1000),
+        )
+        .await;
+        let id = signed_in(&auth, &session(None)).await;
+        now.store(T0 + 9, Ordering::SeqCst);
+        let Authenticated::User(s) = auth.authenticate(Some(&id)).await else {
+            panic!("signed in");
+        };
+        assert_eq!(
+            s.last_seen(),
+            T0,
+            "not recorded within a tenth of the idle time"
+        );
+        now.store(T0 + 10, Ordering::SeqCst);
+        let Authenticated::User(s) = auth.authenticate(Some(&id)).await else {
+            panic!("signed in");
+        };
+        assert_eq!(s.last_seen(), T0 + 10);
     }
 }

@@ -210,6 +210,8 @@ impl Auth {
             expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
             authenticated_at: now,
             scope: granted_scope(&response),
+            last_seen: Some(now),
+            refresh_expires_at: response.extra_fields().refresh_expires_at(now),
         };
         let return_to = pending
             .return_to

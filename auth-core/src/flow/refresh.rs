@@ -62,6 +62,11 @@ pub enum SessionEnd {
     LoggedOut,
     /// Older than the configured session lifetime.
     LifetimeExceeded,
+    /// Unused for longer than the idle timeout.
+    IdleTimeout,
+    /// The refresh token has expired (the provider said when), so the session cannot
+    /// outlive it.
+    RefreshTokenExpired,
     /// Refresh failed for good.
     RefreshFailed(RefreshError),
 }
@@ -72,6 +77,8 @@ pub(crate) struct Refreshed {
     refresh_token: Option<RefreshToken>,
     id_token: Option<(IdToken, crate::token::Claims)>,
     expires_at: Option<i64>,
+    #[serde(default)]
+    refresh_expires_at: Option<i64>,
     scope: Option<String>,
 }
 
@@ -106,8 +113,8 @@ impl Auth {
             Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e)),
         }
         let now = inner.config.clock.now();
-        if session.authenticated_at + inner.config.session_lifetime.as_secs() as i64 <= now {
-            return SessionStatus::Ended(SessionEnd::LifetimeExceeded);
+        if let Some(why) = self.expired(session, now) {
+            return SessionStatus::Ended(why);
         }
         let margin = inner.config.refresh_margin.as_secs() as i64;
         let Some(expires_at) = session.expires_at else {
@@ -126,6 +133,36 @@ impl Auth {
             Err(_) if expires_at > now => SessionStatus::Valid,
             Err(e) => SessionStatus::Unavailable(e),
         }
+    }
+
+    /// When `session` ends at the latest, and why: its absolute lifetime, its idle
+    /// timeout counted from its last use, or its refresh token's expiry.
+    pub(crate) fn session_end(&self, session: &AuthSession) -> (i64, SessionEnd) {
+        let config = &self.0.config;
+        let mut end = (
+            session
+                .authenticated_at
+                .saturating_add(config.session_lifetime.as_secs() as i64),
+            SessionEnd::LifetimeExceeded,
+        );
+        if let Some(idle) = config.idle_timeout {
+            let t = session.last_seen().saturating_add(idle.as_secs() as i64);
+            if t < end.0 {
+                end = (t, SessionEnd::IdleTimeout);
+            }
+        }
+        if let Some(t) = session.refresh_expires_at
+            && session.refresh_token.is_some()
+            && t < end.0
+        {
+            end = (t, SessionEnd::RefreshTokenExpired);
+        }
+        end
+    }
+
+    fn expired(&self, session: &AuthSession, now: i64) -> Option<SessionEnd> {
+        let (end, why) = self.session_end(session);
+        (end <= now).then_some(why)
     }
 
     async fn refresh_shared(
@@ -245,6 +282,7 @@ impl Auth {
                 .map(|r| RefreshToken::new(r.secret().clone())),
             id_token,
             expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
+            refresh_expires_at: response.extra_fields().refresh_expires_at(now),
             scope: granted_scope(&response),
         })
     }
@@ -258,6 +296,10 @@ fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
     s.expires_at = r.expires_at;
     if let Some(rt) = r.refresh_token {
         s.refresh_token = Some(rt);
+        // A new refresh token has a new lifetime (none known unless the provider said).
+        s.refresh_expires_at = r.refresh_expires_at;
+    } else if r.refresh_expires_at.is_some() {
+        s.refresh_expires_at = r.refresh_expires_at;
     }
     if let Some((raw, mut claims)) = r.id_token {
         // Keep the login's sid if the refreshed token does not repeat it.

@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use auth_core::{Auth, AuthConfig};
+use auth_core::{Auth, AuthConfig, AuthConfigBuilder};
 use provider_harness::{RedisServer, TestProvider};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -16,8 +16,12 @@ use crate::{Running, SECRET, Serve, between, browser, sign_in_at};
 /// The cookie key every instance shares (`APP_SECRET`).
 const APP_SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
+/// A change to every instance's configuration.
+type Tweak = fn(AuthConfigBuilder) -> AuthConfigBuilder;
+
 struct Cluster {
     serve: Serve,
+    tweak: Tweak,
     provider: TestProvider,
     redis: RedisServer,
     bases: Vec<String>,
@@ -33,6 +37,10 @@ fn port_of(base: &str) -> u16 {
 
 impl Cluster {
     async fn start(serve: Serve, access_token_ttl: u64) -> Cluster {
+        Self::start_with(serve, access_token_ttl, |b| b).await
+    }
+
+    async fn start_with(serve: Serve, access_token_ttl: u64, tweak: Tweak) -> Cluster {
         crate::init();
         let redis = RedisServer::start();
         let listeners: Vec<TcpListener> = (0..2)
@@ -56,6 +64,7 @@ impl Cluster {
         .await;
         let mut cluster = Cluster {
             serve,
+            tweak,
             provider,
             redis,
             bases,
@@ -68,15 +77,14 @@ impl Cluster {
     }
 
     async fn launch(&mut self, i: usize, listener: TcpListener) {
-        let config = AuthConfig::builder(&self.provider.issuer, "example", &self.bases[i])
+        let builder = AuthConfig::builder(&self.provider.issuer, "example", &self.bases[i])
             .with_client_secret(SECRET)
             .with_refresh_margin(Duration::from_secs(4))
             .with_redis_url(self.redis.url())
             .with_redis_timeout(Duration::from_millis(500))
             .with_app_secret_hex(APP_SECRET)
-            .expect("app secret")
-            .build()
-            .expect("config");
+            .expect("app secret");
+        let config = (self.tweak)(builder).build().expect("config");
         let auth = Auth::discover(config).await.expect("discovery");
         self.running[i] = Some((self.serve)(auth, listener));
     }
@@ -291,4 +299,27 @@ pub async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
+    let c = Cluster::start_with(serve, 60, |b| {
+        b.with_idle_timeout(Some(Duration::from_secs(3)))
+    })
+    .await;
+    let client = browser();
+    sign_in_at(&client, &c.bases[0], "").await;
+    // Used every 1.5 s, alternately on each instance: it stays alive past 3 s.
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            me_at(&client, &c.bases[i % 2]).await,
+            StatusCode::OK,
+            "use {i}"
+        );
+    }
+    // Then unused for 4.5 s: over on both.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
 }

@@ -700,7 +700,8 @@ macro_rules! acceptance_suite {
             cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
             cluster_refresh_is_single_flight_across_instances,
             cluster_sessions_survive_restarting_every_instance,
-            cluster_redis_down_answers_503_then_recovers);
+            cluster_redis_down_answers_503_then_recovers,
+            cluster_idle_session_ends_on_every_instance);
     };
 }
 
