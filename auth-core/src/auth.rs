@@ -111,6 +111,8 @@ pub(crate) struct Inner {
     pub(crate) refresher: RefreshCoordinator,
     pub(crate) logouts: LogoutRegistry,
     pub(crate) store: SharedStore,
+    /// Seals records in an external store (absent for the in-process memory store).
+    pub(crate) sealer: Option<crate::seal::Sealer>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::redis::RedisShared>,
 }
@@ -220,7 +222,21 @@ impl Auth {
         };
         #[cfg(not(feature = "redis"))]
         let default_store = SharedStore::memory;
+        #[cfg(feature = "redis")]
+        let external = config.session_store.is_some() || redis.is_some();
+        #[cfg(not(feature = "redis"))]
+        let external = config.session_store.is_some();
         let store = config.session_store.clone().unwrap_or_else(default_store);
+        let sealer = match (&config.session_key, &config.cookie_key) {
+            _ if !external => None,
+            (Some(k), _) | (None, Some(k)) => Some(crate::seal::Sealer::derive(&k.0)),
+            (None, None) => {
+                tracing::warn!(
+                    "sessions are stored outside this process without encryption: set APP_SECRET or SESSION_ENCRYPTION_KEY"
+                );
+                None
+            }
+        };
         let pending = PendingCookies::new(key, &config.route_prefix, config.secure_cookies());
         Self(Arc::new(Inner {
             config,
@@ -232,6 +248,7 @@ impl Auth {
             refresher: RefreshCoordinator::default(),
             logouts: LogoutRegistry::default(),
             store,
+            sealer,
             #[cfg(feature = "redis")]
             redis,
         }))

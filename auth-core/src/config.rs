@@ -109,6 +109,7 @@ pub struct AuthConfig {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) access_token_audience: Option<String>,
     pub(crate) cookie_key: Option<CookieKeyBytes>,
+    pub(crate) session_key: Option<CookieKeyBytes>,
     pub(crate) endpoints: Option<ProviderEndpoints>,
     pub(crate) default_login: LoginOptions,
     pub(crate) session_lifetime: Duration,
@@ -176,6 +177,7 @@ impl AuthConfig {
             algorithms: None,
             access_token_audience: None,
             cookie_key: None,
+            session_key: None,
             endpoints: None,
             default_login: LoginOptions::default(),
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
@@ -233,6 +235,9 @@ impl AuthConfig {
         }
         if let Some(s) = get("APP_SECRET") {
             b = b.with_app_secret_hex(&s)?;
+        }
+        if let Some(s) = get("SESSION_ENCRYPTION_KEY") {
+            b = b.with_session_encryption_key_hex(&s)?;
         }
         if let Some(s) = get("SESSION_LIFETIME_SECS") {
             b = b.with_session_lifetime(Duration::from_secs(parse_secs(
@@ -298,6 +303,20 @@ fn parse_secs(name: &'static str, s: &str) -> Result<u64, ConfigError> {
     })
 }
 
+fn key_from_hex(name: &'static str, hex_key: &str) -> Result<CookieKeyBytes, ConfigError> {
+    let bytes = hex::decode(hex_key.trim()).map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "expected hex".into(),
+    })?;
+    if bytes.len() < 32 {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{} bytes is too short, use at least 32", bytes.len()),
+        });
+    }
+    Ok(CookieKeyBytes(bytes))
+}
+
 fn check_redis_url(u: &str) -> Result<(), ConfigError> {
     let invalid = |reason: &str| ConfigError::Invalid {
         name: "REDIS_URL",
@@ -340,6 +359,7 @@ pub struct AuthConfigBuilder {
     algorithms: Option<Vec<Algorithm>>,
     access_token_audience: Option<String>,
     cookie_key: Option<CookieKeyBytes>,
+    session_key: Option<CookieKeyBytes>,
     endpoints: Option<ProviderEndpoints>,
     default_login: LoginOptions,
     session_lifetime: Duration,
@@ -429,17 +449,16 @@ impl AuthConfigBuilder {
     /// The cookie encryption key, as hex of at least 32 bytes (`APP_SECRET`). Every
     /// instance of the app must share it. Without it, a random key is made per start.
     pub fn with_app_secret_hex(mut self, hex_key: &str) -> Result<Self, ConfigError> {
-        let bytes = hex::decode(hex_key.trim()).map_err(|_| ConfigError::Invalid {
-            name: "APP_SECRET",
-            reason: "expected hex".into(),
-        })?;
-        if bytes.len() < 32 {
-            return Err(ConfigError::Invalid {
-                name: "APP_SECRET",
-                reason: format!("{} bytes is too short, use at least 32", bytes.len()),
-            });
-        }
-        self.cookie_key = Some(CookieKeyBytes(bytes));
+        self.cookie_key = Some(key_from_hex("APP_SECRET", hex_key)?);
+        Ok(self)
+    }
+
+    /// The key that encrypts session records in an external store (Redis, or a store
+    /// given with [`AuthConfigBuilder::with_session_store`]), as hex of at least 32
+    /// bytes (`SESSION_ENCRYPTION_KEY`). Without it, a key is derived from
+    /// `APP_SECRET`; with neither, records are stored in clear (with a warning).
+    pub fn with_session_encryption_key_hex(mut self, hex_key: &str) -> Result<Self, ConfigError> {
+        self.session_key = Some(key_from_hex("SESSION_ENCRYPTION_KEY", hex_key)?);
         Ok(self)
     }
 
@@ -608,6 +627,7 @@ impl AuthConfigBuilder {
             algorithms,
             access_token_audience: self.access_token_audience,
             cookie_key: self.cookie_key,
+            session_key: self.session_key,
             endpoints: self.endpoints,
             default_login: self.default_login,
             session_lifetime: self.session_lifetime,

@@ -34,6 +34,7 @@ mod provider;
 #[cfg(feature = "redis")]
 mod redis;
 mod return_to;
+mod seal;
 mod secret;
 mod session;
 mod store;

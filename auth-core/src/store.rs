@@ -167,7 +167,7 @@ impl Auth {
             }
             SessionStatus::Ended(why) => {
                 tracing::info!(reason = ?why, "session ended");
-                if let Err(e) = self.0.store.delete(id).await {
+                if let Err(e) = self.0.store.delete(&self.store_id(id)).await {
                     tracing::error!(error = %e, "could not delete the ended session");
                 }
                 Authenticated::Anonymous
@@ -188,12 +188,21 @@ impl Auth {
         session: &AuthSession,
     ) -> Result<String, StoreError> {
         if let Some(old) = previous {
-            self.0.store.delete(old).await?;
+            self.0.store.delete(&self.store_id(old)).await?;
         }
-        let mut record = self.record(Id::default(), session)?;
-        self.0.store.create(&mut record).await?;
         let lifetime = self.0.config.session_lifetime.as_secs();
-        Ok(self.session_cookie_value(&record.id.to_string(), lifetime as i64))
+        loop {
+            let id = Id::default();
+            let key = self.store_id(&id);
+            let mut record = self.record(key, session)?;
+            self.0.store.create(&mut record).await?;
+            if record.id == key {
+                return Ok(self.session_cookie_value(&id.to_string(), lifetime as i64));
+            }
+            // The store moved the record to another id (a collision of 128-bit keys):
+            // no cookie id maps to it, so try another.
+            self.0.store.delete(&record.id).await?;
+        }
     }
 
     /// Deletes the session of `id` and returns it (for the logout redirect's
@@ -207,7 +216,7 @@ impl Auth {
             return (None, Ok(()), removal);
         };
         let session = self.load_session(id).await.ok().flatten();
-        let deleted = self.0.store.delete(id).await;
+        let deleted = self.0.store.delete(&self.store_id(id)).await;
         (session, deleted, removal)
     }
 
@@ -221,14 +230,41 @@ impl Auth {
         self.0.config.clock.now() - session.last_seen() >= every
     }
 
+    /// The store key of a session id: itself, or a keyed hash of it when records are
+    /// sealed (so the store never holds the ids browsers present).
+    fn store_id(&self, id: &Id) -> Id {
+        match &self.0.sealer {
+            Some(s) => s.store_id(id),
+            None => *id,
+        }
+    }
+
     async fn load_session(&self, id: &Id) -> Result<Option<AuthSession>, StoreError> {
-        let Some(record) = self.0.store.load(id).await? else {
+        let Some(record) = self.0.store.load(&self.store_id(id)).await? else {
             return Ok(None);
         };
-        let Some(value) = record.data.get(AuthSession::KEY) else {
-            return Ok(None);
+        let parsed = match (&self.0.sealer, record.data.get(AuthSession::KEY)) {
+            (Some(sealer), Some(serde_json::Value::String(sealed))) => match sealer.open(sealed) {
+                Some(plain) => serde_json::from_slice(&plain),
+                None => {
+                    tracing::warn!(
+                        "a sealed session record does not open (altered, or another key); treating it as signed out"
+                    );
+                    return Ok(None);
+                }
+            },
+            // With sealing on, a record in clear is never trusted: whoever can write
+            // to the store could otherwise forge any session.
+            (Some(_), Some(_)) => {
+                tracing::warn!(
+                    "a session record in clear where sealed ones are expected; ignoring it"
+                );
+                return Ok(None);
+            }
+            (None, Some(value)) => serde_json::from_value(value.clone()),
+            (_, None) => return Ok(None),
         };
-        match serde_json::from_value(value.clone()) {
+        match parsed {
             Ok(s) => Ok(Some(s)),
             Err(e) => {
                 tracing::warn!(error = %e, "stored session is unreadable; treating it as signed out");
@@ -238,13 +274,20 @@ impl Auth {
     }
 
     async fn save_session(&self, id: &Id, session: &AuthSession) -> Result<(), StoreError> {
-        let record = self.record(*id, session)?;
+        let record = self.record(self.store_id(id), session)?;
         self.0.store.save(&record).await
     }
 
     /// The store record of `session`: it expires with the session's lifetime.
     fn record(&self, id: Id, session: &AuthSession) -> Result<Record, StoreError> {
-        let value = serde_json::to_value(session).map_err(|e| StoreError::Encode(e.to_string()))?;
+        let value = match &self.0.sealer {
+            Some(sealer) => {
+                let plain =
+                    serde_json::to_vec(session).map_err(|e| StoreError::Encode(e.to_string()))?;
+                serde_json::Value::String(sealer.seal(&plain).map_err(StoreError::Encode)?)
+            }
+            None => serde_json::to_value(session).map_err(|e| StoreError::Encode(e.to_string()))?,
+        };
         // The store compares expiry with the wall clock; the session's age is measured
         // with ours.
         let (ends, _) = self.session_end(session);
@@ -290,6 +333,15 @@ mod tests {
     const T0: i64 = 1_800_000_000;
 
     async fn auth(now: Arc<AtomicI64>, idle: Option<Duration>, lifetime: Duration) -> Auth {
+        auth_with(now, idle, lifetime, |b| b).await
+    }
+
+    async fn auth_with(
+        now: Arc<AtomicI64>,
+        idle: Option<Duration>,
+        lifetime: Duration,
+        tweak: impl FnOnce(crate::AuthConfigBuilder) -> crate::AuthConfigBuilder,
+    ) -> Auth {
         let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
         let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
             .with_endpoints(ProviderEndpoints {
@@ -302,10 +354,10 @@ mod tests {
             })
             .with_clock(Clock::from_fn(move || now.load(Ordering::SeqCst)))
             .with_idle_timeout(idle)
-            .with_session_lifetime(lifetime)
-            .build()
-            .expect("config");
-        Auth::discover(config).await.expect("auth")
+            .with_session_lifetime(lifetime);
+        Auth::discover(tweak(config).build().expect("config"))
+            .await
+            .expect("auth")
     }
 
     fn session(refresh_expires_at: Option<i64>) -> AuthSession {
@@ -437,5 +489,92 @@ mod tests {
             panic!("signed in");
         };
         assert_eq!(s.last_seen(), T0 + 10);
+    }
+
+    #[tokio::test]
+    async fn external_store_holds_sealed_records_under_hashed_ids() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let external = crate::MemoryStore::default();
+        let shared = external.clone();
+        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
+            b.with_session_store(shared)
+                .with_app_secret_hex(&"ab".repeat(32))
+                .expect("key")
+        })
+        .await;
+        let mut s = session(None);
+        s.access_token = AccessToken::new("ACCESS-SECRET");
+        let id = signed_in(&auth, &s).await;
+        // Nothing under the id the browser holds; the record is sealed.
+        assert!(external.load(&id).await.unwrap().is_none());
+        let key = auth.store_id(&id);
+        let record = external.load(&key).await.unwrap().expect("record");
+        let stored = serde_json::to_string(&record.data).unwrap();
+        assert!(!stored.contains("ACCESS-SECRET"), "{stored}");
+        let Authenticated::User(back) = auth.authenticate(Some(&id)).await else {
+            panic!("signed in");
+        };
+        assert_eq!(back.access_token().secret(), "ACCESS-SECRET");
+    }
+
+    #[tokio::test]
+    async fn rejects_a_forged_record_in_clear_when_records_are_sealed() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let external = crate::MemoryStore::default();
+        let shared = external.clone();
+        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
+            b.with_session_store(shared)
+                .with_session_encryption_key_hex(&"cd".repeat(32))
+                .expect("key")
+        })
+        .await;
+        let id = Id::default();
+        // Someone who can write to the store plants a session in clear for a cookie id.
+        let mut forged = Record {
+            id: auth.store_id(&id),
+            data: [(
+                AuthSession::KEY.to_string(),
+                serde_json::to_value(session(None)).unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        external.create(&mut forged).await.unwrap();
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::Anonymous
+        ));
+    }
+
+    #[tokio::test]
+    async fn rejects_a_sealed_record_that_was_altered() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let external = crate::MemoryStore::default();
+        let shared = external.clone();
+        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
+            b.with_session_store(shared)
+                .with_session_encryption_key_hex(&"cd".repeat(32))
+                .expect("key")
+        })
+        .await;
+        let id = signed_in(&auth, &session(None)).await;
+        let key = auth.store_id(&id);
+        let mut record = external.load(&key).await.unwrap().expect("record");
+        let sealed = record.data[AuthSession::KEY].as_str().unwrap().to_string();
+        let altered = format!("{}A", &sealed[..sealed.len() - 1]);
+        let altered = if altered == sealed {
+            format!("{}B", &sealed[..sealed.len() - 1])
+        } else {
+            altered
+        };
+        record
+            .data
+            .insert(AuthSession::KEY.into(), serde_json::Value::String(altered));
+        external.save(&record).await.unwrap();
+        assert!(matches!(
+            auth.authenticate(Some(&id)).await,
+            Authenticated::Anonymous
+        ));
     }
 }
