@@ -9,12 +9,13 @@
 use std::time::Duration;
 
 use fred::prelude::{
-    Builder, ClientLike, Config, Error as RedisError, Expiration, KeysInterface, Pool,
+    Builder, ClientLike, Config, Error as RedisError, ErrorKind, Expiration, KeysInterface, Pool,
     ReconnectPolicy, SetOptions,
 };
 use sha2::{Digest, Sha256};
 
 use crate::flow::refresh::Refreshed;
+use crate::seal::Sealer;
 
 /// Connections kept to Redis.
 const POOL_SIZE: usize = 4;
@@ -114,14 +115,22 @@ impl RedisShared {
             .await
     }
 
-    /// Publishes a refresh's result for the other instances, for `ttl`.
+    /// Publishes a refresh's result for the other instances, for `ttl` (sealed like
+    /// session records when they are).
     pub(crate) async fn publish_refresh(
         &self,
         refresh_token: &str,
         result: &Refreshed,
         ttl: Duration,
+        sealer: Option<&Sealer>,
     ) -> Result<(), RedisError> {
-        let value = serde_json::to_string(result).unwrap_or_default();
+        let json = serde_json::to_vec(result).unwrap_or_default();
+        let value = match sealer {
+            Some(s) => s
+                .seal(&json)
+                .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
+            None => String::from_utf8(json).unwrap_or_default(),
+        };
         self.pool
             .set::<(), _, _>(
                 hashed("auth:refresh:done:", refresh_token),
@@ -137,11 +146,17 @@ impl RedisShared {
     pub(crate) async fn published_refresh(
         &self,
         refresh_token: &str,
+        sealer: Option<&Sealer>,
     ) -> Result<Option<Refreshed>, RedisError> {
         let value: Option<String> = self
             .pool
             .get(hashed("auth:refresh:done:", refresh_token))
             .await?;
-        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+        Ok(value.and_then(|v| match sealer {
+            Some(s) => s
+                .open(&v)
+                .and_then(|plain| serde_json::from_slice(&plain).ok()),
+            None => serde_json::from_str(&v).ok(),
+        }))
     }
 }

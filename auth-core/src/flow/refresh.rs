@@ -205,7 +205,12 @@ impl Auth {
         let lock_ttl = self.0.config.request_timeout + Duration::from_secs(5);
         let give_up = Instant::now() + 2 * lock_ttl;
         loop {
-            if let Some(done) = redis.published_refresh(rt).await.map_err(unavailable)? {
+            let sealer = self.0.sealer.as_ref();
+            if let Some(done) = redis
+                .published_refresh(rt, sealer)
+                .await
+                .map_err(unavailable)?
+            {
                 tracing::debug!("refresh done by another instance");
                 return Ok(done);
             }
@@ -216,7 +221,7 @@ impl Auth {
             {
                 let result = self.refresh_now(session, refresh_token).await;
                 if let Ok(done) = &result
-                    && let Err(e) = redis.publish_refresh(rt, done, RESULT_TTL).await
+                    && let Err(e) = redis.publish_refresh(rt, done, RESULT_TTL, sealer).await
                 {
                     tracing::error!(error = %e, "could not publish the refresh result");
                 }
