@@ -323,3 +323,23 @@ pub async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
 }
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_redis_stalled_is_bounded_by_the_timeout(serve: Serve) {
+    let c = Cluster::start(serve, 60).await;
+    let client = browser();
+    sign_in_at(&client, &c.bases[0], "").await;
+    c.redis.pause();
+    let started = Instant::now();
+    let status = me_at(&client, &c.bases[1]).await;
+    let waited = started.elapsed();
+    c.redis.resume();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // The Redis timeout is 500 ms here; a check makes at most a few Redis calls.
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while me_at(&client, &c.bases[1]).await != StatusCode::OK {
+        assert!(Instant::now() < deadline, "no recovery after the stall");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -701,7 +701,8 @@ macro_rules! acceptance_suite {
             cluster_refresh_is_single_flight_across_instances,
             cluster_sessions_survive_restarting_every_instance,
             cluster_redis_down_answers_503_then_recovers,
-            cluster_idle_session_ends_on_every_instance);
+            cluster_idle_session_ends_on_every_instance,
+            cluster_redis_stalled_is_bounded_by_the_timeout);
     };
 }
 
