@@ -85,7 +85,7 @@ pub(crate) async fn authenticate(req: &HttpRequest) -> Result<Outcome, AuthRejec
     let id = auth.session_id(convert::cookie_headers(req));
     match auth.authenticate(id.as_ref()).await {
         Authenticated::User(session) => {
-            let user = AuthUser(Arc::new(session));
+            let user = AuthUser(session);
             req.extensions_mut().insert(user.clone());
             Ok(Outcome::User(user))
         }

@@ -65,7 +65,7 @@ async fn authenticate(parts: &mut Parts) -> Result<(Auth, Outcome), AuthRejectio
     let id = auth.session_id_from_headers(&parts.headers);
     match auth.authenticate(id.as_ref()).await {
         Authenticated::User(session) => {
-            let user = AuthUser(Arc::new(session));
+            let user = AuthUser(session);
             parts.extensions.insert(user.clone());
             Ok((auth, Outcome::User(user)))
         }

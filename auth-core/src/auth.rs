@@ -113,6 +113,8 @@ pub(crate) struct Inner {
     pub(crate) store: SharedStore,
     /// Seals records in an external store (absent for the in-process memory store).
     pub(crate) sealer: Option<crate::seal::Sealer>,
+    /// Decoded sessions in this process, when no external store is configured.
+    pub(crate) local: Option<crate::memory_store::LocalSessions>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::redis::RedisShared>,
 }
@@ -249,6 +251,7 @@ impl Auth {
             logouts: LogoutRegistry::default(),
             store,
             sealer,
+            local: (!external).then(crate::memory_store::LocalSessions::default),
             #[cfg(feature = "redis")]
             redis,
         }))

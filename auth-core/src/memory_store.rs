@@ -127,6 +127,32 @@ mod tests {
         assert_eq!(store.len(), 1);
     }
 
+    #[test]
+    fn local_sessions_never_resurrect_and_hide_expired_ones() {
+        let local = LocalSessions::default();
+        let session = Arc::new(crate::AuthSession {
+            claims: crate::Claims::default(),
+            id_token: crate::IdToken::new("id"),
+            access_token: crate::AccessToken::new("at"),
+            refresh_token: None,
+            expires_at: None,
+            authenticated_at: 0,
+            scope: None,
+            last_seen: None,
+            refresh_expires_at: None,
+        });
+        let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+        let id = local.create(Arc::clone(&session), later);
+        assert!(local.load(&id).is_some());
+        local.delete(&id);
+        local.save(&id, Arc::clone(&session), later);
+        assert!(local.load(&id).is_none());
+        let past = OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        let old = local.create(session, past);
+        assert!(local.load(&old).is_none());
+        assert_eq!(format!("{local:?}"), "LocalSessions { .. }");
+    }
+
     #[tokio::test]
     async fn debug_prints_no_record() {
         let store = MemoryStore::default();
@@ -136,5 +162,66 @@ mod tests {
         store.create(&mut r).await.unwrap();
         let printed = format!("{store:?}");
         assert!(!printed.contains("secret"), "{printed}");
+    }
+}
+
+/// The sessions of a single instance when no external store is configured: decoded
+/// sessions shared by reference, so a signed-in request costs a map lookup and no
+/// decoding. Same rules as [`MemoryStore`]: expired entries are swept as new ones
+/// come, and saving never brings back a deleted session.
+#[derive(Default)]
+pub(crate) struct LocalSessions(Mutex<LocalState>);
+
+#[derive(Default)]
+struct LocalState {
+    map: HashMap<Id, (Arc<crate::AuthSession>, OffsetDateTime)>,
+    next_sweep: i64,
+}
+
+impl std::fmt::Debug for LocalSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSessions").finish_non_exhaustive()
+    }
+}
+
+impl LocalSessions {
+    fn state(&self) -> std::sync::MutexGuard<'_, LocalState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn load(&self, id: &Id) -> Option<Arc<crate::AuthSession>> {
+        let now = OffsetDateTime::now_utc();
+        self.state()
+            .map
+            .get(id)
+            .filter(|(_, expiry)| *expiry > now)
+            .map(|(s, _)| Arc::clone(s))
+    }
+
+    /// Stores `session` under a new random id.
+    pub(crate) fn create(&self, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) -> Id {
+        let now = OffsetDateTime::now_utc();
+        let mut state = self.state();
+        if now.unix_timestamp() >= state.next_sweep {
+            state.map.retain(|_, (_, e)| *e > now);
+            state.next_sweep = now.unix_timestamp() + SWEEP_EVERY_SECS;
+        }
+        let mut id = Id::default();
+        while state.map.contains_key(&id) {
+            id = Id::default();
+        }
+        state.map.insert(id, (session, expiry));
+        id
+    }
+
+    /// Replaces the session of `id` if it still exists.
+    pub(crate) fn save(&self, id: &Id, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) {
+        if let Some(entry) = self.state().map.get_mut(id) {
+            *entry = (session, expiry);
+        }
+    }
+
+    pub(crate) fn delete(&self, id: &Id) {
+        self.state().map.remove(id);
     }
 }

@@ -68,7 +68,7 @@ impl SessionStore for SharedStore {
 #[must_use]
 pub enum Authenticated {
     /// A valid session (refreshed and stored again if it needed to be).
-    User(AuthSession),
+    User(Arc<AuthSession>),
     /// No session: no cookie, an unknown id, or a session that just ended.
     Anonymous,
     /// The session cannot be checked now (store down, or the provider down while the
@@ -144,19 +144,22 @@ impl Auth {
         };
         match self.check_session(&stored).await {
             SessionStatus::Valid => {
-                let mut session = stored;
-                if self.due_for_touch(&session) {
-                    // Records the use for the idle timeout (and moves the record's
-                    // expiry); a failure only shortens the session's idle time.
-                    session.last_seen = Some(self.0.config.clock.now());
-                    if let Err(e) = self.save_session(id, &session).await {
-                        tracing::warn!(error = %e, "could not record the session's use");
-                    }
+                if !self.due_for_touch(&stored) {
+                    return Authenticated::User(stored);
+                }
+                // Records the use for the idle timeout (and moves the record's expiry);
+                // a failure only shortens the session's idle time.
+                let mut session = AuthSession::clone(&stored);
+                session.last_seen = Some(self.0.config.clock.now());
+                let session = Arc::new(session);
+                if let Err(e) = self.save_session(id, &session).await {
+                    tracing::warn!(error = %e, "could not record the session's use");
                 }
                 Authenticated::User(session)
             }
             SessionStatus::Refreshed(mut new) => {
                 new.last_seen = Some(self.0.config.clock.now());
+                let new = Arc::new(new);
                 // The provider has rotated the refresh token: serve the request with the
                 // new tokens even if storing them fails. The next request of this session
                 // gets the same result from the refresh coordinator and stores it again.
@@ -167,7 +170,7 @@ impl Auth {
             }
             SessionStatus::Ended(why) => {
                 tracing::info!(reason = ?why, "session ended");
-                if let Err(e) = self.0.store.delete(&self.store_id(id)).await {
+                if let Err(e) = self.delete_session(id).await {
                     tracing::error!(error = %e, "could not delete the ended session");
                 }
                 Authenticated::Anonymous
@@ -188,9 +191,13 @@ impl Auth {
         session: &AuthSession,
     ) -> Result<String, StoreError> {
         if let Some(old) = previous {
-            self.0.store.delete(&self.store_id(old)).await?;
+            self.delete_session(old).await?;
         }
         let lifetime = self.0.config.session_lifetime.as_secs();
+        if let Some(local) = &self.0.local {
+            let id = local.create(Arc::new(session.clone()), self.expiry_date(session));
+            return Ok(self.session_cookie_value(&id.to_string(), lifetime as i64));
+        }
         loop {
             let id = Id::default();
             let key = self.store_id(&id);
@@ -210,13 +217,13 @@ impl Auth {
     pub(crate) async fn end_session(
         &self,
         id: Option<&Id>,
-    ) -> (Option<AuthSession>, Result<(), StoreError>, String) {
+    ) -> (Option<Arc<AuthSession>>, Result<(), StoreError>, String) {
         let removal = self.session_cookie_value("", 0);
         let Some(id) = id else {
             return (None, Ok(()), removal);
         };
         let session = self.load_session(id).await.ok().flatten();
-        let deleted = self.0.store.delete(&self.store_id(id)).await;
+        let deleted = self.delete_session(id).await;
         (session, deleted, removal)
     }
 
@@ -239,12 +246,25 @@ impl Auth {
         }
     }
 
-    async fn load_session(&self, id: &Id) -> Result<Option<AuthSession>, StoreError> {
-        let Some(record) = self.0.store.load(&self.store_id(id)).await? else {
+    async fn delete_session(&self, id: &Id) -> Result<(), StoreError> {
+        match &self.0.local {
+            Some(local) => {
+                local.delete(id);
+                Ok(())
+            }
+            None => self.0.store.delete(&self.store_id(id)).await,
+        }
+    }
+
+    async fn load_session(&self, id: &Id) -> Result<Option<Arc<AuthSession>>, StoreError> {
+        if let Some(local) = &self.0.local {
+            return Ok(local.load(id));
+        }
+        let Some(mut record) = self.0.store.load(&self.store_id(id)).await? else {
             return Ok(None);
         };
-        let parsed = match (&self.0.sealer, record.data.get(AuthSession::KEY)) {
-            (Some(sealer), Some(serde_json::Value::String(sealed))) => match sealer.open(sealed) {
+        let parsed = match (&self.0.sealer, record.data.remove(AuthSession::KEY)) {
+            (Some(sealer), Some(serde_json::Value::String(sealed))) => match sealer.open(&sealed) {
                 Some(plain) => serde_json::from_slice(&plain),
                 None => {
                     tracing::warn!(
@@ -261,11 +281,11 @@ impl Auth {
                 );
                 return Ok(None);
             }
-            (None, Some(value)) => serde_json::from_value(value.clone()),
+            (None, Some(value)) => serde_json::from_value(value),
             (_, None) => return Ok(None),
         };
         match parsed {
-            Ok(s) => Ok(Some(s)),
+            Ok(s) => Ok(Some(Arc::new(s))),
             Err(e) => {
                 tracing::warn!(error = %e, "stored session is unreadable; treating it as signed out");
                 Ok(None)
@@ -273,7 +293,11 @@ impl Auth {
         }
     }
 
-    async fn save_session(&self, id: &Id, session: &AuthSession) -> Result<(), StoreError> {
+    async fn save_session(&self, id: &Id, session: &Arc<AuthSession>) -> Result<(), StoreError> {
+        if let Some(local) = &self.0.local {
+            local.save(id, Arc::clone(session), self.expiry_date(session));
+            return Ok(());
+        }
         let record = self.record(self.store_id(id), session)?;
         self.0.store.save(&record).await
     }
@@ -288,18 +312,21 @@ impl Auth {
             }
             None => serde_json::to_value(session).map_err(|e| StoreError::Encode(e.to_string()))?,
         };
-        // The store compares expiry with the wall clock; the session's age is measured
-        // with ours.
-        let (ends, _) = self.session_end(session);
-        let left = ends.saturating_sub(self.0.config.clock.now()).max(0);
-        let expiry_date = OffsetDateTime::now_utc() + time::Duration::seconds(left);
         Ok(Record {
             id,
             data: [(AuthSession::KEY.to_string(), value)]
                 .into_iter()
                 .collect(),
-            expiry_date,
+            expiry_date: self.expiry_date(session),
         })
+    }
+
+    /// When a stored session expires: stores compare expiry with the wall clock; the
+    /// session's age is measured with ours.
+    fn expiry_date(&self, session: &AuthSession) -> OffsetDateTime {
+        let (ends, _) = self.session_end(session);
+        let left = ends.saturating_sub(self.0.config.clock.now()).max(0);
+        OffsetDateTime::now_utc() + time::Duration::seconds(left)
     }
 
     /// The session cookie: HttpOnly, SameSite=Lax, Path=/, `Secure` (and `__Host-`)

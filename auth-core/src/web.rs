@@ -142,7 +142,7 @@ impl Auth {
             return response;
         }
         tracing::info!(signed_in = session.is_some(), "logout");
-        let mut response = redirect(self.logout_url(session.as_ref()).as_str());
+        let mut response = redirect(self.logout_url(session.as_deref()).as_str());
         add_cookies(&mut response, &[removal]);
         response
     }
