@@ -401,6 +401,29 @@ mod tests {
         }
     }
 
+    /// Whether `id` is signed out (the store works in these tests).
+    async fn anonymous(auth: &Auth, id: &Id) -> bool {
+        match auth.authenticate(Some(id)).await {
+            Authenticated::User(_) => false,
+            Authenticated::Anonymous => true,
+            Authenticated::Unavailable => panic!("unavailable"),
+        }
+    }
+
+    /// An `Auth` whose records go to the returned external store, sealed with `key`.
+    async fn sealed(key_hex: String) -> (Auth, crate::MemoryStore) {
+        let external = crate::MemoryStore::default();
+        let shared = external.clone();
+        let now = Arc::new(AtomicI64::new(T0));
+        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
+            b.with_session_store(shared)
+                .with_session_encryption_key_hex(&key_hex)
+                .expect("key")
+        })
+        .await;
+        (auth, external)
+    }
+
     async fn signed_in(auth: &Auth, s: &AuthSession) -> Id {
         let cookie = auth.start_session(None, s).await.expect("stored");
         let value = cookie
@@ -424,27 +447,15 @@ mod tests {
         let id = signed_in(&auth, &session(None)).await;
         // Used at +90 s (recorded: more than a tenth of the idle time has passed)...
         now.store(T0 + 90, Ordering::SeqCst);
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::User(_)
-        ));
+        assert!(!anonymous(&auth, &id).await);
         // ...so still valid at +180 s, 90 s after that use.
         now.store(T0 + 180, Ordering::SeqCst);
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::User(_)
-        ));
+        assert!(!anonymous(&auth, &id).await);
         // Unused for 100 s: over, and deleted.
         now.store(T0 + 280, Ordering::SeqCst);
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::Anonymous
-        ));
+        assert!(anonymous(&auth, &id).await);
         now.store(T0 + 180, Ordering::SeqCst);
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::Anonymous
-        ));
+        assert!(anonymous(&auth, &id).await);
     }
 
     #[tokio::test]
@@ -459,16 +470,10 @@ mod tests {
         let id = signed_in(&auth, &session(None)).await;
         for t in (50..300).step_by(50) {
             now.store(T0 + t, Ordering::SeqCst);
-            assert!(
-                matches!(auth.authenticate(Some(&id)).await, Authenticated::User(_)),
-                "+{t}"
-            );
+            assert!(!anonymous(&auth, &id).await, "+{t}");
         }
         now.store(T0 + 300, Ordering::SeqCst);
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::Anonymous
-        ));
+        assert!(anonymous(&auth, &id).await);
     }
 
     #[tokio::test]
@@ -481,15 +486,9 @@ mod tests {
         );
         let id = signed_in(&auth, &s).await;
         now.store(T0 + 119, Ordering::SeqCst);
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::User(_)
-        ));
+        assert!(!anonymous(&auth, &id).await);
         now.store(T0 + 120, Ordering::SeqCst);
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::Anonymous
-        ));
+        assert!(anonymous(&auth, &id).await);
     }
 
     #[tokio::test]
@@ -520,15 +519,7 @@ mod tests {
 
     #[tokio::test]
     async fn external_store_holds_sealed_records_under_hashed_ids() {
-        let now = Arc::new(AtomicI64::new(T0));
-        let external = crate::MemoryStore::default();
-        let shared = external.clone();
-        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
-            b.with_session_store(shared)
-                .with_app_secret_hex(&"ab".repeat(32))
-                .expect("key")
-        })
-        .await;
+        let (auth, external) = sealed("ab".repeat(32)).await;
         let mut s = session(None);
         s.access_token = AccessToken::new("ACCESS-SECRET");
         let id = signed_in(&auth, &s).await;
@@ -546,15 +537,7 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_a_forged_record_in_clear_when_records_are_sealed() {
-        let now = Arc::new(AtomicI64::new(T0));
-        let external = crate::MemoryStore::default();
-        let shared = external.clone();
-        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
-            b.with_session_store(shared)
-                .with_session_encryption_key_hex(&"cd".repeat(32))
-                .expect("key")
-        })
-        .await;
+        let (auth, external) = sealed("cd".repeat(32)).await;
         let id = Id::default();
         // Someone who can write to the store plants a session in clear for a cookie id.
         let mut forged = Record {
@@ -568,23 +551,12 @@ mod tests {
             expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
         };
         external.create(&mut forged).await.unwrap();
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::Anonymous
-        ));
+        assert!(anonymous(&auth, &id).await);
     }
 
     #[tokio::test]
     async fn rejects_a_sealed_record_that_was_altered() {
-        let now = Arc::new(AtomicI64::new(T0));
-        let external = crate::MemoryStore::default();
-        let shared = external.clone();
-        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
-            b.with_session_store(shared)
-                .with_session_encryption_key_hex(&"cd".repeat(32))
-                .expect("key")
-        })
-        .await;
+        let (auth, external) = sealed("cd".repeat(32)).await;
         let id = signed_in(&auth, &session(None)).await;
         let key = auth.store_id(&id);
         let mut record = external.load(&key).await.unwrap().expect("record");
@@ -599,9 +571,6 @@ mod tests {
             .data
             .insert(AuthSession::KEY.into(), serde_json::Value::String(altered));
         external.save(&record).await.unwrap();
-        assert!(matches!(
-            auth.authenticate(Some(&id)).await,
-            Authenticated::Anonymous
-        ));
+        assert!(anonymous(&auth, &id).await);
     }
 }

@@ -11,7 +11,7 @@ use provider_harness::{RedisServer, TestProvider};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Running, SECRET, Serve, between, browser, sign_in_at};
+use crate::{Running, SECRET, Serve, browser, sign_in_at, sign_out_at_provider};
 
 /// The cookie key every instance shares (`APP_SECRET`).
 const APP_SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -161,25 +161,7 @@ pub async fn cluster_backchannel_logout_on_one_instance_ends_the_session_on_all(
     assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::OK);
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
     // Sign out at the provider: it calls instance 0's back-channel URL only.
-    let page = client
-        .get(format!(
-            "{}/session/end?client_id=example",
-            c.provider.issuer
-        ))
-        .send()
-        .await
-        .expect("end session")
-        .text()
-        .await
-        .expect("body");
-    let action = between(&page, "action=\"", "\"");
-    let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"");
-    client
-        .post(action)
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .expect("confirm");
+    sign_out_at_provider(&client, &c.provider.issuer).await;
     assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
     // Instance 1 never received the logout, and its own process remembers nothing.
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);

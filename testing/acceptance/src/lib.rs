@@ -508,30 +508,7 @@ pub async fn backchannel_logout_sent_by_the_provider_ends_the_session(serve: Ser
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
     // Sign out at the provider directly (another app, or the provider's own page):
     // the app learns of it only through the back-channel.
-    let page = client
-        .get(format!(
-            "{}/session/end?client_id=example",
-            app.provider.issuer
-        ))
-        .send()
-        .await
-        .expect("end session")
-        .text()
-        .await
-        .expect("body");
-    let action = between(&page, "action=\"", "\"");
-    let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"");
-    let r = client
-        .post(action)
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .expect("confirm");
-    assert!(
-        r.status().is_redirection() || r.status().is_success(),
-        "{}",
-        r.status()
-    );
+    sign_out_at_provider(&client, &app.provider.issuer).await;
     let s = stats(&app).await;
     assert_eq!(s["backchannel_logouts_ok"], 1, "{s}");
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
@@ -561,6 +538,32 @@ pub async fn rp_backchannel_logout_rejects_bad_tokens(serve: Serve) {
         me(&client, &app).await.status(),
         StatusCode::OK,
         "the session survives bad tokens"
+    );
+}
+
+/// Signs the browser out at the provider's own logout page (confirming its form); the
+/// provider then sends back-channel logouts.
+async fn sign_out_at_provider(client: &Client, issuer: &str) {
+    let page = client
+        .get(format!("{issuer}/session/end?client_id=example"))
+        .send()
+        .await
+        .expect("end session")
+        .text()
+        .await
+        .expect("body");
+    let action = between(&page, "action=\"", "\"");
+    let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"");
+    let r = client
+        .post(action)
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .expect("confirm");
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
     );
 }
 
