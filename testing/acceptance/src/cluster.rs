@@ -285,23 +285,24 @@ pub async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
 
 /// An acceptance scenario (see the crate docs).
 pub async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
+    // Idle timeout 4 s (clock in whole seconds, so a gap reads up to 1 s longer).
     let c = Cluster::start_with(serve, 60, |b| {
-        b.with_idle_timeout(Some(Duration::from_secs(3)))
+        b.with_idle_timeout(Some(Duration::from_secs(4)))
     })
     .await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
-    // Used every 1.5 s, alternately on each instance: it stays alive past 3 s.
-    for i in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Used every second, alternately on each instance, for longer than the timeout.
+    for i in 0..6 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(
             me_at(&client, &c.bases[i % 2]).await,
             StatusCode::OK,
             "use {i}"
         );
     }
-    // Then unused for 4.5 s: over on both.
-    tokio::time::sleep(Duration::from_millis(4500)).await;
+    // Then unused for 6 s: over on both.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
 }
