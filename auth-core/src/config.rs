@@ -533,6 +533,33 @@ impl AuthConfigBuilder {
                 reason: "must be between 1 second and 400 days".into(),
             });
         }
+        if self
+            .idle_timeout
+            .is_some_and(|i| i.is_zero() || i > MAX_SESSION_LIFETIME)
+        {
+            return Err(ConfigError::Invalid {
+                name: "idle timeout",
+                reason: "must be between 1 second and 400 days".into(),
+            });
+        }
+        for (name, t) in [
+            ("HTTP timeout", self.request_timeout),
+            ("connect timeout", self.connect_timeout),
+            ("Redis timeout", self.redis_timeout),
+        ] {
+            if t.is_zero() || t > Duration::from_secs(300) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be between 1 millisecond and 5 minutes".into(),
+                });
+            }
+        }
+        if self.refresh_margin > MAX_SESSION_LIFETIME {
+            return Err(ConfigError::Invalid {
+                name: "refresh margin",
+                reason: "must be at most 400 days".into(),
+            });
+        }
         if let Some(RedisUrl(u)) = &self.redis_url {
             check_redis_url(u)?;
         }
@@ -759,6 +786,17 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("REDIS_URL", "http://127.0.0.1:6379"));
         assert!(AuthConfig::from_lookup(env(&vars)).is_err());
+    }
+
+    #[test]
+    fn rejects_absurd_timeouts() {
+        let b = || AuthConfig::builder("https://id.example.com", "app", "https://app.example.com");
+        assert!(b().with_idle_timeout(Some(Duration::MAX)).build().is_err());
+        assert!(b().with_idle_timeout(Some(Duration::ZERO)).build().is_err());
+        assert!(b().with_request_timeout(Duration::MAX).build().is_err());
+        assert!(b().with_redis_timeout(Duration::ZERO).build().is_err());
+        assert!(b().with_refresh_margin(Duration::MAX).build().is_err());
+        assert!(b().with_idle_timeout(None).build().is_ok());
     }
 
     #[test]

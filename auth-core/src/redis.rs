@@ -77,15 +77,14 @@ impl RedisShared {
             .await
     }
 
-    /// The latest logout time recorded for any of `keys`.
-    pub(crate) async fn latest_logout(&self, keys: &[String]) -> Result<Option<i64>, RedisError> {
+    /// The logout times recorded for `keys`, in order.
+    pub(crate) async fn logouts(&self, keys: &[String]) -> Result<Vec<Option<i64>>, RedisError> {
         let keys: Vec<String> = keys.iter().map(|k| hashed("auth:logout:", k)).collect();
-        let values: Vec<Option<i64>> = if keys.len() == 1 {
-            vec![self.pool.get(keys[0].clone()).await?]
+        if keys.len() == 1 {
+            Ok(vec![self.pool.get(keys[0].clone()).await?])
         } else {
-            self.pool.mget(keys).await?
-        };
-        Ok(values.into_iter().flatten().max())
+            self.pool.mget(keys).await
+        }
     }
 
     /// Takes the refresh lock of `refresh_token` for `ttl`; false when another
@@ -124,16 +123,17 @@ impl RedisShared {
         ttl: Duration,
         sealer: Option<&Sealer>,
     ) -> Result<(), RedisError> {
+        let key = hashed("auth:refresh:done:", refresh_token);
         let json = serde_json::to_vec(result).unwrap_or_default();
         let value = match sealer {
             Some(s) => s
-                .seal(&json)
+                .seal(&json, key.as_bytes())
                 .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
             None => String::from_utf8(json).unwrap_or_default(),
         };
         self.pool
             .set::<(), _, _>(
-                hashed("auth:refresh:done:", refresh_token),
+                key,
                 value,
                 Some(Expiration::PX(ttl.as_millis() as i64)),
                 None,
@@ -147,16 +147,15 @@ impl RedisShared {
         &self,
         refresh_token: &str,
         sealer: Option<&Sealer>,
-    ) -> Result<Option<Refreshed>, RedisError> {
-        let value: Option<String> = self
-            .pool
-            .get(hashed("auth:refresh:done:", refresh_token))
-            .await?;
-        Ok(value.and_then(|v| match sealer {
-            Some(s) => s
-                .open(&v)
-                .and_then(|plain| serde_json::from_slice(&plain).ok()),
-            None => serde_json::from_str(&v).ok(),
+    ) -> Result<Option<Result<Refreshed, ()>>, RedisError> {
+        let key = hashed("auth:refresh:done:", refresh_token);
+        let value: Option<String> = self.pool.get(key.as_str()).await?;
+        Ok(value.map(|v| {
+            let plain = match sealer {
+                Some(s) => s.open(&v, key.as_bytes()).ok_or(())?,
+                None => v.into_bytes(),
+            };
+            serde_json::from_slice(&plain).map_err(|_| ())
         }))
     }
 }

@@ -12,8 +12,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tower_sessions_core::session::Id;
 
-/// What the ciphertext is bound to (a record of another kind or version never opens).
-const AAD: &[u8] = b"auth-rs session record v1";
+/// What every ciphertext is bound to, with the key it is stored under: a record
+/// copied under another key, or of another kind or version, never opens.
+const AAD_PREFIX: &[u8] = b"auth-rs sealed v1|";
 /// The longest sealed record opened (a session is a few KiB).
 const MAX_SEALED: usize = 256 * 1024;
 
@@ -56,16 +57,17 @@ impl Sealer {
         Id(i128::from_le_bytes(first))
     }
 
-    /// `base64url(nonce || ciphertext)`.
-    pub(crate) fn seal(&self, plaintext: &[u8]) -> Result<String, String> {
+    /// `base64url(nonce || ciphertext)`, bound to `context` (the store key).
+    pub(crate) fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<String, String> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let aad = [AAD_PREFIX, context].concat();
         let ct = self
             .cipher
             .encrypt(
                 &nonce,
                 Payload {
                     msg: plaintext,
-                    aad: AAD,
+                    aad: &aad,
                 },
             )
             .map_err(|_| "encryption failed".to_string())?;
@@ -76,7 +78,7 @@ impl Sealer {
 
     /// The plaintext of a sealed record; `None` if it was altered, sealed with another
     /// key, or is not a sealed record.
-    pub(crate) fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+    pub(crate) fn open(&self, sealed: &str, context: &[u8]) -> Option<Vec<u8>> {
         if sealed.len() > MAX_SEALED {
             return None;
         }
@@ -87,7 +89,13 @@ impl Sealer {
         let (nonce, ct) = raw.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().ok()?;
         self.cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: AAD })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: &[AAD_PREFIX, context].concat(),
+                },
+            )
             .ok()
     }
 }
@@ -99,16 +107,22 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_tampering_and_other_keys() {
         let s = Sealer::derive(&[7u8; 32]);
-        let sealed = s.seal(b"tokens").unwrap();
+        let sealed = s.seal(b"tokens", b"key-1").unwrap();
         assert!(!sealed.contains("tokens"));
-        assert_eq!(s.open(&sealed).unwrap(), b"tokens");
+        assert_eq!(s.open(&sealed, b"key-1").unwrap(), b"tokens");
         let mut raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
-        let last = raw.len() - 1;
-        raw[last] ^= 1;
-        assert!(s.open(&URL_SAFE_NO_PAD.encode(raw)).is_none());
-        assert!(Sealer::derive(&[8u8; 32]).open(&sealed).is_none());
-        assert!(s.open("not sealed").is_none());
-        assert!(s.open(&"A".repeat(MAX_SEALED + 1)).is_none());
+        raw[20] ^= 1;
+        assert!(s.open(&URL_SAFE_NO_PAD.encode(raw), b"key-1").is_none());
+        assert!(Sealer::derive(&[8u8; 32]).open(&sealed, b"key-1").is_none());
+        assert!(s.open("not sealed", b"key-1").is_none());
+        assert!(s.open(&"A".repeat(MAX_SEALED + 1), b"key-1").is_none());
+    }
+
+    #[test]
+    fn a_record_copied_under_another_key_does_not_open() {
+        let s = Sealer::derive(&[7u8; 32]);
+        let sealed = s.seal(b"victim's session", b"victim-key").unwrap();
+        assert!(s.open(&sealed, b"attacker-key").is_none());
     }
 
     #[test]

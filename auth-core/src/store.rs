@@ -18,6 +18,9 @@ use crate::auth::Auth;
 use crate::flow::refresh::SessionStatus;
 use crate::session::AuthSession;
 
+/// No use is recorded this close to a refresh (seconds before the refresh margin).
+const TOUCH_GUARD_SECS: i64 = 10;
+
 /// The longest session cookie value read (a tower-sessions id is 22 characters).
 const MAX_SESSION_ID_LEN: usize = 64;
 
@@ -233,8 +236,19 @@ impl Auth {
         let Some(idle) = self.0.config.idle_timeout else {
             return false;
         };
+        let now = self.0.config.clock.now();
+        // Near a refresh, a touch could land after the refresh's own save and put the
+        // old tokens back: leave the recording to the refresh (which records the use).
+        let margin = self.0.config.refresh_margin.as_secs() as i64;
+        if session.refresh_token.is_some()
+            && session
+                .expires_at
+                .is_some_and(|e| e - margin - TOUCH_GUARD_SECS <= now)
+        {
+            return false;
+        }
         let every = (idle.as_secs() / 10).max(1) as i64;
-        self.0.config.clock.now() - session.last_seen() >= every
+        now - session.last_seen() >= every
     }
 
     /// The store key of a session id: itself, or a keyed hash of it when records are
@@ -264,15 +278,17 @@ impl Auth {
             return Ok(None);
         };
         let parsed = match (&self.0.sealer, record.data.remove(AuthSession::KEY)) {
-            (Some(sealer), Some(serde_json::Value::String(sealed))) => match sealer.open(&sealed) {
-                Some(plain) => serde_json::from_slice(&plain),
-                None => {
-                    tracing::warn!(
-                        "a sealed session record does not open (altered, or another key); treating it as signed out"
-                    );
-                    return Ok(None);
+            (Some(sealer), Some(serde_json::Value::String(sealed))) => {
+                match sealer.open(&sealed, record.id.to_string().as_bytes()) {
+                    Some(plain) => serde_json::from_slice(&plain),
+                    None => {
+                        tracing::warn!(
+                            "a sealed session record does not open (altered, or another key); treating it as signed out"
+                        );
+                        return Ok(None);
+                    }
                 }
-            },
+            }
             // With sealing on, a record in clear is never trusted: whoever can write
             // to the store could otherwise forge any session.
             (Some(_), Some(_)) => {
@@ -308,7 +324,11 @@ impl Auth {
             Some(sealer) => {
                 let plain =
                     serde_json::to_vec(session).map_err(|e| StoreError::Encode(e.to_string()))?;
-                serde_json::Value::String(sealer.seal(&plain).map_err(StoreError::Encode)?)
+                serde_json::Value::String(
+                    sealer
+                        .seal(&plain, id.to_string().as_bytes())
+                        .map_err(StoreError::Encode)?,
+                )
             }
             None => serde_json::to_value(session).map_err(|e| StoreError::Encode(e.to_string()))?,
         };

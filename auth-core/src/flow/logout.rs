@@ -43,11 +43,12 @@ impl LogoutRegistry {
             return false;
         }
         let began = session.authenticated_at;
+        // A provider session that was logged out is over, whenever this login began
+        // (no clock comparison between instances); by `sub`, logins before the logout.
         let by_sid = session
             .claims
             .sid()
-            .and_then(|sid| map.get(&Self::key_sid(sid)))
-            .is_some_and(|t| *t >= began);
+            .is_some_and(|sid| map.contains_key(&Self::key_sid(sid)));
         by_sid
             || map
                 .get(&Self::key_sub(session.claims.sub()))
@@ -155,12 +156,57 @@ impl Auth {
             if let Some(sid) = session.claims.sid() {
                 keys.push(LogoutRegistry::key_sid(sid));
             }
-            let latest = redis
-                .latest_logout(&keys)
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(latest.is_some_and(|t| t >= session.authenticated_at));
+            let found = redis.logouts(&keys).await.map_err(|e| e.to_string())?;
+            let by_sub = found
+                .first()
+                .copied()
+                .flatten()
+                .is_some_and(|t| t >= session.authenticated_at);
+            let by_sid = found.get(1).copied().flatten().is_some();
+            return Ok(by_sub || by_sid);
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{AccessToken, IdToken};
+    use crate::token::Claims;
+
+    fn session(sid: Option<&str>, began: i64) -> AuthSession {
+        let mut claims = Claims::default().with("sub", serde_json::json!("alice"));
+        if let Some(sid) = sid {
+            claims = claims.with("sid", serde_json::json!(sid));
+        }
+        AuthSession {
+            claims,
+            id_token: IdToken::new("id"),
+            access_token: AccessToken::new("at"),
+            refresh_token: None,
+            expires_at: None,
+            authenticated_at: began,
+            scope: None,
+            last_seen: None,
+            refresh_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn a_logged_out_sid_ends_its_session_whatever_the_clocks_say() {
+        let r = LogoutRegistry::default();
+        r.record(LogoutRegistry::key_sid("s1"), 100, 0);
+        // The login instance's clock ran ahead of the one that got the logout.
+        assert!(r.is_logged_out(&session(Some("s1"), 105)));
+        assert!(!r.is_logged_out(&session(Some("s2"), 50)));
+    }
+
+    #[test]
+    fn a_logged_out_sub_ends_only_sessions_that_began_before() {
+        let r = LogoutRegistry::default();
+        r.record(LogoutRegistry::key_sub("alice"), 100, 0);
+        assert!(r.is_logged_out(&session(None, 90)));
+        assert!(!r.is_logged_out(&session(None, 101)));
     }
 }

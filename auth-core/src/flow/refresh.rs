@@ -91,10 +91,21 @@ pub(crate) struct RefreshCoordinator {
 }
 
 impl RefreshCoordinator {
-    fn cell_for(&self, refresh_token: &RefreshToken) -> Cell {
+    /// The single-flight cell of `refresh_token`. A finished cell is reused only while
+    /// its result is a success whose access token is still fresh (`fresh_until`:
+    /// expiry minus the refresh margin must be after `now`): failures are retried, and
+    /// a provider that does not rotate refresh tokens gets a new refresh when due.
+    fn cell_for(&self, refresh_token: &RefreshToken, now: i64, margin: i64) -> Cell {
         let key: [u8; 32] = Sha256::digest(refresh_token.secret().as_bytes()).into();
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, (at, _)| at.elapsed() < RESULT_TTL);
+        map.retain(|_, (at, cell)| {
+            at.elapsed() < RESULT_TTL
+                && match cell.get() {
+                    None => true,
+                    Some(Ok(r)) => r.expires_at.is_none_or(|e| e - margin > now),
+                    Some(Err(_)) => false,
+                }
+        });
         map.entry(key)
             .or_insert_with(|| (Instant::now(), Arc::new(OnceCell::new())))
             .1
@@ -170,7 +181,9 @@ impl Auth {
         session: &AuthSession,
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
-        let cell = self.0.refresher.cell_for(refresh_token);
+        let now = self.0.config.clock.now();
+        let margin = self.0.config.refresh_margin.as_secs() as i64;
+        let cell = self.0.refresher.cell_for(refresh_token, now, margin);
         cell.get_or_init(|| self.refresh_across_instances(session, refresh_token))
             .await
             .clone()
@@ -200,17 +213,30 @@ impl Auth {
     ) -> Result<Refreshed, RefreshError> {
         let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
         let rt = refresh_token.secret();
-        // Held longer than a refresh can take, so it never expires under its holder;
-        // a crashed holder blocks the session for this long at most.
-        let lock_ttl = self.0.config.request_timeout + Duration::from_secs(5);
-        let give_up = Instant::now() + 2 * lock_ttl;
-        loop {
-            let sealer = self.0.sealer.as_ref();
-            if let Some(done) = redis
+        let sealer = self.0.sealer.as_ref();
+        // The holder's work is cut off well before the lock expires, so the lock never
+        // expires under a live holder (and its plain DEL never frees another's lock);
+        // a crashed holder blocks the session for `lock_ttl` at most.
+        let work_limit = 3 * self.0.config.request_timeout;
+        let lock_ttl = work_limit + Duration::from_secs(5);
+        let give_up = Instant::now() + lock_ttl;
+        let published = || async {
+            match redis
                 .published_refresh(rt, sealer)
                 .await
                 .map_err(unavailable)?
             {
+                Some(Ok(done)) if done.same_user(session) => Ok(Some(done)),
+                // Unreadable, or for another user: never apply it, never replay the
+                // token either.
+                Some(_) => Err(RefreshError::Unavailable(
+                    "a published refresh result is not usable".into(),
+                )),
+                None => Ok(None),
+            }
+        };
+        loop {
+            if let Some(done) = published().await? {
                 tracing::debug!("refresh done by another instance");
                 return Ok(done);
             }
@@ -219,11 +245,26 @@ impl Auth {
                 .await
                 .map_err(unavailable)?
             {
-                let result = self.refresh_now(session, refresh_token).await;
+                // The holder may have published and released between our two reads.
+                if let Some(done) = published().await? {
+                    let _ = redis.unlock_refresh(rt).await;
+                    return Ok(done);
+                }
+                let result =
+                    tokio::time::timeout(work_limit, self.refresh_now(session, refresh_token))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(RefreshError::Unavailable(
+                                "the refresh took too long".into(),
+                            ))
+                        });
                 if let Ok(done) = &result
                     && let Err(e) = redis.publish_refresh(rt, done, RESULT_TTL, sealer).await
                 {
+                    // Keep the lock until it expires: releasing it now would let a
+                    // waiter replay the rotated refresh token.
                     tracing::error!(error = %e, "could not publish the refresh result");
+                    return result;
                 }
                 if let Err(e) = redis.unlock_refresh(rt).await {
                     tracing::warn!(error = %e, "could not release the refresh lock");
@@ -293,6 +334,16 @@ impl Auth {
     }
 }
 
+impl Refreshed {
+    /// Whether a refresh result (from another instance) belongs to `session`'s user.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn same_user(&self, session: &AuthSession) -> bool {
+        self.id_token
+            .as_ref()
+            .is_none_or(|(_, claims)| claims.sub() == session.claims.sub())
+    }
+}
+
 /// The session with refreshed tokens; keeps the old refresh and ID tokens when the
 /// provider sent no new ones.
 fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
@@ -318,4 +369,50 @@ fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
         s.scope = r.scope;
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refreshed(expires_at: Option<i64>) -> Refreshed {
+        Refreshed {
+            access_token: AccessToken::new("at"),
+            refresh_token: None,
+            id_token: None,
+            expires_at,
+            refresh_expires_at: None,
+            scope: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_is_not_reused() {
+        let c = RefreshCoordinator::default();
+        let rt = RefreshToken::new("rt");
+        let cell = c.cell_for(&rt, 1000, 30);
+        let _ = cell
+            .get_or_init(|| async { Err(RefreshError::Unavailable("down".into())) })
+            .await;
+        let next = c.cell_for(&rt, 1000, 30);
+        assert!(
+            next.get().is_none(),
+            "a new attempt, not the cached failure"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_result_is_reused_only_while_its_access_token_is_fresh() {
+        let c = RefreshCoordinator::default();
+        let rt = RefreshToken::new("rt");
+        let cell = c.cell_for(&rt, 1000, 30);
+        let _ = cell
+            .get_or_init(|| async { Ok(refreshed(Some(1100))) })
+            .await;
+        // Within the result's freshness: the same result for concurrent requests.
+        assert!(c.cell_for(&rt, 1060, 30).get().is_some());
+        // Its access token is now within the margin (a provider that does not rotate
+        // refresh tokens): refresh again.
+        assert!(c.cell_for(&rt, 1070, 30).get().is_none());
+    }
 }
