@@ -326,3 +326,36 @@ pub async fn cluster_redis_stalled_is_bounded_by_the_timeout(serve: Serve) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// An acceptance scenario (see the crate docs).
+pub async fn cluster_redis_holds_no_token_claim_or_session_id_in_clear(serve: Serve) {
+    let c = Cluster::start(serve, 60).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = crate::browser_with(std::sync::Arc::clone(&jar));
+    sign_in_at(&client, &c.bases[0], "").await;
+    let me: Value = client
+        .get(format!("{}/me", c.bases[1]))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    let id = crate::session_id_at(&jar, &c.bases[0]).expect("signed in");
+    let sub = me["sub"].as_str().expect("sub").to_string();
+    let email = me["email"].as_str().expect("email").to_string();
+    let stored = c.redis.dump();
+    assert!(!stored.is_empty());
+    for (key, value) in &stored {
+        for secret in [&id, &sub, &email] {
+            assert!(!key.contains(secret.as_str()), "{key} holds {secret}");
+            assert!(
+                !value.contains(secret.as_str()),
+                "{key}'s value holds {secret}"
+            );
+        }
+        // No JWT (an ID token) in clear either.
+        assert!(!value.contains("eyJ"), "{key}'s value holds a JWT");
+    }
+}

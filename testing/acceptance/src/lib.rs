@@ -259,7 +259,12 @@ pub async fn session_cookie_is_http_only_lax_and_new_at_login(serve: Serve) {
 
 /// The session id in `jar` for `app`.
 fn session_id(jar: &Jar, app: &TestApp) -> Option<String> {
-    let url = Url::parse(&app.base).expect("base");
+    session_id_at(jar, &app.base)
+}
+
+/// The session id in `jar` for the app at `base`.
+fn session_id_at(jar: &Jar, base: &str) -> Option<String> {
+    let url = Url::parse(base).expect("base");
     let header = jar.cookies(&url)?;
     header
         .to_str()
@@ -705,7 +710,8 @@ macro_rules! acceptance_suite {
             cluster_sessions_survive_restarting_every_instance,
             cluster_redis_down_answers_503_then_recovers,
             cluster_idle_session_ends_on_every_instance,
-            cluster_redis_stalled_is_bounded_by_the_timeout);
+            cluster_redis_stalled_is_bounded_by_the_timeout,
+            cluster_redis_holds_no_token_claim_or_session_id_in_clear);
     };
 }
 

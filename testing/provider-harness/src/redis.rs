@@ -49,6 +49,22 @@ impl RedisServer {
         }
     }
 
+    /// Every key and its value (as text; `redis-cli`), to check what is stored.
+    pub fn dump(&self) -> Vec<(String, String)> {
+        let cli = |args: &[&str]| {
+            let out = Command::new("redis-cli")
+                .args(["-p", &self.port.to_string()])
+                .args(args)
+                .output()
+                .expect("redis-cli (installed with redis-server)");
+            String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+        };
+        cli(&["--scan"])
+            .lines()
+            .map(|k| (k.to_string(), cli(&["get", k])))
+            .collect()
+    }
+
     /// Freezes the server (SIGSTOP): connections stay open, nothing answers, as with
     /// an overloaded or stalled Redis.
     pub fn pause(&self) {
