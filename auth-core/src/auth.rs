@@ -22,7 +22,7 @@ use crate::flow::refresh::RefreshCoordinator;
 use crate::http_client::{HttpClient, HttpError};
 use crate::provider::{DiscoveryError, ProviderEndpoints, discover};
 use crate::secret::IdToken;
-use crate::store::SharedStore;
+use crate::store::Sessions;
 use crate::token::{JwksCache, Verifier};
 
 /// The `id_token` member of a token response.
@@ -110,11 +110,7 @@ pub(crate) struct Inner {
     pub(crate) oauth: OAuthClient,
     pub(crate) refresher: RefreshCoordinator,
     pub(crate) logouts: LogoutRegistry,
-    pub(crate) store: SharedStore,
-    /// Seals records in an external store (absent for the in-process memory store).
-    pub(crate) sealer: Option<crate::seal::Sealer>,
-    /// Decoded sessions in this process, when no external store is configured.
-    pub(crate) local: Option<crate::memory_store::LocalSessions>,
+    pub(crate) sessions: Sessions,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::redis::RedisShared>,
 }
@@ -217,26 +213,28 @@ impl Auth {
             leeway: config.leeway,
             clock: config.clock.clone(),
         };
+        let external = config.session_store.clone();
         #[cfg(feature = "redis")]
-        let default_store = || match &redis {
-            Some(r) => SharedStore::new(r.store()),
-            None => SharedStore::memory(),
-        };
-        #[cfg(not(feature = "redis"))]
-        let default_store = SharedStore::memory;
-        #[cfg(feature = "redis")]
-        let external = config.session_store.is_some() || redis.is_some();
-        #[cfg(not(feature = "redis"))]
-        let external = config.session_store.is_some();
-        let store = config.session_store.clone().unwrap_or_else(default_store);
-        let sealer = match (&config.session_key, &config.cookie_key) {
-            _ if !external => None,
-            (Some(k), _) | (None, Some(k)) => Some(crate::seal::Sealer::derive(&k.0)),
-            (None, None) => {
-                tracing::warn!(
-                    "sessions are stored outside this process without encryption: set APP_SECRET or SESSION_ENCRYPTION_KEY"
-                );
-                None
+        let external = external.or_else(|| {
+            redis
+                .as_ref()
+                .map(|r| crate::store::SharedStore::new(r.store()))
+        });
+        let sessions = match external {
+            None => Sessions::Local(crate::memory_store::LocalSessions::default()),
+            Some(store) => {
+                let sealer = match (&config.session_key, &config.cookie_key) {
+                    (Some(k), _) | (None, Some(k)) => {
+                        Some(Box::new(crate::seal::Sealer::derive(&k.0)))
+                    }
+                    (None, None) => {
+                        tracing::warn!(
+                            "sessions are stored outside this process without encryption: set APP_SECRET or SESSION_ENCRYPTION_KEY"
+                        );
+                        None
+                    }
+                };
+                Sessions::External { store, sealer }
             }
         };
         let pending = PendingCookies::new(key, &config.route_prefix, config.secure_cookies());
@@ -249,9 +247,7 @@ impl Auth {
             oauth,
             refresher: RefreshCoordinator::default(),
             logouts: LogoutRegistry::default(),
-            store,
-            sealer,
-            local: (!external).then(crate::memory_store::LocalSessions::default),
+            sessions,
             #[cfg(feature = "redis")]
             redis,
         }))

@@ -1,43 +1,101 @@
-//! The default session store: in this process's memory.
+//! Sessions in this process's memory: the default store, and the public record store.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
-/// Seconds between sweeps of expired records.
+/// Seconds between sweeps of expired entries.
 const SWEEP_EVERY_SECS: i64 = 60;
 
-/// Sessions in memory, for a single instance (they end when the process does).
+/// Entries that expire: expired ones are never returned and are swept (at most once a
+/// minute, as new ones come); `replace` only updates an entry that still exists, so a
+/// deleted session is never brought back by a save that was in flight.
+struct Expiring<V> {
+    state: Mutex<ExpiringState<V>>,
+}
+
+struct ExpiringState<V> {
+    entries: HashMap<Id, (V, OffsetDateTime)>,
+    next_sweep: i64,
+}
+
+impl<V> Default for Expiring<V> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(ExpiringState {
+                entries: HashMap::new(),
+                next_sweep: 0,
+            }),
+        }
+    }
+}
+
+impl<V: Clone> Expiring<V> {
+    fn state(&self) -> MutexGuard<'_, ExpiringState<V>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, id: &Id) -> Option<V> {
+        let now = OffsetDateTime::now_utc();
+        self.state()
+            .entries
+            .get(id)
+            .filter(|(_, expiry)| *expiry > now)
+            .map(|(v, _)| v.clone())
+    }
+
+    /// Inserts `make(id)` under `id`, or under a new random id if `id` is taken;
+    /// returns the id used.
+    fn insert_new(&self, mut id: Id, expiry: OffsetDateTime, make: impl FnOnce(Id) -> V) -> Id {
+        let now = OffsetDateTime::now_utc();
+        let mut state = self.state();
+        if now.unix_timestamp() >= state.next_sweep {
+            state.entries.retain(|_, (_, e)| *e > now);
+            state.next_sweep = now.unix_timestamp() + SWEEP_EVERY_SECS;
+        }
+        while state.entries.contains_key(&id) {
+            id = Id::default();
+        }
+        state.entries.insert(id, (make(id), expiry));
+        id
+    }
+
+    fn replace(&self, id: &Id, value: V, expiry: OffsetDateTime) {
+        if let Some(entry) = self.state().entries.get_mut(id) {
+            *entry = (value, expiry);
+        }
+    }
+
+    fn remove(&self, id: &Id) {
+        self.state().entries.remove(id);
+    }
+
+    fn live(&self) -> usize {
+        let now = OffsetDateTime::now_utc();
+        self.state()
+            .entries
+            .values()
+            .filter(|(_, e)| *e > now)
+            .count()
+    }
+}
+
+/// Session records in memory, for a single instance (they end when the process does).
 ///
 /// Unlike tower-sessions' `MemoryStore`: expired records are removed (swept at most
 /// once a minute, as sessions are created), `save` only updates a record that still
 /// exists (a session deleted by logout is never brought back by a refresh that was in
 /// flight), and `Debug` prints no record.
 #[derive(Clone, Default)]
-pub struct MemoryStore(Arc<Mutex<State>>);
-
-#[derive(Default)]
-struct State {
-    records: HashMap<Id, Record>,
-    next_sweep: i64,
-}
+pub struct MemoryStore(Arc<Expiring<Record>>);
 
 impl MemoryStore {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Live sessions (expired ones not yet swept are not counted).
     pub fn len(&self) -> usize {
-        let now = OffsetDateTime::now_utc();
-        self.state()
-            .records
-            .values()
-            .filter(|r| r.expiry_date > now)
-            .count()
+        self.0.live()
     }
 
     /// Whether no session is live.
@@ -55,39 +113,61 @@ impl std::fmt::Debug for MemoryStore {
 #[async_trait::async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, record: &mut Record) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
-        let mut state = self.state();
-        if now.unix_timestamp() >= state.next_sweep {
-            state.records.retain(|_, r| r.expiry_date > now);
-            state.next_sweep = now.unix_timestamp() + SWEEP_EVERY_SECS;
-        }
-        while state.records.contains_key(&record.id) {
-            record.id = Id::default();
-        }
-        state.records.insert(record.id, record.clone());
+        let template = record.clone();
+        record.id = self
+            .0
+            .insert_new(template.id, template.expiry_date, |id| Record {
+                id,
+                ..template
+            });
         Ok(())
     }
 
     async fn save(&self, record: &Record) -> Result<(), StoreError> {
-        if let Some(existing) = self.state().records.get_mut(&record.id) {
-            *existing = record.clone();
-        }
+        self.0
+            .replace(&record.id, record.clone(), record.expiry_date);
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>, StoreError> {
-        let now = OffsetDateTime::now_utc();
-        Ok(self
-            .state()
-            .records
-            .get(id)
-            .filter(|r| r.expiry_date > now)
-            .cloned())
+        Ok(self.0.get(id))
     }
 
     async fn delete(&self, id: &Id) -> Result<(), StoreError> {
-        self.state().records.remove(id);
+        self.0.remove(id);
         Ok(())
+    }
+}
+
+/// The sessions of a single instance when no external store is configured: decoded
+/// sessions shared by reference, so a signed-in request costs a map lookup and no
+/// decoding. Same rules as [`MemoryStore`].
+#[derive(Default)]
+pub(crate) struct LocalSessions(Expiring<Arc<crate::AuthSession>>);
+
+impl std::fmt::Debug for LocalSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSessions").finish_non_exhaustive()
+    }
+}
+
+impl LocalSessions {
+    pub(crate) fn load(&self, id: &Id) -> Option<Arc<crate::AuthSession>> {
+        self.0.get(id)
+    }
+
+    /// Stores `session` under a new random id.
+    pub(crate) fn create(&self, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) -> Id {
+        self.0.insert_new(Id::default(), expiry, |_| session)
+    }
+
+    /// Replaces the session of `id` if it still exists.
+    pub(crate) fn save(&self, id: &Id, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) {
+        self.0.replace(id, session, expiry);
+    }
+
+    pub(crate) fn delete(&self, id: &Id) {
+        self.0.remove(id);
     }
 }
 
@@ -120,10 +200,10 @@ mod tests {
         store.create(&mut old).await.unwrap();
         assert!(store.load(&old.id).await.unwrap().is_none());
         // The next sweep is due a minute after the first; force it.
-        store.state().next_sweep = 0;
+        store.0.state().next_sweep = 0;
         let mut fresh = record(60);
         store.create(&mut fresh).await.unwrap();
-        assert_eq!(store.state().records.len(), 1);
+        assert_eq!(store.0.state().entries.len(), 1);
         assert_eq!(store.len(), 1);
     }
 
@@ -162,66 +242,5 @@ mod tests {
         store.create(&mut r).await.unwrap();
         let printed = format!("{store:?}");
         assert!(!printed.contains("secret"), "{printed}");
-    }
-}
-
-/// The sessions of a single instance when no external store is configured: decoded
-/// sessions shared by reference, so a signed-in request costs a map lookup and no
-/// decoding. Same rules as [`MemoryStore`]: expired entries are swept as new ones
-/// come, and saving never brings back a deleted session.
-#[derive(Default)]
-pub(crate) struct LocalSessions(Mutex<LocalState>);
-
-#[derive(Default)]
-struct LocalState {
-    map: HashMap<Id, (Arc<crate::AuthSession>, OffsetDateTime)>,
-    next_sweep: i64,
-}
-
-impl std::fmt::Debug for LocalSessions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalSessions").finish_non_exhaustive()
-    }
-}
-
-impl LocalSessions {
-    fn state(&self) -> std::sync::MutexGuard<'_, LocalState> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn load(&self, id: &Id) -> Option<Arc<crate::AuthSession>> {
-        let now = OffsetDateTime::now_utc();
-        self.state()
-            .map
-            .get(id)
-            .filter(|(_, expiry)| *expiry > now)
-            .map(|(s, _)| Arc::clone(s))
-    }
-
-    /// Stores `session` under a new random id.
-    pub(crate) fn create(&self, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) -> Id {
-        let now = OffsetDateTime::now_utc();
-        let mut state = self.state();
-        if now.unix_timestamp() >= state.next_sweep {
-            state.map.retain(|_, (_, e)| *e > now);
-            state.next_sweep = now.unix_timestamp() + SWEEP_EVERY_SECS;
-        }
-        let mut id = Id::default();
-        while state.map.contains_key(&id) {
-            id = Id::default();
-        }
-        state.map.insert(id, (session, expiry));
-        id
-    }
-
-    /// Replaces the session of `id` if it still exists.
-    pub(crate) fn save(&self, id: &Id, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) {
-        if let Some(entry) = self.state().map.get_mut(id) {
-            *entry = (session, expiry);
-        }
-    }
-
-    pub(crate) fn delete(&self, id: &Id) {
-        self.state().map.remove(id);
     }
 }

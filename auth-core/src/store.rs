@@ -40,11 +40,6 @@ impl SharedStore {
     pub fn new(store: impl SessionStore) -> Self {
         Self(Arc::new(store))
     }
-
-    /// An in-memory store (sessions end when the process does).
-    pub fn memory() -> Self {
-        Self::new(crate::memory_store::MemoryStore::default())
-    }
 }
 
 #[async_trait::async_trait]
@@ -64,6 +59,19 @@ impl SessionStore for SharedStore {
     async fn delete(&self, id: &Id) -> Result<(), StoreError> {
         self.0.delete(id).await
     }
+}
+
+/// Where sessions live.
+#[derive(Debug)]
+pub(crate) enum Sessions {
+    /// Decoded, in this process (no external store is configured).
+    Local(crate::memory_store::LocalSessions),
+    /// In an external store (Redis, or one given in the configuration), as records
+    /// sealed when a key is configured.
+    External {
+        store: SharedStore,
+        sealer: Option<Box<crate::seal::Sealer>>,
+    },
 }
 
 /// The session of a request, after [`Auth::authenticate`].
@@ -93,11 +101,6 @@ impl Auth {
             Authenticated::Unavailable => self.unavailable_response(headers),
             _ => self.unauthenticated_response(method, uri, headers),
         }
-    }
-
-    /// The session store.
-    pub fn session_store(&self) -> &SharedStore {
-        &self.0.store
     }
 
     /// The session id a request carries in its session cookie, from its `Cookie`
@@ -196,22 +199,25 @@ impl Auth {
         if let Some(old) = previous {
             self.delete_session(old).await?;
         }
-        let lifetime = self.0.config.session_lifetime.as_secs();
-        if let Some(local) = &self.0.local {
-            let id = local.create(Arc::new(session.clone()), self.expiry_date(session));
-            return Ok(self.session_cookie_value(&id.to_string(), lifetime as i64));
-        }
+        let lifetime = self.0.config.session_lifetime.as_secs() as i64;
+        let store = match &self.0.sessions {
+            Sessions::Local(local) => {
+                let id = local.create(Arc::new(session.clone()), self.expiry_date(session));
+                return Ok(self.session_cookie_value(&id.to_string(), lifetime));
+            }
+            Sessions::External { store, .. } => store,
+        };
         loop {
             let id = Id::default();
             let key = self.store_id(&id);
             let mut record = self.record(key, session)?;
-            self.0.store.create(&mut record).await?;
+            store.create(&mut record).await?;
             if record.id == key {
-                return Ok(self.session_cookie_value(&id.to_string(), lifetime as i64));
+                return Ok(self.session_cookie_value(&id.to_string(), lifetime));
             }
             // The store moved the record to another id (a collision of 128-bit keys):
             // no cookie id maps to it, so try another.
-            self.0.store.delete(&record.id).await?;
+            store.delete(&record.id).await?;
         }
     }
 
@@ -254,30 +260,39 @@ impl Auth {
     /// The store key of a session id: itself, or a keyed hash of it when records are
     /// sealed (so the store never holds the ids browsers present).
     fn store_id(&self, id: &Id) -> Id {
-        match &self.0.sealer {
+        match self.sealer() {
             Some(s) => s.store_id(id),
             None => *id,
         }
     }
 
+    /// The sealer of records in an external store, if records are sealed.
+    pub(crate) fn sealer(&self) -> Option<&crate::seal::Sealer> {
+        match &self.0.sessions {
+            Sessions::External { sealer, .. } => sealer.as_deref(),
+            Sessions::Local(_) => None,
+        }
+    }
+
     async fn delete_session(&self, id: &Id) -> Result<(), StoreError> {
-        match &self.0.local {
-            Some(local) => {
+        match &self.0.sessions {
+            Sessions::Local(local) => {
                 local.delete(id);
                 Ok(())
             }
-            None => self.0.store.delete(&self.store_id(id)).await,
+            Sessions::External { store, .. } => store.delete(&self.store_id(id)).await,
         }
     }
 
     async fn load_session(&self, id: &Id) -> Result<Option<Arc<AuthSession>>, StoreError> {
-        if let Some(local) = &self.0.local {
-            return Ok(local.load(id));
-        }
-        let Some(mut record) = self.0.store.load(&self.store_id(id)).await? else {
+        let store = match &self.0.sessions {
+            Sessions::Local(local) => return Ok(local.load(id)),
+            Sessions::External { store, .. } => store,
+        };
+        let Some(mut record) = store.load(&self.store_id(id)).await? else {
             return Ok(None);
         };
-        let parsed = match (&self.0.sealer, record.data.remove(AuthSession::KEY)) {
+        let parsed = match (self.sealer(), record.data.remove(AuthSession::KEY)) {
             (Some(sealer), Some(serde_json::Value::String(sealed))) => {
                 match sealer.open(&sealed, record.id.to_string().as_bytes()) {
                     Some(plain) => serde_json::from_slice(&plain),
@@ -310,17 +325,20 @@ impl Auth {
     }
 
     async fn save_session(&self, id: &Id, session: &Arc<AuthSession>) -> Result<(), StoreError> {
-        if let Some(local) = &self.0.local {
-            local.save(id, Arc::clone(session), self.expiry_date(session));
-            return Ok(());
+        match &self.0.sessions {
+            Sessions::Local(local) => {
+                local.save(id, Arc::clone(session), self.expiry_date(session));
+                Ok(())
+            }
+            Sessions::External { store, .. } => {
+                store.save(&self.record(self.store_id(id), session)?).await
+            }
         }
-        let record = self.record(self.store_id(id), session)?;
-        self.0.store.save(&record).await
     }
 
     /// The store record of `session`: it expires with the session's lifetime.
     fn record(&self, id: Id, session: &AuthSession) -> Result<Record, StoreError> {
-        let value = match &self.0.sealer {
+        let value = match self.sealer() {
             Some(sealer) => {
                 let plain =
                     serde_json::to_vec(session).map_err(|e| StoreError::Encode(e.to_string()))?;

@@ -213,7 +213,7 @@ impl Auth {
     ) -> Result<Refreshed, RefreshError> {
         let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
         let rt = refresh_token.secret();
-        let sealer = self.0.sealer.as_ref();
+        let sealer = self.sealer();
         // The holder's work is cut off well before the lock expires, so the lock never
         // expires under a live holder (and its plain DEL never frees another's lock);
         // a crashed holder blocks the session for `lock_ttl` at most.
