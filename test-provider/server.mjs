@@ -10,7 +10,7 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
-import Provider, { interactionPolicy } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 
 // ---------------------------------------------------------------------------
 // stdout is reserved for the READY line. oidc-provider prints its NOTICEs via
@@ -36,6 +36,7 @@ const DEFAULT_CLIENT = {
 
 const KNOWN_KEYS = new Set([
   'port', 'clients', 'access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'interactive',
+  'api_resources',
 ]);
 
 function loadConfig() {
@@ -74,6 +75,16 @@ function loadConfig() {
     return v;
   };
 
+  // Resource servers (APIs) for which the client_credentials grant issues JWT access
+  // tokens (RFC 9068), e.g. {"https://api.test": "api:read api:write"}.
+  const apiResources = raw.api_resources ?? {};
+  if (apiResources === null || typeof apiResources !== 'object' || Array.isArray(apiResources)
+    || !Object.values(apiResources).every((v) => typeof v === 'string')) {
+    log('api_resources must be an object of resource URL -> space-separated scopes');
+    process.exit(2);
+  }
+  const withApis = Object.keys(apiResources).length > 0;
+
   const clientsIn = raw.clients ?? [DEFAULT_CLIENT];
   if (!Array.isArray(clientsIn) || clientsIn.length === 0) {
     log('clients must be a non-empty array');
@@ -84,7 +95,9 @@ function loadConfig() {
       token_endpoint_auth_method: 'client_secret_basic',
       ...c,
       // Enforced for every client:
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: withApis
+        ? ['authorization_code', 'refresh_token', 'client_credentials']
+        : ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       backchannel_logout_session_required: true,
       id_token_signed_response_alg: 'RS256',
@@ -103,6 +116,7 @@ function loadConfig() {
     idTokenTtl: positive('id_token_ttl', 3600),
     refreshTokenTtl: positive('refresh_token_ttl', 24 * 60 * 60),
     interactive: raw.interactive === true,
+    apiResources,
   };
 }
 
@@ -287,7 +301,25 @@ function buildProvider(issuer) {
       devInteractions: { enabled: config.interactive },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-      clientCredentials: { enabled: false },
+      clientCredentials: { enabled: Object.keys(config.apiResources).length > 0 },
+      // Only the client_credentials grant names a resource; the code flow keeps
+      // opaque access tokens for userinfo.
+      resourceIndicators: {
+        enabled: Object.keys(config.apiResources).length > 0,
+        defaultResource: async () => undefined,
+        useGrantedResource: async () => false,
+        getResourceServerInfo: async (_ctx, resource) => {
+          const scope = config.apiResources[resource];
+          if (scope === undefined) throw new errors.InvalidTarget();
+          return {
+            scope,
+            audience: resource,
+            accessTokenTTL: config.accessTokenTtl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
       introspection: { enabled: false },
       revocation: { enabled: false },
       registration: { enabled: false },
@@ -296,6 +328,7 @@ function buildProvider(issuer) {
     rotateRefreshToken: true,
     ttl: {
       AccessToken: config.accessTokenTtl,
+      ClientCredentials: config.accessTokenTtl,
       AuthorizationCode: 60,
       IdToken: config.idTokenTtl,
       RefreshToken: config.refreshTokenTtl,

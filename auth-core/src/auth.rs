@@ -111,6 +111,7 @@ pub(crate) struct Inner {
     pub(crate) refresher: RefreshCoordinator,
     pub(crate) logouts: LogoutRegistry,
     pub(crate) sessions: Sessions,
+    pub(crate) bearer_cache: crate::bearer::BearerCache,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::redis::RedisShared>,
 }
@@ -209,7 +210,7 @@ impl Auth {
             algorithms: config.algorithms.clone(),
             issuer: config.issuer.clone(),
             client_id: config.client_id.clone(),
-            access_token_audience: config.access_token_audience.clone(),
+            api_audiences: config.api_audiences.clone(),
             leeway: config.leeway,
             clock: config.clock.clone(),
         };
@@ -238,6 +239,7 @@ impl Auth {
             }
         };
         let pending = PendingCookies::new(key, &config.route_prefix, config.secure_cookies());
+        let bearer_cache = crate::bearer::BearerCache::new(config.bearer_cache_capacity);
         Self(Arc::new(Inner {
             config,
             endpoints,
@@ -248,6 +250,7 @@ impl Auth {
             refresher: RefreshCoordinator::default(),
             logouts: LogoutRegistry::default(),
             sessions,
+            bearer_cache,
             #[cfg(feature = "redis")]
             redis,
         }))

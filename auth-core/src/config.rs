@@ -107,7 +107,9 @@ pub struct AuthConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) max_response_bytes: usize,
     pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) access_token_audience: Option<String>,
+    pub(crate) api_audiences: Vec<String>,
+    pub(crate) api_scopes: Vec<String>,
+    pub(crate) bearer_cache_capacity: usize,
     pub(crate) cookie_key: Option<CookieKeyBytes>,
     pub(crate) session_key: Option<CookieKeyBytes>,
     pub(crate) endpoints: Option<ProviderEndpoints>,
@@ -175,7 +177,9 @@ impl AuthConfig {
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 1024 * 1024,
             algorithms: None,
-            access_token_audience: None,
+            api_audiences: Vec::new(),
+            api_scopes: Vec::new(),
+            bearer_cache_capacity: DEFAULT_BEARER_CACHE_CAPACITY,
             cookie_key: None,
             session_key: None,
             endpoints: None,
@@ -193,8 +197,11 @@ impl AuthConfig {
     /// Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL` and the
     /// optional `OIDC_SCOPES` (space separated), `OIDC_POST_LOGOUT_REDIRECT_URI`,
     /// `OIDC_LEEWAY_SECS`, `OIDC_HTTP_TIMEOUT_SECS`, `OIDC_CLIENT_AUTH`
-    /// (`client_secret_basic`/`client_secret_post`) and `APP_SECRET` (hex, at least 32
-    /// bytes: the cookie key shared by all instances).
+    /// (`client_secret_basic`/`client_secret_post`), `APP_SECRET` (hex, at least 32
+    /// bytes: the cookie key shared by all instances), `SESSION_ENCRYPTION_KEY`,
+    /// `SESSION_LIFETIME_SECS`, `SESSION_IDLE_TIMEOUT_SECS`, `REDIS_URL`, and for
+    /// bearer tokens `OIDC_API_AUDIENCE` (comma or space separated) and
+    /// `OIDC_API_SCOPES` (space separated).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -235,6 +242,14 @@ impl AuthConfig {
         }
         if let Some(s) = get("APP_SECRET") {
             b = b.with_app_secret_hex(&s)?;
+        }
+        if let Some(s) = get("OIDC_API_AUDIENCE") {
+            for aud in s.split([',', ' ']).filter(|a| !a.is_empty()) {
+                b = b.with_api_audience(aud);
+            }
+        }
+        if let Some(s) = get("OIDC_API_SCOPES") {
+            b = b.with_required_api_scopes(s.split_whitespace());
         }
         if let Some(s) = get("SESSION_ENCRYPTION_KEY") {
             b = b.with_session_encryption_key_hex(&s)?;
@@ -338,6 +353,12 @@ fn check_redis_url(u: &str) -> Result<(), ConfigError> {
 /// The longest session lifetime accepted (the limit browsers put on cookies).
 const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
+/// Validated bearer tokens remembered by default.
+const DEFAULT_BEARER_CACHE_CAPACITY: usize = 10_000;
+
+/// The most validated bearer tokens an instance remembers.
+const MAX_BEARER_CACHE_CAPACITY: usize = 1_000_000;
+
 /// Builder for [`AuthConfig`]. Every setter consumes and returns the builder;
 /// [`AuthConfigBuilder::build`] checks everything.
 #[derive(Debug)]
@@ -357,7 +378,9 @@ pub struct AuthConfigBuilder {
     request_timeout: Duration,
     max_response_bytes: usize,
     algorithms: Option<Vec<Algorithm>>,
-    access_token_audience: Option<String>,
+    api_audiences: Vec<String>,
+    api_scopes: Vec<String>,
+    bearer_cache_capacity: usize,
     cookie_key: Option<CookieKeyBytes>,
     session_key: Option<CookieKeyBytes>,
     endpoints: Option<ProviderEndpoints>,
@@ -439,10 +462,33 @@ impl AuthConfigBuilder {
         self
     }
 
-    /// The audience expected in JWT access tokens issued by this issuer. Without it,
-    /// their audience is not checked (it names the API, not this client).
-    pub fn with_access_token_audience(mut self, audience: impl Into<String>) -> Self {
-        self.access_token_audience = Some(audience.into());
+    /// An audience of this app's API (`OIDC_API_AUDIENCE`; call again for several).
+    /// Bearer access tokens are accepted only when at least one is set, and only if
+    /// their `aud` names one of them. JWT access tokens received at sign-in are checked
+    /// against them too (without any, their audience is not checked: it names an API,
+    /// not this client).
+    pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
+        self.api_audiences.push(audience.into());
+        self
+    }
+
+    /// Scopes every bearer access token must carry (`OIDC_API_SCOPES`, space
+    /// separated), in its `scope` claim (RFC 9068) or `scp` (Entra ID, Okta).
+    /// Handlers can demand more with `require_scope`.
+    pub fn with_required_api_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.api_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How many validated bearer tokens are remembered (default 10 000; 0 turns the
+    /// cache off). A remembered token costs a hash lookup instead of a signature check,
+    /// and is never used past its `exp`.
+    pub fn with_bearer_cache_capacity(mut self, capacity: usize) -> Self {
+        self.bearer_cache_capacity = capacity;
         self
     }
 
@@ -624,6 +670,29 @@ impl AuthConfigBuilder {
                 reason: format!("scope {bad:?} has characters a scope cannot have"),
             });
         }
+        if self.api_audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_API_AUDIENCE",
+                reason: "an API audience cannot be empty".into(),
+            });
+        }
+        if let Some(bad) = self.api_scopes.iter().find(|s| {
+            s.is_empty()
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        }) {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_API_SCOPES",
+                reason: format!("scope {bad:?} has characters a scope cannot have"),
+            });
+        }
+        if self.bearer_cache_capacity > MAX_BEARER_CACHE_CAPACITY {
+            return Err(ConfigError::Invalid {
+                name: "bearer cache capacity",
+                reason: format!("must be at most {MAX_BEARER_CACHE_CAPACITY}"),
+            });
+        }
         let algorithms = self.algorithms.unwrap_or_else(Algorithm::default_allowed);
         if algorithms.is_empty() {
             return Err(ConfigError::Invalid {
@@ -652,7 +721,9 @@ impl AuthConfigBuilder {
             request_timeout: self.request_timeout,
             max_response_bytes: self.max_response_bytes,
             algorithms,
-            access_token_audience: self.access_token_audience,
+            api_audiences: self.api_audiences,
+            api_scopes: self.api_scopes,
+            bearer_cache_capacity: self.bearer_cache_capacity,
             cookie_key: self.cookie_key,
             session_key: self.session_key,
             endpoints: self.endpoints,

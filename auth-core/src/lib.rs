@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod bearer;
 mod config;
 mod flow;
 mod http_client;
@@ -42,6 +43,7 @@ mod token;
 mod web;
 
 pub use auth::{Auth, LoginStart, TokenExchangeError};
+pub use bearer::{BearerAuth, BearerError};
 pub use config::{AuthConfig, AuthConfigBuilder, ClientAuthMethod, Clock, ConfigError};
 pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
 pub use flow::callback::{CallbackError, CallbackFailure, CompletedLogin};

@@ -9,7 +9,7 @@ mod validate;
 pub use algorithm::Algorithm;
 pub use claims::Claims;
 pub(crate) use jwks::JwksCache;
-pub(crate) use validate::{IdTokenCheck, Verifier};
+pub(crate) use validate::{IdTokenCheck, MAX_TOKEN_BYTES, Verifier};
 
 /// Why a token was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +66,13 @@ pub enum TokenError {
     /// A logout token with neither `sid` nor `sub`.
     #[error("the logout token has neither sid nor sub")]
     MissingSidAndSub,
+    /// The JWT's `typ` header says it is not an access token (RFC 9068 §4).
+    #[error("the token's type {0:?} is not an access token type")]
+    UnexpectedType(String),
+    /// A sender-constrained token (`cnf`: DPoP or mTLS) presented as a plain bearer
+    /// token: its holder's key is not proven, so it is refused.
+    #[error("the token is bound to a key (cnf) and cannot be used as a bearer token")]
+    SenderConstrained,
     /// A refreshed ID token names another subject or issuer.
     #[error("the refreshed ID token names another user or issuer")]
     IdentityChanged,

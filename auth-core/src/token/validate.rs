@@ -23,7 +23,7 @@ pub(crate) struct Verifier {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) issuer: String,
     pub(crate) client_id: String,
-    pub(crate) access_token_audience: Option<String>,
+    pub(crate) api_audiences: Vec<String>,
     pub(crate) leeway: Duration,
     pub(crate) clock: Clock,
 }
@@ -135,14 +135,63 @@ impl Verifier {
         }
         let claims = self.verify_signature(token).await?;
         self.check_issuer(&claims)?;
-        if let Some(aud) = &self.access_token_audience {
-            self.check_audience(&claims, aud, false)?;
+        if !self.api_audiences.is_empty() {
+            self.check_api_audience(&claims)?;
         }
         let now = self.clock.now();
         self.check_exp(&claims, now, true)?;
         self.check_iat(&claims, now, false)?;
         self.check_nbf(&claims, now)?;
         Ok(true)
+    }
+
+    /// Validates a bearer access token presented to this app's API (RFC 9068 §4):
+    /// `typ` (when present) `at+jwt` or `JWT`, signature, `iss`, `aud` naming one of
+    /// the API audiences, `exp`, `iat`, `nbf`, `sub`; sender-constrained tokens (`cnf`,
+    /// RFC 9449/8705) are refused, since a bearer presentation proves no key.
+    pub(crate) async fn bearer_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge(MAX_TOKEN_BYTES));
+        }
+        if token.split('.').count() != 3 {
+            return Err(TokenError::Malformed);
+        }
+        let header = raw_header(token)?;
+        if let Some(typ) = header.get("typ") {
+            let typ = typ
+                .as_str()
+                .ok_or(TokenError::Malformed)?
+                .to_ascii_lowercase();
+            let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+            if typ != "at+jwt" && typ != "jwt" {
+                return Err(TokenError::UnexpectedType(typ.to_string()));
+            }
+        }
+        let claims = self.verify_signature(token).await?;
+        self.check_issuer(&claims)?;
+        self.check_api_audience(&claims)?;
+        let now = self.clock.now();
+        self.check_exp(&claims, now, true)?;
+        self.check_iat(&claims, now, false)?;
+        self.check_nbf(&claims, now)?;
+        if str_claim(&claims, "sub").is_none_or(str::is_empty) {
+            return Err(TokenError::MissingClaim("sub"));
+        }
+        if claims.contains_key("cnf") {
+            return Err(TokenError::SenderConstrained);
+        }
+        Ok(claims)
+    }
+
+    /// `aud` names one of the API audiences.
+    fn check_api_audience(&self, claims: &ClaimMap) -> Result<(), TokenError> {
+        let matches = |a: &str| self.api_audiences.iter().any(|e| e == a);
+        match claims.get("aud") {
+            Some(Value::String(s)) if matches(s) => Ok(()),
+            Some(Value::Array(a)) if a.iter().filter_map(Value::as_str).any(matches) => Ok(()),
+            Some(Value::String(_) | Value::Array(_)) => Err(TokenError::InvalidAudience),
+            _ => Err(TokenError::MissingClaim("aud")),
+        }
     }
 
     /// Validates a back-channel logout token (OpenID Back-Channel Logout 1.0 §2.6).
@@ -265,14 +314,20 @@ fn num_claim(claims: &ClaimMap, name: &str) -> Option<i64> {
         .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
 }
 
-fn header_alg(token: &str) -> Result<String, TokenError> {
+/// The JOSE header, decoded but not interpreted (so that an unknown `alg` is reported
+/// as not allowed rather than malformed).
+fn raw_header(token: &str) -> Result<ClaimMap, TokenError> {
     use base64::Engine;
     let head = token.split('.').next().ok_or(TokenError::Malformed)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(head)
         .map_err(|_| TokenError::Malformed)?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
-    v.get("alg")
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
+
+fn header_alg(token: &str) -> Result<String, TokenError> {
+    raw_header(token)?
+        .get("alg")
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or(TokenError::Malformed)
@@ -310,7 +365,7 @@ mod tests {
             algorithms: Algorithm::default_allowed(),
             issuer: ISS.into(),
             client_id: CLIENT.into(),
-            access_token_audience: Some("api".into()),
+            api_audiences: vec!["api".into()],
             leeway: Duration::from_secs(60),
             clock: Clock::from_fn(|| NOW),
         }
@@ -680,5 +735,138 @@ mod tests {
         );
         let forged = sign_rsa(&at, include_bytes!("testdata/rsa_other.pem"), Some("rsa1"));
         assert_eq!(v.access_token(&forged).await, Err(TokenError::BadSignature));
+    }
+
+    fn api_claims() -> Value {
+        json!({ "iss": ISS, "aud": "api", "sub": "alice", "exp": NOW + 60, "iat": NOW,
+                "scope": "read", "client_id": CLIENT })
+    }
+
+    fn typed(c: &Value, typ: Option<&str>) -> String {
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("rsa1".into());
+        h.typ = typ.map(str::to_owned);
+        let key = EncodingKey::from_rsa_pem(include_bytes!("testdata/rsa.pem")).expect("key");
+        encode(&h, c, &key).expect("sign")
+    }
+
+    async fn bearer(token: &str) -> Result<ClaimMap, TokenError> {
+        verifier().bearer_token(token).await
+    }
+
+    #[tokio::test]
+    async fn accepts_bearer_tokens_typed_at_jwt_or_jwt_or_untyped_in_rs256_and_es256() {
+        for typ in [
+            Some("at+jwt"),
+            Some("application/at+JWT"),
+            Some("JWT"),
+            None,
+        ] {
+            assert!(bearer(&typed(&api_claims(), typ)).await.is_ok(), "{typ:?}");
+        }
+        assert!(bearer(&es256(&api_claims())).await.is_ok());
+        let several = with(api_claims(), "aud", json!(["other", "api"]));
+        assert!(bearer(&rs256(&several)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn bearer_token_of_another_type_rejected() {
+        let t = typed(&api_claims(), Some("logout+jwt"));
+        assert_eq!(
+            bearer(&t).await.unwrap_err(),
+            TokenError::UnexpectedType("logout+jwt".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn bearer_token_bad_signature_none_and_hmac_rejected() {
+        let forged = sign_rsa(
+            &api_claims(),
+            include_bytes!("testdata/rsa_other.pem"),
+            Some("rsa1"),
+        );
+        assert_eq!(bearer(&forged).await.unwrap_err(), TokenError::BadSignature);
+        let none = format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&api_claims()));
+        assert_eq!(
+            bearer(&none).await.unwrap_err(),
+            TokenError::AlgorithmNotAllowed("none".into())
+        );
+        let n = include_str!("testdata/rsa_public_n.txt");
+        let mut h = Header::new(jsonwebtoken::Algorithm::HS256);
+        h.kid = Some("rsa1".into());
+        let hmac =
+            encode(&h, &api_claims(), &EncodingKey::from_secret(n.as_bytes())).expect("sign");
+        assert_eq!(
+            bearer(&hmac).await.unwrap_err(),
+            TokenError::AlgorithmNotAllowed("HS256".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn bearer_token_claim_rules_broken_and_missing_rejected() {
+        let cases = [
+            (
+                with(api_claims(), "iss", json!("https://evil.example.com")),
+                TokenError::InvalidIssuer,
+            ),
+            (
+                without(api_claims(), "iss"),
+                TokenError::MissingClaim("iss"),
+            ),
+            // An ID token of this client is not an access token for the API.
+            (
+                with(api_claims(), "aud", json!(CLIENT)),
+                TokenError::InvalidAudience,
+            ),
+            (
+                without(api_claims(), "aud"),
+                TokenError::MissingClaim("aud"),
+            ),
+            (
+                with(api_claims(), "exp", json!(NOW - 61)),
+                TokenError::Expired,
+            ),
+            (
+                without(api_claims(), "exp"),
+                TokenError::MissingClaim("exp"),
+            ),
+            (
+                with(api_claims(), "iat", json!(NOW + 61)),
+                TokenError::InvalidIssuedAt,
+            ),
+            (
+                with(api_claims(), "nbf", json!(NOW + 61)),
+                TokenError::NotYetValid,
+            ),
+            (
+                without(api_claims(), "sub"),
+                TokenError::MissingClaim("sub"),
+            ),
+            (
+                with(api_claims(), "sub", json!("")),
+                TokenError::MissingClaim("sub"),
+            ),
+            (
+                with(api_claims(), "cnf", json!({"jkt": "abc"})),
+                TokenError::SenderConstrained,
+            ),
+        ];
+        for (c, want) in cases {
+            assert_eq!(bearer(&rs256(&c)).await.unwrap_err(), want, "{c}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bearer_token_malformed_or_oversized_rejected() {
+        assert_eq!(
+            bearer("not-a-jwt").await.unwrap_err(),
+            TokenError::Malformed
+        );
+        assert_eq!(bearer("a.b.c").await.unwrap_err(), TokenError::Malformed);
+        let big = format!("{}.{}.x", "a".repeat(MAX_TOKEN_BYTES), "b");
+        assert_eq!(
+            bearer(&big).await.unwrap_err(),
+            TokenError::TooLarge(MAX_TOKEN_BYTES)
+        );
     }
 }

@@ -1,0 +1,530 @@
+//! Bearer access tokens for APIs (RFC 6750, with the JWT profile of RFC 9068): the
+//! `Authorization` header read strictly, the token validated against the shared JWKS
+//! cache, and a bounded cache of validated tokens so that a repeated token costs a hash
+//! lookup instead of a signature check.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Auth;
+use crate::secret::AccessToken;
+use crate::token::{Claims, MAX_TOKEN_BYTES, TokenError};
+
+/// The longest `Authorization` header value read.
+const MAX_AUTHORIZATION_LEN: usize = MAX_TOKEN_BYTES + 16;
+
+/// A request authenticated by a bearer access token: its validated claims.
+#[derive(Clone, Debug)]
+pub struct BearerAuth {
+    claims: Claims,
+    scopes: Vec<String>,
+    expires_at: i64,
+    token: AccessToken,
+}
+
+impl BearerAuth {
+    fn new(claims: Claims, token: &str) -> Self {
+        let scopes = match claims.get("scope").or_else(|| claims.get("scp")) {
+            Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let expires_at = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+        Self {
+            claims,
+            scopes,
+            expires_at,
+            token: AccessToken::new(token),
+        }
+    }
+
+    /// The token's validated claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The subject: a user, or for a service's own token (client credentials) usually
+    /// its client id.
+    pub fn sub(&self) -> &str {
+        self.claims.sub()
+    }
+
+    /// The client the token was issued to (`client_id`, else `azp`), if it says.
+    pub fn client_id(&self) -> Option<&str> {
+        self.claims
+            .get("client_id")
+            .or_else(|| self.claims.get("azp"))
+            .and_then(Value::as_str)
+    }
+
+    /// The granted scopes (`scope`, or `scp`).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().map(String::as_str)
+    }
+
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// `Ok` when the token grants every one of `scopes`, else
+    /// [`BearerError::InsufficientScope`] (403, RFC 6750 `insufficient_scope`).
+    pub fn require_scopes(&self, scopes: &[&str]) -> Result<(), BearerError> {
+        let missing: Vec<String> = scopes
+            .iter()
+            .filter(|s| !self.has_scope(s))
+            .map(|s| (*s).to_owned())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(BearerError::InsufficientScope(missing))
+        }
+    }
+
+    /// When the token expires (seconds since the epoch).
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// The token itself (to call further APIs on the user's behalf).
+    pub fn access_token(&self) -> &AccessToken {
+        &self.token
+    }
+}
+
+/// Why a request's bearer token was not accepted. [`BearerError::to_response`] gives the
+/// RFC 6750 answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BearerError {
+    /// No `Authorization: Bearer` header.
+    #[error("no bearer token in the Authorization header")]
+    Missing,
+    /// An `Authorization` header that is not one well-formed bearer credential
+    /// (several headers, an empty or oversized token, characters a token cannot have).
+    #[error("the Authorization header is not a well-formed bearer credential")]
+    Malformed,
+    /// The token is not valid: signature, issuer, audience, expiry...
+    #[error("invalid bearer token: {0}")]
+    Invalid(TokenError),
+    /// The token is valid but lacks these scopes.
+    #[error("the token lacks the scopes {0:?}")]
+    InsufficientScope(Vec<String>),
+    /// The token cannot be checked now (the provider's JWKS is unreachable).
+    #[error("bearer tokens cannot be checked now: {0}")]
+    Unavailable(String),
+    /// No API audience is configured, so no bearer token can be accepted.
+    #[error("bearer tokens are not enabled: configure an API audience (OIDC_API_AUDIENCE)")]
+    NotConfigured,
+}
+
+impl BearerError {
+    /// The HTTP status: 401 (missing or invalid token), 400 (malformed header), 403
+    /// (insufficient scope), 503 (cannot check now), 500 (not configured).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Missing | Self::Invalid(_) => StatusCode::UNAUTHORIZED,
+            Self::Malformed => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The answer of RFC 6750 §3: the status, a `WWW-Authenticate: Bearer` challenge
+    /// with the error code, and a JSON body. Token errors are described in general
+    /// terms ("the token has expired"); nothing of the token is echoed.
+    pub fn to_response(&self) -> Response<String> {
+        let (code, challenge) = match self {
+            Self::Missing => (None, "Bearer".to_owned()),
+            Self::Malformed => (
+                Some("invalid_request"),
+                "Bearer error=\"invalid_request\"".to_owned(),
+            ),
+            Self::Invalid(e) => (
+                Some("invalid_token"),
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    e.to_string().replace(['"', '\\'], "'")
+                ),
+            ),
+            Self::InsufficientScope(scopes) => (
+                Some("insufficient_scope"),
+                format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                    scopes.join(" ")
+                ),
+            ),
+            Self::Unavailable(_) => (Some("temporarily_unavailable"), String::new()),
+            Self::NotConfigured => (Some("server_error"), String::new()),
+        };
+        let description = match self {
+            Self::Invalid(e) => e.to_string(),
+            Self::Unavailable(_) => "the token cannot be checked now; try again".to_owned(),
+            Self::NotConfigured => "bearer tokens are not enabled".to_owned(),
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({
+            "error": code.unwrap_or("unauthorized"),
+            "error_description": description,
+        })
+        .to_string();
+        let mut r = Response::new(body);
+        *r.status_mut() = self.status();
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if !challenge.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&challenge)
+        {
+            r.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+        r
+    }
+}
+
+/// Validated tokens by the SHA-256 of the token, never returned past their `exp`.
+/// Bounded: when full, expired entries go first, then an arbitrary half.
+#[derive(Debug)]
+pub(crate) struct BearerCache {
+    entries: RwLock<HashMap<[u8; 32], Arc<BearerAuth>>>,
+    capacity: usize,
+}
+
+impl BearerCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn get(&self, key: &[u8; 32], now: i64) -> Option<Arc<BearerAuth>> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(key).filter(|a| now < a.expires_at).cloned()
+    }
+
+    fn insert(&self, key: [u8; 32], auth: Arc<BearerAuth>, now: i64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= self.capacity {
+            entries.retain(|_, a| now < a.expires_at);
+        }
+        if entries.len() >= self.capacity {
+            let drop: Vec<[u8; 32]> = entries
+                .keys()
+                .take(entries.len() / 2 + 1)
+                .copied()
+                .collect();
+            for k in drop {
+                entries.remove(&k);
+            }
+        }
+        entries.insert(key, auth);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.read().map(|e| e.len()).unwrap_or(0)
+    }
+}
+
+impl Auth {
+    /// The bearer token of a request, from its `Authorization` header values:
+    /// `Ok(None)` without an `Authorization` header, [`BearerError::Malformed`] for
+    /// several headers or a credential that is not `Bearer <token68>` (RFC 6750 §2.1),
+    /// `Ok(None)` for another scheme (Basic...).
+    pub fn bearer_token<'a>(
+        mut authorization: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<Option<&'a str>, BearerError> {
+        let Some(value) = authorization.next() else {
+            return Ok(None);
+        };
+        if authorization.next().is_some() || value.len() > MAX_AUTHORIZATION_LEN {
+            return Err(BearerError::Malformed);
+        }
+        let value = std::str::from_utf8(value).map_err(|_| BearerError::Malformed)?;
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Ok(None);
+        }
+        let token = rest.trim_start_matches(' ');
+        let body = token.trim_end_matches('=');
+        let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
+        if body.is_empty() || !body.chars().all(token68) {
+            return Err(BearerError::Malformed);
+        }
+        Ok(Some(token))
+    }
+
+    /// Validates a bearer access token for this app's API (RFC 9068): signature by
+    /// the provider's JWKS with an allowed algorithm, `iss`, `aud` naming one of the
+    /// API audiences, `exp`/`nbf`/`iat` with the leeway, `sub`, and the required API
+    /// scopes. A token validated before (and not expired) costs a hash lookup.
+    pub async fn authenticate_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
+        let inner = &self.0;
+        if inner.config.api_audiences.is_empty() {
+            return Err(BearerError::NotConfigured);
+        }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = inner.config.clock.now();
+        let auth = match inner.bearer_cache.get(&key, now) {
+            Some(hit) => hit,
+            None => {
+                let claims = inner
+                    .verifier
+                    .bearer_token(token)
+                    .await
+                    .map_err(|e| match e {
+                        TokenError::Jwks(why) => BearerError::Unavailable(why),
+                        other => BearerError::Invalid(other),
+                    })?;
+                let auth = Arc::new(BearerAuth::new(Claims::new(claims), token));
+                inner.bearer_cache.insert(key, Arc::clone(&auth), now);
+                auth
+            }
+        };
+        let required: Vec<&str> = inner.config.api_scopes.iter().map(String::as_str).collect();
+        auth.require_scopes(&required)?;
+        Ok(auth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use crate::{AuthConfig, AuthConfigBuilder, Clock, ProviderEndpoints};
+
+    const NOW: i64 = 1_800_000_000;
+    const ISS: &str = "http://127.0.0.1:9";
+
+    /// An `Auth` whose JWKS (the test keys) is served on loopback, with a clock the
+    /// test moves.
+    async fn auth(
+        now: Arc<AtomicI64>,
+        tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
+    ) -> Auth {
+        let jwks = include_str!("token/testdata/jwks.json");
+        let app =
+            axum::Router::new().route("/jwks", axum::routing::get(move || async move { jwks }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = |p: &str| url::Url::parse(&format!("{base}{p}")).expect("url");
+        let config = AuthConfig::builder(ISS, "client", "http://127.0.0.1:3000")
+            .with_endpoints(ProviderEndpoints {
+                authorization_endpoint: url("/authorize"),
+                token_endpoint: url("/token"),
+                jwks_uri: url("/jwks"),
+                end_session_endpoint: None,
+                userinfo_endpoint: None,
+                authorization_response_iss_parameter_supported: false,
+            })
+            .with_clock(Clock::from_fn(move || now.load(Ordering::SeqCst)));
+        Auth::discover(tweak(config).build().expect("config"))
+            .await
+            .expect("auth")
+    }
+
+    fn token(scope: &str) -> String {
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("rsa1".into());
+        h.typ = Some("at+jwt".into());
+        let claims = json!({ "iss": ISS, "aud": "https://api.test", "sub": "alice",
+                             "exp": NOW + 300, "iat": NOW, "scope": scope });
+        let key = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        encode(&h, &claims, &key).expect("sign")
+    }
+
+    #[tokio::test]
+    async fn repeated_bearer_token_is_served_from_the_cache_until_exp() {
+        let now = Arc::new(AtomicI64::new(NOW));
+        let auth = auth(now.clone(), |b| b.with_api_audience("https://api.test")).await;
+        let t = token("read");
+        let first = auth.authenticate_bearer(&t).await.expect("valid");
+        let again = auth.authenticate_bearer(&t).await.expect("valid");
+        assert!(Arc::ptr_eq(&first, &again), "the second use is a cache hit");
+        assert_eq!(first.sub(), "alice");
+        // At `exp` the cached entry is no longer used: the token is validated again
+        // (accepted within the leeway, a new entry), then refused past the leeway.
+        now.store(NOW + 300, Ordering::SeqCst);
+        let later = auth.authenticate_bearer(&t).await.expect("within leeway");
+        assert!(!Arc::ptr_eq(&first, &later));
+        now.store(NOW + 361, Ordering::SeqCst);
+        assert_eq!(
+            auth.authenticate_bearer(&t).await.unwrap_err(),
+            BearerError::Invalid(TokenError::Expired)
+        );
+    }
+
+    #[tokio::test]
+    async fn bearer_tokens_refused_without_a_configured_api_audience() {
+        let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| b).await;
+        assert_eq!(
+            auth.authenticate_bearer(&token("read")).await.unwrap_err(),
+            BearerError::NotConfigured
+        );
+    }
+
+    #[tokio::test]
+    async fn bearer_token_without_a_required_scope_rejected_even_when_cached() {
+        let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| {
+            b.with_api_audience("https://api.test")
+                .with_required_api_scopes(["read", "write"])
+        })
+        .await;
+        let t = token("read");
+        for _ in 0..2 {
+            assert_eq!(
+                auth.authenticate_bearer(&t).await.unwrap_err(),
+                BearerError::InsufficientScope(vec!["write".into()])
+            );
+        }
+        assert!(auth.authenticate_bearer(&token("write read")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn bearer_token_for_another_audience_rejected() {
+        let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| {
+            b.with_api_audience("https://other.test")
+        })
+        .await;
+        assert_eq!(
+            auth.authenticate_bearer(&token("read")).await.unwrap_err(),
+            BearerError::Invalid(TokenError::InvalidAudience)
+        );
+    }
+
+    fn header(v: &str) -> Result<Option<&str>, BearerError> {
+        Auth::bearer_token(std::iter::once(v.as_bytes()))
+    }
+
+    #[test]
+    fn reads_a_bearer_credential_in_any_case() {
+        assert_eq!(header("Bearer abc.def-_~+/=="), Ok(Some("abc.def-_~+/==")));
+        assert_eq!(header("bearer  abc"), Ok(Some("abc")));
+        assert_eq!(header("Basic dXNlcjpwYXNz"), Ok(None));
+        assert_eq!(Auth::bearer_token(std::iter::empty()), Ok(None));
+    }
+
+    #[test]
+    fn rejects_malformed_bearer_credentials() {
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Bearer ===",
+            "Bearer ä",
+        ] {
+            assert_eq!(header(bad), Err(BearerError::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_several_authorization_headers() {
+        let two = [b"Bearer a".as_slice(), b"Bearer b".as_slice()];
+        assert_eq!(
+            Auth::bearer_token(two.into_iter()),
+            Err(BearerError::Malformed)
+        );
+    }
+
+    #[test]
+    fn rejects_an_oversized_authorization_header() {
+        let big = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
+        assert_eq!(header(&big), Err(BearerError::Malformed));
+    }
+
+    fn auth_with(exp: i64, scope: Value) -> Arc<BearerAuth> {
+        let claims = Claims::default()
+            .with("sub", "alice".into())
+            .with("exp", exp.into())
+            .with("scope", scope);
+        Arc::new(BearerAuth::new(claims, "tok"))
+    }
+
+    #[test]
+    fn reads_scopes_from_scope_or_scp() {
+        let a = auth_with(10, "read write".into());
+        assert!(a.has_scope("read") && a.has_scope("write") && !a.has_scope("admin"));
+        let claims = Claims::default().with("scp", serde_json::json!(["x", "y"]));
+        let b = BearerAuth::new(claims, "t");
+        assert_eq!(b.scopes().collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(
+            a.require_scopes(&["read", "admin"]),
+            Err(BearerError::InsufficientScope(vec!["admin".into()]))
+        );
+    }
+
+    #[test]
+    fn cache_never_returns_a_token_past_its_exp() {
+        let cache = BearerCache::new(10);
+        cache.insert([1; 32], auth_with(100, "".into()), 0);
+        assert!(cache.get(&[1; 32], 99).is_some());
+        assert!(cache.get(&[1; 32], 100).is_none());
+        assert!(cache.get(&[2; 32], 0).is_none());
+    }
+
+    #[test]
+    fn cache_stays_within_its_capacity() {
+        let cache = BearerCache::new(8);
+        for i in 0..100u8 {
+            cache.insert([i; 32], auth_with(1_000, "".into()), 0);
+            assert!(cache.len() <= 8);
+        }
+        // Expired entries go first.
+        let cache = BearerCache::new(2);
+        cache.insert([1; 32], auth_with(5, "".into()), 0);
+        cache.insert([2; 32], auth_with(50, "".into()), 0);
+        cache.insert([3; 32], auth_with(50, "".into()), 10);
+        assert!(cache.get(&[2; 32], 10).is_some() && cache.get(&[3; 32], 10).is_some());
+        let off = BearerCache::new(0);
+        off.insert([1; 32], auth_with(50, "".into()), 0);
+        assert!(off.get(&[1; 32], 0).is_none());
+    }
+
+    #[test]
+    fn responses_follow_rfc_6750() {
+        let r = BearerError::Missing.to_response();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer");
+        let r = BearerError::Invalid(TokenError::Expired).to_response();
+        assert_eq!(r.status(), 401);
+        let challenge = r.headers()[WWW_AUTHENTICATE].to_str().expect("ascii");
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\""),
+            "{challenge}"
+        );
+        let r = BearerError::InsufficientScope(vec!["a".into(), "b".into()]).to_response();
+        assert_eq!(r.status(), 403);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            "Bearer error=\"insufficient_scope\", scope=\"a b\""
+        );
+        assert_eq!(BearerError::Malformed.to_response().status(), 400);
+        assert_eq!(BearerError::NotConfigured.to_response().status(), 500);
+        assert_eq!(
+            BearerError::Unavailable("x".into()).to_response().status(),
+            503
+        );
+    }
+}
