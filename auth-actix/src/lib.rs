@@ -36,12 +36,15 @@
 
 #![forbid(unsafe_code)]
 
+mod bearer;
 mod convert;
 mod extract;
 mod middleware;
 mod routes;
 
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
+pub use auth_core::{BearerAuth, BearerError};
+pub use bearer::{BearerRejection, BearerUser, MaybeBearerUser};
 pub use extract::{AuthExt, AuthRejection, AuthUser, MaybeAuthUser};
 pub use middleware::{
     AuthMiddleware, AuthMiddlewareService, RequireAuth, RequireAuthService, auth_middleware,

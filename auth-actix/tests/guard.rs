@@ -5,19 +5,22 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::test::{TestRequest, call_service, init_service};
 use actix_web::{App, HttpRequest, HttpResponse, web};
+use auth_actix::auth_core::AuthConfigBuilder;
 use auth_actix::auth_core::tower_sessions_core::session::Record;
 use auth_actix::auth_core::{ProviderEndpoints, SessionId, SessionStore, StoreError};
 use auth_actix::{
-    Auth, AuthConfig, AuthExt, AuthUser, MaybeAuthUser, RequireAuth, auth_middleware, auth_routes,
+    Auth, AuthConfig, AuthExt, AuthUser, BearerUser, MaybeAuthUser, MaybeBearerUser, RequireAuth,
+    auth_middleware, auth_routes,
 };
 
 async fn auth(prefix: &str) -> Auth {
     auth_with(prefix, None).await
 }
 
-async fn auth_with(prefix: &str, store: Option<DownStore>) -> Auth {
+/// Manual endpoints on a loopback port where nothing listens.
+fn config(prefix: &str) -> AuthConfigBuilder {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
-    let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+    AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints {
             authorization_endpoint: url("/authorize"),
             token_endpoint: url("/token"),
@@ -26,7 +29,11 @@ async fn auth_with(prefix: &str, store: Option<DownStore>) -> Auth {
             userinfo_endpoint: None,
             authorization_response_iss_parameter_supported: false,
         })
-        .with_route_prefix(prefix);
+        .with_route_prefix(prefix)
+}
+
+async fn auth_with(prefix: &str, store: Option<DownStore>) -> Auth {
+    let config = config(prefix);
     let config = match store {
         Some(s) => config.with_session_store(s),
         None => config,
@@ -207,6 +214,17 @@ async fn rejects_bad_backchannel_logout_token_with_400() {
 }
 
 #[actix_web::test]
+async fn backchannel_logout_when_jwks_unreachable_answers_503_so_the_provider_retries() {
+    let token = JWT_SHAPED.trim_start_matches("Bearer ");
+    let req = TestRequest::post()
+        .uri("/auth/backchannel-logout")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(format!("logout_token={token}"));
+    let r = call("/auth", req).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[actix_web::test]
 async fn custom_prefix_moves_every_route() {
     let r = call("/oidc", TestRequest::get().uri("/oidc/login")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -290,4 +308,89 @@ async fn logout_with_store_down_says_so_and_still_clears_the_cookie() {
     let r = call_with(auth_with("/auth", Some(DownStore)).await, req).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(header_of(&r, header::SET_COOKIE).contains("Max-Age=0"));
+}
+
+/// `GET path` with `authorization` against `/api` (needs a bearer token) and
+/// `/maybe-api` (takes one if sent).
+async fn bearer_call(
+    api_audience: bool,
+    path: &str,
+    authorization: Option<&str>,
+) -> ServiceResponse {
+    let mut config = config("/auth");
+    if api_audience {
+        config = config.with_api_audience("https://api.test");
+    }
+    let auth = Auth::discover(config.build().expect("config"))
+        .await
+        .expect("auth");
+    let app = init_service(
+        App::new()
+            .wrap(auth_middleware(&auth))
+            .route(
+                "/api",
+                web::get().to(|u: BearerUser| async move { u.sub().to_string() }),
+            )
+            .route(
+                "/maybe-api",
+                web::get().to(|MaybeBearerUser(u): MaybeBearerUser| async move {
+                    if u.is_some() { "in" } else { "out" }
+                }),
+            ),
+    )
+    .await;
+    let mut req = TestRequest::get().uri(path);
+    if let Some(a) = authorization {
+        req = req.insert_header((header::AUTHORIZATION, a));
+    }
+    call_service(&app, req.to_request()).await
+}
+
+/// A JWT-shaped token with an allowed algorithm: checking it needs the JWKS.
+const JWT_SHAPED: &str = "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJhIn0.c2ln";
+
+#[actix_web::test]
+async fn bearer_missing_answers_401_with_a_bearer_challenge() {
+    for auth in [None, Some("Basic dTpw")] {
+        let r = bearer_call(true, "/api", auth).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(header_of(&r, header::WWW_AUTHENTICATE), "Bearer");
+    }
+    let r = bearer_call(true, "/maybe-api", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn bearer_malformed_header_rejected_with_400_even_when_optional() {
+    for path in ["/api", "/maybe-api"] {
+        for bad in ["Bearer", "Bearer a b", "Bearer a\"b"] {
+            let r = bearer_call(true, path, Some(bad)).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path} {bad}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn bearer_invalid_token_rejected_with_401_even_when_optional() {
+    for path in ["/api", "/maybe-api"] {
+        let r = bearer_call(true, path, Some("Bearer not-a-jwt")).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let challenge = header_of(&r, header::WWW_AUTHENTICATE);
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\""),
+            "{challenge}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn bearer_token_when_jwks_unreachable_answers_503() {
+    let r = bearer_call(true, "/api", Some(JWT_SHAPED)).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[actix_web::test]
+async fn bearer_without_configured_api_audience_is_a_500() {
+    let r = bearer_call(false, "/api", Some(JWT_SHAPED)).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }

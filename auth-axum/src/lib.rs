@@ -23,12 +23,15 @@
 
 #![forbid(unsafe_code)]
 
+mod bearer;
 mod extract;
 mod guard;
 mod layer;
 mod routes;
 
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
+pub use auth_core::{BearerAuth, BearerError};
+pub use bearer::{BearerRejection, BearerUser};
 pub use extract::{AuthRejection, AuthUser};
 pub use guard::require_auth;
 pub use layer::{AuthLayer, AuthService, auth_layer};

@@ -1,9 +1,10 @@
 //! The router guard and the extractor's rejections, with manual endpoints (no
 //! discovery) and no provider running.
 
+use auth_axum::auth_core::AuthConfigBuilder;
 use auth_axum::auth_core::tower_sessions_core::session::Record;
 use auth_axum::auth_core::{ProviderEndpoints, SessionId, SessionStore, StoreError};
-use auth_axum::{Auth, AuthConfig, AuthUser, auth_layer, auth_router, require_auth};
+use auth_axum::{Auth, AuthConfig, AuthUser, BearerUser, auth_layer, auth_router, require_auth};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -18,9 +19,10 @@ async fn app_with_prefix(prefix: &str) -> Router {
     app_with(prefix, None).await
 }
 
-async fn app_with(prefix: &str, store: Option<DownStore>) -> Router {
+/// Manual endpoints on a loopback port where nothing listens.
+fn config(prefix: &str) -> AuthConfigBuilder {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
-    let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+    AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints {
             authorization_endpoint: url("/authorize"),
             token_endpoint: url("/token"),
@@ -29,7 +31,11 @@ async fn app_with(prefix: &str, store: Option<DownStore>) -> Router {
             userinfo_endpoint: None,
             authorization_response_iss_parameter_supported: false,
         })
-        .with_route_prefix(prefix);
+        .with_route_prefix(prefix)
+}
+
+async fn app_with(prefix: &str, store: Option<DownStore>) -> Router {
+    let config = config(prefix);
     let config = match store {
         Some(s) => config.with_session_store(s),
         None => config,
@@ -289,4 +295,90 @@ async fn return_to_keeps_the_nest_prefix() {
         r.headers()[header::LOCATION],
         "/auth/login?return_to=%2Fapi%2Fme"
     );
+}
+
+/// `/api` needs a bearer token, `/maybe-api` takes one if sent.
+async fn bearer_app(api_audience: bool) -> Router {
+    let mut config = config("/auth");
+    if api_audience {
+        config = config.with_api_audience("https://api.test");
+    }
+    let auth = Auth::discover(config.build().expect("config"))
+        .await
+        .expect("auth");
+    Router::new()
+        .route(
+            "/api",
+            get(|u: BearerUser| async move { u.sub().to_string() }),
+        )
+        .route(
+            "/maybe-api",
+            get(|u: Option<BearerUser>| async move { if u.is_some() { "in" } else { "out" } }),
+        )
+        .layer(auth_layer(&auth))
+}
+
+async fn get_with(
+    app: Router,
+    path: &str,
+    authorization: Option<&str>,
+) -> axum::response::Response {
+    let mut req = Request::get(path);
+    if let Some(a) = authorization {
+        req = req.header(header::AUTHORIZATION, a);
+    }
+    app.oneshot(req.body(Body::empty()).expect("req"))
+        .await
+        .expect("resp")
+}
+
+/// A JWT-shaped token with an allowed algorithm: checking it needs the JWKS.
+const JWT_SHAPED: &str = "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJhIn0.c2ln";
+
+#[tokio::test]
+async fn bearer_missing_answers_401_with_a_bearer_challenge() {
+    for auth in [None, Some("Basic dTpw")] {
+        let r = get_with(bearer_app(true).await, "/api", auth).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+    let r = get_with(bearer_app(true).await, "/maybe-api", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bearer_malformed_header_rejected_with_400_even_when_optional() {
+    for path in ["/api", "/maybe-api"] {
+        for bad in ["Bearer", "Bearer a b", "Bearer a\"b"] {
+            let r = get_with(bearer_app(true).await, path, Some(bad)).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path} {bad}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bearer_invalid_token_rejected_with_401_even_when_optional() {
+    for path in ["/api", "/maybe-api"] {
+        let r = get_with(bearer_app(true).await, path, Some("Bearer not-a-jwt")).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let challenge = r.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\""),
+            "{challenge}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bearer_token_when_jwks_unreachable_answers_503() {
+    let r = get_with(bearer_app(true).await, "/api", Some(JWT_SHAPED)).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn bearer_without_configured_api_audience_is_a_500() {
+    let r = get_with(bearer_app(false).await, "/api", Some(JWT_SHAPED)).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }

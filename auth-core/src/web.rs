@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::auth::Auth;
 use crate::flow::authorize::{LoginOptions, Prompt};
 use crate::flow::callback::CallbackError;
+use crate::token::TokenError;
 
 /// Reads every cookie of a request (bounded in number).
 pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -278,7 +279,9 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             "login_expired",
             "Sign-in link expired, try again",
         ),
-        CallbackError::Exchange(_) => (
+        CallbackError::Exchange(_)
+        | CallbackError::IdToken(TokenError::Jwks(_))
+        | CallbackError::AccessToken(TokenError::Jwks(_)) => (
             StatusCode::BAD_GATEWAY,
             "provider_unavailable",
             "The sign-in provider is unavailable",

@@ -118,7 +118,17 @@ impl Auth {
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or(BackchannelError::MissingToken)?;
-        let claims = self.0.verifier.logout_token(&token).await?;
+        // With the provider's keys unknowable now, the token is not judged bad: 503 lets
+        // the provider retry instead of losing the logout.
+        let claims = self
+            .0
+            .verifier
+            .logout_token(&token)
+            .await
+            .map_err(|e| match e {
+                TokenError::Jwks(why) => BackchannelError::Unavailable(why),
+                other => BackchannelError::Invalid(other),
+            })?;
         let str_claim = |n: &str| {
             claims
                 .get(n)

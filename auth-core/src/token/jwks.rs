@@ -25,6 +25,9 @@ struct KeySet {
     keys: Vec<CachedKey>,
     fetched_at: Option<Instant>,
     generation: u64,
+    /// Why the last fetch failed, if it did: with no matching key, a token cannot be
+    /// judged now (the provider is down), which is not the same as a bad token.
+    last_error: Option<String>,
 }
 
 pub(crate) struct JwksCache {
@@ -82,14 +85,14 @@ impl JwksCache {
             return Ok(found);
         }
         if fresh {
-            return Err(TokenError::UnknownKey(kid.map(str::to_owned)));
+            return Err(self.no_key(kid));
         }
         let _guard = self.fetch.lock().await;
         // Another request may have refreshed the set while we waited.
         let (found, now_generation, fresh) = self.lookup(kid, alg);
         if now_generation != generation || fresh {
             return if found.is_empty() {
-                Err(TokenError::UnknownKey(kid.map(str::to_owned)))
+                Err(self.no_key(kid))
             } else {
                 Ok(found)
             };
@@ -97,9 +100,19 @@ impl JwksCache {
         self.refetch().await?;
         let (found, _, _) = self.lookup(kid, alg);
         if found.is_empty() {
-            Err(TokenError::UnknownKey(kid.map(str::to_owned)))
+            Err(self.no_key(kid))
         } else {
             Ok(found)
+        }
+    }
+
+    /// No key matches: the token names an unknown key, or, when the last fetch failed,
+    /// the keys cannot be known now.
+    fn no_key(&self, kid: Option<&str>) -> TokenError {
+        let set = self.set.read().unwrap_or_else(|p| p.into_inner());
+        match &set.last_error {
+            Some(e) => TokenError::Jwks(e.clone()),
+            None => TokenError::UnknownKey(kid.map(str::to_owned)),
         }
     }
 
@@ -131,9 +144,14 @@ impl JwksCache {
             Ok(keys) => {
                 let n = keys.len();
                 set.keys = keys;
+                set.last_error = None;
                 Ok(n)
             }
             Err(e) => {
+                set.last_error = Some(match &e {
+                    TokenError::Jwks(why) => why.clone(),
+                    other => other.to_string(),
+                });
                 tracing::warn!(uri = %self.uri, error = %e, "JWKS fetch failed; keeping the cached keys");
                 Err(e)
             }
@@ -315,5 +333,18 @@ mod rotation_tests {
             "key type must match the algorithm"
         );
         assert_eq!(s.fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn unreachable_jwks_is_unavailable_not_an_unknown_key() {
+        // Nothing listens on port 9: every fetch fails, and within the cooldown the
+        // failure is reported again without a new fetch.
+        let c = cache("http://127.0.0.1:9/jwks", Duration::from_secs(3600));
+        for _ in 0..2 {
+            assert!(matches!(
+                c.keys_for(Some("rsa1"), Algorithm::RS256).await,
+                Err(TokenError::Jwks(_))
+            ));
+        }
     }
 }

@@ -4,11 +4,11 @@ use std::net::TcpListener;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use auth_actix::{Auth, AuthUser, MaybeAuthUser, auth_middleware, auth_routes};
-use serde_json::json;
+use auth_actix::{Auth, AuthUser, BearerUser, MaybeAuthUser, auth_middleware, auth_routes};
+use serde::Serialize;
 
-/// Serves `GET /` (public), `GET /me` (protected, JSON) and the auth routes on
-/// `listener`. Run the returned server inside an actix system (`#[actix_web::main]`).
+/// Serves `GET /` (public), `GET /me` (protected by the session, JSON), `GET /api/me`
+/// (protected by a bearer access token, JSON) and the auth routes on `listener`. Run the returned server inside an actix system (`#[actix_web::main]`).
 pub fn server(auth: Auth, listener: TcpListener) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
@@ -16,6 +16,7 @@ pub fn server(auth: Auth, listener: TcpListener) -> std::io::Result<Server> {
             .configure(auth_routes(&auth))
             .route("/", web::get().to(home))
             .route("/me", web::get().to(me))
+            .route("/api/me", web::get().to(api_me))
     })
     .listen(listener)?
     .run())
@@ -39,9 +40,39 @@ async fn home(MaybeAuthUser(user): MaybeAuthUser) -> HttpResponse {
         ))
 }
 
-async fn me(user: AuthUser) -> web::Json<serde_json::Value> {
+/// The signed-in user, serialized straight from the session (no copy of the claims).
+#[derive(Serialize)]
+struct Me<'a> {
+    sub: &'a str,
+    email: Option<&'a str>,
+    name: Option<&'a str>,
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+async fn me(user: AuthUser) -> HttpResponse {
     let c = user.claims();
-    web::Json(json!({ "sub": c.sub(), "email": c.email(), "name": c.name(), "claims": c.as_map() }))
+    HttpResponse::Ok().json(Me {
+        sub: c.sub(),
+        email: c.email(),
+        name: c.name(),
+        claims: c.as_map(),
+    })
+}
+
+/// The caller of the API, from its bearer token.
+#[derive(Serialize)]
+struct ApiCaller<'a> {
+    sub: &'a str,
+    client_id: Option<&'a str>,
+    scopes: Vec<&'a str>,
+}
+
+async fn api_me(caller: BearerUser) -> HttpResponse {
+    HttpResponse::Ok().json(ApiCaller {
+        sub: caller.sub(),
+        client_id: caller.client_id(),
+        scopes: caller.scopes().collect(),
+    })
 }
 
 fn escape(s: &str) -> String {

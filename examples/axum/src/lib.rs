@@ -1,16 +1,18 @@
 //! The example app's router, shared by `main.rs` and the end-to-end tests.
 
-use auth_axum::{Auth, AuthUser, auth_layer, auth_router};
-use axum::response::Html;
+use auth_axum::{Auth, AuthUser, BearerUser, auth_layer, auth_router};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
 
-/// `GET /` (public), `GET /me` (protected, JSON) and the auth routes.
+/// `GET /` (public), `GET /me` (protected by the session, JSON), `GET /api/me`
+/// (protected by a bearer access token, JSON) and the auth routes.
 pub fn app(auth: Auth) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/me", get(me))
+        .route("/api/me", get(api_me))
         .merge(auth_router(auth.clone()))
         .layer(auth_layer(&auth))
 }
@@ -31,9 +33,41 @@ async fn home(user: Option<AuthUser>) -> Html<String> {
     ))
 }
 
-async fn me(user: AuthUser) -> Json<serde_json::Value> {
+/// The signed-in user, serialized straight from the session (no copy of the claims).
+#[derive(Serialize)]
+struct Me<'a> {
+    sub: &'a str,
+    email: Option<&'a str>,
+    name: Option<&'a str>,
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+async fn me(user: AuthUser) -> Response {
     let c = user.claims();
-    Json(json!({ "sub": c.sub(), "email": c.email(), "name": c.name(), "claims": c.as_map() }))
+    let me = Me {
+        sub: c.sub(),
+        email: c.email(),
+        name: c.name(),
+        claims: c.as_map(),
+    };
+    Json(me).into_response()
+}
+
+/// The caller of the API, from its bearer token.
+#[derive(Serialize)]
+struct ApiCaller<'a> {
+    sub: &'a str,
+    client_id: Option<&'a str>,
+    scopes: Vec<&'a str>,
+}
+
+async fn api_me(caller: BearerUser) -> Response {
+    let body = ApiCaller {
+        sub: caller.sub(),
+        client_id: caller.client_id(),
+        scopes: caller.scopes().collect(),
+    };
+    Json(body).into_response()
 }
 
 fn escape(s: &str) -> String {

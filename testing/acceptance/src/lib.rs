@@ -29,6 +29,10 @@ use serde_json::{Value, json};
 use url::Url;
 
 const SECRET: &str = "test-secret-test-secret-test-secret";
+/// The API audience the example apps accept bearer tokens for.
+const API: &str = "https://api.test";
+/// Every bearer token must grant this scope.
+const API_SCOPE: &str = "api:read";
 
 /// Starts the app under test: serve the example with `auth` on `listener` in the
 /// background, until the returned [`Running`] is dropped.
@@ -105,6 +109,8 @@ async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> 
     let config = AuthConfig::builder(&provider.issuer, "example", &base)
         .with_client_secret(SECRET)
         .with_refresh_margin(refresh_margin)
+        .with_api_audience(API)
+        .with_required_api_scopes([API_SCOPE])
         .build()
         .expect("config");
     let auth = Auth::discover(config).await.expect("discovery");
@@ -453,6 +459,119 @@ pub async fn refused_refresh_ends_the_session(serve: Serve) {
     );
 }
 
+/// A JWT access token from the provider's client_credentials grant (RFC 9068).
+async fn service_token(app: &TestApp, resource: &str, scope: &str) -> String {
+    let resp: Value = browser()
+        .post(format!("{}/token", app.provider.issuer))
+        .basic_auth("example", Some(SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", resource),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token json");
+    resp["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {resp}"))
+        .to_string()
+}
+
+async fn api_me(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
+    let mut req = browser().get(format!("{}/api/me", app.base));
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    req.send().await.expect("api/me")
+}
+
+fn challenge(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .unwrap_or_default()
+}
+
+/// An acceptance scenario (see the crate docs): bearer access tokens issued by the
+/// provider (client_credentials, JWT per RFC 9068) are accepted by the API route, and
+/// every way of getting one wrong gets the RFC 6750 answer.
+pub async fn api_bearer_tokens_from_the_provider_are_validated(serve: Serve) {
+    let app = start_with(
+        serve,
+        json!({ "access_token_ttl": 300,
+                "api_resources": { API: "api:read api:write", "https://other.test": "api:read" } }),
+        Duration::from_secs(30),
+    )
+    .await;
+    let token = service_token(&app, API, "api:read api:write").await;
+    for _ in 0..3 {
+        let r = api_me(&app, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["sub"], "example");
+        assert_eq!(body["client_id"], "example");
+        assert_eq!(body["scopes"], json!(["api:read", "api:write"]));
+    }
+
+    // No token: 401 with a bare Bearer challenge, never a redirect to login.
+    let r = api_me(&app, None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&r), "Bearer");
+    let r = api_me(&app, Some("Basic ZXhhbXBsZTpzZWNyZXQ=")).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // A token for another API of the same provider.
+    let other = service_token(&app, "https://other.test", "api:read").await;
+    let r = api_me(&app, Some(&format!("Bearer {other}"))).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge(&r).contains("error=\"invalid_token\""),
+        "{}",
+        challenge(&r)
+    );
+
+    // A forged signature (last character of the signature changed).
+    let mut forged = token.clone();
+    let last = forged.pop().expect("char");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let r = api_me(&app, Some(&format!("Bearer {forged}"))).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The payload of the valid token re-used under a forged signature never hits the
+    // cache: the cache is keyed by the whole token.
+    let (head_payload, _) = token.rsplit_once('.').expect("jwt");
+    let r = api_me(&app, Some(&format!("Bearer {head_payload}.AAAA"))).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // A token without the scope every API call needs: 403 insufficient_scope.
+    let write_only = service_token(&app, API, "api:write").await;
+    let r = api_me(&app, Some(&format!("Bearer {write_only}"))).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge(&r),
+        "Bearer error=\"insufficient_scope\", scope=\"api:read\""
+    );
+
+    // Malformed credentials: 400 invalid_request.
+    for bad in ["Bearer", "Bearer a b", "Bearer a\"b", "Bearer ==="] {
+        let r = api_me(&app, Some(bad)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    // A bearer token does not open a session route, and is answered with 401 JSON, not a
+    // redirect (the request is an API call).
+    let r = browser()
+        .get(format!("{}/me", app.base))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
 async fn futures_join(client: &Client, app: &TestApp, n: usize) -> Vec<StatusCode> {
     let mut tasks = Vec::new();
     for _ in 0..n {
@@ -704,6 +823,7 @@ macro_rules! acceptance_suite {
             rp_callback_replay_is_rejected,
             rp_return_to_open_redirect_is_dropped,
             rp_session_fixation_login_never_keeps_an_earlier_id,
+            api_bearer_tokens_from_the_provider_are_validated,
             cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
             cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
             cluster_refresh_is_single_flight_across_instances,

@@ -1,0 +1,145 @@
+//! The [`BearerUser`] extractor: APIs called with `Authorization: Bearer <access token>`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use auth_core::{Auth, BearerAuth, BearerError};
+
+use crate::convert;
+
+/// The caller of an API, from a validated bearer access token (RFC 9068 JWT): the
+/// signature by the provider's JWKS, `iss`, `aud` (one of the configured API
+/// audiences), `exp`/`nbf`/`iat`, `sub`, and the required API scopes. A token seen
+/// before costs a hash lookup. Without an `Authorization: Bearer` header, or with a bad
+/// token, the handler is not called and the RFC 6750 answer is sent (401 with
+/// `WWW-Authenticate: Bearer`, 403 for a missing scope).
+///
+/// A sibling of [`crate::AuthUser`] (a browser session): API callers hold no session,
+/// and a bearer request never gets a redirect to a login page.
+///
+/// ```no_run
+/// use auth_actix::{BearerRejection, BearerUser};
+/// async fn orders(user: BearerUser) -> Result<String, BearerRejection> {
+///     user.require_scope("orders:read")?;
+///     Ok(format!("orders of {}", user.sub()))
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct BearerUser(Arc<BearerAuth>);
+
+impl BearerUser {
+    /// `Ok` when the token grants `scope`; else the 403 `insufficient_scope` answer.
+    pub fn require_scope(&self, scope: &str) -> Result<(), BearerRejection> {
+        self.0.require_scopes(&[scope]).map_err(BearerRejection)
+    }
+}
+
+impl std::ops::Deref for BearerUser {
+    type Target = BearerAuth;
+
+    fn deref(&self) -> &BearerAuth {
+        &self.0
+    }
+}
+
+/// Why [`BearerUser`] could not be extracted, answered as RFC 6750 says (401, 400,
+/// 403, 503, or 500 when the middleware is missing or no API audience is configured).
+#[derive(Debug)]
+pub struct BearerRejection(BearerError);
+
+impl BearerRejection {
+    /// Why the token was not accepted.
+    pub fn error(&self) -> &BearerError {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BearerRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for BearerRejection {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::from_u16(self.0.status().as_u16())
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        convert::response(&self.0.to_response())
+    }
+}
+
+async fn resolve(req: &HttpRequest) -> Result<Option<BearerUser>, BearerError> {
+    if let Some(user) = req.extensions().get::<BearerUser>() {
+        return Ok(Some(user.clone()));
+    }
+    let Some(auth) = req.extensions().get::<Auth>().cloned() else {
+        tracing::error!(
+            "BearerUser used without the middleware: add `.wrap(auth_middleware(&auth))`"
+        );
+        return Err(BearerError::NotConfigured);
+    };
+    let headers = req
+        .headers()
+        .get_all(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    let Some(token) = Auth::bearer_token(headers)? else {
+        return Ok(None);
+    };
+    match auth.authenticate_bearer(token).await {
+        Ok(a) => {
+            let user = BearerUser(a);
+            req.extensions_mut().insert(user.clone());
+            Ok(Some(user))
+        }
+        Err(e) => {
+            match &e {
+                BearerError::NotConfigured => tracing::error!(error = %e, "bearer token refused"),
+                BearerError::Unavailable(_) => tracing::warn!(error = %e, "bearer token refused"),
+                _ => tracing::debug!(error = %e, "bearer token refused"),
+            }
+            Err(e)
+        }
+    }
+}
+
+impl FromRequest for BearerUser {
+    type Error = BearerRejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            resolve(&req)
+                .await
+                .map_err(BearerRejection)?
+                .ok_or(BearerRejection(BearerError::Missing))
+        })
+    }
+}
+
+/// `Option<BearerUser>` with axum's semantics: `None` without an `Authorization:
+/// Bearer` header, but a bad token is still refused (401), never treated as
+/// anonymous. actix-web's own `Option<BearerUser>` turns every rejection into `None`.
+#[derive(Clone, Debug)]
+pub struct MaybeBearerUser(pub Option<BearerUser>);
+
+impl FromRequest for MaybeBearerUser {
+    type Error = BearerRejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            resolve(&req)
+                .await
+                .map(MaybeBearerUser)
+                .map_err(BearerRejection)
+        })
+    }
+}
