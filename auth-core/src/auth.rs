@@ -256,6 +256,27 @@ impl Auth {
         }))
     }
 
+    /// Validates an ID token issued to this client with every rule the callback applies:
+    /// signature by the provider's JWKS with an allowed algorithm, `iss`, `aud`, `azp`,
+    /// `exp`, `iat`, `nbf`, `sub`, and `nonce` equal to `expected_nonce`. The callback
+    /// does this already; use it for an ID token that reached the app another way (a
+    /// native client handing over its sign-in, say).
+    pub async fn validate_id_token(
+        &self,
+        token: &str,
+        expected_nonce: &str,
+    ) -> Result<crate::Claims, crate::TokenError> {
+        self.0
+            .verifier
+            .id_token(
+                token,
+                crate::token::IdTokenCheck::Login {
+                    nonce: expected_nonce,
+                },
+            )
+            .await
+    }
+
     /// The configuration.
     pub fn config(&self) -> &AuthConfig {
         &self.0.config

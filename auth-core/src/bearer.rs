@@ -78,17 +78,18 @@ impl BearerAuth {
 
     /// `Ok` when the token grants every one of `scopes`, else
     /// [`BearerError::InsufficientScope`] (403, RFC 6750 `insufficient_scope`).
-    pub fn require_scopes(&self, scopes: &[&str]) -> Result<(), BearerError> {
-        let missing: Vec<String> = scopes
-            .iter()
-            .filter(|s| !self.has_scope(s))
-            .map(|s| (*s).to_owned())
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(BearerError::InsufficientScope(missing))
+    pub fn require_scopes<S: AsRef<str>>(&self, scopes: &[S]) -> Result<(), BearerError> {
+        if scopes.iter().all(|s| self.has_scope(s.as_ref())) {
+            return Ok(());
         }
+        Err(BearerError::InsufficientScope(
+            scopes
+                .iter()
+                .map(AsRef::as_ref)
+                .filter(|s| !self.has_scope(s))
+                .map(str::to_owned)
+                .collect(),
+        ))
     }
 
     /// When the token expires (seconds since the epoch).
@@ -192,6 +193,11 @@ impl BearerError {
     }
 }
 
+/// A `b64token` character (RFC 6750 §2.1), `=` padding aside.
+fn is_token68(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+}
+
 /// Validated tokens by the SHA-256 of the token, never returned past their `exp`.
 /// Bounded: when full, expired entries go first, then an arbitrary half.
 #[derive(Debug)]
@@ -254,18 +260,26 @@ impl Auth {
         if authorization.next().is_some() || value.len() > MAX_AUTHORIZATION_LEN {
             return Err(BearerError::Malformed);
         }
-        let value = std::str::from_utf8(value).map_err(|_| BearerError::Malformed)?;
-        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
+        let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
+            Some(i) => (&value[..i], &value[i + 1..]),
+            None => (value, &[][..]),
+        };
+        if !scheme.eq_ignore_ascii_case(b"bearer") {
             return Ok(None);
         }
-        let token = rest.trim_start_matches(' ');
-        let body = token.trim_end_matches('=');
-        let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
-        if body.is_empty() || !body.chars().all(token68) {
+        let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+        let token = &rest[start..];
+        let end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+        let body = &token[..end];
+        // No early exit: the loop compiles to vector compares (a token is ~1 KB).
+        let all_token68 = body.iter().fold(true, |ok, &b| ok & is_token68(b));
+        if body.is_empty() || !all_token68 {
             return Err(BearerError::Malformed);
         }
-        Ok(Some(token))
+        // Every byte is ASCII by now.
+        std::str::from_utf8(token)
+            .map(Some)
+            .map_err(|_| BearerError::Malformed)
     }
 
     /// Validates a bearer access token for this app's API (RFC 9068): signature by
@@ -295,8 +309,7 @@ impl Auth {
                 auth
             }
         };
-        let required: Vec<&str> = inner.config.api_scopes.iter().map(String::as_str).collect();
-        auth.require_scopes(&required)?;
+        auth.require_scopes(&inner.config.api_scopes)?;
         Ok(auth)
     }
 }

@@ -79,7 +79,7 @@ impl JwksCache {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Vec<CachedKey>, TokenError> {
+    ) -> Result<Vec<Arc<DecodingKey>>, TokenError> {
         let (found, generation, fresh) = self.lookup(kid, alg);
         if !found.is_empty() {
             return Ok(found);
@@ -117,7 +117,7 @@ impl JwksCache {
     }
 
     /// Returns matching keys, the set's generation and whether it is within cooldown.
-    fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> (Vec<CachedKey>, u64, bool) {
+    fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> (Vec<Arc<DecodingKey>>, u64, bool) {
         let set = self.set.read().unwrap_or_else(|p| p.into_inner());
         let (kty, crv) = alg.key_type();
         let found = set
@@ -126,7 +126,7 @@ impl JwksCache {
             .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
             .filter(|k| k.kty == kty && (crv.is_none() || k.crv.as_deref() == crv))
             .filter(|k| k.alg.as_deref().is_none_or(|a| a == alg.as_str()))
-            .cloned()
+            .map(|k| Arc::clone(&k.key))
             .collect();
         let fresh = set.fetched_at.is_some_and(|t| t.elapsed() < self.cooldown);
         (found, set.generation, fresh)

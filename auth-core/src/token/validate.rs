@@ -43,42 +43,49 @@ impl Verifier {
     /// Verifies the signature with an allowed algorithm and a key of the provider's
     /// JWKS, and returns the claims (not yet checked).
     pub(crate) async fn verify_signature(&self, token: &str) -> Result<ClaimMap, TokenError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge(MAX_TOKEN_BYTES));
-        }
-        if token.split('.').count() != 3 {
+        let header = parse_header(token)?;
+        self.verify_parsed(token, &header).await
+    }
+
+    /// Verifies a token whose header `parse_header` has read. The signature is checked
+    /// by `jsonwebtoken` over the token as received; the claims are parsed once, after.
+    async fn verify_parsed(
+        &self,
+        token: &str,
+        header: &JoseHeader,
+    ) -> Result<ClaimMap, TokenError> {
+        let alg_name = header.alg.as_deref().ok_or(TokenError::Malformed)?;
+        let alg = Algorithm::from_name(alg_name)
+            .filter(|a| self.algorithms.contains(a))
+            .ok_or_else(|| TokenError::AlgorithmNotAllowed(alg_name.to_owned()))?;
+        // Extensions marked critical must be understood (RFC 7515 §4.1.11); we use none.
+        if header.crit.is_some() {
             return Err(TokenError::Malformed);
         }
-        let alg_name = header_alg(token)?;
-        let alg = Algorithm::from_name(&alg_name)
-            .filter(|a| self.algorithms.contains(a))
-            .ok_or(TokenError::AlgorithmNotAllowed(alg_name))?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let keys = self.jwks.keys_for(header.kid.as_deref(), alg).await?;
-        let mut validation = jsonwebtoken::Validation::new(alg.to_jwt());
-        // Claims are checked below, rule by rule, with errors of their own.
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let mut last = TokenError::BadSignature;
+        let mut verified = false;
         for key in keys {
-            match jsonwebtoken::decode::<ClaimMap>(token, &key.key, &validation) {
-                Ok(data) => return Ok(data.claims),
-                Err(e) => {
-                    last = match e.kind() {
-                        jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                            TokenError::BadSignature
-                        }
-                        jsonwebtoken::errors::ErrorKind::Json(_)
-                        | jsonwebtoken::errors::ErrorKind::Base64(_)
-                        | jsonwebtoken::errors::ErrorKind::Utf8(_) => TokenError::Malformed,
-                        _ => TokenError::BadSignature,
-                    }
+            match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, alg.to_jwt()) {
+                Ok(true) => {
+                    verified = true;
+                    break;
                 }
+                Ok(false) => {}
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::Base64(_)) => {
+                    return Err(TokenError::Malformed);
+                }
+                Err(_) => {}
             }
         }
-        Err(last)
+        if !verified {
+            return Err(TokenError::BadSignature);
+        }
+        let payload = message
+            .split_once('.')
+            .map(|(_, p)| p)
+            .ok_or(TokenError::Malformed)?;
+        decode_json(payload)
     }
 
     /// Validates an ID token: signature, `iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `sub`,
@@ -150,24 +157,15 @@ impl Verifier {
     /// the API audiences, `exp`, `iat`, `nbf`, `sub`; sender-constrained tokens (`cnf`,
     /// RFC 9449/8705) are refused, since a bearer presentation proves no key.
     pub(crate) async fn bearer_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge(MAX_TOKEN_BYTES));
-        }
-        if token.split('.').count() != 3 {
-            return Err(TokenError::Malformed);
-        }
-        let header = raw_header(token)?;
-        if let Some(typ) = header.get("typ") {
-            let typ = typ
-                .as_str()
-                .ok_or(TokenError::Malformed)?
-                .to_ascii_lowercase();
+        let header = parse_header(token)?;
+        if let Some(typ) = &header.typ {
+            let typ = typ.to_ascii_lowercase();
             let typ = typ.strip_prefix("application/").unwrap_or(&typ);
             if typ != "at+jwt" && typ != "jwt" {
                 return Err(TokenError::UnexpectedType(typ.to_string()));
             }
         }
-        let claims = self.verify_signature(token).await?;
+        let claims = self.verify_parsed(token, &header).await?;
         self.check_issuer(&claims)?;
         self.check_api_audience(&claims)?;
         let now = self.clock.now();
@@ -314,32 +312,41 @@ fn num_claim(claims: &ClaimMap, name: &str) -> Option<i64> {
         .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
 }
 
-/// The JOSE header, decoded but not interpreted (so that an unknown `alg` is reported
-/// as not allowed rather than malformed).
-fn raw_header(token: &str) -> Result<ClaimMap, TokenError> {
-    use base64::Engine;
-    let head = token.split('.').next().ok_or(TokenError::Malformed)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(head)
-        .map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+/// The JOSE header members we read. Decoded by us, not by `jsonwebtoken`, so that an
+/// algorithm it does not know (`none`) is reported as not allowed rather than malformed.
+#[derive(serde::Deserialize)]
+struct JoseHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<Value>,
 }
 
-fn header_alg(token: &str) -> Result<String, TokenError> {
-    raw_header(token)?
-        .get("alg")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or(TokenError::Malformed)
+/// A compact JWS within the size limit, with three parts and a readable header.
+fn parse_header(token: &str) -> Result<JoseHeader, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge(MAX_TOKEN_BYTES));
+    }
+    let mut parts = token.split('.');
+    let (Some(head), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    decode_json(head)
+}
+
+/// A base64url (no padding) JSON part of a JWT.
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
 fn unverified_claims(token: &str) -> Result<ClaimMap, TokenError> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+    decode_json(token.split('.').nth(1).ok_or(TokenError::Malformed)?)
 }
 
 #[cfg(test)]
@@ -868,5 +875,15 @@ mod tests {
             bearer(&big).await.unwrap_err(),
             TokenError::TooLarge(MAX_TOKEN_BYTES)
         );
+    }
+
+    #[tokio::test]
+    async fn token_with_a_critical_header_extension_rejected() {
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("rsa1".into());
+        h.crit = Some(vec!["exp-ext".into()]);
+        let key = EncodingKey::from_rsa_pem(include_bytes!("testdata/rsa.pem")).expect("key");
+        let t = encode(&h, &claims(), &key).expect("sign");
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::Malformed);
     }
 }

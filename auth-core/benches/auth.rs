@@ -1,0 +1,292 @@
+//! auth-core's own work, without the network but loopback:
+//!
+//! - `login/authorization_url`: a login's URL, state, nonce, PKCE and sealed cookie.
+//! - `callback/cpu`: a whole callback (pending cookie, state, code exchange over
+//!   loopback, ID and access token validation, new session), in CPU time of the
+//!   relying party's thread only (the provider runs on another thread).
+//! - `id_token/*`, `bearer_cold/*`: our validation against a bare `jsonwebtoken`
+//!   verification of the same token, with the same key.
+//! - `bearer_cached`: a repeated bearer token (header parsing included).
+//! - `session/*`: the signed-in hot path of every extractor (cookie header to session)
+//!   for each store.
+//!
+//! `cargo bench -p auth-core --features redis --bench auth` (the Redis case needs
+//! `redis-server`, installed by `./scripts/test`).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use auth_core::http::{HeaderMap, header};
+use auth_core::{Auth, Authenticated, LoginOptions};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use support::{API, CLIENT, MockProvider, sign};
+
+/// The output of a future that completes without waiting (a cache hit, a session in
+/// memory), polled once: what the request's own task pays, without a runtime's
+/// `block_on` around it.
+fn ready<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the future waited"),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// What a bare `jsonwebtoken` user would decode.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct StdClaims {
+    iss: String,
+    sub: String,
+    exp: i64,
+    iat: i64,
+    nonce: Option<String>,
+}
+
+fn bare_key(alg: Algorithm) -> DecodingKey {
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(include_str!("../src/token/testdata/jwks.json")).expect("jwks");
+    let kid = if alg == Algorithm::ES256 {
+        "ec1"
+    } else {
+        "rsa1"
+    };
+    DecodingKey::from_jwk(jwks.find(kid).expect("key")).expect("decoding key")
+}
+
+fn bare_validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    v
+}
+
+/// `ours` against `bare` on the same token, alternated pair by pair so that the
+/// machine's load affects both alike; prints the ratio of their total times.
+fn interleaved(name: &str, mut ours: impl FnMut(), mut bare: impl FnMut()) {
+    const PAIRS: u32 = 3_000;
+    for _ in 0..200 {
+        ours();
+        bare();
+    }
+    let (mut a, mut b) = (Duration::ZERO, Duration::ZERO);
+    for i in 0..PAIRS {
+        // Alternate which goes first, so neither always runs on a warmer cache.
+        let t = std::time::Instant::now();
+        if i % 2 == 0 {
+            ours();
+            a += t.elapsed();
+            let t = std::time::Instant::now();
+            bare();
+            b += t.elapsed();
+        } else {
+            bare();
+            b += t.elapsed();
+            let t = std::time::Instant::now();
+            ours();
+            a += t.elapsed();
+        }
+    }
+    println!(
+        "{name}: auth_core {:.1} µs, bare jsonwebtoken {:.1} µs, ratio {:.3} ({PAIRS} interleaved pairs)",
+        a.as_secs_f64() * 1e6 / f64::from(PAIRS),
+        b.as_secs_f64() * 1e6 / f64::from(PAIRS),
+        a.as_secs_f64() / b.as_secs_f64()
+    );
+}
+
+fn login_and_callback(c: &mut Criterion) {
+    let rt = runtime();
+    let provider = MockProvider::start(Algorithm::RS256);
+    let auth = rt
+        .block_on(Auth::discover(provider.config().build().expect("config")))
+        .expect("auth");
+    c.bench_function("login/authorization_url", |b| {
+        b.iter(|| auth.begin_login(&LoginOptions::default(), Some("/me"), &[]))
+    });
+    c.bench_function("callback/cpu", |b| {
+        b.iter_custom(|n| {
+            let mut cpu = Duration::ZERO;
+            for _ in 0..n {
+                let pending = support::start_login(&auth);
+                let start = cpu_time::ThreadTime::now();
+                let done = rt.block_on(auth.callback_response(&pending.uri, &pending.headers));
+                cpu += start.elapsed();
+                assert_eq!(done.status(), 303, "{}", done.body());
+            }
+            cpu
+        })
+    });
+}
+
+fn token_validation(c: &mut Criterion) {
+    let rt = runtime();
+    let provider = MockProvider::start(Algorithm::RS256);
+    let issuer = provider.issuer.clone();
+    let auth = rt
+        .block_on(Auth::discover(
+            provider
+                .config()
+                .with_bearer_cache_capacity(0)
+                .build()
+                .expect("config"),
+        ))
+        .expect("auth");
+    for alg in [Algorithm::RS256, Algorithm::ES256] {
+        let name = format!("{alg:?}").to_lowercase();
+        let id_token = sign(alg, None, &support::id_claims(&issuer, "n-1", 1));
+        let key = bare_key(alg);
+        let mut group = c.benchmark_group(format!("id_token/{name}"));
+        group.bench_function("auth_core", |b| {
+            b.iter(|| {
+                rt.block_on(auth.validate_id_token(&id_token, "n-1"))
+                    .expect("valid")
+            })
+        });
+        let v = bare_validation(alg, &issuer, CLIENT);
+        group.bench_function("bare_jsonwebtoken", |b| {
+            b.iter(|| jsonwebtoken::decode::<StdClaims>(&id_token, &key, &v).expect("valid"))
+        });
+        group.finish();
+        interleaved(
+            &format!("id_token/{name}"),
+            || {
+                rt.block_on(auth.validate_id_token(&id_token, "n-1"))
+                    .expect("valid");
+            },
+            || {
+                jsonwebtoken::decode::<StdClaims>(&id_token, &key, &v).expect("valid");
+            },
+        );
+
+        let access = sign(alg, Some("at+jwt"), &support::access_claims(&issuer));
+        let mut group = c.benchmark_group(format!("bearer_cold/{name}"));
+        group.bench_function("auth_core", |b| {
+            b.iter(|| {
+                rt.block_on(auth.authenticate_bearer(&access))
+                    .expect("valid")
+            })
+        });
+        let v = bare_validation(alg, &issuer, API);
+        group.bench_function("bare_jsonwebtoken", |b| {
+            b.iter(|| jsonwebtoken::decode::<StdClaims>(&access, &key, &v).expect("valid"))
+        });
+        group.finish();
+        interleaved(
+            &format!("bearer_cold/{name}"),
+            || {
+                rt.block_on(auth.authenticate_bearer(&access))
+                    .expect("valid");
+            },
+            || {
+                jsonwebtoken::decode::<StdClaims>(&access, &key, &v).expect("valid");
+            },
+        );
+    }
+
+    let cached = rt
+        .block_on(Auth::discover(provider.config().build().expect("config")))
+        .expect("auth");
+    let access = sign(
+        Algorithm::RS256,
+        Some("at+jwt"),
+        &support::access_claims(&issuer),
+    );
+    let authorization = format!("Bearer {access}");
+    c.bench_function("bearer_cached/rs256", |b| {
+        b.iter(|| {
+            let token = Auth::bearer_token(std::iter::once(authorization.as_bytes()))
+                .expect("well formed")
+                .expect("bearer");
+            ready(cached.authenticate_bearer(token)).expect("valid")
+        })
+    });
+}
+
+/// `session/<store>`: cookie header to a signed-in session.
+/// A store in this process answers without waiting (polled once); a remote one needs
+/// the runtime.
+fn bench_session(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, auth: &Auth) {
+    let cookie = rt.block_on(support::sign_in(auth));
+    let mut headers = HeaderMap::new();
+    headers.insert(header::COOKIE, cookie);
+    let local = name == "memory";
+    c.bench_function(&format!("session/{name}"), |b| {
+        b.iter(|| {
+            let id = auth.session_id_from_headers(&headers);
+            let outcome = if local {
+                ready(auth.authenticate(id.as_ref()))
+            } else {
+                rt.block_on(auth.authenticate(id.as_ref()))
+            };
+            match outcome {
+                Authenticated::User(s) => s,
+                other => panic!("not signed in: {other:?}"),
+            }
+        })
+    });
+}
+
+fn sessions(c: &mut Criterion) {
+    let rt = runtime();
+    let provider = MockProvider::start(Algorithm::RS256);
+    let memory = rt
+        .block_on(Auth::discover(provider.config().build().expect("config")))
+        .expect("auth");
+    bench_session(c, &rt, "memory", &memory);
+
+    // Any tower-sessions store (SQL...): records sealed with AES-256-GCM, decoded per
+    // request.
+    let sealed = rt
+        .block_on(Auth::discover(
+            provider
+                .config()
+                .with_session_store(auth_core::MemoryStore::default())
+                .with_session_encryption_key_hex(&"cd".repeat(32))
+                .expect("key")
+                .build()
+                .expect("config"),
+        ))
+        .expect("auth");
+    bench_session(c, &rt, "record_store_sealed", &sealed);
+
+    #[cfg(feature = "redis")]
+    {
+        if std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok()
+        {
+            let server = provider_harness::RedisServer::start();
+            let redis = rt
+                .block_on(Auth::discover(
+                    provider
+                        .config()
+                        .with_redis_url(server.url())
+                        .build()
+                        .expect("config"),
+                ))
+                .expect("auth");
+            bench_session(c, &rt, "redis", &redis);
+        } else {
+            eprintln!("session/redis skipped: redis-server is not installed");
+        }
+    }
+}
+
+criterion_group!(benches, login_and_callback, token_validation, sessions);
+criterion_main!(benches);

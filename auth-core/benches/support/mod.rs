@@ -1,0 +1,199 @@
+//! Bench support: a minimal provider on loopback (JWKS and a token endpoint that signs
+//! an ID token for the nonce passed as the code), on a thread and runtime of its own so
+//! that its CPU time is not counted as ours; and helpers to sign in through the real
+//! login and callback routes.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use auth_core::http::{HeaderMap, HeaderValue, Uri, header};
+use auth_core::{Auth, AuthConfig, AuthConfigBuilder, ProviderEndpoints};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+
+pub const CLIENT: &str = "bench-client";
+pub const API: &str = "https://api.example.com";
+const RSA_PEM: &[u8] = include_bytes!("../../src/token/testdata/rsa.pem");
+const EC_PEM: &[u8] = include_bytes!("../../src/token/testdata/ec.pem");
+const JWKS: &str = include_str!("../../src/token/testdata/jwks.json");
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// Signs `claims` with the test RSA (`rsa1`) or EC (`ec1`) key.
+pub fn sign(alg: Algorithm, typ: Option<&str>, claims: &Value) -> String {
+    let (kid, key) = match alg {
+        Algorithm::ES256 => ("ec1", EncodingKey::from_ec_pem(EC_PEM).expect("ec key")),
+        _ => ("rsa1", EncodingKey::from_rsa_pem(RSA_PEM).expect("rsa key")),
+    };
+    let mut h = Header::new(alg);
+    h.kid = Some(kid.into());
+    h.typ = typ.map(str::to_owned);
+    encode(&h, claims, &key).expect("sign")
+}
+
+/// The claims of a typical ID token from a hosted login page (about 1 KB signed with
+/// RS256): identity, profile, session and organization claims.
+pub fn id_claims(issuer: &str, nonce: &str, user: usize) -> Value {
+    let t = now();
+    json!({
+        "iss": issuer, "aud": CLIENT, "azp": CLIENT,
+        "sub": format!("user_01HZX3K9Q4W8N2V7T5R6Y1M{user:06}"),
+        "exp": t + 3600, "iat": t, "auth_time": t, "nonce": nonce,
+        "sid": format!("ses_01HZX3KB7P2M5Q9W3E6R8T{user:06}"),
+        "email": format!("user{user}@example.com"), "email_verified": true,
+        "name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace",
+        "picture": "https://cdn.example.com/avatars/01HZX3K9Q4W8N2V7T5R6Y1M.png",
+        "locale": "en-GB", "updated_at": t - 86_400,
+        "org_id": "org_01HZX3JQ8T6W2N4V7R5Y9K3M1P", "amr": ["pwd", "mfa"], "acr": "urn:mfa",
+        "at_hash": "Gd3fHo2nHk1v3zX5tq0j9A"
+    })
+}
+
+/// A typical JWT access token for the API (RFC 9068), about 900 bytes with RS256.
+pub fn access_claims(issuer: &str) -> Value {
+    let t = now();
+    json!({
+        "iss": issuer, "aud": [API, format!("{issuer}/userinfo")], "sub": "user_01HZX3K9Q4W8N2V7T5R6Y1M000001",
+        "client_id": CLIENT, "azp": CLIENT, "exp": t + 3600, "iat": t, "nbf": t,
+        "jti": "at_01HZX3KD4V6B8N1M3Q5W7E9R2T", "scope": "openid profile email offline_access orders:read",
+        "org_id": "org_01HZX3JQ8T6W2N4V7R5Y9K3M1P", "roles": ["member", "billing"],
+        "permissions": ["orders:read", "orders:write", "invoices:read"]
+    })
+}
+
+/// The provider: `GET /jwks`, `POST /token` (the code is the nonce to sign for).
+pub struct MockProvider {
+    pub issuer: String,
+}
+
+impl MockProvider {
+    /// Starts it on a thread of its own with ID tokens signed by `alg`.
+    pub fn start(alg: Algorithm) -> MockProvider {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+        let iss = issuer.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let access = Arc::new(sign(Algorithm::RS256, Some("at+jwt"), &access_claims(&iss)));
+                let users = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let app = axum::Router::new()
+                    .route("/jwks", axum::routing::get(|| async { JWKS }))
+                    .route(
+                        "/token",
+                        axum::routing::post(move |body: String| {
+                            let (iss, access, users) = (iss.clone(), access.clone(), users.clone());
+                            async move {
+                                let code = url::form_urlencoded::parse(body.as_bytes())
+                                    .find(|(k, _)| k == "code")
+                                    .map(|(_, v)| v.into_owned())
+                                    .unwrap_or_default();
+                                let user = users.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let id_token = sign(alg, None, &id_claims(&iss, &code, user));
+                                axum::Json(json!({
+                                    "access_token": *access, "token_type": "Bearer",
+                                    "expires_in": 3600, "id_token": id_token,
+                                    "refresh_token": format!("rt_{user:06}_8f3kQ2mV9xT4bN7cL1pZ6wR0yH5sJ3dG"),
+                                    "scope": "openid profile email offline_access"
+                                }))
+                            }
+                        }),
+                    );
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, app).await.expect("serve");
+            });
+        });
+        MockProvider { issuer }
+    }
+
+    /// A configuration for this provider (manual endpoints, an API audience).
+    pub fn config(&self) -> AuthConfigBuilder {
+        let url = |p: &str| url::Url::parse(&format!("{}{p}", self.issuer)).expect("url");
+        AuthConfig::builder(&self.issuer, CLIENT, "http://127.0.0.1:3000")
+            .with_client_secret("bench-secret-bench-secret-bench-secret")
+            .with_endpoints(ProviderEndpoints {
+                authorization_endpoint: url("/authorize"),
+                token_endpoint: url("/token"),
+                jwks_uri: url("/jwks"),
+                end_session_endpoint: None,
+                userinfo_endpoint: None,
+                authorization_response_iss_parameter_supported: false,
+            })
+            .with_api_audience(API)
+            .with_app_secret_hex(&"ab".repeat(32))
+            .expect("key")
+    }
+}
+
+/// A started login: the callback request the provider would send the browser back with.
+pub struct PendingCallback {
+    pub uri: Uri,
+    pub headers: HeaderMap,
+}
+
+/// `GET /auth/login`, then the callback URI with the code (= the nonce) and state, and
+/// the browser's pending-login cookie.
+pub fn start_login(auth: &Auth) -> PendingCallback {
+    let login = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+    let location = url::Url::parse(login.headers()[header::LOCATION].to_str().expect("ascii"))
+        .expect("authorization url");
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .expect("param")
+    };
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("code", &param("nonce"));
+    query.append_pair("state", &param("state"));
+    let uri: Uri = format!("/auth/callback?{}", query.finish())
+        .parse()
+        .expect("uri");
+    let cookies: Vec<String> = login
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| {
+            v.to_str()
+                .expect("ascii")
+                .split(';')
+                .next()
+                .expect("pair")
+                .to_string()
+        })
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::COOKIE,
+        HeaderValue::from_str(&cookies.join("; ")).expect("cookie"),
+    );
+    PendingCallback { uri, headers }
+}
+
+/// Signs in through the login and callback routes; returns the `Cookie` header value
+/// carrying the new session.
+pub async fn sign_in(auth: &Auth) -> HeaderValue {
+    let pending = start_login(auth);
+    let done = auth.callback_response(&pending.uri, &pending.headers).await;
+    assert_eq!(done.status(), 303, "callback failed: {}", done.body());
+    let cookie = done
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii"))
+        .find(|c| c.starts_with("auth_session="))
+        .expect("session cookie");
+    HeaderValue::from_str(cookie.split(';').next().expect("pair")).expect("value")
+}
