@@ -23,12 +23,13 @@ const MAX_AUTHORIZATION_LEN: usize = MAX_TOKEN_BYTES + 16;
 pub struct BearerAuth {
     claims: Claims,
     scopes: Vec<String>,
+    client_id: Option<String>,
     expires_at: i64,
     token: AccessToken,
 }
 
 impl BearerAuth {
-    fn new(claims: Claims, token: &str) -> Self {
+    fn new(claims: serde_json::Map<String, Value>, token: &str) -> Self {
         let scopes = match claims.get("scope").or_else(|| claims.get("scp")) {
             Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
             Some(Value::Array(a)) => a
@@ -39,9 +40,15 @@ impl BearerAuth {
             _ => Vec::new(),
         };
         let expires_at = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+        let client_id = claims
+            .get("client_id")
+            .or_else(|| claims.get("azp"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Self {
-            claims,
+            claims: Claims::new(claims),
             scopes,
+            client_id,
             expires_at,
             token: AccessToken::new(token),
         }
@@ -60,10 +67,7 @@ impl BearerAuth {
 
     /// The client the token was issued to (`client_id`, else `azp`), if it says.
     pub fn client_id(&self) -> Option<&str> {
-        self.claims
-            .get("client_id")
-            .or_else(|| self.claims.get("azp"))
-            .and_then(Value::as_str)
+        self.client_id.as_deref()
     }
 
     /// The granted scopes (`scope`, or `scp`).
@@ -304,7 +308,7 @@ impl Auth {
                         TokenError::Jwks(why) => BearerError::Unavailable(why),
                         other => BearerError::Invalid(other),
                     })?;
-                let auth = Arc::new(BearerAuth::new(Claims::new(claims), token));
+                let auth = Arc::new(BearerAuth::new(claims, token));
                 inner.bearer_cache.insert(key, Arc::clone(&auth), now);
                 auth
             }
@@ -468,19 +472,19 @@ mod tests {
     }
 
     fn auth_with(exp: i64, scope: Value) -> Arc<BearerAuth> {
-        let claims = Claims::default()
-            .with("sub", "alice".into())
-            .with("exp", exp.into())
-            .with("scope", scope);
-        Arc::new(BearerAuth::new(claims, "tok"))
+        let claims = json!({ "sub": "alice", "exp": exp, "scope": scope });
+        Arc::new(BearerAuth::new(
+            claims.as_object().expect("o").clone(),
+            "tok",
+        ))
     }
 
     #[test]
     fn reads_scopes_from_scope_or_scp() {
         let a = auth_with(10, "read write".into());
         assert!(a.has_scope("read") && a.has_scope("write") && !a.has_scope("admin"));
-        let claims = Claims::default().with("scp", serde_json::json!(["x", "y"]));
-        let b = BearerAuth::new(claims, "t");
+        let claims = json!({ "scp": ["x", "y"] });
+        let b = BearerAuth::new(claims.as_object().expect("o").clone(), "t");
         assert_eq!(b.scopes().collect::<Vec<_>>(), ["x", "y"]);
         assert_eq!(
             a.require_scopes(&["read", "admin"]),

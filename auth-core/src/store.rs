@@ -165,7 +165,7 @@ impl Auth {
             }
             SessionStatus::Refreshed(mut new) => {
                 new.last_seen = Some(self.0.config.clock.now());
-                let new = Arc::new(new);
+                let new = Arc::new(*new);
                 // The provider has rotated the refresh token: serve the request with the
                 // new tokens even if storing them fails. The next request of this session
                 // gets the same result from the refresh coordinator and stores it again.

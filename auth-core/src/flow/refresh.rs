@@ -47,7 +47,7 @@ pub enum SessionStatus {
     /// Valid as stored.
     Valid,
     /// Valid after a refresh: store the new session.
-    Refreshed(AuthSession),
+    Refreshed(Box<AuthSession>),
     /// Over: delete it and treat the request as signed out.
     Ended(SessionEnd),
     /// Cannot be checked now (provider down while the access token is expired): 503.
@@ -139,7 +139,7 @@ impl Auth {
             return SessionStatus::Valid;
         };
         match self.refresh_shared(session, refresh_token).await {
-            Ok(r) => SessionStatus::Refreshed(apply(session, r)),
+            Ok(r) => SessionStatus::Refreshed(Box::new(apply(session, r))),
             Err(e) if e.ends_session() => SessionStatus::Ended(SessionEnd::RefreshFailed(e)),
             Err(_) if expires_at > now => SessionStatus::Valid,
             Err(e) => SessionStatus::Unavailable(e),
@@ -359,8 +359,10 @@ fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
     }
     if let Some((raw, mut claims)) = r.id_token {
         // Keep the login's sid if the refreshed token does not repeat it.
-        if let (None, Some(sid)) = (claims.sid(), old.claims.get("sid")) {
-            claims = claims.with("sid", sid.clone());
+        if claims.sid().is_none()
+            && let Some(sid) = old.claims.sid()
+        {
+            claims = claims.with("sid", serde_json::Value::String(sid.to_owned()));
         }
         s.id_token = raw;
         s.claims = claims;
