@@ -32,6 +32,11 @@
 //! into `None`, including the 503 of an unreachable session store. [`MaybeAuthUser`]
 //! behaves like axum's `Option<AuthUser>` (503 stays 503); the example uses it.
 //!
+//! APIs called with `Authorization: Bearer <JWT access token>` take a [`BearerUser`]
+//! instead (RFC 9068 validation, RFC 6750 answers, a cache of validated tokens); it is
+//! enabled by configuring the API's audience (`with_api_audience`, `OIDC_API_AUDIENCE`).
+//! [`MaybeBearerUser`] is `None` without a bearer header and refuses a bad token.
+//!
 //! [actix-web]: https://actix.rs
 
 #![forbid(unsafe_code)]

@@ -20,6 +20,10 @@
 //! default); the browser holds
 //! only an opaque session id in an HttpOnly, SameSite=Lax cookie (`Secure` and
 //! `__Host-` prefixed over https). The id is replaced at login.
+//!
+//! APIs called with `Authorization: Bearer <JWT access token>` take a [`BearerUser`]
+//! instead (RFC 9068 validation, RFC 6750 answers, a cache of validated tokens); it is
+//! enabled by configuring the API's audience (`with_api_audience`, `OIDC_API_AUDIENCE`).
 
 #![forbid(unsafe_code)]
 

@@ -7,7 +7,8 @@
 //!
 //! Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL`, `PORT`
 //! (default 3000), and optionally `APP_SECRET` (hex, >= 32 bytes) and `REDIS_URL`
-//! (sessions, logouts and refreshes shared through Redis, for several instances). `./scripts/demo`
+//! (sessions, logouts and refreshes shared through Redis, for several instances). `OIDC_API_AUDIENCE`
+//! enables bearer tokens on `GET /api/me`. `./scripts/demo`
 //! starts a local provider and this app together.
 
 use auth_axum::{Auth, AuthConfig};
