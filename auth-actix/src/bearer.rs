@@ -20,6 +20,10 @@ use crate::convert;
 /// A sibling of [`crate::AuthUser`] (a browser session): API callers hold no session,
 /// and a bearer request never gets a redirect to a login page.
 ///
+/// For routes that also serve anonymous callers use [`MaybeBearerUser`], not
+/// `Option<BearerUser>`: actix-web's `Option` turns every rejection into `None`, so a
+/// forged or expired token would be treated as no token at all.
+///
 /// ```no_run
 /// use auth_actix::{BearerRejection, BearerUser};
 /// async fn orders(user: BearerUser) -> Result<String, BearerRejection> {

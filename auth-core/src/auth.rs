@@ -143,6 +143,12 @@ impl Auth {
     /// Builds the relying party: discovers the provider (unless endpoints were given in
     /// the configuration), checks its issuer, and loads its JWKS.
     pub async fn discover(config: AuthConfig) -> Result<Self, DiscoveryError> {
+        // jsonwebtoken picks its crypto backend itself only when exactly one is
+        // compiled in; another crate of the app could enable the second. Ours is aws-lc
+        // (an app that installed one first keeps it).
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
         let http = HttpClient::new(
             config.connect_timeout,
             config.request_timeout,
@@ -210,7 +216,9 @@ impl Auth {
             algorithms: config.algorithms.clone(),
             issuer: config.issuer.clone(),
             client_id: config.client_id.clone(),
+            access_token_audience: config.access_token_audience.clone(),
             api_audiences: config.api_audiences.clone(),
+            require_at_jwt: config.bearer_require_at_jwt,
             leeway: config.leeway,
             clock: config.clock.clone(),
         };
@@ -261,6 +269,10 @@ impl Auth {
     /// `exp`, `iat`, `nbf`, `sub`, and `nonce` equal to `expected_nonce`. The callback
     /// does this already; use it for an ID token that reached the app another way (a
     /// native client handing over its sign-in, say).
+    ///
+    /// An ID token says who signed in, for this client; it is not a credential for an
+    /// API (use bearer access tokens for that). The nonce must be one this app issued
+    /// and has not accepted before, or the token could be replayed.
     pub async fn validate_id_token(
         &self,
         token: &str,

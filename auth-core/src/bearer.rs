@@ -160,7 +160,7 @@ impl BearerError {
                 Some("invalid_token"),
                 format!(
                     "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    e.to_string().replace(['"', '\\'], "'")
+                    describe(e)
                 ),
             ),
             Self::InsufficientScope(scopes) => (
@@ -174,7 +174,7 @@ impl BearerError {
             Self::NotConfigured => (Some("server_error"), String::new()),
         };
         let description = match self {
-            Self::Invalid(e) => e.to_string(),
+            Self::Invalid(e) => describe(e).to_owned(),
             Self::Unavailable(_) => "the token cannot be checked now; try again".to_owned(),
             Self::NotConfigured => "bearer tokens are not enabled".to_owned(),
             other => other.to_string(),
@@ -188,12 +188,34 @@ impl BearerError {
         *r.status_mut() = self.status();
         r.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if !challenge.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&challenge)
-        {
+        if !challenge.is_empty() {
+            let v = HeaderValue::from_str(&challenge)
+                .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""));
             r.headers_mut().insert(WWW_AUTHENTICATE, v);
         }
         r
+    }
+}
+
+/// What a caller is told about its token: fixed text per reason (RFC 6750 §3 allows
+/// only printable ASCII without `"` and `\`), never anything taken from the token.
+fn describe(e: &TokenError) -> &'static str {
+    match e {
+        TokenError::Malformed => "the token is not a well-formed JWT",
+        TokenError::TooLarge(_) => "the token is too large",
+        TokenError::AlgorithmNotAllowed(_) => "the token's signature algorithm is not allowed",
+        TokenError::UnknownKey(_) => "no key of the provider matches the token",
+        TokenError::BadSignature => "the token's signature is invalid",
+        TokenError::MissingClaim(_) => "the token lacks a required claim",
+        TokenError::InvalidIssuer => "the token is from another issuer",
+        TokenError::InvalidAudience | TokenError::InvalidAuthorizedParty => {
+            "the token is not meant for this API"
+        }
+        TokenError::Expired => "the token has expired",
+        TokenError::InvalidIssuedAt | TokenError::NotYetValid => "the token is not valid now",
+        TokenError::UnexpectedType => "the token is not an access token",
+        TokenError::SenderConstrained => "the token is bound to a key and is not a bearer token",
+        _ => "the token is not valid",
     }
 }
 
@@ -393,6 +415,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn validate_id_token_applies_the_callback_rules() {
+        let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| b).await;
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("rsa1".into());
+        let claims = json!({ "iss": ISS, "aud": "client", "sub": "alice", "exp": NOW + 300,
+                             "iat": NOW, "nonce": "n-1", "sid": "s-1" });
+        let key = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        let t = encode(&h, &claims, &key).expect("sign");
+        let c = auth.validate_id_token(&t, "n-1").await.expect("valid");
+        assert_eq!((c.sub(), c.sid()), ("alice", Some("s-1")));
+        assert_eq!(
+            auth.validate_id_token(&t, "n-2").await.unwrap_err(),
+            TokenError::NonceMismatch
+        );
+        // An access token for the API is not an ID token of this client.
+        assert_eq!(
+            auth.validate_id_token(&token("read"), "n-1")
+                .await
+                .unwrap_err(),
+            TokenError::InvalidAudience
+        );
+    }
+
+    #[tokio::test]
     async fn bearer_tokens_refused_without_a_configured_api_audience() {
         let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| b).await;
         assert_eq!(
@@ -517,6 +563,23 @@ mod tests {
         let off = BearerCache::new(0);
         off.insert([1; 32], auth_with(50, "".into()), 0);
         assert!(off.get(&[1; 32], 0).is_none());
+    }
+
+    #[test]
+    fn responses_never_echo_text_from_the_token() {
+        let hostile = "none\"\r\nX-Injected: 1 é";
+        for e in [
+            TokenError::AlgorithmNotAllowed(hostile.into()),
+            TokenError::UnknownKey(Some(hostile.into())),
+        ] {
+            let r = BearerError::Invalid(e).to_response();
+            let challenge = r.headers()[WWW_AUTHENTICATE].to_str().expect("ascii");
+            assert!(
+                !challenge.contains("none") && !challenge.contains("Injected"),
+                "{challenge}"
+            );
+            assert!(!r.body().contains("Injected"), "{}", r.body());
+        }
     }
 
     #[test]

@@ -107,8 +107,10 @@ pub struct AuthConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) max_response_bytes: usize,
     pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) access_token_audience: Option<String>,
     pub(crate) api_audiences: Vec<String>,
     pub(crate) api_scopes: Vec<String>,
+    pub(crate) bearer_require_at_jwt: bool,
     pub(crate) bearer_cache_capacity: usize,
     pub(crate) cookie_key: Option<CookieKeyBytes>,
     pub(crate) session_key: Option<CookieKeyBytes>,
@@ -177,8 +179,10 @@ impl AuthConfig {
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 1024 * 1024,
             algorithms: None,
+            access_token_audience: None,
             api_audiences: Vec::new(),
             api_scopes: Vec::new(),
+            bearer_require_at_jwt: false,
             bearer_cache_capacity: DEFAULT_BEARER_CACHE_CAPACITY,
             cookie_key: None,
             session_key: None,
@@ -378,8 +382,10 @@ pub struct AuthConfigBuilder {
     request_timeout: Duration,
     max_response_bytes: usize,
     algorithms: Option<Vec<Algorithm>>,
+    access_token_audience: Option<String>,
     api_audiences: Vec<String>,
     api_scopes: Vec<String>,
+    bearer_require_at_jwt: bool,
     bearer_cache_capacity: usize,
     cookie_key: Option<CookieKeyBytes>,
     session_key: Option<CookieKeyBytes>,
@@ -462,13 +468,31 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// The audience expected in JWT access tokens received at sign-in and refresh (from
+    /// this issuer). Without it, their audience is not checked: it names whatever API
+    /// the provider issued them for, not this client.
+    pub fn with_access_token_audience(mut self, audience: impl Into<String>) -> Self {
+        self.access_token_audience = Some(audience.into());
+        self
+    }
+
     /// An audience of this app's API (`OIDC_API_AUDIENCE`; call again for several).
     /// Bearer access tokens are accepted only when at least one is set, and only if
-    /// their `aud` names one of them. JWT access tokens received at sign-in are checked
-    /// against them too (without any, their audience is not checked: it names an API,
-    /// not this client).
+    /// their `aud` names one of them.
     pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
         self.api_audiences.push(audience.into());
+        self
+    }
+
+    /// Accept as bearer tokens only JWTs typed `at+jwt` (RFC 9068 §4). Off by default,
+    /// because Auth0, Keycloak and Entra ID type their access tokens `JWT`; without it,
+    /// a `JWT` or untyped token is refused when it carries an ID-token or logout-token
+    /// claim (`nonce`, `at_hash`, `c_hash`, `events`). Turn it on when the provider
+    /// types access tokens `at+jwt` (oidc-provider, Scalekit, recent Okta), and
+    /// especially when an API audience is this client's own id (Entra ID's default),
+    /// where an ID token would otherwise have the right audience.
+    pub fn with_bearer_require_at_jwt(mut self, require: bool) -> Self {
+        self.bearer_require_at_jwt = require;
         self
     }
 
@@ -687,6 +711,11 @@ impl AuthConfigBuilder {
                 reason: format!("scope {bad:?} has characters a scope cannot have"),
             });
         }
+        if !self.bearer_require_at_jwt && self.api_audiences.contains(&self.client_id) {
+            tracing::warn!(
+                "an API audience is this client's id: ID tokens of this client have that audience too; require `at+jwt` bearer tokens if the provider types them so (with_bearer_require_at_jwt)"
+            );
+        }
         if self.bearer_cache_capacity > MAX_BEARER_CACHE_CAPACITY {
             return Err(ConfigError::Invalid {
                 name: "bearer cache capacity",
@@ -721,8 +750,10 @@ impl AuthConfigBuilder {
             request_timeout: self.request_timeout,
             max_response_bytes: self.max_response_bytes,
             algorithms,
+            access_token_audience: self.access_token_audience,
             api_audiences: self.api_audiences,
             api_scopes: self.api_scopes,
+            bearer_require_at_jwt: self.bearer_require_at_jwt,
             bearer_cache_capacity: self.bearer_cache_capacity,
             cookie_key: self.cookie_key,
             session_key: self.session_key,

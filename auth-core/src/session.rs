@@ -85,6 +85,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_sessions_stored_before_claims_were_kept_compact() {
+        // A session as serialized by 0.1.0-dev before the compact `Claims`.
+        let stored = r#"{"claims":{"sub":"alice","sid":"s-1","email":"a@example.com",
+            "name":"Alice","roles":["admin"]},"id_token":"h.p.s","access_token":"at",
+            "refresh_token":"rt","expires_at":10,"authenticated_at":1,"scope":null,
+            "last_seen":2,"refresh_expires_at":null}"#;
+        let s: AuthSession = serde_json::from_str(stored).expect("old session");
+        assert_eq!((s.sub(), s.claims().sid()), ("alice", Some("s-1")));
+        assert_eq!(s.claims().get("roles"), Some(serde_json::json!(["admin"])));
+        // And it is written back in the same shape.
+        let again = serde_json::to_value(&s).expect("serialize");
+        assert_eq!(again["claims"]["email"], "a@example.com");
+    }
+
+    #[test]
     fn debug_never_prints_tokens() {
         let s = AuthSession {
             claims: Claims::default(),

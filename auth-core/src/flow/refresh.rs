@@ -34,6 +34,14 @@ pub enum RefreshError {
 }
 
 impl RefreshError {
+    /// Invalid refreshed tokens end the session; keys that cannot be fetched now do not.
+    fn from_token_error(e: TokenError) -> Self {
+        match e {
+            TokenError::Jwks(why) => RefreshError::Unavailable(why),
+            other => RefreshError::InvalidTokens(other),
+        }
+    }
+
     /// Whether the session must end (as opposed to a transient failure).
     pub fn ends_session(&self) -> bool {
         !matches!(self, RefreshError::Unavailable(_))
@@ -309,7 +317,7 @@ impl Auth {
                         },
                     )
                     .await
-                    .map_err(RefreshError::InvalidTokens)?;
+                    .map_err(RefreshError::from_token_error)?;
                 Some((raw, claims))
             }
             None => None,
@@ -319,7 +327,7 @@ impl Auth {
             .verifier
             .access_token(&access_token)
             .await
-            .map_err(RefreshError::InvalidTokens)?;
+            .map_err(RefreshError::from_token_error)?;
         tracing::info!(sub = %session.claims.sub(), "tokens refreshed");
         Ok(Refreshed {
             access_token: AccessToken::new(access_token),

@@ -40,7 +40,7 @@ pub enum TokenError {
     #[error("the token's issuer is not the configured issuer")]
     InvalidIssuer,
     /// `aud` does not contain this client (or the configured API audience).
-    #[error("the token's audience does not include this client")]
+    #[error("the token's audience is not this client (or this API)")]
     InvalidAudience,
     /// `azp` is present (or required with several audiences) and is not this client.
     #[error("the token's authorized party (azp) is not this client")]
@@ -66,9 +66,10 @@ pub enum TokenError {
     /// A logout token with neither `sid` nor `sub`.
     #[error("the logout token has neither sid nor sub")]
     MissingSidAndSub,
-    /// The JWT's `typ` header says it is not an access token (RFC 9068 §4).
-    #[error("the token's type {0:?} is not an access token type")]
-    UnexpectedType(String),
+    /// Not an access token: its `typ` header names another type (or is not `at+jwt`
+    /// when that is required), or it carries a claim only ID or logout tokens have.
+    #[error("the token is not an access token")]
+    UnexpectedType,
     /// A sender-constrained token (`cnf`: DPoP or mTLS) presented as a plain bearer
     /// token: its holder's key is not proven, so it is refused.
     #[error("the token is bound to a key (cnf) and cannot be used as a bearer token")]

@@ -23,7 +23,9 @@ pub(crate) struct Verifier {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) issuer: String,
     pub(crate) client_id: String,
+    pub(crate) access_token_audience: Option<String>,
     pub(crate) api_audiences: Vec<String>,
+    pub(crate) require_at_jwt: bool,
     pub(crate) leeway: Duration,
     pub(crate) clock: Clock,
 }
@@ -59,7 +61,7 @@ impl Verifier {
             .filter(|a| self.algorithms.contains(a))
             .ok_or_else(|| TokenError::AlgorithmNotAllowed(alg_name.to_owned()))?;
         // Extensions marked critical must be understood (RFC 7515 §4.1.11); we use none.
-        if header.crit.is_some() {
+        if header.crit.0 {
             return Err(TokenError::Malformed);
         }
         let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
@@ -142,8 +144,8 @@ impl Verifier {
         }
         let claims = self.verify_signature(token).await?;
         self.check_issuer(&claims)?;
-        if !self.api_audiences.is_empty() {
-            self.check_api_audience(&claims)?;
+        if let Some(aud) = &self.access_token_audience {
+            self.check_audience(&claims, aud, false)?;
         }
         let now = self.clock.now();
         self.check_exp(&claims, now, true)?;
@@ -158,14 +160,22 @@ impl Verifier {
     /// RFC 9449/8705) are refused, since a bearer presentation proves no key.
     pub(crate) async fn bearer_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
         let header = parse_header(token)?;
-        if let Some(typ) = &header.typ {
-            let typ = typ.to_ascii_lowercase();
-            let typ = typ.strip_prefix("application/").unwrap_or(&typ);
-            if typ != "at+jwt" && typ != "jwt" {
-                return Err(TokenError::UnexpectedType(typ.to_string()));
-            }
-        }
+        let typed_at_jwt = match header.typ.as_deref().map(str::to_ascii_lowercase) {
+            Some(t) if t == "at+jwt" || t == "application/at+jwt" => true,
+            Some(t) if (t == "jwt" || t == "application/jwt") && !self.require_at_jwt => false,
+            None if !self.require_at_jwt => false,
+            _ => return Err(TokenError::UnexpectedType),
+        };
         let claims = self.verify_parsed(token, &header).await?;
+        // A `JWT` or untyped token could be an ID token or a logout token of the same
+        // issuer: refuse any that carries a claim only those have.
+        if !typed_at_jwt
+            && ["nonce", "at_hash", "c_hash", "events"]
+                .iter()
+                .any(|c| claims.contains_key(*c))
+        {
+            return Err(TokenError::UnexpectedType);
+        }
         self.check_issuer(&claims)?;
         self.check_api_audience(&claims)?;
         let now = self.clock.now();
@@ -319,7 +329,18 @@ struct JoseHeader {
     alg: Option<String>,
     kid: Option<String>,
     typ: Option<String>,
-    crit: Option<Value>,
+    #[serde(default)]
+    crit: Present,
+}
+
+/// Whether a header member is there at all (`"crit": null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
 }
 
 /// A compact JWS within the size limit, with three parts and a readable header.
@@ -372,7 +393,9 @@ mod tests {
             algorithms: Algorithm::default_allowed(),
             issuer: ISS.into(),
             client_id: CLIENT.into(),
+            access_token_audience: Some("api".into()),
             api_audiences: vec!["api".into()],
+            require_at_jwt: false,
             leeway: Duration::from_secs(60),
             clock: Clock::from_fn(|| NOW),
         }
@@ -779,9 +802,43 @@ mod tests {
     #[tokio::test]
     async fn bearer_token_of_another_type_rejected() {
         let t = typed(&api_claims(), Some("logout+jwt"));
-        assert_eq!(
-            bearer(&t).await.unwrap_err(),
-            TokenError::UnexpectedType("logout+jwt".into())
+        assert_eq!(bearer(&t).await.unwrap_err(), TokenError::UnexpectedType);
+    }
+
+    #[tokio::test]
+    async fn bearer_token_that_is_an_id_or_logout_token_rejected() {
+        // Right issuer and audience, typed JWT or untyped, but an ID token's claims.
+        for claim in ["nonce", "at_hash", "c_hash", "events"] {
+            let c = with(api_claims(), claim, json!("x"));
+            for typ in [Some("JWT"), None] {
+                assert_eq!(
+                    bearer(&typed(&c, typ)).await.unwrap_err(),
+                    TokenError::UnexpectedType,
+                    "{claim} {typ:?}"
+                );
+            }
+        }
+        // Typed at+jwt, the provider says it is an access token.
+        let c = with(api_claims(), "nonce", json!("x"));
+        assert!(bearer(&typed(&c, Some("at+jwt"))).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn bearer_token_not_typed_at_jwt_rejected_when_required() {
+        let mut v = verifier();
+        v.require_at_jwt = true;
+        for typ in [Some("JWT"), None] {
+            assert_eq!(
+                v.bearer_token(&typed(&api_claims(), typ))
+                    .await
+                    .unwrap_err(),
+                TokenError::UnexpectedType
+            );
+        }
+        assert!(
+            v.bearer_token(&typed(&api_claims(), Some("at+jwt")))
+                .await
+                .is_ok()
         );
     }
 
@@ -884,6 +941,14 @@ mod tests {
         h.crit = Some(vec!["exp-ext".into()]);
         let key = EncodingKey::from_rsa_pem(include_bytes!("testdata/rsa.pem")).expect("key");
         let t = encode(&h, &claims(), &key).expect("sign");
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::Malformed);
+        // Present but null is present.
+        let head = b64(&json!({"alg": "RS256", "kid": "rsa1", "crit": null}));
+        let (_, rest) = rs256(&claims())
+            .split_once('.')
+            .map(|(h, r)| (h.to_string(), r.to_string()))
+            .expect("jwt");
+        let t = format!("{head}.{rest}");
         assert_eq!(id(&t).await.unwrap_err(), TokenError::Malformed);
     }
 }
