@@ -95,21 +95,9 @@ async fn resolve(req: &HttpRequest) -> Result<Option<BearerUser>, BearerError> {
     let Some(token) = Auth::bearer_token(headers)? else {
         return Ok(None);
     };
-    match auth.authenticate_bearer(token).await {
-        Ok(a) => {
-            let user = BearerUser(a);
-            req.extensions_mut().insert(user.clone());
-            Ok(Some(user))
-        }
-        Err(e) => {
-            match &e {
-                BearerError::NotConfigured => tracing::error!(error = %e, "bearer token refused"),
-                BearerError::Unavailable(_) => tracing::warn!(error = %e, "bearer token refused"),
-                _ => tracing::debug!(error = %e, "bearer token refused"),
-            }
-            Err(e)
-        }
-    }
+    let user = BearerUser(auth.authenticate_bearer(token).await?);
+    req.extensions_mut().insert(user.clone());
+    Ok(Some(user))
 }
 
 impl FromRequest for BearerUser {

@@ -74,21 +74,13 @@ async fn resolve(parts: &mut Parts) -> Result<Option<BearerUser>, BearerRejectio
     let Some(token) = token else {
         return Ok(None);
     };
-    match auth.authenticate_bearer(token).await {
-        Ok(a) => {
-            let user = BearerUser(a);
-            parts.extensions.insert(user.clone());
-            Ok(Some(user))
-        }
-        Err(e) => {
-            match &e {
-                BearerError::NotConfigured => tracing::error!(error = %e, "bearer token refused"),
-                BearerError::Unavailable(_) => tracing::warn!(error = %e, "bearer token refused"),
-                _ => tracing::debug!(error = %e, "bearer token refused"),
-            }
-            Err(BearerRejection(e))
-        }
-    }
+    let user = BearerUser(
+        auth.authenticate_bearer(token)
+            .await
+            .map_err(BearerRejection)?,
+    );
+    parts.extensions.insert(user.clone());
+    Ok(Some(user))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for BearerUser {

@@ -313,6 +313,18 @@ impl Auth {
     /// API audiences, `exp`/`nbf`/`iat` with the leeway, `sub`, and the required API
     /// scopes. A token validated before (and not expired) costs a hash lookup.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
+        let result = self.check_bearer(token).await;
+        if let Err(e) = &result {
+            match e {
+                BearerError::NotConfigured => tracing::error!(error = %e, "bearer token refused"),
+                BearerError::Unavailable(_) => tracing::warn!(error = %e, "bearer token refused"),
+                _ => tracing::debug!(error = %e, "bearer token refused"),
+            }
+        }
+        result
+    }
+
+    async fn check_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
         let inner = &self.0;
         if inner.config.api_audiences.is_empty() {
             return Err(BearerError::NotConfigured);
