@@ -163,6 +163,9 @@ function freshStats() {
     // Interactions the non-interactive handler resolved (and denials).
     interactions: [],
     last_backchannel_error: null,
+    // Every secret the token endpoint saw or issued (test fixture only: the leak
+    // tests look for them in the relying party's logs and pages).
+    token_secrets: [],
   };
 }
 let stats = freshStats();
@@ -368,6 +371,13 @@ function buildProvider(issuer) {
       let grantType;
       try { grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type; } catch { /* ignore */ }
       stats.token_requests += 1;
+      try {
+        const p = ctx.oidc.params ?? {};
+        const b = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+        for (const v of [p.code, p.code_verifier, p.refresh_token, b.access_token, b.refresh_token, b.id_token]) {
+          if (typeof v === 'string' && v !== '') pushCapped(stats.token_secrets, v);
+        }
+      } catch { /* ignore */ }
       if (grantType === 'authorization_code') stats.code_grants += 1;
       if (grantType === 'refresh_token') {
         stats.refresh_grants += 1;

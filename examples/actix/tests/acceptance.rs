@@ -1,24 +1,5 @@
 //! The shared acceptance suite (`testing/acceptance`), run against this example.
 
-use std::net::TcpListener;
+mod support;
 
-use acceptance::Running;
-use auth_actix::Auth;
-
-fn serve(auth: Auth, listener: TcpListener) -> Running {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = example_actix::server(auth, listener).expect("server");
-            tx.send(server.handle()).expect("handle");
-            server.await.expect("serve");
-        });
-    });
-    let handle = rx.recv().expect("server started");
-    Running::new(move || {
-        // Sends the stop command now; the server thread winds down on its own.
-        drop(handle.stop(false));
-    })
-}
-
-acceptance::acceptance_suite!(serve);
+acceptance::acceptance_suite!(support::serve);

@@ -1,19 +1,5 @@
 //! The shared acceptance suite (`testing/acceptance`), run against this example.
 
-use std::net::TcpListener;
+mod support;
 
-use acceptance::Running;
-use auth_axum::Auth;
-
-fn serve(auth: Auth, listener: TcpListener) -> Running {
-    listener.set_nonblocking(true).expect("nonblocking");
-    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-    let task = tokio::spawn(async move {
-        axum::serve(listener, example_axum::app(auth))
-            .await
-            .expect("serve");
-    });
-    Running::new(move || task.abort())
-}
-
-acceptance::acceptance_suite!(serve);
+acceptance::acceptance_suite!(support::serve);

@@ -14,8 +14,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cluster;
+mod leaks;
 
 pub use cluster::*;
+pub use leaks::*;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -73,6 +75,8 @@ fn init() {
 struct TestApp {
     base: String,
     provider: TestProvider,
+    /// The app's handle (for `Debug` checks).
+    auth: Auth,
     _server: Running,
 }
 
@@ -117,6 +121,7 @@ async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> 
     TestApp {
         base,
         provider,
+        auth: auth.clone(),
         _server: serve(auth, listener),
     }
 }

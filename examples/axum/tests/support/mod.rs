@@ -1,0 +1,17 @@
+//! How the tests serve this example.
+
+use std::net::TcpListener;
+
+use acceptance::Running;
+use auth_axum::Auth;
+
+pub(crate) fn serve(auth: Auth, listener: TcpListener) -> Running {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+    let task = tokio::spawn(async move {
+        axum::serve(listener, example_axum::app(auth))
+            .await
+            .expect("serve");
+    });
+    Running::new(move || task.abort())
+}
