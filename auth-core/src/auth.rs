@@ -299,7 +299,7 @@ impl Auth {
         &self.0.endpoints
     }
 
-    /// Starts a login: fresh `state` and `nonce` (256 bits each, CSPRNG), a PKCE S256
+    /// Starts a login: fresh `state` and `nonce` (128 bits each, CSPRNG), a PKCE S256
     /// challenge, the configured default options with `options` on top, and a pending
     /// login cookie. `return_to` is kept only if it is a same-site relative path.
     pub fn begin_login(
