@@ -21,14 +21,11 @@ async fn auth(prefix: &str) -> Auth {
 fn config(prefix: &str) -> AuthConfigBuilder {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
     AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
-        .with_endpoints(ProviderEndpoints {
-            authorization_endpoint: url("/authorize"),
-            token_endpoint: url("/token"),
-            jwks_uri: url("/jwks"),
-            end_session_endpoint: None,
-            userinfo_endpoint: None,
-            authorization_response_iss_parameter_supported: false,
-        })
+        .with_endpoints(ProviderEndpoints::new(
+            url("/authorize"),
+            url("/token"),
+            url("/jwks"),
+        ))
         .with_route_prefix(prefix)
 }
 

@@ -23,14 +23,11 @@ async fn app_with_prefix(prefix: &str) -> Router {
 fn config(prefix: &str) -> AuthConfigBuilder {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
     AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
-        .with_endpoints(ProviderEndpoints {
-            authorization_endpoint: url("/authorize"),
-            token_endpoint: url("/token"),
-            jwks_uri: url("/jwks"),
-            end_session_endpoint: None,
-            userinfo_endpoint: None,
-            authorization_response_iss_parameter_supported: false,
-        })
+        .with_endpoints(ProviderEndpoints::new(
+            url("/authorize"),
+            url("/token"),
+            url("/jwks"),
+        ))
         .with_route_prefix(prefix)
 }
 
@@ -274,14 +271,11 @@ async fn logout_with_store_down_says_so_and_still_clears_the_cookie() {
 async fn return_to_keeps_the_nest_prefix() {
     let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
     let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
-        .with_endpoints(ProviderEndpoints {
-            authorization_endpoint: url("/authorize"),
-            token_endpoint: url("/token"),
-            jwks_uri: url("/jwks"),
-            end_session_endpoint: None,
-            userinfo_endpoint: None,
-            authorization_response_iss_parameter_supported: false,
-        })
+        .with_endpoints(ProviderEndpoints::new(
+            url("/authorize"),
+            url("/token"),
+            url("/jwks"),
+        ))
         .build()
         .expect("config");
     let auth = Auth::discover(config).await.expect("auth");

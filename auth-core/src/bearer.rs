@@ -381,14 +381,11 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, app).await });
         let url = |p: &str| url::Url::parse(&format!("{base}{p}")).expect("url");
         let config = AuthConfig::builder(ISS, "client", "http://127.0.0.1:3000")
-            .with_endpoints(ProviderEndpoints {
-                authorization_endpoint: url("/authorize"),
-                token_endpoint: url("/token"),
-                jwks_uri: url("/jwks"),
-                end_session_endpoint: None,
-                userinfo_endpoint: None,
-                authorization_response_iss_parameter_supported: false,
-            })
+            .with_endpoints(ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
             .with_clock(Clock::from_fn(move || now.load(Ordering::SeqCst)));
         Auth::discover(tweak(config).build().expect("config"))
             .await

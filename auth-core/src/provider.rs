@@ -64,6 +64,19 @@ pub struct ProviderEndpoints {
 }
 
 impl ProviderEndpoints {
+    /// The three endpoints every provider has; no end-session or userinfo endpoint, and
+    /// no RFC 9207 `iss` (set those fields afterwards if the provider has them).
+    pub fn new(authorization_endpoint: Url, token_endpoint: Url, jwks_uri: Url) -> Self {
+        Self {
+            authorization_endpoint,
+            token_endpoint,
+            jwks_uri,
+            end_session_endpoint: None,
+            userinfo_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
+        }
+    }
+
     pub(crate) fn urls(&self) -> Vec<(&'static str, &Url)> {
         let mut v = vec![
             ("authorization_endpoint", &self.authorization_endpoint),

@@ -122,14 +122,11 @@ impl MockProvider {
         let url = |p: &str| url::Url::parse(&format!("{}{p}", self.issuer)).expect("url");
         AuthConfig::builder(&self.issuer, CLIENT, "http://127.0.0.1:3000")
             .with_client_secret("bench-secret-bench-secret-bench-secret")
-            .with_endpoints(ProviderEndpoints {
-                authorization_endpoint: url("/authorize"),
-                token_endpoint: url("/token"),
-                jwks_uri: url("/jwks"),
-                end_session_endpoint: None,
-                userinfo_endpoint: None,
-                authorization_response_iss_parameter_supported: false,
-            })
+            .with_endpoints(ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
             .with_api_audience(API)
             .with_app_secret_hex(&"ab".repeat(32))
             .expect("key")
