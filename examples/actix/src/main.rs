@@ -5,12 +5,15 @@
 //! APP_URL=http://127.0.0.1:3000 PORT=3000 cargo run -p example-actix
 //! ```
 //!
+//! With no `OIDC_ISSUER` it starts a development provider of its own (auth-testkit,
+//! test users alice and bob) and prints the URL to open: `cargo run -p example-actix`.
+//!
 //! Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL`, `PORT`
 //! (default 3000), and optionally `APP_SECRET` (hex, >= 32 bytes) and `REDIS_URL`
 //! (sessions, logouts and refreshes shared through Redis, for several instances). `OIDC_API_AUDIENCE`
 //! enables bearer tokens on `GET /api/me`.
 
-use auth_actix::{Auth, AuthConfig};
+use auth_actix::Auth;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,17 +22,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let config = AuthConfig::from_env()?;
-    let auth = Auth::discover(config).await?;
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
+    // Without OIDC_ISSUER: a development provider, in this process (auth-testkit).
+    let (config, dev_provider) =
+        auth_testkit::config_from_env_or_dev_provider(&format!("http://127.0.0.1:{port}"))
+            .await
+            .map_err(|e| e.to_string())?;
+    let auth = Auth::discover(config).await?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     tracing::info!(
         "listening on http://127.0.0.1:{port} (APP_URL {})",
         auth.config().app_url()
     );
+    if let Some(p) = &dev_provider {
+        println!(
+            "\nOpen {} and sign in as a test user (alice or bob).\n\
+             The development provider at {} is for development only; set OIDC_ISSUER,\n\
+             OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and APP_URL to use a real one.\n",
+            auth.config().app_url(),
+            p.issuer()
+        );
+    }
     example_actix::server(auth, listener)?.await?;
     Ok(())
 }

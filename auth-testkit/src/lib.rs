@@ -1,0 +1,519 @@
+//! A small OpenID provider written in Rust, for development and tests: sign in as a
+//! named test user, with no account anywhere and nothing to install.
+//!
+//! **It is never a production identity provider**: anyone who can reach it can sign
+//! in as any test user, and it keeps everything in memory. It listens on loopback.
+//!
+//! It serves discovery, `authorize` (a plain HTML page with one button per test user,
+//! or automatic approval for tests), `token` (authorization code with PKCE S256
+//! required, and refresh tokens, rotated), `jwks` (an RS256 key made at start),
+//! `userinfo` and `end_session` (RP-initiated logout), and it sends back-channel logout
+//! tokens to the clients registered for them. Authorization responses carry `iss`
+//! (RFC 9207). Codes are single use, redirect URIs must match exactly, client secrets
+//! are compared in constant time.
+//!
+//! # In a test
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use auth_testkit::DevProvider;
+//!
+//! // The app's address first, so that its redirect URI can be registered.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let app_url = format!("http://{}", listener.local_addr()?);
+//! let provider = DevProvider::builder().app(&app_url).auto_approve(true).start().await?;
+//! let auth = auth_core::Auth::discover(provider.auth_config(&app_url).build()?).await?;
+//! // ... serve your app with `auth` on `listener`, then:
+//! let browser = DevProvider::browser();
+//! let page = provider.sign_in(&browser, &format!("{app_url}/auth/login?return_to=/me"), "alice").await?;
+//! assert!(page.status().is_success());
+//! # Ok(()) }
+//! ```
+//!
+//! The default users are `alice` (Alice Example, alice@example.com) and `bob` (Bob
+//! Example, bob@example.com); [`DevProviderBuilder::user`] replaces them.
+
+#![deny(missing_docs)]
+
+mod keys;
+mod pages;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use reqwest::header::LOCATION;
+use serde_json::{Value, json};
+
+use server::Provider;
+
+/// A test user: its `id` is the `sub` of its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestUser {
+    /// The subject (`sub`), also the value of its button on the sign-in page.
+    pub id: String,
+    /// `name`.
+    pub name: Option<String>,
+    /// `email` (reported as verified).
+    pub email: Option<String>,
+}
+
+impl TestUser {
+    /// A user with subject `id` and no other claims.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: None,
+            email: None,
+        }
+    }
+
+    /// Sets `name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets `email`.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// The user's claims in ID tokens and at `userinfo`.
+    fn claims(&self) -> Value {
+        let mut c = json!({ "sub": self.id });
+        if let Some(n) = &self.name {
+            c["name"] = n.as_str().into();
+        }
+        if let Some(e) = &self.email {
+            c["email"] = e.as_str().into();
+            c["email_verified"] = true.into();
+        }
+        c
+    }
+}
+
+/// A client (relying party) registered with the provider.
+#[derive(Clone)]
+pub struct ClientRegistration {
+    /// `client_id`.
+    pub id: String,
+    /// The client secret (`client_secret_basic` or `client_secret_post`).
+    pub secret: String,
+    /// Redirect URIs, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser back to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are posted.
+    pub backchannel_logout_uri: Option<String>,
+}
+
+impl std::fmt::Debug for ClientRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRegistration")
+            .field("id", &self.id)
+            .field("secret", &"[redacted]")
+            .field("redirect_uris", &self.redirect_uris)
+            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
+            .field("backchannel_logout_uri", &self.backchannel_logout_uri)
+            .finish()
+    }
+}
+
+impl ClientRegistration {
+    /// The registration of an app built with this crate family at `app_url`, with the
+    /// default routes: redirect URI `{app_url}/auth/callback`, post-logout URI
+    /// `{app_url}/`, back-channel logout at `{app_url}/auth/backchannel-logout`.
+    pub fn for_app(id: impl Into<String>, secret: impl Into<String>, app_url: &str) -> Self {
+        let base = app_url.trim_end_matches('/');
+        Self {
+            id: id.into(),
+            secret: secret.into(),
+            redirect_uris: vec![format!("{base}/auth/callback")],
+            post_logout_redirect_uris: vec![format!("{base}/")],
+            backchannel_logout_uri: Some(format!("{base}/auth/backchannel-logout")),
+        }
+    }
+}
+
+/// Counters of what the provider did, for assertions in tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// `GET /authorize` requests.
+    pub authorize_requests: u64,
+    /// Sign-ins approved (a code issued).
+    pub sign_ins: u64,
+    /// Codes exchanged at the token endpoint.
+    pub code_grants: u64,
+    /// Refresh tokens exchanged.
+    pub refresh_grants: u64,
+    /// Token requests refused.
+    pub token_errors: u64,
+    /// `GET /jwks` requests.
+    pub jwks_fetches: u64,
+    /// `GET /userinfo` requests.
+    pub userinfo_requests: u64,
+    /// Back-channel logout tokens a client accepted (2xx).
+    pub backchannel_logouts_sent: u64,
+    /// Back-channel logout tokens a client refused or did not answer.
+    pub backchannel_logouts_failed: u64,
+}
+
+/// Configures a [`DevProvider`]; [`DevProvider::builder`] makes one.
+#[derive(Debug)]
+pub struct DevProviderBuilder {
+    /// `None`: the default users.
+    users: Option<Vec<TestUser>>,
+    clients: Vec<ClientRegistration>,
+    auto_approve: bool,
+    access_token_ttl: Duration,
+    id_token_ttl: Duration,
+    refresh_token_ttl: Duration,
+    api_audience: Option<String>,
+    port: u16,
+}
+
+/// The `client_id` [`DevProviderBuilder::app`] registers.
+pub const DEV_CLIENT_ID: &str = "dev-client";
+
+impl DevProviderBuilder {
+    /// Adds a test user. The first user added replaces the default ones.
+    pub fn user(mut self, user: TestUser) -> Self {
+        self.users.get_or_insert_with(Vec::new).push(user);
+        self
+    }
+
+    /// Registers a client.
+    pub fn client(mut self, client: ClientRegistration) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Registers the app at `app_url` as client [`DEV_CLIENT_ID`] with a random
+    /// secret ([`ClientRegistration::for_app`]); [`DevProvider::auth_config`] then
+    /// configures the app for it.
+    pub fn app(self, app_url: &str) -> Self {
+        let secret = random_token(32);
+        self.client(ClientRegistration::for_app(DEV_CLIENT_ID, secret, app_url))
+    }
+
+    /// Approves every authorization request at once, without a page: as the user
+    /// named by `login_hint` when it is a test user's id, else as the first user.
+    /// Off by default (the sign-in page is shown).
+    pub fn auto_approve(mut self, on: bool) -> Self {
+        self.auto_approve = on;
+        self
+    }
+
+    /// Lifetime of access tokens (default 5 minutes).
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of ID tokens (default 5 minutes).
+    pub fn id_token_ttl(mut self, ttl: Duration) -> Self {
+        self.id_token_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of refresh tokens (default 1 day).
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// The `aud` of the access tokens it issues (default: the client id).
+    pub fn api_audience(mut self, audience: impl Into<String>) -> Self {
+        self.api_audience = Some(audience.into());
+        self
+    }
+
+    /// The loopback port to listen on (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Starts the provider on `127.0.0.1` in the current tokio runtime. It stops when
+    /// the returned handle is dropped.
+    pub async fn start(self) -> std::io::Result<DevProvider> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let addr = listener.local_addr()?;
+        let issuer = format!("http://{addr}");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let users = self.users.unwrap_or_else(default_users);
+        let provider = Arc::new(Provider {
+            issuer: issuer.clone(),
+            users,
+            clients: self.clients,
+            auto_approve: self.auto_approve,
+            access_token_ttl: self.access_token_ttl,
+            id_token_ttl: self.id_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            api_audience: self.api_audience,
+            key: keys::SigningKey::generate(),
+            http,
+            state: Mutex::default(),
+            counters: server::Counters::default(),
+        });
+        let app = server::router(provider.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "dev provider stopped");
+            }
+        });
+        tracing::info!(%issuer, "auth-testkit development provider started (never use it in production)");
+        Ok(DevProvider {
+            provider,
+            addr,
+            task,
+        })
+    }
+}
+
+fn default_users() -> Vec<TestUser> {
+    vec![
+        TestUser::new("alice")
+            .name("Alice Example")
+            .email("alice@example.com"),
+        TestUser::new("bob")
+            .name("Bob Example")
+            .email("bob@example.com"),
+    ]
+}
+
+/// A running development provider; dropping it stops it.
+pub struct DevProvider {
+    provider: Arc<Provider>,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for DevProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevProvider")
+            .field("issuer", &self.provider.issuer)
+            .field("clients", &self.provider.clients)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for DevProvider {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Why [`DevProvider::sign_in`] could not finish.
+#[derive(Debug, thiserror::Error)]
+#[error("dev provider sign-in: {0}")]
+pub struct SignInError(String);
+
+impl DevProvider {
+    /// A provider with the default users, on any free port.
+    pub fn builder() -> DevProviderBuilder {
+        DevProviderBuilder {
+            users: None,
+            clients: Vec::new(),
+            auto_approve: false,
+            access_token_ttl: Duration::from_secs(300),
+            id_token_ttl: Duration::from_secs(300),
+            refresh_token_ttl: Duration::from_secs(86_400),
+            api_audience: None,
+            port: 0,
+        }
+    }
+
+    /// The issuer URL (`http://127.0.0.1:<port>`).
+    pub fn issuer(&self) -> &str {
+        &self.provider.issuer
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it has done so far.
+    pub fn stats(&self) -> Stats {
+        self.provider.stats()
+    }
+
+    /// The configuration of an app at `app_url` signing in with the first registered
+    /// client (issuer, client id and secret set; add the rest and call `build()`).
+    ///
+    /// # Panics
+    /// When no client is registered ([`DevProviderBuilder::app`] registers one).
+    pub fn auth_config(&self, app_url: &str) -> auth_core::AuthConfigBuilder {
+        let client = self
+            .provider
+            .clients
+            .first()
+            .expect("register a client: DevProvider::builder().app(app_url)");
+        auth_core::AuthConfig::builder(&self.provider.issuer, &client.id, app_url)
+            .with_client_secret(&client.secret)
+    }
+
+    /// The first registered client's id and secret (for `OIDC_CLIENT_ID` and
+    /// `OIDC_CLIENT_SECRET`).
+    pub fn client_credentials(&self) -> Option<(&str, &str)> {
+        self.provider
+            .clients
+            .first()
+            .map(|c| (c.id.as_str(), c.secret.as_str()))
+    }
+
+    /// An access token (JWT, `typ: at+jwt`) for `user` with `scopes`, as the token
+    /// endpoint would issue to the first client: for calling an API protected by
+    /// bearer tokens in tests. Its `aud` is [`DevProviderBuilder::api_audience`].
+    pub fn access_token(&self, user: &str, scopes: &[&str]) -> String {
+        let client = self
+            .provider
+            .clients
+            .first()
+            .map(|c| c.id.as_str())
+            .unwrap_or(DEV_CLIENT_ID);
+        self.provider.access_token(
+            client,
+            user,
+            &scopes.join(" "),
+            self.provider.access_token_ttl.as_secs(),
+        )
+    }
+
+    /// Ends every provider session of `user`, as an administrator would: refresh
+    /// tokens are revoked and each client of those sessions receives a back-channel
+    /// logout token. Returns once the clients have answered.
+    pub async fn log_out_user(&self, user: &str) {
+        self.provider.end_sessions(|_, u| u == user).await;
+    }
+
+    /// A browser for tests: a cookie jar, and redirects left to the caller (or to
+    /// [`DevProvider::sign_in`]).
+    pub fn browser() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("reqwest client")
+    }
+
+    /// Signs in as `user`: opens `login_url` (usually the app's `/auth/login`, with
+    /// any `return_to`), follows the redirects, picks `user` on the sign-in page and
+    /// follows the redirects back. Returns the last response (the `return_to` page).
+    /// `browser` must keep cookies and not follow redirects itself
+    /// ([`DevProvider::browser`]).
+    pub async fn sign_in(
+        &self,
+        browser: &reqwest::Client,
+        login_url: &str,
+        user: &str,
+    ) -> Result<reqwest::Response, SignInError> {
+        let fail = |what: &str| SignInError(what.to_owned());
+        let mut url = url::Url::parse(login_url).map_err(|_| fail("login_url is not a URL"))?;
+        let mut picked = false;
+        let authorize = format!("{}/authorize", self.issuer());
+        for _ in 0..20 {
+            if !picked && url.as_str().starts_with(&authorize) {
+                // Names the user (auto-approval picks it; the page focuses it).
+                let others: Vec<(String, String)> = url
+                    .query_pairs()
+                    .filter(|(k, _)| k != "login_hint")
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                url.query_pairs_mut()
+                    .clear()
+                    .extend_pairs(others)
+                    .append_pair("login_hint", user);
+            }
+            let resp = browser
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| SignInError(format!("GET {url}: {e}")))?;
+            if resp.status().is_redirection() {
+                let next = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .ok_or_else(|| fail("redirect without Location"))?;
+                url = url.join(next).map_err(|_| fail("bad Location"))?;
+                continue;
+            }
+            let on_page = url.as_str().starts_with(&authorize);
+            if !on_page || picked {
+                return Ok(resp);
+            }
+            let html = resp.text().await.map_err(|e| SignInError(e.to_string()))?;
+            let pending = html
+                .split("name=\"pending\" value=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .ok_or_else(|| fail("the provider did not show its sign-in page"))?;
+            let resp = browser
+                .post(format!("{}/authorize/decision", self.issuer()))
+                .form(&[("pending", pending), ("user", user)])
+                .send()
+                .await
+                .map_err(|e| SignInError(e.to_string()))?;
+            let next = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or_else(|| SignInError(format!("no user {user:?} on the sign-in page")))?;
+            url = url.join(next).map_err(|_| fail("bad Location"))?;
+            picked = true;
+        }
+        Err(fail("too many redirects"))
+    }
+}
+
+/// The app's configuration from the environment ([`auth_core::AuthConfig::from_env`]);
+/// or, when `OIDC_ISSUER` is not set, a development provider started for the app at
+/// `APP_URL` (default `default_app_url`), with the other variables (`APP_SECRET`,
+/// `REDIS_URL`, ...) still read from the environment. Keep the returned provider
+/// alive as long as the app runs. This is what the examples do for a zero-configuration
+/// first run.
+pub async fn config_from_env_or_dev_provider(
+    default_app_url: &str,
+) -> Result<(auth_core::AuthConfig, Option<DevProvider>), Box<dyn std::error::Error + Send + Sync>>
+{
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if env("OIDC_ISSUER").is_some() {
+        return Ok((auth_core::AuthConfig::from_env()?, None));
+    }
+    let app_url = env("APP_URL").unwrap_or_else(|| default_app_url.to_owned());
+    let provider = DevProvider::builder().app(&app_url).start().await?;
+    let (id, secret) = provider
+        .client_credentials()
+        .map(|(i, s)| (i.to_owned(), s.to_owned()))
+        .expect("registered above");
+    let issuer = provider.issuer().to_owned();
+    let config = auth_core::AuthConfig::from_lookup(|name| match name {
+        "OIDC_ISSUER" => Some(issuer.clone()),
+        "OIDC_CLIENT_ID" => Some(id.clone()),
+        "OIDC_CLIENT_SECRET" => Some(secret.clone()),
+        "APP_URL" => Some(app_url.clone()),
+        other => env(other),
+    })?;
+    Ok((config, Some(provider)))
+}
+
+/// `bytes` random bytes, base64url.
+pub(crate) fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buf).expect("system randomness");
+    B64.encode(buf)
+}

@@ -1,0 +1,779 @@
+//! The provider's endpoints: discovery, authorize (with its sign-in page), token,
+//! JWKS, userinfo and end_session, and the back-channel logout calls it makes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD as B64_STD, URL_SAFE_NO_PAD as B64};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use crate::keys::SigningKey;
+use crate::{ClientRegistration, Stats, TestUser, pages, random_token};
+
+/// How long a sign-in page and an authorization code stay usable.
+const PENDING_TTL: u64 = 600;
+const CODE_TTL: u64 = 60;
+/// Bounds on what the provider keeps (it is for development and tests).
+const MAX_PENDING: usize = 10_000;
+const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+pub(crate) struct Provider {
+    pub(crate) issuer: String,
+    pub(crate) users: Vec<TestUser>,
+    pub(crate) clients: Vec<ClientRegistration>,
+    pub(crate) auto_approve: bool,
+    pub(crate) access_token_ttl: Duration,
+    pub(crate) id_token_ttl: Duration,
+    pub(crate) refresh_token_ttl: Duration,
+    pub(crate) api_audience: Option<String>,
+    pub(crate) key: SigningKey,
+    pub(crate) http: reqwest::Client,
+    pub(crate) state: Mutex<Grants>,
+    pub(crate) counters: Counters,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    authorize: AtomicU64,
+    sign_ins: AtomicU64,
+    code_grants: AtomicU64,
+    refresh_grants: AtomicU64,
+    token_errors: AtomicU64,
+    jwks: AtomicU64,
+    userinfo: AtomicU64,
+    backchannel_sent: AtomicU64,
+    backchannel_failed: AtomicU64,
+}
+
+/// What the provider remembers between requests.
+#[derive(Default)]
+pub(crate) struct Grants {
+    /// Sign-in pages shown and not yet answered, by their opaque id.
+    pending: HashMap<String, Authorization>,
+    codes: HashMap<String, CodeGrant>,
+    refresh: HashMap<String, RefreshGrant>,
+    /// Provider sessions (`sid`): who, and which clients signed in with it.
+    sessions: HashMap<String, ProviderSession>,
+}
+
+/// A validated authorization request.
+#[derive(Clone)]
+struct Authorization {
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: String,
+    /// Every parameter received, for the sign-in page.
+    params: Vec<(String, String)>,
+    signup: bool,
+    login_hint: Option<String>,
+    created: u64,
+}
+
+struct CodeGrant {
+    auth: Authorization,
+    user: String,
+    sid: String,
+    auth_time: u64,
+    expires: u64,
+}
+
+struct RefreshGrant {
+    client_id: String,
+    user: String,
+    sid: String,
+    scope: String,
+    auth_time: u64,
+    expires: u64,
+}
+
+struct ProviderSession {
+    user: String,
+    clients: HashSet<String>,
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub(crate) fn router(provider: std::sync::Arc<Provider>) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/authorize", get(authorize))
+        .route("/authorize/decision", post(decision))
+        .route("/token", post(token))
+        .route("/jwks", get(jwks))
+        .route("/userinfo", get(userinfo))
+        .route("/end_session", get(end_session))
+        .with_state(provider)
+}
+
+type P = State<std::sync::Arc<Provider>>;
+
+async fn discovery(State(p): P) -> Json<Value> {
+    let i = &p.issuer;
+    Json(json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/authorize"),
+        "token_endpoint": format!("{i}/token"),
+        "userinfo_endpoint": format!("{i}/userinfo"),
+        "jwks_uri": format!("{i}/jwks"),
+        "end_session_endpoint": format!("{i}/end_session"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account", "create"],
+        "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+    }))
+}
+
+async fn jwks(State(p): P) -> Json<Value> {
+    p.counters.jwks.fetch_add(1, Ordering::Relaxed);
+    Json(json!({ "keys": [p.key.jwk()] }))
+}
+
+/// `GET /authorize`. Errors that cannot be sent back to a registered redirect URI
+/// (unknown client, unregistered redirect URI) are shown on a page; the others are
+/// sent to the client as `error=` (RFC 6749 §4.1.2.1).
+async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> Response {
+    p.counters.authorize.fetch_add(1, Ordering::Relaxed);
+    let mut seen = HashSet::new();
+    for (k, _) in &params {
+        if !seen.insert(k.as_str()) {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                &format!("The parameter {k} is repeated."),
+            );
+        }
+    }
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(client) = get("client_id").and_then(|id| p.client(&id)) else {
+        return pages::error(StatusCode::BAD_REQUEST, "Unknown client_id.");
+    };
+    let redirect_uri = get("redirect_uri").unwrap_or_default();
+    if !client.redirect_uris.iter().any(|u| *u == redirect_uri) {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "The redirect_uri is not registered for this client.",
+        );
+    }
+    let state = get("state");
+    let refuse = |error: &str, description: &str| {
+        p.error_redirect(&redirect_uri, state.as_deref(), error, description)
+    };
+    if get("response_type").as_deref() != Some("code") {
+        return refuse(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
+    }
+    let scope = get("scope").unwrap_or_default();
+    if !scope.split(' ').any(|s| s == "openid") {
+        return refuse("invalid_scope", "the openid scope is required");
+    }
+    let code_challenge = match (
+        get("code_challenge"),
+        get("code_challenge_method").as_deref(),
+    ) {
+        (Some(c), Some("S256")) if c.len() == 43 => c,
+        _ => {
+            return refuse(
+                "invalid_request",
+                "PKCE is required: code_challenge with code_challenge_method=S256",
+            );
+        }
+    };
+    let prompt = get("prompt").unwrap_or_default();
+    if prompt.split(' ').any(|v| v == "none") {
+        return refuse(
+            "login_required",
+            "this provider keeps no sign-in session of its own",
+        );
+    }
+    let signup =
+        prompt.split(' ').any(|v| v == "create") || get("screen_hint").as_deref() == Some("signup");
+    let auth = Authorization {
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        scope,
+        state: state.clone(),
+        nonce: get("nonce"),
+        code_challenge,
+        signup,
+        login_hint: get("login_hint"),
+        params,
+        created: now(),
+    };
+    if p.auto_approve {
+        let user = auth
+            .login_hint
+            .as_deref()
+            .and_then(|h| p.user(h))
+            .or(p.users.first())
+            .map(|u| u.id.clone());
+        return match user {
+            Some(user) => p.approve(auth, &user),
+            None => refuse("access_denied", "no test users are configured"),
+        };
+    }
+    let id = random_token(16);
+    let mut grants = p.grants();
+    let t = now();
+    grants.pending.retain(|_, a| a.created + PENDING_TTL > t);
+    if grants.pending.len() >= MAX_PENDING {
+        return pages::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sign-ins in progress.",
+        );
+    }
+    grants.pending.insert(id.clone(), auth.clone());
+    drop(grants);
+    pages::sign_in(
+        &p,
+        client,
+        &id,
+        &auth.params,
+        auth.signup,
+        auth.login_hint.as_deref(),
+    )
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    pending: String,
+    user: Option<String>,
+    cancel: Option<String>,
+}
+
+/// `POST /authorize/decision`: the sign-in page's answer.
+async fn decision(State(p): P, Form(d): Form<Decision>) -> Response {
+    let auth = p.grants().pending.remove(&d.pending);
+    let Some(auth) = auth.filter(|a| a.created + PENDING_TTL > now()) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page has expired or was already used. Start again from the app.",
+        );
+    };
+    match (d.cancel, d.user) {
+        (None, Some(user)) if p.user(&user).is_some() => p.approve(auth, &user),
+        (None, Some(_)) => pages::error(StatusCode::BAD_REQUEST, "Unknown test user."),
+        _ => p.error_redirect(
+            &auth.redirect_uri,
+            auth.state.as_deref(),
+            "access_denied",
+            "the user cancelled the sign-in",
+        ),
+    }
+}
+
+/// A token endpoint error (RFC 6749 §5.2).
+fn token_error(p: &Provider, status: StatusCode, error: &str, description: &str) -> Response {
+    p.counters.token_errors.fetch_add(1, Ordering::Relaxed);
+    let mut resp = (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"token\""),
+        );
+    }
+    resp
+}
+
+/// `POST /token`: `authorization_code` (PKCE checked) and `refresh_token` (rotated).
+async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let client = match p.authenticate_client(&headers, &form) {
+        Ok(c) => c,
+        Err(description) => {
+            return token_error(&p, StatusCode::UNAUTHORIZED, "invalid_client", description);
+        }
+    };
+    let t = now();
+    match get("grant_type") {
+        Some("authorization_code") => {
+            let grant = p.grants().codes.remove(get("code").unwrap_or_default());
+            let Some(grant) = grant.filter(|g| g.expires > t) else {
+                return token_error(
+                    &p,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown, used or expired code",
+                );
+            };
+            if grant.auth.client_id != client.id {
+                return token_error(
+                    &p,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the code was issued to another client",
+                );
+            }
+            if get("redirect_uri") != Some(grant.auth.redirect_uri.as_str()) {
+                return token_error(
+                    &p,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "redirect_uri differs from the authorization request",
+                );
+            }
+            let verifier = get("code_verifier").unwrap_or_default();
+            let challenge = B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
+            if !(43..=128).contains(&verifier.len())
+                || !bool::from(
+                    challenge
+                        .as_bytes()
+                        .ct_eq(grant.auth.code_challenge.as_bytes()),
+                )
+            {
+                return token_error(
+                    &p,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "PKCE verification failed",
+                );
+            }
+            p.counters.code_grants.fetch_add(1, Ordering::Relaxed);
+            let a = grant.auth;
+            p.tokens(
+                &client.id,
+                &grant.user,
+                &grant.sid,
+                &a.scope,
+                grant.auth_time,
+                a.nonce.as_deref(),
+            )
+        }
+        Some("refresh_token") => {
+            let grant = p
+                .grants()
+                .refresh
+                .remove(get("refresh_token").unwrap_or_default());
+            let Some(grant) = grant.filter(|g| g.expires > t && g.client_id == client.id) else {
+                return token_error(
+                    &p,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown, used, expired or revoked refresh token",
+                );
+            };
+            p.counters.refresh_grants.fetch_add(1, Ordering::Relaxed);
+            p.tokens(
+                &client.id,
+                &grant.user,
+                &grant.sid,
+                &grant.scope,
+                grant.auth_time,
+                None,
+            )
+        }
+        Some(_) => token_error(
+            &p,
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "authorization_code and refresh_token are supported",
+        ),
+        None => token_error(
+            &p,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is missing",
+        ),
+    }
+}
+
+async fn userinfo(State(p): P, headers: HeaderMap) -> Response {
+    p.counters.userinfo.fetch_add(1, Ordering::Relaxed);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let claims = token.and_then(|t| p.key.verify(t)).filter(|c| {
+        c["iss"] == p.issuer.as_str() && c["exp"].as_u64().is_some_and(|exp| exp > now())
+    });
+    let Some(user) = claims.and_then(|c| p.user(c["sub"].as_str()?).cloned()) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        )
+            .into_response();
+    };
+    Json(user.claims()).into_response()
+}
+
+#[derive(Deserialize)]
+struct EndSession {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    client_id: Option<String>,
+}
+
+/// `GET /end_session` (RP-initiated logout 1.0): ends the provider session named by
+/// `id_token_hint`, sends back-channel logout to every client of that session, then
+/// redirects to a registered `post_logout_redirect_uri` or shows a page.
+async fn end_session(State(p): P, Query(q): Query<EndSession>) -> Response {
+    let hint = q
+        .id_token_hint
+        .as_deref()
+        .map(|t| p.key.verify(t).filter(|c| c["iss"] == p.issuer.as_str()));
+    let hint = match hint {
+        Some(None) => {
+            return pages::error(StatusCode::BAD_REQUEST, "The id_token_hint is not valid.");
+        }
+        Some(Some(c)) => Some(c),
+        None => None,
+    };
+    let client_id = hint
+        .as_ref()
+        .and_then(|c| c["aud"].as_str().map(str::to_owned))
+        .or(q.client_id.clone());
+    if let Some(uri) = &q.post_logout_redirect_uri {
+        let registered = client_id
+            .as_deref()
+            .and_then(|id| p.client(id))
+            .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
+        if !registered {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "The post_logout_redirect_uri is not registered for this client.",
+            );
+        }
+    }
+    if let Some(sid) = hint.as_ref().and_then(|c| c["sid"].as_str()) {
+        p.end_sessions(|id, _| id == sid).await;
+    }
+    match q.post_logout_redirect_uri {
+        Some(uri) => {
+            let mut url = match Url::parse(&uri) {
+                Ok(u) => u,
+                Err(_) => return pages::error(StatusCode::BAD_REQUEST, "Bad redirect URI."),
+            };
+            if let Some(state) = &q.state {
+                url.query_pairs_mut().append_pair("state", state);
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        None => pages::signed_out(),
+    }
+}
+
+impl Provider {
+    pub(crate) fn grants(&self) -> std::sync::MutexGuard<'_, Grants> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn client(&self, id: &str) -> Option<&ClientRegistration> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    pub(crate) fn user(&self, id: &str) -> Option<&TestUser> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            authorize_requests: get(&c.authorize),
+            sign_ins: get(&c.sign_ins),
+            code_grants: get(&c.code_grants),
+            refresh_grants: get(&c.refresh_grants),
+            token_errors: get(&c.token_errors),
+            jwks_fetches: get(&c.jwks),
+            userinfo_requests: get(&c.userinfo),
+            backchannel_logouts_sent: get(&c.backchannel_sent),
+            backchannel_logouts_failed: get(&c.backchannel_failed),
+        }
+    }
+
+    /// The user signed in: a provider session and a code, sent to the client.
+    fn approve(&self, auth: Authorization, user: &str) -> Response {
+        self.counters.sign_ins.fetch_add(1, Ordering::Relaxed);
+        let code = random_token(32);
+        let sid = random_token(16);
+        let t = now();
+        let (redirect_uri, state) = (auth.redirect_uri.clone(), auth.state.clone());
+        let mut grants = self.grants();
+        grants.codes.retain(|_, c| c.expires > t);
+        grants.sessions.insert(
+            sid.clone(),
+            ProviderSession {
+                user: user.to_owned(),
+                clients: HashSet::from([auth.client_id.clone()]),
+            },
+        );
+        grants.codes.insert(
+            code.clone(),
+            CodeGrant {
+                auth,
+                user: user.to_owned(),
+                sid,
+                auth_time: t,
+                expires: t + CODE_TTL,
+            },
+        );
+        drop(grants);
+        let mut url = Url::parse(&redirect_uri).expect("registered redirect URIs are URLs");
+        url.query_pairs_mut().append_pair("code", &code);
+        if let Some(s) = &state {
+            url.query_pairs_mut().append_pair("state", s);
+        }
+        url.query_pairs_mut().append_pair("iss", &self.issuer);
+        Redirect::to(url.as_str()).into_response()
+    }
+
+    fn error_redirect(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: &str,
+        description: &str,
+    ) -> Response {
+        let mut url = Url::parse(redirect_uri).expect("registered redirect URIs are URLs");
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("error", error)
+                .append_pair("error_description", description);
+            if let Some(s) = state {
+                q.append_pair("state", s);
+            }
+            q.append_pair("iss", &self.issuer);
+        }
+        Redirect::to(url.as_str()).into_response()
+    }
+
+    /// `client_secret_basic` or `client_secret_post` (not both), secrets compared in
+    /// constant time.
+    fn authenticate_client(
+        &self,
+        headers: &HeaderMap,
+        form: &[(String, String)],
+    ) -> Result<&ClientRegistration, &'static str> {
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let basic = headers
+            .get(header::AUTHORIZATION)
+            .map(|v| {
+                let v = v.to_str().ok()?.strip_prefix("Basic ")?;
+                let decoded = String::from_utf8(B64_STD.decode(v).ok()?).ok()?;
+                let (id, secret) = decoded.split_once(':')?;
+                let unescape = |s: &str| {
+                    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                };
+                Some((unescape(id)?, unescape(secret)?))
+            })
+            .map(|c| c.ok_or("malformed Basic credentials"))
+            .transpose()?;
+        let post = field("client_secret").map(|s| (field("client_id").unwrap_or_default(), s));
+        let (id, secret) = match (basic, post) {
+            (Some(_), Some(_)) => return Err("use one client authentication method"),
+            (Some(c), None) | (None, Some(c)) => c,
+            (None, None) => return Err("client authentication is required"),
+        };
+        let client = self.client(&id).ok_or("unknown client")?;
+        if bool::from(client.secret.as_bytes().ct_eq(secret.as_bytes())) {
+            Ok(client)
+        } else {
+            Err("wrong client secret")
+        }
+    }
+
+    /// The token response: an ID token, a JWT access token (RFC 9068) and, with
+    /// `offline_access`, a new refresh token.
+    fn tokens(
+        &self,
+        client_id: &str,
+        user: &str,
+        sid: &str,
+        scope: &str,
+        auth_time: u64,
+        nonce: Option<&str>,
+    ) -> Response {
+        let Some(u) = self.user(user) else {
+            return token_error(
+                self,
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the user no longer exists",
+            );
+        };
+        let t = now();
+        let mut id = u.claims();
+        let extra = json!({
+            "iss": self.issuer, "aud": client_id, "azp": client_id,
+            "iat": t, "exp": t + self.id_token_ttl.as_secs(), "auth_time": auth_time, "sid": sid,
+        });
+        merge(&mut id, extra);
+        if let Some(n) = nonce {
+            id["nonce"] = n.into();
+        }
+        let access_ttl = self.access_token_ttl.as_secs();
+        let access = self.access_token(client_id, user, scope, access_ttl);
+        let mut body = json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": access_ttl,
+            "id_token": self.key.sign("JWT", &id),
+            "scope": scope,
+        });
+        if scope.split(' ').any(|s| s == "offline_access") {
+            let rt = random_token(32);
+            let mut grants = self.grants();
+            grants.refresh.retain(|_, g| g.expires > t);
+            grants.refresh.insert(
+                rt.clone(),
+                RefreshGrant {
+                    client_id: client_id.to_owned(),
+                    user: user.to_owned(),
+                    sid: sid.to_owned(),
+                    scope: scope.to_owned(),
+                    auth_time,
+                    expires: t + self.refresh_token_ttl.as_secs(),
+                },
+            );
+            body["refresh_token"] = rt.into();
+        }
+        (
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
+            Json(body),
+        )
+            .into_response()
+    }
+
+    /// A JWT access token (`typ: at+jwt`) for `user`.
+    pub(crate) fn access_token(
+        &self,
+        client_id: &str,
+        user: &str,
+        scope: &str,
+        ttl: u64,
+    ) -> String {
+        let t = now();
+        let aud = self.api_audience.as_deref().unwrap_or(client_id);
+        self.key.sign(
+            "at+jwt",
+            &json!({
+                "iss": self.issuer, "sub": user, "aud": aud, "client_id": client_id,
+                "scope": scope, "iat": t, "exp": t + ttl, "jti": random_token(16),
+            }),
+        )
+    }
+
+    /// Ends the provider sessions `pick` selects (by `sid` and user), revokes their
+    /// refresh tokens and sends back-channel logout to every client that signed in
+    /// with them, waiting for the answers.
+    pub(crate) async fn end_sessions(&self, pick: impl Fn(&str, &str) -> bool) {
+        let ended: Vec<(String, ProviderSession)> = {
+            let mut grants = self.grants();
+            let sids: Vec<String> = grants
+                .sessions
+                .iter()
+                .filter(|(sid, s)| pick(sid, &s.user))
+                .map(|(sid, _)| sid.clone())
+                .collect();
+            let ended: Vec<_> = sids
+                .into_iter()
+                .filter_map(|sid| grants.sessions.remove(&sid).map(|s| (sid, s)))
+                .collect();
+            grants
+                .refresh
+                .retain(|_, g| !ended.iter().any(|(sid, _)| *sid == g.sid));
+            ended
+        };
+        for (sid, session) in ended {
+            for client_id in &session.clients {
+                let Some(uri) = self
+                    .client(client_id)
+                    .and_then(|c| c.backchannel_logout_uri.clone())
+                else {
+                    continue;
+                };
+                let t = now();
+                let token = self.key.sign(
+                    "logout+jwt",
+                    &json!({
+                        "iss": self.issuer, "aud": client_id, "iat": t, "exp": t + 120,
+                        "jti": random_token(16), "sub": session.user, "sid": sid,
+                        "events": { BACKCHANNEL_EVENT: {} },
+                    }),
+                );
+                let sent = self
+                    .http
+                    .post(&uri)
+                    .form(&[("logout_token", token)])
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        self.counters
+                            .backchannel_sent
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => {
+                        self.counters
+                            .backchannel_failed
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            client_id,
+                            status = ?other.as_ref().map(|r| r.status()).ok(),
+                            "dev provider: back-channel logout was not accepted"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds every member of `extra` to `target`.
+fn merge(target: &mut Value, extra: Value) {
+    if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {
+        t.extend(e);
+    }
+}
