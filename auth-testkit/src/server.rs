@@ -181,7 +181,7 @@ async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> 
         return pages::error(StatusCode::BAD_REQUEST, "Unknown client_id.");
     };
     let redirect_uri = get("redirect_uri").unwrap_or_default();
-    if !client.redirect_uris.iter().any(|u| *u == redirect_uri) {
+    if !client.redirect_uris.contains(&redirect_uri) {
         return pages::error(
             StatusCode::BAD_REQUEST,
             "The redirect_uri is not registered for this client.",

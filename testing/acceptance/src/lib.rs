@@ -14,9 +14,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cluster;
+mod dev;
 mod leaks;
 
 pub use cluster::*;
+pub use dev::*;
 pub use leaks::*;
 
 use std::net::TcpListener;
@@ -411,7 +413,7 @@ pub async fn concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
     // The newest access token was issued before `before`; 1.5 s later it is inside the
     // 4 s refresh margin of its 5 s lifetime.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let results = futures_join(&client, &app, 16).await;
+    let results = futures_join(&client, &app.base, 16).await;
     assert!(results.iter().all(|s| *s == StatusCode::OK), "{results:?}");
     let s = stats(&app).await;
     assert_eq!(
@@ -580,11 +582,11 @@ pub async fn api_bearer_tokens_from_the_provider_are_validated(serve: Serve) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
-async fn futures_join(client: &Client, app: &TestApp, n: usize) -> Vec<StatusCode> {
+async fn futures_join(client: &Client, base: &str, n: usize) -> Vec<StatusCode> {
     let mut tasks = Vec::new();
     for _ in 0..n {
         let client = client.clone();
-        let url = format!("{}/me", app.base);
+        let url = format!("{base}/me");
         tasks.push(tokio::spawn(async move {
             client
                 .get(url)
@@ -832,6 +834,12 @@ macro_rules! acceptance_suite {
             rp_return_to_open_redirect_is_dropped,
             rp_session_fixation_login_never_keeps_an_earlier_id,
             api_bearer_tokens_from_the_provider_are_validated,
+            dev_provider_sign_in_page_return_to_and_sign_out,
+            dev_provider_signup_page_shows_the_parameters_sent,
+            dev_provider_cancel_gives_the_friendly_page_and_no_session,
+            dev_provider_concurrent_requests_after_expiry_share_one_refresh,
+            dev_provider_backchannel_logout_ends_the_session,
+            dev_provider_access_tokens_are_accepted_as_bearer_tokens,
             cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
             cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
             cluster_refresh_is_single_flight_across_instances,

@@ -1,0 +1,219 @@
+//! The same flows against the development provider (`auth-testkit`): it must be a
+//! faithful stand-in for a real provider, and its sign-in helper must work for users'
+//! own tests.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use auth_core::Auth;
+use auth_testkit::{DevProvider, DevProviderBuilder};
+use reqwest::StatusCode;
+
+use crate::{API, API_SCOPE, Running, Serve, follow, futures_join, init};
+
+struct DevApp {
+    base: String,
+    provider: DevProvider,
+    _server: Running,
+}
+
+async fn start_dev(serve: Serve, provider: DevProviderBuilder, refresh_margin: Duration) -> DevApp {
+    init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let provider = provider.app(&base).start().await.expect("dev provider");
+    let config = provider
+        .auth_config(&base)
+        .with_refresh_margin(refresh_margin)
+        .with_api_audience(API)
+        .with_required_api_scopes([API_SCOPE])
+        .build()
+        .expect("config");
+    let auth = Auth::discover(config).await.expect("discovery");
+    DevApp {
+        base,
+        provider,
+        _server: serve(auth, listener),
+    }
+}
+
+async fn me_json(browser: &reqwest::Client, app: &DevApp) -> (StatusCode, String) {
+    let r = browser
+        .get(format!("{}/me", app.base))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("me");
+    (r.status(), r.text().await.expect("body"))
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn dev_provider_sign_in_page_return_to_and_sign_out(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let browser = DevProvider::browser();
+    let page = app
+        .provider
+        .sign_in(
+            &browser,
+            &format!("{}/auth/login?return_to=/me", app.base),
+            "bob",
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(page.url().path(), "/me");
+    assert_eq!(page.status(), StatusCode::OK);
+    let me: serde_json::Value = page.json().await.expect("json");
+    assert_eq!(me["sub"], "bob");
+    assert_eq!(me["email"], "bob@example.com");
+    assert_eq!(me["name"], "Bob Example");
+    let home = browser.get(&app.base).send().await.expect("home");
+    assert!(home.text().await.expect("body").contains("Bob Example"));
+
+    // Sign out: through the provider's end_session and back to the app.
+    let (last, seen) = follow(&browser, &format!("{}/auth/logout", app.base)).await;
+    assert_eq!(last.status(), StatusCode::OK);
+    assert!(
+        seen.iter()
+            .any(|u| u.starts_with(&format!("{}/end_session?", app.provider.issuer()))),
+        "{seen:?}"
+    );
+    assert!(
+        seen.last()
+            .expect("url")
+            .starts_with(&format!("{}/", app.base))
+    );
+    assert_eq!(me_json(&browser, &app).await.0, StatusCode::UNAUTHORIZED);
+    let s = app.provider.stats();
+    assert_eq!((s.sign_ins, s.code_grants, s.token_errors), (1, 1, 0));
+    // The provider also sent back-channel logout for the ended provider session.
+    assert_eq!(s.backchannel_logouts_failed, 0);
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn dev_provider_signup_page_shows_the_parameters_sent(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let browser = DevProvider::browser();
+    let (page, seen) = follow(
+        &browser,
+        &format!(
+            "{}/auth/signup?organization_id=org_42&login_hint=bob",
+            app.base
+        ),
+    )
+    .await;
+    let last = seen.last().expect("url");
+    assert!(last.contains("prompt=create"), "{last}");
+    let html = page.text().await.expect("body");
+    assert!(html.contains("Create an account"), "{html}");
+    assert!(html.contains("org_42"), "{html}");
+    assert!(
+        html.contains("value=\"bob\" autofocus"),
+        "login_hint focuses the user"
+    );
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn dev_provider_cancel_gives_the_friendly_page_and_no_session(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let browser = DevProvider::browser();
+    let (page, _) = follow(&browser, &format!("{}/auth/login", app.base)).await;
+    let html = page.text().await.expect("body");
+    let pending = html
+        .split("name=\"pending\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("pending id");
+    let r = browser
+        .post(format!("{}/authorize/decision", app.provider.issuer()))
+        .form(&[("pending", pending), ("cancel", "1")])
+        .send()
+        .await
+        .expect("cancel");
+    let callback = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    let (page, _) = follow(&browser, &callback).await;
+    assert!(page.status().is_client_error());
+    assert!(page.text().await.expect("body").contains("cancelled"));
+    assert_eq!(me_json(&browser, &app).await.0, StatusCode::UNAUTHORIZED);
+    // The page cannot be answered twice.
+    let again = browser
+        .post(format!("{}/authorize/decision", app.provider.issuer()))
+        .form(&[("pending", pending), ("user", "alice")])
+        .send()
+        .await
+        .expect("again");
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn dev_provider_concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
+    let provider = DevProvider::builder()
+        .auto_approve(true)
+        .access_token_ttl(Duration::from_secs(2));
+    let app = start_dev(serve, provider, Duration::from_secs(0)).await;
+    let browser = DevProvider::browser();
+    app.provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("sign in");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let statuses = futures_join(&browser, &app.base, 16).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    let (status, body) = me_json(&browser, &app).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"sub\":\"alice\""), "{body}");
+    let s = app.provider.stats();
+    assert_eq!(s.refresh_grants, 1, "{s:?}");
+    assert_eq!(s.token_errors, 0, "{s:?}");
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn dev_provider_backchannel_logout_ends_the_session(serve: Serve) {
+    let provider = DevProvider::builder().auto_approve(true);
+    let app = start_dev(serve, provider, Duration::from_secs(30)).await;
+    let alice = DevProvider::browser();
+    let bob = DevProvider::browser();
+    for (browser, user) in [(&alice, "alice"), (&bob, "bob")] {
+        app.provider
+            .sign_in(browser, &format!("{}/auth/login", app.base), user)
+            .await
+            .expect("sign in");
+        assert_eq!(me_json(browser, &app).await.0, StatusCode::OK);
+    }
+    app.provider.log_out_user("alice").await;
+    assert_eq!(app.provider.stats().backchannel_logouts_sent, 1);
+    assert_eq!(me_json(&alice, &app).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_json(&bob, &app).await.0, StatusCode::OK, "bob is kept");
+}
+
+/// An acceptance scenario (see the crate docs).
+pub async fn dev_provider_access_tokens_are_accepted_as_bearer_tokens(serve: Serve) {
+    let provider = DevProvider::builder().api_audience(API);
+    let app = start_dev(serve, provider, Duration::from_secs(30)).await;
+    let client = reqwest::Client::new();
+    let call = |token: String| {
+        client
+            .get(format!("{}/api/me", app.base))
+            .bearer_auth(token)
+            .send()
+    };
+    let ok = call(app.provider.access_token("alice", &[API_SCOPE]))
+        .await
+        .expect("api");
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: serde_json::Value = ok.json().await.expect("json");
+    assert_eq!(body["sub"], "alice");
+    let no_scope = call(app.provider.access_token("alice", &["other"]))
+        .await
+        .expect("api");
+    assert_eq!(no_scope.status(), StatusCode::FORBIDDEN);
+}
