@@ -11,13 +11,17 @@ use reqwest::StatusCode;
 
 use crate::{API, API_SCOPE, Running, Serve, follow, futures_join, init};
 
-struct DevApp {
-    base: String,
-    provider: DevProvider,
+pub(crate) struct DevApp {
+    pub(crate) base: String,
+    pub(crate) provider: DevProvider,
     _server: Running,
 }
 
-async fn start_dev(serve: Serve, provider: DevProviderBuilder, refresh_margin: Duration) -> DevApp {
+pub(crate) async fn start_dev(
+    serve: Serve,
+    provider: DevProviderBuilder,
+    refresh_margin: Duration,
+) -> DevApp {
     init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(

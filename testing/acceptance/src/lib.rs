@@ -13,10 +13,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod browser;
 mod cluster;
 mod dev;
 mod leaks;
 
+pub use browser::*;
 pub use cluster::*;
 pub use dev::*;
 pub use leaks::*;

@@ -1,0 +1,9 @@
+//! The real-browser scenario (`testing/acceptance`): headless Chromium signs in
+//! through the development provider's page, reloads, signs out.
+
+mod support;
+
+#[tokio::test]
+async fn real_browser_signs_in_reloads_and_signs_out() {
+    acceptance::real_browser_signs_in_reloads_and_signs_out(support::serve, "actix").await;
+}

@@ -1,0 +1,203 @@
+//! A real browser: headless Chromium (Debian's `chromium` and `chromium-driver`),
+//! driven over WebDriver, signs in through the development provider's page, reloads,
+//! signs out. This is where SameSite, cookie-path and redirect mistakes show up.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use auth_testkit::DevProvider;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::Serve;
+use crate::dev::start_dev;
+
+/// `chromedriver` on a free loopback port, killed on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ChromeDriver {
+    fn start() -> ChromeDriver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver not found: ./scripts/test installs Debian's chromium and \
+                 chromium-driver (apt-get install chromium chromium-driver)",
+            );
+        let driver = ChromeDriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+}
+
+async fn wait_for_url(browser: &Client, what: &str, ok: impl Fn(&url::Url) -> bool) -> url::Url {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = browser.current_url().await.expect("current url");
+        if ok(&url) {
+            return url;
+        }
+        assert!(Instant::now() < deadline, "waiting for {what}, at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn body_text(browser: &Client) -> String {
+    browser
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text")
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir.canonicalize().expect("screenshot dir").join(name)
+}
+
+/// An acceptance scenario, in headless Chromium: open `/`, click "Sign in", pick a
+/// user on the provider's page, land signed in; open the protected `/me`, reload it;
+/// sign out; `/me` asks for sign-in again. Screenshots go to
+/// `target/browser/<framework>-*.png`.
+pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework: &str) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let driver = ChromeDriver::start();
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=900,700"],
+        },
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session");
+    let base = app.base.clone();
+    let issuer = app.provider.issuer().to_owned();
+
+    // 1. The public page, signed out; click "Sign in".
+    browser.goto(&format!("{base}/")).await.expect("open /");
+    assert!(body_text(&browser).await.contains("You are not signed in."));
+    browser
+        .find(Locator::Css("a[href='/auth/login']"))
+        .await
+        .expect("sign-in link")
+        .click()
+        .await
+        .expect("click sign in");
+
+    // 2. The provider's sign-in page: pick Alice.
+    wait_for_url(&browser, "the provider's sign-in page", |u| {
+        u.as_str().starts_with(&format!("{issuer}/authorize"))
+    })
+    .await;
+    browser
+        .find(Locator::Css("button[value='alice']"))
+        .await
+        .expect("Alice's button")
+        .click()
+        .await
+        .expect("click Alice");
+
+    // 3. Back on the app, signed in, with an HttpOnly, SameSite=Lax session cookie.
+    wait_for_url(&browser, "the app after sign-in", |u| {
+        u.as_str().starts_with(&base) && u.path() == "/"
+    })
+    .await;
+    assert!(
+        body_text(&browser)
+            .await
+            .contains("Signed in as Alice Example")
+    );
+    let signed_in = screenshot_path(&format!("{framework}-signed-in.png"));
+    std::fs::write(&signed_in, browser.screenshot().await.expect("screenshot")).expect("write");
+    let cookies = browser.get_all_cookies().await.expect("cookies");
+    let session = cookies
+        .iter()
+        .find(|c| c.name().contains("auth_session"))
+        .unwrap_or_else(|| panic!("no session cookie in {cookies:?}"));
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(session.same_site(), Some(cookie::SameSite::Lax));
+    assert_eq!(session.path(), Some("/"));
+
+    // 4. The protected page, then a reload: still signed in.
+    browser.goto(&format!("{base}/me")).await.expect("open /me");
+    assert!(body_text(&browser).await.contains("alice@example.com"));
+    browser.refresh().await.expect("reload");
+    let url = browser.current_url().await.expect("url");
+    assert_eq!(url.path(), "/me", "a reload keeps the session");
+    assert!(body_text(&browser).await.contains("alice@example.com"));
+    let protected = screenshot_path(&format!("{framework}-protected-page.png"));
+    std::fs::write(&protected, browser.screenshot().await.expect("screenshot")).expect("write");
+
+    // 5. Sign out from the public page: through the provider and back.
+    browser.goto(&format!("{base}/")).await.expect("open /");
+    browser
+        .find(Locator::Css("a[href='/auth/logout']"))
+        .await
+        .expect("sign-out link")
+        .click()
+        .await
+        .expect("click sign out");
+    wait_for_url(&browser, "the app after sign-out", |u| {
+        u.as_str().starts_with(&base) && u.path() == "/"
+    })
+    .await;
+    assert!(body_text(&browser).await.contains("You are not signed in."));
+
+    // 6. The protected page asks for sign-in again.
+    browser.goto(&format!("{base}/me")).await.expect("open /me");
+    wait_for_url(&browser, "the sign-in page again", |u| {
+        u.as_str().starts_with(&format!("{issuer}/authorize"))
+    })
+    .await;
+    assert!(body_text(&browser).await.contains("Pick a test user"));
+    let signed_out = screenshot_path(&format!("{framework}-asked-to-sign-in-again.png"));
+    std::fs::write(&signed_out, browser.screenshot().await.expect("screenshot")).expect("write");
+    browser.close().await.expect("close");
+    eprintln!(
+        "screenshots: {}, {}, {}",
+        signed_in.display(),
+        protected.display(),
+        signed_out.display()
+    );
+    let s = app.provider.stats();
+    assert_eq!(
+        (s.sign_ins, s.code_grants, s.token_errors),
+        (1, 1, 0),
+        "{s:?}"
+    );
+}
