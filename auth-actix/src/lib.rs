@@ -40,6 +40,7 @@
 //! [actix-web]: https://actix.rs
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod bearer;
 mod convert;

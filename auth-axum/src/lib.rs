@@ -26,6 +26,7 @@
 //! enabled by configuring the API's audience (`with_api_audience`, `OIDC_API_AUDIENCE`).
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod bearer;
 mod extract;

@@ -24,6 +24,7 @@
 //! client; bounded sizes everywhere.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod auth;
 mod bearer;

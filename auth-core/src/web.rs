@@ -5,10 +5,34 @@
 use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 
+use tracing::Instrument as _;
+
 use crate::auth::Auth;
 use crate::flow::authorize::{LoginOptions, Prompt};
 use crate::flow::callback::CallbackError;
 use crate::token::TokenError;
+
+/// The span of one auth route; `outcome` and `status` are recorded when it answers.
+/// Its fields never hold a secret (no code, token, state or session id).
+fn route_span(name: &'static str) -> tracing::Span {
+    use tracing::field::Empty;
+    match name {
+        "auth.login" => tracing::info_span!(
+            "auth.login",
+            signup = Empty,
+            outcome = Empty,
+            status = Empty
+        ),
+        "auth.callback" => tracing::info_span!("auth.callback", outcome = Empty, status = Empty),
+        "auth.logout" => tracing::info_span!("auth.logout", outcome = Empty, status = Empty),
+        _ => tracing::info_span!("auth.backchannel_logout", outcome = Empty, status = Empty),
+    }
+}
+
+fn finish(span: &tracing::Span, outcome: &str, response: &Response<String>) {
+    span.record("outcome", outcome);
+    span.record("status", response.status().as_u16());
+}
 
 /// Reads every cookie of a request (bounded in number).
 pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -60,7 +84,24 @@ impl Auth {
     /// `GET {prefix}/login` and `GET {prefix}/signup` (which adds `prompt=create`):
     /// redirects to the provider. Per-request options come only through the
     /// allow-list of [`LoginOptions::from_query`].
+    ///
+    /// Runs in an `auth.login` span (`signup`, `outcome`: `redirected` or `refused`,
+    /// `status`).
     pub fn login_response(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
+        let span = route_span("auth.login");
+        span.record("signup", signup);
+        let _entered = span.enter();
+        let response = self.login_inner(uri, headers, signup);
+        let outcome = if response.status().is_redirection() {
+            "redirected"
+        } else {
+            "refused"
+        };
+        finish(&span, outcome, &response);
+        response
+    }
+
+    fn login_inner(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
         let (mut options, return_to) = match LoginOptions::from_query(uri.query().unwrap_or("")) {
             Ok(v) => v,
             Err(e) => {
@@ -87,7 +128,24 @@ impl Auth {
     /// `GET {prefix}/callback`: completes the login. On success the session is stored
     /// under a fresh id (the browser's previous session, if any, is deleted) and the
     /// response sets the session cookie.
+    ///
+    /// Runs in an `auth.callback` span (`outcome`: `signed_in` or the error code shown
+    /// to the user, such as `access_denied` or `login_expired`; `status`).
     pub async fn callback_response(&self, uri: &Uri, headers: &HeaderMap) -> Response<String> {
+        let span = route_span("auth.callback");
+        let (response, outcome) = self
+            .callback_inner(uri, headers)
+            .instrument(span.clone())
+            .await;
+        finish(&span, outcome, &response);
+        response
+    }
+
+    async fn callback_inner(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> (Response<String>, &'static str) {
         match self
             .complete_login(uri.query().unwrap_or(""), &request_cookies(headers))
             .await
@@ -100,14 +158,14 @@ impl Auth {
                         tracing::error!(error = %e, "could not store the new session");
                         let mut response = self.unavailable_response(headers);
                         add_cookies(&mut response, &done.set_cookies);
-                        return response;
+                        return (response, "store_unavailable");
                     }
                 };
                 tracing::info!(sub = %done.session.claims().sub(), "login completed");
                 let mut response = redirect(&done.return_to);
                 add_cookies(&mut response, &done.set_cookies);
                 add_cookies(&mut response, &[cookie]);
-                response
+                (response, "signed_in")
             }
             Err(failure) => {
                 let (status, code, title) = callback_error_info(&failure.error);
@@ -124,7 +182,7 @@ impl Auth {
                     callback_error_hint(&failure.error),
                 );
                 add_cookies(&mut response, &failure.set_cookies);
-                response
+                (response, code)
             }
         }
     }
@@ -132,7 +190,17 @@ impl Auth {
     /// `GET {prefix}/logout`: deletes the local session first, removes the session
     /// cookie, then redirects to the provider's end-session endpoint (with
     /// `id_token_hint` when there was a session).
+    ///
+    /// Runs in an `auth.logout` span (`outcome`: `signed_out`, `no_session` or
+    /// `store_unavailable`; `status`).
     pub async fn logout_response(&self, headers: &HeaderMap) -> Response<String> {
+        let span = route_span("auth.logout");
+        let (response, outcome) = self.logout_inner(headers).instrument(span.clone()).await;
+        finish(&span, outcome, &response);
+        response
+    }
+
+    async fn logout_inner(&self, headers: &HeaderMap) -> (Response<String>, &'static str) {
         let id = self.session_id_from_headers(headers);
         let (session, deleted, removal) = self.end_session(id.as_ref()).await;
         if let Err(e) = deleted {
@@ -140,17 +208,37 @@ impl Auth {
             tracing::error!(error = %e, "could not delete the session at logout");
             let mut response = self.unavailable_response(headers);
             add_cookies(&mut response, &[removal]);
-            return response;
+            return (response, "store_unavailable");
         }
         tracing::info!(signed_in = session.is_some(), "logout");
         let mut response = redirect(self.logout_url(session.as_deref()).as_str());
         add_cookies(&mut response, &[removal]);
-        response
+        let outcome = if session.is_some() {
+            "signed_out"
+        } else {
+            "no_session"
+        };
+        (response, outcome)
     }
 
     /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid (matching
     /// sessions are then over), 400 otherwise.
+    ///
+    /// Runs in an `auth.backchannel_logout` span (`outcome`: `accepted`, `refused` or
+    /// `unavailable`; `status`).
     pub async fn backchannel_response(&self, body: &[u8]) -> Response<String> {
+        let span = route_span("auth.backchannel_logout");
+        let response = self.backchannel_inner(body).instrument(span.clone()).await;
+        let outcome = match response.status() {
+            StatusCode::OK => "accepted",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            _ => "refused",
+        };
+        finish(&span, outcome, &response);
+        response
+    }
+
+    async fn backchannel_inner(&self, body: &[u8]) -> Response<String> {
         match self.backchannel_logout(body).await {
             Ok(()) => {
                 let mut r = Response::new(String::new());

@@ -288,7 +288,36 @@ impl Auth {
         }
     }
 
+    /// One refresh call to the provider, in an `auth.refresh` span whose `outcome` is
+    /// `refreshed`, `refused`, `invalid_tokens` or `unavailable`.
     async fn refresh_now(
+        &self,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+    ) -> Result<Refreshed, RefreshError> {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "auth.refresh",
+            sub = %session.claims.sub(),
+            outcome = tracing::field::Empty
+        );
+        let result = self
+            .refresh_call(session, refresh_token)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(_) => "refreshed",
+                Err(RefreshError::Refused(_)) => "refused",
+                Err(RefreshError::InvalidTokens(_)) => "invalid_tokens",
+                Err(RefreshError::Unavailable(_)) => "unavailable",
+            },
+        );
+        result
+    }
+
+    async fn refresh_call(
         &self,
         session: &AuthSession,
         refresh_token: &RefreshToken,

@@ -198,6 +198,20 @@ pub async fn no_secret_in_trace_logs_pages_or_debug(serve: Serve) {
         "TRACE capture is on ({} bytes)",
         logs.len()
     );
+    // Each route and the refresh ran in a span of its own, with its outcome.
+    for (span, outcome) in [
+        ("auth.login", "redirected"),
+        ("auth.callback", "signed_in"),
+        ("auth.callback", "login_expired"),
+        ("auth.refresh", "refreshed"),
+        ("auth.logout", "signed_out"),
+    ] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains(&format!("{span}{{")) && l.contains(outcome)),
+            "no {span} span with outcome {outcome}"
+        );
+    }
     for secret in &secrets {
         for (what, text) in [("logs", &logs), ("pages", &pages), ("Debug output", &debug)] {
             if let Some(at) = text.find(secret.as_str()) {
