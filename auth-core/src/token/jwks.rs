@@ -23,7 +23,10 @@ pub(crate) struct CachedKey {
 #[derive(Default)]
 struct KeySet {
     keys: Vec<CachedKey>,
-    fetched_at: Option<Instant>,
+    /// When the last fetch caused by a token with an unknown `kid` happened: such
+    /// fetches are at most one per cooldown. The fetch at start does not count, so a
+    /// key rotated just after the app started is still followed at once.
+    miss_fetched_at: Option<Instant>,
     generation: u64,
     /// Why the last fetch failed, if it did: with no matching key, a token cannot be
     /// judged now (the provider is down), which is not the same as a bad token.
@@ -68,13 +71,14 @@ impl JwksCache {
         {
             let mut set = cache.set.write().unwrap_or_else(|p| p.into_inner());
             set.keys = keys;
-            set.fetched_at = Some(Instant::now());
+            set.miss_fetched_at = Some(Instant::now());
         }
         cache
     }
 
     /// Keys that may have signed a token with this `kid` and algorithm. Refetches the
-    /// set when none match, unless it was fetched within the cooldown.
+    /// set when none match, unless an unknown `kid` already caused a fetch within the
+    /// cooldown.
     pub(crate) async fn keys_for(
         &self,
         kid: Option<&str>,
@@ -97,7 +101,12 @@ impl JwksCache {
                 Ok(found)
             };
         }
-        self.refetch().await?;
+        let fetched = self.refetch().await;
+        self.set
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .miss_fetched_at = Some(Instant::now());
+        fetched?;
         let (found, _, _) = self.lookup(kid, alg);
         if found.is_empty() {
             Err(self.no_key(kid))
@@ -128,7 +137,9 @@ impl JwksCache {
             .filter(|k| k.alg.as_deref().is_none_or(|a| a == alg.as_str()))
             .map(|k| Arc::clone(&k.key))
             .collect();
-        let fresh = set.fetched_at.is_some_and(|t| t.elapsed() < self.cooldown);
+        let fresh = set
+            .miss_fetched_at
+            .is_some_and(|t| t.elapsed() < self.cooldown);
         (found, set.generation, fresh)
     }
 
@@ -138,7 +149,6 @@ impl JwksCache {
         tracing::debug!(uri = %self.uri, "fetching JWKS");
         let result = self.fetch_keys().await;
         let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
-        set.fetched_at = Some(Instant::now());
         set.generation += 1;
         match result {
             Ok(keys) => {
