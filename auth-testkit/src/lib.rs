@@ -36,11 +36,15 @@
 #![deny(missing_docs)]
 
 mod keys;
+mod misbehaviour;
 mod pages;
 mod server;
 
+pub use keys::{Alg, Signing};
+pub use misbehaviour::{Misbehaviour, TokenFault};
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -262,7 +266,8 @@ impl DevProviderBuilder {
             id_token_ttl: self.id_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             api_audience: self.api_audience,
-            key: keys::SigningKey::generate(),
+            keys: RwLock::new(Arc::new(keys::KeySet::generate())),
+            misbehaviour: Mutex::default(),
             http,
             state: Mutex::default(),
             counters: server::Counters::default(),
@@ -397,6 +402,37 @@ impl DevProvider {
     /// logout token. Returns once the clients have answered.
     pub async fn log_out_user(&self, user: &str) {
         self.provider.end_sessions(|_, u| u == user).await;
+    }
+
+    /// From now on, misbehaves as `misbehaviour` says (replacing any earlier
+    /// misbehaviour): for testing that a relying party refuses what it must.
+    pub fn misbehave(&self, misbehaviour: Misbehaviour) {
+        *self
+            .provider
+            .misbehaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = misbehaviour;
+    }
+
+    /// Behaves again.
+    pub fn behave(&self) {
+        self.misbehave(Misbehaviour::default());
+    }
+
+    /// Replaces every signing key with new ones (new `kid`s); the old keys leave the
+    /// JWKS at once.
+    pub fn rotate_keys(&self) {
+        *self
+            .provider
+            .keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(keys::KeySet::generate());
+    }
+
+    /// Signs `claims` as a JWT with header `typ`, as `signing` says: for crafting
+    /// tokens (logout tokens, access tokens, ID tokens) a test sends itself.
+    pub fn sign_jwt(&self, signing: &Signing, typ: &str, claims: &Value) -> String {
+        self.provider.keys().sign(signing, typ, claims)
     }
 
     /// A browser for tests: a cookie jar, and redirects left to the caller (or to

@@ -2,8 +2,8 @@
 //! JWKS, userinfo and end_session, and the back-channel logout calls it makes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use crate::keys::SigningKey;
-use crate::{ClientRegistration, Stats, TestUser, pages, random_token};
+use crate::keys::{KeySet, Signing};
+use crate::{ClientRegistration, Misbehaviour, Stats, TestUser, TokenFault, pages, random_token};
 
 /// How long a sign-in page and an authorization code stay usable.
 const PENDING_TTL: u64 = 600;
@@ -38,7 +38,8 @@ pub(crate) struct Provider {
     pub(crate) id_token_ttl: Duration,
     pub(crate) refresh_token_ttl: Duration,
     pub(crate) api_audience: Option<String>,
-    pub(crate) key: SigningKey,
+    pub(crate) keys: RwLock<Arc<KeySet>>,
+    pub(crate) misbehaviour: Mutex<Misbehaviour>,
     pub(crate) http: reqwest::Client,
     pub(crate) state: Mutex<Grants>,
     pub(crate) counters: Counters,
@@ -129,8 +130,12 @@ type P = State<std::sync::Arc<Provider>>;
 
 async fn discovery(State(p): P) -> Json<Value> {
     let i = &p.issuer;
+    let named = p
+        .misbehaviour()
+        .discovery_issuer
+        .unwrap_or_else(|| i.clone());
     Json(json!({
-        "issuer": i,
+        "issuer": named,
         "authorization_endpoint": format!("{i}/authorize"),
         "token_endpoint": format!("{i}/token"),
         "userinfo_endpoint": format!("{i}/userinfo"),
@@ -140,7 +145,7 @@ async fn discovery(State(p): P) -> Json<Value> {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
@@ -152,9 +157,13 @@ async fn discovery(State(p): P) -> Json<Value> {
     }))
 }
 
-async fn jwks(State(p): P) -> Json<Value> {
+async fn jwks(State(p): P) -> Response {
     p.counters.jwks.fetch_add(1, Ordering::Relaxed);
-    Json(json!({ "keys": [p.key.jwk()] }))
+    if let Some(status) = p.misbehaviour().jwks_status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, "no keys today").into_response();
+    }
+    Json(p.keys().jwks()).into_response()
 }
 
 /// `GET /authorize`. Errors that cannot be sent back to a registered redirect URI
@@ -316,6 +325,70 @@ fn token_error(p: &Provider, status: StatusCode, error: &str, description: &str)
 
 /// `POST /token`: `authorization_code` (PKCE checked) and `refresh_token` (rotated).
 async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
+    let fault = p.misbehaviour().token;
+    match &fault {
+        Some(TokenFault::Hang(delay)) => tokio::time::sleep(*delay).await,
+        Some(TokenFault::Status(status, body)) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.clone(),
+            )
+                .into_response();
+        }
+        _ => {}
+    }
+    let mut response = match token_grant(&p, &headers, &body) {
+        Ok(body) => body,
+        Err(r) => return token_error(&p, r.status, r.error, r.description),
+    };
+    match fault {
+        Some(TokenFault::RemoveFields(names)) => {
+            if let Some(o) = response.as_object_mut() {
+                for n in names {
+                    o.remove(&n);
+                }
+            }
+        }
+        Some(TokenFault::SetFields(fields)) => {
+            for (k, v) in fields {
+                response[k] = v;
+            }
+        }
+        _ => {}
+    }
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(response),
+    )
+        .into_response()
+}
+
+/// A refused token request, answered by [`token_error`].
+struct Refusal {
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+}
+
+fn refuse(
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+) -> Result<Value, Refusal> {
+    Err(Refusal {
+        status,
+        error,
+        description,
+    })
+}
+
+/// The grant's token response, or the error response.
+fn token_grant(p: &Provider, headers: &HeaderMap, body: &str) -> Result<Value, Refusal> {
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -324,10 +397,10 @@ async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let client = match p.authenticate_client(&headers, &form) {
+    let client = match p.authenticate_client(headers, &form) {
         Ok(c) => c,
         Err(description) => {
-            return token_error(&p, StatusCode::UNAUTHORIZED, "invalid_client", description);
+            return refuse(StatusCode::UNAUTHORIZED, "invalid_client", description);
         }
     };
     let t = now();
@@ -335,24 +408,21 @@ async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
         Some("authorization_code") => {
             let grant = p.grants().codes.remove(get("code").unwrap_or_default());
             let Some(grant) = grant.filter(|g| g.expires > t) else {
-                return token_error(
-                    &p,
+                return refuse(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "unknown, used or expired code",
                 );
             };
             if grant.auth.client_id != client.id {
-                return token_error(
-                    &p,
+                return refuse(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "the code was issued to another client",
                 );
             }
             if get("redirect_uri") != Some(grant.auth.redirect_uri.as_str()) {
-                return token_error(
-                    &p,
+                return refuse(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "redirect_uri differs from the authorization request",
@@ -367,8 +437,7 @@ async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
                         .ct_eq(grant.auth.code_challenge.as_bytes()),
                 )
             {
-                return token_error(
-                    &p,
+                return refuse(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "PKCE verification failed",
@@ -391,8 +460,7 @@ async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
                 .refresh
                 .remove(get("refresh_token").unwrap_or_default());
             let Some(grant) = grant.filter(|g| g.expires > t && g.client_id == client.id) else {
-                return token_error(
-                    &p,
+                return refuse(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "unknown, used, expired or revoked refresh token",
@@ -408,14 +476,12 @@ async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
                 None,
             )
         }
-        Some(_) => token_error(
-            &p,
+        Some(_) => refuse(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "authorization_code and refresh_token are supported",
         ),
-        None => token_error(
-            &p,
+        None => refuse(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "grant_type is missing",
@@ -429,7 +495,7 @@ async fn userinfo(State(p): P, headers: HeaderMap) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let claims = token.and_then(|t| p.key.verify(t)).filter(|c| {
+    let claims = token.and_then(|t| p.keys().verify(t)).filter(|c| {
         c["iss"] == p.issuer.as_str() && c["exp"].as_u64().is_some_and(|exp| exp > now())
     });
     let Some(user) = claims.and_then(|c| p.user(c["sub"].as_str()?).cloned()) else {
@@ -457,7 +523,7 @@ async fn end_session(State(p): P, Query(q): Query<EndSession>) -> Response {
     let hint = q
         .id_token_hint
         .as_deref()
-        .map(|t| p.key.verify(t).filter(|c| c["iss"] == p.issuer.as_str()));
+        .map(|t| p.keys().verify(t).filter(|c| c["iss"] == p.issuer.as_str()));
     let hint = match hint {
         Some(None) => {
             return pages::error(StatusCode::BAD_REQUEST, "The id_token_hint is not valid.");
@@ -500,6 +566,17 @@ async fn end_session(State(p): P, Query(q): Query<EndSession>) -> Response {
 }
 
 impl Provider {
+    pub(crate) fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn misbehaviour(&self) -> Misbehaviour {
+        self.misbehaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub(crate) fn grants(&self) -> std::sync::MutexGuard<'_, Grants> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -557,10 +634,7 @@ impl Provider {
         drop(grants);
         let mut url = Url::parse(&redirect_uri).expect("registered redirect URIs are URLs");
         url.query_pairs_mut().append_pair("code", &code);
-        if let Some(s) = &state {
-            url.query_pairs_mut().append_pair("state", s);
-        }
-        url.query_pairs_mut().append_pair("iss", &self.issuer);
+        self.finish_authorization_response(&mut url, state.as_deref());
         Redirect::to(url.as_str()).into_response()
     }
 
@@ -576,12 +650,27 @@ impl Provider {
             let mut q = url.query_pairs_mut();
             q.append_pair("error", error)
                 .append_pair("error_description", description);
-            if let Some(s) = state {
-                q.append_pair("state", s);
-            }
-            q.append_pair("iss", &self.issuer);
         }
+        self.finish_authorization_response(&mut url, state);
         Redirect::to(url.as_str()).into_response()
+    }
+
+    /// Adds `state` and `iss` (RFC 9207), unless told to misbehave.
+    fn finish_authorization_response(&self, url: &mut Url, state: Option<&str>) {
+        let m = self.misbehaviour();
+        let mut q = url.query_pairs_mut();
+        if let Some(s) = m.authorization_state.as_deref().or(state) {
+            q.append_pair("state", s);
+        }
+        match m.authorization_iss {
+            None => {
+                q.append_pair("iss", &self.issuer);
+            }
+            Some(Some(other)) => {
+                q.append_pair("iss", &other);
+            }
+            Some(None) => {}
+        }
     }
 
     /// `client_secret_basic` or `client_secret_post` (not both), secrets compared in
@@ -631,10 +720,9 @@ impl Provider {
         scope: &str,
         auth_time: u64,
         nonce: Option<&str>,
-    ) -> Response {
+    ) -> Result<Value, Refusal> {
         let Some(u) = self.user(user) else {
-            return token_error(
-                self,
+            return refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
                 "the user no longer exists",
@@ -650,13 +738,26 @@ impl Provider {
         if let Some(n) = nonce {
             id["nonce"] = n.into();
         }
+        let misbehaviour = self.misbehaviour();
+        for (claim, value) in misbehaviour.id_token_claims {
+            match (id.as_object_mut(), value) {
+                (Some(o), Some(v)) => {
+                    o.insert(claim, v);
+                }
+                (Some(o), None) => {
+                    o.remove(&claim);
+                }
+                _ => {}
+            }
+        }
+        let signing = misbehaviour.id_token_signing.unwrap_or_default();
         let access_ttl = self.access_token_ttl.as_secs();
         let access = self.access_token(client_id, user, scope, access_ttl);
         let mut body = json!({
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": access_ttl,
-            "id_token": self.key.sign("JWT", &id),
+            "id_token": self.keys().sign(&signing, "JWT", &id),
             "scope": scope,
         });
         if scope.split(' ').any(|s| s == "offline_access") {
@@ -676,14 +777,7 @@ impl Provider {
             );
             body["refresh_token"] = rt.into();
         }
-        (
-            [
-                (header::CACHE_CONTROL, "no-store"),
-                (header::PRAGMA, "no-cache"),
-            ],
-            Json(body),
-        )
-            .into_response()
+        Ok(body)
     }
 
     /// A JWT access token (`typ: at+jwt`) for `user`.
@@ -696,7 +790,8 @@ impl Provider {
     ) -> String {
         let t = now();
         let aud = self.api_audience.as_deref().unwrap_or(client_id);
-        self.key.sign(
+        self.keys().sign(
+            &Signing::default(),
             "at+jwt",
             &json!({
                 "iss": self.issuer, "sub": user, "aud": aud, "client_id": client_id,
@@ -735,7 +830,8 @@ impl Provider {
                     continue;
                 };
                 let t = now();
-                let token = self.key.sign(
+                let token = self.keys().sign(
+                    &Signing::default(),
                     "logout+jwt",
                     &json!({
                         "iss": self.issuer, "aud": client_id, "iat": t, "exp": t + 120,

@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use auth_core::Auth;
+use auth_core::{Auth, AuthConfigBuilder};
 use auth_testkit::{DevProvider, DevProviderBuilder};
 use reqwest::StatusCode;
 
@@ -22,6 +22,24 @@ pub(crate) async fn start_dev(
     provider: DevProviderBuilder,
     refresh_margin: Duration,
 ) -> DevApp {
+    let margin = move |b: AuthConfigBuilder| b.with_refresh_margin(refresh_margin);
+    start_dev_configured(serve, provider, Box::new(margin)).await
+}
+
+/// Starts the provider and the app, with `configure` applied to the app's config.
+pub(crate) async fn start_dev_with(
+    serve: Serve,
+    provider: DevProviderBuilder,
+    configure: fn(AuthConfigBuilder) -> AuthConfigBuilder,
+) -> DevApp {
+    start_dev_configured(serve, provider, Box::new(configure)).await
+}
+
+async fn start_dev_configured(
+    serve: Serve,
+    provider: DevProviderBuilder,
+    configure: Box<dyn FnOnce(AuthConfigBuilder) -> AuthConfigBuilder>,
+) -> DevApp {
     init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(
@@ -29,9 +47,7 @@ pub(crate) async fn start_dev(
         listener.local_addr().expect("addr").port()
     );
     let provider = provider.app(&base).start().await.expect("dev provider");
-    let config = provider
-        .auth_config(&base)
-        .with_refresh_margin(refresh_margin)
+    let config = configure(provider.auth_config(&base))
         .with_api_audience(API)
         .with_required_api_scopes([API_SCOPE])
         .build()

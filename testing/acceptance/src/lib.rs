@@ -16,11 +16,13 @@
 mod browser;
 mod cluster;
 mod dev;
+mod hostile;
 mod leaks;
 
 pub use browser::*;
 pub use cluster::*;
 pub use dev::*;
+pub use hostile::*;
 pub use leaks::*;
 
 use std::net::TcpListener;

@@ -1,0 +1,949 @@
+//! The hostile-provider suite: the development provider (`auth-testkit`) is told to
+//! misbehave, one case per test, and the example app must refuse what the OpenID RP
+//! certification and FAPI 2.0 client checks say it must refuse (no session, a 4xx or
+//! 502 page, never a 500 or a panic), and accept what it must accept. Test names follow
+//! the certification's ids where there is one.
+
+use std::time::{Duration, Instant};
+
+use auth_core::AuthConfigBuilder;
+use auth_testkit::{Alg, DevProvider, Misbehaviour, Signing, TokenFault};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::dev::{DevApp, start_dev_with};
+use crate::{API, API_SCOPE, Serve, futures_join};
+
+const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+fn keep(b: AuthConfigBuilder) -> AuthConfigBuilder {
+    b
+}
+
+async fn hostile(serve: Serve) -> DevApp {
+    hostile_with(serve, DevProvider::builder(), keep).await
+}
+
+async fn hostile_with(
+    serve: Serve,
+    provider: auth_testkit::DevProviderBuilder,
+    configure: fn(AuthConfigBuilder) -> AuthConfigBuilder,
+) -> DevApp {
+    start_dev_with(
+        serve,
+        provider.auto_approve(true).api_audience(API),
+        configure,
+    )
+    .await
+}
+
+async fn me_status(browser: &reqwest::Client, app: &DevApp) -> StatusCode {
+    browser
+        .get(format!("{}/me", app.base))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("me")
+        .status()
+}
+
+/// Signs in as alice (auto-approved) and returns the last page.
+async fn sign_in(app: &DevApp, browser: &reqwest::Client) -> (StatusCode, String) {
+    let r = app
+        .provider
+        .sign_in(
+            browser,
+            &format!("{}/auth/login?return_to=/me", app.base),
+            "alice",
+        )
+        .await
+        .expect("the sign-in round trip");
+    let status = r.status();
+    (status, r.text().await.expect("body"))
+}
+
+/// A sign-in while the provider misbehaves must fail with a 4xx or 502 page and leave
+/// no session; returns the status.
+async fn refused(app: &DevApp, misbehaviour: Misbehaviour) -> StatusCode {
+    app.provider.misbehave(misbehaviour);
+    let browser = DevProvider::browser();
+    let (status, body) = sign_in(app, &browser).await;
+    assert!(
+        status.is_client_error() || status == StatusCode::BAD_GATEWAY,
+        "the sign-in must be refused, got {status}: {body}"
+    );
+    assert!(!body.contains("alice@example.com"), "{body}");
+    assert_eq!(me_status(&browser, app).await, StatusCode::UNAUTHORIZED);
+    status
+}
+
+async fn id_token_refused(serve: Serve, misbehaviour: Misbehaviour) {
+    let app = hostile(serve).await;
+    refused(&app, misbehaviour).await;
+    // The same app signs in once the provider behaves: the refusal was for the token.
+    app.provider.behave();
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+}
+
+/// A sign-in while the provider answers this way must succeed.
+async fn accepted(serve: Serve, misbehaviour: Misbehaviour) {
+    let app = hostile(serve).await;
+    app.provider.misbehave(misbehaviour);
+    let browser = DevProvider::browser();
+    let (status, body) = sign_in(&app, &browser).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"sub\":\"alice\""), "{body}");
+}
+
+fn claim(name: &str, value: Value) -> Misbehaviour {
+    Misbehaviour::default().id_token_claim(name, value)
+}
+
+fn without(name: &str) -> Misbehaviour {
+    Misbehaviour::default().without_id_token_claim(name)
+}
+
+fn signed(signing: Signing) -> Misbehaviour {
+    Misbehaviour::default().id_token_signing(signing)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+// ---- ID token: every claim rule, broken and missing ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_iss_wrong(serve: Serve) {
+    id_token_refused(serve, claim("iss", json!("https://evil.example"))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_iss_missing(serve: Serve) {
+    id_token_refused(serve, without("iss")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_aud_wrong(serve: Serve) {
+    id_token_refused(serve, claim("aud", json!("another-client"))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_aud_missing(serve: Serve) {
+    id_token_refused(serve, without("aud")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_azp_of_another_client(serve: Serve) {
+    let m = claim("aud", json!(["dev-client", "another-client"]))
+        .id_token_claim("azp", json!("another-client"));
+    id_token_refused(serve, m).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_azp_missing_with_several_audiences(serve: Serve) {
+    let m = claim("aud", json!(["dev-client", "another-client"])).without_id_token_claim("azp");
+    id_token_refused(serve, m).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_sub_missing(serve: Serve) {
+    id_token_refused(serve, without("sub")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_sub_not_a_string(serve: Serve) {
+    id_token_refused(serve, claim("sub", json!(42))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_exp_in_the_past(serve: Serve) {
+    id_token_refused(serve, claim("exp", json!(now() - 3_600))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_exp_missing(serve: Serve) {
+    id_token_refused(serve, without("exp")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_iat_in_the_future(serve: Serve) {
+    id_token_refused(serve, claim("iat", json!(now() + 3_600))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_iat_missing(serve: Serve) {
+    id_token_refused(serve, without("iat")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_nonce_invalid(serve: Serve) {
+    id_token_refused(serve, claim("nonce", json!("another-login"))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_nonce_missing(serve: Serve) {
+    id_token_refused(serve, without("nonce")).await;
+}
+
+// ---- ID token: signatures ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_bad_sig_rs256(serve: Serve) {
+    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::RS256))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_bad_sig_ps256(serve: Serve) {
+    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::PS256))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_bad_sig_es256(serve: Serve) {
+    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::ES256))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_bad_sig_eddsa(serve: Serve) {
+    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::EdDSA))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_sig_none(serve: Serve) {
+    id_token_refused(serve, signed(Signing::None)).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_hs256_with_the_client_secret(serve: Serve) {
+    let app = hostile(serve).await;
+    let (_, secret) = app.provider.client_credentials().expect("client");
+    let secret = secret.as_bytes().to_vec();
+    refused(&app, signed(Signing::Hs256(secret))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
+    id_token_refused(serve, signed(Signing::Hs256WithRsaPublicKey)).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_sig_by_an_unpublished_key(serve: Serve) {
+    id_token_refused(serve, signed(Signing::UnpublishedKey)).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_kid_unknown(serve: Serve) {
+    id_token_refused(serve, signed(Signing::UnknownKid)).await;
+}
+
+// ---- ID token: what must be accepted ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_sig_ps256_accepted(serve: Serve) {
+    accepted(serve, signed(Signing::Key(Alg::PS256))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_sig_es256_accepted(serve: Serve) {
+    accepted(serve, signed(Signing::Key(Alg::ES256))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_sig_eddsa_accepted(serve: Serve) {
+    accepted(serve, signed(Signing::Key(Alg::EdDSA))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_several_audiences_with_azp_accepted(serve: Serve) {
+    let m = claim("aud", json!(["dev-client", "https://api.example.com"]))
+        .id_token_claim("azp", json!("dev-client"));
+    accepted(serve, m).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_without_email_or_name_accepted(serve: Serve) {
+    let m = without("email")
+        .without_id_token_claim("name")
+        .without_id_token_claim("sid");
+    accepted(serve, m).await;
+}
+
+// ---- JWKS ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_key_rotation_after_the_keys_were_cached(serve: Serve) {
+    let app = hostile(serve).await;
+    let first = DevProvider::browser();
+    assert_eq!(sign_in(&app, &first).await.0, StatusCode::OK);
+    let fetches = app.provider.stats().jwks_fetches;
+    app.provider.rotate_keys();
+    let second = DevProvider::browser();
+    assert_eq!(
+        sign_in(&app, &second).await.0,
+        StatusCode::OK,
+        "the new key is fetched"
+    );
+    assert_eq!(app.provider.stats().jwks_fetches, fetches + 1);
+    assert_eq!(
+        me_status(&first, &app).await,
+        StatusCode::OK,
+        "earlier sessions stay"
+    );
+}
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_unknown_kid_storm_costs_at_most_one_fetch(serve: Serve) {
+    let app = hostile(serve).await;
+    let before = app.provider.stats().jwks_fetches;
+    let t = now();
+    let client = reqwest::Client::new();
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let token = app.provider.sign_jwt(
+            &Signing::UnknownKid,
+            "at+jwt",
+            &json!({ "iss": app.provider.issuer(), "sub": format!("u{i}"), "aud": API,
+                     "scope": API_SCOPE, "iat": t, "exp": t + 300, "client_id": "dev-client" }),
+        );
+        let request = client
+            .get(format!("{}/api/me", app.base))
+            .bearer_auth(token)
+            .send();
+        calls.push(tokio::spawn(request));
+    }
+    for c in calls {
+        let status = c.await.expect("join").expect("api").status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let fetched = app.provider.stats().jwks_fetches - before;
+    assert!(
+        fetched <= 1,
+        "{fetched} JWKS fetches for 40 unknown-kid tokens"
+    );
+}
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_jwks_unreachable_gives_502_and_no_session(serve: Serve) {
+    let app = hostile(serve).await;
+    // New keys the app has not cached, and a JWKS endpoint that fails.
+    app.provider.rotate_keys();
+    let status = refused(&app, Misbehaviour::default().jwks_status(500)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+}
+
+// ---- Authorization response ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_iss_of_another_issuer_in_authorization_response(serve: Serve) {
+    let app = hostile(serve).await;
+    refused(
+        &app,
+        Misbehaviour::default().authorization_iss(Some("https://evil.example")),
+    )
+    .await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_iss_missing_in_authorization_response(serve: Serve) {
+    let app = hostile(serve).await;
+    refused(&app, Misbehaviour::default().authorization_iss(None)).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_state_changed_in_authorization_response(serve: Serve) {
+    let app = hostile(serve).await;
+    refused(
+        &app,
+        Misbehaviour::default().authorization_state("attacker-state"),
+    )
+    .await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_error_response_gives_a_friendly_page(serve: Serve) {
+    let app = hostile(serve).await;
+    let browser = DevProvider::browser();
+    // The provider answers prompt=none with error=login_required.
+    let r = app
+        .provider
+        .sign_in(
+            &browser,
+            &format!("{}/auth/login?prompt=none", app.base),
+            "alice",
+        )
+        .await
+        .expect("round trip");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("Sign-in did not complete"), "{body}");
+    assert!(
+        !body.contains("login_required"),
+        "details stay in the logs: {body}"
+    );
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_authorization_response_replayed(serve: Serve) {
+    let app = hostile(serve).await;
+    let browser = DevProvider::browser();
+    // Walk to the callback URL by hand.
+    let mut url = format!("{}/auth/login", app.base);
+    let callback = loop {
+        let r = browser.get(&url).send().await.expect("hop");
+        let next = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        let next = reqwest::Url::parse(&url)
+            .expect("url")
+            .join(&next)
+            .expect("join")
+            .to_string();
+        if next.contains("/auth/callback?") {
+            break next;
+        }
+        url = next;
+    };
+    let first = browser.get(&callback).send().await.expect("callback");
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+    let again = browser.get(&callback).send().await.expect("replay");
+    assert!(again.status().is_client_error(), "{}", again.status());
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::OK,
+        "a replay does not end the session"
+    );
+    // In another browser the stolen response is worth nothing either.
+    let thief = DevProvider::browser();
+    let stolen = thief.get(&callback).send().await.expect("stolen");
+    assert!(stolen.status().is_client_error());
+    assert_eq!(me_status(&thief, &app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.provider.stats().code_grants,
+        1,
+        "the code was exchanged once"
+    );
+}
+
+// ---- Token endpoint ----
+
+async fn token_endpoint_refused(serve: Serve, fault: TokenFault) -> StatusCode {
+    let app = hostile(serve).await;
+    refused(&app, Misbehaviour::default().token_endpoint(fault)).await
+}
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_endpoint_server_error(serve: Serve) {
+    let s = token_endpoint_refused(serve, TokenFault::Status(500, "{}".into())).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_endpoint_invalid_grant(serve: Serve) {
+    let body = r#"{"error":"invalid_grant","error_description":"code expired"}"#;
+    let s = token_endpoint_refused(serve, TokenFault::Status(400, body.into())).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_endpoint_answers_html(serve: Serve) {
+    let s =
+        token_endpoint_refused(serve, TokenFault::Status(200, "<html>oops</html>".into())).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_endpoint_answers_an_empty_object(serve: Serve) {
+    token_endpoint_refused(serve, TokenFault::Status(200, "{}".into())).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_response_without_id_token(serve: Serve) {
+    token_endpoint_refused(serve, TokenFault::RemoveFields(vec!["id_token".into()])).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_response_without_access_token(serve: Serve) {
+    token_endpoint_refused(serve, TokenFault::RemoveFields(vec!["access_token".into()])).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_response_without_token_type(serve: Serve) {
+    token_endpoint_refused(serve, TokenFault::RemoveFields(vec!["token_type".into()])).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_response_id_token_not_a_jwt(serve: Serve) {
+    let fault = TokenFault::SetFields(vec![("id_token".into(), json!("not-a-jwt"))]);
+    token_endpoint_refused(serve, fault).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_token_endpoint_hang_is_bounded_and_slows_nobody(serve: Serve) {
+    let app = hostile_with(serve, DevProvider::builder(), |b| {
+        b.with_request_timeout(Duration::from_secs(2))
+    })
+    .await;
+    let signed_in = DevProvider::browser();
+    assert_eq!(sign_in(&app, &signed_in).await.0, StatusCode::OK);
+    app.provider.misbehave(
+        Misbehaviour::default().token_endpoint(TokenFault::Hang(Duration::from_secs(60))),
+    );
+    let started = Instant::now();
+    let login = tokio::spawn({
+        let provider_browser = DevProvider::browser();
+        let url = format!("{}/auth/login", app.base);
+        async move {
+            let mut url = reqwest::Url::parse(&url).expect("url");
+            loop {
+                let r = provider_browser.get(url.clone()).send().await.expect("hop");
+                if !r.status().is_redirection() {
+                    return r.status();
+                }
+                let next = r.headers()["location"]
+                    .to_str()
+                    .expect("location")
+                    .to_owned();
+                url = url.join(&next).expect("join");
+            }
+        }
+    });
+    // While the callback waits for the provider, other requests are answered at once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(me_status(&signed_in, &app).await, StatusCode::OK);
+        let home = signed_in.get(&app.base).send().await.expect("home");
+        assert_eq!(home.status(), StatusCode::OK);
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    let status = login.await.expect("join");
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the callback was held {took:?}"
+    );
+}
+
+// ---- Refresh ----
+
+async fn refresh_app(serve: Serve) -> (DevApp, reqwest::Client) {
+    let app = hostile_with(
+        serve,
+        DevProvider::builder().access_token_ttl(Duration::from_secs(2)),
+        |b| b.with_refresh_margin(Duration::from_secs(0)),
+    )
+    .await;
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    (app, browser)
+}
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_refresh_with_another_sub_ends_the_session(serve: Serve) {
+    let (app, browser) = refresh_app(serve).await;
+    app.provider.misbehave(claim("sub", json!("mallory")));
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.provider.stats().refresh_grants, 1);
+    app.provider.behave();
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::UNAUTHORIZED,
+        "it stays ended"
+    );
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_refresh_with_another_iss_ends_the_session(serve: Serve) {
+    let (app, browser) = refresh_app(serve).await;
+    app.provider
+        .misbehave(claim("iss", json!("https://evil.example")));
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_refresh_with_a_bad_signature_ends_the_session(serve: Serve) {
+    let (app, browser) = refresh_app(serve).await;
+    app.provider
+        .misbehave(signed(Signing::CorruptSignature(Alg::RS256)));
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_refresh_invalid_grant_ends_the_session(serve: Serve) {
+    let (app, browser) = refresh_app(serve).await;
+    let body = r#"{"error":"invalid_grant"}"#;
+    app.provider
+        .misbehave(Misbehaviour::default().token_endpoint(TokenFault::Status(400, body.into())));
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_refresh_provider_down_keeps_the_session(serve: Serve) {
+    let (app, browser) = refresh_app(serve).await;
+    app.provider
+        .misbehave(Misbehaviour::default().token_endpoint(TokenFault::Status(503, "{}".into())));
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    app.provider.behave();
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::OK,
+        "the session survived"
+    );
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_refresh_sixteen_requests_at_expiry_make_one_call(serve: Serve) {
+    let (app, browser) = refresh_app(serve).await;
+    let statuses = futures_join(&browser, &app.base, 16).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(app.provider.stats().refresh_grants, 1);
+}
+
+// ---- Logout ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_initiated_logout_sends_id_token_hint_and_registered_uri(serve: Serve) {
+    let app = hostile(serve).await;
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    let r = browser
+        .get(format!("{}/auth/logout", app.base))
+        .send()
+        .await
+        .expect("logout");
+    let to = reqwest::Url::parse(r.headers()["location"].to_str().expect("location")).expect("url");
+    assert!(
+        to.as_str()
+            .starts_with(&format!("{}/end_session?", app.provider.issuer()))
+    );
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(q["post_logout_redirect_uri"], format!("{}/", app.base));
+    assert_eq!(q["client_id"], "dev-client");
+    assert!(q["state"].len() >= 16);
+    assert_eq!(q["id_token_hint"].split('.').count(), 3);
+    // The provider accepts it and sends the browser back with the same state.
+    let back = browser.get(to).send().await.expect("end_session");
+    let back = back.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert_eq!(back, format!("{}/?state={}", app.base, q["state"]));
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A signed-in app, and a back-channel logout token for alice's session with claims
+/// changed by `change`, signed by `signing`; posts it and checks 400 and a kept session.
+async fn backchannel_refused(serve: Serve, signing: Signing, change: fn(&mut Value)) {
+    let app = hostile(serve).await;
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    let t = now();
+    let mut claims = json!({
+        "iss": app.provider.issuer(), "aud": "dev-client", "iat": t, "exp": t + 120,
+        "jti": format!("jti-{t}"), "sub": "alice", "events": { BACKCHANNEL_EVENT: {} },
+    });
+    change(&mut claims);
+    let token = app.provider.sign_jwt(&signing, "logout+jwt", &claims);
+    let r = reqwest::Client::new()
+        .post(format!("{}/auth/backchannel-logout", app.base))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::OK,
+        "the session is kept"
+    );
+}
+
+fn remove(c: &mut Value, name: &str) {
+    c.as_object_mut().expect("object").remove(name);
+}
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_iss_wrong(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| {
+        c["iss"] = json!("https://evil.example")
+    })
+    .await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_aud_wrong(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| {
+        c["aud"] = json!("another-client")
+    })
+    .await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_events_missing(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| remove(c, "events")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_events_wrong_member(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| {
+        c["events"] = json!({ "http://schemas.openid.net/event/other": {} })
+    })
+    .await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_with_nonce(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| c["nonce"] = json!("n")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_without_sid_or_sub(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| remove(c, "sub")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_expired(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| {
+        c["iat"] = json!(now() - 7_200);
+        c["exp"] = json!(now() - 3_600);
+    })
+    .await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_iat_missing(serve: Serve) {
+    backchannel_refused(serve, Signing::default(), |c| remove(c, "iat")).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_sig_none(serve: Serve) {
+    backchannel_refused(serve, Signing::None, |_| {}).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_bad_sig(serve: Serve) {
+    backchannel_refused(serve, Signing::CorruptSignature(Alg::RS256), |_| {}).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
+    backchannel_refused(serve, Signing::Hs256WithRsaPublicKey, |_| {}).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_token_kid_unknown(serve: Serve) {
+    backchannel_refused(serve, Signing::UnknownKid, |_| {}).await;
+}
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_malformed_requests(serve: Serve) {
+    let app = hostile(serve).await;
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    let url = format!("{}/auth/backchannel-logout", app.base);
+    let client = reqwest::Client::new();
+    let big = "a".repeat(200_000);
+    let bodies: Vec<(&str, String)> = vec![
+        ("application/x-www-form-urlencoded", String::new()),
+        ("application/x-www-form-urlencoded", "logout_token=".into()),
+        (
+            "application/x-www-form-urlencoded",
+            "logout_token=not.a.jwt".into(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            "logout_token=a&logout_token=b".into(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("logout_token={big}"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            "logout_token=%ZZ".into(),
+        ),
+        ("application/json", r#"{"logout_token":"x"}"#.into()),
+    ];
+    for (content_type, body) in bodies {
+        let r = client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
+        assert!(
+            r.status().is_client_error(),
+            "{} for {}...",
+            r.status(),
+            &body[..body.len().min(40)]
+        );
+    }
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::OK,
+        "the session is kept"
+    );
+}
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_backchannel_logout_valid_token_ends_only_that_session(serve: Serve) {
+    let app = hostile(serve).await;
+    let alice = DevProvider::browser();
+    assert_eq!(sign_in(&app, &alice).await.0, StatusCode::OK);
+    let bob = DevProvider::browser();
+    let r = app
+        .provider
+        .sign_in(&bob, &format!("{}/auth/login", app.base), "bob")
+        .await
+        .expect("bob");
+    assert_eq!(r.status(), StatusCode::OK);
+    let t = now();
+    let token = app.provider.sign_jwt(
+        &Signing::default(),
+        "logout+jwt",
+        &json!({ "iss": app.provider.issuer(), "aud": "dev-client", "iat": t, "exp": t + 120,
+                 "jti": "j1", "sub": "alice", "events": { BACKCHANNEL_EVENT: {} } }),
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/auth/backchannel-logout", app.base))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(me_status(&alice, &app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_status(&bob, &app).await, StatusCode::OK);
+}
+
+// ---- Discovery ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_discovery_issuer_mismatch(serve: Serve) {
+    crate::init();
+    let provider = DevProvider::builder()
+        .app("http://127.0.0.1:9")
+        .start()
+        .await
+        .expect("provider");
+    provider.misbehave(Misbehaviour::default().discovery_issuer("https://evil.example"));
+    let config = provider
+        .auth_config("http://127.0.0.1:9")
+        .build()
+        .expect("config");
+    let err = auth_core::Auth::discover(config)
+        .await
+        .expect_err("must be refused");
+    assert!(err.to_string().contains("issuer"), "{err}");
+    let _ = serve;
+}
+
+// ---- Input ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_malformed_input_never_gets_a_5xx(serve: Serve) {
+    let app = hostile(serve).await;
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let long = "x".repeat(20_000);
+    let paths = [
+        "/auth/callback".to_string(),
+        "/auth/callback?".into(),
+        "/auth/callback?code=&state=".into(),
+        "/auth/callback?code=a&code=b&state=s&state=t".into(),
+        format!("/auth/callback?code={long}&state={long}"),
+        "/auth/callback?state=%ZZ&code=%C3%28".into(),
+        "/auth/callback?error=".into(),
+        format!("/auth/callback?error=access_denied&error_description={long}"),
+        "/auth/login?prompt=everything".into(),
+        format!("/auth/login?login_hint={long}"),
+        format!("/auth/login?return_to=/{long}"),
+        "/auth/login?return_to=%ZZ".into(),
+        "/auth/login?organization_id=a&organization_id=b".into(),
+        "/auth/login?unknown=1".into(),
+        "/auth/signup?prompt=none".into(),
+        "/auth/logout?x=%00".into(),
+        "/me?%ZZ".into(),
+    ];
+    for path in &paths {
+        let r = client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            r.status().as_u16() < 500,
+            "{} for {}",
+            r.status(),
+            &path[..path.len().min(60)]
+        );
+    }
+    let cookies = [
+        "auth_session=".to_string(),
+        "auth_session=%%%".into(),
+        format!("auth_session={long}"),
+        "auth_session=a; auth_session=b".into(),
+        (0..150)
+            .map(|i| format!("c{i}=v"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        "auth_pending_x=garbage; auth_session=\"quoted\"".into(),
+    ];
+    for cookie in &cookies {
+        for path in ["/me", "/", "/auth/callback?code=c&state=s", "/auth/logout"] {
+            let r = client
+                .get(format!("{}{path}", app.base))
+                .header("cookie", cookie)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .expect("get");
+            assert!(
+                r.status().as_u16() < 500,
+                "{} for {path} with cookie {}",
+                r.status(),
+                &cookie[..cookie.len().min(40)]
+            );
+        }
+    }
+    let headers = [
+        ("authorization", "Bearer"),
+        ("authorization", "Bearer a.b.c"),
+        ("authorization", "Basic x"),
+        ("accept", "\u{7f}"),
+    ];
+    for (name, value) in headers {
+        if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+            let r = client
+                .get(format!("{}/me", app.base))
+                .header(name, value)
+                .send()
+                .await
+                .expect("get");
+            assert!(r.status().as_u16() < 500, "{} for {name}", r.status());
+        }
+    }
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::OK,
+        "nothing ended the session"
+    );
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! hostile_suite {
+    ($serve:path) => {
+        $crate::__scenarios!($serve;
+            rp_id_token_iss_wrong, rp_id_token_iss_missing, rp_id_token_aud_wrong,
+            rp_id_token_aud_missing, rp_id_token_azp_of_another_client,
+            rp_id_token_azp_missing_with_several_audiences, rp_id_token_sub_missing,
+            rp_id_token_sub_not_a_string, rp_id_token_exp_in_the_past, rp_id_token_exp_missing,
+            rp_id_token_iat_in_the_future, rp_id_token_iat_missing, rp_nonce_invalid,
+            rp_nonce_missing, rp_id_token_bad_sig_rs256, rp_id_token_bad_sig_ps256,
+            rp_id_token_bad_sig_es256, rp_id_token_bad_sig_eddsa, rp_id_token_sig_none,
+            rp_id_token_hs256_with_the_client_secret,
+            rp_id_token_hs256_keyed_with_the_rsa_public_key,
+            rp_id_token_sig_by_an_unpublished_key, rp_id_token_kid_unknown,
+            rp_id_token_sig_ps256_accepted, rp_id_token_sig_es256_accepted,
+            rp_id_token_sig_eddsa_accepted, rp_id_token_several_audiences_with_azp_accepted,
+            rp_id_token_without_email_or_name_accepted,
+            rp_key_rotation_after_the_keys_were_cached,
+            rp_unknown_kid_storm_costs_at_most_one_fetch,
+            rp_jwks_unreachable_gives_502_and_no_session,
+            rp_iss_of_another_issuer_in_authorization_response, rp_iss_missing_in_authorization_response,
+            rp_state_changed_in_authorization_response, rp_error_response_gives_a_friendly_page,
+            rp_authorization_response_replayed, rp_token_endpoint_server_error,
+            rp_token_endpoint_invalid_grant, rp_token_endpoint_answers_html,
+            rp_token_endpoint_answers_an_empty_object, rp_token_response_without_id_token,
+            rp_token_response_without_access_token, rp_token_response_without_token_type,
+            rp_token_response_id_token_not_a_jwt,
+            rp_token_endpoint_hang_is_bounded_and_slows_nobody,
+            rp_refresh_with_another_sub_ends_the_session,
+            rp_refresh_with_another_iss_ends_the_session,
+            rp_refresh_with_a_bad_signature_ends_the_session,
+            rp_refresh_invalid_grant_ends_the_session, rp_refresh_provider_down_keeps_the_session,
+            rp_refresh_sixteen_requests_at_expiry_make_one_call,
+            rp_initiated_logout_sends_id_token_hint_and_registered_uri,
+            rp_backchannel_logout_token_iss_wrong, rp_backchannel_logout_token_aud_wrong,
+            rp_backchannel_logout_token_events_missing,
+            rp_backchannel_logout_token_events_wrong_member,
+            rp_backchannel_logout_token_with_nonce, rp_backchannel_logout_token_without_sid_or_sub,
+            rp_backchannel_logout_token_expired, rp_backchannel_logout_token_iat_missing,
+            rp_backchannel_logout_token_sig_none, rp_backchannel_logout_token_bad_sig,
+            rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key,
+            rp_backchannel_logout_token_kid_unknown, rp_backchannel_logout_malformed_requests,
+            rp_backchannel_logout_valid_token_ends_only_that_session,
+            rp_discovery_issuer_mismatch, rp_malformed_input_never_gets_a_5xx);
+    };
+}
