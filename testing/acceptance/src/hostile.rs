@@ -804,6 +804,54 @@ pub async fn rp_discovery_issuer_mismatch(serve: Serve) {
     let _ = serve;
 }
 
+// ---- Redirects ----
+
+/// A hostile-provider case (see the module docs).
+pub async fn rp_return_to_that_leaves_the_site_is_never_followed(serve: Serve) {
+    let app = hostile(serve).await;
+    let shapes = [
+        "https://evil.example/x",
+        "http:evil.example",
+        "https:/evil.example",
+        "//evil.example/x",
+        "///evil.example",
+        "/\\evil.example/x",
+        "\\\\evil.example",
+        "/%2F%2Fevil.example",
+        "%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "/\t/evil.example",
+        " //evil.example",
+        "evil.example",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "/.//evil.example",
+    ];
+    let base = reqwest::Url::parse(&app.base).expect("base");
+    for shape in shapes {
+        let browser = DevProvider::browser();
+        let login = reqwest::Url::parse_with_params(
+            &format!("{}/auth/login", app.base),
+            [("return_to", shape)],
+        )
+        .expect("url");
+        let r = app
+            .provider
+            .sign_in(&browser, login.as_str(), "alice")
+            .await
+            .unwrap_or_else(|e| panic!("return_to {shape:?} led off the site: {e}"));
+        let landed = r.url();
+        assert_eq!(
+            (landed.host_str(), landed.port()),
+            (base.host_str(), base.port()),
+            "return_to {shape:?} landed on {landed}"
+        );
+        // Kept as a same-site path ("/.//evil.example" is one: a 404 of this app) or
+        // dropped for "/".
+        assert!(r.status() != StatusCode::INTERNAL_SERVER_ERROR, "{shape:?}");
+    }
+}
+
 // ---- Input ----
 
 /// A hostile-provider case (see the module docs).
@@ -944,6 +992,7 @@ macro_rules! hostile_suite {
             rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key,
             rp_backchannel_logout_token_kid_unknown, rp_backchannel_logout_malformed_requests,
             rp_backchannel_logout_valid_token_ends_only_that_session,
-            rp_discovery_issuer_mismatch, rp_malformed_input_never_gets_a_5xx);
+            rp_discovery_issuer_mismatch, rp_return_to_that_leaves_the_site_is_never_followed,
+            rp_malformed_input_never_gets_a_5xx);
     };
 }
