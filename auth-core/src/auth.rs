@@ -322,6 +322,7 @@ impl Auth {
             nonce: &nonce,
             code_challenge: challenge.as_str(),
             options: &options,
+            names: inner.config.provider_kind.parameter_names(),
         });
         let now = inner.config.clock.now();
         let return_to =

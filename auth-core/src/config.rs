@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
 use crate::flow::authorize::LoginOptions;
+use crate::presets::ProviderKind;
 use crate::provider::ProviderEndpoints;
 use crate::secret::ClientSecret;
 use crate::store::{SessionStore, SharedStore};
@@ -116,6 +117,7 @@ pub struct AuthConfig {
     pub(crate) session_key: Option<CookieKeyBytes>,
     pub(crate) endpoints: Option<ProviderEndpoints>,
     pub(crate) default_login: LoginOptions,
+    pub(crate) provider_kind: ProviderKind,
     pub(crate) session_lifetime: Duration,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) jwks_refetch_cooldown: Duration,
@@ -188,6 +190,7 @@ impl AuthConfig {
             session_key: None,
             endpoints: None,
             default_login: LoginOptions::default(),
+            provider_kind: ProviderKind::Generic,
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
             idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
             jwks_refetch_cooldown: Duration::from_secs(30),
@@ -243,6 +246,12 @@ impl AuthConfig {
                     });
                 }
             });
+        }
+        if let Some(s) = get("OIDC_PROVIDER") {
+            b = b.with_provider_kind(ProviderKind::parse(&s).ok_or(ConfigError::Invalid {
+                name: "OIDC_PROVIDER",
+                reason: "expected one of generic, scalekit, workos, auth0, keycloak, entra, google, okta".into(),
+            })?);
         }
         if let Some(s) = get("APP_SECRET") {
             b = b.with_app_secret_hex(&s)?;
@@ -391,6 +400,7 @@ pub struct AuthConfigBuilder {
     session_key: Option<CookieKeyBytes>,
     endpoints: Option<ProviderEndpoints>,
     default_login: LoginOptions,
+    provider_kind: ProviderKind,
     session_lifetime: Duration,
     idle_timeout: Option<Duration>,
     jwks_refetch_cooldown: Duration,
@@ -538,6 +548,15 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// The provider family ([`crate::Preset`] sets it; env `OIDC_PROVIDER`): the wire
+    /// names of the login parameters (Auth0's `organization`, Keycloak's
+    /// `kc_idp_hint`, Google's `hd`...), how `/auth/signup` asks for sign-up, and
+    /// Google's refresh-token parameters. Validation is the same for every kind.
+    pub fn with_provider_kind(mut self, kind: ProviderKind) -> Self {
+        self.provider_kind = kind;
+        self
+    }
+
     /// Login options sent with every authorization request (organization, connection,
     /// extra parameters...). Per-request options from the login route are added on top.
     pub fn with_default_login_options(mut self, options: LoginOptions) -> Self {
@@ -676,11 +695,22 @@ impl AuthConfigBuilder {
             Some(u) => parse_url("OIDC_POST_LOGOUT_REDIRECT_URI", u)?,
             None => app_url.clone(),
         };
+        let kind = self.provider_kind;
         let mut scopes = self.scopes.unwrap_or_else(|| {
-            ["openid", "profile", "email", "offline_access"]
-                .map(String::from)
-                .to_vec()
+            kind.default_scopes()
+                .unwrap_or(&["openid", "profile", "email", "offline_access"])
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         });
+        let mut default_login = self.default_login;
+        for (name, value) in kind.default_extras() {
+            if !default_login.extra.iter().any(|(n, _)| n == name) {
+                default_login
+                    .extra
+                    .push((name.to_string(), value.to_string()));
+            }
+        }
         scopes.retain(|s| !s.is_empty());
         if !scopes.iter().any(|s| s == "openid") {
             scopes.insert(0, "openid".into());
@@ -758,7 +788,8 @@ impl AuthConfigBuilder {
             cookie_key: self.cookie_key,
             session_key: self.session_key,
             endpoints: self.endpoints,
-            default_login: self.default_login,
+            default_login,
+            provider_kind: kind,
             session_lifetime: self.session_lifetime,
             idle_timeout: self.idle_timeout,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,

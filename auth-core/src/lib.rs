@@ -32,6 +32,7 @@ mod config;
 mod flow;
 mod http_client;
 mod memory_store;
+mod presets;
 mod provider;
 #[cfg(feature = "redis")]
 mod redis;
@@ -52,6 +53,7 @@ pub use flow::logout::BackchannelError;
 pub use flow::refresh::{RefreshError, SessionEnd, SessionStatus};
 pub use http_client::HttpError;
 pub use memory_store::MemoryStore;
+pub use presets::{ParameterNames, Preset, ProviderKind, Signup};
 pub use provider::{DiscoveryError, ProviderEndpoints};
 pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};

@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use tracing::Instrument as _;
 
 use crate::auth::Auth;
-use crate::flow::authorize::{LoginOptions, Prompt};
+use crate::flow::authorize::LoginOptions;
 use crate::flow::callback::CallbackError;
 use crate::token::TokenError;
 
@@ -116,7 +116,7 @@ impl Auth {
             }
         };
         if signup {
-            options.prompt = Some(Prompt::Create);
+            self.config().provider_kind.signup().apply(&mut options);
         }
         let start = self.begin_login(&options, return_to.as_deref(), &request_cookies(headers));
         tracing::info!(signup, "login started");

@@ -5,6 +5,8 @@ use std::fmt;
 
 use url::Url;
 
+use crate::presets::ParameterNames;
+
 /// The `prompt` parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -257,6 +259,8 @@ pub(crate) struct AuthorizeParams<'a> {
     pub(crate) nonce: &'a str,
     pub(crate) code_challenge: &'a str,
     pub(crate) options: &'a LoginOptions,
+    /// The provider's names for the typed options.
+    pub(crate) names: ParameterNames,
 }
 
 pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
@@ -275,17 +279,27 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
         if let Some(prompt) = o.prompt {
             q.append_pair("prompt", prompt.as_str());
         }
+        let n = &p.names;
         let typed = [
-            ("organization_id", &o.organization_id),
-            ("connection_id", &o.connection_id),
-            ("login_hint", &o.login_hint),
-            ("domain_hint", &o.domain_hint),
-            ("screen_hint", &o.screen_hint),
-            ("provider", &o.provider),
+            ("organization_id", n.organization, &o.organization_id),
+            ("connection_id", n.connection, &o.connection_id),
+            ("login_hint", Some("login_hint"), &o.login_hint),
+            ("domain_hint", n.domain_hint, &o.domain_hint),
+            ("screen_hint", n.screen_hint, &o.screen_hint),
+            ("provider", n.provider, &o.provider),
         ];
-        for (name, value) in typed {
-            if let Some(v) = value {
-                q.append_pair(name, v);
+        for (option, name, value) in typed {
+            match (name, value) {
+                (Some(name), Some(v)) => {
+                    q.append_pair(name, v);
+                }
+                (None, Some(_)) => {
+                    tracing::warn!(
+                        option,
+                        "this provider has no parameter for this login option; left out"
+                    );
+                }
+                _ => {}
             }
         }
         if !o.provider_scopes.is_empty() {
@@ -293,7 +307,9 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
         }
         for (name, value) in &o.extra {
             let taken = RESERVED.contains(&name.as_str())
-                || typed.iter().any(|(n, v)| *n == name && v.is_some())
+                || typed
+                    .iter()
+                    .any(|(_, n, v)| *n == Some(name.as_str()) && v.is_some())
                 || (name == "prompt" && o.prompt.is_some());
             if taken {
                 tracing::warn!(parameter = %name, "ignoring an extra authorization parameter that would override one of ours");
@@ -308,6 +324,7 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::presets::ProviderKind;
 
     fn build(options: &LoginOptions) -> Url {
         let endpoint = Url::parse("https://id.example.com/authorize?tenant=t1").expect("url");
@@ -322,6 +339,7 @@ mod tests {
             nonce: "no",
             code_challenge: "cc",
             options,
+            names: ProviderKind::Generic.parameter_names(),
         })
     }
 

@@ -1,0 +1,573 @@
+//! Provider presets: the issuer layout, the names of the login parameters and the
+//! sign-up convention of well-known hosted login pages. A preset only fills in what a
+//! provider documents; it never weakens validation (the issuer is still checked
+//! character for character against discovery and every token).
+//!
+//! | preset | issuer | organization | connection | domain hint | provider hint | sign-up |
+//! |---|---|---|---|---|---|---|
+//! | [`Preset::scalekit`] | environment URL | `organization_id` | `connection_id` | `domain_hint` | `provider` | `prompt=create` |
+//! | [`Preset::workos_authkit`] | `https://<subdomain>.authkit.app` | `organization_id` | `connection_id` | `domain_hint` | `provider` | `screen_hint=sign-up` |
+//! | [`Preset::auth0`] | `https://<domain>/` (trailing slash) | `organization` | `connection` | - | - | `screen_hint=signup` |
+//! | [`Preset::keycloak`] | `<base>/realms/<realm>` | - | - | - | `kc_idp_hint` | `prompt=create` (Keycloak 26+) |
+//! | [`Preset::entra_id`] | `https://login.microsoftonline.com/<tenant id>/v2.0` | - | - | `domain_hint` | - | `prompt=create` |
+//! | [`Preset::google`] | `https://accounts.google.com` | - | - | `hd` | - | none |
+//! | [`Preset::okta`] | `https://<domain>/oauth2/<server>` | - | - | - | `idp` | none |
+//!
+//! A login option the provider has no parameter for ("-") is left out of the
+//! authorization request, with a warning in the logs, rather than sent under a name
+//! the provider does not know.
+//!
+//! Logout and token quirks, from the providers' documentation:
+//! - **Scalekit**: ID tokens carry several audiences with `azp` (checked); logout at
+//!   `/oidc/logout` with `id_token_hint` and an allow-listed `post_logout_redirect_uri`.
+//! - **WorkOS AuthKit**: the OpenID provider at the AuthKit domain; WorkOS's User
+//!   Management API is not OpenID Connect (no ID token) and is not supported.
+//! - **Auth0**: the issuer ends with `/`. Discovery publishes `end_session_endpoint`
+//!   only when "RP-Initiated Logout End Session Endpoint Discovery" is on (the default
+//!   for tenants since November 2023); without it, sign-out ends the app's session
+//!   only. Back-channel logout on Enterprise plans. Without an `audience` parameter the
+//!   access token is only for `/userinfo`; with one it is a JWT for that API.
+//! - **Keycloak**: end-session and back-channel logout are both published; access
+//!   tokens often have `aud: account` unless an audience mapper is configured, so set
+//!   [`AuthConfigBuilder::with_access_token_audience`] only if you added one.
+//! - **Entra ID**: single tenant only (see [`Preset::entra_id`]); no back-channel
+//!   logout. Access tokens for Microsoft Graph cannot be validated by anyone but Graph
+//!   (their header carries a `nonce`): never set Graph as an access-token audience.
+//! - **Google**: no end-session endpoint and no back-channel logout; refresh tokens via
+//!   `access_type=offline`, and only on the first consent unless `prompt=consent`.
+//! - **Okta**: logout at `{issuer}/v1/logout`; access tokens of the org authorization
+//!   server are for Okta only (use a custom server for your API; scopes come in
+//!   `scp`, which bearer validation reads).
+
+use url::Url;
+
+use crate::AuthConfig;
+use crate::config::{AuthConfigBuilder, ConfigError};
+use crate::flow::authorize::{LoginOptions, Prompt};
+
+/// A family of providers, for the names of its login parameters and its quirks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProviderKind {
+    /// Any OpenID provider: the parameters keep the names of [`LoginOptions`].
+    #[default]
+    Generic,
+    /// Scalekit.
+    Scalekit,
+    /// WorkOS AuthKit, as an OpenID provider (`<subdomain>.authkit.app`).
+    WorkosAuthkit,
+    /// Auth0.
+    Auth0,
+    /// Keycloak.
+    Keycloak,
+    /// Microsoft Entra ID (v2.0 endpoints).
+    EntraId,
+    /// Google.
+    Google,
+    /// Okta.
+    Okta,
+}
+
+/// The wire name of each typed login option; `None` when the provider has none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParameterNames {
+    /// For [`LoginOptions::organization_id`].
+    pub organization: Option<&'static str>,
+    /// For [`LoginOptions::connection_id`].
+    pub connection: Option<&'static str>,
+    /// For [`LoginOptions::domain_hint`].
+    pub domain_hint: Option<&'static str>,
+    /// For [`LoginOptions::screen_hint`].
+    pub screen_hint: Option<&'static str>,
+    /// For [`LoginOptions::provider`].
+    pub provider: Option<&'static str>,
+}
+
+/// How the sign-up route asks for the provider's sign-up page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Signup {
+    /// `prompt=create` (OpenID Connect Prompt Create 1.0).
+    PromptCreate,
+    /// `screen_hint=<value>`.
+    ScreenHint(&'static str),
+    /// The provider has no sign-up page to ask for: sign-up is a sign-in.
+    Unsupported,
+}
+
+impl Signup {
+    /// Adds the sign-up request to `options`.
+    pub(crate) fn apply(self, options: &mut LoginOptions) {
+        match self {
+            Signup::PromptCreate => options.prompt = Some(Prompt::Create),
+            Signup::ScreenHint(v) => options.screen_hint = Some(v.to_owned()),
+            Signup::Unsupported => {
+                tracing::debug!("this provider has no sign-up page; signing in instead");
+            }
+        }
+    }
+}
+
+impl ProviderKind {
+    /// Parses `OIDC_PROVIDER`: `generic`, `scalekit`, `workos`, `auth0`, `keycloak`,
+    /// `entra` (or `entra_id`, `azure`), `google`, `okta`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "generic" | "oidc" => ProviderKind::Generic,
+            "scalekit" => ProviderKind::Scalekit,
+            "workos" | "authkit" | "workos_authkit" => ProviderKind::WorkosAuthkit,
+            "auth0" => ProviderKind::Auth0,
+            "keycloak" => ProviderKind::Keycloak,
+            "entra" | "entra_id" | "azure" | "azure_ad" => ProviderKind::EntraId,
+            "google" => ProviderKind::Google,
+            "okta" => ProviderKind::Okta,
+            _ => return None,
+        })
+    }
+
+    /// The names of the login parameters.
+    pub fn parameter_names(self) -> ParameterNames {
+        let generic = ParameterNames {
+            organization: Some("organization_id"),
+            connection: Some("connection_id"),
+            domain_hint: Some("domain_hint"),
+            screen_hint: Some("screen_hint"),
+            provider: Some("provider"),
+        };
+        let none = ParameterNames {
+            organization: None,
+            connection: None,
+            domain_hint: None,
+            screen_hint: None,
+            provider: None,
+        };
+        match self {
+            ProviderKind::Generic | ProviderKind::Scalekit | ProviderKind::WorkosAuthkit => generic,
+            ProviderKind::Auth0 => ParameterNames {
+                organization: Some("organization"),
+                connection: Some("connection"),
+                screen_hint: Some("screen_hint"),
+                ..none
+            },
+            ProviderKind::Keycloak => ParameterNames {
+                provider: Some("kc_idp_hint"),
+                ..none
+            },
+            ProviderKind::EntraId => ParameterNames {
+                domain_hint: Some("domain_hint"),
+                ..none
+            },
+            ProviderKind::Google => ParameterNames {
+                domain_hint: Some("hd"),
+                ..none
+            },
+            ProviderKind::Okta => ParameterNames {
+                provider: Some("idp"),
+                ..none
+            },
+        }
+    }
+
+    /// How `/auth/signup` asks for the sign-up page.
+    pub fn signup(self) -> Signup {
+        match self {
+            ProviderKind::Generic
+            | ProviderKind::Scalekit
+            | ProviderKind::Keycloak
+            | ProviderKind::EntraId => Signup::PromptCreate,
+            ProviderKind::WorkosAuthkit => Signup::ScreenHint("sign-up"),
+            ProviderKind::Auth0 => Signup::ScreenHint("signup"),
+            ProviderKind::Google | ProviderKind::Okta => Signup::Unsupported,
+        }
+    }
+
+    /// Default scopes when the application sets none. Google refuses the
+    /// `offline_access` scope ("Some requested scopes were invalid") and grants refresh
+    /// tokens through `access_type=offline` instead.
+    pub(crate) fn default_scopes(self) -> Option<&'static [&'static str]> {
+        match self {
+            ProviderKind::Google => Some(&["openid", "profile", "email"]),
+            _ => None,
+        }
+    }
+
+    /// Extra authorization parameters on every login, unless the application sets them.
+    pub(crate) fn default_extras(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            ProviderKind::Google => &[("access_type", "offline")],
+            _ => &[],
+        }
+    }
+}
+
+/// A provider preset: its issuer and its [`ProviderKind`]. Start the configuration from
+/// it with [`Preset::builder`].
+///
+/// ```
+/// use auth_core::Preset;
+/// let config = Preset::auth0("example.eu.auth0.com")?
+///     .builder("client-id", "https://app.example.com")
+///     .with_client_secret("…")
+///     .build()?;
+/// assert_eq!(config.issuer(), "https://example.eu.auth0.com/");
+/// # Ok::<(), auth_core::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preset {
+    kind: ProviderKind,
+    issuer: String,
+}
+
+/// A host name, or a base URL reduced to its origin and path (no trailing slash).
+fn base_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
+    let with_scheme = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("https://{value}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|e| ConfigError::InvalidUrl {
+        name,
+        reason: e.to_string(),
+    })?;
+    if url.query().is_some() || url.fragment().is_some() || url.host_str().is_none() {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "expected a host name or a base URL, without query or fragment".into(),
+        });
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+impl Preset {
+    fn new(kind: ProviderKind, issuer: String) -> Self {
+        Self { kind, issuer }
+    }
+
+    /// Scalekit: the environment URL (`https://<name>.scalekit.com`, or your custom
+    /// domain) is the issuer.
+    pub fn scalekit(environment_url: &str) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            ProviderKind::Scalekit,
+            base_url("environment_url", environment_url)?,
+        ))
+    }
+
+    /// WorkOS AuthKit as an OpenID provider: the AuthKit domain
+    /// (`<subdomain>.authkit.app`, or your custom domain) is the issuer. (WorkOS's own
+    /// User Management API, `api.workos.com/user_management`, is not OpenID Connect: it
+    /// returns no ID token.)
+    pub fn workos_authkit(authkit_domain: &str) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            ProviderKind::WorkosAuthkit,
+            base_url("authkit_domain", authkit_domain)?,
+        ))
+    }
+
+    /// Auth0: the tenant domain (`<tenant>.<region>.auth0.com`, or a custom domain).
+    /// Auth0's issuer ends with a slash, and is compared as such. For a JWT access
+    /// token for your API, add the `audience` parameter
+    /// (`LoginOptions::with_extra("audience", ..)` in
+    /// [`AuthConfigBuilder::with_default_login_options`]).
+    pub fn auth0(domain: &str) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            ProviderKind::Auth0,
+            format!("{}/", base_url("domain", domain)?),
+        ))
+    }
+
+    /// Keycloak: `<base_url>/realms/<realm>` (Keycloak 17 and later; older servers
+    /// have `/auth` in `base_url`).
+    pub fn keycloak(base: &str, realm: &str) -> Result<Self, ConfigError> {
+        if realm.is_empty() || realm.contains(['/', '?', '#']) {
+            return Err(ConfigError::Invalid {
+                name: "realm",
+                reason: "expected a realm name".into(),
+            });
+        }
+        Ok(Self::new(
+            ProviderKind::Keycloak,
+            format!("{}/realms/{realm}", base_url("base_url", base)?),
+        ))
+    }
+
+    /// Microsoft Entra ID, single tenant: `tenant_id` is the directory (tenant) ID, a
+    /// GUID, because that is what the issuer names. The multi-tenant endpoints
+    /// (`common`, `organizations`, `consumers`) publish a templated issuer
+    /// (`.../{tenantid}/v2.0`) that cannot be checked against one value: they are
+    /// refused rather than checked loosely.
+    pub fn entra_id(tenant_id: &str) -> Result<Self, ConfigError> {
+        let lower = tenant_id.to_ascii_lowercase();
+        if ["common", "organizations", "consumers"].contains(&lower.as_str()) {
+            return Err(ConfigError::Invalid {
+                name: "tenant_id",
+                reason: format!(
+                    "{tenant_id:?} is a multi-tenant endpoint, whose issuer is a template; use your tenant's ID (a GUID)"
+                ),
+            });
+        }
+        if !is_guid(&lower) {
+            return Err(ConfigError::Invalid {
+                name: "tenant_id",
+                reason: "expected the directory (tenant) ID, a GUID: Entra ID's issuer names the tenant by ID, not by domain".into(),
+            });
+        }
+        Ok(Self::new(
+            ProviderKind::EntraId,
+            format!("https://login.microsoftonline.com/{lower}/v2.0"),
+        ))
+    }
+
+    /// Google. Google has no logout endpoint (signing out ends the app's session
+    /// only) and no back-channel logout; refresh tokens come with
+    /// `access_type=offline` (set by this preset) on the first consent.
+    pub fn google() -> Self {
+        Self::new(ProviderKind::Google, "https://accounts.google.com".into())
+    }
+
+    /// Okta with a custom authorization server (`default`, or its ID): the issuer is
+    /// `https://<domain>/oauth2/<server>`. Use [`Preset::okta_org`] for the org
+    /// authorization server, whose access tokens are meant for Okta only.
+    pub fn okta(domain: &str, authorization_server: &str) -> Result<Self, ConfigError> {
+        if authorization_server.is_empty() || authorization_server.contains(['/', '?', '#']) {
+            return Err(ConfigError::Invalid {
+                name: "authorization_server",
+                reason: "expected an authorization server ID such as \"default\"".into(),
+            });
+        }
+        Ok(Self::new(
+            ProviderKind::Okta,
+            format!(
+                "{}/oauth2/{authorization_server}",
+                base_url("domain", domain)?
+            ),
+        ))
+    }
+
+    /// Okta's org authorization server: the issuer is `https://<domain>`.
+    pub fn okta_org(domain: &str) -> Result<Self, ConfigError> {
+        Ok(Self::new(ProviderKind::Okta, base_url("domain", domain)?))
+    }
+
+    /// The issuer URL, exactly as the provider writes it.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The provider family.
+    pub fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
+    /// A configuration builder for this provider ([`AuthConfig::builder`] with the
+    /// issuer and [`AuthConfigBuilder::with_provider_kind`]).
+    pub fn builder(
+        self,
+        client_id: impl Into<String>,
+        app_url: impl Into<String>,
+    ) -> AuthConfigBuilder {
+        AuthConfig::builder(self.issuer, client_id, app_url).with_provider_kind(self.kind)
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn issuers_follow_each_provider_layout() {
+        let cases = [
+            (
+                Preset::scalekit("acme.scalekit.com").unwrap(),
+                "https://acme.scalekit.com",
+            ),
+            (
+                Preset::workos_authkit("https://acme.authkit.app/").unwrap(),
+                "https://acme.authkit.app",
+            ),
+            (
+                Preset::auth0("acme.eu.auth0.com").unwrap(),
+                "https://acme.eu.auth0.com/",
+            ),
+            (
+                Preset::keycloak("https://id.acme.com", "staff").unwrap(),
+                "https://id.acme.com/realms/staff",
+            ),
+            (
+                Preset::keycloak("https://id.acme.com/auth/", "staff").unwrap(),
+                "https://id.acme.com/auth/realms/staff",
+            ),
+            (
+                Preset::entra_id("9188040D-6C67-4C5B-B112-36A304B66DAD").unwrap(),
+                "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+            ),
+            (Preset::google(), "https://accounts.google.com"),
+            (
+                Preset::okta("acme.okta.com", "default").unwrap(),
+                "https://acme.okta.com/oauth2/default",
+            ),
+            (
+                Preset::okta_org("acme.okta.com").unwrap(),
+                "https://acme.okta.com",
+            ),
+        ];
+        for (preset, issuer) in cases {
+            assert_eq!(preset.issuer(), issuer, "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn entra_id_rejects_multi_tenant_endpoints_and_domains() {
+        for t in [
+            "common",
+            "organizations",
+            "Consumers",
+            "contoso.onmicrosoft.com",
+            "",
+        ] {
+            assert!(Preset::entra_id(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn presets_reject_malformed_input() {
+        assert!(Preset::keycloak("https://id.acme.com", "a/b").is_err());
+        assert!(Preset::keycloak("https://id.acme.com?x=1", "a").is_err());
+        assert!(Preset::okta("acme.okta.com", "").is_err());
+        assert!(Preset::auth0("https://").is_err());
+    }
+
+    /// The authorization request `/auth/login?<query>` (or `/auth/signup`) sends.
+    async fn login_params(kind: ProviderKind, query: &str, signup: bool) -> Vec<(String, String)> {
+        let url = |p: &str| Url::parse(&format!("http://127.0.0.1:9{p}")).unwrap();
+        let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .with_provider_kind(kind)
+            .build()
+            .unwrap();
+        let auth = crate::Auth::discover(config).await.unwrap();
+        let uri: http::Uri = format!("/auth/login?{query}").parse().unwrap();
+        let r = auth.login_response(&uri, &http::HeaderMap::new(), signup);
+        let location = r.headers()[http::header::LOCATION].to_str().unwrap();
+        Url::parse(location)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    const ALL: &str = "organization_id=org_1&connection_id=conn_1&domain_hint=acme.com&provider=github&login_hint=a%40acme.com";
+
+    #[tokio::test]
+    async fn auth0_names_organization_and_connection_its_way() {
+        let p = login_params(ProviderKind::Auth0, ALL, false).await;
+        assert_eq!(get(&p, "organization"), Some("org_1"));
+        assert_eq!(get(&p, "connection"), Some("conn_1"));
+        assert_eq!(get(&p, "login_hint"), Some("a@acme.com"));
+        for absent in [
+            "organization_id",
+            "connection_id",
+            "domain_hint",
+            "provider",
+        ] {
+            assert_eq!(get(&p, absent), None, "{absent}");
+        }
+        let p = login_params(ProviderKind::Auth0, "", true).await;
+        assert_eq!(get(&p, "screen_hint"), Some("signup"));
+        assert_eq!(get(&p, "prompt"), None);
+    }
+
+    #[tokio::test]
+    async fn keycloak_sends_the_provider_as_kc_idp_hint() {
+        let p = login_params(ProviderKind::Keycloak, ALL, false).await;
+        assert_eq!(get(&p, "kc_idp_hint"), Some("github"));
+        assert_eq!(get(&p, "organization_id"), None);
+        let p = login_params(ProviderKind::Keycloak, "", true).await;
+        assert_eq!(get(&p, "prompt"), Some("create"));
+    }
+
+    #[tokio::test]
+    async fn google_sends_hd_access_type_offline_and_no_offline_access_scope() {
+        let p = login_params(ProviderKind::Google, ALL, false).await;
+        assert_eq!(get(&p, "hd"), Some("acme.com"));
+        assert_eq!(get(&p, "access_type"), Some("offline"));
+        assert_eq!(get(&p, "scope"), Some("openid profile email"));
+        assert_eq!(get(&p, "provider"), None);
+        let p = login_params(ProviderKind::Google, "", true).await;
+        assert_eq!(get(&p, "prompt"), None, "Google has no sign-up prompt");
+    }
+
+    #[tokio::test]
+    async fn workos_and_scalekit_keep_the_generic_names() {
+        for kind in [
+            ProviderKind::WorkosAuthkit,
+            ProviderKind::Scalekit,
+            ProviderKind::Generic,
+        ] {
+            let p = login_params(kind, ALL, false).await;
+            assert_eq!(get(&p, "organization_id"), Some("org_1"));
+            assert_eq!(get(&p, "connection_id"), Some("conn_1"));
+            assert_eq!(get(&p, "domain_hint"), Some("acme.com"));
+            assert_eq!(get(&p, "provider"), Some("github"));
+        }
+        let p = login_params(ProviderKind::WorkosAuthkit, "", true).await;
+        assert_eq!(get(&p, "screen_hint"), Some("sign-up"));
+    }
+
+    #[tokio::test]
+    async fn okta_and_entra_id_use_their_hints() {
+        let p = login_params(ProviderKind::Okta, ALL, false).await;
+        assert_eq!(get(&p, "idp"), Some("github"));
+        let p = login_params(ProviderKind::EntraId, ALL, false).await;
+        assert_eq!(get(&p, "domain_hint"), Some("acme.com"));
+        assert_eq!(get(&p, "organization_id"), None);
+    }
+
+    #[test]
+    fn oidc_provider_variable_sets_the_kind_and_rejects_unknown_names() {
+        let env = |provider: &'static str| {
+            move |name: &str| match name {
+                "OIDC_ISSUER" => Some("https://id.example.com".to_string()),
+                "OIDC_CLIENT_ID" => Some("c".into()),
+                "APP_URL" => Some("https://app.example.com".into()),
+                "OIDC_PROVIDER" => Some(provider.to_string()),
+                _ => None,
+            }
+        };
+        let c = AuthConfig::from_lookup(env("google")).unwrap();
+        assert_eq!(c.provider_kind, ProviderKind::Google);
+        assert_eq!(c.scopes, ["openid", "profile", "email"]);
+        assert!(AuthConfig::from_lookup(env("facebook")).is_err());
+    }
+
+    #[test]
+    fn provider_names_parse() {
+        assert_eq!(ProviderKind::parse("Auth0"), Some(ProviderKind::Auth0));
+        assert_eq!(ProviderKind::parse("entra"), Some(ProviderKind::EntraId));
+        assert_eq!(
+            ProviderKind::parse("workos"),
+            Some(ProviderKind::WorkosAuthkit)
+        );
+        assert_eq!(ProviderKind::parse("nope"), None);
+    }
+}
