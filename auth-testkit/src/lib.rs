@@ -30,6 +30,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Standalone: `cargo run -p auth-testkit` (see `src/bin/auth-testkit.rs`).
+//!
+//! # Misbehaving on purpose
+//!
+//! [`DevProvider::misbehave`] makes it answer as a broken or hostile provider would
+//! ([`Misbehaviour`]: ID-token claims changed or removed, tokens signed with `none`,
+//! HMAC, an unpublished key or an unknown `kid` ([`Signing`]), a failing or hanging
+//! token endpoint ([`TokenFault`]), a wrong `iss` or `state` in the authorization
+//! response, another issuer in discovery, a failing JWKS); [`DevProvider::rotate_keys`]
+//! and [`DevProvider::sign_jwt`] help with the rest. This is how the hostile-provider
+//! suite of this repository tests both adapters.
+//!
 //! The default users are `alice` (Alice Example, alice@example.com) and `bob` (Bob
 //! Example, bob@example.com); [`DevProviderBuilder::user`] replaces them.
 
