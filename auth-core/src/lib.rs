@@ -65,3 +65,14 @@ pub use web::{SessionCookie, is_api_request, request_cookies};
 
 /// Re-exported so adapters and users share one `http` version.
 pub use http;
+
+/// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`); not a public
+/// API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Parses a JWK set as the JWKS cache does: the number of keys it would use.
+    pub fn parse_jwks(body: &[u8]) -> Result<usize, crate::TokenError> {
+        crate::token::jwks::parse_jwks(body).map(|keys| keys.len())
+    }
+}

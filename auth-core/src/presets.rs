@@ -498,6 +498,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_parameter_pinned_by_the_app_is_not_replaced_by_a_visitor_option() {
+        let url = |p: &str| Url::parse(&format!("http://127.0.0.1:9{p}")).unwrap();
+        let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .with_provider_kind(ProviderKind::Auth0)
+            .with_default_login_options(
+                LoginOptions::default()
+                    .with_extra("organization", "org_A")
+                    .with_extra("connection", "corp-sso"),
+            )
+            .build()
+            .unwrap();
+        let auth = crate::Auth::discover(config).await.unwrap();
+        let uri: http::Uri = "/auth/login?organization_id=org_B&connection_id=github"
+            .parse()
+            .unwrap();
+        let r = auth.login_response(&uri, &http::HeaderMap::new(), false);
+        let location = Url::parse(r.headers()[http::header::LOCATION].to_str().unwrap()).unwrap();
+        let orgs: Vec<String> = location
+            .query_pairs()
+            .filter(|(k, _)| k == "organization" || k == "connection")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(orgs, ["organization=org_A", "connection=corp-sso"]);
+    }
+
+    #[tokio::test]
     async fn keycloak_sends_the_provider_as_kc_idp_hint() {
         let p = login_params(ProviderKind::Keycloak, ALL, false).await;
         assert_eq!(get(&p, "kc_idp_hint"), Some("github"));

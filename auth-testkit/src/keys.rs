@@ -251,13 +251,14 @@ impl KeySet {
         format!("{message}.{}", B64.encode(sig))
     }
 
-    /// The claims of an RS256 JWT signed by the published RSA key, or `None` when the
-    /// token is malformed or not signed by it. Expiry is not checked.
-    pub(crate) fn verify(&self, token: &str) -> Option<Value> {
+    /// The claims of an RS256 JWT of type `typ` signed by the published RSA key, or
+    /// `None` when the token is malformed, of another type or not signed by it. Expiry
+    /// is not checked.
+    pub(crate) fn verify(&self, token: &str, typ: &str) -> Option<Value> {
         let (message, sig) = token.rsplit_once('.')?;
         let (header, payload) = message.split_once('.')?;
         let header: Value = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
-        if header.get("alg")?.as_str()? != "RS256" {
+        if header.get("alg")?.as_str()? != "RS256" || header.get("typ")?.as_str()? != typ {
             return None;
         }
         let sig = B64.decode(sig).ok()?;
@@ -289,18 +290,22 @@ mod tests {
     fn signed_tokens_verify_and_tampered_ones_do_not() {
         let keys = KeySet::generate();
         let token = keys.sign(&Signing::default(), "JWT", &json!({ "sub": "alice" }));
-        assert_eq!(keys.verify(&token).unwrap()["sub"], "alice");
+        assert_eq!(keys.verify(&token, "JWT").unwrap()["sub"], "alice");
+        assert!(
+            keys.verify(&token, "at+jwt").is_none(),
+            "an ID token is no access token"
+        );
         let mut parts: Vec<&str> = token.split('.').collect();
         let other = B64.encode(json!({ "sub": "mallory" }).to_string());
         parts[1] = &other;
-        assert!(keys.verify(&parts.join(".")).is_none());
-        assert!(KeySet::generate().verify(&token).is_none());
+        assert!(keys.verify(&parts.join("."), "JWT").is_none());
+        assert!(KeySet::generate().verify(&token, "JWT").is_none());
         let corrupt = keys.sign(
             &Signing::CorruptSignature(Alg::RS256),
             "JWT",
             &json!({ "sub": "alice" }),
         );
-        assert!(keys.verify(&corrupt).is_none());
+        assert!(keys.verify(&corrupt, "JWT").is_none());
         let pem = keys.rsa_public_pem();
         assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\nMII"), "{pem}");
     }

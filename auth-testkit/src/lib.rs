@@ -164,6 +164,8 @@ pub struct Stats {
     pub authorize_requests: u64,
     /// Sign-ins approved (a code issued).
     pub sign_ins: u64,
+    /// Requests to the token endpoint (counted as they arrive).
+    pub token_requests: u64,
     /// Codes exchanged at the token endpoint.
     pub code_grants: u64,
     /// Refresh tokens exchanged.
@@ -268,6 +270,21 @@ impl DevProviderBuilder {
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(std::io::Error::other)?;
+        for c in &self.clients {
+            let uris = c
+                .redirect_uris
+                .iter()
+                .chain(&c.post_logout_redirect_uris)
+                .chain(&c.backchannel_logout_uri);
+            for u in uris {
+                if url::Url::parse(u).is_err() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("client {}: {u:?} is not an absolute URL", c.id),
+                    ));
+                }
+            }
+        }
         let users = self.users.unwrap_or_else(default_users);
         let provider = Arc::new(Provider {
             issuer: issuer.clone(),
@@ -529,20 +546,34 @@ impl DevProvider {
 }
 
 /// The app's configuration from the environment ([`auth_core::AuthConfig::from_env`]);
-/// or, when `OIDC_ISSUER` is not set, a development provider started for the app at
-/// `APP_URL` (default `default_app_url`), with the other variables (`APP_SECRET`,
-/// `REDIS_URL`, ...) still read from the environment. Keep the returned provider
-/// alive as long as the app runs. This is what the examples do for a zero-configuration
-/// first run.
+/// or, for a zero-configuration first run, a development provider started for the app
+/// at `APP_URL` (default `default_app_url`), with the other variables (`APP_SECRET`,
+/// `REDIS_URL`, ...) still read from the environment. Keep the returned provider alive
+/// as long as the app runs. This is what the examples do.
+///
+/// The development provider is started only when nothing says this is a real
+/// deployment: `OIDC_ISSUER` and `OIDC_CLIENT_ID` unset (or empty) and `APP_URL` unset
+/// or a plain-http loopback URL. Otherwise the configuration is read from the
+/// environment, and a missing `OIDC_ISSUER` is an error: a typo in a deployment never
+/// turns into a provider that signs anyone in.
 pub async fn config_from_env_or_dev_provider(
     default_app_url: &str,
 ) -> Result<(auth_core::AuthConfig, Option<DevProvider>), Box<dyn std::error::Error + Send + Sync>>
 {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if env("OIDC_ISSUER").is_some() {
+    let app_url = env("APP_URL").unwrap_or_else(|| default_app_url.to_owned());
+    let local = url::Url::parse(&app_url).is_ok_and(|u| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            }
+    });
+    if env("OIDC_ISSUER").is_some() || env("OIDC_CLIENT_ID").is_some() || !local {
         return Ok((auth_core::AuthConfig::from_env()?, None));
     }
-    let app_url = env("APP_URL").unwrap_or_else(|| default_app_url.to_owned());
     let provider = DevProvider::builder().app(&app_url).start().await?;
     let (id, secret) = provider
         .client_credentials()

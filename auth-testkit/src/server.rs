@@ -27,6 +27,7 @@ const PENDING_TTL: u64 = 600;
 const CODE_TTL: u64 = 60;
 /// Bounds on what the provider keeps (it is for development and tests).
 const MAX_PENDING: usize = 10_000;
+const MAX_SESSIONS: usize = 100_000;
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 pub(crate) struct Provider {
@@ -49,6 +50,7 @@ pub(crate) struct Provider {
 pub(crate) struct Counters {
     authorize: AtomicU64,
     sign_ins: AtomicU64,
+    token_requests: AtomicU64,
     code_grants: AtomicU64,
     refresh_grants: AtomicU64,
     token_errors: AtomicU64,
@@ -325,6 +327,7 @@ fn token_error(p: &Provider, status: StatusCode, error: &str, description: &str)
 
 /// `POST /token`: `authorization_code` (PKCE checked) and `refresh_token` (rotated).
 async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
+    p.counters.token_requests.fetch_add(1, Ordering::Relaxed);
     let fault = p.misbehaviour().token;
     match &fault {
         Some(TokenFault::Hang(delay)) => tokio::time::sleep(*delay).await,
@@ -495,9 +498,11 @@ async fn userinfo(State(p): P, headers: HeaderMap) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let claims = token.and_then(|t| p.keys().verify(t)).filter(|c| {
-        c["iss"] == p.issuer.as_str() && c["exp"].as_u64().is_some_and(|exp| exp > now())
-    });
+    let claims = token
+        .and_then(|t| p.keys().verify(t, "at+jwt"))
+        .filter(|c| {
+            c["iss"] == p.issuer.as_str() && c["exp"].as_u64().is_some_and(|exp| exp > now())
+        });
     let Some(user) = claims.and_then(|c| p.user(c["sub"].as_str()?).cloned()) else {
         return (
             StatusCode::UNAUTHORIZED,
@@ -520,10 +525,11 @@ struct EndSession {
 /// `id_token_hint`, sends back-channel logout to every client of that session, then
 /// redirects to a registered `post_logout_redirect_uri` or shows a page.
 async fn end_session(State(p): P, Query(q): Query<EndSession>) -> Response {
-    let hint = q
-        .id_token_hint
-        .as_deref()
-        .map(|t| p.keys().verify(t).filter(|c| c["iss"] == p.issuer.as_str()));
+    let hint = q.id_token_hint.as_deref().map(|t| {
+        p.keys()
+            .verify(t, "JWT")
+            .filter(|c| c["iss"] == p.issuer.as_str())
+    });
     let hint = match hint {
         Some(None) => {
             return pages::error(StatusCode::BAD_REQUEST, "The id_token_hint is not valid.");
@@ -531,10 +537,18 @@ async fn end_session(State(p): P, Query(q): Query<EndSession>) -> Response {
         Some(Some(c)) => Some(c),
         None => None,
     };
-    let client_id = hint
+    let hinted = hint
         .as_ref()
-        .and_then(|c| c["aud"].as_str().map(str::to_owned))
-        .or(q.client_id.clone());
+        .and_then(|c| c["aud"].as_str().map(str::to_owned));
+    if let (Some(a), Some(b)) = (&hinted, &q.client_id)
+        && a != b
+    {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "The client_id differs from the audience of the id_token_hint.",
+        );
+    }
+    let client_id = hinted.or(q.client_id.clone());
     if let Some(uri) = &q.post_logout_redirect_uri {
         let registered = client_id
             .as_deref()
@@ -595,6 +609,7 @@ impl Provider {
         Stats {
             authorize_requests: get(&c.authorize),
             sign_ins: get(&c.sign_ins),
+            token_requests: get(&c.token_requests),
             code_grants: get(&c.code_grants),
             refresh_grants: get(&c.refresh_grants),
             token_errors: get(&c.token_errors),
@@ -614,6 +629,15 @@ impl Provider {
         let (redirect_uri, state) = (auth.redirect_uri.clone(), auth.state.clone());
         let mut grants = self.grants();
         grants.codes.retain(|_, c| c.expires > t);
+        if grants.codes.len() >= MAX_PENDING || grants.sessions.len() >= MAX_SESSIONS {
+            drop(grants);
+            return self.error_redirect(
+                &redirect_uri,
+                state.as_deref(),
+                "temporarily_unavailable",
+                "too many sign-ins at once",
+            );
+        }
         grants.sessions.insert(
             sid.clone(),
             ProviderSession {

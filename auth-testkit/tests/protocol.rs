@@ -163,10 +163,11 @@ async fn authorize_rejects_repeated_parameters_and_non_code_response_types() {
         param(&location(&r), "error").as_deref(),
         Some("unsupported_response_type")
     );
-    let url = format!(
-        "{}/authorize?client_id=app&client_id=app&redirect_uri=x",
-        p.issuer()
-    );
+    // A valid request is redirected; the same with one parameter repeated is refused.
+    let valid = authorize(&p, &[]).await;
+    assert_eq!(valid.status(), StatusCode::SEE_OTHER);
+    let mut url = valid.url().clone();
+    url.query_pairs_mut().append_pair("state", "second");
     let r = client().get(url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }

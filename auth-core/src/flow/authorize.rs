@@ -166,7 +166,12 @@ impl LoginOptions {
         self
     }
 
-    /// Adds an arbitrary parameter (ignored if it is a protocol parameter).
+    /// Adds an arbitrary parameter (ignored if it is a protocol parameter). Set by the
+    /// application, it pins that parameter: a typed option with the same wire name
+    /// (say `organization` for Auth0, which a visitor may set as `organization_id` on
+    /// the login route) is then ignored. To restrict sign-in to one organization, pin
+    /// it this way and also check the organization claim of the ID token (Auth0's
+    /// `org_id`): the provider, not the URL, decides what the user signed in to.
     pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self
@@ -288,13 +293,24 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
             ("screen_hint", n.screen_hint, &o.screen_hint),
             ("provider", n.provider, &o.provider),
         ];
+        // An extra parameter set by the application under a typed option's wire name
+        // pins that parameter: a typed option (which a visitor may set through the
+        // login route) never replaces it.
+        let pinned =
+            |wire: &str| !RESERVED.contains(&wire) && o.extra.iter().any(|(name, _)| name == wire);
         for (option, name, value) in typed {
             match (name, value) {
+                (Some(name), Some(_)) if pinned(name) => {
+                    tracing::debug!(
+                        option,
+                        "parameter pinned by the application; option ignored"
+                    );
+                }
                 (Some(name), Some(v)) => {
                     q.append_pair(name, v);
                 }
                 (None, Some(_)) => {
-                    tracing::warn!(
+                    tracing::debug!(
                         option,
                         "this provider has no parameter for this login option; left out"
                     );
@@ -306,11 +322,8 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
             q.append_pair("provider_scopes", &o.provider_scopes.join(" "));
         }
         for (name, value) in &o.extra {
-            let taken = RESERVED.contains(&name.as_str())
-                || typed
-                    .iter()
-                    .any(|(_, n, v)| *n == Some(name.as_str()) && v.is_some())
-                || (name == "prompt" && o.prompt.is_some());
+            let taken =
+                RESERVED.contains(&name.as_str()) || (name == "prompt" && o.prompt.is_some());
             if taken {
                 tracing::warn!(parameter = %name, "ignoring an extra authorization parameter that would override one of ours");
                 continue;

@@ -289,7 +289,9 @@ impl Auth {
     }
 
     /// One refresh call to the provider, in an `auth.refresh` span whose `outcome` is
-    /// `refreshed`, `refused`, `invalid_tokens` or `unavailable`.
+    /// `refreshed`, `refused`, `invalid_tokens` or `unavailable`. The span also records
+    /// the user's `sub` (an identifier, not a secret, but personal data: filter it in
+    /// your subscriber if your logs must not hold any).
     async fn refresh_now(
         &self,
         session: &AuthSession,

@@ -23,9 +23,10 @@ pub(crate) struct CachedKey {
 #[derive(Default)]
 struct KeySet {
     keys: Vec<CachedKey>,
-    /// When the last fetch caused by a token with an unknown `kid` happened: such
-    /// fetches are at most one per cooldown. The fetch at start does not count, so a
-    /// key rotated just after the app started is still followed at once.
+    /// When a fetch caused by a token with an unknown `kid` last failed to find it:
+    /// such fetches are at most one per cooldown. The fetch at start and fetches that
+    /// found the key do not count, so a rotation is followed at once, even just after
+    /// start-up.
     miss_fetched_at: Option<Instant>,
     generation: u64,
     /// Why the last fetch failed, if it did: with no matching key, a token cannot be
@@ -102,12 +103,17 @@ impl JwksCache {
             };
         }
         let fetched = self.refetch().await;
-        self.set
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .miss_fetched_at = Some(Instant::now());
-        fetched?;
         let (found, _, _) = self.lookup(kid, alg);
+        if fetched.is_err() || found.is_empty() {
+            // Only a fetch that did not find the key starts the cooldown: a real
+            // rotation is followed every time, and a `kid` that never resolves costs one
+            // fetch per cooldown.
+            self.set
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .miss_fetched_at = Some(Instant::now());
+        }
+        fetched?;
         if found.is_empty() {
             Err(self.no_key(kid))
         } else {
@@ -343,6 +349,30 @@ mod rotation_tests {
             "key type must match the algorithm"
         );
         assert_eq!(s.fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rotations_are_followed_at_once_and_unknown_kids_cost_one_fetch_per_cooldown() {
+        let s = serve_jwks().await;
+        let c = Arc::new(cache(&s.url, Duration::from_secs(3600)));
+        c.prefetch().await.expect("start-up fetch");
+        // A rotation just after start-up is followed.
+        s.rotated.store(true, Ordering::SeqCst);
+        assert!(c.keys_for(Some("rsa2"), Algorithm::RS256).await.is_ok());
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 2);
+        // A kid that never resolves: one fetch, then none for the cooldown.
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                c.keys_for(Some("nope"), Algorithm::RS256).await
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.expect("join").is_err());
+        }
+        assert!(c.keys_for(Some("nope-2"), Algorithm::RS256).await.is_err());
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 
 mod algorithm;
 mod claims;
-mod jwks;
+pub(crate) mod jwks;
 mod validate;
 
 pub use algorithm::Algorithm;

@@ -54,6 +54,22 @@ impl ChromeDriver {
     }
 }
 
+/// Debian's `chromium` (or another Chromium on `PATH`).
+fn chromium_binary() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser", "google-chrome"] {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate.to_string_lossy().into_owned();
+            }
+        }
+    }
+    panic!(
+        "chromium not found on PATH: ./scripts/test installs Debian's chromium and chromium-driver"
+    )
+}
+
 async fn wait_for_url(browser: &Client, what: &str, ok: impl Fn(&url::Url) -> bool) -> url::Url {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -92,7 +108,7 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
+            "binary": chromium_binary(),
             "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=900,700"],
         },
