@@ -87,6 +87,18 @@ pub(crate) fn granted_scope(response: &TokenResp) -> Option<String> {
         .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
 }
 
+/// Only Bearer access tokens are understood (RFC 6749 §7.1: a client must not use a
+/// token whose type it does not understand, such as a DPoP-bound one).
+pub(crate) fn check_token_type(response: &TokenResp) -> Result<(), TokenExchangeError> {
+    match response.token_type() {
+        BasicTokenType::Bearer => Ok(()),
+        other => Err(TokenExchangeError::InvalidResponse(format!(
+            "token_type {:?} is not Bearer",
+            other.as_ref()
+        ))),
+    }
+}
+
 pub(crate) fn map_token_error(
     e: RequestTokenError<HttpError, BasicErrorResponse>,
 ) -> TokenExchangeError {

@@ -179,6 +179,7 @@ impl Auth {
             .map_err(|e: RequestTokenError<_, _>| {
                 fail(map_token_error(e).into(), consumed.clone())
             })?;
+        crate::auth::check_token_type(&response).map_err(|e| fail(e.into(), consumed.clone()))?;
 
         let Some(id_token) = response.extra_fields().id_token.clone() else {
             return Err(fail(CallbackError::MissingIdToken, consumed));

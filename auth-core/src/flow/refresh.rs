@@ -336,6 +336,8 @@ impl Auth {
                 TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
                 other => RefreshError::Unavailable(other.to_string()),
             })?;
+        crate::auth::check_token_type(&response)
+            .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let now = inner.config.clock.now();
         let id_token = match response.extra_fields().id_token.clone() {
             Some(raw) => {

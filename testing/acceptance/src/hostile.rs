@@ -448,6 +448,12 @@ pub async fn rp_token_response_without_token_type(serve: Serve) {
     token_endpoint_refused(serve, TokenFault::RemoveFields(vec!["token_type".into()])).await;
 }
 /// A hostile-provider case (see the module docs).
+pub async fn rp_token_response_of_another_token_type(serve: Serve) {
+    // A DPoP-bound access token cannot be used as a bearer token.
+    let fault = TokenFault::SetFields(vec![("token_type".into(), json!("DPoP"))]);
+    token_endpoint_refused(serve, fault).await;
+}
+/// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_id_token_not_a_jwt(serve: Serve) {
     let fault = TokenFault::SetFields(vec![("id_token".into(), json!("not-a-jwt"))]);
     token_endpoint_refused(serve, fault).await;
@@ -990,7 +996,7 @@ macro_rules! hostile_suite {
             rp_token_endpoint_invalid_grant, rp_token_endpoint_answers_html,
             rp_token_endpoint_answers_an_empty_object, rp_token_response_without_id_token,
             rp_token_response_without_access_token, rp_token_response_without_token_type,
-            rp_token_response_id_token_not_a_jwt,
+            rp_token_response_id_token_not_a_jwt, rp_token_response_of_another_token_type,
             rp_token_endpoint_hang_is_bounded_and_slows_nobody,
             rp_refresh_with_another_sub_ends_the_session,
             rp_refresh_with_another_iss_ends_the_session,
