@@ -37,6 +37,10 @@
 //! enabled by configuring the API's audience (`with_api_audience`, `OIDC_API_AUDIENCE`).
 //! [`MaybeBearerUser`] is `None` without a bearer header and refuses a bad token.
 //!
+//! | feature | what |
+//! |---|---|
+//! | `redis` | Redis as the store shared by several instances (`REDIS_URL`): sessions, back-channel logouts, single-flight refresh |
+//!
 //! [actix-web]: https://actix.rs
 
 #![forbid(unsafe_code)]

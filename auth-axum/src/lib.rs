@@ -24,6 +24,10 @@
 //! APIs called with `Authorization: Bearer <JWT access token>` take a [`BearerUser`]
 //! instead (RFC 9068 validation, RFC 6750 answers, a cache of validated tokens); it is
 //! enabled by configuring the API's audience (`with_api_audience`, `OIDC_API_AUDIENCE`).
+//!
+//! | feature | what |
+//! |---|---|
+//! | `redis` | Redis as the store shared by several instances (`REDIS_URL`): sessions, back-channel logouts, single-flight refresh |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -22,6 +22,15 @@
 //! allow-list of asymmetric algorithms; pending logins in encrypted, HttpOnly,
 //! SameSite=Lax cookies; secrets redacted in `Debug`; no redirects followed by the HTTP
 //! client; bounded sizes everywhere.
+//!
+//! Providers: [`Preset`] knows the issuer layout and login parameters of Scalekit,
+//! WorkOS AuthKit, Auth0, Keycloak, Entra ID, Google and Okta. For development and
+//! tests, the `auth-testkit` crate runs an OpenID provider in-process.
+//!
+//! | feature | what |
+//! |---|---|
+//! | `redis` | Redis as the store shared by several instances: sessions, back-channel logouts, single-flight refresh (`REDIS_URL`) |
+//! | `fuzzing` | entry points for the cargo-fuzz targets in `fuzz/`; not a public API |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
