@@ -87,7 +87,9 @@ impl Verifier {
             .split_once('.')
             .map(|(_, p)| p)
             .ok_or(TokenError::Malformed)?;
-        decode_json(payload)
+        let claims = decode_json(payload)?;
+        check_claim_types(&claims)?;
+        Ok(claims)
     }
 
     /// Validates an ID token: signature, `iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `sub`,
@@ -313,6 +315,28 @@ impl Verifier {
 
 fn str_claim<'a>(claims: &'a ClaimMap, name: &str) -> Option<&'a str> {
     claims.get(name).and_then(Value::as_str)
+}
+
+/// The registered claims this crate reads must have their registered types when present
+/// (RFC 7519 §4.1, OpenID Connect Core §2): a claim of another type is refused, never
+/// read as absent (an `azp` of 42 is not "no azp", an `nbf` of "tomorrow" is not "no
+/// nbf"). Found by the `id_token_claims` fuzz target.
+fn check_claim_types(claims: &ClaimMap) -> Result<(), TokenError> {
+    for name in ["iss", "sub", "azp", "nonce", "sid"] {
+        if claims.get(name).is_some_and(|v| !v.is_string()) {
+            return Err(TokenError::MissingClaim(name));
+        }
+    }
+    for name in ["exp", "iat", "nbf"] {
+        if claims.contains_key(name) && num_claim(claims, name).is_none() {
+            return Err(TokenError::MissingClaim(name));
+        }
+    }
+    match claims.get("aud") {
+        None | Some(Value::String(_)) => Ok(()),
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => Ok(()),
+        Some(_) => Err(TokenError::MissingClaim("aud")),
+    }
 }
 
 /// A NumericDate: an integer, or a number with a fraction (truncated).
@@ -562,6 +586,29 @@ mod tests {
             id(&t).await.unwrap_err(),
             TokenError::InvalidAuthorizedParty
         );
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_claims_of_the_wrong_type() {
+        for (name, value) in [
+            ("azp", json!(42)),
+            ("azp", json!(null)),
+            ("aud", json!([CLIENT, 5])),
+            ("aud", json!([])),
+            ("nbf", json!("9999999999")),
+            ("exp", json!("9999999999")),
+            ("iat", json!(null)),
+            ("sid", json!({"x": 1})),
+            ("sub", json!(["alice"])),
+            ("iss", json!([ISS])),
+        ] {
+            let t = rs256(&with(claims(), name, value.clone()));
+            assert_eq!(
+                id(&t).await.unwrap_err(),
+                TokenError::MissingClaim(name),
+                "{name}: {value}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -177,6 +177,14 @@ pub async fn rp_id_token_azp_of_another_client_with_one_audience(serve: Serve) {
     id_token_refused(serve, claim("azp", json!("another-client"))).await;
 }
 /// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_azp_not_a_string(serve: Serve) {
+    id_token_refused(serve, claim("azp", json!(4_102_444_800_u64))).await;
+}
+/// A hostile-provider case (see the module docs).
+pub async fn rp_id_token_nbf_not_a_number(serve: Serve) {
+    id_token_refused(serve, claim("nbf", json!("9999999999"))).await;
+}
+/// A hostile-provider case (see the module docs).
 pub async fn rp_nonce_invalid(serve: Serve) {
     id_token_refused(serve, claim("nonce", json!("another-login"))).await;
 }
@@ -978,7 +986,8 @@ macro_rules! hostile_suite {
             rp_id_token_azp_missing_with_several_audiences, rp_id_token_sub_missing,
             rp_id_token_sub_not_a_string, rp_id_token_exp_in_the_past, rp_id_token_exp_missing,
             rp_id_token_iat_in_the_future, rp_id_token_iat_missing,
-            rp_id_token_nbf_in_the_future, rp_id_token_azp_of_another_client_with_one_audience, rp_nonce_invalid,
+            rp_id_token_nbf_in_the_future, rp_id_token_azp_of_another_client_with_one_audience,
+            rp_id_token_azp_not_a_string, rp_id_token_nbf_not_a_number, rp_nonce_invalid,
             rp_nonce_missing, rp_id_token_bad_sig_rs256, rp_id_token_bad_sig_ps256,
             rp_id_token_bad_sig_es256, rp_id_token_bad_sig_eddsa, rp_id_token_sig_none,
             rp_id_token_hs256_with_the_client_secret,
