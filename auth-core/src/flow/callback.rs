@@ -208,7 +208,9 @@ impl Auth {
             refresh_token: response
                 .refresh_token()
                 .map(|r| RefreshToken::new(r.secret().clone())),
-            expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
+            expires_at: response
+                .expires_in()
+                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
             authenticated_at: now,
             scope: granted_scope(&response),
             last_seen: Some(now),

@@ -368,7 +368,9 @@ impl Auth {
                 .refresh_token()
                 .map(|r| RefreshToken::new(r.secret().clone())),
             id_token,
-            expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
+            expires_at: response
+                .expires_in()
+                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
             refresh_expires_at: response.extra_fields().refresh_expires_at(now),
             scope: granted_scope(&response),
         })

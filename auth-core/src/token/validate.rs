@@ -216,7 +216,11 @@ impl Verifier {
         } else if claims
             .get("iat")
             .and_then(Value::as_i64)
-            .is_some_and(|iat| iat + LOGOUT_TOKEN_MAX_AGE + self.leeway_secs() < now)
+            .is_some_and(|iat| {
+                iat.saturating_add(LOGOUT_TOKEN_MAX_AGE)
+                    .saturating_add(self.leeway_secs())
+                    < now
+            })
         {
             return Err(TokenError::InvalidIssuedAt);
         }
@@ -244,7 +248,7 @@ impl Verifier {
     }
 
     fn leeway_secs(&self) -> i64 {
-        self.leeway.as_secs() as i64
+        i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX)
     }
 
     fn check_issuer(&self, claims: &ClaimMap) -> Result<(), TokenError> {
@@ -285,7 +289,7 @@ impl Verifier {
 
     fn check_exp(&self, claims: &ClaimMap, now: i64, required: bool) -> Result<(), TokenError> {
         match num_claim(claims, "exp") {
-            Some(exp) if now > exp + self.leeway_secs() => Err(TokenError::Expired),
+            Some(exp) if now > exp.saturating_add(self.leeway_secs()) => Err(TokenError::Expired),
             Some(_) => Ok(()),
             None if required => Err(TokenError::MissingClaim("exp")),
             None => Ok(()),
@@ -294,7 +298,9 @@ impl Verifier {
 
     fn check_iat(&self, claims: &ClaimMap, now: i64, required: bool) -> Result<(), TokenError> {
         match num_claim(claims, "iat") {
-            Some(iat) if iat > now + self.leeway_secs() => Err(TokenError::InvalidIssuedAt),
+            Some(iat) if iat > now.saturating_add(self.leeway_secs()) => {
+                Err(TokenError::InvalidIssuedAt)
+            }
             Some(_) => Ok(()),
             None if required => Err(TokenError::MissingClaim("iat")),
             None => Ok(()),
@@ -305,7 +311,9 @@ impl Verifier {
         match claims.get("nbf") {
             None => Ok(()),
             Some(_) => match num_claim(claims, "nbf") {
-                Some(nbf) if nbf > now + self.leeway_secs() => Err(TokenError::NotYetValid),
+                Some(nbf) if nbf > now.saturating_add(self.leeway_secs()) => {
+                    Err(TokenError::NotYetValid)
+                }
                 Some(_) => Ok(()),
                 None => Err(TokenError::MissingClaim("nbf")),
             },
@@ -586,6 +594,25 @@ mod tests {
             id(&t).await.unwrap_err(),
             TokenError::InvalidAuthorizedParty
         );
+    }
+
+    #[tokio::test]
+    async fn rp_id_token_times_at_the_edges_of_the_number_range() {
+        // Saturating arithmetic: no overflow panic, and the right answer.
+        let far = rs256(&with(claims(), "exp", json!(4.1e37)));
+        assert!(
+            id(&far).await.is_ok(),
+            "an exp far in the future is not expired"
+        );
+        for (name, value, err) in [
+            ("exp", json!(-4.1e37), TokenError::Expired),
+            ("exp", json!(i64::MIN), TokenError::Expired),
+            ("iat", json!(4.1e37), TokenError::InvalidIssuedAt),
+            ("nbf", json!(i64::MAX), TokenError::NotYetValid),
+        ] {
+            let t = rs256(&with(claims(), name, value.clone()));
+            assert_eq!(id(&t).await.unwrap_err(), err, "{name}: {value}");
+        }
     }
 
     #[tokio::test]

@@ -462,6 +462,21 @@ pub async fn rp_token_response_of_another_token_type(serve: Serve) {
     token_endpoint_refused(serve, fault).await;
 }
 /// A hostile-provider case (see the module docs).
+pub async fn rp_token_response_with_a_huge_expires_in(serve: Serve) {
+    // u64::MAX seconds: must mean "far away", not wrap around into the past (which
+    // would refresh on every request).
+    let app = hostile(serve).await;
+    let fault = TokenFault::SetFields(vec![("expires_in".into(), json!(u64::MAX))]);
+    app.provider
+        .misbehave(Misbehaviour::default().token_endpoint(fault));
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    for _ in 0..3 {
+        assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+    }
+    assert_eq!(app.provider.stats().refresh_grants, 0);
+}
+/// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_id_token_not_a_jwt(serve: Serve) {
     let fault = TokenFault::SetFields(vec![("id_token".into(), json!("not-a-jwt"))]);
     token_endpoint_refused(serve, fault).await;
@@ -1006,6 +1021,7 @@ macro_rules! hostile_suite {
             rp_token_endpoint_answers_an_empty_object, rp_token_response_without_id_token,
             rp_token_response_without_access_token, rp_token_response_without_token_type,
             rp_token_response_id_token_not_a_jwt, rp_token_response_of_another_token_type,
+            rp_token_response_with_a_huge_expires_in,
             rp_token_endpoint_hang_is_bounded_and_slows_nobody,
             rp_refresh_with_another_sub_ends_the_session,
             rp_refresh_with_another_iss_ends_the_session,
