@@ -867,6 +867,25 @@ mod tests {
     }
 
     #[test]
+    fn optional_settings_are_read_from_the_environment() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("OIDC_LEEWAY_SECS", "5"),
+            ("OIDC_HTTP_TIMEOUT_SECS", "3"),
+            ("OIDC_SCOPES", "openid email"),
+            ("OIDC_CLIENT_AUTH", "client_secret_post"),
+        ]);
+        let c = AuthConfig::from_lookup(env(&vars)).expect("config");
+        assert_eq!(c.leeway, Duration::from_secs(5));
+        assert_eq!(c.request_timeout, Duration::from_secs(3));
+        assert_eq!(c.scopes, ["openid", "email"]);
+        assert_eq!(c.client_auth, ClientAuthMethod::ClientSecretPost);
+        let mut bad = BASE.to_vec();
+        bad.push(("OIDC_CLIENT_AUTH", "private_key_jwt"));
+        assert!(AuthConfig::from_lookup(env(&bad)).is_err());
+    }
+
+    #[test]
     fn rejects_missing_issuer() {
         let err = AuthConfig::from_lookup(env(&BASE[1..])).unwrap_err();
         assert!(matches!(err, ConfigError::MissingEnv("OIDC_ISSUER")));

@@ -456,6 +456,58 @@ mod tests {
         assert!(is_api_request(&h));
     }
 
+    async fn auth_at(app_url: &str, issuer: &str) -> Auth {
+        let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+        let config = crate::AuthConfig::builder(issuer, "client", app_url)
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .with_request_timeout(std::time::Duration::from_millis(200))
+            .build()
+            .expect("config");
+        Auth::discover(config).await.expect("auth")
+    }
+
+    fn set_cookies(r: &Response<String>) -> Vec<String> {
+        r.headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn cookies_are_secure_and_host_prefixed_over_https() {
+        let auth = auth_at("https://app.example.com", "https://id.example.com").await;
+        let c = auth.session_cookie();
+        assert_eq!((c.name, c.secure), ("__Host-auth_session", true));
+        let r = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+        let pending = set_cookies(&r);
+        assert!(!pending.is_empty());
+        for cookie in pending {
+            for attribute in ["Secure", "HttpOnly", "SameSite=Lax"] {
+                assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn cookies_work_over_plain_http_on_loopback() {
+        let auth = auth_at("http://127.0.0.1:3000", "http://127.0.0.1:9").await;
+        let c = auth.session_cookie();
+        assert_eq!((c.name, c.secure), ("auth_session", false));
+        let r = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+        for cookie in set_cookies(&r) {
+            assert!(!cookie.contains("Secure"), "{cookie}");
+            assert!(
+                cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+                "{cookie}"
+            );
+        }
+    }
+
     #[test]
     fn escapes_html() {
         assert_eq!(
