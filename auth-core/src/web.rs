@@ -6,29 +6,16 @@ use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION,
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 
 use tracing::Instrument as _;
+use tracing::field::Empty;
 
 use crate::auth::Auth;
 use crate::flow::authorize::LoginOptions;
 use crate::flow::callback::CallbackError;
 use crate::token::TokenError;
 
-/// The span of one auth route; `outcome` and `status` are recorded when it answers.
-/// Its fields never hold a secret (no code, token, state or session id).
-fn route_span(name: &'static str) -> tracing::Span {
-    use tracing::field::Empty;
-    match name {
-        "auth.login" => tracing::info_span!(
-            "auth.login",
-            signup = Empty,
-            outcome = Empty,
-            status = Empty
-        ),
-        "auth.callback" => tracing::info_span!("auth.callback", outcome = Empty, status = Empty),
-        "auth.logout" => tracing::info_span!("auth.logout", outcome = Empty, status = Empty),
-        _ => tracing::info_span!("auth.backchannel_logout", outcome = Empty, status = Empty),
-    }
-}
-
+/// Each auth route runs in a span of its own (`auth.login`, `auth.callback`,
+/// `auth.logout`, `auth.backchannel_logout`); `finish` records its `outcome` and
+/// `status`. Their fields never hold a secret (no code, token, state or session id).
 fn finish(span: &tracing::Span, outcome: &str, response: &Response<String>) {
     span.record("outcome", outcome);
     span.record("status", response.status().as_u16());
@@ -88,8 +75,7 @@ impl Auth {
     /// Runs in an `auth.login` span (`signup`, `outcome`: `redirected` or `refused`,
     /// `status`).
     pub fn login_response(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
-        let span = route_span("auth.login");
-        span.record("signup", signup);
+        let span = tracing::info_span!("auth.login", signup, outcome = Empty, status = Empty);
         let _entered = span.enter();
         let response = self.login_inner(uri, headers, signup);
         let outcome = if response.status().is_redirection() {
@@ -132,7 +118,7 @@ impl Auth {
     /// Runs in an `auth.callback` span (`outcome`: `signed_in` or the error code shown
     /// to the user, such as `access_denied` or `login_expired`; `status`).
     pub async fn callback_response(&self, uri: &Uri, headers: &HeaderMap) -> Response<String> {
-        let span = route_span("auth.callback");
+        let span = tracing::info_span!("auth.callback", outcome = Empty, status = Empty);
         let (response, outcome) = self
             .callback_inner(uri, headers)
             .instrument(span.clone())
@@ -194,7 +180,7 @@ impl Auth {
     /// Runs in an `auth.logout` span (`outcome`: `signed_out`, `no_session` or
     /// `store_unavailable`; `status`).
     pub async fn logout_response(&self, headers: &HeaderMap) -> Response<String> {
-        let span = route_span("auth.logout");
+        let span = tracing::info_span!("auth.logout", outcome = Empty, status = Empty);
         let (response, outcome) = self.logout_inner(headers).instrument(span.clone()).await;
         finish(&span, outcome, &response);
         response
@@ -227,7 +213,7 @@ impl Auth {
     /// Runs in an `auth.backchannel_logout` span (`outcome`: `accepted`, `refused` or
     /// `unavailable`; `status`).
     pub async fn backchannel_response(&self, body: &[u8]) -> Response<String> {
-        let span = route_span("auth.backchannel_logout");
+        let span = tracing::info_span!("auth.backchannel_logout", outcome = Empty, status = Empty);
         let response = self.backchannel_inner(body).instrument(span.clone()).await;
         let outcome = match response.status() {
             StatusCode::OK => "accepted",

@@ -9,7 +9,7 @@ use auth_core::{Auth, AuthConfigBuilder};
 use auth_testkit::{DevProvider, DevProviderBuilder};
 use reqwest::StatusCode;
 
-use crate::{API, API_SCOPE, Running, Serve, follow, futures_join, init};
+use crate::{API, API_SCOPE, Running, Serve, follow, futures_join, init, me_at};
 
 pub(crate) struct DevApp {
     pub(crate) base: String,
@@ -61,12 +61,7 @@ async fn start_dev_configured(
 }
 
 async fn me_json(browser: &reqwest::Client, app: &DevApp) -> (StatusCode, String) {
-    let r = browser
-        .get(format!("{}/me", app.base))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .expect("me");
+    let r = me_at(browser, &app.base).await;
     (r.status(), r.text().await.expect("body"))
 }
 

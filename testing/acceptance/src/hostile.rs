@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::dev::{DevApp, start_dev_with};
-use crate::{API, API_SCOPE, Serve, futures_join};
+use crate::{API, API_SCOPE, Serve, follow, futures_join, me_at};
 
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -38,13 +38,7 @@ async fn hostile_with(
 }
 
 async fn me_status(browser: &reqwest::Client, app: &DevApp) -> StatusCode {
-    browser
-        .get(format!("{}/me", app.base))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .expect("me")
-        .status()
+    me_at(browser, &app.base).await.status()
 }
 
 /// Signs in as alice (auto-approved) and returns the last page.
@@ -495,22 +489,9 @@ pub async fn rp_token_endpoint_hang_is_bounded_and_slows_nobody(serve: Serve) {
     let token_requests = app.provider.stats().token_requests;
     let started = Instant::now();
     let login = tokio::spawn({
-        let provider_browser = DevProvider::browser();
+        let browser = DevProvider::browser();
         let url = format!("{}/auth/login", app.base);
-        async move {
-            let mut url = reqwest::Url::parse(&url).expect("url");
-            loop {
-                let r = provider_browser.get(url.clone()).send().await.expect("hop");
-                if !r.status().is_redirection() {
-                    return r.status();
-                }
-                let next = r.headers()["location"]
-                    .to_str()
-                    .expect("location")
-                    .to_owned();
-                url = url.join(&next).expect("join");
-            }
-        }
+        async move { follow(&browser, &url).await.0.status() }
     });
     // While the callback waits for the provider (its token request has arrived),
     // other requests are answered well within the app's 2 s provider timeout.

@@ -140,12 +140,7 @@ pub async fn no_secret_in_trace_logs_pages_or_debug(serve: Serve) {
     }
 
     // Callback errors: a tampered state, a replayed code, a provider error.
-    let stats: Value = reqwest::get(app.provider.stats_url())
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("json");
+    let stats: Value = crate::stats(&app).await;
     let code = stats["token_secrets"][0]
         .as_str()
         .expect("the code")
@@ -171,12 +166,7 @@ pub async fn no_secret_in_trace_logs_pages_or_debug(serve: Serve) {
     record(&mut pages, r).await;
 
     let debug = format!("{:?}\n{:?}", app.auth, app.auth.config());
-    let stats: Value = reqwest::get(app.provider.stats_url())
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("json");
+    let stats: Value = crate::stats(&app).await;
     let mut secrets: Vec<String> = stats["token_secrets"]
         .as_array()
         .expect("token secrets")

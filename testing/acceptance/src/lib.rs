@@ -175,8 +175,13 @@ async fn stats(app: &TestApp) -> Value {
 }
 
 async fn me(client: &Client, app: &TestApp) -> reqwest::Response {
+    me_at(client, &app.base).await
+}
+
+/// `GET {base}/me` as an API client (JSON, 401 rather than a redirect).
+async fn me_at(client: &Client, base: &str) -> reqwest::Response {
     client
-        .get(format!("{}/me", app.base))
+        .get(format!("{base}/me"))
         .header("accept", "application/json")
         .send()
         .await
