@@ -22,23 +22,17 @@ pub(crate) async fn start_dev(
     provider: DevProviderBuilder,
     refresh_margin: Duration,
 ) -> DevApp {
-    let margin = move |b: AuthConfigBuilder| b.with_refresh_margin(refresh_margin);
-    start_dev_configured(serve, provider, Box::new(margin)).await
+    start_dev_with(serve, provider, move |b| {
+        b.with_refresh_margin(refresh_margin)
+    })
+    .await
 }
 
 /// Starts the provider and the app, with `configure` applied to the app's config.
 pub(crate) async fn start_dev_with(
     serve: Serve,
     provider: DevProviderBuilder,
-    configure: fn(AuthConfigBuilder) -> AuthConfigBuilder,
-) -> DevApp {
-    start_dev_configured(serve, provider, Box::new(configure)).await
-}
-
-async fn start_dev_configured(
-    serve: Serve,
-    provider: DevProviderBuilder,
-    configure: Box<dyn FnOnce(AuthConfigBuilder) -> AuthConfigBuilder>,
+    configure: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
 ) -> DevApp {
     init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
