@@ -5,10 +5,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use auth_core::{Auth, BearerAuth, BearerError};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
+use auth_core::adapter::{self, Rejection};
+use auth_core::{BearerAuth, BearerError};
 
 use crate::convert;
+use crate::request::ActixRequest;
 
 /// The caller of an API, from a validated bearer access token (RFC 9068 JWT): the
 /// signature by the provider's JWKS, `iss`, `aud` (one of the configured API
@@ -37,27 +39,20 @@ pub struct BearerUser(Arc<BearerAuth>);
 impl BearerUser {
     /// `Ok` when the token grants `scope`; else the 403 `insufficient_scope` answer.
     pub fn require_scope(&self, scope: &str) -> Result<(), BearerRejection> {
-        self.0.require_scopes(&[scope]).map_err(BearerRejection)
-    }
-}
-
-impl std::ops::Deref for BearerUser {
-    type Target = BearerAuth;
-
-    fn deref(&self) -> &BearerAuth {
-        &self.0
+        adapter::require_scopes(&self.0, &[scope]).map_err(BearerRejection)
     }
 }
 
 /// Why [`BearerUser`] could not be extracted, answered as RFC 6750 says (401, 400,
 /// 403, 503, or 500 when the middleware is missing or no API audience is configured).
 #[derive(Debug)]
-pub struct BearerRejection(BearerError);
+pub struct BearerRejection(Rejection);
 
 impl BearerRejection {
-    /// Why the token was not accepted.
+    /// Why the token was not accepted ([`BearerError::NotConfigured`] when the
+    /// middleware is missing).
     pub fn error(&self) -> &BearerError {
-        &self.0
+        self.0.bearer_error().unwrap_or(&BearerError::NotConfigured)
     }
 }
 
@@ -69,35 +64,12 @@ impl std::fmt::Display for BearerRejection {
 
 impl ResponseError for BearerRejection {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::from_u16(self.0.status().as_u16())
-            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+        convert::status(self.0.status())
     }
 
     fn error_response(&self) -> HttpResponse {
-        convert::response(&self.0.to_response())
+        convert::rejection(&self.0)
     }
-}
-
-async fn resolve(req: &HttpRequest) -> Result<Option<BearerUser>, BearerError> {
-    if let Some(user) = req.extensions().get::<BearerUser>() {
-        return Ok(Some(user.clone()));
-    }
-    let Some(auth) = req.extensions().get::<Auth>().cloned() else {
-        tracing::error!(
-            "BearerUser used without the middleware: add `.wrap(auth_middleware(&auth))`"
-        );
-        return Err(BearerError::NotConfigured);
-    };
-    let headers = req
-        .headers()
-        .get_all(actix_web::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    let Some(token) = Auth::bearer_token(headers)? else {
-        return Ok(None);
-    };
-    let user = BearerUser(auth.authenticate_bearer(token).await?);
-    req.extensions_mut().insert(user.clone());
-    Ok(Some(user))
 }
 
 impl FromRequest for BearerUser {
@@ -107,10 +79,8 @@ impl FromRequest for BearerUser {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            resolve(&req)
-                .await
-                .map_err(BearerRejection)?
-                .ok_or(BearerRejection(BearerError::Missing))
+            let caller = adapter::require_bearer(&mut ActixRequest(&req)).await;
+            caller.map(BearerUser).map_err(BearerRejection)
         })
     }
 }
@@ -128,10 +98,18 @@ impl FromRequest for MaybeBearerUser {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            resolve(&req)
-                .await
-                .map(MaybeBearerUser)
-                .map_err(BearerRejection)
+            match adapter::optional_bearer(&mut ActixRequest(&req)).await {
+                Ok(caller) => Ok(MaybeBearerUser(caller.map(BearerUser))),
+                Err(rejection) => Err(BearerRejection(rejection)),
+            }
         })
+    }
+}
+
+impl std::ops::Deref for BearerUser {
+    type Target = BearerAuth;
+
+    fn deref(&self) -> &BearerAuth {
+        &self.0
     }
 }

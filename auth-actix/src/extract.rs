@@ -5,118 +5,62 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::dev::{Payload, ServiceRequest};
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use auth_core::{Auth, AuthSession, Authenticated};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
+use auth_core::adapter::{self, Rejection};
+use auth_core::{Auth, AuthSession};
 
 use crate::convert;
+use crate::request::ActixRequest;
 
 /// The signed-in user of a request. It exists only when the session is valid
-/// (refreshed if needed). Use `Option<AuthUser>` on pages that work both ways.
+/// (refreshed if needed). Use [`MaybeAuthUser`] on pages that work both ways.
 ///
 /// It dereferences to the [`AuthSession`]: `user.claims()`, `user.sub()`,
 /// `user.access_token()`...
 #[derive(Clone, Debug)]
 pub struct AuthUser(Arc<AuthSession>);
 
-impl AuthUser {
-    /// The whole session.
-    pub fn session(&self) -> &AuthSession {
-        &self.0
-    }
-}
+type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
-impl std::ops::Deref for AuthUser {
-    type Target = AuthSession;
+impl FromRequest for AuthUser {
+    type Error = AuthRejection;
+    type Future = LocalFuture<Result<Self, Self::Error>>;
 
-    fn deref(&self) -> &AuthSession {
-        &self.0
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = adapter::require_user(&mut ActixRequest(&req)).await;
+            user.map(AuthUser).map_err(AuthRejection)
+        })
     }
 }
 
 /// Why [`AuthUser`] could not be extracted. As a response: a redirect to login for a
 /// browser, 401 JSON for an API client, 503 when sessions are unavailable, 500 when the
-/// middleware is missing.
+/// middleware is missing. [`AuthRejection::rejection`] tells which.
 #[derive(Debug)]
-pub struct AuthRejection(http::Response<String>);
+pub struct AuthRejection(pub(crate) Rejection);
 
 impl AuthRejection {
-    pub(crate) fn to_response(&self) -> HttpResponse {
-        convert::response(&self.0)
+    /// The rejection as `auth-core` decided it: its reason, status, body and headers.
+    pub fn rejection(&self) -> &Rejection {
+        &self.0
     }
 }
 
 impl std::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "not signed in ({})", self.0.status())
+        self.0.fmt(f)
     }
 }
 
 impl ResponseError for AuthRejection {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::from_u16(self.0.status().as_u16())
-            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+        convert::status(self.0.status())
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.to_response()
-    }
-}
-
-/// The outcome of resolving a request's session.
-pub(crate) enum Outcome {
-    User(AuthUser),
-    Not(Auth, Authenticated),
-}
-
-/// Resolves the signed-in user of `req` once per request (the result is kept in the
-/// request's extensions for later extractors).
-pub(crate) async fn authenticate(req: &HttpRequest) -> Result<Outcome, AuthRejection> {
-    if let Some(user) = req.extensions().get::<AuthUser>() {
-        return Ok(Outcome::User(user.clone()));
-    }
-    let Some(auth) = req.extensions().get::<Auth>().cloned() else {
-        tracing::error!(
-            "AuthUser used without the middleware: add `.wrap(auth_middleware(&auth))`"
-        );
-        let mut missing = http::Response::new("auth middleware missing".to_string());
-        *missing.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-        return Err(AuthRejection(missing));
-    };
-    let id = auth.session_id(convert::cookie_headers(req));
-    match auth.authenticate(id.as_ref()).await {
-        Authenticated::User(session) => {
-            let user = AuthUser(session);
-            req.extensions_mut().insert(user.clone());
-            Ok(Outcome::User(user))
-        }
-        other => Ok(Outcome::Not(auth, other)),
-    }
-}
-
-fn reject(req: &HttpRequest, auth: &Auth, outcome: &Authenticated) -> AuthRejection {
-    AuthRejection(auth.rejection_response(
-        outcome,
-        &convert::method(req),
-        &convert::uri(req),
-        &convert::headers(req),
-    ))
-}
-
-/// The signed-in user of `req`, or the rejection to answer.
-pub(crate) async fn resolve(req: &HttpRequest) -> Result<AuthUser, AuthRejection> {
-    match authenticate(req).await? {
-        Outcome::User(user) => Ok(user),
-        Outcome::Not(auth, outcome) => Err(reject(req, &auth, &outcome)),
-    }
-}
-
-impl FromRequest for AuthUser {
-    type Error = AuthRejection;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { resolve(&req).await })
+        convert::rejection(&self.0)
     }
 }
 
@@ -129,17 +73,14 @@ pub struct MaybeAuthUser(pub Option<AuthUser>);
 
 impl FromRequest for MaybeAuthUser {
     type Error = AuthRejection;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = LocalFuture<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match authenticate(&req).await? {
-                Outcome::User(user) => Ok(MaybeAuthUser(Some(user))),
-                Outcome::Not(auth, outcome @ Authenticated::Unavailable) => {
-                    Err(reject(&req, &auth, &outcome))
-                }
-                Outcome::Not(..) => Ok(MaybeAuthUser(None)),
+            match adapter::optional_user(&mut ActixRequest(&req)).await {
+                Ok(user) => Ok(MaybeAuthUser(user.map(AuthUser))),
+                Err(rejection) => Err(AuthRejection(rejection)),
             }
         })
     }
@@ -159,11 +100,11 @@ pub trait AuthExt {
 
 impl AuthExt for HttpRequest {
     fn auth(&self) -> Option<Auth> {
-        self.extensions().get::<Auth>().cloned()
+        adapter::auth_of(&ActixRequest(self))
     }
 
     fn auth_user(&self) -> Option<AuthUser> {
-        self.extensions().get::<AuthUser>().cloned()
+        adapter::resolved_user(&ActixRequest(self)).map(AuthUser)
     }
 }
 
@@ -174,5 +115,13 @@ impl AuthExt for ServiceRequest {
 
     fn auth_user(&self) -> Option<AuthUser> {
         self.request().auth_user()
+    }
+}
+
+impl std::ops::Deref for AuthUser {
+    type Target = AuthSession;
+
+    fn deref(&self) -> &AuthSession {
+        &self.0
     }
 }

@@ -50,6 +50,7 @@ mod bearer;
 mod convert;
 mod extract;
 mod middleware;
+mod request;
 mod routes;
 
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};

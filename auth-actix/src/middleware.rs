@@ -10,7 +10,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use auth_core::Auth;
 
-use crate::extract::resolve;
+use crate::request::ActixRequest;
 
 /// Puts the [`Auth`] handle in each request's extensions. Build it with
 /// [`auth_middleware`] and `.wrap()` it around the `App`.
@@ -19,10 +19,11 @@ pub struct AuthMiddleware {
     auth: Auth,
 }
 
-/// The middleware for `auth`. Calling it in every worker's app factory is fine: every
+/// The middleware for `auth` (an [`Auth`] or a reference to one, like
+/// [`crate::auth_routes`]). Calling it in every worker's app factory is fine: every
 /// clone of `auth` shares one session store.
-pub fn auth_middleware(auth: &Auth) -> AuthMiddleware {
-    AuthMiddleware { auth: auth.clone() }
+pub fn auth_middleware(auth: impl Into<Auth>) -> AuthMiddleware {
+    AuthMiddleware { auth: auth.into() }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for AuthMiddleware
@@ -119,13 +120,14 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         Box::pin(async move {
-            match resolve(req.request()).await {
+            let user = auth_core::adapter::require_user(&mut ActixRequest(req.request())).await;
+            match user {
                 Ok(_) => service
                     .call(req)
                     .await
                     .map(ServiceResponse::map_into_left_body),
                 Err(rejection) => {
-                    let response = rejection.to_response();
+                    let response = crate::convert::rejection(&rejection);
                     Ok(req.into_response(response).map_into_right_body())
                 }
             }

@@ -1,51 +1,45 @@
-//! The auth routes: login, signup, callback, logout and back-channel logout. Each one
-//! only translates between actix-web and `auth-core`'s HTTP edge.
+//! The auth routes, registered from `auth-core`'s route table: each answers through
+//! [`Auth::respond`].
 
+use actix_web::guard::{self, Guard};
 use actix_web::web::{self, Bytes, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{Handler, HttpRequest, HttpResponse};
 use auth_core::Auth;
+use auth_core::adapter::Route;
 
 use crate::convert;
 
 /// The auth routes under the configured prefix (default `/auth`): `GET login`,
 /// `GET signup`, `GET callback`, `GET logout`, `POST backchannel-logout`. Pass it to
-/// `App::configure`, and wrap the app in [`crate::auth_middleware`].
-pub fn auth_routes(auth: &Auth) -> impl FnOnce(&mut ServiceConfig) + use<> {
-    let auth = auth.clone();
+/// `App::configure`, and wrap the app in [`crate::auth_middleware`]. It takes an
+/// [`Auth`] or a reference to one, as `auth_middleware` does.
+pub fn auth_routes<A: Into<Auth>>(auth: A) -> impl FnOnce(&mut ServiceConfig) + use<A> {
+    let auth = auth.into();
     move |cfg: &mut ServiceConfig| {
-        let p = auth.config().route_prefix().to_string();
-        let data = web::Data::new(auth);
-        cfg.service(
-            web::scope(&p)
-                .app_data(data)
-                .route("/login", web::get().to(login))
-                .route("/signup", web::get().to(signup))
-                .route("/callback", web::get().to(callback))
-                .route("/logout", web::get().to(logout))
-                .route("/backchannel-logout", web::post().to(backchannel)),
-        );
+        let data = web::Data::new(auth.clone());
+        for route in auth.routes() {
+            cfg.service(
+                web::resource(route.path())
+                    .app_data(data.clone())
+                    .app_data(web::PayloadConfig::new(route.body_limit()))
+                    .route(web::route().guard(methods(&route)).to(answer(&route))),
+            );
+        }
     }
 }
 
-async fn login(auth: web::Data<Auth>, req: HttpRequest) -> HttpResponse {
-    convert::response(&auth.login_response(&convert::uri(&req), &convert::headers(&req), false))
+/// A guard that lets through the route's methods only.
+fn methods(route: &Route) -> impl Guard + use<> {
+    let allowed: Vec<_> = route.methods().iter().map(convert::method).collect();
+    guard::fn_guard(move |ctx| allowed.contains(&ctx.head().method))
 }
 
-async fn signup(auth: web::Data<Auth>, req: HttpRequest) -> HttpResponse {
-    convert::response(&auth.login_response(&convert::uri(&req), &convert::headers(&req), true))
-}
-
-async fn callback(auth: web::Data<Auth>, req: HttpRequest) -> HttpResponse {
-    let response = auth
-        .callback_response(&convert::uri(&req), &convert::headers(&req))
-        .await;
-    convert::response(&response)
-}
-
-async fn logout(auth: web::Data<Auth>, req: HttpRequest) -> HttpResponse {
-    convert::response(&auth.logout_response(&convert::headers(&req)).await)
-}
-
-async fn backchannel(auth: web::Data<Auth>, body: Bytes) -> HttpResponse {
-    convert::response(&auth.backchannel_response(&body).await)
+/// The handler of the route: its endpoint's answer.
+fn answer(
+    route: &Route,
+) -> impl Handler<(web::Data<Auth>, HttpRequest, Bytes), Output = HttpResponse> + use<> {
+    let endpoint = route.endpoint();
+    move |auth: web::Data<Auth>, req: HttpRequest, body: Bytes| async move {
+        convert::response(&auth.respond(endpoint, &convert::request(&req, body)).await)
+    }
 }

@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use auth_core::{Auth, BearerAuth, BearerError};
+use auth_core::adapter::{self, Rejection};
+use auth_core::{BearerAuth, BearerError};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
+
+use crate::request::AxumRequest;
 
 /// The caller of an API, from a validated bearer access token (RFC 9068 JWT): the
 /// signature by the provider's JWKS, `iss`, `aud` (one of the configured API
@@ -27,69 +30,36 @@ use http::request::Parts;
 #[derive(Clone, Debug)]
 pub struct BearerUser(Arc<BearerAuth>);
 
-impl BearerUser {
-    /// `Ok` when the token grants `scope`; else the 403 `insufficient_scope` answer.
-    pub fn require_scope(&self, scope: &str) -> Result<(), BearerRejection> {
-        self.0.require_scopes(&[scope]).map_err(BearerRejection)
-    }
-}
-
-impl std::ops::Deref for BearerUser {
-    type Target = BearerAuth;
-
-    fn deref(&self) -> &BearerAuth {
-        &self.0
-    }
-}
-
 /// Why [`BearerUser`] could not be extracted, as its RFC 6750 response (401, 400, 403,
 /// 503, or 500 when the layer is missing or no API audience is configured).
 #[derive(Debug)]
-pub struct BearerRejection(BearerError);
+pub struct BearerRejection(Rejection);
 
 impl BearerRejection {
-    /// Why the token was not accepted.
+    /// Why the token was not accepted ([`BearerError::NotConfigured`] when the layer is
+    /// missing).
     pub fn error(&self) -> &BearerError {
+        self.0.bearer_error().unwrap_or(&BearerError::NotConfigured)
+    }
+
+    /// The rejection as `auth-core` decided it: its status, body and headers.
+    pub fn rejection(&self) -> &Rejection {
         &self.0
     }
 }
 
 impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {
-        self.0.to_response().into_response()
+        self.0.into_response().into_response()
     }
-}
-
-async fn resolve(parts: &mut Parts) -> Result<Option<BearerUser>, BearerRejection> {
-    if let Some(user) = parts.extensions.get::<BearerUser>() {
-        return Ok(Some(user.clone()));
-    }
-    let Some(auth) = parts.extensions.get::<Auth>().cloned() else {
-        tracing::error!("BearerUser used without the auth layer: add `.layer(auth_layer(&auth))`");
-        return Err(BearerRejection(BearerError::NotConfigured));
-    };
-    let headers = parts.headers.get_all(http::header::AUTHORIZATION);
-    let token =
-        Auth::bearer_token(headers.iter().map(|v| v.as_bytes())).map_err(BearerRejection)?;
-    let Some(token) = token else {
-        return Ok(None);
-    };
-    let user = BearerUser(
-        auth.authenticate_bearer(token)
-            .await
-            .map_err(BearerRejection)?,
-    );
-    parts.extensions.insert(user.clone());
-    Ok(Some(user))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for BearerUser {
     type Rejection = BearerRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        resolve(parts)
-            .await?
-            .ok_or(BearerRejection(BearerError::Missing))
+        let caller = adapter::require_bearer(&mut AxumRequest(parts)).await;
+        caller.map(Self).map_err(BearerRejection)
     }
 }
 
@@ -102,6 +72,22 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for BearerUser {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        resolve(parts).await
+        let caller = adapter::optional_bearer(&mut AxumRequest(parts)).await;
+        caller.map(|c| c.map(Self)).map_err(BearerRejection)
+    }
+}
+
+impl BearerUser {
+    /// `Ok` when the token grants `scope`; else the 403 `insufficient_scope` answer.
+    pub fn require_scope(&self, scope: &str) -> Result<(), BearerRejection> {
+        adapter::require_scopes(&self.0, &[scope]).map_err(BearerRejection)
+    }
+}
+
+impl std::ops::Deref for BearerUser {
+    type Target = BearerAuth;
+
+    fn deref(&self) -> &BearerAuth {
+        &self.0
     }
 }

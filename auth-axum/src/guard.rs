@@ -1,14 +1,14 @@
 //! A guard for a whole router: every route behind it requires a signed-in user.
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::AuthUser;
+use crate::request::AxumRequest;
 
 /// Middleware that lets only signed-in requests through, answering like the
-/// [`AuthUser`] extractor otherwise (redirect to login, 401 JSON, or 503). The user is
-/// put in the request's extensions for handlers that want it.
+/// [`crate::AuthUser`] extractor otherwise (redirect to login, 401 JSON, or 503). The
+/// user is kept in the request for the handlers' extractors.
 ///
 /// ```no_run
 /// # use axum::{Router, routing::get};
@@ -18,11 +18,8 @@ use crate::AuthUser;
 /// ```
 pub async fn require_auth(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    match AuthUser::from_request_parts(&mut parts, &()).await {
-        Ok(user) => {
-            parts.extensions.insert(user);
-            next.run(Request::from_parts(parts, body)).await
-        }
-        Err(rejection) => rejection.into_response(),
+    match auth_core::adapter::require_user(&mut AxumRequest(&mut parts)).await {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(rejection) => rejection.into_response().into_response(),
     }
 }

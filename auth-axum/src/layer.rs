@@ -14,10 +14,11 @@ pub struct AuthLayer {
     auth: Auth,
 }
 
-/// Builds the layer for `auth`. Calling it several times is fine: every clone of
-/// `auth` shares one session store.
-pub fn auth_layer(auth: &Auth) -> AuthLayer {
-    AuthLayer { auth: auth.clone() }
+/// Builds the layer for `auth` (an [`Auth`] or a reference to one, like
+/// [`crate::auth_router`]). Calling it several times is fine: every clone of `auth`
+/// shares one session store.
+pub fn auth_layer(auth: impl Into<Auth>) -> AuthLayer {
+    AuthLayer { auth: auth.into() }
 }
 
 impl<S> Layer<S> for AuthLayer {

@@ -36,6 +36,7 @@ mod bearer;
 mod extract;
 mod guard;
 mod layer;
+mod request;
 mod routes;
 
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
@@ -45,9 +46,3 @@ pub use extract::{AuthRejection, AuthUser};
 pub use guard::require_auth;
 pub use layer::{AuthLayer, AuthService, auth_layer};
 pub use routes::auth_router;
-
-/// Converts a core response into an axum response.
-pub(crate) fn into_axum(resp: http::Response<String>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    resp.into_response()
-}

@@ -1,46 +1,49 @@
-//! The auth routes: login, signup, callback, logout and back-channel logout. Each one
-//! only translates between axum and `auth-core`'s HTTP edge.
+//! The auth routes, registered from `auth-core`'s route table: each answers through
+//! [`Auth::respond`].
 
 use auth_core::Auth;
+use auth_core::adapter::Route;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::{get, post};
-use http::{HeaderMap, Uri};
-
-use crate::into_axum;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::IntoResponse;
+use axum::routing::{MethodFilter, on};
+use http::{HeaderMap, Method, Request, Uri};
 
 /// The auth routes under the configured prefix (default `/auth`): `GET login`,
 /// `GET signup`, `GET callback`, `GET logout`, `POST backchannel-logout`. Merge it into
-/// your router and add [`crate::auth_layer`].
-pub fn auth_router<S: Clone + Send + Sync + 'static>(auth: Auth) -> Router<S> {
-    let p = auth.config().route_prefix().to_string();
-    Router::new()
-        .route(&format!("{p}/login"), get(login))
-        .route(&format!("{p}/signup"), get(signup))
-        .route(&format!("{p}/callback"), get(callback))
-        .route(&format!("{p}/logout"), get(logout))
-        .route(&format!("{p}/backchannel-logout"), post(backchannel))
+/// your router and add [`crate::auth_layer`]. It takes an [`Auth`] or a reference to
+/// one, as `auth_layer` does.
+pub fn auth_router<S: Clone + Send + Sync + 'static>(auth: impl Into<Auth>) -> Router<S> {
+    let auth = auth.into();
+    auth.routes()
+        .into_iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path(), method_router(&route))
+        })
         .with_state(auth)
 }
 
-async fn login(State(auth): State<Auth>, uri: Uri, headers: HeaderMap) -> Response {
-    into_axum(auth.login_response(&uri, &headers, false))
-}
-
-async fn signup(State(auth): State<Auth>, uri: Uri, headers: HeaderMap) -> Response {
-    into_axum(auth.login_response(&uri, &headers, true))
-}
-
-async fn callback(State(auth): State<Auth>, uri: Uri, headers: HeaderMap) -> Response {
-    into_axum(auth.callback_response(&uri, &headers).await)
-}
-
-async fn logout(State(auth): State<Auth>, headers: HeaderMap) -> Response {
-    into_axum(auth.logout_response(&headers).await)
-}
-
-async fn backchannel(State(auth): State<Auth>, body: Bytes) -> Response {
-    into_axum(auth.backchannel_response(&body).await)
+fn method_router(route: &Route) -> axum::routing::MethodRouter<Auth> {
+    let endpoint = route.endpoint();
+    let filter = route
+        .methods()
+        .iter()
+        .filter_map(|m| MethodFilter::try_from(m.clone()).ok())
+        .reduce(MethodFilter::or)
+        .unwrap_or(MethodFilter::GET);
+    let handler = move |State(auth): State<Auth>,
+                        method: Method,
+                        uri: Uri,
+                        headers: HeaderMap,
+                        body: Bytes| async move {
+        let mut request = Request::new(body);
+        (
+            *request.method_mut(),
+            *request.uri_mut(),
+            *request.headers_mut(),
+        ) = (method, uri, headers);
+        auth.respond(endpoint, &request).await.into_response()
+    };
+    on(filter, handler).layer(DefaultBodyLimit::max(route.body_limit()))
 }

@@ -142,6 +142,14 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// Lets functions that keep a handle take `auth` or `&auth` alike (`auth_layer(&auth)`,
+/// `auth_router(auth.clone())`).
+impl From<&Auth> for Auth {
+    fn from(auth: &Auth) -> Self {
+        auth.clone()
+    }
+}
+
 /// The start of a login: where to send the browser, and the cookies to set.
 #[derive(Debug)]
 pub struct LoginStart {

@@ -1,0 +1,426 @@
+//! What a web-framework adapter calls: every decision about a request is made here, so
+//! that an adapter is trait impls and type conversions only.
+//!
+//! - [`RequestHead`]: the few things core reads from a request (method, path, headers)
+//!   and the request's extensions, where the [`Auth`] handle and the resolved user are
+//!   kept. An adapter implements it for its framework's request type.
+//! - [`require_user`], [`optional_user`], [`require_bearer`], [`optional_bearer`]: the
+//!   signed-in user or API caller of a request, or a [`Rejection`] to answer.
+//! - [`Auth::routes`] and [`Auth::respond`]: the auth routes as one table (path,
+//!   methods, body limit, [`Endpoint`]) and what each answers.
+//!
+//! A minimal adapter over plain `http` types, to show the whole contract:
+//!
+//! ```
+//! use auth_core::adapter::{self, RequestHead};
+//!
+//! struct Req(http::request::Parts);
+//!
+//! impl RequestHead for Req {
+//!     fn method(&self) -> &str {
+//!         self.0.method.as_str()
+//!     }
+//!     fn path_and_query(&self) -> &str {
+//!         self.0.uri.path_and_query().map_or("/", |p| p.as_str())
+//!     }
+//!     fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+//!         self.0.headers.get_all(name).iter().map(|v| v.as_bytes())
+//!     }
+//!     fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+//!         self.0.extensions.get::<T>().cloned()
+//!     }
+//!     fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+//!         self.0.extensions.insert(value);
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let (parts, ()) = http::Request::get("/me").body(()).unwrap().into_parts();
+//! let mut req = Req(parts);
+//! // No `Auth` in the extensions: the adapter's layer is missing, a 500 for the app's
+//! // developer, never a redirect.
+//! let rejection = adapter::require_user(&mut req).await.unwrap_err();
+//! assert_eq!(rejection.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+//! assert!(rejection.is_missing_layer());
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Response, StatusCode};
+
+use crate::auth::Auth;
+use crate::bearer::{BearerAuth, BearerError};
+use crate::session::AuthSession;
+use crate::store::Authenticated;
+
+/// A request as core reads it. Implement it for a framework's request type; every
+/// method is a plain accessor.
+pub trait RequestHead {
+    /// The method, as sent (`"GET"`, `"POST"`...).
+    fn method(&self) -> &str;
+
+    /// The path and query as the client sent them (before any router nesting removed a
+    /// prefix): the `return_to` of a login started here.
+    fn path_and_query(&self) -> &str;
+
+    /// Every value of the header `name` (lowercase), in order.
+    fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]>;
+
+    /// A value of the request's extensions (the [`Auth`] handle put there by the
+    /// adapter's layer, and the user once resolved).
+    fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T>;
+
+    /// Keeps `value` in the request's extensions for later extractors.
+    fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T);
+}
+
+/// The signed-in user, as kept in a request's extensions once resolved.
+#[derive(Clone)]
+struct SignedIn(Arc<AuthSession>);
+
+/// The API caller, as kept in a request's extensions once resolved.
+#[derive(Clone)]
+struct Caller(Arc<BearerAuth>);
+
+/// Why a request was not let through, and what to answer: [`Rejection::status`],
+/// [`Rejection::body_text`] and [`Rejection::headers`] are the response, which
+/// [`Rejection::into_response`] hands over whole. The body never holds a secret or
+/// anything the request sent.
+#[derive(Debug)]
+pub struct Rejection(Box<RejectionInner>);
+
+#[derive(Debug)]
+struct RejectionInner {
+    reason: Reason,
+    response: Response<String>,
+}
+
+/// The reasons a [`Rejection`] can have.
+#[derive(Debug)]
+enum Reason {
+    SignInRequired,
+    Unavailable,
+    MissingLayer,
+    Bearer(BearerError),
+}
+
+impl Rejection {
+    fn new(reason: Reason, response: Response<String>) -> Self {
+        Self(Box::new(RejectionInner { reason, response }))
+    }
+
+    fn missing_layer(what: &str) -> Self {
+        tracing::error!(
+            "{what} used on a route without the auth layer: add the adapter's layer or middleware (auth_layer / auth_middleware) around it"
+        );
+        let mut response = Response::new("sign-in is not set up for this route".to_owned());
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        Self::new(Reason::MissingLayer, response)
+    }
+
+    fn bearer(error: BearerError) -> Self {
+        let response = error.to_response();
+        Self::new(Reason::Bearer(error), response)
+    }
+
+    /// The status to answer: a redirect (303) to login, 401, 403, 400, 503, or 500 when
+    /// the adapter's layer is missing.
+    pub fn status(&self) -> StatusCode {
+        self.0.response.status()
+    }
+
+    /// The body to answer (JSON for API clients, empty for a redirect).
+    pub fn body_text(&self) -> &str {
+        self.0.response.body()
+    }
+
+    /// The headers to answer (`Location`, `WWW-Authenticate`, `Content-Type`...).
+    pub fn headers(&self) -> &HeaderMap {
+        self.0.response.headers()
+    }
+
+    /// Where a browser is sent (the login route, with `return_to`), for a redirect.
+    pub fn redirect_target(&self) -> Option<&str> {
+        self.0
+            .response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// No valid session (a browser is sent to login, an API client gets 401).
+    pub fn is_sign_in_required(&self) -> bool {
+        matches!(self.0.reason, Reason::SignInRequired)
+    }
+
+    /// The session or token cannot be checked now (session store or provider down).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.0.reason, Reason::Unavailable)
+            || matches!(self.0.reason, Reason::Bearer(BearerError::Unavailable(_)))
+    }
+
+    /// The adapter's layer (which puts the [`Auth`] handle in the request) is missing:
+    /// a mistake in the app's setup.
+    pub fn is_missing_layer(&self) -> bool {
+        matches!(self.0.reason, Reason::MissingLayer)
+    }
+
+    /// Why a bearer token was refused, for the bearer entry points.
+    pub fn bearer_error(&self) -> Option<&BearerError> {
+        match &self.0.reason {
+            Reason::Bearer(e) => Some(e),
+            Reason::SignInRequired | Reason::Unavailable | Reason::MissingLayer => None,
+        }
+    }
+
+    /// The whole response.
+    pub fn into_response(self) -> Response<String> {
+        self.0.response
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0.reason {
+            Reason::SignInRequired => f.write_str("sign-in required"),
+            Reason::Unavailable => f.write_str("the session cannot be checked now"),
+            Reason::MissingLayer => f.write_str("the auth layer is missing"),
+            Reason::Bearer(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0.reason {
+            Reason::Bearer(e) => Some(e),
+            Reason::SignInRequired | Reason::Unavailable | Reason::MissingLayer => None,
+        }
+    }
+}
+
+/// The signed-in user of the request, resolved once per request (kept in its
+/// extensions): the session is loaded, checked and refreshed if needed. Without one,
+/// the rejection sends a browser to login (with `return_to`) and gives an API client
+/// 401; 503 when the session cannot be checked now.
+pub async fn require_user(req: &mut impl RequestHead) -> Result<Arc<AuthSession>, Rejection> {
+    match resolve_user(req, "AuthUser").await? {
+        (_, Ok(user)) => Ok(user),
+        (auth, Err(outcome)) => Err(reject_user(&auth, req, &outcome)),
+    }
+}
+
+/// The signed-in user of the request, or `None` without a valid session. A session
+/// that cannot be checked now is still a 503 rejection, so a signed-in user is never
+/// shown a signed-out page by mistake.
+pub async fn optional_user(
+    req: &mut impl RequestHead,
+) -> Result<Option<Arc<AuthSession>>, Rejection> {
+    match resolve_user(req, "Option<AuthUser>").await? {
+        (_, Ok(user)) => Ok(Some(user)),
+        (auth, Err(outcome @ Authenticated::Unavailable)) => Err(reject_user(&auth, req, &outcome)),
+        (_, Err(Authenticated::Anonymous | Authenticated::User(_))) => Ok(None),
+    }
+}
+
+/// The user already resolved for this request by an extractor or guard, if any.
+pub fn resolved_user(req: &impl RequestHead) -> Option<Arc<AuthSession>> {
+    req.extension::<SignedIn>().map(|u| u.0)
+}
+
+/// The [`Auth`] handle the adapter's layer put in the request.
+pub fn auth_of(req: &impl RequestHead) -> Option<Auth> {
+    req.extension::<Auth>()
+}
+
+type UserOutcome = (Auth, Result<Arc<AuthSession>, Authenticated>);
+
+async fn resolve_user(req: &mut impl RequestHead, what: &str) -> Result<UserOutcome, Rejection> {
+    let Some(auth) = req.extension::<Auth>() else {
+        return Err(Rejection::missing_layer(what));
+    };
+    if let Some(SignedIn(user)) = req.extension::<SignedIn>() {
+        return Ok((auth, Ok(user)));
+    }
+    let id = auth.session_id(req.header_values("cookie"));
+    match auth.authenticate(id.as_ref()).await {
+        Authenticated::User(user) => {
+            req.insert_extension(SignedIn(Arc::clone(&user)));
+            Ok((auth, Ok(user)))
+        }
+        other => Ok((auth, Err(other))),
+    }
+}
+
+fn reject_user(auth: &Auth, req: &impl RequestHead, outcome: &Authenticated) -> Rejection {
+    let headers = request_headers(req, &["accept", "authorization", "x-requested-with"]);
+    match outcome {
+        Authenticated::Unavailable => {
+            Rejection::new(Reason::Unavailable, auth.unavailable_response(&headers))
+        }
+        Authenticated::Anonymous | Authenticated::User(_) => {
+            let method = Method::from_bytes(req.method().as_bytes()).unwrap_or(Method::GET);
+            let uri = http::Uri::try_from(req.path_and_query())
+                .unwrap_or_else(|_| http::Uri::from_static("/"));
+            Rejection::new(
+                Reason::SignInRequired,
+                auth.unauthenticated_response(&method, &uri, &headers),
+            )
+        }
+    }
+}
+
+/// The named headers of a request as an `http` header map (for building an answer;
+/// the signed-in path never converts headers).
+fn request_headers(req: &impl RequestHead, names: &[&'static str]) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for &name in names {
+        for value in req.header_values(name) {
+            if let Ok(v) = http::HeaderValue::from_bytes(value) {
+                out.append(name, v);
+            }
+        }
+    }
+    out
+}
+
+/// The API caller of the request, from its `Authorization: Bearer` access token,
+/// resolved once per request. Without a bearer token, or with a bad one, the rejection
+/// is the RFC 6750 answer (401 with `WWW-Authenticate: Bearer`, 400, 403, 503).
+pub async fn require_bearer(req: &mut impl RequestHead) -> Result<Arc<BearerAuth>, Rejection> {
+    match resolve_bearer(req, "BearerUser").await? {
+        Some(caller) => Ok(caller),
+        None => Err(Rejection::bearer(BearerError::Missing)),
+    }
+}
+
+/// The API caller of the request, or `None` without an `Authorization: Bearer`
+/// header. A bad token is still refused, never taken as anonymous.
+pub async fn optional_bearer(
+    req: &mut impl RequestHead,
+) -> Result<Option<Arc<BearerAuth>>, Rejection> {
+    resolve_bearer(req, "Option<BearerUser>").await
+}
+
+async fn resolve_bearer(
+    req: &mut impl RequestHead,
+    what: &str,
+) -> Result<Option<Arc<BearerAuth>>, Rejection> {
+    if let Some(Caller(caller)) = req.extension::<Caller>() {
+        return Ok(Some(caller));
+    }
+    let Some(auth) = req.extension::<Auth>() else {
+        return Err(Rejection::missing_layer(what));
+    };
+    let token = match Auth::bearer_token(req.header_values("authorization")) {
+        Ok(Some(token)) => token,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(Rejection::bearer(e)),
+    };
+    let caller = auth
+        .authenticate_bearer(token)
+        .await
+        .map_err(Rejection::bearer)?;
+    req.insert_extension(Caller(Arc::clone(&caller)));
+    Ok(Some(caller))
+}
+
+/// A caller's token lacks a scope: the RFC 6750 `insufficient_scope` rejection (403).
+pub fn require_scopes<S: AsRef<str>>(caller: &BearerAuth, scopes: &[S]) -> Result<(), Rejection> {
+    caller.require_scopes(scopes).map_err(Rejection::bearer)
+}
+
+/// One of the auth routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `GET {prefix}/login`: starts a login at the provider.
+    Login,
+    /// `GET {prefix}/signup`: starts a login on the provider's sign-up screen.
+    Signup,
+    /// `GET {prefix}/callback`: the provider's authorization response.
+    Callback,
+    /// `GET {prefix}/logout`: ends the session, then the provider's.
+    Logout,
+    /// `POST {prefix}/backchannel-logout`: a logout token from the provider.
+    BackchannelLogout,
+}
+
+/// An auth route: where it is, which methods it answers, the largest body it reads,
+/// and which [`Endpoint`] answers it ([`Auth::respond`]).
+#[derive(Clone, Debug)]
+pub struct Route {
+    path: String,
+    methods: &'static [Method],
+    endpoint: Endpoint,
+}
+
+impl Route {
+    /// The whole path, prefix included (`/auth/login`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The methods it answers (any other gets 405 from the framework).
+    pub fn methods(&self) -> &'static [Method] {
+        self.methods
+    }
+
+    /// What answers it.
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// The largest request body read; a larger one gets 413 from the framework
+    /// without being read.
+    pub fn body_limit(&self) -> usize {
+        MAX_BODY_BYTES
+    }
+}
+
+/// The largest body an auth route reads (a back-channel logout token is a few KiB).
+pub(crate) const MAX_BODY_BYTES: usize = 32 * 1024;
+
+const GET: &[Method] = &[Method::GET];
+const POST: &[Method] = &[Method::POST];
+
+impl Auth {
+    /// The auth routes, under the configured prefix. An adapter registers each one
+    /// with its methods and body limit, and answers it with [`Auth::respond`].
+    pub fn routes(&self) -> Vec<Route> {
+        let prefix = self.config().route_prefix();
+        [
+            ("/login", GET, Endpoint::Login),
+            ("/signup", GET, Endpoint::Signup),
+            ("/callback", GET, Endpoint::Callback),
+            ("/logout", GET, Endpoint::Logout),
+            ("/backchannel-logout", POST, Endpoint::BackchannelLogout),
+        ]
+        .into_iter()
+        .map(|(path, methods, endpoint)| Route {
+            path: format!("{prefix}{path}"),
+            methods,
+            endpoint,
+        })
+        .collect()
+    }
+
+    /// The answer of `endpoint` to `request` (its method, URI, headers and body, the
+    /// body already bounded by [`Route::body_limit`]).
+    pub async fn respond<B: AsRef<[u8]>>(
+        &self,
+        endpoint: Endpoint,
+        request: &http::Request<B>,
+    ) -> Response<String> {
+        let (uri, headers) = (request.uri(), request.headers());
+        match endpoint {
+            Endpoint::Login => self.login_response(uri, headers, false),
+            Endpoint::Signup => self.login_response(uri, headers, true),
+            Endpoint::Callback => self.callback_response(uri, headers).await,
+            Endpoint::Logout => self.logout_response(headers).await,
+            Endpoint::BackchannelLogout => self.backchannel_response(request.body().as_ref()).await,
+        }
+    }
+}
