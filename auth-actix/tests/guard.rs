@@ -161,7 +161,10 @@ async fn login_uses_manual_authorization_endpoint_and_sets_pending_cookie() {
     let cookie = header_of(&r, header::SET_COOKIE);
     assert!(cookie.starts_with("auth_pending_"), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("Path=/auth"), "{cookie}");
+    assert!(
+        cookie.contains("Path=/;") || cookie.ends_with("Path=/"),
+        "{cookie}"
+    );
 }
 
 #[actix_web::test]

@@ -255,7 +255,15 @@ async fn resolve_user(req: &mut impl RequestHead, what: &str) -> Result<UserOutc
 }
 
 fn reject_user(auth: &Auth, req: &impl RequestHead, outcome: &Authenticated) -> Rejection {
-    let headers = request_headers(req, &["accept", "authorization", "x-requested-with"]);
+    let headers = request_headers(
+        req,
+        &[
+            "accept",
+            "authorization",
+            "x-requested-with",
+            "sec-fetch-mode",
+        ],
+    );
     match outcome {
         Authenticated::Unavailable => {
             Rejection::new(Reason::Unavailable, auth.unavailable_response(&headers))
@@ -342,7 +350,8 @@ pub enum Endpoint {
     Signup,
     /// `GET {prefix}/callback`: the provider's authorization response.
     Callback,
-    /// `GET {prefix}/logout`: ends the session, then the provider's.
+    /// `GET`, `POST` and `HEAD {prefix}/logout`: ends the session, then the
+    /// provider's, when the app itself asked (a same-origin request).
     Logout,
     /// `POST {prefix}/backchannel-logout`: a logout token from the provider.
     BackchannelLogout,
@@ -385,6 +394,7 @@ pub(crate) const MAX_BODY_BYTES: usize = 32 * 1024;
 
 const GET: &[Method] = &[Method::GET];
 const POST: &[Method] = &[Method::POST];
+const LOGOUT: &[Method] = &[Method::GET, Method::POST, Method::HEAD];
 
 impl Auth {
     /// The auth routes, under the configured prefix. An adapter registers each one
@@ -395,7 +405,7 @@ impl Auth {
             ("/login", GET, Endpoint::Login),
             ("/signup", GET, Endpoint::Signup),
             ("/callback", GET, Endpoint::Callback),
-            ("/logout", GET, Endpoint::Logout),
+            ("/logout", LOGOUT, Endpoint::Logout),
             ("/backchannel-logout", POST, Endpoint::BackchannelLogout),
         ]
         .into_iter()
@@ -419,7 +429,7 @@ impl Auth {
             Endpoint::Login => self.login_response(uri, headers, false),
             Endpoint::Signup => self.login_response(uri, headers, true),
             Endpoint::Callback => self.callback_response(uri, headers).await,
-            Endpoint::Logout => self.logout_response(headers).await,
+            Endpoint::Logout => self.logout_response(request.method(), headers).await,
             Endpoint::BackchannelLogout => self.backchannel_response(request.body().as_ref()).await,
         }
     }

@@ -65,7 +65,8 @@ type OAuthClient = oauth2::Client<
 #[non_exhaustive]
 pub enum TokenExchangeError {
     /// The provider refused (`invalid_grant`, `invalid_client`...).
-    #[error("the token endpoint answered {error}: {description}")]
+    // Provider-supplied text, printed escaped (no CR/LF of theirs reaches a log line).
+    #[error("the token endpoint answered {error:?}: {description:?}")]
     Refused {
         /// OAuth error code.
         error: String,
@@ -266,7 +267,7 @@ impl Auth {
                 Sessions::External { store, sealer }
             }
         };
-        let pending = PendingCookies::new(key, &config.route_prefix, config.secure_cookies());
+        let pending = PendingCookies::new(key, config.secure_cookies());
         let bearer_cache = crate::bearer::BearerCache::new(config.bearer_cache_capacity);
         Self(Arc::new(Inner {
             config,
@@ -305,6 +306,8 @@ impl Auth {
                 crate::token::IdTokenCheck::Login {
                     nonce: expected_nonce,
                 },
+                // Reached the app another way than the token endpoint: anyone could send it.
+                crate::token::jwks::TokenSource::Request,
             )
             .await
     }
@@ -354,6 +357,7 @@ impl Auth {
             pkce_verifier: verifier.secret().clone(),
             return_to,
             created_at: now,
+            max_age: options.max_age,
         }));
         LoginStart {
             authorization_url: url,

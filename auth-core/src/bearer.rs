@@ -226,9 +226,14 @@ fn is_token68(b: u8) -> bool {
 
 /// Validated tokens by the SHA-256 of the token, never returned past their `exp`.
 /// Bounded: when full, expired entries go first, then an arbitrary half.
+/// A validated token and until when it may be served from the cache.
+type CacheEntry = (Arc<BearerAuth>, i64);
+
 #[derive(Debug)]
 pub(crate) struct BearerCache {
-    entries: RwLock<HashMap<[u8; 32], Arc<BearerAuth>>>,
+    /// Each entry until the earlier of its token's `exp` and the end of the lifetime of
+    /// the keys that validated it (a key the provider removed stops working).
+    entries: RwLock<HashMap<[u8; 32], CacheEntry>>,
     capacity: usize,
 }
 
@@ -242,16 +247,20 @@ impl BearerCache {
 
     fn get(&self, key: &[u8; 32], now: i64) -> Option<Arc<BearerAuth>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).filter(|a| now < a.expires_at).cloned()
+        entries
+            .get(key)
+            .filter(|(_, until)| now < *until)
+            .map(|(a, _)| Arc::clone(a))
     }
 
-    fn insert(&self, key: [u8; 32], auth: Arc<BearerAuth>, now: i64) {
+    fn insert(&self, key: [u8; 32], auth: Arc<BearerAuth>, now: i64, keys_valid_for: i64) {
         if self.capacity == 0 {
             return;
         }
+        let until = auth.expires_at.min(now.saturating_add(keys_valid_for));
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.capacity {
-            entries.retain(|_, a| now < a.expires_at);
+            entries.retain(|_, (_, until)| now < *until);
         }
         if entries.len() >= self.capacity {
             let drop: Vec<[u8; 32]> = entries
@@ -263,7 +272,7 @@ impl BearerCache {
                 entries.remove(&k);
             }
         }
-        entries.insert(key, auth);
+        entries.insert(key, (auth, until));
     }
 
     #[cfg(test)]
@@ -343,7 +352,11 @@ impl Auth {
                         other => BearerError::Invalid(other),
                     })?;
                 let auth = Arc::new(BearerAuth::new(claims, token));
-                inner.bearer_cache.insert(key, Arc::clone(&auth), now);
+                let keys_valid_for = inner.verifier.jwks.remaining_lifetime().as_secs();
+                let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
+                inner
+                    .bearer_cache
+                    .insert(key, Arc::clone(&auth), now, keys_valid_for);
                 auth
             }
         };
@@ -550,7 +563,7 @@ mod tests {
     #[test]
     fn cache_never_returns_a_token_past_its_exp() {
         let cache = BearerCache::new(10);
-        cache.insert([1; 32], auth_with(100, "".into()), 0);
+        cache.insert([1; 32], auth_with(100, "".into()), 0, i64::MAX);
         assert!(cache.get(&[1; 32], 99).is_some());
         assert!(cache.get(&[1; 32], 100).is_none());
         assert!(cache.get(&[2; 32], 0).is_none());
@@ -560,17 +573,17 @@ mod tests {
     fn cache_stays_within_its_capacity() {
         let cache = BearerCache::new(8);
         for i in 0..100u8 {
-            cache.insert([i; 32], auth_with(1_000, "".into()), 0);
+            cache.insert([i; 32], auth_with(1_000, "".into()), 0, i64::MAX);
             assert!(cache.len() <= 8);
         }
         // Expired entries go first.
         let cache = BearerCache::new(2);
-        cache.insert([1; 32], auth_with(5, "".into()), 0);
-        cache.insert([2; 32], auth_with(50, "".into()), 0);
-        cache.insert([3; 32], auth_with(50, "".into()), 10);
+        cache.insert([1; 32], auth_with(5, "".into()), 0, i64::MAX);
+        cache.insert([2; 32], auth_with(50, "".into()), 0, i64::MAX);
+        cache.insert([3; 32], auth_with(50, "".into()), 10, i64::MAX);
         assert!(cache.get(&[2; 32], 10).is_some() && cache.get(&[3; 32], 10).is_some());
         let off = BearerCache::new(0);
-        off.insert([1; 32], auth_with(50, "".into()), 0);
+        off.insert([1; 32], auth_with(50, "".into()), 0, i64::MAX);
         assert!(off.get(&[1; 32], 0).is_none());
     }
 

@@ -185,6 +185,7 @@ impl AuthConfig {
             api_audiences: Vec::new(),
             api_scopes: Vec::new(),
             bearer_require_at_jwt: false,
+            dangerous_untyped_bearer_for_client_id: false,
             bearer_cache_capacity: DEFAULT_BEARER_CACHE_CAPACITY,
             cookie_key: None,
             session_key: None,
@@ -198,6 +199,7 @@ impl AuthConfig {
             session_store: None,
             redis_url: None,
             redis_timeout: Duration::from_secs(2),
+            dangerous_plaintext_sessions: false,
         }
     }
 
@@ -279,6 +281,16 @@ impl AuthConfig {
         }
         if let Some(s) = get("REDIS_URL").filter(|s| !s.trim().is_empty()) {
             b = b.with_redis_url(s.trim());
+        }
+        match get("SESSION_STORE_PLAINTEXT").as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some("dangerous") => b = b.dangerous_store_sessions_in_plaintext(),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "SESSION_STORE_PLAINTEXT",
+                    reason: "the only value is `dangerous`".into(),
+                });
+            }
         }
         b.build()
     }
@@ -395,6 +407,7 @@ pub struct AuthConfigBuilder {
     api_audiences: Vec<String>,
     api_scopes: Vec<String>,
     bearer_require_at_jwt: bool,
+    dangerous_untyped_bearer_for_client_id: bool,
     bearer_cache_capacity: usize,
     cookie_key: Option<CookieKeyBytes>,
     session_key: Option<CookieKeyBytes>,
@@ -408,6 +421,7 @@ pub struct AuthConfigBuilder {
     session_store: Option<SharedStore>,
     redis_url: Option<RedisUrl>,
     redis_timeout: Duration,
+    dangerous_plaintext_sessions: bool,
 }
 
 impl AuthConfigBuilder {
@@ -506,6 +520,16 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// When an API audience is this client's own id (Entra ID's default), bearer tokens
+    /// must be typed `at+jwt`: an ID token of this client has that audience too, and
+    /// is not a credential for an API (RFC 9068 §4, RFC 8725 §3.11). This turns that
+    /// rule off for a provider that types its access tokens `JWT`; ID tokens carrying
+    /// `nonce`, `at_hash` or `c_hash` are still refused, others are not told apart.
+    pub fn dangerous_accept_untyped_bearer_tokens_for_client_id_audience(mut self) -> Self {
+        self.dangerous_untyped_bearer_for_client_id = true;
+        self
+    }
+
     /// Scopes every bearer access token must carry (`OIDC_API_SCOPES`, space
     /// separated), in its `scope` claim (RFC 9068) or `scp` (Entra ID, Okta).
     /// Handlers can demand more with `require_scope`.
@@ -588,6 +612,15 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// Store sessions in Redis in clear, without `APP_SECRET` or
+    /// `SESSION_ENCRYPTION_KEY` (`SESSION_STORE_PLAINTEXT=dangerous`): anyone who can
+    /// read Redis then reads every session's tokens, and logout markers are not
+    /// authenticated. Without it, a Redis URL without a key is refused at build.
+    pub fn dangerous_store_sessions_in_plaintext(mut self) -> Self {
+        self.dangerous_plaintext_sessions = true;
+        self
+    }
+
     /// The longest wait for one Redis command (default 2 s); past it the request
     /// answers 503.
     pub fn with_redis_timeout(mut self, timeout: Duration) -> Self {
@@ -651,6 +684,13 @@ impl AuthConfigBuilder {
         }
         if let Some(RedisUrl(u)) = &self.redis_url {
             check_redis_url(u)?;
+            let keyed = self.cookie_key.is_some() || self.session_key.is_some();
+            if !keyed && !self.dangerous_plaintext_sessions {
+                return Err(ConfigError::Invalid {
+                    name: "REDIS_URL",
+                    reason: "sessions in Redis are sealed with a key shared by every instance: set APP_SECRET or SESSION_ENCRYPTION_KEY (or SESSION_STORE_PLAINTEXT=dangerous to store them in clear)".into(),
+                });
+            }
         }
         let issuer_url = parse_url("OIDC_ISSUER", &self.issuer)?;
         if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
@@ -741,11 +781,14 @@ impl AuthConfigBuilder {
                 reason: format!("scope {bad:?} has characters a scope cannot have"),
             });
         }
-        if !self.bearer_require_at_jwt && self.api_audiences.contains(&self.client_id) {
+        let client_id_is_an_api_audience = self.api_audiences.contains(&self.client_id);
+        if client_id_is_an_api_audience && self.dangerous_untyped_bearer_for_client_id {
             tracing::warn!(
-                "an API audience is this client's id: ID tokens of this client have that audience too; require `at+jwt` bearer tokens if the provider types them so (with_bearer_require_at_jwt)"
+                "an API audience is this client's id and untyped bearer tokens are accepted: an ID token of this client could be taken for an access token"
             );
         }
+        let bearer_require_at_jwt = self.bearer_require_at_jwt
+            || (client_id_is_an_api_audience && !self.dangerous_untyped_bearer_for_client_id);
         if self.bearer_cache_capacity > MAX_BEARER_CACHE_CAPACITY {
             return Err(ConfigError::Invalid {
                 name: "bearer cache capacity",
@@ -783,7 +826,7 @@ impl AuthConfigBuilder {
             access_token_audience: self.access_token_audience,
             api_audiences: self.api_audiences,
             api_scopes: self.api_scopes,
-            bearer_require_at_jwt: self.bearer_require_at_jwt,
+            bearer_require_at_jwt,
             bearer_cache_capacity: self.bearer_cache_capacity,
             cookie_key: self.cookie_key,
             session_key: self.session_key,
@@ -850,6 +893,30 @@ mod tests {
         ("OIDC_CLIENT_SECRET", "s3cret-value"),
         ("APP_URL", "http://127.0.0.1:3000"),
     ];
+
+    #[test]
+    fn rp_bearer_untyped_refused_when_an_api_audience_is_the_client_id() {
+        let b = || {
+            AuthConfig::builder(
+                "https://id.example.com",
+                "client",
+                "https://app.example.com",
+            )
+        };
+        let strict = b().with_api_audience("client").build().expect("config");
+        assert!(strict.bearer_require_at_jwt, "typed at+jwt required");
+        let other = b()
+            .with_api_audience("https://api.example.com")
+            .build()
+            .expect("config");
+        assert!(!other.bearer_require_at_jwt);
+        let loose = b()
+            .with_api_audience("client")
+            .dangerous_accept_untyped_bearer_tokens_for_client_id_audience()
+            .build()
+            .expect("config");
+        assert!(!loose.bearer_require_at_jwt, "the app opted out");
+    }
 
     #[test]
     fn from_env_builds_redirect_uri_and_defaults() {
@@ -926,6 +993,8 @@ mod tests {
     fn redis_url_is_read_checked_and_its_password_never_printed() {
         let mut vars = BASE.to_vec();
         vars.push(("REDIS_URL", "redis://:hunter2-pass@127.0.0.1:6379/0"));
+        let secret = "ab".repeat(32);
+        vars.push(("APP_SECRET", &secret));
         let built = AuthConfig::from_lookup(env(&vars));
         if cfg!(feature = "redis") {
             let c = built.expect("config");
@@ -938,6 +1007,36 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("REDIS_URL", "http://127.0.0.1:6379"));
         assert!(AuthConfig::from_lookup(env(&vars)).is_err());
+    }
+
+    #[test]
+    fn rp_redis_without_a_key_refused_at_start() {
+        let mut vars = BASE.to_vec();
+        vars.push(("REDIS_URL", "redis://127.0.0.1:6379/0"));
+        let refused = AuthConfig::from_lookup(env(&vars));
+        if cfg!(feature = "redis") {
+            let e = refused.expect_err("no key");
+            assert!(
+                e.to_string()
+                    .contains("APP_SECRET or SESSION_ENCRYPTION_KEY"),
+                "{e}"
+            );
+            vars.push(("SESSION_STORE_PLAINTEXT", "dangerous"));
+            assert!(
+                AuthConfig::from_lookup(env(&vars)).is_ok(),
+                "explicit opt-out"
+            );
+            vars.pop();
+            let key = "cd".repeat(32);
+            vars.push(("SESSION_ENCRYPTION_KEY", &key));
+            assert!(AuthConfig::from_lookup(env(&vars)).is_ok(), "a key");
+            vars.pop();
+            vars.push(("SESSION_STORE_PLAINTEXT", "yes"));
+            assert!(
+                AuthConfig::from_lookup(env(&vars)).is_err(),
+                "only `dangerous`"
+            );
+        }
     }
 
     #[test]

@@ -3,14 +3,17 @@
 //! and result that make a refresh single-flight across instances.
 //!
 //! Keys: session records under their bare session id (the store crate's layout);
-//! `auth:logout:<sha256>` for recorded logouts; `auth:refresh:lock:<sha256>` and
-//! `auth:refresh:done:<sha256>` for refreshes, where the hash is of the refresh token.
+//! `auth:logout:<sha256>` for recorded logouts (sealed when a key is configured) and
+//! `auth:logout:jti:<sha256>` for the logout tokens seen; `auth:refresh:{<sha256>}:lock`
+//! and `auth:refresh:{<sha256>}:done` for refreshes, where the hash is of the refresh
+//! token: the two share a hash tag, so the script that publishes a result and releases
+//! the lock touches one cluster slot.
 
 use std::time::Duration;
 
 use fred::prelude::{
-    Builder, ClientLike, Config, Error as RedisError, ErrorKind, Expiration, KeysInterface, Pool,
-    ReconnectPolicy, SetOptions,
+    Builder, ClientLike, Config, Error as RedisError, ErrorKind, Expiration, KeysInterface,
+    LuaInterface, Pool, ReconnectPolicy, SetOptions,
 };
 use sha2::{Digest, Sha256};
 
@@ -29,6 +32,26 @@ pub(crate) struct RedisShared {
 fn hashed(prefix: &str, value: &str) -> String {
     format!("{prefix}{}", hex::encode(Sha256::digest(value.as_bytes())))
 }
+
+/// The lock and result keys of a refresh token's refresh (one hash tag).
+fn refresh_keys(refresh_token: &str) -> (String, String) {
+    let tag = hex::encode(Sha256::digest(refresh_token.as_bytes()));
+    (
+        format!("auth:refresh:{{{tag}}}:lock"),
+        format!("auth:refresh:{{{tag}}}:done"),
+    )
+}
+
+/// Deletes the lock (KEYS[1]) only if it still holds the owner token (ARGV[1]).
+const RELEASE_LOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+    return redis.call('DEL', KEYS[1]) end return 0";
+
+/// Publishes the result (KEYS[2] = ARGV[2] for ARGV[3] ms) and releases the lock
+/// (KEYS[1]) only if the lock still holds the owner token (ARGV[1]): a holder whose
+/// lock expired publishes nothing.
+const PUBLISH_AND_RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+    redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) redis.call('DEL', KEYS[1]) \
+    return 1 end return 0";
 
 impl RedisShared {
     /// Connects (in the background: the app starts even while Redis is down, and
@@ -63,42 +86,102 @@ impl RedisShared {
         tower_sessions_redis_store::RedisStore::new(self.pool.clone())
     }
 
-    /// Records a back-channel logout (`key` is `sid:..` or `sub:..`) at `at`, kept for
-    /// `ttl` (the longest session lifetime).
+    /// Records a back-channel logout (`key` is `sid:..`, `sub:..` or `subnosid:..`) at
+    /// `at`, kept for `ttl` (the longest session lifetime). With a key configured the
+    /// marker is sealed (authenticated under its Redis key name), so a marker written
+    /// into Redis by anyone without the key has no effect.
     pub(crate) async fn record_logout(
         &self,
         key: &str,
         at: i64,
         ttl: Duration,
+        sealer: Option<&Sealer>,
     ) -> Result<(), RedisError> {
         let expire = Expiration::EX(ttl.as_secs().max(1) as i64);
+        let name = hashed("auth:logout:", key);
+        let value = match sealer {
+            Some(s) => s
+                .seal(at.to_string().as_bytes(), name.as_bytes())
+                .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
+            None => at.to_string(),
+        };
         self.pool
-            .set::<(), _, _>(hashed("auth:logout:", key), at, Some(expire), None, false)
+            .set::<(), _, _>(name, value, Some(expire), None, false)
             .await
     }
 
-    /// The logout times recorded for `keys`, in order.
-    pub(crate) async fn logouts(&self, keys: &[String]) -> Result<Vec<Option<i64>>, RedisError> {
-        let keys: Vec<String> = keys.iter().map(|k| hashed("auth:logout:", k)).collect();
-        if keys.len() == 1 {
-            Ok(vec![self.pool.get(keys[0].clone()).await?])
+    /// The logout times recorded for `keys`, in order. A marker that does not open with
+    /// the key (forged, or written by an app with another key) counts as absent.
+    pub(crate) async fn logouts(
+        &self,
+        keys: &[String],
+        sealer: Option<&Sealer>,
+    ) -> Result<Vec<Option<i64>>, RedisError> {
+        let names: Vec<String> = keys.iter().map(|k| hashed("auth:logout:", k)).collect();
+        let values: Vec<Option<String>> = if names.len() == 1 {
+            vec![self.pool.get(names[0].clone()).await?]
         } else {
-            self.pool.mget(keys).await
-        }
+            self.pool.mget(names.clone()).await?
+        };
+        Ok(names
+            .iter()
+            .zip(values)
+            .map(|(name, value)| {
+                let value = value?;
+                let plain = match sealer {
+                    Some(s) => s.open(&value, name.as_bytes()).or_else(|| {
+                        tracing::warn!("a logout marker in Redis is not authentic: ignored");
+                        None
+                    })?,
+                    None => value.into_bytes(),
+                };
+                std::str::from_utf8(&plain).ok()?.parse().ok()
+            })
+            .collect())
     }
 
-    /// Takes the refresh lock of `refresh_token` for `ttl`; false when another
-    /// instance holds it.
-    pub(crate) async fn lock_refresh(
+    /// Remembers a logout token's `jti` until `until` (Unix time): true the first
+    /// time, false for a replay (on any instance).
+    pub(crate) async fn first_use_of_logout_token(
         &self,
-        refresh_token: &str,
-        ttl: Duration,
+        jti: &str,
+        until: i64,
     ) -> Result<bool, RedisError> {
         let set: Option<String> = self
             .pool
             .set(
-                hashed("auth:refresh:lock:", refresh_token),
+                hashed("auth:logout:jti:", jti),
                 "1",
+                Some(Expiration::EXAT(until)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Forgets a logout token's `jti` (its logout could not be recorded: the
+    /// provider's retry must be taken).
+    pub(crate) async fn forget_logout_token(&self, jti: &str) -> Result<(), RedisError> {
+        self.pool
+            .del::<(), _>(hashed("auth:logout:jti:", jti))
+            .await
+    }
+
+    /// Takes the refresh lock of `refresh_token` for `ttl` as `owner` (a random token
+    /// of the holder's); false when another instance holds it.
+    pub(crate) async fn lock_refresh(
+        &self,
+        refresh_token: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, RedisError> {
+        let (lock, _) = refresh_keys(refresh_token);
+        let set: Option<String> = self
+            .pool
+            .set(
+                lock,
+                owner,
                 Some(Expiration::PX(ttl.as_millis() as i64)),
                 Some(SetOptions::NX),
                 false,
@@ -107,39 +190,50 @@ impl RedisShared {
         Ok(set.is_some())
     }
 
-    /// Releases the refresh lock of `refresh_token`.
-    pub(crate) async fn unlock_refresh(&self, refresh_token: &str) -> Result<(), RedisError> {
-        self.pool
-            .del::<(), _>(hashed("auth:refresh:lock:", refresh_token))
-            .await
+    /// Releases the refresh lock of `refresh_token` if `owner` still holds it (compare
+    /// and delete); true when it did.
+    pub(crate) async fn unlock_refresh(
+        &self,
+        refresh_token: &str,
+        owner: &str,
+    ) -> Result<bool, RedisError> {
+        let (lock, _) = refresh_keys(refresh_token);
+        let deleted: i64 = self
+            .pool
+            .eval(RELEASE_LOCK, vec![lock], vec![owner])
+            .await?;
+        Ok(deleted == 1)
     }
 
     /// Publishes a refresh's result for the other instances, for `ttl` (sealed like
-    /// session records when they are).
+    /// session records when they are), and releases the lock, both only if `owner`
+    /// still holds the lock; false (nothing published) when it lost it.
     pub(crate) async fn publish_refresh(
         &self,
         refresh_token: &str,
+        owner: &str,
         result: &Refreshed,
         ttl: Duration,
         sealer: Option<&Sealer>,
-    ) -> Result<(), RedisError> {
-        let key = hashed("auth:refresh:done:", refresh_token);
+    ) -> Result<bool, RedisError> {
+        let (lock, done) = refresh_keys(refresh_token);
         let json = serde_json::to_vec(result).unwrap_or_default();
         let value = match sealer {
             Some(s) => s
-                .seal(&json, key.as_bytes())
+                .seal(&json, done.as_bytes())
                 .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
             None => String::from_utf8(json).unwrap_or_default(),
         };
-        self.pool
-            .set::<(), _, _>(
-                key,
-                value,
-                Some(Expiration::PX(ttl.as_millis() as i64)),
-                None,
-                false,
+        let ttl_ms = ttl.as_millis().to_string();
+        let published: i64 = self
+            .pool
+            .eval(
+                PUBLISH_AND_RELEASE,
+                vec![lock, done],
+                vec![owner.to_owned(), value, ttl_ms],
             )
-            .await
+            .await?;
+        Ok(published == 1)
     }
 
     /// The result another instance published for `refresh_token`, if any.
@@ -148,7 +242,7 @@ impl RedisShared {
         refresh_token: &str,
         sealer: Option<&Sealer>,
     ) -> Result<Option<Result<Refreshed, ()>>, RedisError> {
-        let key = hashed("auth:refresh:done:", refresh_token);
+        let (_, key) = refresh_keys(refresh_token);
         let value: Option<String> = self.pool.get(key.as_str()).await?;
         Ok(value.map(|v| {
             let plain = match sealer {
@@ -157,5 +251,87 @@ impl RedisShared {
             };
             serde_json::from_slice(&plain).map_err(|_| ())
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refreshed() -> Refreshed {
+        serde_json::from_value(serde_json::json!({
+            "access_token": "at", "refresh_token": "rt2", "id_token": null,
+            "expires_at": 1, "scope": null
+        }))
+        .expect("a refresh result")
+    }
+
+    #[tokio::test]
+    async fn rp_refresh_lock_is_released_only_by_its_owner() {
+        let server = provider_harness::RedisServer::start();
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2))
+            .await
+            .expect("redis");
+        let ttl = Duration::from_secs(30);
+        assert!(r.lock_refresh("rt", "owner-a", ttl).await.expect("lock"));
+        assert!(!r.lock_refresh("rt", "owner-b", ttl).await.expect("lock"));
+        assert!(
+            !r.unlock_refresh("rt", "owner-b").await.expect("unlock"),
+            "not b's"
+        );
+        assert!(
+            !r.lock_refresh("rt", "owner-b", ttl).await.expect("lock"),
+            "still a's"
+        );
+        assert!(r.unlock_refresh("rt", "owner-a").await.expect("unlock"));
+        assert!(r.lock_refresh("rt", "owner-b", ttl).await.expect("lock"));
+    }
+
+    #[tokio::test]
+    async fn rp_refresh_holder_that_lost_its_lock_does_not_publish() {
+        let server = provider_harness::RedisServer::start();
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2))
+            .await
+            .expect("redis");
+        // a's lock expires under it (a stalled holder); b takes the lock.
+        assert!(
+            r.lock_refresh("rt", "owner-a", Duration::from_millis(100))
+                .await
+                .expect("lock")
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let ttl = Duration::from_secs(30);
+        assert!(r.lock_refresh("rt", "owner-b", ttl).await.expect("lock"));
+        let published = r
+            .publish_refresh("rt", "owner-a", &refreshed(), ttl, None)
+            .await;
+        assert!(
+            !published.expect("script"),
+            "a lost its lock: nothing published"
+        );
+        assert!(
+            r.published_refresh("rt", None)
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert!(
+            !r.lock_refresh("rt", "owner-c", ttl).await.expect("lock"),
+            "b keeps it"
+        );
+        // b publishes and releases in one step.
+        assert!(
+            r.publish_refresh("rt", "owner-b", &refreshed(), ttl, None)
+                .await
+                .expect("script")
+        );
+        assert!(matches!(
+            r.published_refresh("rt", None).await.expect("get"),
+            Some(Ok(_))
+        ));
+        assert!(
+            r.lock_refresh("rt", "owner-c", ttl).await.expect("lock"),
+            "released"
+        );
     }
 }

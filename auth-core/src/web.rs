@@ -70,37 +70,64 @@ impl Auth {
 
     /// `GET {prefix}/login` and `GET {prefix}/signup` (which adds `prompt=create`):
     /// redirects to the provider. Per-request options come only through the
-    /// allow-list of [`LoginOptions::from_query`].
+    /// allow-list of [`LoginOptions::from_query`], and never replace an option the app
+    /// set.
     ///
-    /// Runs in an `auth.login` span (`signup`, `outcome`: `redirected` or `refused`,
-    /// `status`).
+    /// Only a top-level navigation starts a login: a sub-resource or `fetch()`
+    /// (`Sec-Fetch-Mode` other than `navigate`) gets 400 and no pending login. A login
+    /// that another site started (`Sec-Fetch-Site: cross-site` or `same-site`) and that
+    /// names an identity provider or account (`organization_id`, `connection_id`,
+    /// `provider`, `login_hint`, `domain_hint`) is not forwarded: the answer is a page
+    /// asking the user to continue (RFC 6749 §10.12), which restarts it same-origin.
+    ///
+    /// Runs in an `auth.login` span (`signup`, `outcome`: `redirected`, `confirm` or
+    /// `refused`, `status`).
     pub fn login_response(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
         let span = tracing::info_span!("auth.login", signup, outcome = Empty, status = Empty);
         let _entered = span.enter();
-        let response = self.login_inner(uri, headers, signup);
-        let outcome = if response.status().is_redirection() {
-            "redirected"
-        } else {
-            "refused"
-        };
+        let (response, outcome) = self.login_inner(uri, headers, signup);
         finish(&span, outcome, &response);
         response
     }
 
-    fn login_inner(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
+    fn login_inner(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        signup: bool,
+    ) -> (Response<String>, &'static str) {
+        if !is_navigation(headers) {
+            tracing::info!("login refused: not a top-level navigation");
+            let response = self.error_response(
+                headers,
+                StatusCode::BAD_REQUEST,
+                "not_a_navigation",
+                "Sign-in must be opened as a page",
+                "Sign-in starts when you open a page, not from an image, script or fetch.",
+            );
+            return (response, "refused");
+        }
         let (mut options, return_to) = match LoginOptions::from_query(uri.query().unwrap_or("")) {
             Ok(v) => v,
             Err(e) => {
                 tracing::info!(error = %e, "login request refused");
-                return self.error_response(
+                let response = self.error_response(
                     headers,
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "The sign-in request is not valid",
                     &e.to_string(),
                 );
+                return (response, "refused");
             }
         };
+        if from_another_site(headers) && options.names_an_identity() {
+            tracing::info!(
+                "login started by another site names an identity provider: asking the user"
+            );
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            return (self.login_confirmation_page(path), "confirm");
+        }
         if signup {
             self.config().provider_kind.signup().apply(&mut options);
         }
@@ -108,7 +135,21 @@ impl Auth {
         tracing::info!(signup, "login started");
         let mut resp = redirect(start.authorization_url.as_str());
         add_cookies(&mut resp, &start.set_cookies);
-        resp
+        (resp, "redirected")
+    }
+
+    /// The page a login started by another site gets when it names an identity
+    /// provider or account: a link that starts the same login from this site.
+    fn login_confirmation_page(&self, path_and_query: &str) -> Response<String> {
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue to sign in?</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+             <h1>Continue to sign in?</h1><p>Another site sent you here to sign in with a particular account or sign-in service. \
+             Continue only if you meant to.</p><p><a href=\"{href}\">Continue to sign in</a> · <a href=\"/\">Cancel</a></p></body></html>",
+            href = escape(path_and_query),
+        );
+        html_page(body)
     }
 
     /// `GET {prefix}/callback`: completes the login. On success the session is stored
@@ -173,17 +214,58 @@ impl Auth {
         }
     }
 
-    /// `GET {prefix}/logout`: deletes the local session first, removes the session
-    /// cookie, then redirects to the provider's end-session endpoint (with
-    /// `id_token_hint` when there was a session).
+    /// `{prefix}/logout`: deletes the local session first, removes the session cookie,
+    /// then redirects to the provider's end-session endpoint (with `id_token_hint` when
+    /// there was a session). Only a request the app itself made may do that (RP-Initiated
+    /// Logout 1.0 §6). A `POST` ends it when its `Origin` is the app's and its
+    /// `Sec-Fetch-Site` is `same-origin` (a header that is absent does not refuse), else
+    /// 403. A `GET` ends it when `Sec-Fetch-Site` is `same-origin`, `none` or absent;
+    /// from another site it gets a page asking to confirm (a POST form) and the session
+    /// survives. `HEAD` never ends a session.
     ///
-    /// Runs in an `auth.logout` span (`outcome`: `signed_out`, `no_session` or
-    /// `store_unavailable`; `status`).
-    pub async fn logout_response(&self, headers: &HeaderMap) -> Response<String> {
+    /// Runs in an `auth.logout` span (`outcome`: `signed_out`, `no_session`,
+    /// `store_unavailable`, `confirm` or `forbidden`; `status`).
+    pub async fn logout_response(&self, method: &Method, headers: &HeaderMap) -> Response<String> {
         let span = tracing::info_span!("auth.logout", outcome = Empty, status = Empty);
-        let (response, outcome) = self.logout_inner(headers).instrument(span.clone()).await;
+        let (response, outcome) = match LogoutOrigin::of(method, headers, self.config().app_url()) {
+            LogoutOrigin::SameOrigin => self.logout_inner(headers).instrument(span.clone()).await,
+            LogoutOrigin::Unconfirmed => {
+                tracing::info!(parent: &span, "logout not confirmed: asking the user");
+                let mut page = self.logout_confirmation_page();
+                if method == Method::HEAD {
+                    page.body_mut().clear();
+                }
+                (page, "confirm")
+            }
+            LogoutOrigin::CrossSite => {
+                tracing::warn!(parent: &span, "cross-site logout request refused");
+                let response = self.error_response(
+                    headers,
+                    StatusCode::FORBIDDEN,
+                    "cross_site_logout",
+                    "Sign-out was not confirmed",
+                    "Another site asked to sign you out. Use the sign-out button of this site.",
+                );
+                (response, "forbidden")
+            }
+        };
         finish(&span, outcome, &response);
         response
+    }
+
+    /// The page a logout that the app did not start gets: a button that signs out by a
+    /// same-origin POST.
+    fn logout_confirmation_page(&self) -> Response<String> {
+        let action = format!("{}/logout", self.0.config.route_prefix);
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out?</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+             <h1>Sign out?</h1><form method=\"post\" action=\"{action}\"><button type=\"submit\">Sign out</button></form>\
+             <p><a href=\"/\">Stay signed in</a></p></body></html>",
+            action = escape(&action),
+        );
+        html_page(body)
     }
 
     async fn logout_inner(&self, headers: &HeaderMap) -> (Response<String>, &'static str) {
@@ -218,6 +300,7 @@ impl Auth {
         let outcome = match response.status() {
             StatusCode::OK => "accepted",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            _ if response.body().contains("already used") => "replayed",
             _ => "refused",
         };
         finish(&span, outcome, &response);
@@ -238,6 +321,17 @@ impl Auth {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily_unavailable",
                     "the logout could not be recorded, retry later",
+                );
+                r.headers_mut()
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Err(e @ crate::flow::logout::BackchannelError::Replayed) => {
+                tracing::warn!(error = %e, "back-channel logout refused");
+                let mut r = json(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "logout token already used",
                 );
                 r.headers_mut()
                     .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -266,7 +360,12 @@ impl Auth {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Response<String> {
-        if is_api_request(headers) || (method != Method::GET && method != Method::HEAD) {
+        // A sub-resource or `fetch()` never starts a login: a page with many protected
+        // images after a session expiry must not create as many pending logins.
+        if is_api_request(headers)
+            || !is_navigation(headers)
+            || (method != Method::GET && method != Method::HEAD)
+        {
             let mut r = json(StatusCode::UNAUTHORIZED, "unauthorized", "sign-in required");
             r.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,
@@ -313,8 +412,10 @@ impl Auth {
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
              <meta name=\"viewport\" content=\"width=device-width\"></head>\
              <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
-             <h1>{title}</h1><p>{hint}</p><p><a href=\"{retry}\">Try signing in again</a> · <a href=\"/\">Home</a></p></body></html>",
+             <h1>{title}</h1><p>{hint}</p><p><a href=\"{retry}\">Try signing in again</a> · <a href=\"/\">Home</a></p>\
+             <p style=\"color:#666\">Code: <code class=\"auth-error\">{code}</code></p></body></html>",
             title = escape(title),
+            code = escape(code),
             hint = escape(hint),
             retry = escape(&retry),
         );
@@ -327,6 +428,43 @@ impl Auth {
         r.headers_mut()
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
+    }
+}
+
+/// Whether a logout request may end the session, from the browser's Fetch Metadata
+/// (`Sec-Fetch-Site`) and `Origin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogoutOrigin {
+    /// Made by the app itself (same origin), typed by the user (`Sec-Fetch-Site: none`),
+    /// or sent by a client that sends neither header (a script, an old browser on GET).
+    SameOrigin,
+    /// A `GET` started by another site, or a `HEAD`: ask the user to confirm.
+    Unconfirmed,
+    /// A `POST` from another site: refused.
+    CrossSite,
+}
+
+impl LogoutOrigin {
+    pub(crate) fn of(method: &Method, headers: &HeaderMap, app_url: &url::Url) -> Self {
+        let site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
+        if method == Method::POST {
+            let origin_ok = headers
+                .get(http::header::ORIGIN)
+                .is_none_or(|o| o.as_bytes() == app_url.origin().ascii_serialization().as_bytes());
+            let site_ok = site.is_none_or(|s| s == b"same-origin");
+            return if origin_ok && site_ok {
+                Self::SameOrigin
+            } else {
+                Self::CrossSite
+            };
+        }
+        if method != Method::GET {
+            return Self::Unconfirmed;
+        }
+        match site {
+            None | Some(b"same-origin" | b"none") => Self::SameOrigin,
+            Some(_) => Self::Unconfirmed,
+        }
     }
 }
 
@@ -360,6 +498,16 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             "provider_unavailable",
             "The sign-in provider is unavailable",
         ),
+        CallbackError::AuthTimeMissing => (
+            StatusCode::BAD_REQUEST,
+            "auth_time_missing",
+            "Sign-in could not be verified",
+        ),
+        CallbackError::AuthTimeTooOld => (
+            StatusCode::BAD_REQUEST,
+            "sign_in_too_old",
+            "Please sign in again",
+        ),
         CallbackError::MissingIdToken
         | CallbackError::IdToken(_)
         | CallbackError::AccessToken(_) => (
@@ -385,6 +533,33 @@ fn callback_error_hint(e: &CallbackError) -> &'static str {
         }
         _ => "Something went wrong while signing you in. Please start again.",
     }
+}
+
+/// Whether a request is a navigation (`Sec-Fetch-Mode: navigate`), or comes from a
+/// client that sends no Fetch Metadata (old browsers, scripts).
+fn is_navigation(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-mode")
+        .is_none_or(|m| m.as_bytes() == b"navigate")
+}
+
+/// Whether another site started the request (`Sec-Fetch-Site: cross-site` or
+/// `same-site`, a sibling subdomain being another site for sign-in).
+fn from_another_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|s| matches!(s.as_bytes(), b"cross-site" | b"same-site"))
+}
+
+fn html_page(body: String) -> Response<String> {
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 fn redirect(location: &str) -> Response<String> {
@@ -471,12 +646,88 @@ mod tests {
         assert_eq!((c.name, c.secure), ("__Host-auth_session", true));
         let r = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
         let pending = set_cookies(&r);
-        assert!(!pending.is_empty());
+        assert_eq!(pending.len(), 1, "{pending:?}");
         for cookie in pending {
             for attribute in ["Secure", "HttpOnly", "SameSite=Lax"] {
                 assert!(cookie.contains(attribute), "{attribute} in {cookie}");
             }
         }
+    }
+
+    /// RFC 9700 §4.7.1: a sibling subdomain must not be able to plant a pending login.
+    #[tokio::test]
+    async fn rp_pending_cookie_is_host_bound_over_https() {
+        let auth = auth_at("https://app.example.com", "https://id.example.com").await;
+        let r = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+        let set = set_cookies(&r);
+        let cookie = cookie::Cookie::parse_encoded(set[0].clone()).expect("cookie");
+        assert!(
+            cookie.name().starts_with("__Host-auth_pending_"),
+            "{cookie}"
+        );
+        assert_eq!(cookie.path(), Some("/"));
+        assert_eq!(cookie.domain(), None);
+        assert_eq!(cookie.secure(), Some(true));
+        assert_eq!(cookie.http_only(), Some(true));
+        assert_eq!(cookie.same_site(), Some(cookie::SameSite::Lax));
+    }
+
+    fn logout_origin(method: Method, headers: &[(&'static str, &'static str)]) -> LogoutOrigin {
+        let mut h = HeaderMap::new();
+        for (name, value) in headers {
+            h.insert(*name, HeaderValue::from_static(value));
+        }
+        let app = url::Url::parse("https://app.example.com/").expect("url");
+        LogoutOrigin::of(&method, &h, &app)
+    }
+
+    #[test]
+    fn rp_logout_post_from_another_origin_is_refused() {
+        use LogoutOrigin::{CrossSite, SameOrigin};
+        let app = "https://app.example.com";
+        assert_eq!(logout_origin(Method::POST, &[("origin", app)]), SameOrigin);
+        let same = [("origin", app), ("sec-fetch-site", "same-origin")];
+        assert_eq!(logout_origin(Method::POST, &same), SameOrigin);
+        assert_eq!(logout_origin(Method::POST, &[]), SameOrigin, "a script");
+        for refused in [
+            &[("origin", "https://evil.example")][..],
+            &[("origin", "null")],
+            &[("origin", "https://app.example.com:8443")],
+            &[("origin", "http://app.example.com")],
+            &[("sec-fetch-site", "cross-site")],
+            &[("sec-fetch-site", "same-site")],
+            &[("origin", app), ("sec-fetch-site", "cross-site")],
+        ] {
+            assert_eq!(
+                logout_origin(Method::POST, refused),
+                CrossSite,
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rp_logout_cross_site_get_is_only_a_question() {
+        use LogoutOrigin::{SameOrigin, Unconfirmed};
+        assert_eq!(logout_origin(Method::GET, &[]), SameOrigin, "old browsers");
+        for site in ["same-origin", "none"] {
+            assert_eq!(
+                logout_origin(Method::GET, &[("sec-fetch-site", site)]),
+                SameOrigin
+            );
+        }
+        for site in ["cross-site", "same-site", "something-new"] {
+            assert_eq!(
+                logout_origin(Method::GET, &[("sec-fetch-site", site)]),
+                Unconfirmed
+            );
+        }
+        let head = [("sec-fetch-site", "same-origin")];
+        assert_eq!(
+            logout_origin(Method::HEAD, &head),
+            Unconfirmed,
+            "HEAD never ends it"
+        );
     }
 
     #[tokio::test]

@@ -32,6 +32,7 @@ pub struct Misbehaviour {
     pub(crate) authorization_state: Option<String>,
     pub(crate) discovery_issuer: Option<String>,
     pub(crate) jwks_status: Option<u16>,
+    pub(crate) jwks_max_age: Option<Duration>,
 }
 
 impl Misbehaviour {
@@ -81,6 +82,13 @@ impl Misbehaviour {
     /// The JWKS endpoint answers this status, with no keys.
     pub fn jwks_status(mut self, status: u16) -> Self {
         self.jwks_status = Some(status);
+        self
+    }
+
+    /// The JWKS response says `Cache-Control: max-age=<secs>`: how long a relying
+    /// party may trust the keys without fetching them again (OIDC Core §10.1.1).
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = Some(max_age);
         self
     }
 }

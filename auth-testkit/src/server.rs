@@ -165,7 +165,17 @@ async fn jwks(State(p): P) -> Response {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, "no keys today").into_response();
     }
-    Json(p.keys().jwks()).into_response()
+    match p.misbehaviour().jwks_max_age {
+        Some(age) => (
+            [(
+                header::CACHE_CONTROL,
+                format!("public, max-age={}", age.as_secs()),
+            )],
+            Json(p.keys().jwks()),
+        )
+            .into_response(),
+        None => Json(p.keys().jwks()).into_response(),
+    }
 }
 
 /// `GET /authorize`. Errors that cannot be sent back to a registered redirect URI

@@ -75,6 +75,10 @@ pub struct LoginOptions {
     pub provider: Option<String>,
     /// `provider_scopes` (WorkOS), space separated on the wire.
     pub provider_scopes: Vec<String>,
+    /// `max_age` in seconds (OIDC Core §3.1.2.1): the user must have authenticated at
+    /// the provider within this time. The callback then requires `auth_time` and
+    /// refuses one older than `max_age` plus the leeway (§3.1.3.7 item 11).
+    pub max_age: Option<u64>,
     /// Other parameters. Protocol parameters (`client_id`, `redirect_uri`, `scope`,
     /// `state`, `nonce`, `response_type`, PKCE...) are never overridden.
     pub extra: Vec<(String, String)>,
@@ -93,6 +97,7 @@ const RESERVED: &[&str] = &[
     "response_mode",
     "request",
     "request_uri",
+    "max_age",
 ];
 
 /// Longest accepted value of a per-request login option.
@@ -111,6 +116,9 @@ pub enum LoginOptionError {
     /// A parameter appears more than once.
     #[error("the {0} parameter appears more than once")]
     Repeated(String),
+    /// `max_age` is not a whole number of seconds.
+    #[error("max_age must be a whole number of seconds")]
+    InvalidMaxAge,
 }
 
 impl LoginOptions {
@@ -166,6 +174,13 @@ impl LoginOptions {
         self
     }
 
+    /// Sets `max_age`: the user must have authenticated within `max_age` (whole
+    /// seconds), or sign in again.
+    pub fn with_max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.max_age = Some(max_age.as_secs());
+        self
+    }
+
     /// Adds an arbitrary parameter (ignored if it is a protocol parameter). Set by the
     /// application, it pins that parameter: a typed option with the same wire name
     /// (say `organization` for Auth0, which a visitor may set as `organization_id` on
@@ -203,6 +218,18 @@ impl LoginOptions {
                     opts.prompt = Some(Prompt::parse(&v).ok_or(LoginOptionError::UnknownPrompt)?);
                     continue;
                 }
+                "max_age" => {
+                    if seen.iter().any(|s| s == "max_age") {
+                        return Err(LoginOptionError::Repeated("max_age".into()));
+                    }
+                    seen.push("max_age".into());
+                    let secs = (v.len() <= 10)
+                        .then(|| v.parse::<u64>().ok())
+                        .flatten()
+                        .ok_or(LoginOptionError::InvalidMaxAge)?;
+                    opts.max_age = Some(secs);
+                    continue;
+                }
                 _ => continue,
             };
             if seen.iter().any(|s| s == k.as_ref()) {
@@ -231,9 +258,26 @@ impl LoginOptions {
         Ok((opts, return_to))
     }
 
-    /// These options with `over`'s set values on top.
+    /// Whether these options pick an identity provider or an account (an SSO
+    /// connection, an organization, a social provider, a user or a domain hint).
+    pub(crate) fn names_an_identity(&self) -> bool {
+        [
+            &self.organization_id,
+            &self.connection_id,
+            &self.provider,
+            &self.login_hint,
+            &self.domain_hint,
+        ]
+        .iter()
+        .any(|o| o.is_some())
+    }
+
+    /// The app's default options (`self`) with a login's own (`over`) filling the
+    /// options the app left unset: what the app set is pinned, so a visitor's option
+    /// never replaces it (an app that pins Google's `hd` keeps it). `prompt` is the
+    /// login's when it has one (sign-up asks for `create`); `max_age` is the stricter.
     pub(crate) fn merged(&self, over: &LoginOptions) -> LoginOptions {
-        let pick = |a: &Option<String>, b: &Option<String>| b.clone().or_else(|| a.clone());
+        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
         let mut extra = self.extra.clone();
         extra.extend(over.extra.iter().cloned());
         LoginOptions {
@@ -244,10 +288,14 @@ impl LoginOptions {
             domain_hint: pick(&self.domain_hint, &over.domain_hint),
             screen_hint: pick(&self.screen_hint, &over.screen_hint),
             provider: pick(&self.provider, &over.provider),
-            provider_scopes: if over.provider_scopes.is_empty() {
-                self.provider_scopes.clone()
-            } else {
+            provider_scopes: if self.provider_scopes.is_empty() {
                 over.provider_scopes.clone()
+            } else {
+                self.provider_scopes.clone()
+            },
+            max_age: match (self.max_age, over.max_age) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             },
             extra,
         }
@@ -320,6 +368,9 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
         }
         if !o.provider_scopes.is_empty() {
             q.append_pair("provider_scopes", &o.provider_scopes.join(" "));
+        }
+        if let Some(max_age) = o.max_age {
+            q.append_pair("max_age", &max_age.to_string());
         }
         for (name, value) in &o.extra {
             let taken =

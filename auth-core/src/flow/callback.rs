@@ -7,6 +7,7 @@ use super::pending::PendingLogin;
 use crate::auth::{Auth, TokenExchangeError, granted_scope, map_token_error};
 use crate::secret::{AccessToken, IdToken, RefreshToken, constant_time_eq};
 use crate::session::AuthSession;
+use crate::token::jwks::TokenSource;
 use crate::token::{IdTokenCheck, TokenError};
 
 /// Longest callback query string accepted.
@@ -42,7 +43,9 @@ pub enum CallbackError {
     #[error("the authorization response's iss is not the configured issuer")]
     IssuerMismatch,
     /// The provider answered with `error=`.
-    #[error("the provider returned error {error:?}: {description}")]
+    // Both come from the provider (or whoever sent the browser here): printed escaped,
+    // so no CR/LF of theirs reaches a log line.
+    #[error("the provider returned error {error:?}: {description:?}")]
     Provider {
         /// The OAuth error code (`access_denied`, `login_required`...).
         error: String,
@@ -64,6 +67,14 @@ pub enum CallbackError {
     /// The access token is a JWT of our issuer and is invalid.
     #[error("invalid access token: {0}")]
     AccessToken(TokenError),
+    /// The login sent `max_age` and the ID token has no numeric `auth_time` (OIDC Core
+    /// §3.1.2.1 makes it required then).
+    #[error("the login sent max_age but the ID token has no auth_time")]
+    AuthTimeMissing,
+    /// The user authenticated longer ago than the `max_age` the login sent (plus the
+    /// leeway): the provider did not make the user sign in again.
+    #[error("the ID token's auth_time is older than the max_age the login sent")]
+    AuthTimeTooOld,
 }
 
 /// A successful callback: the new session and where to send the browser.
@@ -191,9 +202,15 @@ impl Auth {
                 IdTokenCheck::Login {
                     nonce: &pending.nonce,
                 },
+                // Straight from the token endpoint: an unknown `kid` is a rotation.
+                TokenSource::Provider,
             )
             .await
             .map_err(|e| fail(CallbackError::IdToken(e), consumed.clone()))?;
+        if let Some(max_age) = pending.max_age {
+            check_auth_time(&claims, max_age, now, inner.config.leeway.as_secs())
+                .map_err(|e| fail(e, consumed.clone()))?;
+        }
         let access_token = response.access_token().secret().clone();
         inner
             .verifier
@@ -229,9 +246,79 @@ impl Auth {
     }
 }
 
+/// OIDC Core §3.1.3.7 item 11: with `max_age` sent, `auth_time` is required and must
+/// be within `max_age` (plus the leeway) of now.
+fn check_auth_time(
+    claims: &crate::Claims,
+    max_age: u64,
+    now: i64,
+    leeway: u64,
+) -> Result<(), CallbackError> {
+    let auth_time = claims
+        .get("auth_time")
+        .and_then(|v| v.as_i64())
+        .ok_or(CallbackError::AuthTimeMissing)?;
+    let allowed = i64::try_from(max_age.saturating_add(leeway)).unwrap_or(i64::MAX);
+    if auth_time.saturating_add(allowed) < now {
+        return Err(CallbackError::AuthTimeTooOld);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn claims(auth_time: serde_json::Value) -> crate::Claims {
+        let mut map = serde_json::Map::new();
+        map.insert("sub".into(), "u".into());
+        if !auth_time.is_null() {
+            map.insert("auth_time".into(), auth_time);
+        }
+        crate::Claims::new(map)
+    }
+
+    /// Provider- or visitor-supplied text never brings a raw CR or LF into a log line.
+    #[test]
+    fn rp_error_description_with_line_breaks_is_logged_escaped() {
+        let forged = "denied\r\n2026-11-30T00:00:00Z INFO login completed sub=admin";
+        let e = CallbackError::Provider {
+            error: "access_denied\nx".into(),
+            description: forged.into(),
+        };
+        let shown = e.to_string();
+        assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
+        assert!(shown.contains("\\r\\n2026"), "{shown}");
+        let refused = TokenExchangeError::Refused {
+            error: "invalid_grant".into(),
+            description: forged.into(),
+        };
+        let shown = CallbackError::Exchange(refused).to_string();
+        assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
+    }
+
+    #[test]
+    fn rp_auth_time_missing_with_max_age_refused() {
+        let err = check_auth_time(&claims(serde_json::Value::Null), 60, 1000, 5);
+        assert!(matches!(err, Err(CallbackError::AuthTimeMissing)));
+        let err = check_auth_time(&claims("900".into()), 60, 1000, 5);
+        assert!(
+            matches!(err, Err(CallbackError::AuthTimeMissing)),
+            "a string"
+        );
+    }
+
+    #[test]
+    fn rp_auth_time_older_than_max_age_refused() {
+        let err = check_auth_time(&claims(934.into()), 60, 1000, 5);
+        assert!(matches!(err, Err(CallbackError::AuthTimeTooOld)));
+        assert!(check_auth_time(&claims(935.into()), 60, 1000, 5).is_ok());
+        assert!(check_auth_time(&claims(1000.into()), 0, 1000, 0).is_ok());
+        // No overflow at the number range's edges.
+        let huge = check_auth_time(&claims(i64::MIN.into()), u64::MAX, 1000, 5);
+        assert!(matches!(huge, Err(CallbackError::AuthTimeTooOld)));
+        assert!(check_auth_time(&claims(i64::MAX.into()), u64::MAX, 1000, 5).is_ok());
+    }
 
     #[test]
     fn rejects_repeated_parameters() {

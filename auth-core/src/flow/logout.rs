@@ -2,7 +2,7 @@
 //! record the logout, end matching sessions when they are next used).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use url::Url;
 
@@ -10,15 +10,27 @@ use crate::auth::Auth;
 use crate::session::AuthSession;
 use crate::token::TokenError;
 
+/// How long the `jti` of a logout token without `exp` is remembered, from its `iat`
+/// (the validator refuses such a token older than 5 minutes).
+const LOGOUT_TOKEN_JTI_TTL: i64 = 300;
+
 /// Longest logout token form body accepted.
 pub(crate) const MAX_LOGOUT_BODY: usize = 32 * 1024;
 
-/// Back-channel logouts seen, by `sid` or `sub`, with the time they happened. A session
-/// that began before a matching logout is over. Records expire after the longest
-/// session lifetime.
+/// Logout tokens whose `jti` is remembered at most (each until its `exp`); past it,
+/// the ones closest to expiry are forgotten first. Only tokens signed by the provider
+/// get here, so nobody else can fill it.
+const MAX_REMEMBERED_JTIS: usize = 100_000;
+
+/// Back-channel logouts seen, by `sid` or `sub`, with the time they apply to: a session
+/// with a logged-out `sid` is over; a session of a logged-out `sub` is over when it
+/// began at or before that time. Records expire after the longest session lifetime.
+/// The `jti`s of accepted logout tokens are remembered until the tokens expire, so a
+/// replayed token has no effect.
 #[derive(Debug, Default)]
 pub(crate) struct LogoutRegistry {
     entries: RwLock<HashMap<String, i64>>,
+    jtis: Mutex<HashMap<String, i64>>,
 }
 
 impl LogoutRegistry {
@@ -28,6 +40,33 @@ impl LogoutRegistry {
 
     pub(crate) fn key_sub(sub: &str) -> String {
         format!("sub:{sub}")
+    }
+
+    /// The sessions of `sub` that carry no `sid` (a token with both ends the session
+    /// of that `sid` and these).
+    pub(crate) fn key_sub_without_sid(sub: &str) -> String {
+        format!("subnosid:{sub}")
+    }
+
+    /// True the first time `jti` is seen before `until` (when its token expires).
+    pub(crate) fn first_use(&self, jti: &str, until: i64, now: i64) -> bool {
+        let mut jtis = self.jtis.lock().unwrap_or_else(|p| p.into_inner());
+        if jtis.get(jti).is_some_and(|t| *t >= now) {
+            return false;
+        }
+        if jtis.len() >= MAX_REMEMBERED_JTIS {
+            jtis.retain(|_, t| *t >= now);
+        }
+        if jtis.len() >= MAX_REMEMBERED_JTIS {
+            let mut by_expiry: Vec<(i64, String)> =
+                jtis.iter().map(|(j, t)| (*t, j.clone())).collect();
+            by_expiry.sort_unstable();
+            for (_, j) in by_expiry.into_iter().take(MAX_REMEMBERED_JTIS / 10) {
+                jtis.remove(&j);
+            }
+        }
+        jtis.insert(jti.to_owned(), until);
+        true
     }
 
     pub(crate) fn record(&self, key: String, at: i64, forget_before: i64) {
@@ -45,14 +84,29 @@ impl LogoutRegistry {
         let began = session.authenticated_at;
         // A provider session that was logged out is over, whenever this login began
         // (no clock comparison between instances); by `sub`, logins before the logout.
-        let by_sid = session
-            .claims
-            .sid()
-            .is_some_and(|sid| map.contains_key(&Self::key_sid(sid)));
+        let sid = session.claims.sid();
+        let by_sid = sid.is_some_and(|sid| map.contains_key(&Self::key_sid(sid)));
+        let sub = session.claims.sub();
+        let ended = |key: String| map.get(&key).is_some_and(|t| *t >= began);
         by_sid
-            || map
-                .get(&Self::key_sub(session.claims.sub()))
-                .is_some_and(|t| *t >= began)
+            || ended(Self::key_sub(sub))
+            || (sid.is_none() && ended(Self::key_sub_without_sid(sub)))
+    }
+
+    #[cfg(any(feature = "redis", test))]
+    /// Whether recorded logout times (`by_sub`, `by_sub_without_sid`, `by_sid`, as
+    /// read from Redis) end `session`: the same rule as [`Self::is_logged_out`].
+    pub(crate) fn ends(
+        session: &AuthSession,
+        by_sub: Option<i64>,
+        by_sub_without_sid: Option<i64>,
+        by_sid: Option<i64>,
+    ) -> bool {
+        let began = session.authenticated_at;
+        let since = |t: Option<i64>| t.is_some_and(|t| t >= began);
+        by_sid.is_some()
+            || since(by_sub)
+            || (session.claims.sid().is_none() && since(by_sub_without_sid))
     }
 }
 
@@ -69,6 +123,9 @@ pub enum BackchannelError {
     /// The logout token is invalid.
     #[error("invalid logout token: {0}")]
     Invalid(#[from] TokenError),
+    /// The logout token was accepted before (same `jti`): a replay has no effect.
+    #[error("the logout token was used before")]
+    Replayed,
     /// The logout could not be recorded for the other instances (Redis down): the
     /// provider should retry.
     #[error("the logout could not be recorded: {0}")]
@@ -135,22 +192,64 @@ impl Auth {
                 .and_then(|v| v.as_str())
                 .filter(|s| !s.is_empty())
         };
-        let key = match (str_claim("sid"), str_claim("sub")) {
-            (Some(sid), _) => LogoutRegistry::key_sid(sid),
-            (None, Some(sub)) => LogoutRegistry::key_sub(sub),
-            (None, None) => return Err(TokenError::MissingSidAndSub.into()),
-        };
+        let int_claim = |n: &str| claims.get(n).and_then(|v| v.as_i64());
+        let (sid, sub) = (str_claim("sid"), str_claim("sub"));
+        let jti = str_claim("jti").ok_or(TokenError::MissingClaim("jti"))?;
         let now = self.0.config.clock.now();
+        let leeway = self.0.config.leeway.as_secs() as i64;
+        // The validator refused a token past its exp, or without exp past iat + 5 min.
+        let iat = int_claim("iat").unwrap_or(now);
+        let until = int_claim("exp")
+            .unwrap_or_else(|| iat.saturating_add(LOGOUT_TOKEN_JTI_TTL))
+            .saturating_add(leeway);
+        // It applies to the sessions that began before the provider issued it (with
+        // the leeway for clocks), never to one that began after it arrived here.
+        let at = iat.saturating_add(leeway).min(now);
+        let mut keys = Vec::with_capacity(2);
+        match (sid, sub) {
+            (Some(sid), sub) => {
+                keys.push(LogoutRegistry::key_sid(sid));
+                keys.extend(sub.map(LogoutRegistry::key_sub_without_sid));
+            }
+            (None, Some(sub)) => keys.push(LogoutRegistry::key_sub(sub)),
+            (None, None) => return Err(TokenError::MissingSidAndSub.into()),
+        }
         let forget_before = now - self.0.config.session_lifetime.as_secs() as i64;
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.0.redis {
-            redis
-                .record_logout(&key, now, self.0.config.session_lifetime)
+            let sealer = self.sealer();
+            let first = redis
+                .first_use_of_logout_token(jti, until)
                 .await
                 .map_err(|e| BackchannelError::Unavailable(e.to_string()))?;
+            if !first {
+                tracing::warn!("back-channel logout token replayed: ignored");
+                return Err(BackchannelError::Replayed);
+            }
+            for key in &keys {
+                let recorded = redis
+                    .record_logout(key, at, self.0.config.session_lifetime, sealer)
+                    .await;
+                if let Err(e) = recorded {
+                    // The provider retries on 503: its retry must not look like a replay.
+                    if let Err(e) = redis.forget_logout_token(jti).await {
+                        tracing::warn!(error = %e, "could not forget a logout token's jti");
+                    }
+                    return Err(BackchannelError::Unavailable(e.to_string()));
+                }
+            }
         }
-        tracing::info!(by = %key.split(':').next().unwrap_or_default(), "back-channel logout accepted");
-        self.0.logouts.record(key, now, forget_before);
+        if !self.0.logouts.first_use(jti, until, now) {
+            tracing::warn!("back-channel logout token replayed: ignored");
+            return Err(BackchannelError::Replayed);
+        }
+        tracing::info!(
+            by = if sid.is_some() { "sid" } else { "sub" },
+            "back-channel logout accepted"
+        );
+        for key in keys {
+            self.0.logouts.record(key, at, forget_before);
+        }
         Ok(())
     }
 
@@ -162,18 +261,20 @@ impl Auth {
         }
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.0.redis {
-            let mut keys = vec![LogoutRegistry::key_sub(session.claims.sub())];
+            let sub = session.claims.sub();
+            let mut keys = vec![
+                LogoutRegistry::key_sub(sub),
+                LogoutRegistry::key_sub_without_sid(sub),
+            ];
             if let Some(sid) = session.claims.sid() {
                 keys.push(LogoutRegistry::key_sid(sid));
             }
-            let found = redis.logouts(&keys).await.map_err(|e| e.to_string())?;
-            let by_sub = found
-                .first()
-                .copied()
-                .flatten()
-                .is_some_and(|t| t >= session.authenticated_at);
-            let by_sid = found.get(1).copied().flatten().is_some();
-            return Ok(by_sub || by_sid);
+            let found = redis
+                .logouts(&keys, self.sealer())
+                .await
+                .map_err(|e| e.to_string())?;
+            let at = |i: usize| found.get(i).copied().flatten();
+            return Ok(LogoutRegistry::ends(session, at(0), at(1), at(2)));
         }
         Ok(false)
     }
@@ -210,6 +311,47 @@ mod tests {
         // The login instance's clock ran ahead of the one that got the logout.
         assert!(r.is_logged_out(&session(Some("s1"), 105)));
         assert!(!r.is_logged_out(&session(Some("s2"), 50)));
+    }
+
+    #[test]
+    fn rp_backchannel_logout_token_replayed_has_no_effect() {
+        let r = LogoutRegistry::default();
+        assert!(r.first_use("j1", 200, 100));
+        assert!(!r.first_use("j1", 200, 150), "a replay before exp");
+        assert!(r.first_use("j2", 200, 150));
+        assert!(r.first_use("j1", 400, 201), "forgotten once expired");
+    }
+
+    #[test]
+    fn a_logout_with_sid_and_sub_ends_that_sid_and_the_sub_sessions_without_sid() {
+        let r = LogoutRegistry::default();
+        r.record(LogoutRegistry::key_sid("s1"), 100, 0);
+        r.record(LogoutRegistry::key_sub_without_sid("alice"), 100, 0);
+        assert!(r.is_logged_out(&session(Some("s1"), 90)));
+        assert!(r.is_logged_out(&session(None, 90)), "alice without sid");
+        assert!(
+            !r.is_logged_out(&session(Some("s2"), 90)),
+            "alice's other sid"
+        );
+        assert!(!r.is_logged_out(&session(None, 101)), "began after");
+        assert!(LogoutRegistry::ends(
+            &session(None, 90),
+            None,
+            Some(100),
+            None
+        ));
+        assert!(!LogoutRegistry::ends(
+            &session(Some("s2"), 90),
+            None,
+            Some(100),
+            None
+        ));
+        assert!(LogoutRegistry::ends(
+            &session(Some("s2"), 90),
+            None,
+            None,
+            Some(1)
+        ));
     }
 
     #[test]

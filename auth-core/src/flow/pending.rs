@@ -20,6 +20,9 @@ pub(crate) struct PendingLogin {
     #[serde(default)]
     pub(crate) return_to: Option<String>,
     pub(crate) created_at: i64,
+    /// The `max_age` the login sent: the callback then checks `auth_time`.
+    #[serde(default)]
+    pub(crate) max_age: Option<u64>,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -50,17 +53,19 @@ impl std::fmt::Debug for PendingCookies {
 }
 
 impl PendingCookies {
-    pub(crate) fn new(key: Key, route_prefix: &str, secure: bool) -> Self {
-        // `__Secure-` (not `__Host-`: the cookie is scoped to the auth routes' path).
+    pub(crate) fn new(key: Key, secure: bool) -> Self {
+        // `__Host-` over https: `Secure`, `Path=/` and no `Domain`, so a sibling
+        // subdomain cannot plant a pending login of its own (login CSRF, RFC 9700
+        // §4.7.1; RFC 6265bis §4.1.3.2). `Path=/` on plain http too: one behaviour.
         let base_name = if secure {
-            "__Secure-auth_pending_"
+            "__Host-auth_pending_"
         } else {
             "auth_pending_"
         };
         Self {
             key,
             base_name: base_name.to_string(),
-            path: route_prefix.to_string(),
+            path: "/".to_string(),
             secure,
         }
     }
@@ -170,7 +175,7 @@ mod tests {
     use super::*;
 
     fn cookies() -> PendingCookies {
-        PendingCookies::new(Key::generate(), "/auth", false)
+        PendingCookies::new(Key::generate(), false)
     }
 
     fn pending(state: &str, at: i64) -> PendingLogin {
@@ -180,6 +185,7 @@ mod tests {
             pkce_verifier: "v".into(),
             return_to: Some("/me".into()),
             created_at: at,
+            max_age: None,
         }
     }
 
@@ -192,9 +198,9 @@ mod tests {
     fn round_trips_and_is_http_only_lax() {
         let pc = cookies();
         let set = pc.seal(&pending("state-abcdefghijklmnop", 100));
-        assert!(
-            set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/auth")
-        );
+        let parsed = Cookie::parse_encoded(set.clone()).expect("cookie");
+        assert_eq!(parsed.path(), Some("/"), "{set}");
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"));
         assert!(!set.contains("/me"), "the cookie is encrypted");
         let got = pc
             .open(&as_request(&set), "state-abcdefghijklmnop")

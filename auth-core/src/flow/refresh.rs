@@ -222,11 +222,14 @@ impl Auth {
         let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
         let rt = refresh_token.secret();
         let sealer = self.sealer();
-        // The holder's work is cut off well before the lock expires, so the lock never
-        // expires under a live holder (and its plain DEL never frees another's lock);
-        // a crashed holder blocks the session for `lock_ttl` at most.
+        // The holder's work is cut off before the lock expires: the lock covers the
+        // provider call and every Redis command the holder sends while holding it (a
+        // read, the publish, the release), so it never expires under a live holder. The
+        // lock holds a random owner token: only its owner releases it or publishes under
+        // it (compare-and-delete). A crashed holder blocks the session for `lock_ttl`.
         let work_limit = 3 * self.0.config.request_timeout;
-        let lock_ttl = work_limit + Duration::from_secs(5);
+        let lock_ttl = work_limit + 3 * self.0.config.redis_timeout + Duration::from_secs(1);
+        let owner = oauth2::CsrfToken::new_random().secret().clone();
         let give_up = Instant::now() + lock_ttl;
         let published = || async {
             match redis
@@ -249,13 +252,13 @@ impl Auth {
                 return Ok(done);
             }
             if redis
-                .lock_refresh(rt, lock_ttl)
+                .lock_refresh(rt, &owner, lock_ttl)
                 .await
                 .map_err(unavailable)?
             {
                 // The holder may have published and released between our two reads.
                 if let Some(done) = published().await? {
-                    let _ = redis.unlock_refresh(rt).await;
+                    let _ = redis.unlock_refresh(rt, &owner).await;
                     return Ok(done);
                 }
                 let result =
@@ -266,16 +269,30 @@ impl Auth {
                                 "the refresh took too long".into(),
                             ))
                         });
-                if let Ok(done) = &result
-                    && let Err(e) = redis.publish_refresh(rt, done, RESULT_TTL, sealer).await
-                {
-                    // Keep the lock until it expires: releasing it now would let a
-                    // waiter replay the rotated refresh token.
-                    tracing::error!(error = %e, "could not publish the refresh result");
-                    return result;
-                }
-                if let Err(e) = redis.unlock_refresh(rt).await {
-                    tracing::warn!(error = %e, "could not release the refresh lock");
+                match &result {
+                    Ok(done) => {
+                        match redis
+                            .publish_refresh(rt, &owner, done, RESULT_TTL, sealer)
+                            .await
+                        {
+                            Ok(true) => {}
+                            // Another instance may hold the lock now: nothing is published
+                            // under it, and it is not released.
+                            Ok(false) => tracing::error!(
+                                "the refresh lock expired under its holder: result not published"
+                            ),
+                            // Keep the lock until it expires: releasing it now would let a
+                            // waiter replay the rotated refresh token.
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not publish the refresh result");
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        if let Err(e) = redis.unlock_refresh(rt, &owner).await {
+                            tracing::warn!(error = %e, "could not release the refresh lock");
+                        }
+                    }
                 }
                 return result;
             }
@@ -348,6 +365,7 @@ impl Auth {
                         IdTokenCheck::Refresh {
                             previous: &session.claims,
                         },
+                        crate::token::jwks::TokenSource::Provider,
                     )
                     .await
                     .map_err(RefreshError::from_token_error)?;

@@ -1,5 +1,9 @@
-//! One JWKS cache for every token kind: keys are fetched once, refetched when a token
-//! names an unknown `kid` (at most once per cooldown), and only one fetch is in flight.
+//! One JWKS cache for every token kind: keys are fetched at start, refetched when a
+//! token names an unknown `kid` (at most once per cooldown, except for tokens straight
+//! from the provider's token endpoint), and refetched once older than the key set's
+//! lifetime (its `Cache-Control: max-age`, clamped to [5 s, 24 h], 10 minutes without
+//! one), so a key the provider removed stops working (OIDC Core §10.1.1). Only one
+//! fetch is in flight; a refresh before the lifetime ends runs in the background.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -20,9 +24,51 @@ pub(crate) struct CachedKey {
     pub(crate) key: Arc<DecodingKey>,
 }
 
+/// The lifetime of a key set whose response says nothing (OIDC Core §10.1.1 leaves it
+/// to the RP; Google, Entra and Okta send a `max-age` of hours).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
+const MIN_LIFETIME: Duration = Duration::from_secs(5);
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The lifetime of a fetched key set, from its response's `Cache-Control`.
+pub(crate) fn key_set_lifetime(headers: &http::HeaderMap) -> Duration {
+    let mut lifetime = None;
+    for value in headers.get_all(http::header::CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else { continue };
+        for directive in value.split(',') {
+            let directive = directive.trim().to_ascii_lowercase();
+            if directive == "no-store" || directive == "no-cache" {
+                return MIN_LIFETIME;
+            }
+            if let Some(secs) = directive.strip_prefix("max-age=") {
+                let secs = secs.trim_matches('"').parse::<u64>().unwrap_or(0);
+                lifetime = Some(Duration::from_secs(secs));
+            }
+        }
+    }
+    lifetime
+        .unwrap_or(DEFAULT_LIFETIME)
+        .clamp(MIN_LIFETIME, MAX_LIFETIME)
+}
+
+/// Why keys are looked up: a token that came straight from the provider's token
+/// endpoint (over TLS, in answer to our request) may cause a refetch at any time; a
+/// token that anyone can send (bearer, logout) only once per cooldown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenSource {
+    /// From the token endpoint (ID tokens at sign-in and refresh).
+    Provider,
+    /// From a request (bearer tokens, logout tokens).
+    Request,
+}
+
 #[derive(Default)]
 struct KeySet {
     keys: Vec<CachedKey>,
+    /// When the keys stop being trusted without a refetch, and when a background
+    /// refresh starts (four fifths into the lifetime).
+    expires_at: Option<Instant>,
+    refresh_at: Option<Instant>,
     /// When a fetch caused by a token with an unknown `kid` last failed to find it:
     /// such fetches are at most one per cooldown. The fetch at start and fetches that
     /// found the key do not count, so a rotation is followed at once, even just after
@@ -38,8 +84,22 @@ pub(crate) struct JwksCache {
     http: HttpClient,
     uri: String,
     cooldown: Duration,
-    set: RwLock<KeySet>,
-    fetch: tokio::sync::Mutex<()>,
+    set: Arc<RwLock<KeySet>>,
+    fetch: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What a lookup found.
+struct Lookup {
+    found: Vec<Arc<DecodingKey>>,
+    generation: u64,
+    /// An unknown-`kid` fetch (or a failed one) happened within the cooldown.
+    in_cooldown: bool,
+    /// The last fetch failed, within the cooldown.
+    failed_recently: bool,
+    /// The keys are past their lifetime (or were never fetched).
+    expired: bool,
+    /// The keys are due for a background refresh.
+    refresh_due: bool,
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -56,8 +116,8 @@ impl JwksCache {
             http,
             uri,
             cooldown,
-            set: RwLock::new(KeySet::default()),
-            fetch: tokio::sync::Mutex::new(()),
+            set: Arc::new(RwLock::new(KeySet::default())),
+            fetch: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -73,38 +133,53 @@ impl JwksCache {
             let mut set = cache.set.write().unwrap_or_else(|p| p.into_inner());
             set.keys = keys;
             set.miss_fetched_at = Some(Instant::now());
+            set.expires_at = Some(Instant::now() + MAX_LIFETIME);
+            set.refresh_at = set.expires_at;
         }
         cache
     }
 
-    /// Keys that may have signed a token with this `kid` and algorithm. Refetches the
-    /// set when none match, unless an unknown `kid` already caused a fetch within the
-    /// cooldown.
+    /// Keys that may have signed a token with this `kid` and algorithm, within the key
+    /// set's lifetime. Refetches the set when it is past its lifetime, or when none
+    /// match (unless an unknown `kid` already caused a fetch within the cooldown and the
+    /// token is not from the provider's token endpoint); refreshes it in the background
+    /// when it nears the end of its lifetime.
     pub(crate) async fn keys_for(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
+        source: TokenSource,
     ) -> Result<Vec<Arc<DecodingKey>>, TokenError> {
-        let (found, generation, fresh) = self.lookup(kid, alg);
-        if !found.is_empty() {
-            return Ok(found);
+        let seen = self.lookup(kid, alg);
+        if !seen.expired && !seen.found.is_empty() {
+            if seen.refresh_due {
+                self.refresh_in_background();
+            }
+            return Ok(seen.found);
         }
-        if fresh {
+        // Tokens anyone can send wait out the cooldown: after an unknown-`kid` miss for a
+        // live set, after a failed fetch for an expired one.
+        let wait = if seen.expired {
+            seen.failed_recently
+        } else {
+            seen.in_cooldown
+        };
+        if wait && source == TokenSource::Request {
             return Err(self.no_key(kid));
         }
         let _guard = self.fetch.lock().await;
-        // Another request may have refreshed the set while we waited.
-        let (found, now_generation, fresh) = self.lookup(kid, alg);
-        if now_generation != generation || fresh {
-            return if found.is_empty() {
+        // Another request may have fetched the set while we waited.
+        let now = self.lookup(kid, alg);
+        if now.generation != seen.generation {
+            return if now.found.is_empty() || now.expired {
                 Err(self.no_key(kid))
             } else {
-                Ok(found)
+                Ok(now.found)
             };
         }
-        let fetched = self.refetch().await;
-        let (found, _, _) = self.lookup(kid, alg);
-        if fetched.is_err() || found.is_empty() {
+        let fetched = refetch(&self.http, &self.uri, &self.set).await;
+        let after = self.lookup(kid, alg);
+        if fetched.is_err() || after.found.is_empty() {
             // Only a fetch that did not find the key starts the cooldown: a real
             // rotation is followed every time, and a `kid` that never resolves costs one
             // fetch per cooldown.
@@ -114,11 +189,46 @@ impl JwksCache {
                 .miss_fetched_at = Some(Instant::now());
         }
         fetched?;
-        if found.is_empty() {
+        if after.found.is_empty() || after.expired {
             Err(self.no_key(kid))
         } else {
-            Ok(found)
+            Ok(after.found)
         }
+    }
+
+    /// Starts a refetch in the background unless one is in flight; requests go on
+    /// with the current keys, which are still within their lifetime.
+    fn refresh_in_background(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(guard) = Arc::clone(&self.fetch).try_lock_owned() else {
+            return;
+        };
+        let (http, uri, set) = (self.http.clone(), self.uri.clone(), Arc::clone(&self.set));
+        runtime.spawn(async move {
+            let _guard = guard;
+            let due = set
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .refresh_at
+                .is_none_or(|t| t <= Instant::now());
+            if due {
+                let _ = refetch(&http, &uri, &set).await;
+            }
+        });
+    }
+
+    /// How much longer the current keys are trusted without a refetch: a result
+    /// derived from them (a validated bearer token) may be kept this long at most.
+    pub(crate) fn remaining_lifetime(&self) -> Duration {
+        self.set
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .expires_at
+            .map_or(Duration::ZERO, |t| {
+                t.saturating_duration_since(Instant::now())
+            })
     }
 
     /// No key matches: the token names an unknown key, or, when the last fetch failed,
@@ -131,8 +241,8 @@ impl JwksCache {
         }
     }
 
-    /// Returns matching keys, the set's generation and whether it is within cooldown.
-    fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> (Vec<Arc<DecodingKey>>, u64, bool) {
+    /// The matching keys and the state of the set.
+    fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> Lookup {
         let set = self.set.read().unwrap_or_else(|p| p.into_inner());
         let (kty, crv) = alg.key_type();
         let found = set
@@ -143,53 +253,73 @@ impl JwksCache {
             .filter(|k| k.alg.as_deref().is_none_or(|a| a == alg.as_str()))
             .map(|k| Arc::clone(&k.key))
             .collect();
-        let fresh = set
+        let now = Instant::now();
+        let in_cooldown = set
             .miss_fetched_at
             .is_some_and(|t| t.elapsed() < self.cooldown);
-        (found, set.generation, fresh)
+        Lookup {
+            found,
+            generation: set.generation,
+            in_cooldown,
+            failed_recently: in_cooldown && set.last_error.is_some(),
+            expired: set.expires_at.is_none_or(|t| t <= now),
+            refresh_due: set.refresh_at.is_none_or(|t| t <= now),
+        }
     }
 
-    /// Fetches the set now (startup, or an unknown `kid`). Holds no lock across I/O
-    /// but the single-fetch mutex of the caller.
+    /// Fetches the set now (startup). Holds no lock across I/O but the single-fetch
+    /// mutex.
     pub(crate) async fn refetch(&self) -> Result<usize, TokenError> {
-        tracing::debug!(uri = %self.uri, "fetching JWKS");
-        let result = self.fetch_keys().await;
-        let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
-        set.generation += 1;
-        match result {
-            Ok(keys) => {
-                let n = keys.len();
-                set.keys = keys;
-                set.last_error = None;
-                Ok(n)
-            }
-            Err(e) => {
-                set.last_error = Some(match &e {
-                    TokenError::Jwks(why) => why.clone(),
-                    other => other.to_string(),
-                });
-                tracing::warn!(uri = %self.uri, error = %e, "JWKS fetch failed; keeping the cached keys");
-                Err(e)
-            }
-        }
+        refetch(&self.http, &self.uri, &self.set).await
     }
 
     pub(crate) async fn prefetch(&self) -> Result<usize, TokenError> {
         let _guard = self.fetch.lock().await;
         self.refetch().await
     }
+}
 
-    async fn fetch_keys(&self) -> Result<Vec<CachedKey>, TokenError> {
-        let resp = self
-            .http
-            .get(&self.uri)
-            .await
-            .map_err(|e| TokenError::Jwks(e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(TokenError::Jwks(format!("HTTP {}", resp.status().as_u16())));
+/// Fetches the set into `set`; on failure the cached keys stay (and are used only
+/// within their lifetime).
+async fn refetch(http: &HttpClient, uri: &str, set: &RwLock<KeySet>) -> Result<usize, TokenError> {
+    tracing::debug!(uri = %uri, "fetching JWKS");
+    let result = fetch_keys(http, uri).await;
+    let mut set = set.write().unwrap_or_else(|p| p.into_inner());
+    set.generation += 1;
+    match result {
+        Ok((keys, lifetime)) => {
+            let n = keys.len();
+            let now = Instant::now();
+            set.keys = keys;
+            set.expires_at = Some(now + lifetime);
+            set.refresh_at = Some(now + lifetime.mul_f32(0.8));
+            set.last_error = None;
+            Ok(n)
         }
-        parse_jwks(resp.body())
+        Err(e) => {
+            set.last_error = Some(match &e {
+                TokenError::Jwks(why) => why.clone(),
+                other => other.to_string(),
+            });
+            tracing::warn!(uri = %uri, error = %e, "JWKS fetch failed; keeping the cached keys within their lifetime");
+            Err(e)
+        }
     }
+}
+
+async fn fetch_keys(
+    http: &HttpClient,
+    uri: &str,
+) -> Result<(Vec<CachedKey>, Duration), TokenError> {
+    let resp = http
+        .get(uri)
+        .await
+        .map_err(|e| TokenError::Jwks(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(TokenError::Jwks(format!("HTTP {}", resp.status().as_u16())));
+    }
+    let lifetime = key_set_lifetime(resp.headers());
+    Ok((parse_jwks(resp.body())?, lifetime))
 }
 
 /// Reads a JWK set, keeping the signature keys it can use and skipping the others
@@ -261,25 +391,38 @@ mod rotation_tests {
     struct Served {
         fetches: Arc<AtomicUsize>,
         rotated: Arc<std::sync::atomic::AtomicBool>,
+        /// The set no longer has `rsa1` (the provider removed it).
+        removed: Arc<std::sync::atomic::AtomicBool>,
         url: String,
     }
 
     async fn serve_jwks() -> Served {
         let fetches = Arc::new(AtomicUsize::new(0));
         let rotated = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (f, r) = (fetches.clone(), rotated.clone());
+        let removed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (f, r, gone) = (fetches.clone(), rotated.clone(), removed.clone());
         let app = axum::Router::new().route(
             "/jwks",
             get(move || {
-                let (f, r) = (f.clone(), r.clone());
+                let (f, r, gone) = (f.clone(), r.clone(), gone.clone());
                 async move {
                     f.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    if r.load(Ordering::SeqCst) {
-                        include_str!("testdata/jwks_rotated.json")
+                    let body = if r.load(Ordering::SeqCst) {
+                        include_str!("testdata/jwks_rotated.json").to_owned()
                     } else {
-                        include_str!("testdata/jwks.json")
-                    }
+                        include_str!("testdata/jwks.json").to_owned()
+                    };
+                    let body = if gone.load(Ordering::SeqCst) {
+                        let mut doc: Value = serde_json::from_str(&body).expect("json");
+                        if let Some(keys) = doc["keys"].as_array_mut() {
+                            keys.retain(|k| k["kid"] != "rsa1");
+                        }
+                        doc.to_string()
+                    } else {
+                        body
+                    };
+                    ([(http::header::CACHE_CONTROL, "public, max-age=30")], body)
                 }
             }),
         );
@@ -291,6 +434,7 @@ mod rotation_tests {
         Served {
             fetches,
             rotated,
+            removed,
             url,
         }
     }
@@ -306,19 +450,21 @@ mod rotation_tests {
         let s = serve_jwks().await;
         let c = cache(&s.url, Duration::ZERO);
         assert_eq!(
-            c.keys_for(Some("rsa1"), Algorithm::RS256)
+            c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
                 .await
                 .expect("rsa1")
                 .len(),
             1
         );
         assert_eq!(
-            c.keys_for(Some("rsa2"), Algorithm::RS256).await.err(),
+            c.keys_for(Some("rsa2"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .err(),
             Some(TokenError::UnknownKey(Some("rsa2".into())))
         );
         s.rotated.store(true, Ordering::SeqCst);
         assert_eq!(
-            c.keys_for(Some("rsa2"), Algorithm::RS256)
+            c.keys_for(Some("rsa2"), Algorithm::RS256, TokenSource::Request)
                 .await
                 .expect("rotated key")
                 .len(),
@@ -334,7 +480,8 @@ mod rotation_tests {
         for _ in 0..50 {
             let c = c.clone();
             tasks.push(tokio::spawn(async move {
-                c.keys_for(Some("nope"), Algorithm::RS256).await
+                c.keys_for(Some("nope"), Algorithm::RS256, TokenSource::Request)
+                    .await
             }));
         }
         for t in tasks {
@@ -342,10 +489,20 @@ mod rotation_tests {
         }
         assert_eq!(s.fetches.load(Ordering::SeqCst), 1);
         // Known keys are still served from the cache, with no fetch.
-        assert!(c.keys_for(Some("rsa1"), Algorithm::RS256).await.is_ok());
-        assert!(c.keys_for(Some("ec1"), Algorithm::ES256).await.is_ok());
         assert!(
-            c.keys_for(Some("ec1"), Algorithm::RS256).await.is_err(),
+            c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .is_ok()
+        );
+        assert!(
+            c.keys_for(Some("ec1"), Algorithm::ES256, TokenSource::Request)
+                .await
+                .is_ok()
+        );
+        assert!(
+            c.keys_for(Some("ec1"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .is_err(),
             "key type must match the algorithm"
         );
         assert_eq!(s.fetches.load(Ordering::SeqCst), 1);
@@ -358,20 +515,152 @@ mod rotation_tests {
         c.prefetch().await.expect("start-up fetch");
         // A rotation just after start-up is followed.
         s.rotated.store(true, Ordering::SeqCst);
-        assert!(c.keys_for(Some("rsa2"), Algorithm::RS256).await.is_ok());
+        assert!(
+            c.keys_for(Some("rsa2"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .is_ok()
+        );
         assert_eq!(s.fetches.load(Ordering::SeqCst), 2);
         // A kid that never resolves: one fetch, then none for the cooldown.
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let c = c.clone();
             tasks.push(tokio::spawn(async move {
-                c.keys_for(Some("nope"), Algorithm::RS256).await
+                c.keys_for(Some("nope"), Algorithm::RS256, TokenSource::Request)
+                    .await
             }));
         }
         for t in tasks {
             assert!(t.await.expect("join").is_err());
         }
-        assert!(c.keys_for(Some("nope-2"), Algorithm::RS256).await.is_err());
+        assert!(
+            c.keys_for(Some("nope-2"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .is_err()
+        );
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 3);
+    }
+
+    /// Ends the lifetime of the cached set now (as if `max-age` had passed).
+    fn expire(c: &JwksCache) {
+        let mut set = c.set.write().expect("lock");
+        set.expires_at = Some(Instant::now());
+        set.refresh_at = Some(Instant::now());
+    }
+
+    #[test]
+    fn key_set_lifetime_follows_cache_control_within_bounds() {
+        let lifetime = |v: Option<&'static str>| {
+            let mut h = http::HeaderMap::new();
+            if let Some(v) = v {
+                h.insert(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static(v),
+                );
+            }
+            key_set_lifetime(&h).as_secs()
+        };
+        assert_eq!(lifetime(None), 600);
+        assert_eq!(lifetime(Some("public, max-age=3600")), 3600);
+        assert_eq!(lifetime(Some("max-age=1")), 5);
+        assert_eq!(lifetime(Some("max-age=99999999")), 24 * 3600);
+        assert_eq!(lifetime(Some("no-store")), 5);
+        assert_eq!(lifetime(Some("max-age=3600, no-cache")), 5);
+        assert_eq!(lifetime(Some("max-age=banana")), 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rp_key_removed_by_the_provider_is_refused_once_the_set_expires() {
+        let s = serve_jwks().await;
+        // A long cooldown: an expired set is refetched whatever the cooldown says.
+        let c = cache(&s.url, Duration::from_secs(3600));
+        c.prefetch().await.expect("start-up fetch");
+        let lifetime = c.remaining_lifetime();
+        assert!(lifetime > Duration::from_secs(25) && lifetime <= Duration::from_secs(30));
+        s.removed.store(true, Ordering::SeqCst);
+        // Within the lifetime the cached key is still trusted, with no fetch.
+        assert!(
+            c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .is_ok()
+        );
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 1);
+        expire(&c);
+        assert_eq!(
+            c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .err(),
+            Some(TokenError::UnknownKey(Some("rsa1".into())))
+        );
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 2);
+        // The other keys of the new set are trusted for its new lifetime.
+        assert!(
+            c.keys_for(Some("ec1"), Algorithm::ES256, TokenSource::Request)
+                .await
+                .is_ok()
+        );
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_set_near_its_end_is_refreshed_in_the_background() {
+        let s = serve_jwks().await;
+        let c = cache(&s.url, Duration::from_secs(3600));
+        c.prefetch().await.expect("start-up fetch");
+        c.set.write().expect("lock").refresh_at = Some(Instant::now());
+        s.removed.store(true, Ordering::SeqCst);
+        // Served at once from the cache, while one fetch runs in the background.
+        for _ in 0..10 {
+            assert!(
+                c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
+                    .await
+                    .is_ok()
+            );
+        }
+        let generation = || c.set.read().expect("lock").generation;
+        let before = generation();
+        for _ in 0..250 {
+            if generation() != before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 2, "one background fetch");
+        // The removed key is gone from the refreshed set.
+        assert_eq!(
+            c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .err(),
+            Some(TokenError::UnknownKey(Some("rsa1".into())))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_kid_from_the_token_endpoint_is_fetched_during_the_cooldown() {
+        let s = serve_jwks().await;
+        let c = cache(&s.url, Duration::from_secs(3600));
+        c.prefetch().await.expect("start-up fetch");
+        // A bearer token with an unknown kid starts the cooldown.
+        assert!(
+            c.keys_for(Some("rsa2"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .is_err()
+        );
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 2);
+        // The provider rotates: tokens anyone can send still wait out the cooldown...
+        s.rotated.store(true, Ordering::SeqCst);
+        assert!(
+            c.keys_for(Some("rsa2"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .is_err()
+        );
+        assert_eq!(s.fetches.load(Ordering::SeqCst), 2);
+        // ...but an ID token straight from the token endpoint is a rotation: fetched.
+        assert!(
+            c.keys_for(Some("rsa2"), Algorithm::RS256, TokenSource::Provider)
+                .await
+                .is_ok()
+        );
         assert_eq!(s.fetches.load(Ordering::SeqCst), 3);
     }
 
@@ -382,7 +671,8 @@ mod rotation_tests {
         let c = cache("http://127.0.0.1:9/jwks", Duration::from_secs(3600));
         for _ in 0..2 {
             assert!(matches!(
-                c.keys_for(Some("rsa1"), Algorithm::RS256).await,
+                c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
+                    .await,
                 Err(TokenError::Jwks(_))
             ));
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::jwks::TokenSource;
 use super::{Algorithm, Claims, JwksCache, TokenError};
 use crate::config::Clock;
 use crate::secret::constant_time_eq;
@@ -44,9 +45,13 @@ type ClaimMap = Map<String, Value>;
 impl Verifier {
     /// Verifies the signature with an allowed algorithm and a key of the provider's
     /// JWKS, and returns the claims (not yet checked).
-    pub(crate) async fn verify_signature(&self, token: &str) -> Result<ClaimMap, TokenError> {
+    pub(crate) async fn verify_signature(
+        &self,
+        token: &str,
+        source: TokenSource,
+    ) -> Result<ClaimMap, TokenError> {
         let header = parse_header(token)?;
-        self.verify_parsed(token, &header).await
+        self.verify_parsed(token, &header, source).await
     }
 
     /// Verifies a token whose header `parse_header` has read. The signature is checked
@@ -55,6 +60,7 @@ impl Verifier {
         &self,
         token: &str,
         header: &JoseHeader,
+        source: TokenSource,
     ) -> Result<ClaimMap, TokenError> {
         let alg_name = header.alg.as_deref().ok_or(TokenError::Malformed)?;
         let alg = Algorithm::from_name(alg_name)
@@ -65,7 +71,10 @@ impl Verifier {
             return Err(TokenError::Malformed);
         }
         let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-        let keys = self.jwks.keys_for(header.kid.as_deref(), alg).await?;
+        let keys = self
+            .jwks
+            .keys_for(header.kid.as_deref(), alg, source)
+            .await?;
         let mut verified = false;
         for key in keys {
             match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, alg.to_jwt()) {
@@ -98,8 +107,9 @@ impl Verifier {
         &self,
         token: &str,
         check: IdTokenCheck<'_>,
+        source: TokenSource,
     ) -> Result<Claims, TokenError> {
-        let claims = self.verify_signature(token).await?;
+        let claims = self.verify_signature(token, source).await?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims, &self.client_id, true)?;
         let now = self.clock.now();
@@ -144,7 +154,7 @@ impl Verifier {
         if str_claim(&unverified, "iss") != Some(self.issuer.as_str()) {
             return Ok(false);
         }
-        let claims = self.verify_signature(token).await?;
+        let claims = self.verify_signature(token, TokenSource::Provider).await?;
         self.check_issuer(&claims)?;
         if let Some(aud) = &self.access_token_audience {
             self.check_audience(&claims, aud, false)?;
@@ -168,7 +178,9 @@ impl Verifier {
             None if !self.require_at_jwt => false,
             _ => return Err(TokenError::UnexpectedType),
         };
-        let claims = self.verify_parsed(token, &header).await?;
+        let claims = self
+            .verify_parsed(token, &header, TokenSource::Request)
+            .await?;
         // A `JWT` or untyped token could be an ID token or a logout token of the same
         // issuer: refuse any that carries a claim only those have.
         if !typed_at_jwt
@@ -206,7 +218,7 @@ impl Verifier {
 
     /// Validates a back-channel logout token (OpenID Back-Channel Logout 1.0 §2.6).
     pub(crate) async fn logout_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
-        let claims = self.verify_signature(token).await?;
+        let claims = self.verify_signature(token, TokenSource::Request).await?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims, &self.client_id, false)?;
         let now = self.clock.now();
@@ -470,7 +482,11 @@ mod tests {
 
     async fn id(token: &str) -> Result<Claims, TokenError> {
         verifier()
-            .id_token(token, IdTokenCheck::Login { nonce: "n-1" })
+            .id_token(
+                token,
+                IdTokenCheck::Login { nonce: "n-1" },
+                TokenSource::Provider,
+            )
             .await
     }
 
@@ -552,7 +568,11 @@ mod tests {
         let mut v = verifier();
         v.algorithms = vec![Algorithm::ES256];
         let err = v
-            .id_token(&rs256(&claims()), IdTokenCheck::Login { nonce: "n-1" })
+            .id_token(
+                &rs256(&claims()),
+                IdTokenCheck::Login { nonce: "n-1" },
+                TokenSource::Provider,
+            )
             .await
             .unwrap_err();
         assert_eq!(err, TokenError::AlgorithmNotAllowed("RS256".into()));
@@ -565,10 +585,19 @@ mod tests {
             include_bytes!("testdata/rsa.pem"),
             Some("unknown"),
         );
-        assert_eq!(
-            id(&t).await.unwrap_err(),
-            TokenError::UnknownKey(Some("unknown".into()))
-        );
+        // From the token endpoint an unknown kid is a rotation: the keys are fetched
+        // (nothing listens here, so the provider is unavailable)...
+        assert!(matches!(id(&t).await.unwrap_err(), TokenError::Jwks(_)));
+        // ...while from a request it waits out the cooldown: an unknown key.
+        let err = verifier()
+            .id_token(
+                &t,
+                IdTokenCheck::Login { nonce: "n-1" },
+                TokenSource::Request,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, TokenError::UnknownKey(Some("unknown".into())));
     }
 
     #[tokio::test]
@@ -706,14 +735,22 @@ mod tests {
         let v = verifier();
         let same = rs256(&without(claims(), "nonce"));
         assert!(
-            v.id_token(&same, IdTokenCheck::Refresh { previous: &before })
-                .await
-                .is_ok(),
+            v.id_token(
+                &same,
+                IdTokenCheck::Refresh { previous: &before },
+                TokenSource::Provider
+            )
+            .await
+            .is_ok(),
             "no nonce needed"
         );
         let other = rs256(&with(without(claims(), "nonce"), "sub", json!("bob")));
         let err = v
-            .id_token(&other, IdTokenCheck::Refresh { previous: &before })
+            .id_token(
+                &other,
+                IdTokenCheck::Refresh { previous: &before },
+                TokenSource::Provider,
+            )
             .await
             .unwrap_err();
         assert_eq!(err, TokenError::IdentityChanged);

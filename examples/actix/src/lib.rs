@@ -27,7 +27,7 @@ async fn home(MaybeAuthUser(user): MaybeAuthUser) -> HttpResponse {
         Some(u) => {
             let name = u.claims().name().or(u.claims().email()).unwrap_or(u.sub());
             format!(
-                "<p>Signed in as <strong>{}</strong>.</p><p><a href=\"/me\">/me</a> · <a href=\"/auth/logout\">Sign out</a></p>",
+                "<p>Signed in as <strong>{}</strong>.</p><p><a href=\"/me\">/me</a></p><form method=\"post\" action=\"/auth/logout\"><button type=\"submit\">Sign out</button></form>",
                 escape(name)
             )
         }

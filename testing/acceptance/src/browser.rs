@@ -179,12 +179,15 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
     let protected = screenshot_path(&format!("{framework}-protected-page.png"));
     std::fs::write(&protected, browser.screenshot().await.expect("screenshot")).expect("write");
 
-    // 5. Sign out from the public page: through the provider and back.
+    // 5. Sign out from the public page (a same-origin POST form): through the provider
+    // and back.
     browser.goto(&format!("{base}/")).await.expect("open /");
     browser
-        .find(Locator::Css("a[href='/auth/logout']"))
+        .find(Locator::Css(
+            "form[method='post'][action='/auth/logout'] button",
+        ))
         .await
-        .expect("sign-out link")
+        .expect("sign-out button")
         .click()
         .await
         .expect("click sign out");

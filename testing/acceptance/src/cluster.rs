@@ -168,6 +168,50 @@ pub async fn cluster_backchannel_logout_on_one_instance_ends_the_session_on_all(
     assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
 }
 
+/// The Redis key of a logout marker (`auth:logout:` and the SHA-256 of its name).
+fn marker_key(name: &str) -> String {
+    use sha2::Digest as _;
+    format!(
+        "auth:logout:{}",
+        hex::encode(sha2::Sha256::digest(name.as_bytes()))
+    )
+}
+
+/// Logout markers are sealed with the app's key: one written into Redis by anyone
+/// without it (here a far-future logout of the signed-in user) has no effect.
+pub async fn cluster_forged_logout_marker_in_redis_has_no_effect(serve: Serve) {
+    let c = Cluster::start(serve, 60).await;
+    let client = browser();
+    sign_in_at(&client, &c.bases[0], "").await;
+    let me: Value = client
+        .get(format!("{}/me", c.bases[0]))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    let sub = me["sub"].as_str().expect("sub").to_owned();
+    let forged_keys = [
+        marker_key(&format!("sub:{sub}")),
+        marker_key(&format!("subnosid:{sub}")),
+    ];
+    for key in &forged_keys {
+        assert_eq!(c.redis.cli(&["set", key, "99999999999", "EX", "600"]), "OK");
+    }
+    for base in &c.bases {
+        assert_eq!(me_at(&client, base).await, StatusCode::OK, "{base}");
+    }
+    // The forged names are the real ones: a real logout (sid and sub) writes one of
+    // them, sealed, in place of the forged value, and ends the session.
+    sign_out_at_provider(&client, &c.provider.issuer).await;
+    assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
+    let sealed = c.redis.cli(&["get", &forged_keys[1]]);
+    assert!(!sealed.is_empty() && sealed != "99999999999", "{sealed}");
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
+}
+
 /// An acceptance scenario (see the crate docs).
 pub async fn cluster_refresh_is_single_flight_across_instances(serve: Serve) {
     // Access tokens live 5 s; refresh when under 4 s remain.

@@ -14,17 +14,17 @@ use serde_json::{Value, json};
 use crate::dev::{DevApp, start_dev_with};
 use crate::{API, API_SCOPE, Serve, follow, futures_join, me_at};
 
-const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub(crate) const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 fn keep(b: AuthConfigBuilder) -> AuthConfigBuilder {
     b
 }
 
-async fn hostile(serve: Serve) -> DevApp {
+pub(crate) async fn hostile(serve: Serve) -> DevApp {
     hostile_with(serve, DevProvider::builder(), keep).await
 }
 
-async fn hostile_with(
+pub(crate) async fn hostile_with(
     serve: Serve,
     provider: auth_testkit::DevProviderBuilder,
     configure: fn(AuthConfigBuilder) -> AuthConfigBuilder,
@@ -37,12 +37,12 @@ async fn hostile_with(
     .await
 }
 
-async fn me_status(browser: &reqwest::Client, app: &DevApp) -> StatusCode {
+pub(crate) async fn me_status(browser: &reqwest::Client, app: &DevApp) -> StatusCode {
     me_at(browser, &app.base).await.status()
 }
 
 /// Signs in as alice (auto-approved) and returns the last page.
-async fn sign_in(app: &DevApp, browser: &reqwest::Client) -> (StatusCode, String) {
+pub(crate) async fn sign_in(app: &DevApp, browser: &reqwest::Client) -> (StatusCode, String) {
     let r = app
         .provider
         .sign_in(
@@ -102,7 +102,7 @@ fn signed(signing: Signing) -> Misbehaviour {
     Misbehaviour::default().id_token_signing(signing)
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -1019,6 +1019,9 @@ macro_rules! hostile_suite {
             rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key,
             rp_backchannel_logout_token_kid_unknown, rp_backchannel_logout_malformed_requests,
             rp_backchannel_logout_valid_token_ends_only_that_session,
+            rp_key_removed_is_refused_after_the_key_set_max_age,
+            rp_backchannel_logout_token_replayed_has_no_effect,
+            rp_backchannel_logout_ends_only_sessions_begun_before_its_iat,
             rp_discovery_issuer_mismatch, rp_return_to_that_leaves_the_site_is_never_followed,
             rp_malformed_input_never_gets_a_5xx);
     };

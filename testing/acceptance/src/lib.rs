@@ -16,12 +16,14 @@
 mod browser;
 mod cluster;
 mod dev;
+mod hardening;
 mod hostile;
 mod leaks;
 
 pub use browser::*;
 pub use cluster::*;
 pub use dev::*;
+pub use hardening::*;
 pub use hostile::*;
 pub use leaks::*;
 
@@ -851,6 +853,7 @@ macro_rules! acceptance_suite {
             dev_provider_access_tokens_are_accepted_as_bearer_tokens,
             cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
             cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
+            cluster_forged_logout_marker_in_redis_has_no_effect,
             cluster_refresh_is_single_flight_across_instances,
             cluster_sessions_survive_restarting_every_instance,
             cluster_redis_down_answers_503_then_recovers,

@@ -49,19 +49,22 @@ impl RedisServer {
         }
     }
 
+    /// Runs one `redis-cli` command against the server and returns its output (as
+    /// written by someone with access to Redis but not to the app's keys).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli (installed with redis-server)");
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+
     /// Every key and its value (as text; `redis-cli`), to check what is stored.
     pub fn dump(&self) -> Vec<(String, String)> {
-        let cli = |args: &[&str]| {
-            let out = Command::new("redis-cli")
-                .args(["-p", &self.port.to_string()])
-                .args(args)
-                .output()
-                .expect("redis-cli (installed with redis-server)");
-            String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-        };
-        cli(&["--scan"])
+        self.cli(&["--scan"])
             .lines()
-            .map(|k| (k.to_string(), cli(&["get", k])))
+            .map(|k| (k.to_string(), self.cli(&["get", k])))
             .collect()
     }
 
