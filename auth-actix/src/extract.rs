@@ -18,7 +18,7 @@ use crate::request::ActixRequest;
 /// It dereferences to the [`AuthSession`]: `user.claims()`, `user.sub()`,
 /// `user.access_token()`...
 #[derive(Clone, Debug)]
-pub struct AuthUser(Arc<AuthSession>);
+pub struct AuthUser(pub(crate) Arc<AuthSession>);
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 

@@ -46,6 +46,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod authorized;
 mod bearer;
 mod convert;
 mod extract;
@@ -53,11 +54,14 @@ mod middleware;
 mod request;
 mod routes;
 
+pub use auth_core::adapter::{Policy, Requirement};
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
 pub use auth_core::{BearerAuth, BearerError};
+pub use authorized::Authorized;
 pub use bearer::{BearerRejection, BearerUser, MaybeBearerUser};
 pub use extract::{AuthExt, AuthRejection, AuthUser, MaybeAuthUser};
 pub use middleware::{
-    AuthMiddleware, AuthMiddlewareService, RequireAuth, RequireAuthService, auth_middleware,
+    AuthMiddleware, AuthMiddlewareService, Require, RequireAuth, RequireAuthService,
+    auth_middleware,
 };
 pub use routes::auth_routes;

@@ -4,11 +4,14 @@
 use std::future::{Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+
 use auth_core::Auth;
+use auth_core::adapter::{self, Requirement};
 
 use crate::request::ActixRequest;
 
@@ -94,14 +97,60 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequireAuthService {
             service: Rc::new(service),
+            requirement: None,
         }))
     }
 }
 
-/// The service of [`RequireAuth`].
+/// Lets through a scope or resource only signed-in users who meet a [`Requirement`]
+/// (a role, a permission, an organization, a recent or strong sign-in), answering like
+/// [`crate::Authorized`] otherwise: anonymous as [`crate::AuthUser`], 403 without the
+/// role, permission or organization, a new sign-in (browser) or 401
+/// `insufficient_user_authentication` (API) for a sign-in too old or too weak.
+///
+/// ```no_run
+/// # use actix_web::{web, App};
+/// use auth_actix::{Require, Requirement};
+/// let admin = web::scope("/admin")
+///     .wrap(Require::new(Requirement::role("admin")))
+///     .route("", web::get().to(|| async { "admin" }));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Require(Arc<Requirement>);
+
+impl Require {
+    /// The middleware for `requirement`.
+    pub fn new(requirement: Requirement) -> Self {
+        Self(Arc::new(requirement))
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Require
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = RequireAuthService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let requirement = Some(Arc::clone(&self.0));
+        let service = Rc::new(service);
+        ready(Ok(RequireAuthService {
+            service,
+            requirement,
+        }))
+    }
+}
+
+/// The service of [`RequireAuth`] and [`Require`].
 #[derive(Debug)]
 pub struct RequireAuthService<S> {
     service: Rc<S>,
+    requirement: Option<Arc<Requirement>>,
 }
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -119,8 +168,13 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
+        let requirement = self.requirement.clone();
         Box::pin(async move {
-            let user = auth_core::adapter::require_user(&mut ActixRequest(req.request())).await;
+            let mut request = ActixRequest(req.request());
+            let user = match &requirement {
+                None => adapter::require_user(&mut request).await,
+                Some(requirement) => adapter::require(&mut request, requirement).await,
+            };
             match user {
                 Ok(_) => service
                     .call(req)

@@ -16,13 +16,13 @@ use crate::request::AxumRequest;
 /// It dereferences to the [`AuthSession`]: `user.claims()`, `user.sub()`,
 /// `user.access_token()`...
 #[derive(Clone, Debug)]
-pub struct AuthUser(Arc<AuthSession>);
+pub struct AuthUser(pub(crate) Arc<AuthSession>);
 
 /// Why [`AuthUser`] could not be extracted. As a response: a redirect to login for a
 /// browser, 401 JSON for an API client, 503 when sessions are unavailable, 500 when the
 /// layer is missing. [`AuthRejection::rejection`] tells which.
 #[derive(Debug)]
-pub struct AuthRejection(Rejection);
+pub struct AuthRejection(pub(crate) Rejection);
 
 impl AuthRejection {
     /// The rejection as `auth-core` decided it: its reason, status, body and headers.

@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod authorized;
 mod bearer;
 mod extract;
 mod guard;
@@ -39,8 +40,10 @@ mod layer;
 mod request;
 mod routes;
 
+pub use auth_core::adapter::{Policy, Requirement};
 pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
 pub use auth_core::{BearerAuth, BearerError};
+pub use authorized::{Authorized, RequireLayer, RequireService, require};
 pub use bearer::{BearerRejection, BearerUser};
 pub use extract::{AuthRejection, AuthUser};
 pub use guard::require_auth;

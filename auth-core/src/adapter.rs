@@ -47,6 +47,7 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::{HeaderMap, Method, Response, StatusCode};
 
@@ -104,6 +105,8 @@ enum Reason {
     Unavailable,
     MissingLayer,
     Bearer(BearerError),
+    Forbidden,
+    StepUpRequired,
 }
 
 impl Rejection {
@@ -171,8 +174,25 @@ impl Rejection {
     pub fn bearer_error(&self) -> Option<&BearerError> {
         match &self.0.reason {
             Reason::Bearer(e) => Some(e),
-            Reason::SignInRequired | Reason::Unavailable | Reason::MissingLayer => None,
+            Reason::SignInRequired
+            | Reason::Unavailable
+            | Reason::MissingLayer
+            | Reason::Forbidden
+            | Reason::StepUpRequired => None,
         }
+    }
+
+    /// Signed in, but without the role, permission or organization the route
+    /// requires (403).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self.0.reason, Reason::Forbidden)
+    }
+
+    /// Signed in, but not recently enough or not strongly enough (`max_age`,
+    /// `acr_values`): a browser is sent through login again, an API client gets 401
+    /// `insufficient_user_authentication` (RFC 9470).
+    pub fn is_step_up_required(&self) -> bool {
+        matches!(self.0.reason, Reason::StepUpRequired)
     }
 
     /// The whole response.
@@ -188,6 +208,8 @@ impl std::fmt::Display for Rejection {
             Reason::Unavailable => f.write_str("the session cannot be checked now"),
             Reason::MissingLayer => f.write_str("the auth layer is missing"),
             Reason::Bearer(e) => e.fmt(f),
+            Reason::Forbidden => f.write_str("the user lacks what the route requires"),
+            Reason::StepUpRequired => f.write_str("a more recent or stronger sign-in is required"),
         }
     }
 }
@@ -196,7 +218,11 @@ impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.0.reason {
             Reason::Bearer(e) => Some(e),
-            Reason::SignInRequired | Reason::Unavailable | Reason::MissingLayer => None,
+            Reason::SignInRequired
+            | Reason::Unavailable
+            | Reason::MissingLayer
+            | Reason::Forbidden
+            | Reason::StepUpRequired => None,
         }
     }
 }
@@ -222,6 +248,134 @@ pub async fn optional_user(
         (_, Ok(user)) => Ok(Some(user)),
         (auth, Err(outcome @ Authenticated::Unavailable)) => Err(reject_user(&auth, req, &outcome)),
         (_, Err(Authenticated::Anonymous | Authenticated::User(_))) => Ok(None),
+    }
+}
+
+/// What a route requires of its signed-in user beyond being signed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// The role ([`AuthSession::roles`]).
+    Role(String),
+    /// The permission ([`AuthSession::permissions`]).
+    Permission(String),
+    /// Membership of the organization ([`AuthSession::organization`]).
+    Organization(String),
+    /// Authenticated at the provider within this long ([`AuthSession::auth_time`]);
+    /// else the user signs in again with `max_age`.
+    SignedInWithin(Duration),
+    /// Authenticated with one of these `acr` values; else the user signs in again with
+    /// `acr_values`.
+    Acr(Vec<String>),
+}
+
+impl Requirement {
+    /// The role `role`.
+    pub fn role(role: impl Into<String>) -> Self {
+        Self::Role(role.into())
+    }
+
+    /// The permission `permission`.
+    pub fn permission(permission: impl Into<String>) -> Self {
+        Self::Permission(permission.into())
+    }
+
+    /// Membership of `organization`.
+    pub fn organization(organization: impl Into<String>) -> Self {
+        Self::Organization(organization.into())
+    }
+
+    /// A sign-in within `max_age`.
+    pub fn signed_in_within(max_age: Duration) -> Self {
+        Self::SignedInWithin(max_age)
+    }
+
+    /// A sign-in with one of `values` as its `acr`.
+    pub fn acr<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::Acr(values.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether `user` meets it, at `now` (seconds since the epoch).
+    pub fn is_met_by(&self, user: &AuthSession, now: i64) -> bool {
+        match self {
+            Self::Role(role) => user.has_role(role),
+            Self::Permission(permission) => user.has_permission(permission),
+            Self::Organization(org) => user.organization() == Some(org.as_str()),
+            Self::SignedInWithin(max_age) => {
+                let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+                now.saturating_sub(user.auth_time()) <= max_age
+            }
+            Self::Acr(values) => user
+                .acr()
+                .is_some_and(|acr| values.iter().any(|v| v == acr)),
+        }
+    }
+}
+
+/// A requirement named by a type, for the adapters' `Authorized<P>` extractors:
+///
+/// ```
+/// use auth_core::adapter::{Policy, Requirement};
+/// struct Admins;
+/// impl Policy for Admins {
+///     fn requirement() -> Requirement {
+///         Requirement::role("admin")
+///     }
+/// }
+/// ```
+pub trait Policy: Send + Sync + 'static {
+    /// What the route requires.
+    fn requirement() -> Requirement;
+}
+
+/// The signed-in user of the request if they meet `requirement`. Else: anonymous as
+/// [`require_user`]; without the role, permission or organization, 403 (JSON for an
+/// API client, a small page for a browser); not recently or strongly enough signed in,
+/// a browser is sent through login again with `max_age` or `acr_values` (and
+/// `return_to`), an API client gets 401 with `WWW-Authenticate: Bearer
+/// error="insufficient_user_authentication"` and the `max_age` or `acr_values` it
+/// needs (RFC 9470).
+pub async fn require(
+    req: &mut impl RequestHead,
+    requirement: &Requirement,
+) -> Result<Arc<AuthSession>, Rejection> {
+    let user = require_user(req).await?;
+    let Some(auth) = req.extension::<Auth>() else {
+        return Err(Rejection::missing_layer("a requirement"));
+    };
+    if requirement.is_met_by(&user, auth.config().clock.now()) {
+        return Ok(user);
+    }
+    let headers = request_headers(
+        req,
+        &[
+            "accept",
+            "authorization",
+            "x-requested-with",
+            "sec-fetch-mode",
+        ],
+    );
+    match requirement {
+        Requirement::Role(_) | Requirement::Permission(_) | Requirement::Organization(_) => {
+            tracing::info!(requirement = ?requirement, "signed-in user refused: requirement not met");
+            Err(Rejection::new(
+                Reason::Forbidden,
+                auth.forbidden_response(&headers),
+            ))
+        }
+        Requirement::SignedInWithin(_) | Requirement::Acr(_) => {
+            let method = Method::from_bytes(req.method().as_bytes()).unwrap_or(Method::GET);
+            let uri = http::Uri::try_from(req.path_and_query())
+                .unwrap_or_else(|_| http::Uri::from_static("/"));
+            Err(Rejection::new(
+                Reason::StepUpRequired,
+                auth.step_up_response(&method, &uri, &headers, requirement),
+            ))
+        }
     }
 }
 

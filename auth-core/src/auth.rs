@@ -358,6 +358,9 @@ impl Auth {
             return_to,
             created_at: now,
             max_age: options.max_age,
+            acr_values: options.acr_values.clone(),
+            organization:
+                options.requested_organization(&inner.config.provider_kind.parameter_names()),
         }));
         LoginStart {
             authorization_url: url,

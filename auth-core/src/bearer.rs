@@ -26,10 +26,16 @@ pub struct BearerAuth {
     client_id: Option<String>,
     expires_at: i64,
     token: AccessToken,
+    access: crate::identity::Access,
 }
 
 impl BearerAuth {
-    fn new(claims: serde_json::Map<String, Value>, token: &str) -> Self {
+    fn new(
+        claims: serde_json::Map<String, Value>,
+        token: &str,
+        config: &crate::AuthConfig,
+    ) -> Self {
+        let access = crate::identity::access_for(config, &claims, None);
         let scopes = match claims.get("scope").or_else(|| claims.get("scp")) {
             Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
             Some(Value::Array(a)) => a
@@ -51,7 +57,39 @@ impl BearerAuth {
             client_id,
             expires_at,
             token: AccessToken::new(token),
+            access,
         }
+    }
+
+    /// The issuer of the token.
+    pub fn iss(&self) -> &str {
+        self.claims.iss()
+    }
+
+    /// The caller's organization, where the provider kind puts it (as
+    /// [`crate::AuthSession::organization`]).
+    pub fn organization(&self) -> Option<&str> {
+        self.access.organization.as_deref()
+    }
+
+    /// The caller's roles (as [`crate::AuthSession::roles`]).
+    pub fn roles(&self) -> &[String] {
+        &self.access.roles
+    }
+
+    /// The caller's permissions (as [`crate::AuthSession::permissions`]).
+    pub fn permissions(&self) -> &[String] {
+        &self.access.permissions
+    }
+
+    /// Whether the caller has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.access.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the caller has `permission`.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.access.permissions.iter().any(|p| p == permission)
     }
 
     /// The token's validated claims.
@@ -351,7 +389,7 @@ impl Auth {
                         TokenError::Jwks(why) => BearerError::Unavailable(why),
                         other => BearerError::Invalid(other),
                     })?;
-                let auth = Arc::new(BearerAuth::new(claims, token));
+                let auth = Arc::new(BearerAuth::new(claims, token, &inner.config));
                 let keys_valid_for = inner.verifier.jwks.remaining_lifetime().as_secs();
                 let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
                 inner
@@ -539,12 +577,29 @@ mod tests {
         assert_eq!(header(&big), Err(BearerError::Malformed));
     }
 
+    fn config() -> AuthConfig {
+        AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
+            .build()
+            .expect("config")
+    }
+
     fn auth_with(exp: i64, scope: Value) -> Arc<BearerAuth> {
         let claims = json!({ "sub": "alice", "exp": exp, "scope": scope });
         Arc::new(BearerAuth::new(
             claims.as_object().expect("o").clone(),
             "tok",
+            &config(),
         ))
+    }
+
+    #[test]
+    fn bearer_callers_have_organization_roles_and_permissions() {
+        let claims = json!({ "sub": "svc", "org_id": "org_1", "roles": ["admin"],
+                             "permissions": ["reports:read"] });
+        let b = BearerAuth::new(claims.as_object().expect("o").clone(), "t", &config());
+        assert_eq!(b.organization(), Some("org_1"));
+        assert!(b.has_role("admin") && !b.has_role("owner"));
+        assert!(b.has_permission("reports:read"));
     }
 
     #[test]
@@ -552,7 +607,7 @@ mod tests {
         let a = auth_with(10, "read write".into());
         assert!(a.has_scope("read") && a.has_scope("write") && !a.has_scope("admin"));
         let claims = json!({ "scp": ["x", "y"] });
-        let b = BearerAuth::new(claims.as_object().expect("o").clone(), "t");
+        let b = BearerAuth::new(claims.as_object().expect("o").clone(), "t", &config());
         assert_eq!(b.scopes().collect::<Vec<_>>(), ["x", "y"]);
         assert_eq!(
             a.require_scopes(&["read", "admin"]),

@@ -118,6 +118,8 @@ pub struct AuthConfig {
     pub(crate) endpoints: Option<ProviderEndpoints>,
     pub(crate) default_login: LoginOptions,
     pub(crate) provider_kind: ProviderKind,
+    pub(crate) claim_names: crate::identity::ClaimNames,
+    pub(crate) userinfo_at_sign_in: bool,
     pub(crate) session_lifetime: Duration,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) jwks_refetch_cooldown: Duration,
@@ -192,6 +194,8 @@ impl AuthConfig {
             endpoints: None,
             default_login: LoginOptions::default(),
             provider_kind: ProviderKind::Generic,
+            claim_names: crate::identity::ClaimNames::default(),
+            userinfo_at_sign_in: false,
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
             idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
             jwks_refetch_cooldown: Duration::from_secs(30),
@@ -254,6 +258,25 @@ impl AuthConfig {
                 name: "OIDC_PROVIDER",
                 reason: "expected one of generic, scalekit, workos, auth0, keycloak, entra, google, okta".into(),
             })?);
+        }
+        match get("OIDC_USERINFO").as_deref().map(str::trim) {
+            None | Some("" | "0" | "false") => {}
+            Some("1" | "true") => b = b.with_userinfo_at_sign_in(true),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_USERINFO",
+                    reason: "expected 1 or 0".into(),
+                });
+            }
+        }
+        if let Some(s) = get("OIDC_ROLES_CLAIM").filter(|s| !s.trim().is_empty()) {
+            b = b.with_roles_claim(s.trim());
+        }
+        if let Some(s) = get("OIDC_ORGANIZATION_CLAIM").filter(|s| !s.trim().is_empty()) {
+            b = b.with_organization_claim(s.trim());
+        }
+        if let Some(s) = get("OIDC_PERMISSIONS_CLAIM").filter(|s| !s.trim().is_empty()) {
+            b = b.with_permissions_claim(s.trim());
         }
         if let Some(s) = get("APP_SECRET") {
             b = b.with_app_secret_hex(&s)?;
@@ -414,6 +437,8 @@ pub struct AuthConfigBuilder {
     endpoints: Option<ProviderEndpoints>,
     default_login: LoginOptions,
     provider_kind: ProviderKind,
+    claim_names: crate::identity::ClaimNames,
+    userinfo_at_sign_in: bool,
     session_lifetime: Duration,
     idle_timeout: Option<Duration>,
     jwks_refetch_cooldown: Duration,
@@ -578,6 +603,36 @@ impl AuthConfigBuilder {
     /// Google's refresh-token parameters. Validation is the same for every kind.
     pub fn with_provider_kind(mut self, kind: ProviderKind) -> Self {
         self.provider_kind = kind;
+        self
+    }
+
+    /// The claim that holds the user's roles, instead of the provider kind's own
+    /// (`OIDC_ROLES_CLAIM`): a claim of that exact name (Auth0's namespaced
+    /// `https://example.com/roles`), else a dotted path (`realm_access.roles`).
+    pub fn with_roles_claim(mut self, claim: impl Into<String>) -> Self {
+        self.claim_names.roles = Some(claim.into());
+        self
+    }
+
+    /// At sign-in, also fetch the provider's UserInfo claims and add those the ID
+    /// token lacks (`OIDC_USERINFO=1`), for providers whose ID tokens carry little. The
+    /// answer's `sub` must be the ID token's; a failure refuses the sign-in (502).
+    pub fn with_userinfo_at_sign_in(mut self, on: bool) -> Self {
+        self.userinfo_at_sign_in = on;
+        self
+    }
+
+    /// The claim that holds the user's organization (`OIDC_ORGANIZATION_CLAIM`), as
+    /// [`AuthConfigBuilder::with_roles_claim`].
+    pub fn with_organization_claim(mut self, claim: impl Into<String>) -> Self {
+        self.claim_names.organization = Some(claim.into());
+        self
+    }
+
+    /// The claim that holds the user's permissions (`OIDC_PERMISSIONS_CLAIM`), as
+    /// [`AuthConfigBuilder::with_roles_claim`].
+    pub fn with_permissions_claim(mut self, claim: impl Into<String>) -> Self {
+        self.claim_names.permissions = Some(claim.into());
         self
     }
 
@@ -833,6 +888,8 @@ impl AuthConfigBuilder {
             endpoints: self.endpoints,
             default_login,
             provider_kind: kind,
+            claim_names: self.claim_names,
+            userinfo_at_sign_in: self.userinfo_at_sign_in,
             session_lifetime: self.session_lifetime,
             idle_timeout: self.idle_timeout,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,

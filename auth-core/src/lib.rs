@@ -36,11 +36,13 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+mod app_token;
 mod auth;
 mod bearer;
 mod config;
 mod flow;
 mod http_client;
+mod identity;
 mod memory_store;
 mod presets;
 mod provider;
@@ -54,6 +56,7 @@ mod store;
 mod token;
 mod web;
 
+pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
 pub use auth::{Auth, LoginStart, TokenExchangeError};
 pub use bearer::{BearerAuth, BearerError};
 pub use config::{AuthConfig, AuthConfigBuilder, ClientAuthMethod, Clock, ConfigError};

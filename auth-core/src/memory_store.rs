@@ -220,6 +220,7 @@ mod tests {
             scope: None,
             last_seen: None,
             refresh_expires_at: None,
+            access: Default::default(),
         });
         let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
         let id = local.create(Arc::clone(&session), later);

@@ -27,6 +27,10 @@ pub struct AuthSession {
     /// When the refresh token expires, if the provider said.
     #[serde(default)]
     pub(crate) refresh_expires_at: Option<i64>,
+    /// The organization, roles and permissions the provider stated, read at sign-in
+    /// and at every refresh.
+    #[serde(default)]
+    pub(crate) access: crate::identity::Access,
 }
 
 impl AuthSession {
@@ -78,6 +82,51 @@ impl AuthSession {
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
     }
+
+    /// The issuer that signed the user in: a user is `(iss, sub)`, never `sub` alone.
+    pub fn iss(&self) -> &str {
+        self.claims.iss()
+    }
+
+    /// The user's organization, where the provider kind puts it (Scalekit `oid`,
+    /// WorkOS and Auth0 `org_id`, Keycloak `organization`, Entra `tid`, Google `hd`) or
+    /// in the claim the app named.
+    pub fn organization(&self) -> Option<&str> {
+        self.access.organization.as_deref()
+    }
+
+    /// The user's roles, from the ID token and the access token, where the provider
+    /// kind puts them or in the claim the app named.
+    pub fn roles(&self) -> &[String] {
+        &self.access.roles
+    }
+
+    /// The user's permissions (Scalekit, WorkOS and Auth0 `permissions`), or from the
+    /// claim the app named.
+    pub fn permissions(&self) -> &[String] {
+        &self.access.permissions
+    }
+
+    /// Whether the user has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.access.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the user has `permission`.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.access.permissions.iter().any(|p| p == permission)
+    }
+
+    /// When the user last authenticated at the provider: the ID token's `auth_time`
+    /// when it has one, else when this session began (seconds since the epoch).
+    pub fn auth_time(&self) -> i64 {
+        self.access.auth_time.unwrap_or(self.authenticated_at)
+    }
+
+    /// How the user authenticated (the ID token's `acr`), if the provider said.
+    pub fn acr(&self) -> Option<&str> {
+        self.access.acr.as_deref()
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +160,7 @@ mod tests {
             scope: None,
             last_seen: None,
             refresh_expires_at: None,
+            access: Default::default(),
         };
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("SECRET"), "{dbg}");

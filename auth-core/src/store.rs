@@ -433,6 +433,7 @@ mod tests {
             scope: None,
             last_seen: Some(T0),
             refresh_expires_at,
+            access: Default::default(),
         }
     }
 

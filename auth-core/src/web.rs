@@ -384,6 +384,80 @@ impl Auth {
         redirect(&login)
     }
 
+    /// What a route answers a signed-in user who lacks the role, permission or
+    /// organization it requires: 403, JSON for API clients, a small page for browsers.
+    pub(crate) fn forbidden_response(&self, headers: &HeaderMap) -> Response<String> {
+        let mut r = if is_api_request(headers) || !is_navigation(headers) {
+            json(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "you do not have access to this resource",
+            )
+        } else {
+            let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>No access</title>\
+                 <meta name=\"viewport\" content=\"width=device-width\"></head>\
+                 <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+                 <h1>No access</h1><p>You are signed in, but your account does not have access to this page.</p>\
+                 <p><a href=\"/\">Home</a></p><p style=\"color:#666\">Code: <code class=\"auth-error\">forbidden</code></p></body></html>";
+            let mut page = html_page(body.to_owned());
+            *page.status_mut() = StatusCode::FORBIDDEN;
+            page
+        };
+        r.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+
+    /// What a route answers a user who must sign in again, more recently (`max_age`)
+    /// or more strongly (`acr_values`): a browser's GET is sent through login with them
+    /// (and `return_to`); an API client gets 401 with the RFC 9470 challenge.
+    pub(crate) fn step_up_response(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        requirement: &crate::adapter::Requirement,
+    ) -> Response<String> {
+        use crate::adapter::Requirement;
+        let (param, value) = match requirement {
+            Requirement::SignedInWithin(max_age) => ("max_age", max_age.as_secs().to_string()),
+            Requirement::Acr(values) => ("acr_values", values.join(" ")),
+            Requirement::Role(_) | Requirement::Permission(_) | Requirement::Organization(_) => {
+                return self.forbidden_response(headers);
+            }
+        };
+        let browser = !is_api_request(headers)
+            && is_navigation(headers)
+            && (method == Method::GET || method == Method::HEAD);
+        if browser {
+            let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let mut login = format!("{}/login?", self.0.config.route_prefix);
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            if crate::return_to::sanitize_return_to(&self.0.config.app_url, path_and_query)
+                .is_some()
+            {
+                q.append_pair("return_to", path_and_query);
+            }
+            q.append_pair(param, &value);
+            login.push_str(&q.finish());
+            return redirect(&login);
+        }
+        // RFC 9470 §3: the values are tokens and numbers we chose; quotes cannot occur.
+        let value = value.replace(['"', '\\'], "");
+        let challenge = format!(
+            "Bearer error=\"insufficient_user_authentication\", error_description=\"a more recent or stronger sign-in is required\", {param}=\"{value}\""
+        );
+        let mut r = json(
+            StatusCode::UNAUTHORIZED,
+            "insufficient_user_authentication",
+            "a more recent or stronger sign-in is required",
+        );
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+        }
+        r
+    }
+
     /// What a protected route answers when the session cannot be checked now (the
     /// session store or the provider is down): 503.
     pub fn unavailable_response(&self, headers: &HeaderMap) -> Response<String> {
@@ -498,6 +572,21 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             "provider_unavailable",
             "The sign-in provider is unavailable",
         ),
+        CallbackError::AcrNotSatisfied => (
+            StatusCode::FORBIDDEN,
+            "acr_not_satisfied",
+            "Sign-in was not strong enough",
+        ),
+        CallbackError::OrganizationMismatch => (
+            StatusCode::FORBIDDEN,
+            "organization_mismatch",
+            "Signed in to another organization",
+        ),
+        CallbackError::HostedDomainMismatch => (
+            StatusCode::FORBIDDEN,
+            "hosted_domain_mismatch",
+            "This account is not allowed here",
+        ),
         CallbackError::AuthTimeMissing => (
             StatusCode::BAD_REQUEST,
             "auth_time_missing",
@@ -507,6 +596,16 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             StatusCode::BAD_REQUEST,
             "sign_in_too_old",
             "Please sign in again",
+        ),
+        CallbackError::UserInfo(crate::UserInfoError::SubjectMismatch) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "Sign-in could not be verified",
+        ),
+        CallbackError::UserInfo(_) => (
+            StatusCode::BAD_GATEWAY,
+            "provider_unavailable",
+            "The sign-in provider is unavailable",
         ),
         CallbackError::MissingIdToken
         | CallbackError::IdToken(_)

@@ -42,8 +42,10 @@
 //! and [`DevProvider::sign_jwt`] help with the rest. This is how the hostile-provider
 //! suite of this repository tests both adapters.
 //!
-//! The default users are `alice` (Alice Example, alice@example.com) and `bob` (Bob
-//! Example, bob@example.com); [`DevProviderBuilder::user`] replaces them.
+//! The default users are `alice` (Alice Example, alice@example.com, organization
+//! `org_example`, role `admin`, permission `reports:read`) and `bob` (Bob Example,
+//! bob@example.com, organization `org_example`, role `member`, no permission);
+//! [`DevProviderBuilder::user`] replaces them.
 
 #![deny(missing_docs)]
 
@@ -75,6 +77,12 @@ pub struct TestUser {
     pub name: Option<String>,
     /// `email` (reported as verified).
     pub email: Option<String>,
+    /// `org_id`: the user's organization, in ID and access tokens.
+    pub organization: Option<String>,
+    /// `roles`, in ID and access tokens.
+    pub roles: Vec<String>,
+    /// `permissions`, in access tokens (as Scalekit, WorkOS and Auth0 put them).
+    pub permissions: Vec<String>,
 }
 
 impl TestUser {
@@ -84,7 +92,41 @@ impl TestUser {
             id: id.into(),
             name: None,
             email: None,
+            organization: None,
+            roles: Vec::new(),
+            permissions: Vec::new(),
         }
+    }
+
+    /// Sets the organization (`org_id`).
+    pub fn organization(mut self, organization: impl Into<String>) -> Self {
+        self.organization = Some(organization.into());
+        self
+    }
+
+    /// Adds a role (`roles`).
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+
+    /// Adds a permission (`permissions`).
+    pub fn permission(mut self, permission: impl Into<String>) -> Self {
+        self.permissions.push(permission.into());
+        self
+    }
+
+    /// The user's organization and roles, as ID and access tokens carry them (the
+    /// generic provider kind's claim names).
+    fn membership_claims(&self) -> Value {
+        let mut c = json!({});
+        if let Some(o) = &self.organization {
+            c["org_id"] = o.as_str().into();
+        }
+        if !self.roles.is_empty() {
+            c["roles"] = self.roles.clone().into();
+        }
+        c
     }
 
     /// Sets `name`.
@@ -101,7 +143,8 @@ impl TestUser {
 
     /// The user's claims in ID tokens and at `userinfo`.
     fn claims(&self) -> Value {
-        let mut c = json!({ "sub": self.id });
+        let mut c = self.membership_claims();
+        c["sub"] = self.id.as_str().into();
         if let Some(n) = &self.name {
             c["name"] = n.as_str().into();
         }
@@ -170,6 +213,8 @@ pub struct Stats {
     pub code_grants: u64,
     /// Refresh tokens exchanged.
     pub refresh_grants: u64,
+    /// Client-credentials tokens issued (the client's own tokens).
+    pub client_credentials_grants: u64,
     /// Token requests refused.
     pub token_errors: u64,
     /// `GET /jwks` requests.
@@ -320,10 +365,15 @@ fn default_users() -> Vec<TestUser> {
     vec![
         TestUser::new("alice")
             .name("Alice Example")
-            .email("alice@example.com"),
+            .email("alice@example.com")
+            .organization("org_example")
+            .role("admin")
+            .permission("reports:read"),
         TestUser::new("bob")
             .name("Bob Example")
-            .email("bob@example.com"),
+            .email("bob@example.com")
+            .organization("org_example")
+            .role("member"),
     ]
 }
 

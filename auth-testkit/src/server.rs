@@ -53,6 +53,7 @@ pub(crate) struct Counters {
     token_requests: AtomicU64,
     code_grants: AtomicU64,
     refresh_grants: AtomicU64,
+    client_credentials_grants: AtomicU64,
     token_errors: AtomicU64,
     jwks: AtomicU64,
     userinfo: AtomicU64,
@@ -145,7 +146,7 @@ async fn discovery(State(p): P) -> Json<Value> {
         "end_session_endpoint": format!("{i}/end_session"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -489,10 +490,36 @@ fn token_grant(p: &Provider, headers: &HeaderMap, body: &str) -> Result<Value, R
                 None,
             )
         }
+        Some("client_credentials") => {
+            // The client's own token (RFC 6749 §4.4): `sub` is the client, the audience
+            // is the `audience` or `resource` asked for, else the API audience.
+            p.counters
+                .client_credentials_grants
+                .fetch_add(1, Ordering::Relaxed);
+            let aud = get("audience")
+                .or(get("resource"))
+                .map(str::to_owned)
+                .or_else(|| p.api_audience.clone())
+                .unwrap_or_else(|| client.id.clone());
+            let ttl = p.access_token_ttl.as_secs();
+            let scope = get("scope").unwrap_or_default();
+            let token = p.keys().sign(
+                &Signing::default(),
+                "at+jwt",
+                &json!({
+                    "iss": p.issuer, "sub": client.id, "aud": aud, "client_id": client.id,
+                    "scope": scope, "iat": t, "exp": t + ttl, "jti": random_token(16),
+                }),
+            );
+            Ok(json!({
+                "access_token": token, "token_type": "Bearer", "expires_in": ttl,
+                "scope": scope,
+            }))
+        }
         Some(_) => refuse(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "authorization_code and refresh_token are supported",
+            "authorization_code, refresh_token and client_credentials are supported",
         ),
         None => refuse(
             StatusCode::BAD_REQUEST,
@@ -622,6 +649,7 @@ impl Provider {
             token_requests: get(&c.token_requests),
             code_grants: get(&c.code_grants),
             refresh_grants: get(&c.refresh_grants),
+            client_credentials_grants: get(&c.client_credentials_grants),
             token_errors: get(&c.token_errors),
             jwks_fetches: get(&c.jwks),
             userinfo_requests: get(&c.userinfo),
@@ -827,11 +855,25 @@ impl Provider {
         self.keys().sign(
             &Signing::default(),
             "at+jwt",
-            &json!({
-                "iss": self.issuer, "sub": user, "aud": aud, "client_id": client_id,
-                "scope": scope, "iat": t, "exp": t + ttl, "jti": random_token(16),
-            }),
+            &self.access_token_claims(
+                user,
+                json!({
+                    "iss": self.issuer, "sub": user, "aud": aud, "client_id": client_id,
+                    "scope": scope, "iat": t, "exp": t + ttl, "jti": random_token(16),
+                }),
+            ),
         )
+    }
+
+    /// An access token's claims with the user's organization, roles and permissions.
+    fn access_token_claims(&self, user: &str, mut claims: Value) -> Value {
+        if let Some(u) = self.user(user) {
+            merge(&mut claims, u.membership_claims());
+            if !u.permissions.is_empty() {
+                claims["permissions"] = u.permissions.clone().into();
+            }
+        }
+        claims
     }
 
     /// Ends the provider sessions `pick` selects (by `sid` and user), revokes their

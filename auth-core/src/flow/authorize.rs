@@ -79,6 +79,10 @@ pub struct LoginOptions {
     /// the provider within this time. The callback then requires `auth_time` and
     /// refuses one older than `max_age` plus the leeway (§3.1.3.7 item 11).
     pub max_age: Option<u64>,
+    /// `acr_values` (OIDC Core §3.1.2.1): the authentication classes asked for, in
+    /// order of preference. The callback then requires the ID token's `acr` to be one
+    /// of them.
+    pub acr_values: Vec<String>,
     /// Other parameters. Protocol parameters (`client_id`, `redirect_uri`, `scope`,
     /// `state`, `nonce`, `response_type`, PKCE...) are never overridden.
     pub extra: Vec<(String, String)>,
@@ -98,6 +102,7 @@ const RESERVED: &[&str] = &[
     "request",
     "request_uri",
     "max_age",
+    "acr_values",
 ];
 
 /// Longest accepted value of a per-request login option.
@@ -181,6 +186,16 @@ impl LoginOptions {
         self
     }
 
+    /// Sets `acr_values`: the user must authenticate with one of these classes.
+    pub fn with_acr_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.acr_values = values.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Adds an arbitrary parameter (ignored if it is a protocol parameter). Set by the
     /// application, it pins that parameter: a typed option with the same wire name
     /// (say `organization` for Auth0, which a visitor may set as `organization_id` on
@@ -216,6 +231,17 @@ impl LoginOptions {
                     }
                     seen.push("prompt".into());
                     opts.prompt = Some(Prompt::parse(&v).ok_or(LoginOptionError::UnknownPrompt)?);
+                    continue;
+                }
+                "acr_values" => {
+                    if seen.iter().any(|s| s == "acr_values") {
+                        return Err(LoginOptionError::Repeated("acr_values".into()));
+                    }
+                    seen.push("acr_values".into());
+                    if v.len() > MAX_OPTION_LEN {
+                        return Err(LoginOptionError::TooLong("acr_values"));
+                    }
+                    opts.acr_values = v.split_whitespace().map(str::to_owned).collect();
                     continue;
                 }
                 "max_age" => {
@@ -258,6 +284,18 @@ impl LoginOptions {
         Ok((opts, return_to))
     }
 
+    /// The organization this login asks the provider for, under `names`: an extra the
+    /// app pinned under the provider's wire name, else the typed option (when the
+    /// provider has such a parameter). The callback requires the same in the token.
+    pub(crate) fn requested_organization(&self, names: &ParameterNames) -> Option<String> {
+        let wire = names.organization?;
+        self.extra
+            .iter()
+            .find(|(name, _)| name == wire)
+            .map(|(_, v)| v.clone())
+            .or_else(|| self.organization_id.clone())
+    }
+
     /// Whether these options pick an identity provider or an account (an SSO
     /// connection, an organization, a social provider, a user or a domain hint).
     pub(crate) fn names_an_identity(&self) -> bool {
@@ -296,6 +334,11 @@ impl LoginOptions {
             max_age: match (self.max_age, over.max_age) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
+            },
+            acr_values: if self.acr_values.is_empty() {
+                over.acr_values.clone()
+            } else {
+                self.acr_values.clone()
             },
             extra,
         }
@@ -371,6 +414,9 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
         }
         if let Some(max_age) = o.max_age {
             q.append_pair("max_age", &max_age.to_string());
+        }
+        if !o.acr_values.is_empty() {
+            q.append_pair("acr_values", &o.acr_values.join(" "));
         }
         for (name, value) in &o.extra {
             let taken =

@@ -75,6 +75,20 @@ pub enum CallbackError {
     /// leeway): the provider did not make the user sign in again.
     #[error("the ID token's auth_time is older than the max_age the login sent")]
     AuthTimeTooOld,
+    /// The login sent `acr_values` and the ID token's `acr` is none of them.
+    #[error("the ID token's acr is not one of the acr_values the login sent")]
+    AcrNotSatisfied,
+    /// The login asked for an organization and the token names another one, or none
+    /// (Auth0's SDKs refuse the same).
+    #[error("the token's organization is not the one the login asked for")]
+    OrganizationMismatch,
+    /// The app pins a Google hosted domain and the ID token's `hd` is another one, or
+    /// missing (the `hd` parameter is only a hint to Google's page).
+    #[error("the ID token's hd is not the hosted domain the app requires")]
+    HostedDomainMismatch,
+    /// UserInfo at sign-in (`with_userinfo_at_sign_in`) failed.
+    #[error("the userinfo claims could not be added")]
+    UserInfo(#[source] crate::UserInfoError),
 }
 
 /// A successful callback: the new session and where to send the browser.
@@ -211,12 +225,40 @@ impl Auth {
             check_auth_time(&claims, max_age, now, inner.config.leeway.as_secs())
                 .map_err(|e| fail(e, consumed.clone()))?;
         }
+        let mut id_map = claims.to_map();
+        check_acr(&id_map, &pending.acr_values).map_err(|e| fail(e, consumed.clone()))?;
+        if let Some(hd) = self.pinned_hosted_domain() {
+            let got = id_map.get("hd").and_then(|v| v.as_str());
+            if !got.is_some_and(|g| g.eq_ignore_ascii_case(hd)) {
+                return Err(fail(CallbackError::HostedDomainMismatch, consumed));
+            }
+        }
         let access_token = response.access_token().secret().clone();
-        inner
+        let claims = if inner.config.userinfo_at_sign_in {
+            let token = AccessToken::new(access_token.clone());
+            let extra = self
+                .userinfo_with(&token, claims.sub())
+                .await
+                .map_err(|e| fail(CallbackError::UserInfo(e), consumed.clone()))?;
+            // The ID token's claims win: UserInfo only adds what it lacks.
+            for (name, value) in extra.to_map() {
+                id_map.entry(name).or_insert(value);
+            }
+            crate::token::Claims::new(id_map.clone())
+        } else {
+            claims
+        };
+        let access_claims = inner
             .verifier
             .access_token(&access_token)
             .await
             .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
+        let access = crate::identity::access_for(&inner.config, &id_map, access_claims.as_ref());
+        if let Some(asked) = &pending.organization {
+            let auth0 = inner.config.provider_kind == crate::ProviderKind::Auth0;
+            check_organization(asked, &access, &id_map, auth0)
+                .map_err(|e| fail(e, consumed.clone()))?;
+        }
 
         let session = AuthSession {
             claims,
@@ -232,6 +274,7 @@ impl Auth {
             scope: granted_scope(&response),
             last_seen: Some(now),
             refresh_expires_at: response.extra_fields().refresh_expires_at(now),
+            access,
         };
         let return_to = pending
             .return_to
@@ -243,6 +286,46 @@ impl Auth {
             return_to,
             set_cookies: consumed,
         })
+    }
+}
+
+/// With `acr_values` sent, the ID token's `acr` must be one of them.
+fn check_acr(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    asked: &[String],
+) -> Result<(), CallbackError> {
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let acr = claims.get("acr").and_then(|v| v.as_str());
+    if acr.is_some_and(|acr| asked.iter().any(|a| a == acr)) {
+        Ok(())
+    } else {
+        Err(CallbackError::AcrNotSatisfied)
+    }
+}
+
+/// The organization a login asked for must be the token's. Auth0 accepts an
+/// organization's name as well as its id: a value without the `org_` prefix is
+/// compared with `org_name`, ignoring case (as Auth0's SDKs do).
+fn check_organization(
+    asked: &str,
+    access: &crate::identity::Access,
+    id_claims: &serde_json::Map<String, serde_json::Value>,
+    auth0: bool,
+) -> Result<(), CallbackError> {
+    let matches = if auth0 && !asked.starts_with("org_") {
+        id_claims
+            .get("org_name")
+            .and_then(|v| v.as_str())
+            .is_some_and(|name| name.eq_ignore_ascii_case(asked))
+    } else {
+        access.organization.as_deref() == Some(asked)
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(CallbackError::OrganizationMismatch)
     }
 }
 
@@ -265,9 +348,69 @@ fn check_auth_time(
     Ok(())
 }
 
+impl Auth {
+    /// The Google hosted domain the app pins (its default `domain_hint`, or an `hd`
+    /// extra), for the Google provider kind.
+    fn pinned_hosted_domain(&self) -> Option<&str> {
+        let config = &self.0.config;
+        if config.provider_kind != crate::ProviderKind::Google {
+            return None;
+        }
+        let options = &config.default_login;
+        options
+            .extra
+            .iter()
+            .find(|(name, _)| name == "hd")
+            .map(|(_, v)| v.as_str())
+            .or(options.domain_hint.as_deref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().expect("object").clone()
+    }
+
+    #[test]
+    fn rp_acr_not_among_the_acr_values_refused() {
+        let asked = vec!["urn:mfa".to_owned(), "gold".to_owned()];
+        assert!(check_acr(&map(serde_json::json!({})), &[]).is_ok());
+        assert!(check_acr(&map(serde_json::json!({ "acr": "gold" })), &asked).is_ok());
+        for refused in [
+            serde_json::json!({ "acr": "bronze" }),
+            serde_json::json!({}),
+            serde_json::json!({ "acr": 2 }),
+        ] {
+            assert!(matches!(
+                check_acr(&map(refused), &asked),
+                Err(CallbackError::AcrNotSatisfied)
+            ));
+        }
+    }
+
+    #[test]
+    fn rp_organization_mismatch_refused() {
+        let access = |org: Option<&str>| crate::identity::Access {
+            organization: org.map(str::to_owned),
+            ..Default::default()
+        };
+        let none = map(serde_json::json!({}));
+        assert!(check_organization("org_1", &access(Some("org_1")), &none, false).is_ok());
+        for got in [Some("org_2"), None] {
+            assert!(matches!(
+                check_organization("org_1", &access(got), &none, false),
+                Err(CallbackError::OrganizationMismatch)
+            ));
+        }
+        // Auth0: a name (no org_ prefix) is compared with org_name, ignoring case.
+        let named = map(serde_json::json!({ "org_id": "org_9", "org_name": "Acme" }));
+        assert!(check_organization("acme", &access(Some("org_9")), &named, true).is_ok());
+        assert!(check_organization("globex", &access(Some("org_9")), &named, true).is_err());
+        assert!(check_organization("org_9", &access(Some("org_9")), &named, true).is_ok());
+    }
 
     fn claims(auth_time: serde_json::Value) -> crate::Claims {
         let mut map = serde_json::Map::new();

@@ -301,6 +301,7 @@ mod tests {
             scope: None,
             last_seen: None,
             refresh_expires_at: None,
+            access: Default::default(),
         }
     }
 

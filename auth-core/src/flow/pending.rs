@@ -23,6 +23,12 @@ pub(crate) struct PendingLogin {
     /// The `max_age` the login sent: the callback then checks `auth_time`.
     #[serde(default)]
     pub(crate) max_age: Option<u64>,
+    /// The `acr_values` the login sent: the callback then checks `acr`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) acr_values: Vec<String>,
+    /// The organization the login asked for: the callback then requires it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) organization: Option<String>,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -186,6 +192,8 @@ mod tests {
             return_to: Some("/me".into()),
             created_at: at,
             max_age: None,
+            acr_values: Vec::new(),
+            organization: None,
         }
     }
 

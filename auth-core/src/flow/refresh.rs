@@ -88,6 +88,9 @@ pub(crate) struct Refreshed {
     #[serde(default)]
     refresh_expires_at: Option<i64>,
     scope: Option<String>,
+    /// The organization, roles and permissions as the new tokens state them.
+    #[serde(default)]
+    access: Option<crate::identity::Access>,
 }
 
 type Cell = Arc<OnceCell<Result<Refreshed, RefreshError>>>;
@@ -374,11 +377,20 @@ impl Auth {
             None => None,
         };
         let access_token = response.access_token().secret().clone();
-        inner
+        let access_claims = inner
             .verifier
             .access_token(&access_token)
             .await
             .map_err(RefreshError::from_token_error)?;
+        let id_claims = id_token
+            .as_ref()
+            .map_or(&session.claims, |(_, claims)| claims)
+            .to_map();
+        let mut access =
+            crate::identity::access_for(&inner.config, &id_claims, access_claims.as_ref());
+        // A refreshed ID token may leave out auth_time and acr: the sign-in's stand.
+        access.auth_time = access.auth_time.or(session.access.auth_time);
+        access.acr = access.acr.or_else(|| session.access.acr.clone());
         tracing::info!(sub = %session.claims.sub(), "tokens refreshed");
         Ok(Refreshed {
             access_token: AccessToken::new(access_token),
@@ -391,6 +403,7 @@ impl Auth {
                 .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
             refresh_expires_at: response.extra_fields().refresh_expires_at(now),
             scope: granted_scope(&response),
+            access: Some(access),
         })
     }
 }
@@ -431,6 +444,9 @@ fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
     if r.scope.is_some() {
         s.scope = r.scope;
     }
+    if let Some(access) = r.access {
+        s.access = access;
+    }
     s
 }
 
@@ -446,6 +462,7 @@ mod tests {
             expires_at,
             refresh_expires_at: None,
             scope: None,
+            access: None,
         }
     }
 

@@ -40,7 +40,7 @@ pub(crate) enum IdTokenCheck<'a> {
     Refresh { previous: &'a Claims },
 }
 
-type ClaimMap = Map<String, Value>;
+pub(crate) type ClaimMap = Map<String, Value>;
 
 impl Verifier {
     /// Verifies the signature with an allowed algorithm and a key of the provider's
@@ -142,17 +142,18 @@ impl Verifier {
     }
 
     /// Validates an access token that is a JWT issued by our issuer: signature, `iss`,
-    /// `exp`, `iat`, `nbf`, and `aud` when an API audience is configured. Returns
-    /// `Ok(false)` for an opaque token or a JWT of another issuer (not ours to judge).
-    pub(crate) async fn access_token(&self, token: &str) -> Result<bool, TokenError> {
+    /// `exp`, `iat`, `nbf`, and `aud` when an API audience is configured. Returns its
+    /// claims, or `Ok(None)` for an opaque token or a JWT of another issuer (not ours to
+    /// judge).
+    pub(crate) async fn access_token(&self, token: &str) -> Result<Option<ClaimMap>, TokenError> {
         if token.split('.').count() != 3 {
-            return Ok(false);
+            return Ok(None);
         }
         let Ok(unverified) = unverified_claims(token) else {
-            return Ok(false);
+            return Ok(None);
         };
         if str_claim(&unverified, "iss") != Some(self.issuer.as_str()) {
-            return Ok(false);
+            return Ok(None);
         }
         let claims = self.verify_signature(token, TokenSource::Provider).await?;
         self.check_issuer(&claims)?;
@@ -163,7 +164,7 @@ impl Verifier {
         self.check_exp(&claims, now, true)?;
         self.check_iat(&claims, now, false)?;
         self.check_nbf(&claims, now)?;
-        Ok(true)
+        Ok(Some(claims))
     }
 
     /// Validates a bearer access token presented to this app's API (RFC 9068 §4):
@@ -862,8 +863,11 @@ mod tests {
     async fn jwt_access_tokens_of_our_issuer_are_validated() {
         let v = verifier();
         let at = json!({ "iss": ISS, "aud": "api", "sub": "alice", "exp": NOW + 60, "iat": NOW });
-        assert_eq!(v.access_token(&rs256(&at)).await, Ok(true));
-        assert_eq!(v.access_token("opaque-token").await, Ok(false));
+        assert_eq!(
+            v.access_token(&rs256(&at)).await,
+            Ok(Some(at.as_object().expect("claims").clone()))
+        );
+        assert_eq!(v.access_token("opaque-token").await, Ok(None));
         let expired = with(at.clone(), "exp", json!(NOW - 120));
         assert_eq!(
             v.access_token(&rs256(&expired)).await,

@@ -3,19 +3,40 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
+use std::time::Duration;
+
 use actix_web::{App, HttpResponse, HttpServer, web};
-use auth_actix::{Auth, AuthUser, BearerUser, MaybeAuthUser, auth_middleware, auth_routes};
+use auth_actix::{
+    Auth, AuthUser, Authorized, BearerUser, MaybeAuthUser, Policy, Require, Requirement,
+    auth_middleware, auth_routes,
+};
 use serde::Serialize;
 
-/// Serves `GET /` (public), `GET /me` (protected by the session, JSON), `GET /api/me`
-/// (protected by a bearer access token, JSON) and the auth routes on `listener`. Run the returned server inside an actix system (`#[actix_web::main]`).
+/// Serves `GET /` (public), `GET /me` (protected by the session, JSON), `GET /admin`
+/// (role `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed
+/// in within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON)
+/// and the auth routes on `listener`. Run the returned server inside an actix system
+/// (`#[actix_web::main]`).
 pub fn server(auth: Auth, listener: TcpListener) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
+        let admins = Require::new(Requirement::role("admin"));
+        let recent = Require::new(Requirement::signed_in_within(Duration::from_secs(300)));
         App::new()
             .wrap(auth_middleware(&auth))
             .configure(auth_routes(&auth))
             .route("/", web::get().to(home))
             .route("/me", web::get().to(me))
+            .service(
+                web::resource("/admin")
+                    .wrap(admins)
+                    .route(web::get().to(me)),
+            )
+            .route("/reports", web::get().to(reports))
+            .service(
+                web::resource("/sensitive")
+                    .wrap(recent)
+                    .route(web::get().to(me)),
+            )
             .route("/api/me", web::get().to(api_me))
     })
     .listen(listener)?
@@ -45,17 +66,44 @@ async fn home(MaybeAuthUser(user): MaybeAuthUser) -> HttpResponse {
 #[derive(Serialize)]
 struct Me<'a> {
     sub: &'a str,
+    iss: &'a str,
     email: Option<&'a str>,
     name: Option<&'a str>,
+    organization: Option<&'a str>,
+    roles: &'a [String],
+    permissions: &'a [String],
+}
+
+impl<'a> Me<'a> {
+    fn of(user: &'a auth_actix::AuthSession) -> Self {
+        let c = user.claims();
+        Me {
+            sub: c.sub(),
+            iss: c.iss(),
+            email: c.email(),
+            name: c.name(),
+            organization: user.organization(),
+            roles: user.roles(),
+            permissions: user.permissions(),
+        }
+    }
 }
 
 async fn me(user: AuthUser) -> HttpResponse {
-    let c = user.claims();
-    HttpResponse::Ok().json(Me {
-        sub: c.sub(),
-        email: c.email(),
-        name: c.name(),
-    })
+    HttpResponse::Ok().json(Me::of(&user))
+}
+
+/// Who may read reports: the permission `reports:read`.
+struct ReportReaders;
+
+impl Policy for ReportReaders {
+    fn requirement() -> Requirement {
+        Requirement::permission("reports:read")
+    }
+}
+
+async fn reports(user: Authorized<ReportReaders>) -> HttpResponse {
+    HttpResponse::Ok().json(Me::of(&user))
 }
 
 /// The caller of the API, from its bearer token.

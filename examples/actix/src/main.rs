@@ -11,7 +11,11 @@
 //! Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL`, `PORT`
 //! (default 3000), and optionally `APP_SECRET` (hex, >= 32 bytes) and `REDIS_URL`
 //! (sessions, logouts and refreshes shared through Redis, for several instances). `OIDC_API_AUDIENCE`
-//! enables bearer tokens on `GET /api/me`.
+//! enables bearer tokens on `GET /api/me`. `GET /admin` needs the role `admin`,
+//! `GET /reports` the permission `reports:read`, `GET /sensitive` a sign-in within the
+//! last 300 s (the development provider's alice has all three, bob none); the roles,
+//! organization and permissions come from the claims of `OIDC_PROVIDER`'s kind, or from
+//! `OIDC_ROLES_CLAIM`, `OIDC_ORGANIZATION_CLAIM`, `OIDC_PERMISSIONS_CLAIM`.
 
 use auth_actix::Auth;
 

@@ -1,17 +1,28 @@
 //! The example app's router, shared by `main.rs` and the end-to-end tests.
 
-use auth_axum::{Auth, AuthUser, BearerUser, auth_layer, auth_router};
+use std::time::Duration;
+
+use auth_axum::{
+    Auth, AuthUser, Authorized, BearerUser, Policy, Requirement, auth_layer, auth_router, require,
+};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-/// `GET /` (public), `GET /me` (protected by the session, JSON), `GET /api/me`
-/// (protected by a bearer access token, JSON) and the auth routes.
+/// `GET /` (public), `GET /me` (protected by the session, JSON), `GET /admin` (role
+/// `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed in
+/// within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON) and
+/// the auth routes.
 pub fn app(auth: Auth) -> Router {
+    let admins = require(Requirement::role("admin"));
+    let recent = require(Requirement::signed_in_within(Duration::from_secs(300)));
     Router::new()
         .route("/", get(home))
         .route("/me", get(me))
+        .route("/admin", get(me).route_layer(admins))
+        .route("/reports", get(reports))
+        .route("/sensitive", get(me).route_layer(recent))
         .route("/api/me", get(api_me))
         .merge(auth_router(auth.clone()))
         .layer(auth_layer(&auth))
@@ -38,18 +49,44 @@ async fn home(user: Option<AuthUser>) -> Html<String> {
 #[derive(Serialize)]
 struct Me<'a> {
     sub: &'a str,
+    iss: &'a str,
     email: Option<&'a str>,
     name: Option<&'a str>,
+    organization: Option<&'a str>,
+    roles: &'a [String],
+    permissions: &'a [String],
+}
+
+impl<'a> Me<'a> {
+    fn of(user: &'a auth_axum::AuthSession) -> Self {
+        let c = user.claims();
+        Me {
+            sub: c.sub(),
+            iss: c.iss(),
+            email: c.email(),
+            name: c.name(),
+            organization: user.organization(),
+            roles: user.roles(),
+            permissions: user.permissions(),
+        }
+    }
 }
 
 async fn me(user: AuthUser) -> Response {
-    let c = user.claims();
-    let me = Me {
-        sub: c.sub(),
-        email: c.email(),
-        name: c.name(),
-    };
-    Json(me).into_response()
+    Json(Me::of(&user)).into_response()
+}
+
+/// Who may read reports: the permission `reports:read`.
+struct ReportReaders;
+
+impl Policy for ReportReaders {
+    fn requirement() -> Requirement {
+        Requirement::permission("reports:read")
+    }
+}
+
+async fn reports(user: Authorized<ReportReaders>) -> Response {
+    Json(Me::of(&user)).into_response()
 }
 
 /// The caller of the API, from its bearer token.

@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod access;
 mod browser;
 mod cluster;
 mod dev;
@@ -20,6 +21,7 @@ mod hardening;
 mod hostile;
 mod leaks;
 
+pub use access::*;
 pub use browser::*;
 pub use cluster::*;
 pub use dev::*;
@@ -356,7 +358,6 @@ pub async fn signup_sends_prompt_create_and_parameters_pass_through(serve: Serve
     );
 
     let (last, hops) = follow(&client, loc.as_str()).await;
-    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
     let s = stats(&app).await;
     let params = &s["last_authorization_params"];
     assert_eq!(params["prompt"], "create");
@@ -365,6 +366,22 @@ pub async fn signup_sends_prompt_create_and_parameters_pass_through(serve: Serve
     assert_eq!(params["domain_hint"], "example.com");
     assert_eq!(params["screen_hint"], "sign-up");
     assert_eq!(params["provider"], "authkit");
+    // This provider has no organizations, so its tokens name none: a login that asked
+    // for org_1 is refused (the organization check of issue 16), and a sign-up
+    // without one completes.
+    assert_eq!(last.status(), StatusCode::FORBIDDEN, "{hops:?}");
+    let page = last.text().await.expect("page");
+    assert!(
+        page.contains("<code class=\"auth-error\">organization_mismatch</code>"),
+        "{page}"
+    );
+    assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+    let (last, hops) = follow(
+        &client,
+        &format!("{}/auth/signup?connection_id=conn_1", app.base),
+    )
+    .await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
     assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
 }
 
@@ -512,6 +529,54 @@ fn challenge(r: &reqwest::Response) -> String {
         .get("www-authenticate")
         .map(|v| v.to_str().expect("ascii").to_string())
         .unwrap_or_default()
+}
+
+/// An acceptance scenario (see the crate docs): the app's own token (client
+/// credentials, the app's client authentication, a resource indicator) from the real
+/// provider, cached, used through `AppTokens::send` on an API that checks it; and the
+/// provider's UserInfo claims for a signed-in user, whose `sub` is the session's.
+pub async fn server_to_server_app_tokens_and_userinfo(serve: Serve) {
+    let app = start_with(
+        serve,
+        json!({ "access_token_ttl": 300, "api_resources": { API: "api:read" } }),
+        Duration::from_secs(30),
+    )
+    .await;
+    let tokens = app.auth.app_tokens(
+        auth_core::AppTokenRequest::new()
+            .with_resource(API)
+            .with_scope(API_SCOPE),
+    );
+    let token = tokens.access_token().await.expect("the app's token");
+    assert_eq!(tokens.access_token().await.expect("cached"), token);
+    let caller = app
+        .auth
+        .authenticate_bearer(token.secret())
+        .await
+        .expect("a valid RFC 9068 access token");
+    assert_eq!(caller.sub(), "example");
+    let request = http::Request::get(format!("{}/api/me", app.base))
+        .body(Vec::new())
+        .expect("request");
+    let r = tokens.send(request).await.expect("api");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = serde_json::from_slice(r.body()).expect("json");
+    assert_eq!(body["sub"], "example");
+
+    // UserInfo for a signed-in user, with the session's access token.
+    let jar = Arc::new(Jar::default());
+    let client = browser_with(jar.clone());
+    let (last, _) = sign_in(&client, &app, "").await;
+    assert_eq!(last.status(), StatusCode::OK);
+    let id = session_id(&jar, &app).expect("session cookie");
+    let cookie = format!("auth_session={id}");
+    let id = app.auth.session_id(std::iter::once(cookie.as_bytes()));
+    let auth_core::Authenticated::User(session) = app.auth.authenticate(id.as_ref()).await else {
+        panic!("the session is valid");
+    };
+    let info = app.auth.userinfo(&session).await.expect("userinfo");
+    assert_eq!(info.sub(), session.sub());
+    assert!(info.email().is_some(), "{:?}", info);
 }
 
 /// An acceptance scenario (see the crate docs): bearer access tokens issued by the
@@ -845,6 +910,7 @@ macro_rules! acceptance_suite {
             rp_return_to_open_redirect_is_dropped,
             rp_session_fixation_login_never_keeps_an_earlier_id,
             api_bearer_tokens_from_the_provider_are_validated,
+            server_to_server_app_tokens_and_userinfo,
             dev_provider_sign_in_page_return_to_and_sign_out,
             dev_provider_signup_page_shows_the_parameters_sent,
             dev_provider_cancel_gives_the_friendly_page_and_no_session,
