@@ -240,6 +240,7 @@ impl Auth {
             access_token_audience: config.access_token_audience.clone(),
             api_audiences: config.api_audiences.clone(),
             require_at_jwt: config.bearer_require_at_jwt,
+            access_token_requires_iat: config.provider_kind == crate::ProviderKind::Scalekit,
             leeway: config.leeway,
             clock: config.clock.clone(),
         };

@@ -758,7 +758,7 @@ impl AuthConfigBuilder {
         if app_url.query().is_some() || app_url.fragment().is_some() {
             return Err(ConfigError::InvalidUrl {
                 name: "APP_URL",
-                reason: "the app URL has no query or fragment".into(),
+                reason: "it must have no query or fragment: the redirect URI is APP_URL/auth/callback, and providers drop a fragment from it (Auth0 documents this)".into(),
             });
         }
         if !app_url.path().ends_with('/') {
@@ -791,6 +791,12 @@ impl AuthConfigBuilder {
             None => app_url.clone(),
         };
         let kind = self.provider_kind;
+        // Scalekit's web-app guide checks the access token's `aud` against the client
+        // id (and requires `iat`): its preset does by default.
+        let access_token_audience = match (&self.access_token_audience, kind) {
+            (None, ProviderKind::Scalekit) => Some(self.client_id.clone()),
+            (a, _) => a.clone(),
+        };
         let mut scopes = self.scopes.unwrap_or_else(|| {
             kind.default_scopes()
                 .unwrap_or(&["openid", "profile", "email", "offline_access"])
@@ -878,7 +884,7 @@ impl AuthConfigBuilder {
             request_timeout: self.request_timeout,
             max_response_bytes: self.max_response_bytes,
             algorithms,
-            access_token_audience: self.access_token_audience,
+            access_token_audience,
             api_audiences: self.api_audiences,
             api_scopes: self.api_scopes,
             bearer_require_at_jwt,
@@ -1064,6 +1070,31 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("REDIS_URL", "http://127.0.0.1:6379"));
         assert!(AuthConfig::from_lookup(env(&vars)).is_err());
+    }
+
+    #[test]
+    fn rp_app_url_with_a_fragment_refused_at_build() {
+        let b = |app: &str| AuthConfig::builder("https://tenant.auth0.com/", "c", app).build();
+        let e = b("https://app.example.com/#/home").expect_err("a fragment");
+        assert!(e.to_string().contains("fragment"), "{e}");
+        assert!(b("https://app.example.com/?x=1").is_err(), "a query");
+        assert!(b("https://app.example.com/").is_ok());
+    }
+
+    #[test]
+    fn scalekit_checks_the_access_token_audience_by_default() {
+        let b = || {
+            AuthConfig::builder("https://env.scalekit.com", "skc_1", "https://app.example.com")
+                .with_provider_kind(ProviderKind::Scalekit)
+        };
+        let c = b().build().expect("config");
+        assert_eq!(c.access_token_audience.as_deref(), Some("skc_1"));
+        let c = b().with_access_token_audience("other").build().expect("config");
+        assert_eq!(c.access_token_audience.as_deref(), Some("other"));
+        let generic = AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
+            .build()
+            .expect("config");
+        assert_eq!(generic.access_token_audience, None);
     }
 
     #[test]

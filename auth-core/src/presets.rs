@@ -81,6 +81,8 @@ pub struct ParameterNames {
     pub screen_hint: Option<&'static str>,
     /// For [`LoginOptions::provider`].
     pub provider: Option<&'static str>,
+    /// For [`LoginOptions::invitation`] (Auth0's organization invitations).
+    pub invitation: Option<&'static str>,
 }
 
 /// How the sign-up route asks for the provider's sign-up page.
@@ -133,6 +135,7 @@ impl ProviderKind {
             domain_hint: Some("domain_hint"),
             screen_hint: Some("screen_hint"),
             provider: Some("provider"),
+            invitation: Some("invitation"),
         };
         let none = ParameterNames {
             organization: None,
@@ -140,6 +143,7 @@ impl ProviderKind {
             domain_hint: None,
             screen_hint: None,
             provider: None,
+            invitation: None,
         };
         match self {
             ProviderKind::Generic | ProviderKind::Scalekit | ProviderKind::WorkosAuthkit => generic,
@@ -147,6 +151,7 @@ impl ProviderKind {
                 organization: Some("organization"),
                 connection: Some("connection"),
                 screen_hint: Some("screen_hint"),
+                invitation: Some("invitation"),
                 ..none
             },
             ProviderKind::Keycloak => ParameterNames {

@@ -201,12 +201,15 @@ impl Auth {
                 } else {
                     tracing::warn!(error = %failure.error, "login failed");
                 }
-                let mut response = self.error_response(
+                let mut response = self.error_page(
                     headers,
-                    status,
-                    code,
-                    title,
-                    callback_error_hint(&failure.error),
+                    ErrorPage {
+                        status,
+                        code,
+                        title,
+                        hint: callback_error_hint(&failure.error),
+                        return_to: failure.return_to.as_deref(),
+                    },
                 );
                 add_cookies(&mut response, &failure.set_cookies);
                 (response, code)
@@ -478,10 +481,36 @@ impl Auth {
         title: &str,
         hint: &str,
     ) -> Response<String> {
+        let page = ErrorPage {
+            status,
+            code,
+            title,
+            hint,
+            return_to: None,
+        };
+        self.error_page(headers, page)
+    }
+
+    /// An error page (JSON for API clients) whose retry link starts a new login that
+    /// keeps `return_to`.
+    fn error_page(&self, headers: &HeaderMap, page: ErrorPage<'_>) -> Response<String> {
+        let ErrorPage {
+            status,
+            code,
+            title,
+            hint,
+            return_to,
+        } = page;
         if is_api_request(headers) {
             return json(status, code, title);
         }
-        let retry = format!("{}/login", self.0.config.route_prefix);
+        let mut retry = format!("{}/login", self.0.config.route_prefix);
+        if let Some(r) =
+            return_to.and_then(|r| crate::return_to::sanitize_return_to(&self.0.config.app_url, r))
+        {
+            retry.push_str("?return_to=");
+            retry.extend(url::form_urlencoded::byte_serialize(r.as_bytes()));
+        }
         let body = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
              <meta name=\"viewport\" content=\"width=device-width\"></head>\
@@ -503,6 +532,16 @@ impl Auth {
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     }
+}
+
+/// What an error page says.
+struct ErrorPage<'a> {
+    status: StatusCode,
+    code: &'a str,
+    title: &'a str,
+    hint: &'a str,
+    /// The login's `return_to`, kept by the retry link.
+    return_to: Option<&'a str>,
 }
 
 /// Whether a logout request may end the session, from the browser's Fetch Metadata
@@ -555,6 +594,20 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             "access_denied",
             "Sign-in was cancelled",
         ),
+        CallbackError::Provider { error, .. } if error == "invalid_request" => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The sign-in request was not accepted",
+        ),
+        CallbackError::Provider { error, .. }
+            if error == "server_error" || error == "temporarily_unavailable" =>
+        {
+            (
+                StatusCode::BAD_GATEWAY,
+                "server_error",
+                "The sign-in service had a problem",
+            )
+        }
         CallbackError::Provider { .. } => (
             StatusCode::BAD_REQUEST,
             "provider_error",
@@ -626,6 +679,14 @@ fn callback_error_hint(e: &CallbackError) -> &'static str {
     match e {
         CallbackError::Provider { error, .. } if error == "access_denied" => {
             "You cancelled sign-in, or the provider refused it. You can try again."
+        }
+        CallbackError::Provider { error, .. } if error == "invalid_request" => {
+            "The sign-in service did not accept the request. Please try again."
+        }
+        CallbackError::Provider { error, .. }
+            if error == "server_error" || error == "temporarily_unavailable" =>
+        {
+            "The sign-in service had a problem, try again in a moment."
         }
         CallbackError::PendingLoginMissing | CallbackError::PendingLoginExpired => {
             "The sign-in took too long, or was finished in another browser. Please start again."

@@ -73,6 +73,9 @@ pub struct LoginOptions {
     pub screen_hint: Option<String>,
     /// `provider` (WorkOS: e.g. `GoogleOAuth`, `authkit`).
     pub provider: Option<String>,
+    /// `invitation`: an organization invitation's ticket (Auth0's invitation links,
+    /// `/auth/login?invitation=…&organization=…`).
+    pub invitation: Option<String>,
     /// `provider_scopes` (WorkOS), space separated on the wire.
     pub provider_scopes: Vec<String>,
     /// `max_age` in seconds (OIDC Core §3.1.2.1): the user must have authenticated at
@@ -225,6 +228,9 @@ impl LoginOptions {
                 "domain_hint" => &mut opts.domain_hint,
                 "screen_hint" => &mut opts.screen_hint,
                 "provider" => &mut opts.provider,
+                "invitation" => &mut opts.invitation,
+                // Auth0's invitation links name the organization `organization`.
+                "organization" => &mut opts.organization_id,
                 "prompt" => {
                     if seen.iter().any(|s| s == "prompt") {
                         return Err(LoginOptionError::Repeated("prompt".into()));
@@ -258,8 +264,14 @@ impl LoginOptions {
                 }
                 _ => continue,
             };
-            if seen.iter().any(|s| s == k.as_ref()) {
-                return Err(LoginOptionError::Repeated(k.into_owned()));
+            // `organization` and `organization_id` are one option.
+            let canonical = if k == "organization" {
+                "organization_id"
+            } else {
+                k.as_ref()
+            };
+            if seen.iter().any(|s| s == canonical) {
+                return Err(LoginOptionError::Repeated(canonical.to_owned()));
             }
             if v.len() > MAX_OPTION_LEN {
                 let name = [
@@ -270,13 +282,15 @@ impl LoginOptions {
                     "domain_hint",
                     "screen_hint",
                     "provider",
+                    "invitation",
+                    "organization",
                 ]
                 .into_iter()
                 .find(|n| *n == k.as_ref())
                 .unwrap_or("login");
                 return Err(LoginOptionError::TooLong(name));
             }
-            seen.push(k.clone().into_owned());
+            seen.push(canonical.to_owned());
             if !v.is_empty() {
                 *slot = Some(v.into_owned());
             }
@@ -305,6 +319,7 @@ impl LoginOptions {
             &self.provider,
             &self.login_hint,
             &self.domain_hint,
+            &self.invitation,
         ]
         .iter()
         .any(|o| o.is_some())
@@ -326,6 +341,7 @@ impl LoginOptions {
             domain_hint: pick(&self.domain_hint, &over.domain_hint),
             screen_hint: pick(&self.screen_hint, &over.screen_hint),
             provider: pick(&self.provider, &over.provider),
+            invitation: pick(&self.invitation, &over.invitation),
             provider_scopes: if self.provider_scopes.is_empty() {
                 over.provider_scopes.clone()
             } else {
@@ -383,6 +399,7 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
             ("domain_hint", n.domain_hint, &o.domain_hint),
             ("screen_hint", n.screen_hint, &o.screen_hint),
             ("provider", n.provider, &o.provider),
+            ("invitation", n.invitation, &o.invitation),
         ];
         // An extra parameter set by the application under a typed option's wire name
         // pins that parameter: a typed option (which a visitor may set through the

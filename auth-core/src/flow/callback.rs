@@ -109,6 +109,8 @@ pub struct CallbackFailure {
     pub error: CallbackError,
     /// `Set-Cookie` values to send (removal of the pending login once state matched).
     pub set_cookies: Vec<String>,
+    /// The login's `return_to`, once its pending login was found: a retry keeps it.
+    pub return_to: Option<String>,
 }
 
 #[derive(Default)]
@@ -149,18 +151,49 @@ impl Auth {
         query: &str,
         request_cookies: &[(String, String)],
     ) -> Result<CompletedLogin, CallbackFailure> {
-        let fail = |error, set_cookies| CallbackFailure { error, set_cookies };
+        let mut return_to = None;
+        self.complete_login_inner(query, request_cookies, &mut return_to)
+            .await
+            .map_err(|mut failure| {
+                failure.return_to = return_to;
+                failure
+            })
+    }
+
+    /// The callback; `return_to` is set as soon as the pending login is found.
+    async fn complete_login_inner(
+        &self,
+        query: &str,
+        request_cookies: &[(String, String)],
+        return_to: &mut Option<String>,
+    ) -> Result<CompletedLogin, CallbackFailure> {
+        let fail = |error, set_cookies| CallbackFailure {
+            error,
+            set_cookies,
+            return_to: None,
+        };
         let q = parse_query(query).map_err(|e| fail(e, vec![]))?;
-        let state = q
-            .state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| fail(CallbackError::MissingState, vec![]))?;
+        let state = q.state.as_deref().filter(|s| !s.is_empty());
+        let Some(state) = state else {
+            // An error reply without state (a provider that failed early) still gets
+            // its error page, not "invalid callback".
+            return Err(match q.error {
+                Some(error) => fail(
+                    CallbackError::Provider {
+                        error,
+                        description: q.error_description.unwrap_or_default(),
+                    },
+                    vec![],
+                ),
+                None => fail(CallbackError::MissingState, vec![]),
+            });
+        };
         let inner = &self.0;
         let pending: PendingLogin = inner
             .pending
             .open(request_cookies, state)
             .ok_or_else(|| fail(CallbackError::PendingLoginMissing, vec![]))?;
+        return_to.clone_from(&pending.return_to);
         if !constant_time_eq(&pending.state, state) {
             return Err(fail(CallbackError::StateMismatch, vec![]));
         }

@@ -27,6 +27,8 @@ pub(crate) struct Verifier {
     pub(crate) access_token_audience: Option<String>,
     pub(crate) api_audiences: Vec<String>,
     pub(crate) require_at_jwt: bool,
+    /// JWT access tokens at sign-in and refresh must carry `iat` (Scalekit).
+    pub(crate) access_token_requires_iat: bool,
     pub(crate) leeway: Duration,
     pub(crate) clock: Clock,
 }
@@ -162,7 +164,7 @@ impl Verifier {
         }
         let now = self.clock.now();
         self.check_exp(&claims, now, true)?;
-        self.check_iat(&claims, now, false)?;
+        self.check_iat(&claims, now, self.access_token_requires_iat)?;
         self.check_nbf(&claims, now)?;
         Ok(Some(claims))
     }
@@ -441,6 +443,7 @@ mod tests {
             access_token_audience: Some("api".into()),
             api_audiences: vec!["api".into()],
             require_at_jwt: false,
+            access_token_requires_iat: false,
             leeway: Duration::from_secs(60),
             clock: Clock::from_fn(|| NOW),
         }
@@ -856,6 +859,18 @@ mod tests {
         assert_eq!(
             verifier().logout_token(&t).await.unwrap_err(),
             TokenError::BadSignature
+        );
+    }
+
+    #[tokio::test]
+    async fn scalekit_access_token_without_iat_refused() {
+        let mut v = verifier();
+        let at = json!({ "iss": ISS, "aud": "api", "sub": "alice", "exp": NOW + 60 });
+        assert!(v.access_token(&rs256(&at)).await.is_ok(), "iat optional by default");
+        v.access_token_requires_iat = true;
+        assert_eq!(
+            v.access_token(&rs256(&at)).await,
+            Err(TokenError::MissingClaim("iat"))
         );
     }
 

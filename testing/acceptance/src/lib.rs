@@ -20,6 +20,7 @@ mod dev;
 mod hardening;
 mod hostile;
 mod leaks;
+mod vendors;
 
 pub use access::*;
 pub use browser::*;
@@ -28,6 +29,7 @@ pub use dev::*;
 pub use hardening::*;
 pub use hostile::*;
 pub use leaks::*;
+pub use vendors::*;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -1,0 +1,160 @@
+//! The vendors' own flows (issue 19), on both frameworks against the development
+//! provider: the callback's error replies as Scalekit's "Handle errors" lists them
+//! (`access_denied`, `invalid_request`, `server_error`; seeds/002), and Auth0's
+//! organization invitation links.
+
+use auth_testkit::DevProvider;
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use url::Url;
+
+use crate::Serve;
+use crate::dev::DevApp;
+use crate::hostile::{hostile, hostile_with, me_status};
+
+/// Starts a login with `return_to` and answers its callback with `error` (and a
+/// description the user must never see), as the provider would.
+async fn error_reply(app: &DevApp, error: &str) -> (StatusCode, String) {
+    let browser = DevProvider::browser();
+    let start = browser
+        .get(format!("{}/auth/login?return_to=/reports", app.base))
+        .send()
+        .await
+        .expect("login");
+    assert!(start.headers().get(SET_COOKIE).is_some());
+    let to = Url::parse(start.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    let state = to
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let mut callback = Url::parse(&format!("{}/auth/callback", app.base)).expect("url");
+    callback
+        .query_pairs_mut()
+        .append_pair("error", error)
+        .append_pair("error_description", "secret detail\r\nINFO forged log line")
+        .append_pair("state", &state)
+        .append_pair("iss", app.provider.issuer());
+    let r = browser.get(callback).send().await.expect("callback");
+    let status = r.status();
+    let body = r.text().await.expect("body");
+    assert!(!body.contains("secret detail"), "never shown: {body}");
+    assert_eq!(me_status(&browser, app).await, StatusCode::UNAUTHORIZED);
+    (status, body)
+}
+
+fn page_code(body: &str) -> &str {
+    let start = body
+        .find("<code class=\"auth-error\">")
+        .map(|i| i + "<code class=\"auth-error\">".len())
+        .unwrap_or_else(|| panic!("no error code in the page: {body}"));
+    let end = body[start..].find("</code>").expect("closed") + start;
+    &body[start..end]
+}
+
+/// The retry link keeps the login's `return_to`.
+const RETRY: &str = "href=\"/auth/login?return_to=%2Freports\"";
+
+/// `access_denied` (the user cancelled): 403, "try again", the retry keeps `return_to`.
+pub async fn callback_access_denied_gives_the_cancelled_page(serve: Serve) {
+    let app = hostile(serve).await;
+    let (status, body) = error_reply(&app, "access_denied").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(page_code(&body), "access_denied");
+    assert!(body.contains("try again"), "{body}");
+    assert!(body.contains(RETRY), "{body}");
+}
+
+/// `invalid_request`: a request problem, 400.
+pub async fn callback_invalid_request_gives_a_400_page(serve: Serve) {
+    let app = hostile(serve).await;
+    let (status, body) = error_reply(&app, "invalid_request").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(page_code(&body), "invalid_request");
+    assert!(body.contains(RETRY), "{body}");
+}
+
+/// `server_error`: the provider failed, 502, "try again in a moment".
+pub async fn callback_server_error_gives_a_502_page(serve: Serve) {
+    let app = hostile(serve).await;
+    let (status, body) = error_reply(&app, "server_error").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(page_code(&body), "server_error");
+    assert!(
+        body.contains("The sign-in service had a problem, try again in a moment."),
+        "{body}"
+    );
+    assert!(body.contains(RETRY), "{body}");
+}
+
+/// Any other error code: the generic page.
+pub async fn callback_other_error_gives_the_generic_page(serve: Serve) {
+    let app = hostile(serve).await;
+    let (status, body) = error_reply(&app, "interaction_required").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(page_code(&body), "provider_error");
+}
+
+/// An `error=` reply without `state` (a provider that failed before it had one) still
+/// gets its error page, not "invalid callback".
+pub async fn callback_error_without_state_still_gets_its_page(serve: Serve) {
+    let app = hostile(serve).await;
+    let r = DevProvider::browser()
+        .get(format!(
+            "{}/auth/callback?error=access_denied&error_description=no",
+            app.base
+        ))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(page_code(&r.text().await.expect("body")), "access_denied");
+}
+
+/// Auth0's organization invitation link (`/auth/login?invitation=…&organization=…`)
+/// passes both through under Auth0's names, and the sign-in completes when the token
+/// names that organization.
+pub async fn auth0_invitation_link_passes_through(serve: Serve) {
+    let app = hostile_with(serve, DevProvider::builder(), |b| {
+        b.with_provider_kind(auth_core::ProviderKind::Auth0)
+    })
+    .await;
+    let browser = DevProvider::browser();
+    let link = format!(
+        "{}/auth/login?invitation=inv_123&organization=org_example",
+        app.base
+    );
+    let r = browser.get(&link).send().await.expect("login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = Url::parse(r.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    let q: Vec<(String, String)> = to.query_pairs().into_owned().collect();
+    assert!(
+        q.contains(&("invitation".into(), "inv_123".into())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("organization".into(), "org_example".into())),
+        "{q:?}"
+    );
+    let done = app
+        .provider
+        .sign_in(&browser, &link, "alice")
+        .await
+        .expect("sign in");
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+}
+
+/// The scenarios of the vendors suite, run against `$serve`.
+#[macro_export]
+macro_rules! vendors_suite {
+    ($serve:path) => {
+        $crate::__scenarios!($serve;
+            callback_access_denied_gives_the_cancelled_page,
+            callback_invalid_request_gives_a_400_page,
+            callback_server_error_gives_a_502_page,
+            callback_other_error_gives_the_generic_page,
+            callback_error_without_state_still_gets_its_page,
+            auth0_invitation_link_passes_through);
+    };
+}
