@@ -183,9 +183,13 @@ impl Auth {
         #[cfg(feature = "redis")]
         let redis = match &config.redis_url {
             Some(url) => Some(
-                crate::redis::RedisShared::connect(&url.0, config.redis_timeout)
-                    .await
-                    .map_err(DiscoveryError::Redis)?,
+                crate::redis::RedisShared::connect(
+                    &url.0,
+                    config.redis_timeout,
+                    config.redis_ca_file.as_deref(),
+                )
+                .await
+                .map_err(DiscoveryError::Redis)?,
             ),
             None => None,
         };

@@ -129,6 +129,7 @@ pub struct AuthConfig {
     pub(crate) redis_url: Option<RedisUrl>,
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis_timeout: Duration,
+    pub(crate) redis_ca_file: Option<std::path::PathBuf>,
 }
 
 /// A Redis URL; its password never prints.
@@ -203,6 +204,7 @@ impl AuthConfig {
             session_store: None,
             redis_url: None,
             redis_timeout: Duration::from_secs(2),
+            redis_ca_file: None,
             dangerous_plaintext_sessions: false,
         }
     }
@@ -305,6 +307,9 @@ impl AuthConfig {
         if let Some(s) = get("REDIS_URL").filter(|s| !s.trim().is_empty()) {
             b = b.with_redis_url(s.trim());
         }
+        if let Some(s) = get("REDIS_CA_FILE").filter(|s| !s.trim().is_empty()) {
+            b = b.with_redis_ca_file(s.trim());
+        }
         match get("SESSION_STORE_PLAINTEXT").as_deref().map(str::trim) {
             None | Some("") => {}
             Some("dangerous") => b = b.dangerous_store_sessions_in_plaintext(),
@@ -392,9 +397,19 @@ fn check_redis_url(u: &str) -> Result<(), ConfigError> {
     }
     let url = Url::parse(u).map_err(|_| invalid("not a URL"))?;
     match url.scheme() {
-        "redis" => Ok(()),
-        "rediss" => Err(invalid("TLS to Redis (rediss://) is not supported yet")),
-        _ => Err(invalid("expected redis://host:port")),
+        "redis" | "rediss" | "redis-cluster" | "rediss-cluster" => Ok(()),
+        "redis-sentinel" | "rediss-sentinel" => {
+            if url.query_pairs().any(|(k, _)| k == "sentinelServiceName") {
+                Ok(())
+            } else {
+                Err(invalid(
+                    "a redis-sentinel:// URL names its service: ?sentinelServiceName=NAME",
+                ))
+            }
+        }
+        _ => Err(invalid(
+            "expected redis://, rediss:// (TLS), redis-cluster://, rediss-cluster://, redis-sentinel:// or rediss-sentinel://",
+        )),
     }
 }
 
@@ -446,6 +461,7 @@ pub struct AuthConfigBuilder {
     session_store: Option<SharedStore>,
     redis_url: Option<RedisUrl>,
     redis_timeout: Duration,
+    redis_ca_file: Option<std::path::PathBuf>,
     dangerous_plaintext_sessions: bool,
 }
 
@@ -664,6 +680,13 @@ impl AuthConfigBuilder {
     /// [`AuthConfigBuilder::with_session_store`], sessions are stored there too.
     pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(RedisUrl(url.into()));
+        self
+    }
+
+    /// The CA certificates (PEM) that a `rediss://` server's certificate must chain to
+    /// (`REDIS_CA_FILE`); without it, the system's roots.
+    pub fn with_redis_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.redis_ca_file = Some(path.into());
         self
     }
 
@@ -903,6 +926,7 @@ impl AuthConfigBuilder {
             session_store: self.session_store,
             redis_url: self.redis_url,
             redis_timeout: self.redis_timeout,
+            redis_ca_file: self.redis_ca_file,
         })
     }
 }
@@ -1084,12 +1108,19 @@ mod tests {
     #[test]
     fn scalekit_checks_the_access_token_audience_by_default() {
         let b = || {
-            AuthConfig::builder("https://env.scalekit.com", "skc_1", "https://app.example.com")
-                .with_provider_kind(ProviderKind::Scalekit)
+            AuthConfig::builder(
+                "https://env.scalekit.com",
+                "skc_1",
+                "https://app.example.com",
+            )
+            .with_provider_kind(ProviderKind::Scalekit)
         };
         let c = b().build().expect("config");
         assert_eq!(c.access_token_audience.as_deref(), Some("skc_1"));
-        let c = b().with_access_token_audience("other").build().expect("config");
+        let c = b()
+            .with_access_token_audience("other")
+            .build()
+            .expect("config");
         assert_eq!(c.access_token_audience.as_deref(), Some("other"));
         let generic = AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
             .build()

@@ -9,6 +9,7 @@
 //! token: the two share a hash tag, so the script that publishes a result and releases
 //! the lock touches one cluster slot.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fred::prelude::{
@@ -27,6 +28,44 @@ const POOL_SIZE: usize = 4;
 #[derive(Clone, Debug)]
 pub(crate) struct RedisShared {
     pool: Pool,
+    /// A Redis Cluster: commands on several keys must stay within one slot.
+    clustered: bool,
+}
+
+/// The TLS settings of a `rediss` URL: the server's certificate must chain to the CA
+/// certificates of `ca_file` (PEM) when given, else to the system's roots.
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<fred::types::config::TlsConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .and_then(|i| i.collect())
+                .map_err(|e| format!("REDIS_CA_FILE {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!("REDIS_CA_FILE {}: no certificate", path.display()));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("REDIS_CA_FILE {}: {e}", path.display()))?;
+            }
+        }
+        None => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            return fred::types::config::TlsConnector::default_rustls()
+                .map(Into::into)
+                .map_err(|e| format!("the system's root certificates: {e}"));
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(fred::types::config::TlsConnector::from(config).into())
 }
 
 fn hashed(prefix: &str, value: &str) -> String {
@@ -56,8 +95,18 @@ const PUBLISH_AND_RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then
 impl RedisShared {
     /// Connects (in the background: the app starts even while Redis is down, and
     /// every command is bounded by `command_timeout`).
-    pub(crate) async fn connect(url: &str, command_timeout: Duration) -> Result<Self, String> {
-        let config = Config::from_url(url).map_err(|e| e.to_string())?;
+    pub(crate) async fn connect(
+        url: &str,
+        command_timeout: Duration,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
+        // fred's own TLS setup uses the process's default rustls provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut config = Config::from_url(url).map_err(|e| e.to_string())?;
+        if url.starts_with("rediss") {
+            config.tls = Some(tls_config(ca_file)?);
+        }
+        let clustered = config.server.is_clustered();
         let pool = Builder::from_config(config)
             .with_performance_config(|p| p.default_command_timeout = command_timeout)
             .with_connection_config(|c| {
@@ -78,7 +127,7 @@ impl RedisShared {
                 tracing::warn!("Redis is not reachable yet; sessions answer 503 until it is");
             }
         }
-        Ok(Self { pool })
+        Ok(Self { pool, clustered })
     }
 
     /// The session store on this connection pool.
@@ -120,6 +169,26 @@ impl RedisShared {
         let names: Vec<String> = keys.iter().map(|k| hashed("auth:logout:", k)).collect();
         let values: Vec<Option<String>> = if names.len() == 1 {
             vec![self.pool.get(names[0].clone()).await?]
+        } else if self.clustered {
+            // The markers live in different slots: one GET each, sent together.
+            let get = |name: &String| self.pool.get::<Option<String>, _>(name.clone());
+            match names.as_slice() {
+                [a, b] => {
+                    let (a, b) = tokio::try_join!(get(a), get(b))?;
+                    vec![a, b]
+                }
+                [a, b, c] => {
+                    let (a, b, c) = tokio::try_join!(get(a), get(b), get(c))?;
+                    vec![a, b, c]
+                }
+                _ => {
+                    let mut values = Vec::with_capacity(names.len());
+                    for name in &names {
+                        values.push(get(name).await?);
+                    }
+                    values
+                }
+            }
         } else {
             self.pool.mget(names.clone()).await?
         };
@@ -269,7 +338,7 @@ mod tests {
     #[tokio::test]
     async fn rp_refresh_lock_is_released_only_by_its_owner() {
         let server = provider_harness::RedisServer::start();
-        let r = RedisShared::connect(&server.url(), Duration::from_secs(2))
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None)
             .await
             .expect("redis");
         let ttl = Duration::from_secs(30);
@@ -290,7 +359,7 @@ mod tests {
     #[tokio::test]
     async fn rp_refresh_holder_that_lost_its_lock_does_not_publish() {
         let server = provider_harness::RedisServer::start();
-        let r = RedisShared::connect(&server.url(), Duration::from_secs(2))
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None)
             .await
             .expect("redis");
         // a's lock expires under it (a stalled holder); b takes the lock.

@@ -866,7 +866,10 @@ mod tests {
     async fn scalekit_access_token_without_iat_refused() {
         let mut v = verifier();
         let at = json!({ "iss": ISS, "aud": "api", "sub": "alice", "exp": NOW + 60 });
-        assert!(v.access_token(&rs256(&at)).await.is_ok(), "iat optional by default");
+        assert!(
+            v.access_token(&rs256(&at)).await.is_ok(),
+            "iat optional by default"
+        );
         v.access_token_requires_iat = true;
         assert_eq!(
             v.access_token(&rs256(&at)).await,

@@ -23,7 +23,11 @@ struct Cluster {
     serve: Serve,
     tweak: Tweak,
     provider: TestProvider,
-    redis: RedisServer,
+    /// The single server these scenarios start and stop, or none when they run on a
+    /// shared deployment (TLS, Cluster, Sentinel).
+    redis: Option<RedisServer>,
+    redis_url: String,
+    redis_ca: Option<std::path::PathBuf>,
     bases: Vec<String>,
     running: Vec<Option<Running>>,
 }
@@ -41,8 +45,21 @@ impl Cluster {
     }
 
     async fn start_with(serve: Serve, access_token_ttl: u64, tweak: Tweak) -> Cluster {
-        crate::init();
         let redis = RedisServer::start();
+        let url = redis.url();
+        Self::start_on(serve, access_token_ttl, tweak, Some(redis), url, None).await
+    }
+
+    /// Two instances on the Redis deployment at `redis_url`.
+    async fn start_on(
+        serve: Serve,
+        access_token_ttl: u64,
+        tweak: Tweak,
+        redis: Option<RedisServer>,
+        redis_url: String,
+        redis_ca: Option<std::path::PathBuf>,
+    ) -> Cluster {
+        crate::init();
         let listeners: Vec<TcpListener> = (0..2)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
             .collect();
@@ -67,6 +84,8 @@ impl Cluster {
             tweak,
             provider,
             redis,
+            redis_url,
+            redis_ca,
             bases,
             running: vec![None, None],
         };
@@ -77,10 +96,14 @@ impl Cluster {
     }
 
     async fn launch(&mut self, i: usize, listener: TcpListener) {
-        let builder = AuthConfig::builder(&self.provider.issuer, "example", &self.bases[i])
+        let mut builder = AuthConfig::builder(&self.provider.issuer, "example", &self.bases[i])
             .with_client_secret(SECRET)
             .with_refresh_margin(Duration::from_secs(4))
-            .with_redis_url(self.redis.url())
+            .with_redis_url(&self.redis_url);
+        if let Some(ca) = &self.redis_ca {
+            builder = builder.with_redis_ca_file(ca);
+        }
+        let builder = builder
             .with_redis_timeout(Duration::from_millis(500))
             .with_app_secret_hex(APP_SECRET)
             .expect("app secret");
@@ -109,6 +132,19 @@ impl Cluster {
             };
             self.launch(i, listener).await;
         }
+    }
+
+    /// The single server of these scenarios.
+    fn server(&self) -> &RedisServer {
+        self.redis
+            .as_ref()
+            .expect("a scenario on its own redis-server")
+    }
+
+    fn server_mut(&mut self) -> &mut RedisServer {
+        self.redis
+            .as_mut()
+            .expect("a scenario on its own redis-server")
     }
 
     async fn stats(&self) -> Value {
@@ -198,7 +234,10 @@ pub async fn cluster_forged_logout_marker_in_redis_has_no_effect(serve: Serve) {
         marker_key(&format!("subnosid:{sub}")),
     ];
     for key in &forged_keys {
-        assert_eq!(c.redis.cli(&["set", key, "99999999999", "EX", "600"]), "OK");
+        assert_eq!(
+            c.server().cli(&["set", key, "99999999999", "EX", "600"]),
+            "OK"
+        );
     }
     for base in &c.bases {
         assert_eq!(me_at(&client, base).await, StatusCode::OK, "{base}");
@@ -207,9 +246,77 @@ pub async fn cluster_forged_logout_marker_in_redis_has_no_effect(serve: Serve) {
     // them, sealed, in place of the forged value, and ends the session.
     sign_out_at_provider(&client, &c.provider.issuer).await;
     assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
-    let sealed = c.redis.cli(&["get", &forged_keys[1]]);
+    let sealed = c.server().cli(&["get", &forged_keys[1]]);
     assert!(!sealed.is_empty() && sealed != "99999999999", "{sealed}");
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
+}
+
+/// Two instances on a shared Redis deployment: a session made on one is valid on the
+/// other, one refresh serves 2 x 8 concurrent requests across both (lock and result in
+/// one hash tag), and a back-channel logout received by one ends the session on both.
+async fn shared_deployment(
+    serve: Serve,
+    topology: &'static provider_harness::topologies::RedisTopology,
+) {
+    let c = Cluster::start_on(
+        serve,
+        5,
+        |b| b,
+        None,
+        topology.url.clone(),
+        topology.ca_file.clone(),
+    )
+    .await;
+    let client = browser();
+    let (last, hops) = sign_in_at(&client, &c.bases[0], "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
+    let before = c.stats().await["refresh_grants_ok"].as_u64().expect("n");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let client = client.clone();
+        let base = c.bases[i % 2].clone();
+        tasks.push(tokio::spawn(async move { me_at(&client, &base).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("join"), StatusCode::OK);
+    }
+    let s = c.stats().await;
+    assert_eq!(s["refresh_grants_ok"].as_u64(), Some(before + 1), "{s}");
+    sign_out_at_provider(&client, &c.provider.issuer).await;
+    assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
+    assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
+}
+
+/// `rediss://` with `REDIS_CA_FILE`: a TLS-only server whose certificate a CA made at
+/// test time issued.
+pub async fn redis_tls_shared_sessions_refresh_and_logout(serve: Serve) {
+    shared_deployment(serve, provider_harness::topologies::tls()).await;
+}
+
+/// `redis-cluster://`: three masters and three replicas.
+pub async fn redis_cluster_shared_sessions_refresh_and_logout(serve: Serve) {
+    shared_deployment(serve, provider_harness::topologies::cluster()).await;
+}
+
+/// `redis-sentinel://…?sentinelServiceName=mymaster`: the master found through a
+/// sentinel.
+pub async fn redis_sentinel_shared_sessions_refresh_and_logout(serve: Serve) {
+    shared_deployment(serve, provider_harness::topologies::sentinel()).await;
+}
+
+/// A `rediss://` server whose certificate does not chain to `REDIS_CA_FILE` is never
+/// used: requests answer 503, nothing is sent in clear.
+pub async fn redis_tls_with_another_ca_is_refused(serve: Serve) {
+    let tls = provider_harness::topologies::tls();
+    // The server's own key is no CA of its certificate.
+    let wrong_ca = tls.dir().join("server.crt");
+    let c = Cluster::start_on(serve, 60, |b| b, None, tls.url.clone(), Some(wrong_ca)).await;
+    let client = browser();
+    let (last, _) = sign_in_at(&client, &c.bases[0], "").await;
+    assert_eq!(last.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
 /// An acceptance scenario (see the crate docs).
@@ -283,7 +390,7 @@ pub async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::OK);
-    c.redis.stop();
+    c.server_mut().stop();
     let started = Instant::now();
     assert_eq!(
         me_at(&client, &c.bases[0]).await,
@@ -314,7 +421,7 @@ pub async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
         .expect("home");
     assert_eq!(home.status(), StatusCode::OK);
     // Redis comes back (with its data): the session works again, no restart needed.
-    c.redis.restart();
+    c.server_mut().restart();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let s = me_at(&client, &c.bases[0]).await;
@@ -356,11 +463,11 @@ pub async fn cluster_redis_stalled_is_bounded_by_the_timeout(serve: Serve) {
     let c = Cluster::start(serve, 60).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
-    c.redis.pause();
+    c.server().pause();
     let started = Instant::now();
     let status = me_at(&client, &c.bases[1]).await;
     let waited = started.elapsed();
-    c.redis.resume();
+    c.server().resume();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     // The Redis timeout is 500 ms here; a check makes at most a few Redis calls.
     assert!(waited < Duration::from_secs(3), "waited {waited:?}");
@@ -389,7 +496,7 @@ pub async fn cluster_redis_holds_no_token_claim_or_session_id_in_clear(serve: Se
     let id = crate::session_id_at(&jar, &c.bases[0]).expect("signed in");
     let sub = me["sub"].as_str().expect("sub").to_string();
     let email = me["email"].as_str().expect("email").to_string();
-    let stored = c.redis.dump();
+    let stored = c.server().dump();
     assert!(!stored.is_empty());
     for (key, value) in &stored {
         for secret in [&id, &sub, &email] {

@@ -2,6 +2,7 @@
 //! free loopback port. Installs it with `npm ci` when missing; stops it on drop.
 
 mod redis;
+pub mod topologies;
 
 pub use redis::RedisServer;
 
