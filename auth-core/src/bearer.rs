@@ -362,6 +362,7 @@ impl Auth {
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
         let result = self.check_bearer(token).await;
         if let Err(e) = &result {
+            self.emit(&crate::AuthEvent::BearerRefused(e));
             match e {
                 BearerError::NotConfigured => tracing::error!(error = %e, "bearer token refused"),
                 BearerError::Unavailable(_) => tracing::warn!(error = %e, "bearer token refused"),

@@ -57,6 +57,35 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
 }
 
+/// A refusal and its typed reason, given to the hook of
+/// [`AuthConfigBuilder::with_event_hook`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AuthEvent<'a> {
+    /// A sign-in was refused at the callback.
+    LoginRefused(&'a crate::CallbackError),
+    /// A bearer token was refused.
+    BearerRefused(&'a crate::BearerError),
+    /// A back-channel logout request was refused.
+    BackchannelLogoutRefused(&'a crate::BackchannelError),
+}
+
+/// The hook of [`AuthConfigBuilder::with_event_hook`].
+#[derive(Clone)]
+pub(crate) struct EventHook(Arc<dyn Fn(&AuthEvent<'_>) + Send + Sync>);
+
+impl EventHook {
+    pub(crate) fn call(&self, event: &AuthEvent<'_>) {
+        (self.0)(event)
+    }
+}
+
+impl fmt::Debug for EventHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventHook")
+    }
+}
+
 /// A source of the current time (seconds since the Unix epoch), injectable for tests.
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
@@ -120,6 +149,7 @@ pub struct AuthConfig {
     pub(crate) provider_kind: ProviderKind,
     pub(crate) claim_names: crate::identity::ClaimNames,
     pub(crate) userinfo_at_sign_in: bool,
+    pub(crate) event_hook: Option<EventHook>,
     pub(crate) session_lifetime: Duration,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) jwks_refetch_cooldown: Duration,
@@ -197,6 +227,7 @@ impl AuthConfig {
             provider_kind: ProviderKind::Generic,
             claim_names: crate::identity::ClaimNames::default(),
             userinfo_at_sign_in: false,
+            event_hook: None,
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
             idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
             jwks_refetch_cooldown: Duration::from_secs(30),
@@ -454,6 +485,7 @@ pub struct AuthConfigBuilder {
     provider_kind: ProviderKind,
     claim_names: crate::identity::ClaimNames,
     userinfo_at_sign_in: bool,
+    event_hook: Option<EventHook>,
     session_lifetime: Duration,
     idle_timeout: Option<Duration>,
     jwks_refetch_cooldown: Duration,
@@ -635,6 +667,18 @@ impl AuthConfigBuilder {
     /// answer's `sub` must be the ID token's; a failure refuses the sign-in (502).
     pub fn with_userinfo_at_sign_in(mut self, on: bool) -> Self {
         self.userinfo_at_sign_in = on;
+        self
+    }
+
+    /// Calls `hook` with every refusal, with its typed reason ([`AuthEvent`]): for
+    /// metrics, alerts or an audit trail, and for tests that must know which rule
+    /// refused. It runs on the request's task: keep it quick, and never log the
+    /// `Debug` of a provider's description where logs must not hold provider text.
+    pub fn with_event_hook(
+        mut self,
+        hook: impl Fn(&AuthEvent<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.event_hook = Some(EventHook(Arc::new(hook)));
         self
     }
 
@@ -919,6 +963,7 @@ impl AuthConfigBuilder {
             provider_kind: kind,
             claim_names: self.claim_names,
             userinfo_at_sign_in: self.userinfo_at_sign_in,
+            event_hook: self.event_hook,
             session_lifetime: self.session_lifetime,
             idle_timeout: self.idle_timeout,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,

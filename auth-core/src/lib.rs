@@ -59,7 +59,7 @@ mod web;
 pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
 pub use auth::{Auth, LoginStart, TokenExchangeError};
 pub use bearer::{BearerAuth, BearerError};
-pub use config::{AuthConfig, AuthConfigBuilder, ClientAuthMethod, Clock, ConfigError};
+pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent, ClientAuthMethod, Clock, ConfigError};
 pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
 pub use flow::callback::{CallbackError, CallbackFailure, CompletedLogin};
 pub use flow::logout::BackchannelError;

@@ -55,6 +55,13 @@ pub struct SessionCookie {
 }
 
 impl Auth {
+    /// Gives `event` to the app's hook, if any.
+    pub(crate) fn emit(&self, event: &crate::AuthEvent<'_>) {
+        if let Some(hook) = &self.0.config.event_hook {
+            hook.call(event);
+        }
+    }
+
     /// The session cookie's name and attributes (HttpOnly, SameSite=Lax, Path=/ always).
     pub fn session_cookie(&self) -> SessionCookie {
         let secure = self.0.config.secure_cookies();
@@ -195,6 +202,7 @@ impl Auth {
                 (response, "signed_in")
             }
             Err(failure) => {
+                self.emit(&crate::AuthEvent::LoginRefused(&failure.error));
                 let (status, code, title) = callback_error_info(&failure.error);
                 if status.is_server_error() {
                     tracing::error!(error = %failure.error, "login failed");
@@ -311,7 +319,11 @@ impl Auth {
     }
 
     async fn backchannel_inner(&self, body: &[u8]) -> Response<String> {
-        match self.backchannel_logout(body).await {
+        let result = self.backchannel_logout(body).await;
+        if let Err(e) = &result {
+            self.emit(&crate::AuthEvent::BackchannelLogoutRefused(e));
+        }
+        match result {
             Ok(()) => {
                 let mut r = Response::new(String::new());
                 r.headers_mut()

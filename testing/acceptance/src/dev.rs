@@ -14,7 +14,16 @@ use crate::{API, API_SCOPE, Running, Serve, follow, futures_join, init, me_at};
 pub(crate) struct DevApp {
     pub(crate) base: String,
     pub(crate) provider: DevProvider,
+    /// Every refusal the app reported ([`auth_core::AuthEvent`], as `Debug` text).
+    pub(crate) events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _server: Running,
+}
+
+impl DevApp {
+    /// The refusals reported so far.
+    pub(crate) fn events(&self) -> Vec<String> {
+        self.events.lock().expect("events").clone()
+    }
 }
 
 pub(crate) async fn start_dev(
@@ -41,15 +50,19 @@ pub(crate) async fn start_dev_with(
         listener.local_addr().expect("addr").port()
     );
     let provider = provider.app(&base).start().await.expect("dev provider");
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
     let config = configure(provider.auth_config(&base))
         .with_api_audience(API)
         .with_required_api_scopes([API_SCOPE])
+        .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
         .build()
         .expect("config");
     let auth = Auth::discover(config).await.expect("discovery");
     DevApp {
         base,
         provider,
+        events,
         _server: serve(auth, listener),
     }
 }

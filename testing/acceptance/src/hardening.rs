@@ -416,6 +416,13 @@ pub async fn rp_untyped_bearer_refused_when_the_api_audience_is_the_client_id(se
         challenge.contains("the token is not an access token"),
         "{challenge}"
     );
+    let events = app.events();
+    assert!(
+        events
+            .last()
+            .is_some_and(|e| e == "BearerRefused(Invalid(UnexpectedType))"),
+        "{events:?}"
+    );
     assert_eq!(call("at+jwt").await.expect("api").status(), StatusCode::OK);
 }
 

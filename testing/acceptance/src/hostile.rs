@@ -58,7 +58,7 @@ pub(crate) async fn sign_in(app: &DevApp, browser: &reqwest::Client) -> (StatusC
 
 /// A sign-in while the provider misbehaves must fail with a 4xx or 502 page and leave
 /// no session; returns the status.
-async fn refused(app: &DevApp, misbehaviour: Misbehaviour) -> StatusCode {
+async fn refused(app: &DevApp, misbehaviour: Misbehaviour, reason: &str) -> StatusCode {
     app.provider.misbehave(misbehaviour);
     let browser = DevProvider::browser();
     let (status, body) = sign_in(app, &browser).await;
@@ -68,12 +68,20 @@ async fn refused(app: &DevApp, misbehaviour: Misbehaviour) -> StatusCode {
     );
     assert!(!body.contains("alice@example.com"), "{body}");
     assert_eq!(me_status(&browser, app).await, StatusCode::UNAUTHORIZED);
+    // The rule that refused, as the app reported it (the callback, not another route).
+    let events = app.events();
+    let last = events.last().map(String::as_str).unwrap_or_default();
+    // Prefix: a random `kid` or a parser's column may follow the named rule.
+    assert!(
+        last.starts_with(&format!("LoginRefused({reason}")),
+        "{events:?}"
+    );
     status
 }
 
-async fn id_token_refused(serve: Serve, misbehaviour: Misbehaviour) {
+async fn id_token_refused(serve: Serve, misbehaviour: Misbehaviour, reason: &str) {
     let app = hostile(serve).await;
-    refused(&app, misbehaviour).await;
+    refused(&app, misbehaviour, reason).await;
     // The same app signs in once the provider behaves: the refusal was for the token.
     app.provider.behave();
     let browser = DevProvider::browser();
@@ -113,120 +121,215 @@ pub(crate) fn now() -> i64 {
 
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_iss_wrong(serve: Serve) {
-    id_token_refused(serve, claim("iss", json!("https://evil.example"))).await;
+    id_token_refused(
+        serve,
+        claim("iss", json!("https://evil.example")),
+        "IdToken(InvalidIssuer)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_iss_missing(serve: Serve) {
-    id_token_refused(serve, without("iss")).await;
+    id_token_refused(serve, without("iss"), "IdToken(MissingClaim(\"iss\"))").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_aud_wrong(serve: Serve) {
-    id_token_refused(serve, claim("aud", json!("another-client"))).await;
+    id_token_refused(
+        serve,
+        claim("aud", json!("another-client")),
+        "IdToken(InvalidAudience)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_aud_missing(serve: Serve) {
-    id_token_refused(serve, without("aud")).await;
+    id_token_refused(serve, without("aud"), "IdToken(MissingClaim(\"aud\"))").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_azp_of_another_client(serve: Serve) {
     let m = claim("aud", json!(["dev-client", "another-client"]))
         .id_token_claim("azp", json!("another-client"));
-    id_token_refused(serve, m).await;
+    id_token_refused(serve, m, "IdToken(InvalidAuthorizedParty)").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_azp_missing_with_several_audiences(serve: Serve) {
     let m = claim("aud", json!(["dev-client", "another-client"])).without_id_token_claim("azp");
-    id_token_refused(serve, m).await;
+    id_token_refused(serve, m, "IdToken(InvalidAuthorizedParty)").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_sub_missing(serve: Serve) {
-    id_token_refused(serve, without("sub")).await;
+    id_token_refused(serve, without("sub"), "IdToken(MissingClaim(\"sub\"))").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_sub_not_a_string(serve: Serve) {
-    id_token_refused(serve, claim("sub", json!(42))).await;
+    id_token_refused(
+        serve,
+        claim("sub", json!(42)),
+        "IdToken(MissingClaim(\"sub\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_exp_in_the_past(serve: Serve) {
-    id_token_refused(serve, claim("exp", json!(now() - 3_600))).await;
+    id_token_refused(
+        serve,
+        claim("exp", json!(now() - 3_600)),
+        "IdToken(Expired)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_exp_missing(serve: Serve) {
-    id_token_refused(serve, without("exp")).await;
+    id_token_refused(serve, without("exp"), "IdToken(MissingClaim(\"exp\"))").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_iat_in_the_future(serve: Serve) {
-    id_token_refused(serve, claim("iat", json!(now() + 3_600))).await;
+    id_token_refused(
+        serve,
+        claim("iat", json!(now() + 3_600)),
+        "IdToken(InvalidIssuedAt)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_iat_missing(serve: Serve) {
-    id_token_refused(serve, without("iat")).await;
+    id_token_refused(serve, without("iat"), "IdToken(MissingClaim(\"iat\"))").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_nbf_in_the_future(serve: Serve) {
-    id_token_refused(serve, claim("nbf", json!(now() + 3_600))).await;
+    id_token_refused(
+        serve,
+        claim("nbf", json!(now() + 3_600)),
+        "IdToken(NotYetValid)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_azp_of_another_client_with_one_audience(serve: Serve) {
-    id_token_refused(serve, claim("azp", json!("another-client"))).await;
+    id_token_refused(
+        serve,
+        claim("azp", json!("another-client")),
+        "IdToken(InvalidAuthorizedParty)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_azp_not_a_string(serve: Serve) {
-    id_token_refused(serve, claim("azp", json!(4_102_444_800_u64))).await;
+    id_token_refused(
+        serve,
+        claim("azp", json!(4_102_444_800_u64)),
+        "IdToken(MissingClaim(\"azp\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_nbf_not_a_number(serve: Serve) {
-    id_token_refused(serve, claim("nbf", json!("9999999999"))).await;
+    id_token_refused(
+        serve,
+        claim("nbf", json!("9999999999")),
+        "IdToken(MissingClaim(\"nbf\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_nonce_invalid(serve: Serve) {
-    id_token_refused(serve, claim("nonce", json!("another-login"))).await;
+    id_token_refused(
+        serve,
+        claim("nonce", json!("another-login")),
+        "IdToken(NonceMismatch)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_nonce_missing(serve: Serve) {
-    id_token_refused(serve, without("nonce")).await;
+    id_token_refused(serve, without("nonce"), "IdToken(MissingClaim(\"nonce\"))").await;
 }
 
 // ---- ID token: signatures ----
 
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_bad_sig_rs256(serve: Serve) {
-    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::RS256))).await;
+    id_token_refused(
+        serve,
+        signed(Signing::CorruptSignature(Alg::RS256)),
+        "IdToken(BadSignature)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_bad_sig_ps256(serve: Serve) {
-    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::PS256))).await;
+    id_token_refused(
+        serve,
+        signed(Signing::CorruptSignature(Alg::PS256)),
+        "IdToken(BadSignature)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_bad_sig_es256(serve: Serve) {
-    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::ES256))).await;
+    id_token_refused(
+        serve,
+        signed(Signing::CorruptSignature(Alg::ES256)),
+        "IdToken(BadSignature)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_bad_sig_eddsa(serve: Serve) {
-    id_token_refused(serve, signed(Signing::CorruptSignature(Alg::EdDSA))).await;
+    id_token_refused(
+        serve,
+        signed(Signing::CorruptSignature(Alg::EdDSA)),
+        "IdToken(BadSignature)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_sig_none(serve: Serve) {
-    id_token_refused(serve, signed(Signing::None)).await;
+    id_token_refused(
+        serve,
+        signed(Signing::None),
+        "IdToken(AlgorithmNotAllowed(\"none\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_hs256_with_the_client_secret(serve: Serve) {
     let app = hostile(serve).await;
     let (_, secret) = app.provider.client_credentials().expect("client");
     let secret = secret.as_bytes().to_vec();
-    refused(&app, signed(Signing::Hs256(secret))).await;
+    refused(
+        &app,
+        signed(Signing::Hs256(secret)),
+        "IdToken(AlgorithmNotAllowed(\"HS256\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
-    id_token_refused(serve, signed(Signing::Hs256WithRsaPublicKey)).await;
+    id_token_refused(
+        serve,
+        signed(Signing::Hs256WithRsaPublicKey),
+        "IdToken(AlgorithmNotAllowed(\"HS256\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_sig_by_an_unpublished_key(serve: Serve) {
-    id_token_refused(serve, signed(Signing::UnpublishedKey)).await;
+    id_token_refused(
+        serve,
+        signed(Signing::UnpublishedKey),
+        "IdToken(BadSignature)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_id_token_kid_unknown(serve: Serve) {
-    id_token_refused(serve, signed(Signing::UnknownKid)).await;
+    id_token_refused(
+        serve,
+        signed(Signing::UnknownKid),
+        "IdToken(UnknownKey(Some(\"unknown-",
+    )
+    .await;
 }
 
 // ---- ID token: what must be accepted ----
@@ -313,7 +416,12 @@ pub async fn rp_jwks_unreachable_gives_502_and_no_session(serve: Serve) {
     let app = hostile(serve).await;
     // New keys the app has not cached, and a JWKS endpoint that fails.
     app.provider.rotate_keys();
-    let status = refused(&app, Misbehaviour::default().jwks_status(500)).await;
+    let status = refused(
+        &app,
+        Misbehaviour::default().jwks_status(500),
+        "IdToken(Jwks(\"HTTP 500\"))",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
 }
 
@@ -325,13 +433,19 @@ pub async fn rp_iss_of_another_issuer_in_authorization_response(serve: Serve) {
     refused(
         &app,
         Misbehaviour::default().authorization_iss(Some("https://evil.example")),
+        "IssuerMismatch",
     )
     .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_iss_missing_in_authorization_response(serve: Serve) {
     let app = hostile(serve).await;
-    refused(&app, Misbehaviour::default().authorization_iss(None)).await;
+    refused(
+        &app,
+        Misbehaviour::default().authorization_iss(None),
+        "MissingIssuer",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_state_changed_in_authorization_response(serve: Serve) {
@@ -339,6 +453,7 @@ pub async fn rp_state_changed_in_authorization_response(serve: Serve) {
     refused(
         &app,
         Misbehaviour::default().authorization_state("attacker-state"),
+        "PendingLoginMissing",
     )
     .await;
 }
@@ -411,49 +526,88 @@ pub async fn rp_authorization_response_replayed(serve: Serve) {
 
 // ---- Token endpoint ----
 
-async fn token_endpoint_refused(serve: Serve, fault: TokenFault) -> StatusCode {
+async fn token_endpoint_refused(serve: Serve, fault: TokenFault, reason: &str) -> StatusCode {
     let app = hostile(serve).await;
-    refused(&app, Misbehaviour::default().token_endpoint(fault)).await
+    refused(&app, Misbehaviour::default().token_endpoint(fault), reason).await
 }
 
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_endpoint_server_error(serve: Serve) {
-    let s = token_endpoint_refused(serve, TokenFault::Status(500, "{}".into())).await;
+    let s = token_endpoint_refused(
+        serve,
+        TokenFault::Status(500, "{}".into()),
+        "Exchange(InvalidResponse(\"missing field `error` at line 1 column",
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_GATEWAY);
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_endpoint_invalid_grant(serve: Serve) {
     let body = r#"{"error":"invalid_grant","error_description":"code expired"}"#;
-    let s = token_endpoint_refused(serve, TokenFault::Status(400, body.into())).await;
+    let s = token_endpoint_refused(
+        serve,
+        TokenFault::Status(400, body.into()),
+        "Exchange(Refused { error: \"invalid_grant\", description: \"code expired\" })",
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_endpoint_answers_html(serve: Serve) {
-    let s =
-        token_endpoint_refused(serve, TokenFault::Status(200, "<html>oops</html>".into())).await;
+    let s = token_endpoint_refused(
+        serve,
+        TokenFault::Status(200, "<html>oops</html>".into()),
+        "Exchange(InvalidResponse(\"expected value at line 1 column",
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_GATEWAY);
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_endpoint_answers_an_empty_object(serve: Serve) {
-    token_endpoint_refused(serve, TokenFault::Status(200, "{}".into())).await;
+    token_endpoint_refused(
+        serve,
+        TokenFault::Status(200, "{}".into()),
+        "Exchange(InvalidResponse(\"missing field `access_token` at line 1 column",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_without_id_token(serve: Serve) {
-    token_endpoint_refused(serve, TokenFault::RemoveFields(vec!["id_token".into()])).await;
+    token_endpoint_refused(
+        serve,
+        TokenFault::RemoveFields(vec!["id_token".into()]),
+        "MissingIdToken",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_without_access_token(serve: Serve) {
-    token_endpoint_refused(serve, TokenFault::RemoveFields(vec!["access_token".into()])).await;
+    token_endpoint_refused(
+        serve,
+        TokenFault::RemoveFields(vec!["access_token".into()]),
+        "Exchange(InvalidResponse(\"missing field `access_token` at line 1 column",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_without_token_type(serve: Serve) {
-    token_endpoint_refused(serve, TokenFault::RemoveFields(vec!["token_type".into()])).await;
+    token_endpoint_refused(
+        serve,
+        TokenFault::RemoveFields(vec!["token_type".into()]),
+        "Exchange(InvalidResponse(\"missing field `token_type` at line 1 column",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_of_another_token_type(serve: Serve) {
     // A DPoP-bound access token cannot be used as a bearer token.
     let fault = TokenFault::SetFields(vec![("token_type".into(), json!("DPoP"))]);
-    token_endpoint_refused(serve, fault).await;
+    token_endpoint_refused(
+        serve,
+        fault,
+        "Exchange(InvalidResponse(\"token_type \\\"dpop\\\" is not Bearer\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_with_a_huge_expires_in(serve: Serve) {
@@ -473,7 +627,7 @@ pub async fn rp_token_response_with_a_huge_expires_in(serve: Serve) {
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_response_id_token_not_a_jwt(serve: Serve) {
     let fault = TokenFault::SetFields(vec![("id_token".into(), json!("not-a-jwt"))]);
-    token_endpoint_refused(serve, fault).await;
+    token_endpoint_refused(serve, fault, "IdToken(Malformed)").await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_token_endpoint_hang_is_bounded_and_slows_nobody(serve: Serve) {
@@ -634,7 +788,7 @@ pub async fn rp_initiated_logout_sends_id_token_hint_and_registered_uri(serve: S
 
 /// A signed-in app, and a back-channel logout token for alice's session with claims
 /// changed by `change`, signed by `signing`; posts it and checks 400 and a kept session.
-async fn backchannel_refused(serve: Serve, signing: Signing, change: fn(&mut Value)) {
+async fn backchannel_refused(serve: Serve, signing: Signing, change: fn(&mut Value), reason: &str) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
@@ -657,6 +811,13 @@ async fn backchannel_refused(serve: Serve, signing: Signing, change: fn(&mut Val
         StatusCode::OK,
         "the session is kept"
     );
+    let events = app.events();
+    let last = events.last().map(String::as_str).unwrap_or_default();
+    // Prefix: a random `kid` may follow the named rule.
+    assert!(
+        last.starts_with(&format!("BackchannelLogoutRefused({reason}")),
+        "{events:?}"
+    );
 }
 
 fn remove(c: &mut Value, name: &str) {
@@ -665,64 +826,126 @@ fn remove(c: &mut Value, name: &str) {
 
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_iss_wrong(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| {
-        c["iss"] = json!("https://evil.example")
-    })
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| c["iss"] = json!("https://evil.example"),
+        "Invalid(InvalidIssuer)",
+    )
     .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_aud_wrong(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| {
-        c["aud"] = json!("another-client")
-    })
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| c["aud"] = json!("another-client"),
+        "Invalid(InvalidAudience)",
+    )
     .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_events_missing(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| remove(c, "events")).await;
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| remove(c, "events"),
+        "Invalid(MissingLogoutEvent)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_events_wrong_member(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| {
-        c["events"] = json!({ "http://schemas.openid.net/event/other": {} })
-    })
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| c["events"] = json!({ "http://schemas.openid.net/event/other": {} }),
+        "Invalid(MissingLogoutEvent)",
+    )
     .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_with_nonce(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| c["nonce"] = json!("n")).await;
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| c["nonce"] = json!("n"),
+        "Invalid(NonceInLogoutToken)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_without_sid_or_sub(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| remove(c, "sub")).await;
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| remove(c, "sub"),
+        "Invalid(MissingSidAndSub)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_expired(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| {
-        c["iat"] = json!(now() - 7_200);
-        c["exp"] = json!(now() - 3_600);
-    })
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| {
+            c["iat"] = json!(now() - 7_200);
+            c["exp"] = json!(now() - 3_600);
+        },
+        "Invalid(Expired)",
+    )
     .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_iat_missing(serve: Serve) {
-    backchannel_refused(serve, Signing::default(), |c| remove(c, "iat")).await;
+    backchannel_refused(
+        serve,
+        Signing::default(),
+        |c| remove(c, "iat"),
+        "Invalid(MissingClaim(\"iat\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_sig_none(serve: Serve) {
-    backchannel_refused(serve, Signing::None, |_| {}).await;
+    backchannel_refused(
+        serve,
+        Signing::None,
+        |_| {},
+        "Invalid(AlgorithmNotAllowed(\"none\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_bad_sig(serve: Serve) {
-    backchannel_refused(serve, Signing::CorruptSignature(Alg::RS256), |_| {}).await;
+    backchannel_refused(
+        serve,
+        Signing::CorruptSignature(Alg::RS256),
+        |_| {},
+        "Invalid(BadSignature)",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
-    backchannel_refused(serve, Signing::Hs256WithRsaPublicKey, |_| {}).await;
+    backchannel_refused(
+        serve,
+        Signing::Hs256WithRsaPublicKey,
+        |_| {},
+        "Invalid(AlgorithmNotAllowed(\"HS256\"))",
+    )
+    .await;
 }
 /// A hostile-provider case (see the module docs).
 pub async fn rp_backchannel_logout_token_kid_unknown(serve: Serve) {
-    backchannel_refused(serve, Signing::UnknownKid, |_| {}).await;
+    backchannel_refused(
+        serve,
+        Signing::UnknownKid,
+        |_| {},
+        "Invalid(UnknownKey(Some(\"unknown-",
+    )
+    .await;
 }
 
 /// A hostile-provider case (see the module docs).
