@@ -159,6 +159,7 @@ pub struct AuthConfig {
     pub(crate) redis_url: Option<RedisUrl>,
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis_timeout: Duration,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis_ca_file: Option<std::path::PathBuf>,
 }
 
