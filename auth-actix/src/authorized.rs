@@ -31,20 +31,8 @@ use crate::request::ActixRequest;
 ///     format!("reports for {}", user.sub())
 /// }
 /// ```
+#[derive(Debug)]
 pub struct Authorized<P>(AuthUser, PhantomData<fn() -> P>);
-
-impl<P> Authorized<P> {
-    /// The signed-in user.
-    pub fn user(&self) -> &AuthUser {
-        &self.0
-    }
-}
-
-impl<P> std::fmt::Debug for Authorized<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Authorized").field(&self.0).finish()
-    }
-}
 
 impl<P: Policy> FromRequest for Authorized<P> {
     type Error = AuthRejection;

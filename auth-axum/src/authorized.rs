@@ -38,18 +38,14 @@ use crate::request::AxumRequest;
 ///     format!("reports for {}", user.sub())
 /// }
 /// ```
+#[derive(Debug)]
 pub struct Authorized<P>(AuthUser, PhantomData<fn() -> P>);
 
-impl<P> Authorized<P> {
-    /// The signed-in user.
-    pub fn user(&self) -> &AuthUser {
-        &self.0
-    }
-}
+impl<P> std::ops::Deref for Authorized<P> {
+    type Target = AuthSession;
 
-impl<P> std::fmt::Debug for Authorized<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Authorized").field(&self.0).finish()
+    fn deref(&self) -> &AuthSession {
+        &self.0
     }
 }
 
@@ -62,14 +58,6 @@ impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Authorized<P> {
             Ok(session) => Ok(Self(AuthUser(session), PhantomData)),
             Err(rejection) => Err(AuthRejection(rejection)),
         }
-    }
-}
-
-impl<P> std::ops::Deref for Authorized<P> {
-    type Target = AuthSession;
-
-    fn deref(&self) -> &AuthSession {
-        &self.0
     }
 }
 
