@@ -245,6 +245,7 @@ fn describe(e: &TokenError) -> &'static str {
         TokenError::UnknownKey(_) => "no key of the provider matches the token",
         TokenError::BadSignature => "the token's signature is invalid",
         TokenError::MissingClaim(_) => "the token lacks a required claim",
+        TokenError::InvalidClaimType(_) => "a claim of the token has the wrong type",
         TokenError::InvalidIssuer => "the token is from another issuer",
         TokenError::InvalidAudience | TokenError::InvalidAuthorizedParty => {
             "the token is not meant for this API"

@@ -33,9 +33,13 @@ pub enum TokenError {
     /// The JWKS could not be fetched or read.
     #[error("the provider's JWKS could not be loaded: {0}")]
     Jwks(String),
-    /// A required claim is missing or has the wrong type.
-    #[error("the token has no valid {0:?} claim")]
+    /// A required claim is missing (or empty).
+    #[error("the token has no {0:?} claim")]
     MissingClaim(&'static str),
+    /// A registered claim has another type than its registered one (an `azp` of 42, an
+    /// `nbf` of "tomorrow"): refused, never read as absent.
+    #[error("the token's {0:?} claim has the wrong type")]
+    InvalidClaimType(&'static str),
     /// `iss` is not the configured issuer.
     #[error("the token's issuer is not the configured issuer")]
     InvalidIssuer,

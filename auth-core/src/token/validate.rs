@@ -347,18 +347,18 @@ fn str_claim<'a>(claims: &'a ClaimMap, name: &str) -> Option<&'a str> {
 fn check_claim_types(claims: &ClaimMap) -> Result<(), TokenError> {
     for name in ["iss", "sub", "azp", "nonce", "sid"] {
         if claims.get(name).is_some_and(|v| !v.is_string()) {
-            return Err(TokenError::MissingClaim(name));
+            return Err(TokenError::InvalidClaimType(name));
         }
     }
     for name in ["exp", "iat", "nbf"] {
         if claims.contains_key(name) && num_claim(claims, name).is_none() {
-            return Err(TokenError::MissingClaim(name));
+            return Err(TokenError::InvalidClaimType(name));
         }
     }
     match claims.get("aud") {
         None | Some(Value::String(_)) => Ok(()),
         Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => Ok(()),
-        Some(_) => Err(TokenError::MissingClaim("aud")),
+        Some(_) => Err(TokenError::InvalidClaimType("aud")),
     }
 }
 
@@ -665,7 +665,7 @@ mod tests {
             let t = rs256(&with(claims(), name, value.clone()));
             assert_eq!(
                 id(&t).await.unwrap_err(),
-                TokenError::MissingClaim(name),
+                TokenError::InvalidClaimType(name),
                 "{name}: {value}"
             );
         }

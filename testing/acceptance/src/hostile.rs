@@ -165,7 +165,7 @@ pub async fn rp_id_token_sub_not_a_string(serve: Serve) {
     id_token_refused(
         serve,
         claim("sub", json!(42)),
-        "IdToken(MissingClaim(\"sub\"))",
+        "IdToken(InvalidClaimType(\"sub\"))",
     )
     .await;
 }
@@ -218,7 +218,7 @@ pub async fn rp_id_token_azp_not_a_string(serve: Serve) {
     id_token_refused(
         serve,
         claim("azp", json!(4_102_444_800_u64)),
-        "IdToken(MissingClaim(\"azp\"))",
+        "IdToken(InvalidClaimType(\"azp\"))",
     )
     .await;
 }
@@ -227,7 +227,7 @@ pub async fn rp_id_token_nbf_not_a_number(serve: Serve) {
     id_token_refused(
         serve,
         claim("nbf", json!("9999999999")),
-        "IdToken(MissingClaim(\"nbf\"))",
+        "IdToken(InvalidClaimType(\"nbf\"))",
     )
     .await;
 }
