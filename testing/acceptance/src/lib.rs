@@ -947,3 +947,81 @@ macro_rules! __scenarios {
         )*
     };
 }
+
+/// A scenario left off its suite's list would compile and never run: this test reads
+/// the suite sources and fails for any `pub async fn …(serve: Serve)` that no suite
+/// macro names.
+#[cfg(test)]
+mod every_scenario_runs {
+    const SOURCES: &[(&str, &str)] = &[
+        ("access.rs", include_str!("access.rs")),
+        ("browser.rs", include_str!("browser.rs")),
+        ("cluster.rs", include_str!("cluster.rs")),
+        ("dev.rs", include_str!("dev.rs")),
+        ("hardening.rs", include_str!("hardening.rs")),
+        ("hostile.rs", include_str!("hostile.rs")),
+        ("leaks.rs", include_str!("leaks.rs")),
+        ("lib.rs", include_str!("lib.rs")),
+        ("vendors.rs", include_str!("vendors.rs")),
+    ];
+
+    /// Test files of the examples that run a scenario in a binary of its own (the leak
+    /// test captures every log line of its process).
+    const OWN_BINARIES: &[&str] = &[
+        include_str!("../../../examples/axum/tests/leaks.rs"),
+        include_str!("../../../examples/actix/tests/leaks.rs"),
+        include_str!("../../../examples/axum/tests/browser.rs"),
+        include_str!("../../../examples/actix/tests/browser.rs"),
+    ];
+
+    /// The identifiers listed in every `$crate::__scenarios!(...)` call, and those the
+    /// examples call themselves.
+    fn listed() -> Vec<String> {
+        let mut names = Vec::new();
+        for source in OWN_BINARIES {
+            for call in source.split("acceptance::").skip(1) {
+                if let Some((name, _)) = call.split_once('(') {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        for (_, source) in SOURCES {
+            for call in source.split("$crate::__scenarios!(").skip(1) {
+                let list = &call[..call.find(");").expect("a closed list")];
+                let list = list.split_once(';').map_or(list, |(_, l)| l);
+                names.extend(
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_scenario_is_in_a_suite() {
+        let listed = listed();
+        let mut missing = Vec::new();
+        let mut count = 0;
+        for (file, source) in SOURCES {
+            for line in source.lines() {
+                let Some(rest) = line.strip_prefix("pub async fn ") else {
+                    continue;
+                };
+                let Some((name, args)) = rest.split_once('(') else {
+                    continue;
+                };
+                if args.starts_with("serve: Serve") {
+                    count += 1;
+                    if !listed.iter().any(|l| l == name) {
+                        missing.push(format!("{file}: {name}"));
+                    }
+                }
+            }
+        }
+        assert!(count > 100, "the scan found {count} scenarios");
+        assert!(missing.is_empty(), "scenarios in no suite: {missing:?}");
+    }
+}
