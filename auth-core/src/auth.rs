@@ -225,10 +225,16 @@ impl Auth {
             .set_auth_uri(AuthUrl::from_url(endpoints.authorization_endpoint.clone()))
             .set_token_uri(TokenUrl::from_url(endpoints.token_endpoint.clone()))
             .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri.clone()))
-            .set_auth_type(match config.client_auth {
-                ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
-                ClientAuthMethod::ClientSecretPost => AuthType::RequestBody,
-            });
+            .set_auth_type(
+                match ClientAuthMethod::resolve(
+                    config.client_auth,
+                    &endpoints.token_endpoint_auth_methods_supported,
+                    config.provider_kind,
+                ) {
+                    ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
+                    ClientAuthMethod::ClientSecretPost => AuthType::RequestBody,
+                },
+            );
         if let Some(s) = &config.client_secret {
             oauth = oauth.set_client_secret(OAuthSecret::new(s.secret().to_string()));
         }

@@ -57,6 +57,39 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
 }
 
+impl ClientAuthMethod {
+    /// The method to use: the app's `choice`, else the first of `client_secret_basic`
+    /// and `client_secret_post` that discovery's `supported` list names; with an empty
+    /// list, `client_secret_basic` (RFC 8414's default), or `client_secret_post` for a
+    /// provider kind that documents the secret in the form body (Scalekit).
+    pub(crate) fn resolve(
+        choice: Option<Self>,
+        supported: &[String],
+        kind: crate::ProviderKind,
+    ) -> Self {
+        if let Some(method) = choice {
+            return method;
+        }
+        let listed = |name: &str| supported.iter().any(|m| m == name);
+        if supported.is_empty() {
+            return match kind {
+                crate::ProviderKind::Scalekit => Self::ClientSecretPost,
+                _ => Self::ClientSecretBasic,
+            };
+        }
+        if listed("client_secret_basic") {
+            Self::ClientSecretBasic
+        } else if listed("client_secret_post") {
+            Self::ClientSecretPost
+        } else {
+            tracing::warn!(
+                "the provider lists neither client_secret_basic nor client_secret_post; trying client_secret_basic"
+            );
+            Self::ClientSecretBasic
+        }
+    }
+}
+
 /// A refusal and its typed reason, given to the hook of
 /// [`AuthConfigBuilder::with_event_hook`].
 #[derive(Debug)]
@@ -125,7 +158,8 @@ pub struct AuthConfig {
     pub(crate) issuer: String,
     pub(crate) client_id: String,
     pub(crate) client_secret: Option<ClientSecret>,
-    pub(crate) client_auth: ClientAuthMethod,
+    /// The app's explicit choice; else settled by discovery ([`ClientAuthMethod::resolve`]).
+    pub(crate) client_auth: Option<ClientAuthMethod>,
     pub(crate) app_url: Url,
     pub(crate) route_prefix: String,
     pub(crate) redirect_uri: Url,
@@ -205,7 +239,7 @@ impl AuthConfig {
             client_id: client_id.into(),
             app_url: app_url.into(),
             client_secret: None,
-            client_auth: ClientAuthMethod::default(),
+            client_auth: None,
             route_prefix: "/auth".into(),
             post_logout_redirect_uri: None,
             scopes: None,
@@ -463,7 +497,7 @@ pub struct AuthConfigBuilder {
     client_id: String,
     app_url: String,
     client_secret: Option<ClientSecret>,
-    client_auth: ClientAuthMethod,
+    client_auth: Option<ClientAuthMethod>,
     route_prefix: String,
     post_logout_redirect_uri: Option<String>,
     scopes: Option<Vec<String>>,
@@ -505,9 +539,13 @@ impl AuthConfigBuilder {
         self
     }
 
-    /// How to authenticate at the token endpoint (default `client_secret_basic`).
+    /// How to authenticate at the token endpoint (`OIDC_CLIENT_AUTH`). Without a
+    /// choice: `client_secret_basic` when discovery's
+    /// `token_endpoint_auth_methods_supported` lists it or lists nothing, else
+    /// `client_secret_post` when it lists that (the Scalekit preset prefers
+    /// `client_secret_post` when discovery lists nothing, as its guide shows).
     pub fn with_client_auth(mut self, method: ClientAuthMethod) -> Self {
-        self.client_auth = method;
+        self.client_auth = Some(method);
         self
     }
 
@@ -1079,7 +1117,7 @@ mod tests {
         assert_eq!(c.leeway, Duration::from_secs(5));
         assert_eq!(c.request_timeout, Duration::from_secs(3));
         assert_eq!(c.scopes, ["openid", "email"]);
-        assert_eq!(c.client_auth, ClientAuthMethod::ClientSecretPost);
+        assert_eq!(c.client_auth, Some(ClientAuthMethod::ClientSecretPost));
         let mut bad = BASE.to_vec();
         bad.push(("OIDC_CLIENT_AUTH", "private_key_jwt"));
         assert!(AuthConfig::from_lookup(env(&bad)).is_err());
@@ -1140,6 +1178,30 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("REDIS_URL", "http://127.0.0.1:6379"));
         assert!(AuthConfig::from_lookup(env(&vars)).is_err());
+    }
+
+    #[test]
+    fn client_authentication_is_settled_by_discovery_unless_chosen() {
+        use ClientAuthMethod::{ClientSecretBasic as Basic, ClientSecretPost as Post};
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let generic = ProviderKind::Generic;
+        assert_eq!(ClientAuthMethod::resolve(None, &[], generic), Basic);
+        assert_eq!(
+            ClientAuthMethod::resolve(None, &[], ProviderKind::Scalekit),
+            Post
+        );
+        let both = list(&["client_secret_post", "client_secret_basic"]);
+        assert_eq!(
+            ClientAuthMethod::resolve(None, &both, ProviderKind::Scalekit),
+            Basic
+        );
+        let post = list(&["private_key_jwt", "client_secret_post"]);
+        assert_eq!(ClientAuthMethod::resolve(None, &post, generic), Post);
+        assert_eq!(ClientAuthMethod::resolve(Some(Post), &both, generic), Post);
+        assert_eq!(
+            ClientAuthMethod::resolve(Some(Basic), &post, generic),
+            Basic
+        );
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct ProviderEndpoints {
     pub userinfo_endpoint: Option<Url>,
     /// Whether the provider sends `iss` in authorization responses (RFC 9207).
     pub authorization_response_iss_parameter_supported: bool,
+    /// How clients may authenticate at the token endpoint (empty: not said).
+    pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 impl ProviderEndpoints {
@@ -74,6 +76,7 @@ impl ProviderEndpoints {
             end_session_endpoint: None,
             userinfo_endpoint: None,
             authorization_response_iss_parameter_supported: false,
+            token_endpoint_auth_methods_supported: Vec::new(),
         }
     }
 
@@ -105,6 +108,8 @@ struct DiscoveryDocument {
     userinfo_endpoint: Option<Url>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
@@ -139,6 +144,11 @@ pub(crate) async fn discover(
         userinfo_endpoint: doc.userinfo_endpoint,
         authorization_response_iss_parameter_supported: doc
             .authorization_response_iss_parameter_supported,
+        token_endpoint_auth_methods_supported: doc
+            .token_endpoint_auth_methods_supported
+            .into_iter()
+            .take(32)
+            .collect(),
     };
     for (name, u) in endpoints.urls() {
         check_secure(name, u)?;
