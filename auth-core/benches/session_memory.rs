@@ -75,12 +75,12 @@ fn main() {
             (b.saturating_sub(a)) as f64 / n as f64
         );
     }
-    println!(
-        "target: <= 4096 bytes per session: {}",
-        if per_session + 256.0 <= 4096.0 {
-            "met"
-        } else {
-            "missed (see PERFORMANCE.md)"
-        }
+    // The target holds with an RS256 ID token (256 bytes more than the ES256 one
+    // measured); counted allocations, so the figure does not depend on machine load.
+    assert!(
+        per_session + 256.0 <= 4096.0,
+        "target <= 4096 bytes per session missed: {:.0} bytes (see PERFORMANCE.md)",
+        per_session + 256.0
     );
+    println!("target: <= 4096 bytes per session: met");
 }

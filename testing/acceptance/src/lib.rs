@@ -256,12 +256,31 @@ pub async fn session_cookie_is_http_only_lax_and_new_at_login(serve: Serve) {
         .iter()
         .map(|v| v.to_str().expect("ascii").to_string())
         .collect::<Vec<_>>();
+    // Exactly the new pending login (an `.all()` over no cookie would pass).
+    assert_eq!(pending.len(), 1, "{pending:?}");
     assert!(
-        pending
-            .iter()
-            .all(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax") && !c.contains("Secure")),
+        pending[0].contains("HttpOnly")
+            && pending[0].contains("SameSite=Lax")
+            && !pending[0].contains("Secure"),
         "{pending:?}"
     );
+    let first = sign_in_once(&client, login).await;
+    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+    // Signing in again in the same browser gives a new id, never the earlier one.
+    let again = client
+        .get(format!("{}/auth/login", app.base))
+        .send()
+        .await
+        .expect("login");
+    let second = sign_in_once(&client, again).await;
+    let id = |c: &str| c.split(';').next().unwrap_or_default().to_owned();
+    assert_ne!(id(&first), id(&second), "a new session id at each login");
+    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+}
+
+/// Follows a login from its redirect to the provider back to the app, and returns the
+/// session cookie set on the way.
+async fn sign_in_once(client: &Client, login: reqwest::Response) -> String {
     let mut url = Url::parse(login.headers()[LOCATION].to_str().expect("loc")).expect("url");
     let mut session_cookie = None;
     for _ in 0..20 {
@@ -282,7 +301,7 @@ pub async fn session_cookie_is_http_only_lax_and_new_at_login(serve: Serve) {
         c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"),
         "{c}"
     );
-    assert_eq!(me(&client, &app).await.status(), StatusCode::OK);
+    c
 }
 
 /// The session id in `jar` for `app`.
