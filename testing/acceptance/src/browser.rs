@@ -82,14 +82,35 @@ async fn wait_for_url(browser: &Client, what: &str, ok: impl Fn(&url::Url) -> bo
     }
 }
 
+/// The page's text, once it has a body: right after a navigation the URL may already
+/// be the new one while its document is still loading.
 async fn body_text(browser: &Client) -> String {
-    browser
-        .find(Locator::Css("body"))
-        .await
-        .expect("body")
-        .text()
-        .await
-        .expect("text")
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(body) = browser.find(Locator::Css("body")).await
+            && let Ok(text) = body.text().await
+        {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "the page never had a body");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the page's text contains `needle` (the page may still be loading).
+async fn wait_for_text(browser: &Client, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = body_text(browser).await;
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {needle:?}, page: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn screenshot_path(name: &str) -> PathBuf {
@@ -126,7 +147,7 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
 
     // 1. The public page, signed out; click "Sign in".
     browser.goto(&format!("{base}/")).await.expect("open /");
-    assert!(body_text(&browser).await.contains("You are not signed in."));
+    wait_for_text(&browser, "You are not signed in.").await;
     browser
         .find(Locator::Css("a[href='/auth/login']"))
         .await
@@ -171,11 +192,11 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
 
     // 4. The protected page, then a reload: still signed in.
     browser.goto(&format!("{base}/me")).await.expect("open /me");
-    assert!(body_text(&browser).await.contains("alice@example.com"));
+    wait_for_text(&browser, "alice@example.com").await;
     browser.refresh().await.expect("reload");
     let url = browser.current_url().await.expect("url");
     assert_eq!(url.path(), "/me", "a reload keeps the session");
-    assert!(body_text(&browser).await.contains("alice@example.com"));
+    wait_for_text(&browser, "alice@example.com").await;
     let protected = screenshot_path(&format!("{framework}-protected-page.png"));
     std::fs::write(&protected, browser.screenshot().await.expect("screenshot")).expect("write");
 
@@ -195,7 +216,7 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
         u.as_str().starts_with(&base) && u.path() == "/"
     })
     .await;
-    assert!(body_text(&browser).await.contains("You are not signed in."));
+    wait_for_text(&browser, "You are not signed in.").await;
 
     // 6. The protected page asks for sign-in again.
     browser.goto(&format!("{base}/me")).await.expect("open /me");
@@ -203,7 +224,7 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
         u.as_str().starts_with(&format!("{issuer}/authorize"))
     })
     .await;
-    assert!(body_text(&browser).await.contains("Pick a test user"));
+    wait_for_text(&browser, "Pick a test user").await;
     let signed_out = screenshot_path(&format!("{framework}-asked-to-sign-in-again.png"));
     std::fs::write(&signed_out, browser.screenshot().await.expect("screenshot")).expect("write");
     browser.close().await.expect("close");
