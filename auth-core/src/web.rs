@@ -303,67 +303,55 @@ impl Auth {
     /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid (matching
     /// sessions are then over), 400 otherwise.
     ///
-    /// Runs in an `auth.backchannel_logout` span (`outcome`: `accepted`, `refused` or
+    /// Runs in an `auth.backchannel_logout` span (`outcome`: `accepted`, `replayed`, `refused` or
     /// `unavailable`; `status`).
     pub async fn backchannel_response(&self, body: &[u8]) -> Response<String> {
         let span = tracing::info_span!("auth.backchannel_logout", outcome = Empty, status = Empty);
-        let response = self.backchannel_inner(body).instrument(span.clone()).await;
-        let outcome = match response.status() {
-            StatusCode::OK => "accepted",
-            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-            _ if response.body().contains("already used") => "replayed",
-            _ => "refused",
-        };
+        let (response, outcome) = self.backchannel_inner(body).instrument(span.clone()).await;
         finish(&span, outcome, &response);
         response
     }
 
-    async fn backchannel_inner(&self, body: &[u8]) -> Response<String> {
+    async fn backchannel_inner(&self, body: &[u8]) -> (Response<String>, &'static str) {
         let result = self.backchannel_logout(body).await;
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BackchannelLogoutRefused(e));
         }
-        match result {
-            Ok(()) => {
-                let mut r = Response::new(String::new());
-                r.headers_mut()
-                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
-            }
-            Err(e @ crate::flow::logout::BackchannelError::Unavailable(_)) => {
+        use crate::flow::logout::BackchannelError;
+        let (mut response, outcome) = match result {
+            Ok(()) => (Response::new(String::new()), "accepted"),
+            Err(e @ BackchannelError::Unavailable(_)) => {
                 tracing::error!(error = %e, "back-channel logout could not be recorded");
-                let mut r = json(
+                let r = json(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily_unavailable",
                     "the logout could not be recorded, retry later",
                 );
-                r.headers_mut()
-                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
+                (r, "unavailable")
             }
-            Err(e @ crate::flow::logout::BackchannelError::Replayed) => {
+            Err(e @ BackchannelError::Replayed) => {
                 tracing::warn!(error = %e, "back-channel logout refused");
-                let mut r = json(
+                let r = json(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "logout token already used",
                 );
-                r.headers_mut()
-                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
+                (r, "replayed")
             }
             Err(e) => {
                 tracing::warn!(error = %e, "back-channel logout refused");
-                let mut r = json(
+                let r = json(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "invalid logout token",
                 );
-                r.headers_mut()
-                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
+                (r, "refused")
             }
-        }
+        };
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        (response, outcome)
     }
 
     /// What a protected route answers without a valid session: a redirect to login

@@ -9,9 +9,9 @@ use reqwest::StatusCode;
 use reqwest::header::{LOCATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::Serve;
 use crate::dev::DevApp;
 use crate::hostile::{hostile, hostile_with, now};
+use crate::{Serve, page_code};
 
 async fn sign_in_as(app: &DevApp, user: &str, query: &str) -> (StatusCode, String) {
     let browser_login = format!("{}/auth/login?return_to=/me{query}", app.base);
@@ -54,16 +54,6 @@ async fn get_page(browser: &reqwest::Client, url: &str) -> reqwest::Response {
         .send()
         .await
         .expect("get")
-}
-
-/// The `Code:` an error page shows.
-fn page_code(body: &str) -> String {
-    let start = body
-        .find("<code class=\"auth-error\">")
-        .map(|i| i + "<code class=\"auth-error\">".len())
-        .unwrap_or_else(|| panic!("no error code in the page: {body}"));
-    let end = body[start..].find("</code>").expect("closed") + start;
-    body[start..end].to_owned()
 }
 
 /// `/me` says who signed the user in and what the provider says they may do.

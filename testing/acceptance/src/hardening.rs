@@ -14,9 +14,9 @@ use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::json;
 
 use crate::API_SCOPE;
-use crate::Serve;
 use crate::dev::DevApp;
 use crate::hostile::{BACKCHANNEL_EVENT, hostile, hostile_with, me_status, now, sign_in};
+use crate::{Serve, page_code};
 
 /// A signed-in browser (alice) on a fresh app.
 async fn signed_in(serve: Serve) -> (DevApp, reqwest::Client) {
@@ -33,16 +33,6 @@ fn set_cookies(r: &reqwest::Response) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().expect("ascii").to_owned())
         .collect()
-}
-
-/// The `Code:` an error page shows (`<code class="auth-error">…</code>`).
-fn page_code(body: &str) -> &str {
-    let start = body
-        .find("<code class=\"auth-error\">")
-        .map(|i| i + "<code class=\"auth-error\">".len())
-        .unwrap_or_else(|| panic!("no error code in the page: {body}"));
-    let end = body[start..].find("</code>").expect("closed") + start;
-    &body[start..end]
 }
 
 fn location(r: &reqwest::Response) -> String {

@@ -202,6 +202,17 @@ async fn sign_in_at(client: &Client, base: &str, query: &str) -> (reqwest::Respo
     follow(client, &format!("{base}/auth/login{query}")).await
 }
 
+/// The code an error page shows (`<code class="auth-error">…</code>`): which rule
+/// refused, as the user can report it.
+fn page_code(body: &str) -> &str {
+    let start = body
+        .find("<code class=\"auth-error\">")
+        .map(|i| i + "<code class=\"auth-error\">".len())
+        .unwrap_or_else(|| panic!("no error code in the page: {body}"));
+    let end = body[start..].find("</code>").expect("closed") + start;
+    &body[start..end]
+}
+
 /// An acceptance scenario (see the crate docs).
 pub async fn login_lands_on_return_to_and_me_shows_the_user(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;

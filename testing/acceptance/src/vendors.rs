@@ -8,9 +8,9 @@ use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use url::Url;
 
-use crate::Serve;
 use crate::dev::DevApp;
 use crate::hostile::{hostile, hostile_with, me_status};
+use crate::{Serve, page_code};
 
 /// Starts a login with `return_to` and answers its callback with `error` (and a
 /// description the user must never see), as the provider would.
@@ -41,15 +41,6 @@ async fn error_reply(app: &DevApp, error: &str) -> (StatusCode, String) {
     assert!(!body.contains("secret detail"), "never shown: {body}");
     assert_eq!(me_status(&browser, app).await, StatusCode::UNAUTHORIZED);
     (status, body)
-}
-
-fn page_code(body: &str) -> &str {
-    let start = body
-        .find("<code class=\"auth-error\">")
-        .map(|i| i + "<code class=\"auth-error\">".len())
-        .unwrap_or_else(|| panic!("no error code in the page: {body}"));
-    let end = body[start..].find("</code>").expect("closed") + start;
-    &body[start..end]
 }
 
 /// The retry link keeps the login's `return_to`.
