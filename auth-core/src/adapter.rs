@@ -509,7 +509,20 @@ pub enum Endpoint {
     Logout,
     /// `POST {prefix}/backchannel-logout`: a logout token from the provider.
     BackchannelLogout,
+    /// `GET {prefix}/login/{id}`: starts a login at one provider of several.
+    LoginAt(ProviderSlot),
+    /// `GET {prefix}/signup/{id}`: starts a sign-up at one provider of several.
+    SignupAt(ProviderSlot),
+    /// `GET {prefix}/callback/{id}`: that provider's authorization response.
+    CallbackAt(ProviderSlot),
+    /// `POST {prefix}/backchannel-logout/{id}`: a logout token from that provider.
+    BackchannelLogoutAt(ProviderSlot),
 }
+
+/// Which provider of several a route belongs to (an index into the configuration's
+/// providers; only [`Auth::routes`] makes them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProviderSlot(usize);
 
 /// An auth route: where it is, which methods it answers, the largest body it reads,
 /// and which [`Endpoint`] answers it ([`Auth::respond`]).
@@ -553,22 +566,52 @@ const LOGOUT: &[Method] = &[Method::GET, Method::POST, Method::HEAD];
 impl Auth {
     /// The auth routes, under the configured prefix. An adapter registers each one
     /// with its methods and body limit, and answers it with [`Auth::respond`].
+    ///
+    /// One provider: `login`, `signup`, `callback`, `logout`, `backchannel-logout`.
+    /// Named providers: `login` and `signup` (the chooser), `logout`, and for each
+    /// provider `login/{id}`, `signup/{id}`, `callback/{id}` and
+    /// `backchannel-logout/{id}` (a distinct redirect URI per provider is RFC 9700's
+    /// defence against mix-up).
     pub fn routes(&self) -> Vec<Route> {
         let prefix = self.config().route_prefix();
-        [
-            ("/login", GET, Endpoint::Login),
-            ("/signup", GET, Endpoint::Signup),
-            ("/callback", GET, Endpoint::Callback),
-            ("/logout", LOGOUT, Endpoint::Logout),
-            ("/backchannel-logout", POST, Endpoint::BackchannelLogout),
-        ]
-        .into_iter()
-        .map(|(path, methods, endpoint)| Route {
-            path: format!("{prefix}{path}"),
-            methods,
-            endpoint,
-        })
-        .collect()
+        let mut routes: Vec<(String, &'static [Method], Endpoint)> = vec![
+            ("/login".into(), GET, Endpoint::Login),
+            ("/signup".into(), GET, Endpoint::Signup),
+            ("/logout".into(), LOGOUT, Endpoint::Logout),
+        ];
+        if self.config().has_named_providers() {
+            for (index, provider) in self.config().providers().iter().enumerate() {
+                let id = provider.id().unwrap_or_default();
+                let slot = ProviderSlot(index);
+                routes.extend([
+                    (format!("/login/{id}"), GET, Endpoint::LoginAt(slot)),
+                    (format!("/signup/{id}"), GET, Endpoint::SignupAt(slot)),
+                    (format!("/callback/{id}"), GET, Endpoint::CallbackAt(slot)),
+                    (
+                        format!("/backchannel-logout/{id}"),
+                        POST,
+                        Endpoint::BackchannelLogoutAt(slot),
+                    ),
+                ]);
+            }
+        } else {
+            routes.extend([
+                ("/callback".into(), GET, Endpoint::Callback),
+                (
+                    "/backchannel-logout".into(),
+                    POST,
+                    Endpoint::BackchannelLogout,
+                ),
+            ]);
+        }
+        routes
+            .into_iter()
+            .map(|(path, methods, endpoint)| Route {
+                path: format!("{prefix}{path}"),
+                methods,
+                endpoint,
+            })
+            .collect()
     }
 
     /// The answer of `endpoint` to `request` (its method, URI, headers and body, the
@@ -585,6 +628,19 @@ impl Auth {
             Endpoint::Callback => self.callback_response(uri, headers).await,
             Endpoint::Logout => self.logout_response(request.method(), headers).await,
             Endpoint::BackchannelLogout => self.backchannel_response(request.body().as_ref()).await,
+            Endpoint::LoginAt(ProviderSlot(i)) => {
+                self.login_response_at(Some(i), uri, headers, false)
+            }
+            Endpoint::SignupAt(ProviderSlot(i)) => {
+                self.login_response_at(Some(i), uri, headers, true)
+            }
+            Endpoint::CallbackAt(ProviderSlot(i)) => {
+                self.callback_response_at(Some(i), uri, headers).await
+            }
+            Endpoint::BackchannelLogoutAt(ProviderSlot(i)) => {
+                self.backchannel_response_at(Some(i), request.body().as_ref())
+                    .await
+            }
         }
     }
 }

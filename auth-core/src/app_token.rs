@@ -35,12 +35,19 @@ pub struct AppTokenRequest {
     scopes: Vec<String>,
     audience: Option<String>,
     resource: Option<String>,
+    provider: Option<String>,
 }
 
 impl AppTokenRequest {
     /// No scope, audience or resource: what the provider grants the client by default.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Asks provider `id` (an app with several; default: the first provider).
+    pub fn at_provider(mut self, id: impl Into<String>) -> Self {
+        self.provider = Some(id.into());
+        self
     }
 
     /// Adds a scope.
@@ -180,7 +187,17 @@ impl AppTokens {
         let inner = &self.0;
         let core = &inner.auth.0;
         let request = &inner.request;
-        let mut exchange = core.oauth.exchange_client_credentials();
+        let provider = match &request.provider {
+            None => core.providers.first(),
+            Some(id) => core
+                .provider_index(Some(id))
+                .map(|index| &core.providers[index]),
+        }
+        .ok_or(AppTokenError::InvalidRequest("no provider has this id"))?;
+        let discovered = provider.ready().map_err(|e| {
+            AppTokenError::Token(crate::TokenExchangeError::Unreachable(e.to_string()))
+        })?;
+        let mut exchange = discovered.oauth.exchange_client_credentials();
         for scope in &request.scopes {
             exchange = exchange.add_scope(Scope::new(scope.clone()));
         }
@@ -228,6 +245,9 @@ pub enum UserInfoError {
     /// not be used.
     #[error("the userinfo answer's sub is not the ID token's")]
     SubjectMismatch,
+    /// The session's provider is not configured any more, or not discovered yet.
+    #[error("the session's provider is not available")]
+    ProviderUnavailable,
 }
 
 impl Auth {
@@ -244,17 +264,25 @@ impl Auth {
     /// The provider's UserInfo claims for a signed-in user, fetched with the session's
     /// access token. The answer's `sub` must be the session's (OIDC Core §5.3.4).
     pub async fn userinfo(&self, user: &AuthSession) -> Result<Claims, UserInfoError> {
-        self.userinfo_with(user.access_token(), user.sub()).await
+        let provider = self
+            .0
+            .provider_of(user)
+            .ok_or(UserInfoError::ProviderUnavailable)?;
+        self.userinfo_with(provider, user.access_token(), user.sub())
+            .await
     }
 
     /// UserInfo with `access_token`, which must be about `sub`.
     pub(crate) async fn userinfo_with(
         &self,
+        provider: &crate::provider_state::ProviderState,
         access_token: &AccessToken,
         sub: &str,
     ) -> Result<Claims, UserInfoError> {
         let inner = &self.0;
-        let endpoint = inner
+        let endpoint = provider
+            .ready()
+            .map_err(|_| UserInfoError::ProviderUnavailable)?
             .endpoints
             .userinfo_endpoint
             .as_ref()
@@ -461,12 +489,16 @@ mod tests {
         let auth = auth(&s).await;
         let token = AccessToken::new("at");
         assert!(matches!(
-            auth.userinfo_with(&token, "alice").await,
+            auth.userinfo_with(&auth.0.providers[0], &token, "alice")
+                .await,
             Err(UserInfoError::SubjectMismatch)
         ));
         let s = stub("alice", 0).await;
         let auth = super::tests::auth(&s).await;
-        let claims = auth.userinfo_with(&token, "alice").await.expect("claims");
+        let claims = auth
+            .userinfo_with(&auth.0.providers[0], &token, "alice")
+            .await
+            .expect("claims");
         assert_eq!(claims.email(), Some("a@example.com"));
     }
 

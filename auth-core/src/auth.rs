@@ -7,23 +7,23 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, ClientId, ClientSecret as OAuthSecret, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, RedirectUrl, RequestTokenError, StandardRevocableToken,
-    StandardTokenResponse, TokenResponse, TokenUrl,
+    EndpointNotSet, EndpointSet, ExtraTokenFields, RequestTokenError, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{AuthConfig, ClientAuthMethod};
+use crate::config::AuthConfig;
 use crate::flow::authorize::{AuthorizeParams, LoginOptions, authorization_url};
 use crate::flow::logout::LogoutRegistry;
 use crate::flow::pending::{PendingCookies, PendingLogin};
 use crate::flow::refresh::RefreshCoordinator;
 use crate::http_client::{HttpClient, HttpError};
-use crate::provider::{DiscoveryError, ProviderEndpoints, discover};
+use crate::provider::{DiscoveryError, ProviderEndpoints};
+use crate::provider_state::ProviderState;
 use crate::secret::IdToken;
+use crate::session::AuthSession;
 use crate::store::Sessions;
-use crate::token::{JwksCache, Verifier};
 
 /// The `id_token` member of a token response.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ impl IdTokenField {
 impl ExtraTokenFields for IdTokenField {}
 
 type TokenResp = StandardTokenResponse<IdTokenField, BasicTokenType>;
-type OAuthClient = oauth2::Client<
+pub(crate) type OAuthClient = oauth2::Client<
     BasicErrorResponse,
     TokenResp,
     BasicTokenIntrospectionResponse,
@@ -116,17 +116,37 @@ pub(crate) fn map_token_error(
 
 pub(crate) struct Inner {
     pub(crate) config: AuthConfig,
-    pub(crate) endpoints: ProviderEndpoints,
+    /// The providers, in the order of `config.providers`.
+    pub(crate) providers: Vec<ProviderState>,
     pub(crate) http: HttpClient,
-    pub(crate) verifier: Verifier,
     pub(crate) pending: PendingCookies,
-    pub(crate) oauth: OAuthClient,
     pub(crate) refresher: RefreshCoordinator,
     pub(crate) logouts: LogoutRegistry,
     pub(crate) sessions: Sessions,
     pub(crate) bearer_cache: crate::bearer::BearerCache,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::redis::RedisShared>,
+}
+
+impl Inner {
+    /// The provider named `id` (`None`: the unnamed provider of a single-provider app).
+    pub(crate) fn provider_index(&self, id: Option<&str>) -> Option<usize> {
+        self.providers
+            .iter()
+            .position(|p| p.config.id.as_deref() == id)
+    }
+
+    /// The provider that signed `session` in (sessions made before providers had
+    /// names belong to the first).
+    pub(crate) fn provider_of(&self, session: &AuthSession) -> Option<&ProviderState> {
+        match &session.provider {
+            None => self.providers.first().filter(|p| p.config.id.is_none()),
+            Some(id) => self
+                .providers
+                .iter()
+                .find(|p| p.config.id.as_deref() == Some(id)),
+        }
+    }
 }
 
 /// The relying party: configuration, provider metadata, the JWKS cache, refresh
@@ -138,7 +158,7 @@ impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth")
             .field("config", &self.0.config)
-            .field("endpoints", &self.0.endpoints)
+            .field("providers", &self.0.providers)
             .finish_non_exhaustive()
     }
 }
@@ -160,9 +180,25 @@ pub struct LoginStart {
     pub set_cookies: Vec<String>,
 }
 
+/// Why a login could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// No provider has this id.
+    #[error("no provider is named {0:?}")]
+    UnknownProvider(String),
+    /// The provider was down at start and has not been discovered since (retried in
+    /// the background).
+    #[error("the identity provider is not reachable yet; try again shortly")]
+    ProviderUnavailable,
+}
+
 impl Auth {
-    /// Builds the relying party: discovers the provider (unless endpoints were given in
-    /// the configuration), checks its issuer, and loads its JWKS.
+    /// Builds the relying party: discovers each provider (unless endpoints were given
+    /// in the configuration), checks its issuer, and loads its JWKS. With one provider
+    /// ([`AuthConfig::builder`]), a failed discovery is an error. With named providers,
+    /// one that is down does not stop the others: its routes answer 503 while it is
+    /// retried in the background, with backoff; only all of them down is an error.
     pub async fn discover(config: AuthConfig) -> Result<Self, DiscoveryError> {
         // jsonwebtoken picks its crypto backend itself only when exactly one is
         // compiled in; another crate of the app could enable the second. Ours is aws-lc
@@ -176,10 +212,6 @@ impl Auth {
             config.max_response_bytes,
         )
         .map_err(|e| DiscoveryError::Client(e.to_string()))?;
-        let endpoints = match &config.endpoints {
-            Some(e) => e.clone(),
-            None => discover(&config, &http).await?,
-        };
         #[cfg(feature = "redis")]
         let redis = match &config.redis_url {
             Some(url) => Some(
@@ -195,20 +227,52 @@ impl Auth {
         };
         let auth = Self::from_parts(
             config,
-            endpoints,
             http,
             #[cfg(feature = "redis")]
             redis,
         );
-        if let Err(e) = auth.0.verifier.jwks.prefetch().await {
-            tracing::warn!(error = %e, "could not load the provider's JWKS at start; will retry on first use");
+        let inner = &auth.0;
+        // Concurrently: a provider that is down costs its timeout once, not per provider.
+        let mut tasks = tokio::task::JoinSet::new();
+        for index in 0..inner.providers.len() {
+            let auth = auth.clone();
+            tasks.spawn(async move {
+                let inner = &auth.0;
+                let result = inner.providers[index]
+                    .discover(&inner.config, &inner.http)
+                    .await;
+                (index, result)
+            });
+        }
+        let mut attempts: Vec<(usize, Result<(), DiscoveryError>)> = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            attempts.push(done.map_err(|e| DiscoveryError::Client(e.to_string()))?);
+        }
+        attempts.sort_by_key(|(index, _)| *index);
+        let named = inner.config.has_named_providers();
+        let mut down = Vec::new();
+        for (index, attempt) in attempts {
+            if let Err(e) = attempt {
+                if !named {
+                    return Err(e);
+                }
+                tracing::warn!(provider = ?inner.providers[index].config.id, error = %e, "provider down at start; its routes answer 503 until it is discovered");
+                down.push((index, e));
+            }
+        }
+        if down.len() == inner.providers.len()
+            && let Some((_, e)) = down.pop()
+        {
+            return Err(e);
+        }
+        for (index, _) in down {
+            crate::provider_state::retry_in_background(Arc::downgrade(&auth.0), index);
         }
         Ok(auth)
     }
 
     fn from_parts(
         config: AuthConfig,
-        endpoints: ProviderEndpoints,
         http: HttpClient,
         #[cfg(feature = "redis")] redis: Option<crate::redis::RedisShared>,
     ) -> Self {
@@ -220,39 +284,6 @@ impl Auth {
                 );
                 cookie::Key::generate()
             }
-        };
-        let mut oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
-            .set_auth_uri(AuthUrl::from_url(endpoints.authorization_endpoint.clone()))
-            .set_token_uri(TokenUrl::from_url(endpoints.token_endpoint.clone()))
-            .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri.clone()))
-            .set_auth_type(
-                match ClientAuthMethod::resolve(
-                    config.client_auth,
-                    &endpoints.token_endpoint_auth_methods_supported,
-                    config.provider_kind,
-                ) {
-                    ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
-                    ClientAuthMethod::ClientSecretPost => AuthType::RequestBody,
-                },
-            );
-        if let Some(s) = &config.client_secret {
-            oauth = oauth.set_client_secret(OAuthSecret::new(s.secret().to_string()));
-        }
-        let verifier = Verifier {
-            jwks: JwksCache::new(
-                http.clone(),
-                endpoints.jwks_uri.to_string(),
-                config.jwks_refetch_cooldown,
-            ),
-            algorithms: config.algorithms.clone(),
-            issuer: config.issuer.clone(),
-            client_id: config.client_id.clone(),
-            access_token_audience: config.access_token_audience.clone(),
-            api_audiences: config.api_audiences.clone(),
-            require_at_jwt: config.bearer_require_at_jwt,
-            access_token_requires_iat: config.provider_kind == crate::ProviderKind::Scalekit,
-            leeway: config.leeway,
-            clock: config.clock.clone(),
         };
         let external = config.session_store.clone();
         #[cfg(feature = "redis")]
@@ -280,13 +311,17 @@ impl Auth {
         };
         let pending = PendingCookies::new(key, config.secure_cookies());
         let bearer_cache = crate::bearer::BearerCache::new(config.bearer_cache_capacity);
+        let providers = config
+            .providers
+            .iter()
+            .cloned()
+            .map(ProviderState::new)
+            .collect();
         Self(Arc::new(Inner {
             config,
-            endpoints,
+            providers,
             http,
-            verifier,
             pending,
-            oauth,
             refresher: RefreshCoordinator::default(),
             logouts: LogoutRegistry::default(),
             sessions,
@@ -310,7 +345,16 @@ impl Auth {
         token: &str,
         expected_nonce: &str,
     ) -> Result<crate::Claims, crate::TokenError> {
-        self.0
+        // The first provider that is discovered and issued the token (by its `iss`).
+        let providers = &self.0.providers;
+        let provider = match providers.as_slice() {
+            [one] => Some(one),
+            several => several.iter().find(|p| p.config.issues_unverified(token)),
+        }
+        .ok_or(crate::TokenError::InvalidIssuer)?
+        .ready()
+        .map_err(|e| crate::TokenError::Jwks(e.to_string()))?;
+        provider
             .verifier
             .id_token(
                 token,
@@ -328,35 +372,67 @@ impl Auth {
         &self.0.config
     }
 
-    /// The provider's endpoints.
-    pub fn endpoints(&self) -> &ProviderEndpoints {
-        &self.0.endpoints
+    /// The first provider's endpoints, once discovered.
+    pub fn endpoints(&self) -> Option<&ProviderEndpoints> {
+        self.0.providers.first().and_then(ProviderState::endpoints)
     }
 
-    /// Starts a login: fresh `state` and `nonce` (128 bits each, CSPRNG), a PKCE S256
-    /// challenge, the configured default options with `options` on top, and a pending
-    /// login cookie. `return_to` is kept only if it is a same-site relative path.
+    /// Starts a login at the first provider (the only one of a single-provider app):
+    /// fresh `state` and `nonce` (128 bits each, CSPRNG), a PKCE S256 challenge, the
+    /// configured default options with `options` on top, and a pending login cookie.
+    /// `return_to` is kept only if it is a same-site relative path.
     pub fn begin_login(
         &self,
         options: &LoginOptions,
         return_to: Option<&str>,
         request_cookies: &[(String, String)],
-    ) -> LoginStart {
+    ) -> Result<LoginStart, LoginError> {
+        self.begin_login_with(0, options, return_to, request_cookies)
+    }
+
+    /// Starts a login at the provider named `provider` (an app with several), as
+    /// [`Auth::begin_login`].
+    pub fn begin_login_at(
+        &self,
+        provider: &str,
+        options: &LoginOptions,
+        return_to: Option<&str>,
+        request_cookies: &[(String, String)],
+    ) -> Result<LoginStart, LoginError> {
+        let index = self
+            .0
+            .provider_index(Some(provider))
+            .ok_or_else(|| LoginError::UnknownProvider(provider.to_string()))?;
+        self.begin_login_with(index, options, return_to, request_cookies)
+    }
+
+    pub(crate) fn begin_login_with(
+        &self,
+        index: usize,
+        options: &LoginOptions,
+        return_to: Option<&str>,
+        request_cookies: &[(String, String)],
+    ) -> Result<LoginStart, LoginError> {
         let inner = &self.0;
+        let provider = &inner.providers[index];
+        let discovered = provider
+            .ready()
+            .map_err(|_| LoginError::ProviderUnavailable)?;
+        let config = &provider.config;
         let state = oauth2::CsrfToken::new_random().secret().clone();
         let nonce = oauth2::CsrfToken::new_random().secret().clone();
         let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
-        let options = inner.config.default_login.merged(options);
+        let options = config.default_login.merged(options);
         let url = authorization_url(&AuthorizeParams {
-            endpoint: &inner.endpoints.authorization_endpoint,
-            client_id: &inner.config.client_id,
-            redirect_uri: &inner.config.redirect_uri,
-            scopes: &inner.config.scopes,
+            endpoint: &discovered.endpoints.authorization_endpoint,
+            client_id: &config.client_id,
+            redirect_uri: &config.redirect_uri,
+            scopes: &config.scopes,
             state: &state,
             nonce: &nonce,
             code_challenge: challenge.as_str(),
             options: &options,
-            names: inner.config.provider_kind.parameter_names(),
+            names: config.provider_kind.parameter_names(),
         });
         let now = inner.config.clock.now();
         let return_to =
@@ -370,12 +446,12 @@ impl Auth {
             created_at: now,
             max_age: options.max_age,
             acr_values: options.acr_values.clone(),
-            organization:
-                options.requested_organization(&inner.config.provider_kind.parameter_names()),
+            organization: options.requested_organization(&config.provider_kind.parameter_names()),
+            provider: config.id.clone(),
         }));
-        LoginStart {
+        Ok(LoginStart {
             authorization_url: url,
             set_cookies,
-        }
+        })
     }
 }

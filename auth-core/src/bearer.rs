@@ -27,13 +27,14 @@ pub struct BearerAuth {
     expires_at: i64,
     token: AccessToken,
     access: crate::identity::Access,
+    provider: Option<String>,
 }
 
 impl BearerAuth {
     fn new(
         claims: serde_json::Map<String, Value>,
         token: &str,
-        config: &crate::AuthConfig,
+        config: &crate::ProviderConfig,
     ) -> Self {
         let access = crate::identity::access_for(config, &claims, None);
         let scopes = match claims.get("scope").or_else(|| claims.get("scp")) {
@@ -58,7 +59,14 @@ impl BearerAuth {
             expires_at,
             token: AccessToken::new(token),
             access,
+            provider: config.id.clone(),
         }
+    }
+
+    /// The id of the provider that issued the token (`None`: the one provider of a
+    /// single-provider app).
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
     }
 
     /// The issuer of the token.
@@ -375,24 +383,26 @@ impl Auth {
 
     async fn check_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
         let inner = &self.0;
-        if inner.config.api_audiences.is_empty() {
-            return Err(BearerError::NotConfigured);
-        }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = inner.config.clock.now();
         let auth = match inner.bearer_cache.get(&key, now) {
             Some(hit) => hit,
             None => {
-                let claims = inner
-                    .verifier
-                    .bearer_token(token)
-                    .await
-                    .map_err(|e| match e {
-                        TokenError::Jwks(why) => BearerError::Unavailable(why),
-                        other => BearerError::Invalid(other),
-                    })?;
-                let auth = Arc::new(BearerAuth::new(claims, token, &inner.config));
-                let keys_valid_for = inner.verifier.jwks.remaining_lifetime().as_secs();
+                let provider = self.bearer_provider(token)?;
+                let discovered = provider
+                    .ready()
+                    .map_err(|e| BearerError::Unavailable(e.to_string()))?;
+                let claims =
+                    discovered
+                        .verifier
+                        .bearer_token(token)
+                        .await
+                        .map_err(|e| match e {
+                            TokenError::Jwks(why) => BearerError::Unavailable(why),
+                            other => BearerError::Invalid(other),
+                        })?;
+                let auth = Arc::new(BearerAuth::new(claims, token, &provider.config));
+                let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();
                 let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
                 inner
                     .bearer_cache
@@ -402,6 +412,29 @@ impl Auth {
         };
         auth.require_scopes(&inner.config.api_scopes)?;
         Ok(auth)
+    }
+
+    /// The provider whose keys and rules judge `token`: the one provider that accepts
+    /// bearer tokens, or among several the one whose issuer the token names (read
+    /// before any check, only to choose; that provider's verifier then checks all).
+    fn bearer_provider(
+        &self,
+        token: &str,
+    ) -> Result<&crate::provider_state::ProviderState, BearerError> {
+        let mut accepting = self
+            .0
+            .providers
+            .iter()
+            .filter(|p| p.config.accepts_bearer_tokens());
+        let first = accepting.next().ok_or(BearerError::NotConfigured)?;
+        let mut rest = accepting.peekable();
+        if rest.peek().is_none() {
+            return Ok(first);
+        }
+        std::iter::once(first)
+            .chain(rest)
+            .find(|p| p.config.issues_unverified(token))
+            .ok_or(BearerError::Invalid(TokenError::InvalidIssuer))
     }
 }
 
@@ -590,7 +623,7 @@ mod tests {
         Arc::new(BearerAuth::new(
             claims.as_object().expect("o").clone(),
             "tok",
-            &config(),
+            config().first(),
         ))
     }
 
@@ -598,7 +631,11 @@ mod tests {
     fn bearer_callers_have_organization_roles_and_permissions() {
         let claims = json!({ "sub": "svc", "org_id": "org_1", "roles": ["admin"],
                              "permissions": ["reports:read"] });
-        let b = BearerAuth::new(claims.as_object().expect("o").clone(), "t", &config());
+        let b = BearerAuth::new(
+            claims.as_object().expect("o").clone(),
+            "t",
+            config().first(),
+        );
         assert_eq!(b.organization(), Some("org_1"));
         assert!(b.has_role("admin") && !b.has_role("owner"));
         assert!(b.has_permission("reports:read"));
@@ -609,7 +646,11 @@ mod tests {
         let a = auth_with(10, "read write".into());
         assert!(a.has_scope("read") && a.has_scope("write") && !a.has_scope("admin"));
         let claims = json!({ "scp": ["x", "y"] });
-        let b = BearerAuth::new(claims.as_object().expect("o").clone(), "t", &config());
+        let b = BearerAuth::new(
+            claims.as_object().expect("o").clone(),
+            "t",
+            config().first(),
+        );
         assert_eq!(b.scopes().collect::<Vec<_>>(), ["x", "y"]);
         assert_eq!(
             a.require_scopes(&["read", "admin"]),

@@ -9,7 +9,7 @@ use url::Url;
 use crate::flow::authorize::LoginOptions;
 use crate::presets::ProviderKind;
 use crate::provider::ProviderEndpoints;
-use crate::secret::ClientSecret;
+use crate::provider_config::{ChooserPage, ProviderConfig, ProviderConfigBuilder, ProviderLink};
 use crate::store::{SessionStore, SharedStore};
 use crate::token::Algorithm;
 
@@ -43,6 +43,18 @@ pub enum ConfigError {
         name: &'static str,
         /// What is wrong.
         reason: String,
+    },
+    /// A provider's required environment variable is missing (`OIDC_X_ISSUER`).
+    #[error("{0} is not set")]
+    MissingProviderEnv(String),
+    /// A setting of one provider of several is wrong.
+    #[error("provider {id:?}: {source}")]
+    Provider {
+        /// The provider's id.
+        id: String,
+        /// What is wrong.
+        #[source]
+        source: Box<ConfigError>,
     },
 }
 
@@ -155,35 +167,23 @@ impl fmt::Debug for Clock {
 /// or [`AuthConfig::from_env`].
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
-    pub(crate) issuer: String,
-    pub(crate) client_id: String,
-    pub(crate) client_secret: Option<ClientSecret>,
-    /// The app's explicit choice; else settled by discovery ([`ClientAuthMethod::resolve`]).
-    pub(crate) client_auth: Option<ClientAuthMethod>,
+    /// The providers, in the order given; one unnamed provider for
+    /// [`AuthConfig::builder`].
+    pub(crate) providers: Vec<ProviderConfig>,
     pub(crate) app_url: Url,
     pub(crate) route_prefix: String,
-    pub(crate) redirect_uri: Url,
     pub(crate) post_logout_redirect_uri: Url,
-    pub(crate) scopes: Vec<String>,
     pub(crate) leeway: Duration,
     pub(crate) refresh_margin: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) max_response_bytes: usize,
-    pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) access_token_audience: Option<String>,
-    pub(crate) api_audiences: Vec<String>,
     pub(crate) api_scopes: Vec<String>,
-    pub(crate) bearer_require_at_jwt: bool,
     pub(crate) bearer_cache_capacity: usize,
     pub(crate) cookie_key: Option<CookieKeyBytes>,
     pub(crate) session_key: Option<CookieKeyBytes>,
-    pub(crate) endpoints: Option<ProviderEndpoints>,
-    pub(crate) default_login: LoginOptions,
-    pub(crate) provider_kind: ProviderKind,
-    pub(crate) claim_names: crate::identity::ClaimNames,
-    pub(crate) userinfo_at_sign_in: bool,
     pub(crate) event_hook: Option<EventHook>,
+    pub(crate) chooser_page: Option<ChooserPage>,
     pub(crate) session_lifetime: Duration,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) jwks_refetch_cooldown: Duration,
@@ -234,45 +234,32 @@ impl AuthConfig {
         client_id: impl Into<String>,
         app_url: impl Into<String>,
     ) -> AuthConfigBuilder {
-        AuthConfigBuilder {
-            issuer: issuer.into(),
-            client_id: client_id.into(),
-            app_url: app_url.into(),
-            client_secret: None,
-            client_auth: None,
-            route_prefix: "/auth".into(),
-            post_logout_redirect_uri: None,
-            scopes: None,
-            leeway: Duration::from_secs(60),
-            refresh_margin: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(10),
-            max_response_bytes: 1024 * 1024,
-            algorithms: None,
-            access_token_audience: None,
-            api_audiences: Vec::new(),
-            api_scopes: Vec::new(),
-            bearer_require_at_jwt: false,
-            dangerous_untyped_bearer_for_client_id: false,
-            bearer_cache_capacity: DEFAULT_BEARER_CACHE_CAPACITY,
-            cookie_key: None,
-            session_key: None,
-            endpoints: None,
-            default_login: LoginOptions::default(),
-            provider_kind: ProviderKind::Generic,
-            claim_names: crate::identity::ClaimNames::default(),
-            userinfo_at_sign_in: false,
-            event_hook: None,
-            session_lifetime: Duration::from_secs(7 * 24 * 3600),
-            idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
-            jwks_refetch_cooldown: Duration::from_secs(30),
-            clock: Clock::system(),
-            session_store: None,
-            redis_url: None,
-            redis_timeout: Duration::from_secs(2),
-            redis_ca_file: None,
-            dangerous_plaintext_sessions: false,
-        }
+        AuthConfigBuilder::new(
+            app_url.into(),
+            vec![ProviderConfigBuilder::new(issuer, client_id)],
+            false,
+        )
+    }
+
+    /// Starts a builder for an app with several providers, each named by its id
+    /// ([`ProviderConfig::builder`]): `/auth/login` shows a chooser, `/auth/login/{id}`
+    /// starts at one provider, and provider `id`'s redirect URI is
+    /// `app_url + "/auth/callback/{id}"`.
+    ///
+    /// ```
+    /// use auth_core::{AuthConfig, ProviderConfig};
+    /// let config = AuthConfig::builder_for_providers("https://app.example.com")
+    ///     .with_provider(ProviderConfig::builder("google", "https://accounts.google.com", "g-client")
+    ///         .with_name("Google")
+    ///         .with_client_secret("…"))
+    ///     .with_provider(ProviderConfig::builder("corp", "https://sso.example.com", "corp-client")
+    ///         .with_client_secret("…"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.providers()[1].redirect_uri().as_str(), "https://app.example.com/auth/callback/corp");
+    /// ```
+    pub fn builder_for_providers(app_url: impl Into<String>) -> AuthConfigBuilder {
+        AuthConfigBuilder::new(app_url.into(), Vec::new(), true)
     }
 
     /// Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL` and the
@@ -283,6 +270,12 @@ impl AuthConfig {
     /// `SESSION_LIFETIME_SECS`, `SESSION_IDLE_TIMEOUT_SECS`, `REDIS_URL`, and for
     /// bearer tokens `OIDC_API_AUDIENCE` (comma or space separated) and
     /// `OIDC_API_SCOPES` (space separated).
+    ///
+    /// With `OIDC_PROVIDERS=a,b` (ids `[a-z0-9-]+`), each provider X is read from
+    /// `OIDC_X_ISSUER`, `OIDC_X_CLIENT_ID`, `OIDC_X_CLIENT_SECRET` and the optional
+    /// `OIDC_X_NAME`, `OIDC_X_PROVIDER`, `OIDC_X_SCOPES`, `OIDC_X_API_AUDIENCE`,
+    /// `OIDC_X_ALLOWED_TENANTS`, `OIDC_X_CLIENT_AUTH`, `OIDC_X_USERINFO` and the
+    /// `OIDC_X_*_CLAIM`s (X uppercased, `-` as `_`); `OIDC_ISSUER` must then be unset.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -290,13 +283,51 @@ impl AuthConfig {
     /// Like [`AuthConfig::from_env`], reading variables from a function (tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let req = |name: &'static str| get(name).ok_or(ConfigError::MissingEnv(name));
-        let mut b = Self::builder(req("OIDC_ISSUER")?, req("OIDC_CLIENT_ID")?, req("APP_URL")?);
-        if let Some(s) = get("OIDC_CLIENT_SECRET") {
-            b = b.with_client_secret(s);
-        }
-        if let Some(s) = get("OIDC_SCOPES") {
-            b = b.with_scopes(s.split_whitespace());
-        }
+        let mut b = match get("OIDC_PROVIDERS").filter(|s| !s.trim().is_empty()) {
+            None => {
+                let provider = provider_from_lookup(
+                    &|suffix: &str| get(&format!("OIDC_{suffix}")),
+                    req("OIDC_ISSUER")?,
+                    req("OIDC_CLIENT_ID")?,
+                    None,
+                )?;
+                let mut b = Self::builder("", "", req("APP_URL")?);
+                b.providers = vec![provider];
+                b
+            }
+            Some(list) => {
+                if get("OIDC_ISSUER").is_some() {
+                    return Err(ConfigError::Invalid {
+                        name: "OIDC_ISSUER",
+                        reason: "with OIDC_PROVIDERS, each provider X has its own OIDC_X_ISSUER"
+                            .into(),
+                    });
+                }
+                let mut b = Self::builder_for_providers(req("APP_URL")?);
+                for id in list.split(',').map(str::trim) {
+                    crate::provider_config::check_id(id)?;
+                    let prefix = format!("OIDC_{}_", id.to_ascii_uppercase().replace('-', "_"));
+                    let var = |suffix: &str| get(&format!("{prefix}{suffix}"));
+                    let required = |suffix: &str| {
+                        var(suffix).ok_or_else(|| {
+                            ConfigError::MissingProviderEnv(format!("{prefix}{suffix}"))
+                        })
+                    };
+                    let provider = provider_from_lookup(
+                        &var,
+                        required("ISSUER")?,
+                        required("CLIENT_ID")?,
+                        Some(id),
+                    )
+                    .map_err(|e| ConfigError::Provider {
+                        id: id.to_string(),
+                        source: Box::new(e),
+                    })?;
+                    b = b.with_provider(provider);
+                }
+                b
+            }
+        };
         if let Some(s) = get("OIDC_POST_LOGOUT_REDIRECT_URI") {
             b = b.with_post_logout_redirect_uri(s);
         }
@@ -309,50 +340,8 @@ impl AuthConfig {
                 &s,
             )?));
         }
-        if let Some(s) = get("OIDC_CLIENT_AUTH") {
-            b = b.with_client_auth(match s.as_str() {
-                "client_secret_basic" => ClientAuthMethod::ClientSecretBasic,
-                "client_secret_post" => ClientAuthMethod::ClientSecretPost,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "OIDC_CLIENT_AUTH",
-                        reason: "expected client_secret_basic or client_secret_post".into(),
-                    });
-                }
-            });
-        }
-        if let Some(s) = get("OIDC_PROVIDER") {
-            b = b.with_provider_kind(ProviderKind::parse(&s).ok_or(ConfigError::Invalid {
-                name: "OIDC_PROVIDER",
-                reason: "expected one of generic, scalekit, workos, auth0, keycloak, entra, google, okta".into(),
-            })?);
-        }
-        match get("OIDC_USERINFO").as_deref().map(str::trim) {
-            None | Some("" | "0" | "false") => {}
-            Some("1" | "true") => b = b.with_userinfo_at_sign_in(true),
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    name: "OIDC_USERINFO",
-                    reason: "expected 1 or 0".into(),
-                });
-            }
-        }
-        if let Some(s) = get("OIDC_ROLES_CLAIM").filter(|s| !s.trim().is_empty()) {
-            b = b.with_roles_claim(s.trim());
-        }
-        if let Some(s) = get("OIDC_ORGANIZATION_CLAIM").filter(|s| !s.trim().is_empty()) {
-            b = b.with_organization_claim(s.trim());
-        }
-        if let Some(s) = get("OIDC_PERMISSIONS_CLAIM").filter(|s| !s.trim().is_empty()) {
-            b = b.with_permissions_claim(s.trim());
-        }
         if let Some(s) = get("APP_SECRET") {
             b = b.with_app_secret_hex(&s)?;
-        }
-        if let Some(s) = get("OIDC_API_AUDIENCE") {
-            for aud in s.split([',', ' ']).filter(|a| !a.is_empty()) {
-                b = b.with_api_audience(aud);
-            }
         }
         if let Some(s) = get("OIDC_API_SCOPES") {
             b = b.with_required_api_scopes(s.split_whitespace());
@@ -389,14 +378,30 @@ impl AuthConfig {
         b.build()
     }
 
-    /// The issuer, as configured.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
+    /// The providers, in the order configured (one, unnamed, for
+    /// [`AuthConfig::builder`]).
+    pub fn providers(&self) -> &[ProviderConfig] {
+        &self.providers
     }
 
-    /// The client id.
+    /// Whether the providers are named (`/auth/login/{id}` routes and a chooser).
+    pub fn has_named_providers(&self) -> bool {
+        self.providers.iter().any(|p| p.id.is_some())
+    }
+
+    /// The first provider.
+    pub(crate) fn first(&self) -> &ProviderConfig {
+        &self.providers[0]
+    }
+
+    /// The issuer of the first provider, as configured.
+    pub fn issuer(&self) -> &str {
+        &self.first().issuer
+    }
+
+    /// The client id at the first provider.
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.first().client_id
     }
 
     /// The public base URL of the app.
@@ -404,9 +409,10 @@ impl AuthConfig {
         &self.app_url
     }
 
-    /// The redirect URI registered at the provider (`APP_URL` + prefix + `/callback`).
+    /// The redirect URI registered at the first provider (`APP_URL` + prefix +
+    /// `/callback`, and `/{id}` for a named provider).
     pub fn redirect_uri(&self) -> &Url {
-        &self.redirect_uri
+        &self.first().redirect_uri
     }
 
     /// The path prefix of the auth routes (default `/auth`).
@@ -428,6 +434,76 @@ impl AuthConfig {
     pub fn session_lifetime(&self) -> Duration {
         self.session_lifetime
     }
+}
+
+/// One provider's settings from variables `OIDC_{suffix}` (single provider) or
+/// `OIDC_X_{suffix}` (provider X).
+fn provider_from_lookup(
+    var: &dyn Fn(&str) -> Option<String>,
+    issuer: String,
+    client_id: String,
+    id: Option<&str>,
+) -> Result<ProviderConfigBuilder, ConfigError> {
+    let mut p = match id {
+        Some(id) => ProviderConfig::builder(id, issuer, client_id),
+        None => ProviderConfigBuilder::new(issuer, client_id),
+    };
+    let var = |suffix: &str| var(suffix).filter(|s| !s.trim().is_empty());
+    if let Some(s) = var("CLIENT_SECRET") {
+        p = p.with_client_secret(s);
+    }
+    if let Some(s) = var("NAME") {
+        p = p.with_name(s.trim());
+    }
+    if let Some(s) = var("SCOPES") {
+        p = p.with_scopes(s.split_whitespace());
+    }
+    if let Some(s) = var("CLIENT_AUTH") {
+        p = p.with_client_auth(match s.trim() {
+            "client_secret_basic" => ClientAuthMethod::ClientSecretBasic,
+            "client_secret_post" => ClientAuthMethod::ClientSecretPost,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_CLIENT_AUTH",
+                    reason: "expected client_secret_basic or client_secret_post".into(),
+                });
+            }
+        });
+    }
+    if let Some(s) = var("PROVIDER") {
+        p = p.with_provider_kind(ProviderKind::parse(s.trim()).ok_or(ConfigError::Invalid {
+            name: "OIDC_PROVIDER",
+            reason: "expected one of generic, scalekit, workos, auth0, keycloak, entra, google, okta".into(),
+        })?);
+    }
+    match var("USERINFO").as_deref().map(str::trim) {
+        None | Some("0" | "false") => {}
+        Some("1" | "true") => p = p.with_userinfo_at_sign_in(true),
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_USERINFO",
+                reason: "expected 1 or 0".into(),
+            });
+        }
+    }
+    if let Some(s) = var("ROLES_CLAIM") {
+        p = p.with_roles_claim(s.trim());
+    }
+    if let Some(s) = var("ORGANIZATION_CLAIM") {
+        p = p.with_organization_claim(s.trim());
+    }
+    if let Some(s) = var("PERMISSIONS_CLAIM") {
+        p = p.with_permissions_claim(s.trim());
+    }
+    if let Some(s) = var("API_AUDIENCE") {
+        for aud in s.split([',', ' ']).filter(|a| !a.is_empty()) {
+            p = p.with_api_audience(aud);
+        }
+    }
+    if let Some(s) = var("ALLOWED_TENANTS") {
+        p = p.with_allowed_tenants(s.split([',', ' ']).filter(|a| !a.is_empty()));
+    }
+    Ok(p)
 }
 
 fn parse_secs(name: &'static str, s: &str) -> Result<u64, ConfigError> {
@@ -493,34 +569,25 @@ const MAX_BEARER_CACHE_CAPACITY: usize = 1_000_000;
 #[derive(Debug)]
 #[must_use]
 pub struct AuthConfigBuilder {
-    issuer: String,
-    client_id: String,
     app_url: String,
-    client_secret: Option<ClientSecret>,
-    client_auth: Option<ClientAuthMethod>,
+    /// One unnamed provider ([`AuthConfig::builder`]), or the named ones.
+    providers: Vec<ProviderConfigBuilder>,
+    named: bool,
+    /// A provider setting called on a builder of several providers.
+    misplaced: Option<&'static str>,
     route_prefix: String,
     post_logout_redirect_uri: Option<String>,
-    scopes: Option<Vec<String>>,
     leeway: Duration,
     refresh_margin: Duration,
     connect_timeout: Duration,
     request_timeout: Duration,
     max_response_bytes: usize,
-    algorithms: Option<Vec<Algorithm>>,
-    access_token_audience: Option<String>,
-    api_audiences: Vec<String>,
     api_scopes: Vec<String>,
-    bearer_require_at_jwt: bool,
-    dangerous_untyped_bearer_for_client_id: bool,
     bearer_cache_capacity: usize,
     cookie_key: Option<CookieKeyBytes>,
     session_key: Option<CookieKeyBytes>,
-    endpoints: Option<ProviderEndpoints>,
-    default_login: LoginOptions,
-    provider_kind: ProviderKind,
-    claim_names: crate::identity::ClaimNames,
-    userinfo_at_sign_in: bool,
     event_hook: Option<EventHook>,
+    chooser_page: Option<ChooserPage>,
     session_lifetime: Duration,
     idle_timeout: Option<Duration>,
     jwks_refetch_cooldown: Duration,
@@ -533,10 +600,90 @@ pub struct AuthConfigBuilder {
 }
 
 impl AuthConfigBuilder {
-    /// The client secret (confidential clients).
-    pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(ClientSecret::new(secret));
+    fn new(app_url: String, providers: Vec<ProviderConfigBuilder>, named: bool) -> Self {
+        Self {
+            app_url,
+            providers,
+            named,
+            misplaced: None,
+            route_prefix: "/auth".into(),
+            post_logout_redirect_uri: None,
+            leeway: Duration::from_secs(60),
+            refresh_margin: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_response_bytes: 1024 * 1024,
+            api_scopes: Vec::new(),
+            bearer_cache_capacity: DEFAULT_BEARER_CACHE_CAPACITY,
+            cookie_key: None,
+            session_key: None,
+            event_hook: None,
+            chooser_page: None,
+            session_lifetime: Duration::from_secs(7 * 24 * 3600),
+            idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
+            jwks_refetch_cooldown: Duration::from_secs(30),
+            clock: Clock::system(),
+            session_store: None,
+            redis_url: None,
+            redis_timeout: Duration::from_secs(2),
+            redis_ca_file: None,
+            dangerous_plaintext_sessions: false,
+        }
+    }
+
+    /// Applies a provider setting to the one provider; on a builder of several
+    /// providers, `build` refuses it (set it on that provider's builder).
+    fn provider(
+        mut self,
+        setting: &'static str,
+        f: impl FnOnce(ProviderConfigBuilder) -> ProviderConfigBuilder,
+    ) -> Self {
+        match (self.named, self.providers.pop()) {
+            (false, Some(p)) => self.providers.push(f(p)),
+            (_, p) => {
+                self.providers.extend(p);
+                self.misplaced.get_or_insert(setting);
+            }
+        }
         self
+    }
+
+    /// Replaces the provider chooser (`GET {prefix}/login` with several providers):
+    /// `page` gets one [`ProviderLink`] per provider and returns the whole HTML
+    /// document (escape what it prints: names come from the configuration, `href`s
+    /// carry the request's query).
+    pub fn with_chooser_page(
+        mut self,
+        page: impl Fn(&[ProviderLink]) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.chooser_page = Some(ChooserPage(Arc::new(page)));
+        self
+    }
+
+    /// Entra ID multi-tenant (`common`, `organizations`): the tenants whose users may
+    /// sign in (`OIDC_ALLOWED_TENANTS`), as
+    /// [`ProviderConfigBuilder::with_allowed_tenants`].
+    pub fn with_allowed_tenants<I, S>(self, tenants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.provider("with_allowed_tenants", |p| p.with_allowed_tenants(tenants))
+    }
+
+    /// Adds a provider to a builder of [`AuthConfig::builder_for_providers`].
+    pub fn with_provider(mut self, provider: ProviderConfigBuilder) -> Self {
+        if self.named {
+            self.providers.push(provider);
+        } else {
+            self.misplaced.get_or_insert("with_provider");
+        }
+        self
+    }
+
+    /// The client secret (confidential clients).
+    pub fn with_client_secret(self, secret: impl Into<String>) -> Self {
+        self.provider("with_client_secret", |p| p.with_client_secret(secret))
     }
 
     /// How to authenticate at the token endpoint (`OIDC_CLIENT_AUTH`). Without a
@@ -544,9 +691,8 @@ impl AuthConfigBuilder {
     /// `token_endpoint_auth_methods_supported` lists it or lists nothing, else
     /// `client_secret_post` when it lists that (the Scalekit preset prefers
     /// `client_secret_post` when discovery lists nothing, as its guide shows).
-    pub fn with_client_auth(mut self, method: ClientAuthMethod) -> Self {
-        self.client_auth = Some(method);
-        self
+    pub fn with_client_auth(self, method: ClientAuthMethod) -> Self {
+        self.provider("with_client_auth", |p| p.with_client_auth(method))
     }
 
     /// Path prefix of the auth routes (default `/auth`).
@@ -563,13 +709,12 @@ impl AuthConfigBuilder {
 
     /// Scopes to request (default `openid profile email offline_access`; `openid` is
     /// always added).
-    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    pub fn with_scopes<I, S>(self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
+        self.provider("with_scopes", |p| p.with_scopes(scopes))
     }
 
     /// Clock skew tolerated when checking `exp`, `iat` and `nbf` (default 60 s).
@@ -599,25 +744,24 @@ impl AuthConfigBuilder {
     /// Signature algorithms accepted for tokens (default: RS256/384/512, PS256/384/512,
     /// ES256/384 and EdDSA). HMAC algorithms are refused: a provider's shared secret
     /// would have to be the client secret, which this crate does not support.
-    pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = Some(algorithms.into_iter().collect());
-        self
+    pub fn with_algorithms(self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.provider("with_algorithms", |p| p.with_algorithms(algorithms))
     }
 
     /// The audience expected in JWT access tokens received at sign-in and refresh (from
     /// this issuer). Without it, their audience is not checked: it names whatever API
     /// the provider issued them for, not this client.
-    pub fn with_access_token_audience(mut self, audience: impl Into<String>) -> Self {
-        self.access_token_audience = Some(audience.into());
-        self
+    pub fn with_access_token_audience(self, audience: impl Into<String>) -> Self {
+        self.provider("with_access_token_audience", |p| {
+            p.with_access_token_audience(audience)
+        })
     }
 
     /// An audience of this app's API (`OIDC_API_AUDIENCE`; call again for several).
     /// Bearer access tokens are accepted only when at least one is set, and only if
     /// their `aud` names one of them.
-    pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
-        self.api_audiences.push(audience.into());
-        self
+    pub fn with_api_audience(self, audience: impl Into<String>) -> Self {
+        self.provider("with_api_audience", |p| p.with_api_audience(audience))
     }
 
     /// Accept as bearer tokens only JWTs typed `at+jwt` (RFC 9068 §4). Off by default,
@@ -627,9 +771,10 @@ impl AuthConfigBuilder {
     /// types access tokens `at+jwt` (oidc-provider, Scalekit, recent Okta), and
     /// especially when an API audience is this client's own id (Entra ID's default),
     /// where an ID token would otherwise have the right audience.
-    pub fn with_bearer_require_at_jwt(mut self, require: bool) -> Self {
-        self.bearer_require_at_jwt = require;
-        self
+    pub fn with_bearer_require_at_jwt(self, require: bool) -> Self {
+        self.provider("with_bearer_require_at_jwt", |p| {
+            p.with_bearer_require_at_jwt(require)
+        })
     }
 
     /// When an API audience is this client's own id (Entra ID's default), bearer tokens
@@ -637,9 +782,11 @@ impl AuthConfigBuilder {
     /// is not a credential for an API (RFC 9068 §4, RFC 8725 §3.11). This turns that
     /// rule off for a provider that types its access tokens `JWT`; ID tokens carrying
     /// `nonce`, `at_hash` or `c_hash` are still refused, others are not told apart.
-    pub fn dangerous_accept_untyped_bearer_tokens_for_client_id_audience(mut self) -> Self {
-        self.dangerous_untyped_bearer_for_client_id = true;
-        self
+    pub fn dangerous_accept_untyped_bearer_tokens_for_client_id_audience(self) -> Self {
+        self.provider(
+            "dangerous_accept_untyped_bearer_tokens_for_client_id_audience",
+            |p| p.dangerous_accept_untyped_bearer_tokens_for_client_id_audience(),
+        )
     }
 
     /// Scopes every bearer access token must carry (`OIDC_API_SCOPES`, space
@@ -679,34 +826,32 @@ impl AuthConfigBuilder {
     }
 
     /// Endpoints for a provider without discovery. When set, discovery is not used.
-    pub fn with_endpoints(mut self, endpoints: ProviderEndpoints) -> Self {
-        self.endpoints = Some(endpoints);
-        self
+    pub fn with_endpoints(self, endpoints: ProviderEndpoints) -> Self {
+        self.provider("with_endpoints", |p| p.with_endpoints(endpoints))
     }
 
     /// The provider family ([`crate::Preset`] sets it; env `OIDC_PROVIDER`): the wire
     /// names of the login parameters (Auth0's `organization`, Keycloak's
     /// `kc_idp_hint`, Google's `hd`...), how `/auth/signup` asks for sign-up, and
     /// Google's refresh-token parameters. Validation is the same for every kind.
-    pub fn with_provider_kind(mut self, kind: ProviderKind) -> Self {
-        self.provider_kind = kind;
-        self
+    pub fn with_provider_kind(self, kind: ProviderKind) -> Self {
+        self.provider("with_provider_kind", |p| p.with_provider_kind(kind))
     }
 
     /// The claim that holds the user's roles, instead of the provider kind's own
     /// (`OIDC_ROLES_CLAIM`): a claim of that exact name (Auth0's namespaced
     /// `https://example.com/roles`), else a dotted path (`realm_access.roles`).
-    pub fn with_roles_claim(mut self, claim: impl Into<String>) -> Self {
-        self.claim_names.roles = Some(claim.into());
-        self
+    pub fn with_roles_claim(self, claim: impl Into<String>) -> Self {
+        self.provider("with_roles_claim", |p| p.with_roles_claim(claim))
     }
 
     /// At sign-in, also fetch the provider's UserInfo claims and add those the ID
     /// token lacks (`OIDC_USERINFO=1`), for providers whose ID tokens carry little. The
     /// answer's `sub` must be the ID token's; a failure refuses the sign-in (502).
-    pub fn with_userinfo_at_sign_in(mut self, on: bool) -> Self {
-        self.userinfo_at_sign_in = on;
-        self
+    pub fn with_userinfo_at_sign_in(self, on: bool) -> Self {
+        self.provider("with_userinfo_at_sign_in", |p| {
+            p.with_userinfo_at_sign_in(on)
+        })
     }
 
     /// Calls `hook` with every refusal, with its typed reason ([`AuthEvent`]): for
@@ -723,23 +868,26 @@ impl AuthConfigBuilder {
 
     /// The claim that holds the user's organization (`OIDC_ORGANIZATION_CLAIM`), as
     /// [`AuthConfigBuilder::with_roles_claim`].
-    pub fn with_organization_claim(mut self, claim: impl Into<String>) -> Self {
-        self.claim_names.organization = Some(claim.into());
-        self
+    pub fn with_organization_claim(self, claim: impl Into<String>) -> Self {
+        self.provider("with_organization_claim", |p| {
+            p.with_organization_claim(claim)
+        })
     }
 
     /// The claim that holds the user's permissions (`OIDC_PERMISSIONS_CLAIM`), as
     /// [`AuthConfigBuilder::with_roles_claim`].
-    pub fn with_permissions_claim(mut self, claim: impl Into<String>) -> Self {
-        self.claim_names.permissions = Some(claim.into());
-        self
+    pub fn with_permissions_claim(self, claim: impl Into<String>) -> Self {
+        self.provider("with_permissions_claim", |p| {
+            p.with_permissions_claim(claim)
+        })
     }
 
     /// Login options sent with every authorization request (organization, connection,
     /// extra parameters...). Per-request options from the login route are added on top.
-    pub fn with_default_login_options(mut self, options: LoginOptions) -> Self {
-        self.default_login = options;
-        self
+    pub fn with_default_login_options(self, options: LoginOptions) -> Self {
+        self.provider("with_default_login_options", |p| {
+            p.with_default_login_options(options)
+        })
     }
 
     /// Where sessions are kept: any tower-sessions store (default: in memory, in this
@@ -810,6 +958,19 @@ impl AuthConfigBuilder {
 
     /// Checks everything and returns the configuration.
     pub fn build(self) -> Result<AuthConfig, ConfigError> {
+        if let Some(setting) = self.misplaced {
+            return Err(ConfigError::Invalid {
+                name: setting,
+                reason: if self.named {
+                    "with several providers, set it on the provider's builder (ProviderConfig::builder)".into()
+                } else {
+                    "with_provider adds to AuthConfig::builder_for_providers; AuthConfig::builder configures one provider".into()
+                },
+            });
+        }
+        if self.providers.is_empty() {
+            return Err(ConfigError::MissingEnv("OIDC_PROVIDERS"));
+        }
         if self.session_lifetime.is_zero() || self.session_lifetime > MAX_SESSION_LIFETIME {
             return Err(ConfigError::Invalid {
                 name: "session lifetime",
@@ -853,13 +1014,6 @@ impl AuthConfigBuilder {
                 });
             }
         }
-        let issuer_url = parse_url("OIDC_ISSUER", &self.issuer)?;
-        if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
-            return Err(ConfigError::InvalidUrl {
-                name: "OIDC_ISSUER",
-                reason: "an issuer has no query or fragment".into(),
-            });
-        }
         let mut app_url = parse_url("APP_URL", &self.app_url)?;
         if app_url.query().is_some() || app_url.fragment().is_some() {
             return Err(ConfigError::InvalidUrl {
@@ -870,9 +1024,6 @@ impl AuthConfigBuilder {
         if !app_url.path().ends_with('/') {
             let p = format!("{}/", app_url.path());
             app_url.set_path(&p);
-        }
-        if self.client_id.trim().is_empty() {
-            return Err(ConfigError::MissingEnv("OIDC_CLIENT_ID"));
         }
         let prefix = self.route_prefix.trim_end_matches('/').to_string();
         if !prefix.starts_with('/')
@@ -886,123 +1037,73 @@ impl AuthConfigBuilder {
                 reason: "expected a path like /auth".into(),
             });
         }
-        let redirect_uri = app_url
-            .join(&format!("{}/callback", &prefix[1..]))
-            .map_err(|e| ConfigError::InvalidUrl {
-                name: "APP_URL",
-                reason: e.to_string(),
-            })?;
         let post_logout_redirect_uri = match &self.post_logout_redirect_uri {
             Some(u) => parse_url("OIDC_POST_LOGOUT_REDIRECT_URI", u)?,
             None => app_url.clone(),
         };
-        let kind = self.provider_kind;
-        // Scalekit's web-app guide checks the access token's `aud` against the client
-        // id (and requires `iat`): its preset does by default.
-        let access_token_audience = match (&self.access_token_audience, kind) {
-            (None, ProviderKind::Scalekit) => Some(self.client_id.clone()),
-            (a, _) => a.clone(),
-        };
-        let mut scopes = self.scopes.unwrap_or_else(|| {
-            kind.default_scopes()
-                .unwrap_or(&["openid", "profile", "email", "offline_access"])
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        });
-        let mut default_login = self.default_login;
-        for (name, value) in kind.default_extras() {
-            if !default_login.extra.iter().any(|(n, _)| n == name) {
-                default_login
-                    .extra
-                    .push((name.to_string(), value.to_string()));
-            }
-        }
-        scopes.retain(|s| !s.is_empty());
-        if !scopes.iter().any(|s| s == "openid") {
-            scopes.insert(0, "openid".into());
-        }
-        if let Some(bad) = scopes.iter().find(|s| {
-            !s.chars()
-                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
-        }) {
-            return Err(ConfigError::Invalid {
-                name: "OIDC_SCOPES",
-                reason: format!("scope {bad:?} has characters a scope cannot have"),
-            });
-        }
-        if self.api_audiences.iter().any(|a| a.trim().is_empty()) {
-            return Err(ConfigError::Invalid {
-                name: "OIDC_API_AUDIENCE",
-                reason: "an API audience cannot be empty".into(),
-            });
-        }
-        if let Some(bad) = self.api_scopes.iter().find(|s| {
-            s.is_empty()
-                || !s
-                    .chars()
-                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
-        }) {
+        if let Some(bad) = self
+            .api_scopes
+            .iter()
+            .find(|s| !crate::provider_config::is_scope(s))
+        {
             return Err(ConfigError::Invalid {
                 name: "OIDC_API_SCOPES",
                 reason: format!("scope {bad:?} has characters a scope cannot have"),
             });
         }
-        let client_id_is_an_api_audience = self.api_audiences.contains(&self.client_id);
-        if client_id_is_an_api_audience && self.dangerous_untyped_bearer_for_client_id {
-            tracing::warn!(
-                "an API audience is this client's id and untyped bearer tokens are accepted: an ID token of this client could be taken for an access token"
-            );
-        }
-        let bearer_require_at_jwt = self.bearer_require_at_jwt
-            || (client_id_is_an_api_audience && !self.dangerous_untyped_bearer_for_client_id);
         if self.bearer_cache_capacity > MAX_BEARER_CACHE_CAPACITY {
             return Err(ConfigError::Invalid {
                 name: "bearer cache capacity",
                 reason: format!("must be at most {MAX_BEARER_CACHE_CAPACITY}"),
             });
         }
-        let algorithms = self.algorithms.unwrap_or_else(Algorithm::default_allowed);
-        if algorithms.is_empty() {
-            return Err(ConfigError::Invalid {
-                name: "algorithms",
-                reason: "at least one signature algorithm must be allowed".into(),
-            });
-        }
-        if let Some(e) = &self.endpoints {
-            for (name, u) in e.urls() {
-                check_secure(name, u)?;
+        let mut providers: Vec<ProviderConfig> = Vec::with_capacity(self.providers.len());
+        for p in self.providers {
+            let id = p.id.clone();
+            let callback = match &id {
+                None => format!("{}/callback", &prefix[1..]),
+                Some(id) => format!("{}/callback/{id}", &prefix[1..]),
+            };
+            let callback = app_url
+                .join(&callback)
+                .map_err(|e| ConfigError::InvalidUrl {
+                    name: "APP_URL",
+                    reason: e.to_string(),
+                })?;
+            let built = p.build(callback).map_err(|e| match &id {
+                Some(id) => ConfigError::Provider {
+                    id: id.clone(),
+                    source: Box::new(e),
+                },
+                None => e,
+            })?;
+            if providers.iter().any(|q| q.id == built.id) {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_PROVIDERS",
+                    reason: format!(
+                        "provider id {:?} is given twice",
+                        built.id.unwrap_or_default()
+                    ),
+                });
             }
+            providers.push(built);
         }
         Ok(AuthConfig {
-            issuer: self.issuer,
-            client_id: self.client_id,
-            client_secret: self.client_secret,
-            client_auth: self.client_auth,
+            providers,
             app_url,
             route_prefix: prefix,
-            redirect_uri,
             post_logout_redirect_uri,
-            scopes,
             leeway: self.leeway,
             refresh_margin: self.refresh_margin,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             max_response_bytes: self.max_response_bytes,
-            algorithms,
-            access_token_audience,
-            api_audiences: self.api_audiences,
             api_scopes: self.api_scopes,
-            bearer_require_at_jwt,
             bearer_cache_capacity: self.bearer_cache_capacity,
             cookie_key: self.cookie_key,
             session_key: self.session_key,
-            endpoints: self.endpoints,
-            default_login,
-            provider_kind: kind,
-            claim_names: self.claim_names,
-            userinfo_at_sign_in: self.userinfo_at_sign_in,
             event_hook: self.event_hook,
+            chooser_page: self.chooser_page,
             session_lifetime: self.session_lifetime,
             idle_timeout: self.idle_timeout,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
@@ -1015,7 +1116,7 @@ impl AuthConfigBuilder {
     }
 }
 
-fn parse_url(name: &'static str, s: &str) -> Result<Url, ConfigError> {
+pub(crate) fn parse_url(name: &'static str, s: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(s.trim()).map_err(|e| ConfigError::InvalidUrl {
         name,
         reason: e.to_string(),
@@ -1075,32 +1176,38 @@ mod tests {
             )
         };
         let strict = b().with_api_audience("client").build().expect("config");
-        assert!(strict.bearer_require_at_jwt, "typed at+jwt required");
+        assert!(
+            strict.first().bearer_require_at_jwt,
+            "typed at+jwt required"
+        );
         let other = b()
             .with_api_audience("https://api.example.com")
             .build()
             .expect("config");
-        assert!(!other.bearer_require_at_jwt);
+        assert!(!other.first().bearer_require_at_jwt);
         let loose = b()
             .with_api_audience("client")
             .dangerous_accept_untyped_bearer_tokens_for_client_id_audience()
             .build()
             .expect("config");
-        assert!(!loose.bearer_require_at_jwt, "the app opted out");
+        assert!(!loose.first().bearer_require_at_jwt, "the app opted out");
     }
 
     #[test]
     fn from_env_builds_redirect_uri_and_defaults() {
         let c = AuthConfig::from_lookup(env(BASE)).expect("config");
         assert_eq!(
-            c.redirect_uri.as_str(),
+            c.redirect_uri().as_str(),
             "http://127.0.0.1:3000/auth/callback"
         );
         assert_eq!(
             c.post_logout_redirect_uri.as_str(),
             "http://127.0.0.1:3000/"
         );
-        assert_eq!(c.scopes, ["openid", "profile", "email", "offline_access"]);
+        assert_eq!(
+            c.first().scopes,
+            ["openid", "profile", "email", "offline_access"]
+        );
         assert!(!c.secure_cookies());
     }
 
@@ -1116,8 +1223,11 @@ mod tests {
         let c = AuthConfig::from_lookup(env(&vars)).expect("config");
         assert_eq!(c.leeway, Duration::from_secs(5));
         assert_eq!(c.request_timeout, Duration::from_secs(3));
-        assert_eq!(c.scopes, ["openid", "email"]);
-        assert_eq!(c.client_auth, Some(ClientAuthMethod::ClientSecretPost));
+        assert_eq!(c.first().scopes, ["openid", "email"]);
+        assert_eq!(
+            c.first().client_auth,
+            Some(ClientAuthMethod::ClientSecretPost)
+        );
         let mut bad = BASE.to_vec();
         bad.push(("OIDC_CLIENT_AUTH", "private_key_jwt"));
         assert!(AuthConfig::from_lookup(env(&bad)).is_err());
@@ -1224,16 +1334,16 @@ mod tests {
             .with_provider_kind(ProviderKind::Scalekit)
         };
         let c = b().build().expect("config");
-        assert_eq!(c.access_token_audience.as_deref(), Some("skc_1"));
+        assert_eq!(c.first().access_token_audience.as_deref(), Some("skc_1"));
         let c = b()
             .with_access_token_audience("other")
             .build()
             .expect("config");
-        assert_eq!(c.access_token_audience.as_deref(), Some("other"));
+        assert_eq!(c.first().access_token_audience.as_deref(), Some("other"));
         let generic = AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
             .build()
             .expect("config");
-        assert_eq!(generic.access_token_audience, None);
+        assert_eq!(generic.first().access_token_audience, None);
     }
 
     #[test]
@@ -1304,7 +1414,7 @@ mod tests {
             .with_scopes(["email"])
             .build()
             .expect("config");
-        assert_eq!(c.scopes, ["openid", "email"]);
+        assert_eq!(c.first().scopes, ["openid", "email"]);
         assert!(c.secure_cookies());
     }
 }

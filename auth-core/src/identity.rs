@@ -182,7 +182,7 @@ pub(crate) fn access_of(
 /// The view of a sign-in or refresh: the ID token's claims and, when it is a JWT of
 /// the issuer (already validated), the access token's.
 pub(crate) fn access_for(
-    config: &crate::AuthConfig,
+    config: &crate::ProviderConfig,
     id_token: &Map<String, Value>,
     access_token: Option<&Map<String, Value>>,
 ) -> Access {

@@ -12,7 +12,7 @@
 //!     .with_client_secret("…")
 //!     .build()?;
 //! let auth = Auth::discover(config).await?;
-//! let start = auth.begin_login(&Default::default(), Some("/me"), &[]);
+//! let start = auth.begin_login(&Default::default(), Some("/me"), &[])?;
 //! println!("redirect to {}", start.authorization_url);
 //! # Ok(()) }
 //! ```
@@ -46,6 +46,8 @@ mod identity;
 mod memory_store;
 mod presets;
 mod provider;
+mod provider_config;
+mod provider_state;
 #[cfg(feature = "redis")]
 mod redis;
 mod return_to;
@@ -57,7 +59,7 @@ mod token;
 mod web;
 
 pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
-pub use auth::{Auth, LoginStart, TokenExchangeError};
+pub use auth::{Auth, LoginError, LoginStart, TokenExchangeError};
 pub use bearer::{BearerAuth, BearerError};
 pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent, ClientAuthMethod, Clock, ConfigError};
 pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
@@ -68,6 +70,7 @@ pub use http_client::HttpError;
 pub use memory_store::MemoryStore;
 pub use presets::{ParameterNames, Preset, ProviderKind, Signup};
 pub use provider::{DiscoveryError, ProviderEndpoints};
+pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink};
 pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
 pub use session::AuthSession;

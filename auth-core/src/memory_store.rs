@@ -221,6 +221,7 @@ mod tests {
             last_seen: None,
             refresh_expires_at: None,
             access: Default::default(),
+            provider: None,
         });
         let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
         let id = local.create(Arc::clone(&session), later);

@@ -30,7 +30,8 @@
 //! - **Keycloak**: end-session and back-channel logout are both published; access
 //!   tokens often have `aud: account` unless an audience mapper is configured, so set
 //!   [`AuthConfigBuilder::with_access_token_audience`] only if you added one.
-//! - **Entra ID**: single tenant only (see [`Preset::entra_id`]); no back-channel
+//! - **Entra ID**: a tenant, or the `common`/`organizations` endpoints with the issuer
+//!   checked against the token's own `tid` (see [`Preset::entra_id`]); no back-channel
 //!   logout. Access tokens for Microsoft Graph cannot be validated by anyone but Graph
 //!   (their header carries a `nonce`): never set Graph as an access-token audience.
 //! - **Google**: no end-session endpoint and no back-channel logout; refresh tokens via
@@ -295,19 +296,26 @@ impl Preset {
         ))
     }
 
-    /// Microsoft Entra ID, single tenant: `tenant_id` is the directory (tenant) ID, a
-    /// GUID, because that is what the issuer names. The multi-tenant endpoints
-    /// (`common`, `organizations`, `consumers`) publish a templated issuer
-    /// (`.../{tenantid}/v2.0`) that cannot be checked against one value: they are
-    /// refused rather than checked loosely.
+    /// Microsoft Entra ID: `tenant_id` is the directory (tenant) ID, a GUID, because
+    /// that is what the issuer names; or `common` or `organizations`, the multi-tenant
+    /// endpoints. Those publish a templated issuer (`.../{tenantid}/v2.0`): a token is
+    /// accepted only if its `iss` is the template with the token's own `tid` (a GUID),
+    /// as Microsoft's libraries check, and only from the tenants of
+    /// [`crate::AuthConfigBuilder::with_allowed_tenants`] when some are listed.
+    /// `consumers` (personal accounts) has one fixed tenant: use its GUID,
+    /// `9188040d-6c67-4c5b-b112-36a304b66dad`.
     pub fn entra_id(tenant_id: &str) -> Result<Self, ConfigError> {
         let lower = tenant_id.to_ascii_lowercase();
-        if ["common", "organizations", "consumers"].contains(&lower.as_str()) {
+        if ["common", "organizations"].contains(&lower.as_str()) {
+            return Ok(Self::new(
+                ProviderKind::EntraId,
+                format!("https://login.microsoftonline.com/{lower}/v2.0"),
+            ));
+        }
+        if lower == "consumers" {
             return Err(ConfigError::Invalid {
                 name: "tenant_id",
-                reason: format!(
-                    "{tenant_id:?} is a multi-tenant endpoint, whose issuer is a template; use your tenant's ID (a GUID)"
-                ),
+                reason: "the consumers endpoint's issuer names its fixed tenant: use 9188040d-6c67-4c5b-b112-36a304b66dad".into(),
             });
         }
         if !is_guid(&lower) {
@@ -374,7 +382,7 @@ impl Preset {
     }
 }
 
-fn is_guid(s: &str) -> bool {
+pub(crate) fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups
@@ -431,15 +439,20 @@ mod tests {
     }
 
     #[test]
-    fn entra_id_rejects_multi_tenant_endpoints_and_domains() {
-        for t in [
-            "common",
-            "organizations",
-            "Consumers",
-            "contoso.onmicrosoft.com",
-            "",
-        ] {
+    fn entra_id_takes_a_tenant_guid_or_a_multi_tenant_endpoint_never_a_domain() {
+        for t in ["Consumers", "contoso.onmicrosoft.com", ""] {
             assert!(Preset::entra_id(t).is_err(), "{t}");
+        }
+        for t in ["common", "Organizations"] {
+            let p = Preset::entra_id(t).expect(t);
+            let config = p
+                .builder("c", "https://app.example.com")
+                .build()
+                .expect("config");
+            assert!(
+                config.first().tenants.is_some(),
+                "{t}: issuer checked by tid"
+            );
         }
     }
 
@@ -591,8 +604,8 @@ mod tests {
             }
         };
         let c = AuthConfig::from_lookup(env("google")).unwrap();
-        assert_eq!(c.provider_kind, ProviderKind::Google);
-        assert_eq!(c.scopes, ["openid", "profile", "email"]);
+        assert_eq!(c.first().provider_kind, ProviderKind::Google);
+        assert_eq!(c.first().scopes, ["openid", "profile", "email"]);
         assert!(AuthConfig::from_lookup(env("facebook")).is_err());
     }
 

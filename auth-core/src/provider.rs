@@ -3,8 +3,9 @@
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{AuthConfig, ConfigError, check_secure};
+use crate::config::{ConfigError, check_secure};
 use crate::http_client::{HttpClient, HttpError};
+use crate::provider_config::ProviderConfig;
 
 /// Errors while discovering the provider.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +115,7 @@ struct DiscoveryDocument {
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
 pub(crate) async fn discover(
-    config: &AuthConfig,
+    config: &ProviderConfig,
     http: &HttpClient,
 ) -> Result<ProviderEndpoints, DiscoveryError> {
     let url = format!(
@@ -130,9 +131,14 @@ pub(crate) async fn discover(
     }
     let doc: DiscoveryDocument =
         serde_json::from_slice(resp.body()).map_err(|e| DiscoveryError::Invalid(e.to_string()))?;
-    if doc.issuer != config.issuer {
+    // Entra ID's multi-tenant endpoints publish the template their tokens fill in.
+    let expected = match &config.tenants {
+        Some(rule) => rule.template(),
+        None => config.issuer.clone(),
+    };
+    if doc.issuer != expected {
         return Err(DiscoveryError::IssuerMismatch {
-            expected: config.issuer.clone(),
+            expected,
             found: doc.issuer,
         });
     }

@@ -31,6 +31,10 @@ pub struct AuthSession {
     /// and at every refresh.
     #[serde(default)]
     pub(crate) access: crate::identity::Access,
+    /// The id of the provider that signed the user in (`None`: the one provider of a
+    /// single-provider app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) provider: Option<String>,
 }
 
 impl AuthSession {
@@ -40,6 +44,12 @@ impl AuthSession {
     /// The user's validated ID-token claims.
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// The id of the provider that signed the user in (`None`: the one provider of a
+    /// single-provider app). A user is (`iss`, `sub`), never `sub` alone.
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
     }
 
     /// The subject (the provider's user id).
@@ -161,6 +171,7 @@ mod tests {
             last_seen: None,
             refresh_expires_at: None,
             access: Default::default(),
+            provider: None,
         };
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("SECRET"), "{dbg}");

@@ -434,6 +434,7 @@ mod tests {
             last_seen: Some(T0),
             refresh_expires_at,
             access: Default::default(),
+            provider: None,
         }
     }
 

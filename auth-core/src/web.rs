@@ -89,16 +89,42 @@ impl Auth {
     ///
     /// Runs in an `auth.login` span (`signup`, `outcome`: `redirected`, `confirm` or
     /// `refused`, `status`).
+    ///
+    /// With named providers, `{prefix}/login` is the chooser page (one link per
+    /// provider, keeping the query) and `{prefix}/login/{id}` starts at provider `id`.
     pub fn login_response(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
-        let span = tracing::info_span!("auth.login", signup, outcome = Empty, status = Empty);
+        let provider = match self.0.config.has_named_providers() {
+            true => None,
+            false => Some(0),
+        };
+        self.login_response_at(provider, uri, headers, signup)
+    }
+
+    /// The login route of provider `provider`, or the chooser (`None`).
+    pub(crate) fn login_response_at(
+        &self,
+        provider: Option<usize>,
+        uri: &Uri,
+        headers: &HeaderMap,
+        signup: bool,
+    ) -> Response<String> {
+        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let span = tracing::info_span!(
+            "auth.login",
+            signup,
+            provider = id,
+            outcome = Empty,
+            status = Empty
+        );
         let _entered = span.enter();
-        let (response, outcome) = self.login_inner(uri, headers, signup);
+        let (response, outcome) = self.login_inner(provider, uri, headers, signup);
         finish(&span, outcome, &response);
         response
     }
 
     fn login_inner(
         &self,
+        provider: Option<usize>,
         uri: &Uri,
         headers: &HeaderMap,
         signup: bool,
@@ -135,14 +161,90 @@ impl Auth {
             let path = uri.path_and_query().map_or("/", |p| p.as_str());
             return (self.login_confirmation_page(path), "confirm");
         }
+        let Some(index) = provider else {
+            let query = uri.query().filter(|q| !q.is_empty());
+            return (self.chooser_page(query, signup), "chooser");
+        };
         if signup {
-            self.config().provider_kind.signup().apply(&mut options);
+            self.0.providers[index]
+                .config
+                .provider_kind
+                .signup()
+                .apply(&mut options);
         }
-        let start = self.begin_login(&options, return_to.as_deref(), &request_cookies(headers));
+        let start = match self.begin_login_with(
+            index,
+            &options,
+            return_to.as_deref(),
+            &request_cookies(headers),
+        ) {
+            Ok(start) => start,
+            Err(e) => {
+                tracing::warn!(error = %e, "login could not start");
+                let response = self.error_response(
+                    headers,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "provider_unavailable",
+                    "The sign-in provider is unavailable",
+                    "This sign-in service cannot be reached right now. Try again in a moment, or choose another way to sign in.",
+                );
+                return (response, "provider_unavailable");
+            }
+        };
         tracing::info!(signup, "login started");
         let mut resp = redirect(start.authorization_url.as_str());
         add_cookies(&mut resp, &start.set_cookies);
         (resp, "redirected")
+    }
+
+    /// The chooser of an app with several providers: one link per provider to its
+    /// login (or sign-up) route, with the request's query (`return_to` and options).
+    fn chooser_page(&self, query: Option<&str>, signup: bool) -> Response<String> {
+        let prefix = &self.0.config.route_prefix;
+        let route = if signup { "signup" } else { "login" };
+        let links: Vec<crate::ProviderLink> = self
+            .0
+            .providers
+            .iter()
+            .filter_map(|p| {
+                let id = p.config.id.as_deref()?;
+                let mut href = format!("{prefix}/{route}/{id}");
+                if let Some(q) = query {
+                    href.push('?');
+                    href.push_str(q);
+                }
+                Some(crate::ProviderLink {
+                    id: id.to_string(),
+                    name: p.config.name.clone(),
+                    href,
+                })
+            })
+            .collect();
+        if let Some(page) = &self.0.config.chooser_page {
+            return html_page((page.0)(&links));
+        }
+        let items: String = links
+            .iter()
+            .map(|l| {
+                format!(
+                    "<li><a class=\"auth-provider\" data-provider=\"{id}\" href=\"{href}\">{name}</a></li>",
+                    id = escape(&l.id),
+                    href = escape(&l.href),
+                    name = escape(&l.name),
+                )
+            })
+            .collect();
+        let title = if signup {
+            "Create an account"
+        } else {
+            "Sign in"
+        };
+        html_page(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+             <h1>{title}</h1><p>Choose how to continue:</p><ul class=\"auth-providers\">{items}</ul></body></html>"
+        ))
     }
 
     /// The page a login started by another site gets when it names an identity
@@ -166,9 +268,26 @@ impl Auth {
     /// Runs in an `auth.callback` span (`outcome`: `signed_in` or the error code shown
     /// to the user, such as `access_denied` or `login_expired`; `status`).
     pub async fn callback_response(&self, uri: &Uri, headers: &HeaderMap) -> Response<String> {
-        let span = tracing::info_span!("auth.callback", outcome = Empty, status = Empty);
+        self.callback_response_at(self.0.provider_index(None), uri, headers)
+            .await
+    }
+
+    /// The callback route of provider `provider` (`{prefix}/callback/{id}`).
+    pub(crate) async fn callback_response_at(
+        &self,
+        provider: Option<usize>,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Response<String> {
+        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let span = tracing::info_span!(
+            "auth.callback",
+            provider = id,
+            outcome = Empty,
+            status = Empty
+        );
         let (response, outcome) = self
-            .callback_inner(uri, headers)
+            .callback_inner(provider, uri, headers)
             .instrument(span.clone())
             .await;
         finish(&span, outcome, &response);
@@ -177,11 +296,16 @@ impl Auth {
 
     async fn callback_inner(
         &self,
+        provider: Option<usize>,
         uri: &Uri,
         headers: &HeaderMap,
     ) -> (Response<String>, &'static str) {
         match self
-            .complete_login(uri.query().unwrap_or(""), &request_cookies(headers))
+            .complete_login_with(
+                provider,
+                uri.query().unwrap_or(""),
+                &request_cookies(headers),
+            )
             .await
         {
             Ok(done) => {
@@ -306,14 +430,37 @@ impl Auth {
     /// Runs in an `auth.backchannel_logout` span (`outcome`: `accepted`, `replayed`, `refused` or
     /// `unavailable`; `status`).
     pub async fn backchannel_response(&self, body: &[u8]) -> Response<String> {
-        let span = tracing::info_span!("auth.backchannel_logout", outcome = Empty, status = Empty);
-        let (response, outcome) = self.backchannel_inner(body).instrument(span.clone()).await;
+        self.backchannel_response_at(self.0.provider_index(None), body)
+            .await
+    }
+
+    /// The back-channel logout route of provider `provider`.
+    pub(crate) async fn backchannel_response_at(
+        &self,
+        provider: Option<usize>,
+        body: &[u8],
+    ) -> Response<String> {
+        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let span = tracing::info_span!(
+            "auth.backchannel_logout",
+            provider = id,
+            outcome = Empty,
+            status = Empty
+        );
+        let (response, outcome) = self
+            .backchannel_inner(provider, body)
+            .instrument(span.clone())
+            .await;
         finish(&span, outcome, &response);
         response
     }
 
-    async fn backchannel_inner(&self, body: &[u8]) -> (Response<String>, &'static str) {
-        let result = self.backchannel_logout(body).await;
+    async fn backchannel_inner(
+        &self,
+        provider: Option<usize>,
+        body: &[u8],
+    ) -> (Response<String>, &'static str) {
+        let result = self.backchannel_logout_with(provider, body).await;
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BackchannelLogoutRefused(e));
         }
@@ -624,6 +771,16 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             StatusCode::BAD_GATEWAY,
             "provider_unavailable",
             "The sign-in provider is unavailable",
+        ),
+        CallbackError::ProviderUnavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "provider_unavailable",
+            "The sign-in provider is unavailable",
+        ),
+        CallbackError::ProviderMismatch => (
+            StatusCode::BAD_REQUEST,
+            "provider_mismatch",
+            "This sign-in response is not for this sign-in",
         ),
         CallbackError::AcrNotSatisfied => (
             StatusCode::FORBIDDEN,

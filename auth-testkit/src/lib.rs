@@ -197,6 +197,25 @@ impl ClientRegistration {
             backchannel_logout_uri: Some(format!("{base}/auth/backchannel-logout")),
         }
     }
+
+    /// The registration of provider `provider_id` of an app with several providers
+    /// at `app_url`: redirect URI `{app_url}/auth/callback/{provider_id}`, back-channel
+    /// logout at `{app_url}/auth/backchannel-logout/{provider_id}`.
+    pub fn for_app_provider(
+        id: impl Into<String>,
+        secret: impl Into<String>,
+        app_url: &str,
+        provider_id: &str,
+    ) -> Self {
+        let base = app_url.trim_end_matches('/');
+        Self {
+            id: id.into(),
+            secret: secret.into(),
+            redirect_uris: vec![format!("{base}/auth/callback/{provider_id}")],
+            post_logout_redirect_uris: vec![format!("{base}/")],
+            backchannel_logout_uri: Some(format!("{base}/auth/backchannel-logout/{provider_id}")),
+        }
+    }
 }
 
 /// Counters of what the provider did, for assertions in tests.
@@ -263,6 +282,20 @@ impl DevProviderBuilder {
     pub fn app(self, app_url: &str) -> Self {
         let secret = random_token(32);
         self.client(ClientRegistration::for_app(DEV_CLIENT_ID, secret, app_url))
+    }
+
+    /// Registers the app at `app_url` as client [`DEV_CLIENT_ID`] for its provider
+    /// `provider_id` (an app with several providers,
+    /// [`ClientRegistration::for_app_provider`]); [`DevProvider::provider_config`]
+    /// then configures that provider.
+    pub fn app_provider(self, app_url: &str, provider_id: &str) -> Self {
+        let secret = random_token(32);
+        self.client(ClientRegistration::for_app_provider(
+            DEV_CLIENT_ID,
+            secret,
+            app_url,
+            provider_id,
+        ))
     }
 
     /// Approves every authorization request at once, without a page: as the user
@@ -449,6 +482,35 @@ impl DevProvider {
             .with_client_secret(&client.secret)
     }
 
+    /// This provider as provider `id` of an app with several (issuer, client id and
+    /// secret of the first registered client set; add the rest and pass it to
+    /// [`auth_core::AuthConfigBuilder::with_provider`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use auth_testkit::DevProvider;
+    /// let app = "http://127.0.0.1:3000";
+    /// let google = DevProvider::builder().app_provider(app, "google").start().await?;
+    /// let corp = DevProvider::builder().app_provider(app, "corp").start().await?;
+    /// let config = auth_core::AuthConfig::builder_for_providers(app)
+    ///     .with_provider(google.provider_config("google").with_name("Google"))
+    ///     .with_provider(corp.provider_config("corp"))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Panics
+    /// When no client is registered.
+    pub fn provider_config(&self, id: &str) -> auth_core::ProviderConfigBuilder {
+        let client = self
+            .provider
+            .clients
+            .first()
+            .expect("register a client: DevProvider::builder().app_provider(app_url, id)");
+        auth_core::ProviderConfig::builder(id, &self.provider.issuer, &client.id)
+            .with_client_secret(&client.secret)
+    }
+
     /// The first registered client's id and secret (for `OIDC_CLIENT_ID` and
     /// `OIDC_CLIENT_SECRET`).
     pub fn client_credentials(&self) -> Option<(&str, &str)> {
@@ -602,7 +664,7 @@ impl DevProvider {
 /// as long as the app runs. This is what the examples do.
 ///
 /// The development provider is started only when nothing says this is a real
-/// deployment: `OIDC_ISSUER` and `OIDC_CLIENT_ID` unset (or empty) and `APP_URL` unset
+/// deployment: `OIDC_ISSUER`, `OIDC_CLIENT_ID` and `OIDC_PROVIDERS` unset (or empty) and `APP_URL` unset
 /// or a plain-http loopback URL. Otherwise the configuration is read from the
 /// environment, and a missing `OIDC_ISSUER` is an error: a typo in a deployment never
 /// turns into a provider that signs anyone in.
@@ -621,7 +683,11 @@ pub async fn config_from_env_or_dev_provider(
                 None => false,
             }
     });
-    if env("OIDC_ISSUER").is_some() || env("OIDC_CLIENT_ID").is_some() || !local {
+    if env("OIDC_ISSUER").is_some()
+        || env("OIDC_CLIENT_ID").is_some()
+        || env("OIDC_PROVIDERS").is_some()
+        || !local
+    {
         return Ok((auth_core::AuthConfig::from_env()?, None));
     }
     let provider = DevProvider::builder().app(&app_url).start().await?;

@@ -42,6 +42,13 @@ pub enum CallbackError {
     /// `iss` names another issuer (mix-up attack).
     #[error("the authorization response's iss is not the configured issuer")]
     IssuerMismatch,
+    /// The callback came to another provider's redirect URI than the one the login
+    /// was sent to (mix-up attack, RFC 9700 §4.4).
+    #[error("the login was sent to another provider than this callback's")]
+    ProviderMismatch,
+    /// The provider was down at start and has not been discovered since.
+    #[error("the identity provider is not reachable yet")]
+    ProviderUnavailable,
     /// The provider answered with `error=`.
     // Both come from the provider (or whoever sent the browser here): printed escaped,
     // so no CR/LF of theirs reaches a log line.
@@ -145,14 +152,43 @@ fn parse_query(query: &str) -> Result<CallbackQuery, CallbackError> {
 }
 
 impl Auth {
-    /// Completes a login from the callback's query string and the request's cookies.
+    /// Completes a login from the callback's query string and the request's cookies
+    /// (`{prefix}/callback`, the callback of a single-provider app).
     pub async fn complete_login(
         &self,
         query: &str,
         request_cookies: &[(String, String)],
     ) -> Result<CompletedLogin, CallbackFailure> {
+        self.complete_login_with(self.0.provider_index(None), query, request_cookies)
+            .await
+    }
+
+    /// Completes a login at provider `provider`'s callback (`{prefix}/callback/{id}`),
+    /// as [`Auth::complete_login`]. A login that was sent to another provider is
+    /// refused ([`CallbackError::ProviderMismatch`]).
+    pub async fn complete_login_at(
+        &self,
+        provider: &str,
+        query: &str,
+        request_cookies: &[(String, String)],
+    ) -> Result<CompletedLogin, CallbackFailure> {
+        self.complete_login_with(
+            self.0.provider_index(Some(provider)),
+            query,
+            request_cookies,
+        )
+        .await
+    }
+
+    /// The callback of provider `route` (the one whose redirect URI was called).
+    pub(crate) async fn complete_login_with(
+        &self,
+        route: Option<usize>,
+        query: &str,
+        request_cookies: &[(String, String)],
+    ) -> Result<CompletedLogin, CallbackFailure> {
         let mut return_to = None;
-        self.complete_login_inner(query, request_cookies, &mut return_to)
+        self.complete_login_inner(route, query, request_cookies, &mut return_to)
             .await
             .map_err(|mut failure| {
                 failure.return_to = return_to;
@@ -163,6 +199,7 @@ impl Auth {
     /// The callback; `return_to` is set as soon as the pending login is found.
     async fn complete_login_inner(
         &self,
+        route: Option<usize>,
         query: &str,
         request_cookies: &[(String, String)],
         return_to: &mut Option<String>,
@@ -203,13 +240,23 @@ impl Auth {
         if pending.created_at + super::pending::PENDING_TTL_SECS < now {
             return Err(fail(CallbackError::PendingLoginExpired, consumed));
         }
+        // The provider is the one whose redirect URI was called, and it must be the one
+        // the login went to: the sealed pending login says which.
+        let provider = route
+            .map(|i| &inner.providers[i])
+            .filter(|p| p.config.id == pending.provider)
+            .ok_or_else(|| fail(CallbackError::ProviderMismatch, consumed.clone()))?;
+        let config = &provider.config;
+        let discovered = provider
+            .ready()
+            .map_err(|_| fail(CallbackError::ProviderUnavailable, consumed.clone()))?;
         match (
             &q.iss,
-            inner
+            discovered
                 .endpoints
                 .authorization_response_iss_parameter_supported,
         ) {
-            (Some(iss), _) if iss != &inner.config.issuer => {
+            (Some(iss), _) if !config.is_issuer(iss) => {
                 return Err(fail(CallbackError::IssuerMismatch, consumed));
             }
             (None, true) => return Err(fail(CallbackError::MissingIssuer, consumed)),
@@ -228,7 +275,7 @@ impl Auth {
             return Err(fail(CallbackError::MissingCode, consumed));
         };
 
-        let response = inner
+        let response = discovered
             .oauth
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
@@ -242,7 +289,7 @@ impl Auth {
         let Some(id_token) = response.extra_fields().id_token.clone() else {
             return Err(fail(CallbackError::MissingIdToken, consumed));
         };
-        let claims = inner
+        let claims = discovered
             .verifier
             .id_token(
                 id_token.secret(),
@@ -260,17 +307,17 @@ impl Auth {
         }
         let mut id_map = claims.to_map();
         check_acr(&id_map, &pending.acr_values).map_err(|e| fail(e, consumed.clone()))?;
-        if let Some(hd) = self.pinned_hosted_domain() {
+        if let Some(hd) = config.pinned_hosted_domain() {
             let got = id_map.get("hd").and_then(|v| v.as_str());
             if !got.is_some_and(|g| g.eq_ignore_ascii_case(hd)) {
                 return Err(fail(CallbackError::HostedDomainMismatch, consumed));
             }
         }
         let access_token = response.access_token().secret().clone();
-        let claims = if inner.config.userinfo_at_sign_in {
+        let claims = if config.userinfo_at_sign_in {
             let token = AccessToken::new(access_token.clone());
             let extra = self
-                .userinfo_with(&token, claims.sub())
+                .userinfo_with(provider, &token, claims.sub())
                 .await
                 .map_err(|e| fail(CallbackError::UserInfo(e), consumed.clone()))?;
             // The ID token's claims win: UserInfo only adds what it lacks.
@@ -281,14 +328,14 @@ impl Auth {
         } else {
             claims
         };
-        let access_claims = inner
+        let access_claims = discovered
             .verifier
             .access_token(&access_token)
             .await
             .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
-        let access = crate::identity::access_for(&inner.config, &id_map, access_claims.as_ref());
+        let access = crate::identity::access_for(config, &id_map, access_claims.as_ref());
         if let Some(asked) = &pending.organization {
-            let auth0 = inner.config.provider_kind == crate::ProviderKind::Auth0;
+            let auth0 = config.provider_kind == crate::ProviderKind::Auth0;
             check_organization(asked, &access, &id_map, auth0)
                 .map_err(|e| fail(e, consumed.clone()))?;
         }
@@ -308,6 +355,7 @@ impl Auth {
             last_seen: Some(now),
             refresh_expires_at: response.extra_fields().refresh_expires_at(now),
             access,
+            provider: config.id.clone(),
         };
         let return_to = pending
             .return_to
@@ -381,11 +429,11 @@ fn check_auth_time(
     Ok(())
 }
 
-impl Auth {
+impl crate::ProviderConfig {
     /// The Google hosted domain the app pins (its default `domain_hint`, or an `hd`
     /// extra), for the Google provider kind.
     fn pinned_hosted_domain(&self) -> Option<&str> {
-        let config = &self.0.config;
+        let config = self;
         if config.provider_kind != crate::ProviderKind::Google {
             return None;
         }

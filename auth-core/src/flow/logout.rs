@@ -34,18 +34,27 @@ pub(crate) struct LogoutRegistry {
 }
 
 impl LogoutRegistry {
-    pub(crate) fn key_sid(sid: &str) -> String {
-        format!("sid:{sid}")
+    // Every key names the issuer: a user is (iss, sub), and a provider's logout must
+    // never end another provider's session of the same `sub` or `sid`. An issuer has no
+    // fragment, so the first `#` ends it.
+
+    pub(crate) fn key_sid(iss: &str, sid: &str) -> String {
+        format!("sid:{iss}#{sid}")
     }
 
-    pub(crate) fn key_sub(sub: &str) -> String {
-        format!("sub:{sub}")
+    pub(crate) fn key_sub(iss: &str, sub: &str) -> String {
+        format!("sub:{iss}#{sub}")
     }
 
     /// The sessions of `sub` that carry no `sid` (a token with both ends the session
     /// of that `sid` and these).
-    pub(crate) fn key_sub_without_sid(sub: &str) -> String {
-        format!("subnosid:{sub}")
+    pub(crate) fn key_sub_without_sid(iss: &str, sub: &str) -> String {
+        format!("subnosid:{iss}#{sub}")
+    }
+
+    /// A logout token's `jti`, unique per issuer only.
+    pub(crate) fn key_jti(iss: &str, jti: &str) -> String {
+        format!("{iss}#{jti}")
     }
 
     /// True the first time `jti` is seen before `until` (when its token expires).
@@ -85,12 +94,13 @@ impl LogoutRegistry {
         // A provider session that was logged out is over, whenever this login began
         // (no clock comparison between instances); by `sub`, logins before the logout.
         let sid = session.claims.sid();
-        let by_sid = sid.is_some_and(|sid| map.contains_key(&Self::key_sid(sid)));
+        let iss = session.claims.iss();
+        let by_sid = sid.is_some_and(|sid| map.contains_key(&Self::key_sid(iss, sid)));
         let sub = session.claims.sub();
         let ended = |key: String| map.get(&key).is_some_and(|t| *t >= began);
         by_sid
-            || ended(Self::key_sub(sub))
-            || (sid.is_none() && ended(Self::key_sub_without_sid(sub)))
+            || ended(Self::key_sub(iss, sub))
+            || (sid.is_none() && ended(Self::key_sub_without_sid(iss, sub)))
     }
 
     #[cfg(any(feature = "redis", test))]
@@ -137,10 +147,22 @@ impl Auth {
     /// provider's `end_session_endpoint` with `id_token_hint`, `client_id`,
     /// `post_logout_redirect_uri` and a `state`; or the post-logout URL itself when the
     /// provider has no such endpoint.
+    /// With several providers, the end-session endpoint is the one of the provider that
+    /// signed the session in; without a session, the app's post-logout URL.
     pub fn logout_url(&self, session: Option<&AuthSession>) -> Url {
         let inner = &self.0;
         let post = &inner.config.post_logout_redirect_uri;
-        let Some(end) = &inner.endpoints.end_session_endpoint else {
+        let provider = match session {
+            Some(s) => inner.provider_of(s),
+            None => inner.providers.first().filter(|p| p.config.id.is_none()),
+        };
+        let Some(provider) = provider else {
+            return post.clone();
+        };
+        let Some(end) = provider
+            .endpoints()
+            .and_then(|e| e.end_session_endpoint.as_ref())
+        else {
             return post.clone();
         };
         let mut url = end.clone();
@@ -149,7 +171,7 @@ impl Auth {
             if let Some(s) = session {
                 q.append_pair("id_token_hint", s.id_token.secret());
             }
-            q.append_pair("client_id", &inner.config.client_id)
+            q.append_pair("client_id", &provider.config.client_id)
                 .append_pair("post_logout_redirect_uri", post.as_str())
                 .append_pair("state", oauth2::CsrfToken::new_random().secret());
         }
@@ -158,8 +180,30 @@ impl Auth {
 
     /// Handles a back-channel logout request body (`application/x-www-form-urlencoded`
     /// with `logout_token`): validates the token and ends the matching sessions (by
-    /// `sid` when present, else every session of `sub`).
+    /// `sid` when present, else every session of `sub`), at `{prefix}/backchannel-logout`
+    /// (a single-provider app).
     pub async fn backchannel_logout(&self, body: &[u8]) -> Result<(), BackchannelError> {
+        self.backchannel_logout_with(self.0.provider_index(None), body)
+            .await
+    }
+
+    /// A back-channel logout at provider `provider`'s route
+    /// (`{prefix}/backchannel-logout/{id}`): the token must be that provider's (its
+    /// keys, issuer and client id), and ends only that provider's sessions.
+    pub async fn backchannel_logout_at(
+        &self,
+        provider: &str,
+        body: &[u8],
+    ) -> Result<(), BackchannelError> {
+        self.backchannel_logout_with(self.0.provider_index(Some(provider)), body)
+            .await
+    }
+
+    pub(crate) async fn backchannel_logout_with(
+        &self,
+        route: Option<usize>,
+        body: &[u8],
+    ) -> Result<(), BackchannelError> {
         if body.len() > MAX_LOGOUT_BODY {
             return Err(BackchannelError::TooLarge);
         }
@@ -177,8 +221,12 @@ impl Auth {
             .ok_or(BackchannelError::MissingToken)?;
         // With the provider's keys unknowable now, the token is not judged bad: 503 lets
         // the provider retry instead of losing the logout.
-        let claims = self
-            .0
+        let discovered = route
+            .map(|i| &self.0.providers[i])
+            .ok_or_else(|| BackchannelError::Unavailable("no such provider".into()))?
+            .ready()
+            .map_err(|e| BackchannelError::Unavailable(e.to_string()))?;
+        let claims = discovered
             .verifier
             .logout_token(&token)
             .await
@@ -194,7 +242,9 @@ impl Auth {
         };
         let int_claim = |n: &str| claims.get(n).and_then(|v| v.as_i64());
         let (sid, sub) = (str_claim("sid"), str_claim("sub"));
+        let iss = str_claim("iss").ok_or(TokenError::MissingClaim("iss"))?;
         let jti = str_claim("jti").ok_or(TokenError::MissingClaim("jti"))?;
+        let jti = &LogoutRegistry::key_jti(iss, jti);
         let now = self.0.config.clock.now();
         let leeway = self.0.config.leeway.as_secs() as i64;
         // The validator refused a token past its exp, or without exp past iat + 5 min.
@@ -208,10 +258,10 @@ impl Auth {
         let mut keys = Vec::with_capacity(2);
         match (sid, sub) {
             (Some(sid), sub) => {
-                keys.push(LogoutRegistry::key_sid(sid));
-                keys.extend(sub.map(LogoutRegistry::key_sub_without_sid));
+                keys.push(LogoutRegistry::key_sid(iss, sid));
+                keys.extend(sub.map(|sub| LogoutRegistry::key_sub_without_sid(iss, sub)));
             }
-            (None, Some(sub)) => keys.push(LogoutRegistry::key_sub(sub)),
+            (None, Some(sub)) => keys.push(LogoutRegistry::key_sub(iss, sub)),
             (None, None) => return Err(TokenError::MissingSidAndSub.into()),
         }
         let forget_before = now - self.0.config.session_lifetime.as_secs() as i64;
@@ -261,13 +311,13 @@ impl Auth {
         }
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.0.redis {
-            let sub = session.claims.sub();
+            let (iss, sub) = (session.claims.iss(), session.claims.sub());
             let mut keys = vec![
-                LogoutRegistry::key_sub(sub),
-                LogoutRegistry::key_sub_without_sid(sub),
+                LogoutRegistry::key_sub(iss, sub),
+                LogoutRegistry::key_sub_without_sid(iss, sub),
             ];
             if let Some(sid) = session.claims.sid() {
-                keys.push(LogoutRegistry::key_sid(sid));
+                keys.push(LogoutRegistry::key_sid(iss, sid));
             }
             let found = redis
                 .logouts(&keys, self.sealer())
@@ -286,8 +336,12 @@ mod tests {
     use crate::secret::{AccessToken, IdToken};
     use crate::token::Claims;
 
+    const ISS: &str = "https://id.example.com";
+
     fn session(sid: Option<&str>, began: i64) -> AuthSession {
-        let mut claims = Claims::default().with("sub", serde_json::json!("alice"));
+        let mut claims = Claims::default()
+            .with("sub", serde_json::json!("alice"))
+            .with("iss", serde_json::json!(ISS));
         if let Some(sid) = sid {
             claims = claims.with("sid", serde_json::json!(sid));
         }
@@ -302,13 +356,14 @@ mod tests {
             last_seen: None,
             refresh_expires_at: None,
             access: Default::default(),
+            provider: None,
         }
     }
 
     #[test]
     fn a_logged_out_sid_ends_its_session_whatever_the_clocks_say() {
         let r = LogoutRegistry::default();
-        r.record(LogoutRegistry::key_sid("s1"), 100, 0);
+        r.record(LogoutRegistry::key_sid(ISS, "s1"), 100, 0);
         // The login instance's clock ran ahead of the one that got the logout.
         assert!(r.is_logged_out(&session(Some("s1"), 105)));
         assert!(!r.is_logged_out(&session(Some("s2"), 50)));
@@ -326,8 +381,8 @@ mod tests {
     #[test]
     fn a_logout_with_sid_and_sub_ends_that_sid_and_the_sub_sessions_without_sid() {
         let r = LogoutRegistry::default();
-        r.record(LogoutRegistry::key_sid("s1"), 100, 0);
-        r.record(LogoutRegistry::key_sub_without_sid("alice"), 100, 0);
+        r.record(LogoutRegistry::key_sid(ISS, "s1"), 100, 0);
+        r.record(LogoutRegistry::key_sub_without_sid(ISS, "alice"), 100, 0);
         assert!(r.is_logged_out(&session(Some("s1"), 90)));
         assert!(r.is_logged_out(&session(None, 90)), "alice without sid");
         assert!(
@@ -358,7 +413,7 @@ mod tests {
     #[test]
     fn a_logged_out_sub_ends_only_sessions_that_began_before() {
         let r = LogoutRegistry::default();
-        r.record(LogoutRegistry::key_sub("alice"), 100, 0);
+        r.record(LogoutRegistry::key_sub(ISS, "alice"), 100, 0);
         assert!(r.is_logged_out(&session(None, 90)));
         assert!(!r.is_logged_out(&session(None, 101)));
     }

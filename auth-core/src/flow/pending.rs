@@ -29,6 +29,11 @@ pub(crate) struct PendingLogin {
     /// The organization the login asked for: the callback then requires it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) organization: Option<String>,
+    /// The provider the login went to (`None`: the one provider of a single-provider
+    /// app). Sealed in the cookie, so the browser cannot change which provider the
+    /// callback talks to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) provider: Option<String>,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -36,6 +41,7 @@ impl std::fmt::Debug for PendingLogin {
         f.debug_struct("PendingLogin")
             .field("return_to", &self.return_to)
             .field("created_at", &self.created_at)
+            .field("provider", &self.provider)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +200,7 @@ mod tests {
             max_age: None,
             acr_values: Vec::new(),
             organization: None,
+            provider: None,
         }
     }
 

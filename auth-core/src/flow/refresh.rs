@@ -345,9 +345,16 @@ impl Auth {
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
         let inner = &self.0;
+        // A session of a provider the app no longer has cannot be renewed: it ends.
+        let provider = inner
+            .provider_of(session)
+            .ok_or_else(|| RefreshError::Refused("provider_removed".into()))?;
+        let discovered = provider
+            .ready()
+            .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let rt = OAuthRefreshToken::new(refresh_token.secret().to_string());
         tracing::debug!(sub = %session.claims.sub(), "refreshing tokens");
-        let response = inner
+        let response = discovered
             .oauth
             .exchange_refresh_token(&rt)
             .request_async(&inner.http)
@@ -361,7 +368,7 @@ impl Auth {
         let now = inner.config.clock.now();
         let id_token = match response.extra_fields().id_token.clone() {
             Some(raw) => {
-                let claims = inner
+                let claims = discovered
                     .verifier
                     .id_token(
                         raw.secret(),
@@ -377,7 +384,7 @@ impl Auth {
             None => None,
         };
         let access_token = response.access_token().secret().clone();
-        let access_claims = inner
+        let access_claims = discovered
             .verifier
             .access_token(&access_token)
             .await
@@ -387,7 +394,7 @@ impl Auth {
             .map_or(&session.claims, |(_, claims)| claims)
             .to_map();
         let mut access =
-            crate::identity::access_for(&inner.config, &id_claims, access_claims.as_ref());
+            crate::identity::access_for(&provider.config, &id_claims, access_claims.as_ref());
         // A refreshed ID token may leave out auth_time and acr: the sign-in's stand.
         access.auth_time = access.auth_time.or(session.access.auth_time);
         access.acr = access.acr.or_else(|| session.access.acr.clone());

@@ -9,7 +9,7 @@ mod validate;
 pub use algorithm::Algorithm;
 pub use claims::Claims;
 pub(crate) use jwks::JwksCache;
-pub(crate) use validate::{IdTokenCheck, MAX_TOKEN_BYTES, Verifier};
+pub(crate) use validate::{IdTokenCheck, MAX_TOKEN_BYTES, Verifier, unverified_claims};
 
 /// Why a token was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

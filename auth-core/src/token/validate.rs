@@ -23,6 +23,8 @@ pub(crate) struct Verifier {
     pub(crate) jwks: JwksCache,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) issuer: String,
+    /// Entra ID multi-tenant: `iss` is the template with the token's own `tid`.
+    pub(crate) tenants: Option<crate::provider_config::TenantRule>,
     pub(crate) client_id: String,
     pub(crate) access_token_audience: Option<String>,
     pub(crate) api_audiences: Vec<String>,
@@ -154,7 +156,7 @@ impl Verifier {
         let Ok(unverified) = unverified_claims(token) else {
             return Ok(None);
         };
-        if str_claim(&unverified, "iss") != Some(self.issuer.as_str()) {
+        if !self.issued(&unverified) {
             return Ok(None);
         }
         let claims = self.verify_signature(token, TokenSource::Provider).await?;
@@ -269,9 +271,16 @@ impl Verifier {
     fn check_issuer(&self, claims: &ClaimMap) -> Result<(), TokenError> {
         match str_claim(claims, "iss") {
             None => Err(TokenError::MissingClaim("iss")),
-            Some(iss) if iss == self.issuer => Ok(()),
+            Some(_) if self.issued(claims) => Ok(()),
             Some(_) => Err(TokenError::InvalidIssuer),
         }
+    }
+
+    /// Whether the claims' `iss` is this provider's: the issuer, or for Entra ID's
+    /// multi-tenant endpoints the template filled with the token's `tid` (a GUID, and
+    /// one of the allowed tenants when the app lists them).
+    pub(crate) fn issued(&self, claims: &ClaimMap) -> bool {
+        crate::provider_config::names_issuer(&self.issuer, self.tenants.as_ref(), claims)
     }
 
     /// `aud` must contain `expected`. For ID tokens, `azp` must be this client when
@@ -413,7 +422,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenErr
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
-fn unverified_claims(token: &str) -> Result<ClaimMap, TokenError> {
+pub(crate) fn unverified_claims(token: &str) -> Result<ClaimMap, TokenError> {
     decode_json(token.split('.').nth(1).ok_or(TokenError::Malformed)?)
 }
 
@@ -439,6 +448,7 @@ mod tests {
             jwks: JwksCache::preloaded(http, keys),
             algorithms: Algorithm::default_allowed(),
             issuer: ISS.into(),
+            tenants: None,
             client_id: CLIENT.into(),
             access_token_audience: Some("api".into()),
             api_audiences: vec!["api".into()],

@@ -67,6 +67,8 @@ async fn home(MaybeAuthUser(user): MaybeAuthUser) -> HttpResponse {
 struct Me<'a> {
     sub: &'a str,
     iss: &'a str,
+    /// The id of the provider that signed the user in (apps with several providers).
+    provider: Option<&'a str>,
     email: Option<&'a str>,
     name: Option<&'a str>,
     organization: Option<&'a str>,
@@ -80,6 +82,7 @@ impl<'a> Me<'a> {
         Me {
             sub: c.sub(),
             iss: c.iss(),
+            provider: user.provider(),
             email: c.email(),
             name: c.name(),
             organization: user.organization(),
@@ -110,6 +113,8 @@ async fn reports(user: Authorized<ReportReaders>) -> HttpResponse {
 #[derive(Serialize)]
 struct ApiCaller<'a> {
     sub: &'a str,
+    iss: &'a str,
+    provider: Option<&'a str>,
     client_id: Option<&'a str>,
     scopes: Vec<&'a str>,
 }
@@ -117,6 +122,8 @@ struct ApiCaller<'a> {
 async fn api_me(caller: BearerUser) -> HttpResponse {
     HttpResponse::Ok().json(ApiCaller {
         sub: caller.sub(),
+        iss: caller.iss(),
+        provider: caller.provider(),
         client_id: caller.client_id(),
         scopes: caller.scopes().collect(),
     })

@@ -50,6 +50,8 @@ async fn home(user: Option<AuthUser>) -> Html<String> {
 struct Me<'a> {
     sub: &'a str,
     iss: &'a str,
+    /// The id of the provider that signed the user in (apps with several providers).
+    provider: Option<&'a str>,
     email: Option<&'a str>,
     name: Option<&'a str>,
     organization: Option<&'a str>,
@@ -63,6 +65,7 @@ impl<'a> Me<'a> {
         Me {
             sub: c.sub(),
             iss: c.iss(),
+            provider: user.provider(),
             email: c.email(),
             name: c.name(),
             organization: user.organization(),
@@ -93,6 +96,8 @@ async fn reports(user: Authorized<ReportReaders>) -> Response {
 #[derive(Serialize)]
 struct ApiCaller<'a> {
     sub: &'a str,
+    iss: &'a str,
+    provider: Option<&'a str>,
     client_id: Option<&'a str>,
     scopes: Vec<&'a str>,
 }
@@ -100,6 +105,8 @@ struct ApiCaller<'a> {
 async fn api_me(caller: BearerUser) -> Response {
     let body = ApiCaller {
         sub: caller.sub(),
+        iss: caller.iss(),
+        provider: caller.provider(),
         client_id: caller.client_id(),
         scopes: caller.scopes().collect(),
     };

@@ -229,9 +229,11 @@ pub async fn cluster_forged_logout_marker_in_redis_has_no_effect(serve: Serve) {
         .await
         .expect("json");
     let sub = me["sub"].as_str().expect("sub").to_owned();
+    let iss = me["iss"].as_str().expect("iss").to_owned();
+    // A user is (iss, sub): the markers name both.
     let forged_keys = [
-        marker_key(&format!("sub:{sub}")),
-        marker_key(&format!("subnosid:{sub}")),
+        marker_key(&format!("sub:{iss}#{sub}")),
+        marker_key(&format!("subnosid:{iss}#{sub}")),
     ];
     for key in &forged_keys {
         assert_eq!(

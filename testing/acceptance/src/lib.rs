@@ -20,6 +20,7 @@ mod dev;
 mod hardening;
 mod hostile;
 mod leaks;
+mod providers;
 mod vendors;
 
 pub use access::*;
@@ -29,6 +30,7 @@ pub use dev::*;
 pub use hardening::*;
 pub use hostile::*;
 pub use leaks::*;
+pub use providers::*;
 pub use vendors::*;
 
 use std::net::TcpListener;
@@ -992,6 +994,7 @@ mod every_scenario_runs {
         ("hostile.rs", include_str!("hostile.rs")),
         ("leaks.rs", include_str!("leaks.rs")),
         ("lib.rs", include_str!("lib.rs")),
+        ("providers.rs", include_str!("providers.rs")),
         ("vendors.rs", include_str!("vendors.rs")),
     ];
 

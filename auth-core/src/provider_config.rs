@@ -1,0 +1,720 @@
+//! One identity provider's settings: [`ProviderConfigBuilder`] and the checked
+//! [`ProviderConfig`]. An app with one provider sets them through
+//! [`crate::AuthConfigBuilder`]; an app with several gives one builder per provider to
+//! [`crate::AuthConfig::builder_for_providers`].
+
+use url::Url;
+
+use crate::config::{ConfigError, check_secure, parse_url};
+use crate::flow::authorize::LoginOptions;
+use crate::presets::ProviderKind;
+use crate::provider::ProviderEndpoints;
+use crate::secret::ClientSecret;
+use crate::token::Algorithm;
+use crate::{ClientAuthMethod, identity};
+
+/// The longest provider id accepted.
+const MAX_ID_LEN: usize = 32;
+
+/// Builder for one provider of an app with several ([`ProviderConfig::builder`]), and
+/// the provider part of [`crate::AuthConfigBuilder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ProviderConfigBuilder {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) issuer: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<ClientSecret>,
+    pub(crate) client_auth: Option<ClientAuthMethod>,
+    pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) algorithms: Option<Vec<Algorithm>>,
+    pub(crate) access_token_audience: Option<String>,
+    pub(crate) api_audiences: Vec<String>,
+    pub(crate) bearer_require_at_jwt: bool,
+    pub(crate) dangerous_untyped_bearer_for_client_id: bool,
+    pub(crate) endpoints: Option<ProviderEndpoints>,
+    pub(crate) default_login: LoginOptions,
+    pub(crate) provider_kind: ProviderKind,
+    pub(crate) claim_names: identity::ClaimNames,
+    pub(crate) userinfo_at_sign_in: bool,
+    pub(crate) allowed_tenants: Vec<String>,
+}
+
+/// One provider's checked settings. [`crate::AuthConfig::providers`] lists them.
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    pub(crate) id: Option<String>,
+    pub(crate) name: String,
+    pub(crate) issuer: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<ClientSecret>,
+    pub(crate) client_auth: Option<ClientAuthMethod>,
+    pub(crate) redirect_uri: Url,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) access_token_audience: Option<String>,
+    pub(crate) api_audiences: Vec<String>,
+    pub(crate) bearer_require_at_jwt: bool,
+    pub(crate) endpoints: Option<ProviderEndpoints>,
+    pub(crate) default_login: LoginOptions,
+    pub(crate) provider_kind: ProviderKind,
+    pub(crate) claim_names: identity::ClaimNames,
+    pub(crate) userinfo_at_sign_in: bool,
+    /// Entra ID multi-tenant: the issuer template, and the tenants let in (empty: any).
+    pub(crate) tenants: Option<TenantRule>,
+}
+
+/// A link of the provider chooser (`GET {prefix}/login` with several providers): what
+/// a replacement page ([`crate::AuthConfigBuilder::with_chooser_page`]) gets.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ProviderLink {
+    /// The provider's id.
+    pub id: String,
+    /// Its label ([`ProviderConfigBuilder::with_name`]).
+    pub name: String,
+    /// Where the link goes: its login route with the request's query (a same-origin
+    /// path; escape it for HTML).
+    pub href: String,
+}
+
+/// What renders the chooser: the links in, the HTML document out.
+type RenderChooser = dyn Fn(&[ProviderLink]) -> String + Send + Sync;
+
+/// An app's own chooser page.
+#[derive(Clone)]
+pub(crate) struct ChooserPage(pub(crate) std::sync::Arc<RenderChooser>);
+
+impl std::fmt::Debug for ChooserPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChooserPage")
+    }
+}
+
+/// Entra ID's multi-tenant endpoints (`common`, `organizations`): a token's `iss` must
+/// be the discovery issuer's template with the token's own `tid` in it.
+#[derive(Clone, Debug)]
+pub(crate) struct TenantRule {
+    /// The configured issuer (`https://login.microsoftonline.com/common/v2.0`).
+    pub(crate) configured: String,
+    /// The tenant segment the template replaces (`common`).
+    pub(crate) segment: String,
+    /// Lowercase tenant GUIDs let in; empty lets any tenant in.
+    pub(crate) allowed: Vec<String>,
+}
+
+/// The placeholder of Entra ID's templated issuer.
+pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";
+
+impl TenantRule {
+    /// The issuer discovery publishes: the configured one with `{tenantid}` for the
+    /// tenant segment.
+    pub(crate) fn template(&self) -> String {
+        self.configured.replacen(
+            &format!("/{}/", self.segment),
+            &format!("/{TENANT_PLACEHOLDER}/"),
+            1,
+        )
+    }
+
+    /// The issuer a token of tenant `tid` must carry, if `tid` is a GUID that is let in.
+    pub(crate) fn issuer_for(&self, tid: &str) -> Option<String> {
+        let tid = tid.to_ascii_lowercase();
+        if !crate::presets::is_guid(&tid) {
+            return None;
+        }
+        if !self.allowed.is_empty() && !self.allowed.contains(&tid) {
+            return None;
+        }
+        Some(self.template().replacen(TENANT_PLACEHOLDER, &tid, 1))
+    }
+}
+
+/// Whether `claims`' `iss` is `issuer`, or with a tenant rule, the template filled
+/// with the claims' own `tid` (a GUID, and a let-in tenant).
+pub(crate) fn names_issuer(
+    issuer: &str,
+    tenants: Option<&TenantRule>,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    let claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+    match (tenants, claim("iss")) {
+        (_, None) => false,
+        (None, Some(iss)) => iss == issuer,
+        (Some(rule), Some(iss)) => {
+            claim("tid").and_then(|t| rule.issuer_for(t)).as_deref() == Some(iss)
+        }
+    }
+}
+
+impl ProviderConfig {
+    /// Starts the settings of one provider of an app with several: `id` names it in the
+    /// routes (`/auth/login/{id}`, `/auth/callback/{id}`), `[a-z0-9-]+`.
+    pub fn builder(
+        id: impl Into<String>,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> ProviderConfigBuilder {
+        let mut b = ProviderConfigBuilder::new(issuer, client_id);
+        b.id = Some(id.into());
+        b
+    }
+
+    /// The id in the routes; `None` for the one provider of a single-provider app.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The label shown on the chooser page (default: the id, or the issuer's host).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The issuer, as configured.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The client id at this provider.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The redirect URI registered at this provider.
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    /// The provider family.
+    pub fn kind(&self) -> ProviderKind {
+        self.provider_kind
+    }
+
+    /// Whether bearer tokens of this provider are accepted (an API audience is set).
+    pub fn accepts_bearer_tokens(&self) -> bool {
+        !self.api_audiences.is_empty()
+    }
+
+    /// Whether `iss` (an authorization response's parameter) is this provider's: its
+    /// issuer, or with a tenant rule, the template filled with a let-in tenant.
+    pub(crate) fn is_issuer(&self, iss: &str) -> bool {
+        match &self.tenants {
+            None => iss == self.issuer,
+            Some(rule) => {
+                let template = rule.template();
+                let Some((before, after)) = template.split_once(TENANT_PLACEHOLDER) else {
+                    return false;
+                };
+                iss.strip_prefix(before)
+                    .and_then(|rest| rest.strip_suffix(after))
+                    .and_then(|tid| rule.issuer_for(tid))
+                    .is_some_and(|expected| expected == iss)
+            }
+        }
+    }
+
+    /// Whether `token` names this provider's issuer (read unverified, to choose which
+    /// provider judges it): its issuer, or for Entra ID's multi-tenant endpoints the
+    /// template with a let-in tenant `tid`.
+    pub(crate) fn issues_unverified(&self, token: &str) -> bool {
+        token.len() <= crate::token::MAX_TOKEN_BYTES
+            && crate::token::unverified_claims(token)
+                .is_ok_and(|claims| names_issuer(&self.issuer, self.tenants.as_ref(), &claims))
+    }
+}
+
+impl ProviderConfigBuilder {
+    pub(crate) fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            id: None,
+            name: None,
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            client_secret: None,
+            client_auth: None,
+            scopes: None,
+            algorithms: None,
+            access_token_audience: None,
+            api_audiences: Vec::new(),
+            bearer_require_at_jwt: false,
+            dangerous_untyped_bearer_for_client_id: false,
+            endpoints: None,
+            default_login: LoginOptions::default(),
+            provider_kind: ProviderKind::Generic,
+            claim_names: identity::ClaimNames::default(),
+            userinfo_at_sign_in: false,
+            allowed_tenants: Vec::new(),
+        }
+    }
+
+    /// The label on the chooser page (`OIDC_X_NAME`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The client secret (confidential clients).
+    pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(ClientSecret::new(secret));
+        self
+    }
+
+    /// How to authenticate at the token endpoint, as
+    /// [`crate::AuthConfigBuilder::with_client_auth`].
+    pub fn with_client_auth(mut self, method: ClientAuthMethod) -> Self {
+        self.client_auth = Some(method);
+        self
+    }
+
+    /// Scopes to request (default `openid profile email offline_access`, or the
+    /// provider kind's; `openid` is always added).
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Signature algorithms accepted, as [`crate::AuthConfigBuilder::with_algorithms`].
+    pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// The audience expected in this provider's JWT access tokens at sign-in and
+    /// refresh, as [`crate::AuthConfigBuilder::with_access_token_audience`].
+    pub fn with_access_token_audience(mut self, audience: impl Into<String>) -> Self {
+        self.access_token_audience = Some(audience.into());
+        self
+    }
+
+    /// An audience of the app's API for this provider's bearer tokens
+    /// (`OIDC_X_API_AUDIENCE`; call again for several).
+    pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
+        self.api_audiences.push(audience.into());
+        self
+    }
+
+    /// Accept only bearer tokens typed `at+jwt`, as
+    /// [`crate::AuthConfigBuilder::with_bearer_require_at_jwt`].
+    pub fn with_bearer_require_at_jwt(mut self, require: bool) -> Self {
+        self.bearer_require_at_jwt = require;
+        self
+    }
+
+    /// As [`crate::AuthConfigBuilder::dangerous_accept_untyped_bearer_tokens_for_client_id_audience`].
+    pub fn dangerous_accept_untyped_bearer_tokens_for_client_id_audience(mut self) -> Self {
+        self.dangerous_untyped_bearer_for_client_id = true;
+        self
+    }
+
+    /// Endpoints for a provider without discovery.
+    pub fn with_endpoints(mut self, endpoints: ProviderEndpoints) -> Self {
+        self.endpoints = Some(endpoints);
+        self
+    }
+
+    /// The provider family (`OIDC_X_PROVIDER`), as
+    /// [`crate::AuthConfigBuilder::with_provider_kind`].
+    pub fn with_provider_kind(mut self, kind: ProviderKind) -> Self {
+        self.provider_kind = kind;
+        self
+    }
+
+    /// The claim holding the user's roles, as [`crate::AuthConfigBuilder::with_roles_claim`].
+    pub fn with_roles_claim(mut self, claim: impl Into<String>) -> Self {
+        self.claim_names.roles = Some(claim.into());
+        self
+    }
+
+    /// The claim holding the user's organization.
+    pub fn with_organization_claim(mut self, claim: impl Into<String>) -> Self {
+        self.claim_names.organization = Some(claim.into());
+        self
+    }
+
+    /// The claim holding the user's permissions.
+    pub fn with_permissions_claim(mut self, claim: impl Into<String>) -> Self {
+        self.claim_names.permissions = Some(claim.into());
+        self
+    }
+
+    /// At sign-in, add the provider's UserInfo claims the ID token lacks.
+    pub fn with_userinfo_at_sign_in(mut self, on: bool) -> Self {
+        self.userinfo_at_sign_in = on;
+        self
+    }
+
+    /// Login options sent with every authorization request to this provider.
+    pub fn with_default_login_options(mut self, options: LoginOptions) -> Self {
+        self.default_login = options;
+        self
+    }
+
+    /// Entra ID multi-tenant (`common`, `organizations`): the tenants (directory ids,
+    /// GUIDs) whose users may sign in (`OIDC_X_ALLOWED_TENANTS`). Without any, every
+    /// tenant's users may.
+    pub fn with_allowed_tenants<I, S>(mut self, tenants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_tenants = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Checks the settings: `callback` is the redirect URI.
+    pub(crate) fn build(self, callback: Url) -> Result<ProviderConfig, ConfigError> {
+        if let Some(id) = &self.id {
+            check_id(id)?;
+        }
+        let issuer_url = parse_url("OIDC_ISSUER", &self.issuer)?;
+        if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+            return Err(ConfigError::InvalidUrl {
+                name: "OIDC_ISSUER",
+                reason: "an issuer has no query or fragment".into(),
+            });
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::MissingEnv("OIDC_CLIENT_ID"));
+        }
+        let kind = self.provider_kind;
+        // Scalekit's web-app guide checks the access token's `aud` against the client
+        // id (and requires `iat`): its preset does by default.
+        let access_token_audience = match (&self.access_token_audience, kind) {
+            (None, ProviderKind::Scalekit) => Some(self.client_id.clone()),
+            (a, _) => a.clone(),
+        };
+        let mut scopes = self.scopes.unwrap_or_else(|| {
+            kind.default_scopes()
+                .unwrap_or(&["openid", "profile", "email", "offline_access"])
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
+        let mut default_login = self.default_login;
+        for (name, value) in kind.default_extras() {
+            if !default_login.extra.iter().any(|(n, _)| n == name) {
+                default_login
+                    .extra
+                    .push((name.to_string(), value.to_string()));
+            }
+        }
+        scopes.retain(|s| !s.is_empty());
+        if !scopes.iter().any(|s| s == "openid") {
+            scopes.insert(0, "openid".into());
+        }
+        if let Some(bad) = scopes.iter().find(|s| !is_scope(s)) {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_SCOPES",
+                reason: format!("scope {bad:?} has characters a scope cannot have"),
+            });
+        }
+        if self.api_audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_API_AUDIENCE",
+                reason: "an API audience cannot be empty".into(),
+            });
+        }
+        let client_id_is_an_api_audience = self.api_audiences.contains(&self.client_id);
+        if client_id_is_an_api_audience && self.dangerous_untyped_bearer_for_client_id {
+            tracing::warn!(
+                "an API audience is this client's id and untyped bearer tokens are accepted: an ID token of this client could be taken for an access token"
+            );
+        }
+        let bearer_require_at_jwt = self.bearer_require_at_jwt
+            || (client_id_is_an_api_audience && !self.dangerous_untyped_bearer_for_client_id);
+        let algorithms = self.algorithms.unwrap_or_else(Algorithm::default_allowed);
+        if algorithms.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "algorithms",
+                reason: "at least one signature algorithm must be allowed".into(),
+            });
+        }
+        if let Some(e) = &self.endpoints {
+            for (name, u) in e.urls() {
+                check_secure(name, u)?;
+            }
+        }
+        let tenants = tenant_rule(kind, &issuer_url, &self.issuer, self.allowed_tenants)?;
+        let name = self
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| self.id.clone())
+            .unwrap_or_else(|| issuer_url.host_str().unwrap_or_default().to_string());
+        Ok(ProviderConfig {
+            id: self.id,
+            name,
+            issuer: self.issuer,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            client_auth: self.client_auth,
+            redirect_uri: callback,
+            scopes,
+            algorithms,
+            access_token_audience,
+            api_audiences: self.api_audiences,
+            bearer_require_at_jwt,
+            endpoints: self.endpoints,
+            default_login,
+            provider_kind: kind,
+            claim_names: self.claim_names,
+            userinfo_at_sign_in: self.userinfo_at_sign_in,
+            tenants,
+        })
+    }
+}
+
+/// Entra ID's `common` and `organizations` issuers are templates; any other issuer,
+/// or any other provider kind, is compared as it is.
+fn tenant_rule(
+    kind: ProviderKind,
+    issuer_url: &Url,
+    issuer: &str,
+    allowed: Vec<String>,
+) -> Result<Option<TenantRule>, ConfigError> {
+    let segment = issuer_url
+        .path_segments()
+        .and_then(|mut s| s.find(|seg| matches!(*seg, "common" | "organizations")));
+    let allowed: Vec<String> = allowed
+        .into_iter()
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    match (kind, segment) {
+        (ProviderKind::EntraId, Some(segment)) => {
+            if let Some(bad) = allowed.iter().find(|t| !crate::presets::is_guid(t)) {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_ALLOWED_TENANTS",
+                    reason: format!("{bad:?} is not a tenant id (a GUID)"),
+                });
+            }
+            Ok(Some(TenantRule {
+                configured: issuer.to_string(),
+                segment: segment.to_string(),
+                allowed,
+            }))
+        }
+        _ if !allowed.is_empty() => Err(ConfigError::Invalid {
+            name: "OIDC_ALLOWED_TENANTS",
+            reason: "only an Entra ID provider (kind entra) at the common or organizations endpoint has tenants to allow".into(),
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// A provider id: `[a-z0-9-]+`, at most 32 characters.
+pub(crate) fn check_id(id: &str) -> Result<(), ConfigError> {
+    if id.is_empty()
+        || id.len() > MAX_ID_LEN
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ConfigError::Invalid {
+            name: "OIDC_PROVIDERS",
+            reason: format!("provider id {id:?} must be 1 to {MAX_ID_LEN} of a-z, 0-9 and -"),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn is_scope(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+}
+
+#[cfg(test)]
+mod tests {
+    //! Entra ID's multi-tenant endpoints against a local provider whose discovery says
+    //! `http://127.0.0.1:PORT/{tenantid}/v2.0`, as Microsoft's does.
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use crate::{
+        Auth, AuthConfig, BearerError, ConfigError, DiscoveryError, ProviderKind, TokenError,
+    };
+
+    const T1: &str = "11111111-1111-1111-1111-111111111111";
+    const T2: &str = "22222222-2222-2222-2222-222222222222";
+
+    /// A provider at `/{segment}/v2.0` whose discovery publishes the template.
+    async fn entra_like(segment: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let b = base.clone();
+        let discovery = move || {
+            let b = b.clone();
+            async move {
+                axum::Json(json!({
+                    "issuer": format!("{b}/{{tenantid}}/v2.0"),
+                    "authorization_endpoint": format!("{b}/{segment}/oauth2/v2.0/authorize"),
+                    "token_endpoint": format!("{b}/{segment}/oauth2/v2.0/token"),
+                    "jwks_uri": format!("{b}/common/discovery/v2.0/keys"),
+                }))
+            }
+        };
+        let jwks = include_str!("token/testdata/jwks.json");
+        let app = axum::Router::new()
+            .route(
+                &format!("/{segment}/v2.0/.well-known/openid-configuration"),
+                axum::routing::get(discovery),
+            )
+            .route(
+                "/common/discovery/v2.0/keys",
+                axum::routing::get(move || async move { jwks }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    async fn auth(base: &str, kind: ProviderKind) -> Result<Auth, DiscoveryError> {
+        let config = AuthConfig::builder(
+            format!("{base}/common/v2.0"),
+            "client",
+            "http://127.0.0.1:3000",
+        )
+        .with_provider_kind(kind)
+        .with_api_audience("api://app");
+        Auth::discover(config.build().expect("config")).await
+    }
+
+    fn sign(claims: serde_json::Value) -> String {
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("rsa1".into());
+        let key = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        encode(&h, &claims, &key).expect("sign")
+    }
+
+    fn now() -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+    }
+
+    fn id_token(base: &str, iss_tenant: &str, tid: Option<&str>) -> String {
+        let t = now();
+        let mut c = json!({ "iss": format!("{base}/{iss_tenant}/v2.0"), "aud": "client",
+                            "sub": "alice", "exp": t + 300, "iat": t, "nonce": "n" });
+        if let Some(tid) = tid {
+            c["tid"] = json!(tid);
+        }
+        sign(c)
+    }
+
+    #[tokio::test]
+    async fn entra_multi_tenant_iss_must_be_the_template_with_the_tokens_own_tid() {
+        let base = entra_like("common").await;
+        let auth = auth(&base, ProviderKind::EntraId)
+            .await
+            .expect("discovered");
+        let ok = auth
+            .validate_id_token(&id_token(&base, T1, Some(T1)), "n")
+            .await;
+        assert_eq!(ok.expect("tenant 1").sub(), "alice");
+        let ok = auth
+            .validate_id_token(&id_token(&base, T2, Some(T2)), "n")
+            .await;
+        assert!(ok.is_ok(), "any tenant without an allow-list");
+        for (what, token) in [
+            (
+                "iss of another tenant than tid",
+                id_token(&base, T2, Some(T1)),
+            ),
+            ("no tid", id_token(&base, T1, None)),
+            (
+                "tid not a GUID",
+                id_token(&base, "contoso", Some("contoso")),
+            ),
+            (
+                "the template itself",
+                id_token(&base, "{tenantid}", Some("{tenantid}")),
+            ),
+            ("the common endpoint", id_token(&base, "common", Some(T1))),
+        ] {
+            assert_eq!(
+                auth.validate_id_token(&token, "n").await.unwrap_err(),
+                TokenError::InvalidIssuer,
+                "{what}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn entra_multi_tenant_allow_list_refuses_other_tenants() {
+        let base = entra_like("organizations").await;
+        let config = AuthConfig::builder(
+            format!("{base}/organizations/v2.0"),
+            "client",
+            "http://127.0.0.1:3000",
+        )
+        .with_provider_kind(ProviderKind::EntraId)
+        .with_allowed_tenants([T1.to_uppercase()])
+        .with_api_audience("api://app")
+        .build()
+        .expect("config");
+        let auth = Auth::discover(config).await.expect("discovered");
+        assert!(
+            auth.validate_id_token(&id_token(&base, T1, Some(T1)), "n")
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            auth.validate_id_token(&id_token(&base, T2, Some(T2)), "n")
+                .await
+                .unwrap_err(),
+            TokenError::InvalidIssuer
+        );
+        // Bearer tokens follow the same rule.
+        let t = now();
+        let bearer = |tenant: &str| {
+            sign(
+                json!({ "iss": format!("{base}/{tenant}/v2.0"), "tid": tenant, "aud": "api://app",
+                         "sub": "svc", "exp": t + 300, "iat": t }),
+            )
+        };
+        assert!(auth.authenticate_bearer(&bearer(T1)).await.is_ok());
+        assert_eq!(
+            auth.authenticate_bearer(&bearer(T2)).await.unwrap_err(),
+            BearerError::Invalid(TokenError::InvalidIssuer)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_entra_kind_gets_a_template_issuer() {
+        let base = entra_like("common").await;
+        let generic = auth(&base, ProviderKind::Generic).await;
+        assert!(
+            matches!(generic, Err(DiscoveryError::IssuerMismatch { .. })),
+            "{generic:?}"
+        );
+        let refused = AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
+            .with_allowed_tenants([T1])
+            .build();
+        assert!(matches!(
+            refused,
+            Err(ConfigError::Invalid {
+                name: "OIDC_ALLOWED_TENANTS",
+                ..
+            })
+        ));
+        let not_a_guid = AuthConfig::builder(
+            "https://login.microsoftonline.com/common/v2.0",
+            "c",
+            "https://app.example.com",
+        )
+        .with_provider_kind(ProviderKind::EntraId)
+        .with_allowed_tenants(["contoso.com"])
+        .build();
+        assert!(not_a_guid.is_err());
+    }
+}

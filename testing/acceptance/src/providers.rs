@@ -1,0 +1,508 @@
+//! Several providers in one app (issue 15), on both frameworks: two development
+//! providers with distinct keys behind one app, the chooser, sign-in at each, and every
+//! mix-up variant of RFC 9700 §4.4 refused with its named reason.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use auth_core::{Auth, AuthConfig, ProviderConfigBuilder};
+use auth_testkit::{Alg, DevProvider, Misbehaviour, Signing};
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::hostile::BACKCHANNEL_EVENT;
+use crate::{API, API_SCOPE, Running, Serve, follow, init, me_at, page_code};
+
+/// An app with providers `a` and `b`, each a development provider of its own (own
+/// keys, own issuer), auto-approving.
+pub(crate) struct TwoProviders {
+    pub(crate) base: String,
+    pub(crate) a: DevProvider,
+    pub(crate) b: DevProvider,
+    events: Arc<Mutex<Vec<String>>>,
+    _server: Running,
+}
+
+impl TwoProviders {
+    fn events(&self) -> Vec<String> {
+        self.events.lock().expect("events").clone()
+    }
+
+    fn last_event(&self) -> String {
+        self.events().last().cloned().unwrap_or_default()
+    }
+}
+
+fn bind() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    (listener, base)
+}
+
+async fn dev(base: &str, id: &str) -> DevProvider {
+    DevProvider::builder()
+        .app_provider(base, id)
+        .auto_approve(true)
+        .api_audience(API)
+        .start()
+        .await
+        .expect("dev provider")
+}
+
+fn with_api(p: ProviderConfigBuilder) -> ProviderConfigBuilder {
+    p.with_api_audience(API)
+}
+
+async fn two_providers(serve: Serve) -> TwoProviders {
+    init();
+    let (listener, base) = bind();
+    let a = dev(&base, "a").await;
+    let b = dev(&base, "b").await;
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let config = AuthConfig::builder_for_providers(&base)
+        .with_provider(with_api(a.provider_config("a").with_name("Provider A")))
+        .with_provider(with_api(b.provider_config("b").with_name("Provider B")))
+        .with_required_api_scopes([API_SCOPE])
+        .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
+        .build()
+        .expect("config");
+    let auth = Auth::discover(config).await.expect("discovery");
+    TwoProviders {
+        base,
+        a,
+        b,
+        events,
+        _server: serve(auth, listener),
+    }
+}
+
+/// Signs in at provider `id` as `user`; returns `/me`.
+async fn sign_in_at(app: &TwoProviders, browser: &reqwest::Client, id: &str, user: &str) -> Value {
+    let provider = if id == "a" { &app.a } else { &app.b };
+    let page = provider
+        .sign_in(
+            browser,
+            &format!("{}/auth/login/{id}?return_to=/me", app.base),
+            user,
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(page.status(), StatusCode::OK);
+    page.json().await.expect("json")
+}
+
+/// Starts a login at provider `id` and returns the authorization response the
+/// provider sent back (the URL of the app's callback, not yet opened).
+async fn authorization_response(app: &TwoProviders, browser: &reqwest::Client, id: &str) -> Url {
+    let start = browser
+        .get(format!("{}/auth/login/{id}", app.base))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    assert!(start.headers().get(SET_COOKIE).is_some(), "pending login");
+    let authorize = start.headers()[LOCATION]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let answer = browser.get(&authorize).send().await.expect("authorize");
+    let to = answer.headers()[LOCATION].to_str().expect("ascii");
+    Url::parse(to).expect("url")
+}
+
+async fn status_and_body(r: reqwest::Response) -> (StatusCode, String) {
+    let status = r.status();
+    (status, r.text().await.expect("body"))
+}
+
+/// `GET /auth/login` with several providers: a chooser page, one link per provider to
+/// its own login route, keeping `return_to`; each provider has its own routes, and the
+/// single-provider routes are gone.
+pub async fn providers_chooser_links_each_provider_keeping_return_to(serve: Serve) {
+    let app = two_providers(serve).await;
+    let r = reqwest::get(format!("{}/auth/login?return_to=/reports", app.base))
+        .await
+        .expect("chooser");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/html")
+    );
+    let html = r.text().await.expect("body");
+    for (id, name) in [("a", "Provider A"), ("b", "Provider B")] {
+        let link = format!("href=\"/auth/login/{id}?return_to=/reports\"");
+        assert!(html.contains(&link), "{link} in {html}");
+        assert!(html.contains(name), "{name} in {html}");
+    }
+    let signup = reqwest::get(format!("{}/auth/signup", app.base))
+        .await
+        .expect("chooser")
+        .text()
+        .await
+        .expect("body");
+    assert!(signup.contains("href=\"/auth/signup/b\""), "{signup}");
+    for (path, status) in [
+        ("/auth/login/c", StatusCode::NOT_FOUND),
+        ("/auth/callback", StatusCode::NOT_FOUND),
+    ] {
+        let r = reqwest::get(format!("{}{path}", app.base))
+            .await
+            .expect("get");
+        assert_eq!(r.status(), status, "{path}");
+    }
+}
+
+/// Signing in at each provider: `/me` names the provider and its issuer; logout goes
+/// to the end-session endpoint of the provider that signed the session in.
+pub async fn providers_sign_in_at_each_and_log_out_at_the_right_one(serve: Serve) {
+    let app = two_providers(serve).await;
+    for (id, provider) in [("a", &app.a), ("b", &app.b)] {
+        let browser = DevProvider::browser();
+        let me = sign_in_at(&app, &browser, id, "alice").await;
+        assert_eq!(me["sub"], "alice");
+        assert_eq!(me["iss"], provider.issuer());
+        assert_eq!(me["provider"], id);
+        let (last, seen) = follow(&browser, &format!("{}/auth/logout", app.base)).await;
+        assert_eq!(last.status(), StatusCode::OK);
+        assert!(
+            seen.iter()
+                .any(|u| u.starts_with(&format!("{}/end_session?", provider.issuer()))),
+            "{id}: {seen:?}"
+        );
+        assert_eq!(
+            me_at(&browser, &app.base).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(app.a.stats().code_grants, 1);
+    assert_eq!(app.b.stats().code_grants, 1);
+}
+
+/// Mix-up: provider A's authorization response delivered to provider B's callback
+/// path. The sealed pending login says A; the callback of B refuses and no token
+/// request reaches either provider.
+pub async fn mixup_callback_at_another_providers_path_is_refused(serve: Serve) {
+    let app = two_providers(serve).await;
+    let browser = DevProvider::browser();
+    let response = authorization_response(&app, &browser, "a").await;
+    assert_eq!(response.path(), "/auth/callback/a");
+    let mut at_b = response.clone();
+    at_b.set_path("/auth/callback/b");
+    let (status, body) = status_and_body(browser.get(at_b).send().await.expect("cb")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(page_code(&body), "provider_mismatch");
+    assert_eq!(app.last_event(), "LoginRefused(ProviderMismatch)");
+    assert_eq!(
+        (app.a.stats().token_requests, app.b.stats().token_requests),
+        (0, 0)
+    );
+    assert_eq!(
+        me_at(&browser, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Mix-up: an authorization response at A's callback whose `iss` (RFC 9207) names B.
+pub async fn mixup_iss_parameter_naming_another_issuer_is_refused(serve: Serve) {
+    let app = two_providers(serve).await;
+    let browser = DevProvider::browser();
+    let response = authorization_response(&app, &browser, "a").await;
+    let mut forged = response.clone();
+    let pairs: Vec<(String, String)> = response
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "iss" {
+                app.b.issuer().to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let (status, body) = status_and_body(browser.get(forged).send().await.expect("cb")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(page_code(&body), "invalid_callback");
+    assert_eq!(app.last_event(), "LoginRefused(IssuerMismatch)");
+    assert_eq!(app.a.stats().token_requests, 0);
+}
+
+/// Mix-up: A's token endpoint answers with an ID token whose `iss` is B's (signed by
+/// A): judged by A's rules, it is refused.
+pub async fn mixup_id_token_from_a_naming_bs_issuer_is_refused(serve: Serve) {
+    let app = two_providers(serve).await;
+    app.a
+        .misbehave(Misbehaviour::default().id_token_claim("iss", json!(app.b.issuer())));
+    let browser = DevProvider::browser();
+    let page = app
+        .a
+        .sign_in(&browser, &format!("{}/auth/login/a", app.base), "alice")
+        .await
+        .expect("round trip");
+    let (status, body) = status_and_body(page).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(page_code(&body), "invalid_token");
+    assert_eq!(app.last_event(), "LoginRefused(IdToken(InvalidIssuer))");
+    assert_eq!(
+        me_at(&browser, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn post_logout_token(app: &TwoProviders, id: &str, token: String) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{}/auth/backchannel-logout/{id}", app.base))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .expect("post")
+        .status()
+}
+
+fn logout_claims(iss: &str, sub: &str) -> Value {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    json!({
+        "iss": iss, "aud": auth_testkit::DEV_CLIENT_ID, "iat": t, "exp": t + 120,
+        "jti": format!("jti-{iss}-{t}"), "sub": sub, "events": { BACKCHANNEL_EVENT: {} },
+    })
+}
+
+/// Mix-up at the back channel: at A's path, a logout token signed by B (naming A's
+/// issuer, or B's own) is refused, and the A-session survives.
+pub async fn mixup_logout_token_of_another_provider_is_refused(serve: Serve) {
+    let app = two_providers(serve).await;
+    let browser = DevProvider::browser();
+    sign_in_at(&app, &browser, "a", "alice").await;
+    let signed_by_b = app.b.sign_jwt(
+        &Signing::Key(Alg::RS256),
+        "logout+jwt",
+        &logout_claims(app.a.issuer(), "alice"),
+    );
+    assert_eq!(
+        post_logout_token(&app, "a", signed_by_b).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(
+        app.last_event()
+            .starts_with("BackchannelLogoutRefused(Invalid(UnknownKey"),
+        "{:?}",
+        app.events()
+    );
+    let issued_by_b = app.b.sign_jwt(
+        &Signing::Key(Alg::RS256),
+        "logout+jwt",
+        &logout_claims(app.b.issuer(), "alice"),
+    );
+    assert_eq!(
+        post_logout_token(&app, "a", issued_by_b).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(
+        app.last_event()
+            .starts_with("BackchannelLogoutRefused(Invalid(UnknownKey"),
+        "{:?}",
+        app.events()
+    );
+    assert_eq!(me_at(&browser, &app.base).await.status(), StatusCode::OK);
+}
+
+/// A user is (iss, sub): alice at A and alice at B are two users. B's back-channel
+/// logout of alice, by `sub` alone or by her B-session's `sid`, ends only B-sessions.
+pub async fn backchannel_logout_at_one_provider_ends_only_its_session(serve: Serve) {
+    let app = two_providers(serve).await;
+    let (at_a, at_b) = (DevProvider::browser(), DevProvider::browser());
+    sign_in_at(&app, &at_a, "a", "alice").await;
+    sign_in_at(&app, &at_b, "b", "alice").await;
+    // By `sub` alone (no `sid`): every session of B's alice.
+    let by_sub = app.b.sign_jwt(
+        &Signing::Key(Alg::RS256),
+        "logout+jwt",
+        &logout_claims(app.b.issuer(), "alice"),
+    );
+    assert_eq!(post_logout_token(&app, "b", by_sub).await, StatusCode::OK);
+    assert_eq!(
+        me_at(&at_b, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(me_at(&at_a, &app.base).await.status(), StatusCode::OK);
+    // By `sid`, as the provider sends it when an administrator ends her sessions.
+    // (Session times are whole seconds: a sign-in in the second of a logout by `sub`
+    // counts as before it.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sign_in_at(&app, &at_b, "b", "alice").await;
+    app.b.log_out_user("alice").await;
+    let s = app.b.stats();
+    // Both of her provider sessions at B (the first one's logout was only ours).
+    assert_eq!(
+        (s.backchannel_logouts_sent, s.backchannel_logouts_failed),
+        (2, 0)
+    );
+    assert_eq!(
+        me_at(&at_b, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(me_at(&at_a, &app.base).await.status(), StatusCode::OK);
+    // A's own logout token, at A's path, ends the A-session.
+    let token = app.a.sign_jwt(
+        &Signing::Key(Alg::RS256),
+        "logout+jwt",
+        &logout_claims(app.a.issuer(), "alice"),
+    );
+    assert_eq!(post_logout_token(&app, "a", token).await, StatusCode::OK);
+    assert_eq!(
+        me_at(&at_a, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn api_with(app: &TwoProviders, token: &str) -> (StatusCode, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/me", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("api");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Bearer tokens from each provider are accepted, each checked with its own issuer's
+/// keys; a token naming A but signed with B's key, and a token of an issuer that is
+/// not configured, are refused.
+pub async fn bearer_tokens_are_checked_with_their_own_providers_keys(serve: Serve) {
+    let app = two_providers(serve).await;
+    for (id, provider) in [("a", &app.a), ("b", &app.b)] {
+        let (status, body) = api_with(&app, &provider.access_token("alice", &[API_SCOPE])).await;
+        assert_eq!(status, StatusCode::OK, "{id}: {body}");
+        assert_eq!(body["iss"], provider.issuer());
+        assert_eq!(body["provider"], id);
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = |iss: &str| {
+        json!({ "iss": iss, "sub": "alice", "aud": API, "client_id": "dev-client",
+                "scope": API_SCOPE, "iat": t, "exp": t + 300 })
+    };
+    let a_named_b_signed =
+        app.b
+            .sign_jwt(&Signing::Key(Alg::RS256), "at+jwt", &claims(app.a.issuer()));
+    assert_eq!(
+        api_with(&app, &a_named_b_signed).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        app.last_event()
+            .starts_with("BearerRefused(Invalid(UnknownKey"),
+        "{:?}",
+        app.events()
+    );
+    let other = DevProvider::builder()
+        .api_audience(API)
+        .start()
+        .await
+        .expect("third provider");
+    let unconfigured = other.sign_jwt(&Signing::Key(Alg::RS256), "at+jwt", &claims(other.issuer()));
+    assert_eq!(
+        api_with(&app, &unconfigured).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.last_event(), "BearerRefused(Invalid(InvalidIssuer))");
+}
+
+/// A provider that is down at start does not stop the app: its routes answer 503
+/// while the other works, and once it is up (found again by the background retry)
+/// its sign-in works.
+pub async fn provider_down_at_start_answers_503_until_it_is_discovered(serve: Serve) {
+    init();
+    let (listener, base) = bind();
+    let a = dev(&base, "a").await;
+    // B's port is reserved and released: nothing listens there at start.
+    let b_port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let b_issuer = format!("http://127.0.0.1:{b_port}");
+    let config = AuthConfig::builder_for_providers(&base)
+        .with_provider(a.provider_config("a"))
+        .with_provider(
+            auth_core::ProviderConfig::builder("b", &b_issuer, auth_testkit::DEV_CLIENT_ID)
+                .with_client_secret("b-secret"),
+        )
+        .with_connect_timeout(Duration::from_millis(500))
+        .build()
+        .expect("config");
+    let auth = Auth::discover(config).await.expect("A is up");
+    let _server = serve(auth, listener);
+    let browser = DevProvider::browser();
+    let r = browser
+        .get(format!("{base}/auth/login/b"))
+        .send()
+        .await
+        .expect("login");
+    let (status, body) = status_and_body(r).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page_code(&body), "provider_unavailable");
+    let r = browser
+        .get(format!("{base}/auth/login/a"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "A works meanwhile");
+    let b = DevProvider::builder()
+        .port(b_port)
+        .app_provider(&base, "b")
+        .start()
+        .await
+        .expect("B comes up");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = browser
+            .get(format!("{base}/auth/login/b"))
+            .send()
+            .await
+            .expect("login");
+        if r.status() == StatusCode::SEE_OTHER {
+            let to = r.headers()[LOCATION].to_str().expect("ascii");
+            assert!(
+                to.starts_with(&format!("{}/authorize?", b.issuer())),
+                "{to}"
+            );
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(Instant::now() < deadline, "B was never discovered");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The providers suite: every scenario of this module, on one framework.
+#[macro_export]
+macro_rules! providers_suite {
+    ($serve:path) => {
+        $crate::__scenarios!($serve;
+            providers_chooser_links_each_provider_keeping_return_to,
+            providers_sign_in_at_each_and_log_out_at_the_right_one,
+            mixup_callback_at_another_providers_path_is_refused,
+            mixup_iss_parameter_naming_another_issuer_is_refused,
+            mixup_id_token_from_a_naming_bs_issuer_is_refused,
+            mixup_logout_token_of_another_provider_is_refused,
+            backchannel_logout_at_one_provider_ends_only_its_session,
+            bearer_tokens_are_checked_with_their_own_providers_keys,
+            provider_down_at_start_answers_503_until_it_is_discovered);
+    };
+}
