@@ -1194,6 +1194,105 @@ mod tests {
     }
 
     #[test]
+    fn several_providers_are_read_from_the_environment() {
+        let c = AuthConfig::from_lookup(env(&[
+            ("APP_URL", "https://app.example.com"),
+            ("OIDC_PROVIDERS", "google, corp-sso"),
+            ("OIDC_GOOGLE_ISSUER", "https://accounts.google.com"),
+            ("OIDC_GOOGLE_CLIENT_ID", "g"),
+            ("OIDC_GOOGLE_CLIENT_SECRET", "gs"),
+            ("OIDC_GOOGLE_PROVIDER", "google"),
+            ("OIDC_GOOGLE_NAME", "Google"),
+            (
+                "OIDC_CORP_SSO_ISSUER",
+                "https://login.microsoftonline.com/organizations/v2.0",
+            ),
+            ("OIDC_CORP_SSO_CLIENT_ID", "c"),
+            ("OIDC_CORP_SSO_PROVIDER", "entra"),
+            ("OIDC_CORP_SSO_SCOPES", "openid email"),
+            ("OIDC_CORP_SSO_API_AUDIENCE", "api://app"),
+            (
+                "OIDC_CORP_SSO_ALLOWED_TENANTS",
+                "11111111-1111-1111-1111-111111111111",
+            ),
+        ]))
+        .expect("config");
+        let [google, corp] = c.providers() else {
+            panic!("two providers: {c:?}")
+        };
+        assert_eq!((google.id(), google.name()), (Some("google"), "Google"));
+        assert_eq!(google.kind(), ProviderKind::Google);
+        assert_eq!(
+            google.redirect_uri().as_str(),
+            "https://app.example.com/auth/callback/google"
+        );
+        assert_eq!((corp.id(), corp.name()), (Some("corp-sso"), "corp-sso"));
+        assert_eq!(
+            corp.redirect_uri().as_str(),
+            "https://app.example.com/auth/callback/corp-sso"
+        );
+        assert_eq!(corp.scopes, ["openid", "email"]);
+        assert!(corp.accepts_bearer_tokens() && !google.accepts_bearer_tokens());
+        let rule = corp.tenants.as_ref().expect("multi-tenant");
+        assert_eq!(
+            rule.template(),
+            "https://login.microsoftonline.com/{tenantid}/v2.0"
+        );
+        assert!(c.has_named_providers());
+    }
+
+    #[test]
+    fn several_providers_refuse_what_is_ambiguous() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![
+                ("APP_URL", "https://app.example.com"),
+                ("OIDC_A_ISSUER", "https://a.example.com"),
+                ("OIDC_A_CLIENT_ID", "a"),
+            ];
+            vars.extend_from_slice(extra);
+            AuthConfig::from_lookup(env(&vars))
+        };
+        let err = with(&[("OIDC_PROVIDERS", "a,b")]).unwrap_err();
+        assert_eq!(err.to_string(), "OIDC_B_ISSUER is not set");
+        assert!(with(&[("OIDC_PROVIDERS", "a,A")]).is_err(), "uppercase id");
+        assert!(with(&[("OIDC_PROVIDERS", "a,")]).is_err(), "empty id");
+        assert!(with(&[("OIDC_PROVIDERS", "a/b")]).is_err(), "slash in id");
+        let twice = with(&[("OIDC_PROVIDERS", "a,a")]).unwrap_err();
+        assert!(twice.to_string().contains("twice"), "{twice}");
+        let both = with(&[
+            ("OIDC_PROVIDERS", "a"),
+            ("OIDC_ISSUER", "https://x.example.com"),
+        ]);
+        assert!(matches!(
+            both,
+            Err(ConfigError::Invalid {
+                name: "OIDC_ISSUER",
+                ..
+            })
+        ));
+        let bad = with(&[("OIDC_PROVIDERS", "a"), ("OIDC_A_PROVIDER", "facebook")]).unwrap_err();
+        assert!(
+            matches!(&bad, ConfigError::Provider { id, .. } if id == "a"),
+            "{bad}"
+        );
+        // A provider setting on the builder of several providers is refused, not
+        // silently applied to one of them.
+        let misplaced = AuthConfig::builder_for_providers("https://app.example.com")
+            .with_provider(ProviderConfig::builder("a", "https://a.example.com", "a"))
+            .with_client_secret("s")
+            .build();
+        assert!(matches!(
+            misplaced,
+            Err(ConfigError::Invalid {
+                name: "with_client_secret",
+                ..
+            })
+        ));
+        let none = AuthConfig::builder_for_providers("https://app.example.com").build();
+        assert!(none.is_err());
+    }
+
+    #[test]
     fn from_env_builds_redirect_uri_and_defaults() {
         let c = AuthConfig::from_lookup(env(BASE)).expect("config");
         assert_eq!(

@@ -948,6 +948,85 @@ mod tests {
         Auth::discover(config).await.expect("auth")
     }
 
+    async fn two_providers(
+        tweak: impl FnOnce(crate::AuthConfigBuilder) -> crate::AuthConfigBuilder,
+    ) -> Auth {
+        let provider = |id: &str, issuer: &str| {
+            let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+            crate::ProviderConfig::builder(id, issuer, "client")
+                .with_name(format!("<{id}>"))
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    url("/authorize"),
+                    url("/token"),
+                    url("/jwks"),
+                ))
+        };
+        let config = crate::AuthConfig::builder_for_providers("https://app.example.com")
+            .with_provider(provider("a", "https://a.example.com"))
+            .with_provider(provider("b", "https://b.example.com"));
+        Auth::discover(tweak(config).build().expect("config"))
+            .await
+            .expect("auth")
+    }
+
+    #[tokio::test]
+    async fn the_chooser_escapes_names_and_keeps_the_query_and_an_app_can_replace_it() {
+        let auth = two_providers(|b| b).await;
+        let uri = Uri::from_static("/auth/login?return_to=%2Freports&x=%22%3E");
+        let r = auth.login_response(&uri, &HeaderMap::new(), false);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(set_cookies(&r).is_empty(), "the chooser starts no login");
+        let html = r.body();
+        assert!(
+            html.contains("&lt;a&gt;") && !html.contains("<a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"/auth/login/b?return_to=%2Freports&amp;x=%22%3E\""),
+            "{html}"
+        );
+        let replaced = two_providers(|b| {
+            b.with_chooser_page(|links| {
+                links
+                    .iter()
+                    .map(|l| format!("{}={} ", l.id, l.href))
+                    .collect()
+            })
+        })
+        .await;
+        let uri = Uri::from_static("/auth/signup?return_to=%2F");
+        let r = replaced.login_response(&uri, &HeaderMap::new(), true);
+        assert_eq!(
+            r.body(),
+            "a=/auth/signup/a?return_to=%2F b=/auth/signup/b?return_to=%2F "
+        );
+    }
+
+    #[tokio::test]
+    async fn a_login_at_one_provider_goes_to_its_endpoint_with_its_redirect_uri() {
+        let auth = two_providers(|b| b).await;
+        let routes: Vec<String> = auth.routes().iter().map(|r| r.path().to_owned()).collect();
+        assert!(
+            routes.contains(&"/auth/callback/b".to_owned()),
+            "{routes:?}"
+        );
+        assert!(!routes.contains(&"/auth/callback".to_owned()), "{routes:?}");
+        let start = auth
+            .begin_login_at("b", &Default::default(), None, &[])
+            .expect("start");
+        let url = start.authorization_url;
+        assert!(url.as_str().starts_with("https://b.example.com/authorize?"));
+        assert!(
+            url.query_pairs().any(|(k, v)| k == "redirect_uri"
+                && v == "https://app.example.com/auth/callback/b"),
+            "{url}"
+        );
+        assert!(matches!(
+            auth.begin_login_at("c", &Default::default(), None, &[]),
+            Err(crate::LoginError::UnknownProvider(_))
+        ));
+    }
+
     fn set_cookies(r: &Response<String>) -> Vec<String> {
         r.headers()
             .get_all(SET_COOKIE)

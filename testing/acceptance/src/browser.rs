@@ -227,12 +227,62 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
     wait_for_text(&browser, "Pick a test user").await;
     let signed_out = screenshot_path(&format!("{framework}-asked-to-sign-in-again.png"));
     std::fs::write(&signed_out, browser.screenshot().await.expect("screenshot")).expect("write");
+
+    // 7. An app with two providers: "Sign in" opens the chooser; pick provider B, then
+    // Bob on B's page; back on the app, signed in by B.
+    let two = crate::providers::two_providers_approving(serve, false).await;
+    browser
+        .goto(&format!("{}/", two.base))
+        .await
+        .expect("open /");
+    browser
+        .find(Locator::Css("a[href='/auth/login']"))
+        .await
+        .expect("sign-in link")
+        .click()
+        .await
+        .expect("click sign in");
+    wait_for_text(&browser, "Choose how to continue").await;
+    let chooser = screenshot_path(&format!("{framework}-provider-chooser.png"));
+    std::fs::write(&chooser, browser.screenshot().await.expect("screenshot")).expect("write");
+    browser
+        .find(Locator::Css("a.auth-provider[data-provider='b']"))
+        .await
+        .expect("provider B's link")
+        .click()
+        .await
+        .expect("click provider B");
+    let b_issuer = two.b.issuer().to_owned();
+    wait_for_url(&browser, "provider B's sign-in page", |u| {
+        u.as_str().starts_with(&format!("{b_issuer}/authorize"))
+    })
+    .await;
+    browser
+        .find(Locator::Css("button[value='bob']"))
+        .await
+        .expect("Bob's button")
+        .click()
+        .await
+        .expect("click Bob");
+    wait_for_url(&browser, "the two-provider app after sign-in", |u| {
+        u.as_str().starts_with(&two.base) && u.path() == "/"
+    })
+    .await;
+    wait_for_text(&browser, "Signed in as Bob Example").await;
+    browser
+        .goto(&format!("{}/me", two.base))
+        .await
+        .expect("open /me");
+    wait_for_text(&browser, &format!("\"iss\":\"{b_issuer}\"")).await;
+    wait_for_text(&browser, "\"provider\":\"b\"").await;
+    assert_eq!((two.a.stats().sign_ins, two.b.stats().sign_ins), (0, 1));
     browser.close().await.expect("close");
     eprintln!(
-        "screenshots: {}, {}, {}",
+        "screenshots: {}, {}, {}, {}",
         signed_in.display(),
         protected.display(),
-        signed_out.display()
+        signed_out.display(),
+        chooser.display()
     );
     let s = app.provider.stats();
     assert_eq!(

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::hostile::BACKCHANNEL_EVENT;
-use crate::{API, API_SCOPE, Running, Serve, follow, init, me_at, page_code};
+use crate::{API, API_SCOPE, Running, SECRET, Serve, follow, init, me_at, page_code};
 
 /// An app with providers `a` and `b`, each a development provider of its own (own
 /// keys, own issuer), auto-approving.
@@ -46,9 +46,13 @@ fn bind() -> (TcpListener, String) {
 }
 
 async fn dev(base: &str, id: &str) -> DevProvider {
+    dev_approving(base, id, true).await
+}
+
+async fn dev_approving(base: &str, id: &str, auto_approve: bool) -> DevProvider {
     DevProvider::builder()
         .app_provider(base, id)
-        .auto_approve(true)
+        .auto_approve(auto_approve)
         .api_audience(API)
         .start()
         .await
@@ -60,10 +64,15 @@ fn with_api(p: ProviderConfigBuilder) -> ProviderConfigBuilder {
 }
 
 async fn two_providers(serve: Serve) -> TwoProviders {
+    two_providers_approving(serve, true).await
+}
+
+/// Providers `a` and `b`; with `auto_approve` off they show their sign-in page.
+pub(crate) async fn two_providers_approving(serve: Serve, auto_approve: bool) -> TwoProviders {
     init();
     let (listener, base) = bind();
-    let a = dev(&base, "a").await;
-    let b = dev(&base, "b").await;
+    let a = dev_approving(&base, "a", auto_approve).await;
+    let b = dev_approving(&base, "b", auto_approve).await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let config = AuthConfig::builder_for_providers(&base)
@@ -490,6 +499,87 @@ pub async fn provider_down_at_start_answers_503_until_it_is_discovered(serve: Se
     }
 }
 
+/// The real `oidc-provider` and the development provider behind one app, configured
+/// from the environment as a deployment would be (`OIDC_PROVIDERS=corp,dev` and
+/// `OIDC_CORP_*`, `OIDC_DEV_*`): the chooser lists both, each signs in with its own
+/// issuer, and logout goes to the end-session endpoint of the session's provider.
+pub async fn providers_from_the_environment_real_oidc_provider_and_dev_provider(serve: Serve) {
+    init();
+    let (listener, base) = bind();
+    let corp = provider_harness::TestProvider::start(json!({
+        "clients": [{
+            "client_id": "example",
+            "client_secret": SECRET,
+            "redirect_uris": [format!("{base}/auth/callback/corp")],
+            "post_logout_redirect_uris": [format!("{base}/")],
+            "backchannel_logout_uri": format!("{base}/auth/backchannel-logout/corp"),
+        }]
+    }))
+    .await;
+    let dev = dev(&base, "dev").await;
+    let (dev_id, dev_secret) = dev.client_credentials().expect("client");
+    let env = [
+        ("APP_URL", base.as_str()),
+        ("OIDC_PROVIDERS", "corp, dev"),
+        ("OIDC_CORP_ISSUER", corp.issuer.as_str()),
+        ("OIDC_CORP_CLIENT_ID", "example"),
+        ("OIDC_CORP_CLIENT_SECRET", SECRET),
+        ("OIDC_CORP_NAME", "Corporate SSO"),
+        ("OIDC_CORP_API_AUDIENCE", API),
+        ("OIDC_DEV_ISSUER", dev.issuer()),
+        ("OIDC_DEV_CLIENT_ID", dev_id),
+        ("OIDC_DEV_CLIENT_SECRET", dev_secret),
+        ("OIDC_DEV_API_AUDIENCE", API),
+    ];
+    let config = AuthConfig::from_lookup(|name| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("config from the environment");
+    let auth = Auth::discover(config).await.expect("discovery");
+    let _server = serve(auth, listener);
+
+    let chooser = reqwest::get(format!("{base}/auth/login"))
+        .await
+        .expect("chooser")
+        .text()
+        .await
+        .expect("body");
+    assert!(chooser.contains("href=\"/auth/login/corp\""), "{chooser}");
+    assert!(chooser.contains("Corporate SSO"), "{chooser}");
+    assert!(chooser.contains("href=\"/auth/login/dev\""), "{chooser}");
+
+    let browser = crate::browser();
+    let (page, seen) = follow(&browser, &format!("{base}/auth/login/corp?return_to=/me")).await;
+    assert_eq!(page.status(), StatusCode::OK, "{seen:?}");
+    let me: Value = page.json().await.expect("json");
+    assert_eq!(me["iss"], corp.issuer.as_str());
+    assert_eq!(me["provider"], "corp");
+    let (_, seen) = follow(&browser, &format!("{base}/auth/logout")).await;
+    assert!(
+        seen.iter()
+            .any(|u| u.starts_with(&format!("{}/session/end", corp.issuer))),
+        "{seen:?}"
+    );
+
+    let browser = DevProvider::browser();
+    let page = dev
+        .sign_in(
+            &browser,
+            &format!("{base}/auth/login/dev?return_to=/me"),
+            "bob",
+        )
+        .await
+        .expect("sign in");
+    let me: Value = page.json().await.expect("json");
+    assert_eq!(
+        (me["sub"].as_str(), me["iss"].as_str()),
+        (Some("bob"), Some(dev.issuer()))
+    );
+    assert_eq!(me["provider"], "dev");
+}
+
 /// The providers suite: every scenario of this module, on one framework.
 #[macro_export]
 macro_rules! providers_suite {
@@ -503,6 +593,7 @@ macro_rules! providers_suite {
             mixup_logout_token_of_another_provider_is_refused,
             backchannel_logout_at_one_provider_ends_only_its_session,
             bearer_tokens_are_checked_with_their_own_providers_keys,
-            provider_down_at_start_answers_503_until_it_is_discovered);
+            provider_down_at_start_answers_503_until_it_is_discovered,
+            providers_from_the_environment_real_oidc_provider_and_dev_provider);
     };
 }
