@@ -36,7 +36,7 @@ const DEFAULT_CLIENT = {
 
 const KNOWN_KEYS = new Set([
   'port', 'clients', 'access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'interactive',
-  'api_resources',
+  'api_resources', 'fapi',
 ]);
 
 function loadConfig() {
@@ -100,7 +100,8 @@ function loadConfig() {
         : ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       backchannel_logout_session_required: true,
-      id_token_signed_response_alg: 'RS256',
+      // RS256 unless the client says (a FAPI 2.0 client takes ES256 or PS256).
+      id_token_signed_response_alg: c.id_token_signed_response_alg ?? 'RS256',
     };
     if (client.token_endpoint_auth_method === 'none') delete client.client_secret;
     for (const key of ['post_logout_redirect_uris', 'backchannel_logout_uri']) {
@@ -117,6 +118,9 @@ function loadConfig() {
     refreshTokenTtl: positive('refresh_token_ttl', 24 * 60 * 60),
     interactive: raw.interactive === true,
     apiResources,
+    // FAPI 2.0: pushed authorization requests required, DPoP available (with nonces),
+    // oidc-provider's FAPI 2.0 profile (assertion `aud` = issuer, PKCE...).
+    fapi: raw.fapi === true,
   };
 }
 
@@ -149,6 +153,9 @@ const cookieKeys = [
 function freshStats() {
   return {
     authorization_requests: 0,
+    // Pushed authorization requests (RFC 9126) answered 201, and the last one's form.
+    pushed_requests: 0,
+    last_pushed_params: {},
     token_requests: 0,
     code_grants: 0,
     refresh_grants: 0,
@@ -323,12 +330,19 @@ function buildProvider(issuer) {
           };
         },
       },
+      pushedAuthorizationRequests: {
+        enabled: true,
+        requirePushedAuthorizationRequests: config.fapi,
+      },
+      dPoP: { enabled: config.fapi, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+      fapi: { enabled: config.fapi, profile: '2.0' },
       introspection: { enabled: false },
       revocation: { enabled: false },
       registration: { enabled: false },
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    rotateRefreshToken: true,
+    // FAPI 2.0 forbids rotating a confidential client's refresh tokens.
+    rotateRefreshToken: !config.fapi,
     ttl: {
       AccessToken: config.accessTokenTtl,
       ClientCredentials: config.accessTokenTtl,
@@ -367,6 +381,13 @@ function buildProvider(issuer) {
       stats.last_authorization_params = { ...(body || {}) };
       if (typeof body?.prompt === 'string') pushCapped(stats.prompts, body.prompt);
     }
+    if (route === 'pushed_authorization_request' && ctx.status === 201) {
+      stats.pushed_requests += 1;
+      let body;
+      try { body = ctx.oidc.body; } catch { body = undefined; }
+      const { client_assertion: _a, client_secret: _s, ...params } = body || {};
+      stats.last_pushed_params = params;
+    }
     if (route === 'token') {
       let grantType;
       try { grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type; } catch { /* ignore */ }
@@ -399,8 +420,9 @@ function buildProvider(issuer) {
     log(`back-channel logout FAILED client=${client.clientId} sub=${accountId} sid=${sid}: ${stats.last_backchannel_error}`);
   });
   provider.on('server_error', (_ctx, err) => log('server_error', err));
-  for (const ev of ['authorization.error', 'grant.error', 'end_session.error', 'end_session_confirm.error', 'userinfo.error']) {
-    provider.on(ev, (_ctx, err) => log(`${ev}: ${err.error ?? err.name}${err.error_description ? ` (${err.error_description})` : ''}`));
+  // The error responses are generic: the reason is in `error_detail`.
+  for (const ev of ['authorization.error', 'grant.error', 'end_session.error', 'end_session_confirm.error', 'userinfo.error', 'pushed_authorization_request.error']) {
+    provider.on(ev, (_ctx, err) => log(`${ev}: ${err.error ?? err.name}${err.error_description ? ` (${err.error_description})` : ''}${err.error_detail ? ` [${err.error_detail}]` : ''}`));
   }
 
   return provider;

@@ -116,13 +116,13 @@ fn login_and_callback(c: &mut Criterion) {
         .block_on(Auth::discover(provider.config().build().expect("config")))
         .expect("auth");
     c.bench_function("login/authorization_url", |b| {
-        b.iter(|| auth.begin_login(&LoginOptions::default(), Some("/me"), &[]))
+        b.iter(|| rt.block_on(auth.begin_login(&LoginOptions::default(), Some("/me"), &[])))
     });
     c.bench_function("callback/cpu", |b| {
         b.iter_custom(|n| {
             let mut cpu = Duration::ZERO;
             for _ in 0..n {
-                let pending = support::start_login(&auth);
+                let pending = rt.block_on(support::start_login(&auth));
                 let start = cpu_time::ThreadTime::now();
                 let done = rt.block_on(auth.callback_response(&pending.uri, &pending.headers));
                 cpu += start.elapsed();

@@ -50,7 +50,9 @@ fn main() {
         rt.block_on(support::sign_in(&auth));
     }
     // Logins prepared before counting: the pending-login cookies are the browser's.
-    let pending: Vec<_> = (0..n).map(|_| support::start_login(&auth)).collect();
+    let pending: Vec<_> = (0..n)
+        .map(|_| rt.block_on(support::start_login(&auth)))
+        .collect();
     let rss_before = rss();
     let region = Region::new(GLOBAL);
     for p in &pending {

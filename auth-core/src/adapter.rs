@@ -373,7 +373,7 @@ pub async fn require(
                 .unwrap_or_else(|_| http::Uri::from_static("/"));
             Err(Rejection::new(
                 Reason::StepUpRequired,
-                auth.step_up_response(&method, &uri, &headers, requirement),
+                auth.step_up_response(&method, &uri, &headers, requirement, user.provider()),
             ))
         }
     }
@@ -517,6 +517,8 @@ pub enum Endpoint {
     CallbackAt(ProviderSlot),
     /// `POST {prefix}/backchannel-logout/{id}`: a logout token from that provider.
     BackchannelLogoutAt(ProviderSlot),
+    /// `GET {prefix}/jwks`: the public keys of the app's `private_key_jwt` keys.
+    Jwks,
 }
 
 /// Which provider of several a route belongs to (an index into the configuration's
@@ -578,6 +580,7 @@ impl Auth {
             ("/login".into(), GET, Endpoint::Login),
             ("/signup".into(), GET, Endpoint::Signup),
             ("/logout".into(), LOGOUT, Endpoint::Logout),
+            ("/jwks".into(), GET, Endpoint::Jwks),
         ];
         if self.config().has_named_providers() {
             for (index, provider) in self.config().providers().iter().enumerate() {
@@ -623,17 +626,18 @@ impl Auth {
     ) -> Response<String> {
         let (uri, headers) = (request.uri(), request.headers());
         match endpoint {
-            Endpoint::Login => self.login_response(uri, headers, false),
-            Endpoint::Signup => self.login_response(uri, headers, true),
+            Endpoint::Login => self.login_response(uri, headers, false).await,
+            Endpoint::Signup => self.login_response(uri, headers, true).await,
             Endpoint::Callback => self.callback_response(uri, headers).await,
             Endpoint::Logout => self.logout_response(request.method(), headers).await,
             Endpoint::BackchannelLogout => self.backchannel_response(request.body().as_ref()).await,
             Endpoint::LoginAt(ProviderSlot(i)) => {
-                self.login_response_at(Some(i), uri, headers, false)
+                self.login_response_at(Some(i), uri, headers, false).await
             }
             Endpoint::SignupAt(ProviderSlot(i)) => {
-                self.login_response_at(Some(i), uri, headers, true)
+                self.login_response_at(Some(i), uri, headers, true).await
             }
+            Endpoint::Jwks => self.jwks_response(),
             Endpoint::CallbackAt(ProviderSlot(i)) => {
                 self.callback_response_at(Some(i), uri, headers).await
             }
@@ -643,4 +647,11 @@ impl Auth {
             }
         }
     }
+}
+
+/// Adapters run [`Auth::respond`] on multi-threaded runtimes: its future must be `Send`.
+#[allow(dead_code)]
+fn respond_is_send(auth: &Auth, request: &http::Request<Vec<u8>>) {
+    fn send<T: Send>(_: T) {}
+    send(auth.respond(Endpoint::Login, request));
 }

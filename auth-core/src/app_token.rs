@@ -198,6 +198,9 @@ impl AppTokens {
             AppTokenError::Token(crate::TokenExchangeError::Unreachable(e.to_string()))
         })?;
         let mut exchange = discovered.oauth.exchange_client_credentials();
+        for (name, value) in discovered.assertion_fields() {
+            exchange = exchange.add_extra_param(name, value);
+        }
         for scope in &request.scopes {
             exchange = exchange.add_scope(Scope::new(scope.clone()));
         }
@@ -211,7 +214,7 @@ impl AppTokens {
             .request_async(&core.http)
             .await
             .map_err(|e| AppTokenError::Token(map_token_error(e)))?;
-        check_token_type(&response).map_err(AppTokenError::Token)?;
+        check_token_type(&response, false).map_err(AppTokenError::Token)?;
         let expires_in = response.expires_in().map_or(DEFAULT_LIFETIME, |d| {
             i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
         });
@@ -268,8 +271,13 @@ impl Auth {
             .0
             .provider_of(user)
             .ok_or(UserInfoError::ProviderUnavailable)?;
-        self.userinfo_with(provider, user.access_token(), user.sub())
-            .await
+        self.userinfo_with(
+            provider,
+            user.access_token(),
+            user.dpop_key.as_ref(),
+            user.sub(),
+        )
+        .await
     }
 
     /// UserInfo with `access_token`, which must be about `sub`.
@@ -277,6 +285,7 @@ impl Auth {
         &self,
         provider: &crate::provider_state::ProviderState,
         access_token: &AccessToken,
+        dpop: Option<&crate::dpop::DpopKey>,
         sub: &str,
     ) -> Result<Claims, UserInfoError> {
         let inner = &self.0;
@@ -287,16 +296,49 @@ impl Auth {
             .userinfo_endpoint
             .as_ref()
             .ok_or(UserInfoError::NoEndpoint)?;
-        let mut headers = http::HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let bearer = HeaderValue::try_from(format!("Bearer {}", access_token.secret()))
-            .map_err(|_| UserInfoError::Invalid)?;
-        headers.insert(AUTHORIZATION, bearer);
-        let response = inner
-            .http
-            .send(http::Method::GET, endpoint.as_str(), headers, Vec::new())
+        let token = access_token.secret();
+        let request = |nonce: Option<&str>| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+            let scheme = match dpop {
+                None => "Bearer",
+                Some(key) => {
+                    let now = inner.config.clock.now();
+                    let proof = key.proof("GET", endpoint.as_str(), nonce, Some(token), now);
+                    headers.insert(
+                        "dpop",
+                        HeaderValue::try_from(proof).map_err(|_| UserInfoError::Invalid)?,
+                    );
+                    "DPoP"
+                }
+            };
+            let value = HeaderValue::try_from(format!("{scheme} {token}"))
+                .map_err(|_| UserInfoError::Invalid)?;
+            headers.insert(AUTHORIZATION, value);
+            Ok::<_, UserInfoError>(headers)
+        };
+        let get = |headers| {
+            inner
+                .http
+                .send(http::Method::GET, endpoint.as_str(), headers, Vec::new())
+        };
+        let mut response = get(request(None)?)
             .await
             .map_err(UserInfoError::Unreachable)?;
+        // A resource server that wants a DPoP nonce says so in a 401 (RFC 9449 §9).
+        if let (Some(_), StatusCode::UNAUTHORIZED, Some(nonce)) = (
+            dpop,
+            response.status(),
+            response
+                .headers()
+                .get("dpop-nonce")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        ) {
+            response = get(request(Some(&nonce))?)
+                .await
+                .map_err(UserInfoError::Unreachable)?;
+        }
         if !response.status().is_success() {
             return Err(UserInfoError::Status(response.status().as_u16()));
         }
@@ -489,14 +531,14 @@ mod tests {
         let auth = auth(&s).await;
         let token = AccessToken::new("at");
         assert!(matches!(
-            auth.userinfo_with(&auth.0.providers[0], &token, "alice")
+            auth.userinfo_with(&auth.0.providers[0], &token, None, "alice")
                 .await,
             Err(UserInfoError::SubjectMismatch)
         ));
         let s = stub("alice", 0).await;
         let auth = super::tests::auth(&s).await;
         let claims = auth
-            .userinfo_with(&auth.0.providers[0], &token, "alice")
+            .userinfo_with(&auth.0.providers[0], &token, None, "alice")
             .await
             .expect("claims");
         assert_eq!(claims.email(), Some("a@example.com"));

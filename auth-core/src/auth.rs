@@ -46,7 +46,7 @@ impl IdTokenField {
 
 impl ExtraTokenFields for IdTokenField {}
 
-type TokenResp = StandardTokenResponse<IdTokenField, BasicTokenType>;
+pub(crate) type TokenResp = StandardTokenResponse<IdTokenField, BasicTokenType>;
 pub(crate) type OAuthClient = oauth2::Client<
     BasicErrorResponse,
     TokenResp,
@@ -88,15 +88,18 @@ pub(crate) fn granted_scope(response: &TokenResp) -> Option<String> {
         .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
 }
 
-/// Only Bearer access tokens are understood (RFC 6749 §7.1: a client must not use a
-/// token whose type it does not understand, such as a DPoP-bound one).
-pub(crate) fn check_token_type(response: &TokenResp) -> Result<(), TokenExchangeError> {
-    match response.token_type() {
-        BasicTokenType::Bearer => Ok(()),
-        other => Err(TokenExchangeError::InvalidResponse(format!(
-            "token_type {:?} is not Bearer",
-            other.as_ref()
-        ))),
+/// The access token's type must be the one asked for (RFC 6749 §7.1: a client must
+/// not use a token whose type it does not understand): `Bearer`, or with a DPoP proof
+/// `DPoP` (RFC 9449 §5), never a downgrade to `Bearer`.
+pub(crate) fn check_token_type(response: &TokenResp, dpop: bool) -> Result<(), TokenExchangeError> {
+    let got = response.token_type().as_ref();
+    let expected = if dpop { "DPoP" } else { "Bearer" };
+    if got.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(TokenExchangeError::InvalidResponse(format!(
+            "token_type {got:?} is not {expected}"
+        )))
     }
 }
 
@@ -191,6 +194,10 @@ pub enum LoginError {
     /// the background).
     #[error("the identity provider is not reachable yet; try again shortly")]
     ProviderUnavailable,
+    /// The pushed authorization request (RFC 9126) failed: the provider refused it or
+    /// could not be reached. No login was started.
+    #[error("the pushed authorization request failed: {0}")]
+    PushedAuthorizationFailed(String),
 }
 
 impl Auth {
@@ -381,18 +388,22 @@ impl Auth {
     /// fresh `state` and `nonce` (128 bits each, CSPRNG), a PKCE S256 challenge, the
     /// configured default options with `options` on top, and a pending login cookie.
     /// `return_to` is kept only if it is a same-site relative path.
-    pub fn begin_login(
+    ///
+    /// With pushed authorization requests (RFC 9126), the parameters are posted to the
+    /// provider first and the URL carries only `client_id` and `request_uri`.
+    pub async fn begin_login(
         &self,
         options: &LoginOptions,
         return_to: Option<&str>,
         request_cookies: &[(String, String)],
     ) -> Result<LoginStart, LoginError> {
         self.begin_login_with(0, options, return_to, request_cookies)
+            .await
     }
 
     /// Starts a login at the provider named `provider` (an app with several), as
     /// [`Auth::begin_login`].
-    pub fn begin_login_at(
+    pub async fn begin_login_at(
         &self,
         provider: &str,
         options: &LoginOptions,
@@ -404,9 +415,10 @@ impl Auth {
             .provider_index(Some(provider))
             .ok_or_else(|| LoginError::UnknownProvider(provider.to_string()))?;
         self.begin_login_with(index, options, return_to, request_cookies)
+            .await
     }
 
-    pub(crate) fn begin_login_with(
+    pub(crate) async fn begin_login_with(
         &self,
         index: usize,
         options: &LoginOptions,
@@ -434,6 +446,10 @@ impl Auth {
             options: &options,
             names: config.provider_kind.parameter_names(),
         });
+        let url = match &discovered.par_endpoint {
+            None => url,
+            Some(endpoint) => self.push(provider, discovered, endpoint, &url).await?,
+        };
         let now = inner.config.clock.now();
         let return_to =
             return_to.and_then(|r| crate::return_to::sanitize_return_to(&inner.config.app_url, r));
@@ -453,5 +469,73 @@ impl Auth {
             authorization_url: url,
             set_cookies,
         })
+    }
+
+    /// Pushes the authorization request `url` carries (RFC 9126 §2.1), with the
+    /// client's authentication, and returns the URL the browser goes to instead: the
+    /// authorization endpoint with `client_id` and the `request_uri` alone.
+    async fn push(
+        &self,
+        provider: &ProviderState,
+        discovered: &crate::provider_state::Discovered,
+        endpoint: &Url,
+        url: &Url,
+    ) -> Result<Url, LoginError> {
+        use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+        let failed = |why: String| {
+            tracing::error!(issuer = %provider.config.issuer, error = %why, "pushed authorization request failed");
+            LoginError::PushedAuthorizationFailed(why)
+        };
+        let (auth_fields, basic) =
+            discovered.client_authentication(provider.config.client_secret.as_ref());
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(url.query_pairs())
+            .extend_pairs(auth_fields.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(ACCEPT, http::HeaderValue::from_static("application/json"));
+        if let Some(basic) = basic {
+            headers.insert(AUTHORIZATION, basic);
+        }
+        let response = self
+            .0
+            .http
+            .send(
+                http::Method::POST,
+                endpoint.as_str(),
+                headers,
+                body.into_bytes(),
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        #[derive(Deserialize)]
+        struct Pushed {
+            request_uri: String,
+        }
+        #[derive(Deserialize)]
+        struct Refused {
+            error: String,
+        }
+        if !response.status().is_success() {
+            // The provider's error code only (its description is provider text).
+            let code = serde_json::from_slice::<Refused>(response.body())
+                .map(|r| r.error)
+                .unwrap_or_default();
+            return Err(failed(format!(
+                "HTTP {} {code:?}",
+                response.status().as_u16()
+            )));
+        }
+        let pushed: Pushed = serde_json::from_slice(response.body())
+            .map_err(|_| failed("the answer has no request_uri".into()))?;
+        let mut to = discovered.endpoints.authorization_endpoint.clone();
+        to.query_pairs_mut()
+            .append_pair("client_id", &provider.config.client_id)
+            .append_pair("request_uri", &pushed.request_uri);
+        Ok(to)
     }
 }

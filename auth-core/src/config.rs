@@ -67,6 +67,9 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// Credentials in the form body (`client_secret_post`).
     ClientSecretPost,
+    /// A JWT signed with the app's own key (`private_key_jwt`, RFC 7523): no shared
+    /// secret. Set the key with [`crate::ProviderConfigBuilder::with_client_key`].
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -462,13 +465,56 @@ fn provider_from_lookup(
         p = p.with_client_auth(match s.trim() {
             "client_secret_basic" => ClientAuthMethod::ClientSecretBasic,
             "client_secret_post" => ClientAuthMethod::ClientSecretPost,
+            "private_key_jwt" => ClientAuthMethod::PrivateKeyJwt,
             _ => {
                 return Err(ConfigError::Invalid {
                     name: "OIDC_CLIENT_AUTH",
-                    reason: "expected client_secret_basic or client_secret_post".into(),
+                    reason: "expected client_secret_basic, client_secret_post or private_key_jwt"
+                        .into(),
                 });
             }
         });
+    }
+    if let Some(files) = var("CLIENT_PRIVATE_KEY_FILE") {
+        // Oldest first: the last one signs, all are published at /auth/jwks.
+        let paths: Vec<&str> = files
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        for (i, path) in paths.iter().enumerate() {
+            let pem = std::fs::read(path).map_err(|e| ConfigError::Invalid {
+                name: "OIDC_CLIENT_PRIVATE_KEY_FILE",
+                reason: format!("cannot read {path:?}: {e}"),
+            })?;
+            let mut key = crate::ClientKey::from_pem(&pem)?;
+            if i + 1 == paths.len()
+                && let Some(kid) = var("CLIENT_KEY_ID")
+            {
+                key = key.with_key_id(kid.trim());
+            }
+            p = p.with_client_key(key);
+        }
+    }
+    match var("DPOP").as_deref().map(str::trim) {
+        None | Some("0" | "false") => {}
+        Some("1" | "true") => p = p.with_dpop(true),
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_DPOP",
+                reason: "expected 1 or 0".into(),
+            });
+        }
+    }
+    match var("PAR").as_deref().map(str::trim) {
+        None | Some("0" | "false") => {}
+        Some("1" | "true") => p = p.with_pushed_authorization_requests(true),
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_PAR",
+                reason: "expected 1 or 0".into(),
+            });
+        }
     }
     if let Some(s) = var("PROVIDER") {
         p = p.with_provider_kind(ProviderKind::parse(s.trim()).ok_or(ConfigError::Invalid {
@@ -669,6 +715,24 @@ impl AuthConfigBuilder {
         S: Into<String>,
     {
         self.provider("with_allowed_tenants", |p| p.with_allowed_tenants(tenants))
+    }
+
+    /// A key for `private_key_jwt`, as [`ProviderConfigBuilder::with_client_key`].
+    pub fn with_client_key(self, key: crate::ClientKey) -> Self {
+        self.provider("with_client_key", |p| p.with_client_key(key))
+    }
+
+    /// Pushed authorization requests (`OIDC_PAR=1`), as
+    /// [`ProviderConfigBuilder::with_pushed_authorization_requests`].
+    pub fn with_pushed_authorization_requests(self, on: bool) -> Self {
+        self.provider("with_pushed_authorization_requests", |p| {
+            p.with_pushed_authorization_requests(on)
+        })
+    }
+
+    /// DPoP-bound sessions (`OIDC_DPOP=1`), as [`ProviderConfigBuilder::with_dpop`].
+    pub fn with_dpop(self, on: bool) -> Self {
+        self.provider("with_dpop", |p| p.with_dpop(on))
     }
 
     /// Adds a provider to a builder of [`AuthConfig::builder_for_providers`].
@@ -1239,6 +1303,51 @@ mod tests {
             "https://login.microsoftonline.com/{tenantid}/v2.0"
         );
         assert!(c.has_named_providers());
+    }
+
+    #[test]
+    fn private_key_jwt_and_par_are_read_from_the_environment() {
+        let dir = std::env::temp_dir().join(format!("auth-core-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (old, new) = (dir.join("old.pem"), dir.join("new.pem"));
+        std::fs::write(&old, include_bytes!("token/testdata/rsa.pem")).expect("write");
+        std::fs::write(&new, include_bytes!("token/testdata/ec.pem")).expect("write");
+        let files = format!("{}, {}", old.display(), new.display());
+        let vars = [
+            ("OIDC_ISSUER", "https://id.example.com"),
+            ("OIDC_CLIENT_ID", "app"),
+            ("APP_URL", "https://app.example.com"),
+            ("OIDC_CLIENT_AUTH", "private_key_jwt"),
+            ("OIDC_CLIENT_PRIVATE_KEY_FILE", files.as_str()),
+            ("OIDC_CLIENT_KEY_ID", "key-2026"),
+            ("OIDC_PAR", "1"),
+        ];
+        let c = AuthConfig::from_lookup(env(&vars)).expect("config");
+        let p = c.first();
+        assert_eq!(p.client_auth, Some(ClientAuthMethod::PrivateKeyJwt));
+        assert!(p.par);
+        let kids: Vec<&str> = p.client_keys.iter().map(|k| k.key_id()).collect();
+        assert_eq!(kids.len(), 2);
+        assert_eq!(
+            kids[1], "key-2026",
+            "the last file is the newest, and signs"
+        );
+        assert_eq!(p.client_keys[1].algorithm(), Algorithm::ES256);
+        assert_eq!(p.client_keys[0].algorithm(), Algorithm::PS256);
+        // Without a key, private_key_jwt cannot work: refused at start.
+        let without = AuthConfig::from_lookup(env(&vars[..4]));
+        assert!(matches!(
+            without,
+            Err(ConfigError::Invalid {
+                name: "OIDC_CLIENT_AUTH",
+                ..
+            })
+        ));
+        let missing = [("OIDC_CLIENT_PRIVATE_KEY_FILE", "/nonexistent/key.pem")];
+        let mut vars = vars[..3].to_vec();
+        vars.extend_from_slice(&missing);
+        assert!(AuthConfig::from_lookup(env(&vars)).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!     .with_client_secret("…")
 //!     .build()?;
 //! let auth = Auth::discover(config).await?;
-//! let start = auth.begin_login(&Default::default(), Some("/me"), &[])?;
+//! let start = auth.begin_login(&Default::default(), Some("/me"), &[]).await?;
 //! println!("redirect to {}", start.authorization_url);
 //! # Ok(()) }
 //! ```
@@ -39,7 +39,9 @@ pub mod adapter;
 mod app_token;
 mod auth;
 mod bearer;
+mod client_key;
 mod config;
+mod dpop;
 mod flow;
 mod http_client;
 mod identity;
@@ -61,7 +63,9 @@ mod web;
 pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
 pub use auth::{Auth, LoginError, LoginStart, TokenExchangeError};
 pub use bearer::{BearerAuth, BearerError};
+pub use client_key::ClientKey;
 pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent, ClientAuthMethod, Clock, ConfigError};
+pub use dpop::DpopKey;
 pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
 pub use flow::callback::{CallbackError, CallbackFailure, CompletedLogin};
 pub use flow::logout::BackchannelError;

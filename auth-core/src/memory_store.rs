@@ -222,6 +222,7 @@ mod tests {
             refresh_expires_at: None,
             access: Default::default(),
             provider: None,
+            dpop_key: None,
         });
         let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
         let id = local.create(Arc::clone(&session), later);

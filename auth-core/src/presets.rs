@@ -478,7 +478,9 @@ mod tests {
             .unwrap();
         let auth = crate::Auth::discover(config).await.unwrap();
         let uri: http::Uri = format!("/auth/login?{query}").parse().unwrap();
-        let r = auth.login_response(&uri, &http::HeaderMap::new(), signup);
+        let r = auth
+            .login_response(&uri, &http::HeaderMap::new(), signup)
+            .await;
         let location = r.headers()[http::header::LOCATION].to_str().unwrap();
         Url::parse(location)
             .unwrap()
@@ -536,7 +538,9 @@ mod tests {
         let uri: http::Uri = "/auth/login?organization_id=org_B&connection_id=github"
             .parse()
             .unwrap();
-        let r = auth.login_response(&uri, &http::HeaderMap::new(), false);
+        let r = auth
+            .login_response(&uri, &http::HeaderMap::new(), false)
+            .await;
         let location = Url::parse(r.headers()[http::header::LOCATION].to_str().unwrap()).unwrap();
         let orgs: Vec<String> = location
             .query_pairs()

@@ -64,6 +64,10 @@ pub struct ProviderEndpoints {
     pub authorization_response_iss_parameter_supported: bool,
     /// How clients may authenticate at the token endpoint (empty: not said).
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// The pushed authorization request endpoint (RFC 9126), if any.
+    pub pushed_authorization_request_endpoint: Option<Url>,
+    /// Whether the provider accepts only pushed authorization requests.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ProviderEndpoints {
@@ -78,6 +82,8 @@ impl ProviderEndpoints {
             userinfo_endpoint: None,
             authorization_response_iss_parameter_supported: false,
             token_endpoint_auth_methods_supported: Vec::new(),
+            pushed_authorization_request_endpoint: None,
+            require_pushed_authorization_requests: false,
         }
     }
 
@@ -92,6 +98,9 @@ impl ProviderEndpoints {
         }
         if let Some(u) = &self.userinfo_endpoint {
             v.push(("userinfo_endpoint", u));
+        }
+        if let Some(u) = &self.pushed_authorization_request_endpoint {
+            v.push(("pushed_authorization_request_endpoint", u));
         }
         v
     }
@@ -111,6 +120,10 @@ struct DiscoveryDocument {
     authorization_response_iss_parameter_supported: bool,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default)]
+    pushed_authorization_request_endpoint: Option<Url>,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
@@ -155,6 +168,8 @@ pub(crate) async fn discover(
             .into_iter()
             .take(32)
             .collect(),
+        pushed_authorization_request_endpoint: doc.pushed_authorization_request_endpoint,
+        require_pushed_authorization_requests: doc.require_pushed_authorization_requests,
     };
     for (name, u) in endpoints.urls() {
         check_secure(name, u)?;

@@ -39,6 +39,9 @@ pub struct ProviderConfigBuilder {
     pub(crate) claim_names: identity::ClaimNames,
     pub(crate) userinfo_at_sign_in: bool,
     pub(crate) allowed_tenants: Vec<String>,
+    pub(crate) client_keys: Vec<crate::ClientKey>,
+    pub(crate) par: bool,
+    pub(crate) dpop: bool,
 }
 
 /// One provider's checked settings. [`crate::AuthConfig::providers`] lists them.
@@ -63,6 +66,13 @@ pub struct ProviderConfig {
     pub(crate) userinfo_at_sign_in: bool,
     /// Entra ID multi-tenant: the issuer template, and the tenants let in (empty: any).
     pub(crate) tenants: Option<TenantRule>,
+    /// The app's keys for `private_key_jwt`, oldest first: the last one signs.
+    pub(crate) client_keys: Vec<crate::ClientKey>,
+    /// Push every authorization request (RFC 9126), also when discovery does not
+    /// require it.
+    pub(crate) par: bool,
+    /// Bind each session's tokens to a DPoP key of its own (RFC 9449).
+    pub(crate) dpop: bool,
 }
 
 /// A link of the provider chooser (`GET {prefix}/login` with several providers): what
@@ -245,7 +255,37 @@ impl ProviderConfigBuilder {
             claim_names: identity::ClaimNames::default(),
             userinfo_at_sign_in: false,
             allowed_tenants: Vec::new(),
+            client_keys: Vec::new(),
+            par: false,
+            dpop: false,
         }
+    }
+
+    /// Bind each session's tokens to a key of its own (DPoP, RFC 9449; `OIDC_DPOP=1`):
+    /// a proof on the code exchange and every refresh, `token_type: DPoP` required, and
+    /// a JWT access token's `cnf.jkt` checked against the session's key. Calls to APIs
+    /// with the user's token then go through [`crate::AuthSession::authorize`].
+    pub fn with_dpop(mut self, on: bool) -> Self {
+        self.dpop = on;
+        self
+    }
+
+    /// A key for `private_key_jwt` (`OIDC_CLIENT_PRIVATE_KEY_FILE`). Call again to add
+    /// keys for rotation: the key added last signs, and all are published at
+    /// `GET {prefix}/jwks`. With a key and no client secret, the client authenticates
+    /// with `private_key_jwt` unless [`ProviderConfigBuilder::with_client_auth`] says
+    /// otherwise.
+    pub fn with_client_key(mut self, key: crate::ClientKey) -> Self {
+        self.client_keys.push(key);
+        self
+    }
+
+    /// Push every authorization request to the provider first (RFC 9126, `OIDC_PAR=1`):
+    /// the browser then carries only `client_id` and a `request_uri`. Done anyway when
+    /// discovery says `require_pushed_authorization_requests`.
+    pub fn with_pushed_authorization_requests(mut self, on: bool) -> Self {
+        self.par = on;
+        self
     }
 
     /// The label on the chooser page (`OIDC_X_NAME`).
@@ -440,6 +480,20 @@ impl ProviderConfigBuilder {
             }
         }
         let tenants = tenant_rule(kind, &issuer_url, &self.issuer, self.allowed_tenants)?;
+        let client_auth = match (
+            self.client_auth,
+            &self.client_secret,
+            self.client_keys.is_empty(),
+        ) {
+            (Some(ClientAuthMethod::PrivateKeyJwt), _, true) => {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_CLIENT_AUTH",
+                    reason: "private_key_jwt needs a key: set OIDC_CLIENT_PRIVATE_KEY_FILE".into(),
+                });
+            }
+            (None, None, false) => Some(ClientAuthMethod::PrivateKeyJwt),
+            (choice, _, _) => choice,
+        };
         let name = self
             .name
             .filter(|n| !n.trim().is_empty())
@@ -451,7 +505,7 @@ impl ProviderConfigBuilder {
             issuer: self.issuer,
             client_id: self.client_id,
             client_secret: self.client_secret,
-            client_auth: self.client_auth,
+            client_auth,
             redirect_uri: callback,
             scopes,
             algorithms,
@@ -464,6 +518,9 @@ impl ProviderConfigBuilder {
             claim_names: self.claim_names,
             userinfo_at_sign_in: self.userinfo_at_sign_in,
             tenants,
+            client_keys: self.client_keys,
+            par: self.par,
+            dpop: self.dpop,
         })
     }
 }

@@ -29,6 +29,84 @@ pub(crate) struct Discovered {
     pub(crate) endpoints: ProviderEndpoints,
     pub(crate) verifier: Verifier,
     pub(crate) oauth: OAuthClient,
+    /// How the client authenticates (the app's choice, else settled by discovery).
+    pub(crate) client_auth: ClientAuthMethod,
+    /// Where authorization requests are pushed first (RFC 9126), when they are.
+    pub(crate) par_endpoint: Option<url::Url>,
+    client_id: String,
+    /// `private_key_jwt`: the signing key (the newest) and the assertions' audience.
+    signer: Option<(crate::ClientKey, String)>,
+    clock: crate::Clock,
+    /// The last `DPoP-Nonce` the token endpoint gave (RFC 9449 §8).
+    dpop_nonce: std::sync::Mutex<Option<String>>,
+}
+
+/// The error of a token request.
+pub(crate) type TokenRequestError =
+    oauth2::RequestTokenError<crate::http_client::HttpError, oauth2::basic::BasicErrorResponse>;
+
+/// How a token request goes out: as it is, or with a DPoP proof made for it.
+pub(crate) enum Transport<'a> {
+    Plain(&'a HttpClient),
+    Dpop {
+        http: &'a HttpClient,
+        key: &'a crate::dpop::DpopKey,
+        nonce: &'a std::sync::Mutex<Option<String>>,
+        clock: &'a crate::Clock,
+    },
+}
+
+impl Transport<'_> {
+    async fn send(
+        &self,
+        request: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse, crate::http_client::HttpError> {
+        let (mut parts, body) = request.into_parts();
+        let url = parts.uri.to_string();
+        let (http, key, nonce, clock) = match self {
+            Self::Plain(http) => return http.send(parts.method, &url, parts.headers, body).await,
+            Self::Dpop {
+                http,
+                key,
+                nonce,
+                clock,
+            } => (http, key, nonce, clock),
+        };
+        let known = nonce.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let proof = key.proof(
+            parts.method.as_str(),
+            &url,
+            known.as_deref(),
+            None,
+            clock.now(),
+        );
+        if let Ok(value) = http::HeaderValue::try_from(proof) {
+            parts.headers.insert("dpop", value);
+        }
+        let response = http.send(parts.method, &url, parts.headers, body).await?;
+        if let Some(fresh) = response
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 512)
+        {
+            *nonce.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh.to_owned());
+        }
+        Ok(response)
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
+    type Error = crate::http_client::HttpError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
 }
 
 /// The provider has not been discovered yet (it was down at start).
@@ -94,23 +172,38 @@ impl Discovered {
         http: &HttpClient,
         endpoints: ProviderEndpoints,
     ) -> Self {
+        let client_auth = ClientAuthMethod::resolve(
+            config.client_auth,
+            &endpoints.token_endpoint_auth_methods_supported,
+            config.provider_kind,
+        );
         let mut oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
             .set_auth_uri(AuthUrl::from_url(endpoints.authorization_endpoint.clone()))
             .set_token_uri(TokenUrl::from_url(endpoints.token_endpoint.clone()))
             .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri.clone()))
-            .set_auth_type(
-                match ClientAuthMethod::resolve(
-                    config.client_auth,
-                    &endpoints.token_endpoint_auth_methods_supported,
-                    config.provider_kind,
-                ) {
-                    ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
-                    ClientAuthMethod::ClientSecretPost => AuthType::RequestBody,
-                },
-            );
-        if let Some(s) = &config.client_secret {
+            .set_auth_type(match client_auth {
+                ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
+                // With an assertion, `client_id` goes in the body beside it.
+                ClientAuthMethod::ClientSecretPost | ClientAuthMethod::PrivateKeyJwt => {
+                    AuthType::RequestBody
+                }
+            });
+        if let (Some(s), false) = (
+            &config.client_secret,
+            client_auth == ClientAuthMethod::PrivateKeyJwt,
+        ) {
             oauth = oauth.set_client_secret(OAuthSecret::new(s.secret().to_string()));
         }
+        let signer = match (client_auth, config.client_keys.last()) {
+            (ClientAuthMethod::PrivateKeyJwt, Some(key)) => {
+                Some((key.clone(), config.issuer.clone()))
+            }
+            _ => None,
+        };
+        let par_endpoint = endpoints
+            .pushed_authorization_request_endpoint
+            .clone()
+            .filter(|_| config.par || endpoints.require_pushed_authorization_requests);
         let verifier = Verifier {
             jwks: JwksCache::new(
                 http.clone(),
@@ -132,7 +225,97 @@ impl Discovered {
             endpoints,
             verifier,
             oauth,
+            client_auth,
+            par_endpoint,
+            client_id: config.client_id.clone(),
+            signer,
+            clock: app.clock.clone(),
+            dpop_nonce: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Sends the token request `build` makes (called again for a retry, so that it
+    /// carries a new client assertion), with a DPoP proof by `key` when given. When the
+    /// server asks for a DPoP nonce (`use_dpop_nonce`), retries once with it.
+    pub(crate) async fn token_request<'a, F, Fut>(
+        &'a self,
+        http: &'a HttpClient,
+        key: Option<&'a crate::dpop::DpopKey>,
+        build: F,
+    ) -> Result<crate::auth::TokenResp, TokenRequestError>
+    where
+        F: Fn(Vec<(&'static str, String)>, Transport<'a>) -> Fut,
+        Fut: std::future::Future<Output = Result<crate::auth::TokenResp, TokenRequestError>>,
+    {
+        let transport = || match key {
+            None => Transport::Plain(http),
+            Some(key) => Transport::Dpop {
+                http,
+                key,
+                nonce: &self.dpop_nonce,
+                clock: &self.clock,
+            },
+        };
+        match build(self.assertion_fields(), transport()).await {
+            Err(oauth2::RequestTokenError::ServerResponse(r))
+                if key.is_some() && r.error().as_ref() == "use_dpop_nonce" =>
+            {
+                tracing::debug!("the token endpoint asked for a DPoP nonce: retrying with it");
+                build(self.assertion_fields(), transport()).await
+            }
+            other => other,
+        }
+    }
+
+    /// The form fields of a `private_key_jwt` client authentication: a fresh
+    /// assertion for every request (the provider remembers each `jti`). Empty for the
+    /// other methods, which `oauth2` sends itself.
+    pub(crate) fn assertion_fields(&self) -> Vec<(&'static str, String)> {
+        match &self.signer {
+            None => Vec::new(),
+            Some((key, audience)) => vec![
+                (
+                    "client_assertion_type",
+                    crate::client_key::ASSERTION_TYPE.to_owned(),
+                ),
+                (
+                    "client_assertion",
+                    key.assertion(&self.client_id, audience, self.clock.now()),
+                ),
+            ],
+        }
+    }
+
+    /// The client authentication of a request this crate sends itself (PAR, whose
+    /// form already names `client_id`): form fields, and for `client_secret_basic` an
+    /// `Authorization` header.
+    pub(crate) fn client_authentication(
+        &self,
+        secret: Option<&crate::ClientSecret>,
+    ) -> (Vec<(&'static str, String)>, Option<http::HeaderValue>) {
+        let mut fields = Vec::new();
+        match (self.client_auth, secret) {
+            (ClientAuthMethod::PrivateKeyJwt, _) => fields.extend(self.assertion_fields()),
+            (ClientAuthMethod::ClientSecretPost, Some(s)) => {
+                fields.push(("client_secret", s.secret().to_owned()));
+            }
+            (ClientAuthMethod::ClientSecretBasic, Some(s)) => {
+                use base64::Engine as _;
+                // RFC 6749 §2.3.1: both form-encoded before the Basic encoding.
+                let encode = |v: &str| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                };
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    encode(&self.client_id),
+                    encode(s.secret())
+                ));
+                let header = http::HeaderValue::try_from(format!("Basic {basic}")).ok();
+                return (fields, header);
+            }
+            _ => {}
+        }
+        (fields, None)
     }
 }
 

@@ -35,6 +35,9 @@ pub struct AuthSession {
     /// single-provider app).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) provider: Option<String>,
+    /// The session's DPoP key (RFC 9449), when its tokens are bound to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop_key: Option<crate::dpop::DpopKey>,
 }
 
 impl AuthSession {
@@ -50,6 +53,37 @@ impl AuthSession {
     /// single-provider app). A user is (`iss`, `sub`), never `sub` alone.
     pub fn provider(&self) -> Option<&str> {
         self.provider.as_deref()
+    }
+
+    /// Adds the session's access token to a request for an API: `Authorization: Bearer`,
+    /// or for a DPoP-bound session `Authorization: DPoP` with a proof for this request's
+    /// method and URL (with `ath`, RFC 9449 §7). A resource server that demands its own
+    /// nonce is not handled yet.
+    pub fn authorize<B>(&self, request: &mut http::Request<B>) {
+        let token = self.access_token.secret();
+        let scheme = match &self.dpop_key {
+            None => "Bearer",
+            Some(key) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                let url = request.uri().to_string();
+                let proof = key.proof(request.method().as_str(), &url, None, Some(token), now);
+                if let Ok(v) = http::HeaderValue::try_from(proof) {
+                    request.headers_mut().insert("dpop", v);
+                }
+                "DPoP"
+            }
+        };
+        if let Ok(mut v) = http::HeaderValue::try_from(format!("{scheme} {token}")) {
+            v.set_sensitive(true);
+            request.headers_mut().insert(http::header::AUTHORIZATION, v);
+        }
+    }
+
+    /// Whether the session's tokens are bound to a DPoP key (RFC 9449).
+    pub fn is_dpop_bound(&self) -> bool {
+        self.dpop_key.is_some()
     }
 
     /// The subject (the provider's user id).
@@ -172,6 +206,7 @@ mod tests {
             refresh_expires_at: None,
             access: Default::default(),
             provider: None,
+            dpop_key: None,
         };
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("SECRET"), "{dbg}");

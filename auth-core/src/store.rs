@@ -435,6 +435,7 @@ mod tests {
             refresh_expires_at,
             access: Default::default(),
             provider: None,
+            dpop_key: None,
         }
     }
 

@@ -92,16 +92,21 @@ impl Auth {
     ///
     /// With named providers, `{prefix}/login` is the chooser page (one link per
     /// provider, keeping the query) and `{prefix}/login/{id}` starts at provider `id`.
-    pub fn login_response(&self, uri: &Uri, headers: &HeaderMap, signup: bool) -> Response<String> {
+    pub async fn login_response(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        signup: bool,
+    ) -> Response<String> {
         let provider = match self.0.config.has_named_providers() {
             true => None,
             false => Some(0),
         };
-        self.login_response_at(provider, uri, headers, signup)
+        self.login_response_at(provider, uri, headers, signup).await
     }
 
     /// The login route of provider `provider`, or the chooser (`None`).
-    pub(crate) fn login_response_at(
+    pub(crate) async fn login_response_at(
         &self,
         provider: Option<usize>,
         uri: &Uri,
@@ -116,13 +121,15 @@ impl Auth {
             outcome = Empty,
             status = Empty
         );
-        let _entered = span.enter();
-        let (response, outcome) = self.login_inner(provider, uri, headers, signup);
+        let (response, outcome) = self
+            .login_inner(provider, uri, headers, signup)
+            .instrument(span.clone())
+            .await;
         finish(&span, outcome, &response);
         response
     }
 
-    fn login_inner(
+    async fn login_inner(
         &self,
         provider: Option<usize>,
         uri: &Uri,
@@ -172,13 +179,27 @@ impl Auth {
                 .signup()
                 .apply(&mut options);
         }
-        let start = match self.begin_login_with(
-            index,
-            &options,
-            return_to.as_deref(),
-            &request_cookies(headers),
-        ) {
+        let start = match self
+            .begin_login_with(
+                index,
+                &options,
+                return_to.as_deref(),
+                &request_cookies(headers),
+            )
+            .await
+        {
             Ok(start) => start,
+            Err(e @ crate::LoginError::PushedAuthorizationFailed(_)) => {
+                tracing::warn!(error = %e, "login could not start");
+                let response = self.error_response(
+                    headers,
+                    StatusCode::BAD_GATEWAY,
+                    "pushed_authorization_failed",
+                    "The sign-in provider refused the sign-in request",
+                    "The sign-in service did not accept this app's sign-in request. Try again in a moment; if it keeps happening, the app's configuration needs a look.",
+                );
+                return (response, "pushed_authorization_failed");
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "login could not start");
                 let response = self.error_response(
@@ -195,6 +216,27 @@ impl Auth {
         let mut resp = redirect(start.authorization_url.as_str());
         add_cookies(&mut resp, &start.set_cookies);
         (resp, "redirected")
+    }
+
+    /// `GET {prefix}/jwks`: the public halves of the app's `private_key_jwt` keys (every
+    /// provider's), so that a provider can be registered with a `jwks_uri`. An app
+    /// without such keys publishes an empty set.
+    pub(crate) fn jwks_response(&self) -> Response<String> {
+        let keys = self
+            .0
+            .providers
+            .iter()
+            .flat_map(|p| p.config.client_keys.iter());
+        let mut r = Response::new(crate::client_key::jwk_set(keys).to_string());
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/jwk-set+json"),
+        );
+        r.headers_mut().insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        r
     }
 
     /// The chooser of an app with several providers: one link per provider to its
@@ -560,13 +602,15 @@ impl Auth {
 
     /// What a route answers a user who must sign in again, more recently (`max_age`)
     /// or more strongly (`acr_values`): a browser's GET is sent through login with them
-    /// (and `return_to`); an API client gets 401 with the RFC 9470 challenge.
+    /// (and `return_to`), at the provider that signed the session in (`provider`, with
+    /// several); an API client gets 401 with the RFC 9470 challenge.
     pub(crate) fn step_up_response(
         &self,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
         requirement: &crate::adapter::Requirement,
+        provider: Option<&str>,
     ) -> Response<String> {
         use crate::adapter::Requirement;
         let (param, value) = match requirement {
@@ -581,7 +625,11 @@ impl Auth {
             && (method == Method::GET || method == Method::HEAD);
         if browser {
             let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let mut login = format!("{}/login?", self.0.config.route_prefix);
+            let prefix = &self.0.config.route_prefix;
+            let mut login = match provider {
+                Some(id) => format!("{prefix}/login/{id}?"),
+                None => format!("{prefix}/login?"),
+            };
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             if crate::return_to::sanitize_return_to(&self.0.config.app_url, path_and_query)
                 .is_some()
@@ -973,7 +1021,7 @@ mod tests {
     async fn the_chooser_escapes_names_and_keeps_the_query_and_an_app_can_replace_it() {
         let auth = two_providers(|b| b).await;
         let uri = Uri::from_static("/auth/login?return_to=%2Freports&x=%22%3E");
-        let r = auth.login_response(&uri, &HeaderMap::new(), false);
+        let r = auth.login_response(&uri, &HeaderMap::new(), false).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert!(set_cookies(&r).is_empty(), "the chooser starts no login");
         let html = r.body();
@@ -995,10 +1043,29 @@ mod tests {
         })
         .await;
         let uri = Uri::from_static("/auth/signup?return_to=%2F");
-        let r = replaced.login_response(&uri, &HeaderMap::new(), true);
+        let r = replaced.login_response(&uri, &HeaderMap::new(), true).await;
         assert_eq!(
             r.body(),
             "a=/auth/signup/a?return_to=%2F b=/auth/signup/b?return_to=%2F "
+        );
+    }
+
+    #[tokio::test]
+    async fn step_up_goes_back_to_the_provider_that_signed_the_session_in() {
+        let auth = two_providers(|b| b).await;
+        let requirement =
+            crate::adapter::Requirement::signed_in_within(std::time::Duration::from_secs(60));
+        let r = auth.step_up_response(
+            &Method::GET,
+            &Uri::from_static("/sensitive"),
+            &HeaderMap::new(),
+            &requirement,
+            Some("b"),
+        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()[LOCATION],
+            "/auth/login/b?return_to=%2Fsensitive&max_age=60"
         );
     }
 
@@ -1013,6 +1080,7 @@ mod tests {
         assert!(!routes.contains(&"/auth/callback".to_owned()), "{routes:?}");
         let start = auth
             .begin_login_at("b", &Default::default(), None, &[])
+            .await
             .expect("start");
         let url = start.authorization_url;
         assert!(url.as_str().starts_with("https://b.example.com/authorize?"));
@@ -1022,7 +1090,8 @@ mod tests {
             "{url}"
         );
         assert!(matches!(
-            auth.begin_login_at("c", &Default::default(), None, &[]),
+            auth.begin_login_at("c", &Default::default(), None, &[])
+                .await,
             Err(crate::LoginError::UnknownProvider(_))
         ));
     }
@@ -1040,7 +1109,9 @@ mod tests {
         let auth = auth_at("https://app.example.com", "https://id.example.com").await;
         let c = auth.session_cookie();
         assert_eq!((c.name, c.secure), ("__Host-auth_session", true));
-        let r = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+        let r = auth
+            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
+            .await;
         let pending = set_cookies(&r);
         assert_eq!(pending.len(), 1, "{pending:?}");
         for cookie in pending {
@@ -1054,7 +1125,9 @@ mod tests {
     #[tokio::test]
     async fn rp_pending_cookie_is_host_bound_over_https() {
         let auth = auth_at("https://app.example.com", "https://id.example.com").await;
-        let r = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+        let r = auth
+            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
+            .await;
         let set = set_cookies(&r);
         let cookie = cookie::Cookie::parse_encoded(set[0].clone()).expect("cookie");
         assert!(
@@ -1131,7 +1204,9 @@ mod tests {
         let auth = auth_at("http://127.0.0.1:3000", "http://127.0.0.1:9").await;
         let c = auth.session_cookie();
         assert_eq!((c.name, c.secure), ("auth_session", false));
-        let r = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+        let r = auth
+            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
+            .await;
         for cookie in set_cookies(&r) {
             assert!(!cookie.contains("Secure"), "{cookie}");
             assert!(

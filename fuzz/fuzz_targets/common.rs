@@ -30,6 +30,9 @@ pub fn fixture() -> &'static Fixture {
                 end_session_endpoint: None,
                 userinfo_endpoint: None,
                 authorization_response_iss_parameter_supported: true,
+                token_endpoint_auth_methods_supported: Vec::new(),
+                pushed_authorization_request_endpoint: None,
+                require_pushed_authorization_requests: false,
             })
             .with_api_audience("https://api.test")
             .with_app_secret_hex(&"ab".repeat(32))

@@ -23,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let f = common::fixture();
-    let r = f.auth.login_response(&uri, &HeaderMap::new(), false);
+    let r = f
+        .rt
+        .block_on(f.auth.login_response(&uri, &HeaderMap::new(), false));
     assert!(
         r.status() == 303 || r.status() == 400,
         "login answered {}",

@@ -141,8 +141,10 @@ pub struct PendingCallback {
 
 /// `GET /auth/login`, then the callback URI with the code (= the nonce) and state, and
 /// the browser's pending-login cookie.
-pub fn start_login(auth: &Auth) -> PendingCallback {
-    let login = auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false);
+pub async fn start_login(auth: &Auth) -> PendingCallback {
+    let login = auth
+        .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
+        .await;
     let location = url::Url::parse(login.headers()[header::LOCATION].to_str().expect("ascii"))
         .expect("authorization url");
     let param = |name: &str| {
@@ -182,7 +184,7 @@ pub fn start_login(auth: &Auth) -> PendingCallback {
 /// Signs in through the login and callback routes; returns the `Cookie` header value
 /// carrying the new session.
 pub async fn sign_in(auth: &Auth) -> HeaderValue {
-    let pending = start_login(auth);
+    let pending = start_login(auth).await;
     let done = auth.callback_response(&pending.uri, &pending.headers).await;
     assert_eq!(done.status(), 303, "callback failed: {}", done.body());
     let cookie = done

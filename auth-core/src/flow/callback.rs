@@ -275,16 +275,25 @@ impl Auth {
             return Err(fail(CallbackError::MissingCode, consumed));
         };
 
+        // With DPoP, the session's key is made now: the tokens are bound to it.
+        let dpop = config.dpop.then(crate::dpop::DpopKey::generate);
         let response = discovered
-            .oauth
-            .exchange_code(AuthorizationCode::new(code))
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-            .request_async(&inner.http)
+            .token_request(&inner.http, dpop.as_ref(), |fields, transport| {
+                let mut exchange = discovered
+                    .oauth
+                    .exchange_code(AuthorizationCode::new(code.clone()))
+                    .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
+                for (name, value) in fields {
+                    exchange = exchange.add_extra_param(name, value);
+                }
+                async move { exchange.request_async(&transport).await }
+            })
             .await
             .map_err(|e: RequestTokenError<_, _>| {
                 fail(map_token_error(e).into(), consumed.clone())
             })?;
-        crate::auth::check_token_type(&response).map_err(|e| fail(e.into(), consumed.clone()))?;
+        crate::auth::check_token_type(&response, dpop.is_some())
+            .map_err(|e| fail(e.into(), consumed.clone()))?;
 
         let Some(id_token) = response.extra_fields().id_token.clone() else {
             return Err(fail(CallbackError::MissingIdToken, consumed));
@@ -317,7 +326,7 @@ impl Auth {
         let claims = if config.userinfo_at_sign_in {
             let token = AccessToken::new(access_token.clone());
             let extra = self
-                .userinfo_with(provider, &token, claims.sub())
+                .userinfo_with(provider, &token, dpop.as_ref(), claims.sub())
                 .await
                 .map_err(|e| fail(CallbackError::UserInfo(e), consumed.clone()))?;
             // The ID token's claims win: UserInfo only adds what it lacks.
@@ -332,6 +341,8 @@ impl Auth {
             .verifier
             .access_token(&access_token)
             .await
+            .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
+        crate::dpop::check_binding(access_claims.as_ref(), dpop.as_ref())
             .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
         let access = crate::identity::access_for(config, &id_map, access_claims.as_ref());
         if let Some(asked) = &pending.organization {
@@ -356,6 +367,7 @@ impl Auth {
             refresh_expires_at: response.extra_fields().refresh_expires_at(now),
             access,
             provider: config.id.clone(),
+            dpop_key: dpop,
         };
         let return_to = pending
             .return_to

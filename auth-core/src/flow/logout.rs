@@ -357,6 +357,7 @@ mod tests {
             refresh_expires_at: None,
             access: Default::default(),
             provider: None,
+            dpop_key: None,
         }
     }
 

@@ -354,16 +354,21 @@ impl Auth {
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let rt = OAuthRefreshToken::new(refresh_token.secret().to_string());
         tracing::debug!(sub = %session.claims.sub(), "refreshing tokens");
+        let dpop = session.dpop_key.as_ref();
         let response = discovered
-            .oauth
-            .exchange_refresh_token(&rt)
-            .request_async(&inner.http)
+            .token_request(&inner.http, dpop, |fields, transport| {
+                let mut exchange = discovered.oauth.exchange_refresh_token(&rt);
+                for (name, value) in fields {
+                    exchange = exchange.add_extra_param(name, value);
+                }
+                async move { exchange.request_async(&transport).await }
+            })
             .await
             .map_err(|e| match map_token_error(e) {
                 TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
                 other => RefreshError::Unavailable(other.to_string()),
             })?;
-        crate::auth::check_token_type(&response)
+        crate::auth::check_token_type(&response, dpop.is_some())
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let now = inner.config.clock.now();
         let id_token = match response.extra_fields().id_token.clone() {
@@ -388,6 +393,8 @@ impl Auth {
             .verifier
             .access_token(&access_token)
             .await
+            .map_err(RefreshError::from_token_error)?;
+        crate::dpop::check_binding(access_claims.as_ref(), dpop)
             .map_err(RefreshError::from_token_error)?;
         let id_claims = id_token
             .as_ref()

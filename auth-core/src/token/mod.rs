@@ -81,4 +81,8 @@ pub enum TokenError {
     /// A refreshed ID token names another subject or issuer.
     #[error("the refreshed ID token names another user or issuer")]
     IdentityChanged,
+    /// The access token is bound (`cnf.jkt`) to another key than the session's DPoP
+    /// key (RFC 9449 §6).
+    #[error("the access token is bound to another key than this session's")]
+    KeyBindingMismatch,
 }

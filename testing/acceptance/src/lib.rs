@@ -17,6 +17,7 @@ mod access;
 mod browser;
 mod cluster;
 mod dev;
+mod fapi;
 mod hardening;
 mod hostile;
 mod leaks;
@@ -27,6 +28,7 @@ pub use access::*;
 pub use browser::*;
 pub use cluster::*;
 pub use dev::*;
+pub use fapi::*;
 pub use hardening::*;
 pub use hostile::*;
 pub use leaks::*;
@@ -990,6 +992,7 @@ mod every_scenario_runs {
         ("browser.rs", include_str!("browser.rs")),
         ("cluster.rs", include_str!("cluster.rs")),
         ("dev.rs", include_str!("dev.rs")),
+        ("fapi.rs", include_str!("fapi.rs")),
         ("hardening.rs", include_str!("hardening.rs")),
         ("hostile.rs", include_str!("hostile.rs")),
         ("leaks.rs", include_str!("leaks.rs")),

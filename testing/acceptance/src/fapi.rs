@@ -1,0 +1,230 @@
+//! The enterprise client (issue 17, first part) against the real `oidc-provider` in its
+//! FAPI 2.0 configuration (`fapi: true` in the test provider: pushed authorization
+//! requests required, the FAPI 2.0 profile, which takes a client assertion only with
+//! `aud` = the issuer): `private_key_jwt` with the key published at the app's own
+//! `GET /auth/jwks` (the provider fetches it from there), PAR on every login, and the
+//! assertion on every token request (code, refresh, client credentials).
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use auth_core::{Auth, AuthConfig, ClientKey};
+use provider_harness::TestProvider;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{API, API_SCOPE, Running, Serve, browser, follow, init, me_at, page_code};
+
+const KEY: &[u8] = include_bytes!("../testdata/client-es256.pem");
+const UNREGISTERED_KEY: &[u8] = include_bytes!("../testdata/client-es256-unregistered.pem");
+
+struct FapiApp {
+    base: String,
+    provider: TestProvider,
+    auth: Auth,
+    _server: Running,
+}
+
+impl FapiApp {
+    async fn stats(&self) -> Value {
+        reqwest::get(self.provider.stats_url())
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+/// How the client's keys are registered at the provider.
+enum Keys {
+    /// By `jwks_uri`: the app's own `/auth/jwks`.
+    AppJwksUri,
+    /// By value: the public half of this key.
+    Registered(&'static [u8]),
+}
+
+/// The provider in FAPI 2.0 mode with client `fapi-app` registered with `keys`, and the
+/// app signing its assertions with `key`.
+async fn fapi_app(serve: Serve, key: &[u8], keys: Keys) -> FapiApp {
+    fapi_app_with(serve, key, keys, false).await
+}
+
+/// As [`fapi_app`]; with `dpop`, the client is registered with
+/// `dpop_bound_access_tokens` and the app binds every session to a DPoP key.
+async fn fapi_app_with(serve: Serve, key: &[u8], keys: Keys, dpop: bool) -> FapiApp {
+    init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let mut client = json!({
+        "client_id": "fapi-app",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "id_token_signed_response_alg": "ES256",
+        "redirect_uris": [format!("{base}/auth/callback")],
+        "post_logout_redirect_uris": [format!("{base}/")],
+        "dpop_bound_access_tokens": dpop,
+    });
+    match keys {
+        Keys::AppJwksUri => client["jwks_uri"] = json!(format!("{base}/auth/jwks")),
+        Keys::Registered(pem) => {
+            let public = ClientKey::from_pem(pem).expect("key").public_jwk();
+            client["jwks"] = json!({ "keys": [public] });
+        }
+    }
+    let provider = TestProvider::start(json!({
+        "fapi": true,
+        "access_token_ttl": 2,
+        "api_resources": { API: API_SCOPE },
+        "clients": [client],
+    }))
+    .await;
+    let config = AuthConfig::builder(&provider.issuer, "fapi-app", &base)
+        .with_client_key(ClientKey::from_pem(key).expect("key"))
+        .with_refresh_margin(Duration::from_secs(1))
+        .with_dpop(dpop)
+        .with_api_audience(API)
+        .build()
+        .expect("config");
+    let auth = Auth::discover(config).await.expect("discovery");
+    FapiApp {
+        base,
+        provider,
+        auth: auth.clone(),
+        _server: serve(auth, listener),
+    }
+}
+
+/// private_key_jwt + PAR against oidc-provider's FAPI 2.0 profile: the login is pushed
+/// (the browser carries only `client_id` and `request_uri`), the code exchange, a
+/// refresh and a client-credentials grant each carry a fresh assertion, and the
+/// provider found the app's key at its `/auth/jwks`.
+pub async fn fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens(serve: Serve) {
+    let app = fapi_app(serve, KEY, Keys::AppJwksUri).await;
+    let jwks: Value = reqwest::get(format!("{}/auth/jwks", app.base))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    assert!(jwks["keys"][0].get("d").is_none(), "never a private member");
+
+    let client = browser();
+    let (page, seen) = follow(&client, &format!("{}/auth/login?return_to=/me", app.base)).await;
+    assert_eq!(page.status(), StatusCode::OK, "{seen:?}");
+    let me: Value = page.json().await.expect("json");
+    assert!(me["sub"].is_string(), "{me}");
+    let stats = app.stats().await;
+    assert_eq!(stats["pushed_requests"], 1, "{stats}");
+    let front: Vec<&String> = stats["last_authorization_params"]
+        .as_object()
+        .expect("params")
+        .keys()
+        .collect();
+    assert_eq!(
+        front,
+        ["client_id", "request_uri"],
+        "the browser carries nothing else"
+    );
+    let pushed = &stats["last_pushed_params"];
+    for name in ["state", "nonce", "code_challenge", "redirect_uri", "scope"] {
+        assert!(pushed[name].is_string(), "{name} pushed: {pushed}");
+    }
+    assert_eq!(pushed["code_challenge_method"], "S256");
+    assert_eq!(stats["code_grants"], 1);
+
+    // The access token lives 2 s: a request after that refreshes, with a new
+    // assertion (a slow machine may have refreshed once already during sign-in).
+    let before = app.stats().await["refresh_grants_ok"].as_u64().expect("n");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(me_at(&client, &app.base).await.status(), StatusCode::OK);
+    let after = app.stats().await["refresh_grants_ok"].as_u64().expect("n");
+    assert_eq!(after, before + 1, "one refresh, accepted");
+
+    // Client credentials, authenticated by an assertion too.
+    let tokens = app.auth.app_tokens(
+        auth_core::AppTokenRequest::new()
+            .with_resource(API)
+            .with_scope(API_SCOPE),
+    );
+    let token = tokens.access_token().await.expect("the app's token");
+    let caller = app
+        .auth
+        .authenticate_bearer(token.secret())
+        .await
+        .expect("an RFC 9068 token");
+    assert_eq!(caller.sub(), "fapi-app");
+}
+
+/// A pushed request the provider refuses (here: an assertion signed by a key it does
+/// not know) is a 502 page with its own code, and no login starts: no pending-login
+/// cookie, nothing sent to the browser's address bar.
+pub async fn fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login(serve: Serve) {
+    let app = fapi_app(serve, UNREGISTERED_KEY, Keys::Registered(KEY)).await;
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}/auth/login", app.base))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(r.headers().get("set-cookie").is_none(), "no pending login");
+    let body = r.text().await.expect("body");
+    assert_eq!(page_code(&body), "pushed_authorization_failed");
+    assert_eq!(app.stats().await["pushed_requests"], 0);
+}
+
+/// DPoP against oidc-provider with server nonces: the code exchange is asked for a
+/// nonce and retried once with it (a new proof and a new assertion), the session's
+/// tokens are bound to its key (the provider's UserInfo takes them only with a proof),
+/// and a refresh carries a proof too.
+pub async fn fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh(serve: Serve) {
+    let app = fapi_app_with(serve, KEY, Keys::AppJwksUri, true).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = crate::browser_with(jar.clone());
+    let (page, seen) = follow(&client, &format!("{}/auth/login?return_to=/me", app.base)).await;
+    assert_eq!(page.status(), StatusCode::OK, "{seen:?}");
+    let stats = app.stats().await;
+    assert_eq!(
+        stats["code_grants"], 2,
+        "one refused for want of a nonce, one with it: {stats}"
+    );
+
+    let url = url::Url::parse(&app.base).expect("url");
+    let cookies = reqwest::cookie::CookieStore::cookies(&*jar, &url).expect("cookies");
+    let cookies = cookies.to_str().expect("ascii").to_owned();
+    let id = app.auth.session_id(cookies.split("; ").map(str::as_bytes));
+    let auth_core::Authenticated::User(session) = app.auth.authenticate(id.as_ref()).await else {
+        panic!("a valid session");
+    };
+    assert!(session.is_dpop_bound());
+    let info = app
+        .auth
+        .userinfo(&session)
+        .await
+        .expect("userinfo with a DPoP proof");
+    assert_eq!(info.sub(), session.sub());
+
+    let before = app.stats().await["refresh_grants_ok"].as_u64().expect("n");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(me_at(&client, &app.base).await.status(), StatusCode::OK);
+    let after = app.stats().await["refresh_grants_ok"].as_u64().expect("n");
+    assert_eq!(after, before + 1, "a refresh with a DPoP proof");
+}
+
+/// The FAPI suite: every scenario of this module, on one framework.
+#[macro_export]
+macro_rules! fapi_suite {
+    ($serve:path) => {
+        $crate::__scenarios!($serve;
+            fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens,
+            fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
+            fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh);
+    };
+}
