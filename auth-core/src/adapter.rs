@@ -476,15 +476,29 @@ async fn resolve_bearer(
     let Some(auth) = req.extension::<Auth>() else {
         return Err(Rejection::missing_layer(what));
     };
-    let token = match Auth::bearer_token(req.header_values("authorization")) {
-        Ok(Some(token)) => token,
+    let (scheme, token) = match Auth::access_credential(req.header_values("authorization")) {
+        Ok(Some(credential)) => credential,
         Ok(None) => return Ok(None),
         Err(e) => return Err(Rejection::bearer(e)),
     };
-    let caller = auth
-        .authenticate_bearer(token)
-        .await
-        .map_err(Rejection::bearer)?;
+    let caller = match scheme {
+        crate::bearer::Scheme::Bearer => auth.authenticate_bearer(token).await,
+        crate::bearer::Scheme::Dpop => {
+            let mut proofs = req.header_values("dpop");
+            let proof = match (proofs.next(), proofs.next()) {
+                (Some(proof), None) => std::str::from_utf8(proof).ok(),
+                _ => None,
+            };
+            // The URL as the app is reached: behind a proxy the Host header is the
+            // proxy's business, APP_URL is the app's.
+            let mut url = auth.config().app_url().clone();
+            url.set_path(req.path_and_query().split('?').next().unwrap_or("/"));
+            url.set_query(None);
+            auth.authenticate_dpop(token, proof, req.method(), url.as_str())
+                .await
+        }
+    }
+    .map_err(Rejection::bearer)?;
     req.insert_extension(Caller(Arc::clone(&caller)));
     Ok(Some(caller))
 }

@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     pub(crate) logouts: LogoutRegistry,
     pub(crate) sessions: Sessions,
     pub(crate) bearer_cache: crate::bearer::BearerCache,
+    /// The DPoP proofs the app's API accepted, against replay.
+    pub(crate) dpop_proofs: crate::dpop::ReplayCache,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::redis::RedisShared>,
 }
@@ -333,6 +335,7 @@ impl Auth {
             logouts: LogoutRegistry::default(),
             sessions,
             bearer_cache,
+            dpop_proofs: crate::dpop::ReplayCache::default(),
             #[cfg(feature = "redis")]
             redis,
         }))

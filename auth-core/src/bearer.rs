@@ -28,6 +28,8 @@ pub struct BearerAuth {
     token: AccessToken,
     access: crate::identity::Access,
     provider: Option<String>,
+    /// The key the token is bound to (`cnf.jkt`, RFC 9449), if any.
+    jkt: Option<String>,
 }
 
 impl BearerAuth {
@@ -37,6 +39,11 @@ impl BearerAuth {
         config: &crate::ProviderConfig,
     ) -> Self {
         let access = crate::identity::access_for(config, &claims, None);
+        let jkt = claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let scopes = match claims.get("scope").or_else(|| claims.get("scp")) {
             Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
             Some(Value::Array(a)) => a
@@ -60,6 +67,7 @@ impl BearerAuth {
             token: AccessToken::new(token),
             access,
             provider: config.id.clone(),
+            jkt,
         }
     }
 
@@ -153,6 +161,15 @@ impl BearerAuth {
     }
 }
 
+/// How an access token is presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP` with a `DPoP` proof header (RFC 9449).
+    Dpop,
+}
+
 /// Why a request's bearer token was not accepted. [`BearerError::to_response`] gives the
 /// RFC 6750 answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +194,10 @@ pub enum BearerError {
     /// No API audience is configured, so no bearer token can be accepted.
     #[error("bearer tokens are not enabled: configure an API audience (OIDC_API_AUDIENCE)")]
     NotConfigured,
+    /// A DPoP-bound token came with a proof that is not valid for this request
+    /// (RFC 9449 §7.1: `invalid_dpop_proof`).
+    #[error("invalid DPoP proof: {0}")]
+    InvalidProof(crate::dpop::DpopProofError),
 }
 
 impl BearerError {
@@ -184,7 +205,7 @@ impl BearerError {
     /// (insufficient scope), 503 (cannot check now), 500 (not configured).
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Missing | Self::Invalid(_) => StatusCode::UNAUTHORIZED,
+            Self::Missing | Self::Invalid(_) | Self::InvalidProof(_) => StatusCode::UNAUTHORIZED,
             Self::Malformed => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -218,6 +239,11 @@ impl BearerError {
             ),
             Self::Unavailable(_) => (Some("temporarily_unavailable"), String::new()),
             Self::NotConfigured => (Some("server_error"), String::new()),
+            Self::InvalidProof(_) => (
+                Some("invalid_dpop_proof"),
+                "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 ES384 PS256 PS384 PS512 EdDSA\""
+                    .to_owned(),
+            ),
         };
         let description = match self {
             Self::Invalid(e) => describe(e).to_owned(),
@@ -334,8 +360,20 @@ impl Auth {
     /// several headers or a credential that is not `Bearer <token68>` (RFC 6750 §2.1),
     /// `Ok(None)` for another scheme (Basic...).
     pub fn bearer_token<'a>(
-        mut authorization: impl Iterator<Item = &'a [u8]>,
+        authorization: impl Iterator<Item = &'a [u8]>,
     ) -> Result<Option<&'a str>, BearerError> {
+        Ok(match Self::access_credential(authorization)? {
+            Some((Scheme::Bearer, token)) => Some(token),
+            _ => None,
+        })
+    }
+
+    /// The access token of a request and how it is presented: `Bearer` (RFC 6750) or
+    /// `DPoP` (RFC 9449), from its `Authorization` header values, as
+    /// [`Auth::bearer_token`] reads them.
+    pub(crate) fn access_credential<'a>(
+        mut authorization: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<Option<(Scheme, &'a str)>, BearerError> {
         let Some(value) = authorization.next() else {
             return Ok(None);
         };
@@ -346,9 +384,13 @@ impl Auth {
             Some(i) => (&value[..i], &value[i + 1..]),
             None => (value, &[][..]),
         };
-        if !scheme.eq_ignore_ascii_case(b"bearer") {
+        let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+            Scheme::Bearer
+        } else if scheme.eq_ignore_ascii_case(b"dpop") {
+            Scheme::Dpop
+        } else {
             return Ok(None);
-        }
+        };
         let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
         let token = &rest[start..];
         let end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
@@ -360,7 +402,7 @@ impl Auth {
         }
         // Every byte is ASCII by now.
         std::str::from_utf8(token)
-            .map(Some)
+            .map(|t| Some((scheme, t)))
             .map_err(|_| BearerError::Malformed)
     }
 
@@ -381,7 +423,67 @@ impl Auth {
         result
     }
 
+    /// Validates an access token presented with the `DPoP` scheme and its proof (RFC
+    /// 9449 §7): the proof must be for this request (`method`, and `url` as the app is
+    /// reached: `APP_URL`'s origin with the request's path), recent, unused, for this
+    /// token (`ath`), and signed by the key the token is bound to (`cnf.jkt`). The
+    /// token itself is judged as [`Auth::authenticate_bearer`] does. `proof` is the
+    /// request's one `DPoP` header (`None` when it has none, or several).
+    pub async fn authenticate_dpop(
+        &self,
+        token: &str,
+        proof: Option<&str>,
+        method: &str,
+        url: &str,
+    ) -> Result<Arc<BearerAuth>, BearerError> {
+        let result = self.check_dpop(token, proof, method, url).await;
+        if let Err(e) = &result {
+            self.emit(&crate::AuthEvent::BearerRefused(e));
+            tracing::debug!(error = %e, "DPoP-bound token refused");
+        }
+        result
+    }
+
+    async fn check_dpop(
+        &self,
+        token: &str,
+        proof: Option<&str>,
+        method: &str,
+        url: &str,
+    ) -> Result<Arc<BearerAuth>, BearerError> {
+        let inner = &self.0;
+        let proof = proof.ok_or(BearerError::InvalidProof(crate::DpopProofError::Missing))?;
+        let target = crate::dpop::ProofTarget {
+            method,
+            url,
+            access_token: token,
+            now: inner.config.clock.now(),
+            leeway: i64::try_from(inner.config.leeway.as_secs()).unwrap_or(i64::MAX),
+        };
+        let jkt = crate::dpop::verify_proof(proof, &target, &inner.dpop_proofs)
+            .map_err(BearerError::InvalidProof)?;
+        let auth = self.validated(token, true).await?;
+        if auth.jkt.as_deref() != Some(jkt.as_str()) {
+            return Err(BearerError::Invalid(TokenError::KeyBindingMismatch));
+        }
+        auth.require_scopes(&inner.config.api_scopes)?;
+        Ok(auth)
+    }
+
     async fn check_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
+        let auth = self.validated(token, false).await?;
+        // A token bound to a key proves nothing without its proof (RFC 9449 §7.2),
+        // also when a DPoP presentation put it in the cache.
+        if auth.jkt.is_some() {
+            return Err(BearerError::Invalid(TokenError::SenderConstrained));
+        }
+        auth.require_scopes(&self.0.config.api_scopes)?;
+        Ok(auth)
+    }
+
+    /// The validated token, from the cache or checked now; `bound` lets a token with
+    /// `cnf` through (its proof is checked by the caller).
+    async fn validated(&self, token: &str, bound: bool) -> Result<Arc<BearerAuth>, BearerError> {
         let inner = &self.0;
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = inner.config.clock.now();
@@ -392,15 +494,14 @@ impl Auth {
                 let discovered = provider
                     .ready()
                     .map_err(|e| BearerError::Unavailable(e.to_string()))?;
-                let claims =
-                    discovered
-                        .verifier
-                        .bearer_token(token)
-                        .await
-                        .map_err(|e| match e {
-                            TokenError::Jwks(why) => BearerError::Unavailable(why),
-                            other => BearerError::Invalid(other),
-                        })?;
+                let claims = discovered
+                    .verifier
+                    .bearer_token(token, bound)
+                    .await
+                    .map_err(|e| match e {
+                        TokenError::Jwks(why) => BearerError::Unavailable(why),
+                        other => BearerError::Invalid(other),
+                    })?;
                 let auth = Arc::new(BearerAuth::new(claims, token, &provider.config));
                 let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();
                 let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
@@ -410,7 +511,6 @@ impl Auth {
                 auth
             }
         };
-        auth.require_scopes(&inner.config.api_scopes)?;
         Ok(auth)
     }
 
@@ -506,6 +606,187 @@ mod tests {
         assert_eq!(
             auth.authenticate_bearer(&t).await.unwrap_err(),
             BearerError::Invalid(TokenError::Expired)
+        );
+    }
+
+    /// An access token bound to `key` (`cnf.jkt`).
+    fn bound_token(key: &crate::DpopKey) -> String {
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("rsa1".into());
+        h.typ = Some("at+jwt".into());
+        let claims = json!({ "iss": ISS, "aud": "https://api.test", "sub": "alice",
+                             "exp": NOW + 300, "iat": NOW, "scope": "read",
+                             "cnf": { "jkt": key.thumbprint() } });
+        let k = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        encode(&h, &claims, &k).expect("sign")
+    }
+
+    const API_URL: &str = "https://app.example.com/api/me";
+
+    async fn dpop_auth() -> Auth {
+        auth(Arc::new(AtomicI64::new(NOW)), |b| {
+            b.with_api_audience("https://api.test")
+        })
+        .await
+    }
+
+    fn proof(key: &crate::DpopKey, method: &str, url: &str, token: &str) -> String {
+        key.proof(method, url, None, Some(token), NOW)
+    }
+
+    #[tokio::test]
+    async fn dpop_bound_token_is_accepted_with_its_proof() {
+        let auth = dpop_auth().await;
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let caller = auth
+            .authenticate_dpop(&t, Some(&proof(&key, "GET", API_URL, &t)), "GET", API_URL)
+            .await
+            .expect("bound token with its proof");
+        assert_eq!(caller.sub(), "alice");
+        // The query is not part of `htu`.
+        let p = proof(&key, "GET", API_URL, &t);
+        let with_query = format!("{API_URL}?page=2");
+        assert!(
+            auth.authenticate_dpop(&t, Some(&p), "GET", &with_query)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_dpop_bound_token_presented_as_bearer_is_refused() {
+        let auth = dpop_auth().await;
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let refused = BearerError::Invalid(TokenError::SenderConstrained);
+        assert_eq!(auth.authenticate_bearer(&t).await.unwrap_err(), refused);
+        // Also once a DPoP presentation put the token in the cache.
+        let p = proof(&key, "GET", API_URL, &t);
+        auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+            .await
+            .expect("with its proof");
+        assert_eq!(auth.authenticate_bearer(&t).await.unwrap_err(), refused);
+    }
+
+    #[tokio::test]
+    async fn rp_dpop_proof_for_another_url_or_method_is_refused() {
+        let auth = dpop_auth().await;
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let other_url = proof(&key, "GET", "https://app.example.com/api/admin", &t);
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&other_url), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::UrlMismatch)
+        );
+        let other_host = proof(&key, "GET", "https://evil.example.com/api/me", &t);
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&other_host), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::UrlMismatch)
+        );
+        let post = proof(&key, "POST", API_URL, &t);
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&post), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::MethodMismatch)
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_dpop_replayed_proof_is_refused() {
+        let auth = dpop_auth().await;
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let p = proof(&key, "GET", API_URL, &t);
+        auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+            .await
+            .expect("first use");
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::Replayed)
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_dpop_token_bound_to_another_key_is_refused() {
+        let auth = dpop_auth().await;
+        let (holder, thief) = (crate::DpopKey::generate(), crate::DpopKey::generate());
+        let t = bound_token(&holder);
+        let p = proof(&thief, "GET", API_URL, &t);
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::Invalid(TokenError::KeyBindingMismatch)
+        );
+        // An unbound token presented with a proof is not bound to it either.
+        let unbound = token("read");
+        let p = proof(&holder, "GET", API_URL, &unbound);
+        assert_eq!(
+            auth.authenticate_dpop(&unbound, Some(&p), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::Invalid(TokenError::KeyBindingMismatch)
+        );
+    }
+
+    #[tokio::test]
+    async fn rp_dpop_proof_for_another_token_stale_or_unsigned_is_refused() {
+        let auth = dpop_auth().await;
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let other_token = proof(&key, "GET", API_URL, "another-token");
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&other_token), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::AccessTokenMismatch)
+        );
+        let stale = key.proof("GET", API_URL, None, Some(&t), NOW - 600);
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&stale), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::Stale)
+        );
+        let mut h = Header::new(jsonwebtoken::Algorithm::HS256);
+        h.typ = Some("dpop+jwt".into());
+        let hmac = encode(
+            &h,
+            &json!({ "htm": "GET", "htu": API_URL, "iat": NOW, "jti": "j" }),
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .expect("sign");
+        assert_eq!(
+            auth.authenticate_dpop(&t, Some(&hmac), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::Malformed)
+        );
+        // One signature character changed (well inside, not a padding bit).
+        let mut forged = proof(&key, "GET", API_URL, &t).into_bytes();
+        let i = forged.len() - 10;
+        forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).expect("ascii");
+        let err = auth
+            .authenticate_dpop(&t, Some(&forged), "GET", API_URL)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BearerError::InvalidProof(
+                    crate::DpopProofError::BadSignature | crate::DpopProofError::Malformed
+                )
+            ),
+            "{err:?}"
         );
     }
 

@@ -37,8 +37,9 @@ impl std::fmt::Debug for DpopKey {
 pub(crate) struct BadKey;
 
 impl DpopKey {
-    /// A new P-256 key from the system's CSPRNG.
-    pub(crate) fn generate() -> Self {
+    /// A new P-256 key from the system's CSPRNG (sign-in makes one per session; a
+    /// client of a DPoP-protected API, or a test, can make its own).
+    pub fn generate() -> Self {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -69,9 +70,10 @@ impl DpopKey {
     }
 
     /// A proof for a request: `typ: dpop+jwt`, the public key in the header, `htm`,
-    /// `htu` (the URL without query and fragment), `iat`, a fresh `jti`, and the
-    /// server's `nonce` and the access token's hash (`ath`) when given.
-    pub(crate) fn proof(
+    /// `htu` (the URL without query and fragment), `iat` (seconds since the epoch), a
+    /// fresh `jti`, and the server's `nonce` and the access token's hash (`ath`) when
+    /// given.
+    pub fn proof(
         &self,
         method: &str,
         url: &str,
@@ -99,6 +101,168 @@ impl DpopKey {
         // an empty proof, which the server refuses.
         jsonwebtoken::encode(&header, &claims, &self.0.key).unwrap_or_default()
     }
+}
+
+/// Why a DPoP proof presented to the app's API was refused (RFC 9449 §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopProofError {
+    /// No `DPoP` header, or several.
+    #[error("the request has no single DPoP proof")]
+    Missing,
+    /// Not a JWT with a `dpop+jwt` header, an allowed asymmetric algorithm and a
+    /// public key (`jwk`, without private members).
+    #[error("the DPoP proof is malformed")]
+    Malformed,
+    /// The signature does not verify with the proof's own key.
+    #[error("the DPoP proof's signature is invalid")]
+    BadSignature,
+    /// `htm` is not the request's method.
+    #[error("the DPoP proof is for another method")]
+    MethodMismatch,
+    /// `htu` is not the request's URL.
+    #[error("the DPoP proof is for another URL")]
+    UrlMismatch,
+    /// `iat` is outside the accepted window (a minute, plus the leeway).
+    #[error("the DPoP proof is too old or from the future")]
+    Stale,
+    /// The proof was used before (same `jti`).
+    #[error("the DPoP proof was used before")]
+    Replayed,
+    /// `ath` is missing or is not the hash of the presented access token.
+    #[error("the DPoP proof is for another access token")]
+    AccessTokenMismatch,
+}
+
+/// How long after its `iat` a proof is accepted (before the leeway).
+const PROOF_WINDOW_SECS: i64 = 60;
+
+/// Proofs remembered at most (each until it could no longer be accepted).
+const MAX_REMEMBERED_PROOFS: usize = 100_000;
+
+/// The `jti`s of accepted proofs, each until its `iat` leaves the window: a replayed
+/// proof is refused (in this process; RFC 9449 §11.1).
+#[derive(Debug, Default)]
+pub(crate) struct ReplayCache(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl ReplayCache {
+    fn first_use(&self, key: String, until: i64, now: i64) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.get(&key).is_some_and(|t| *t >= now) {
+            return false;
+        }
+        if seen.len() >= MAX_REMEMBERED_PROOFS {
+            seen.retain(|_, t| *t >= now);
+        }
+        if seen.len() >= MAX_REMEMBERED_PROOFS {
+            // Full of live proofs: refuse rather than forget one that could replay.
+            return false;
+        }
+        seen.insert(key, until);
+        true
+    }
+}
+
+/// The request a proof must be made for.
+pub(crate) struct ProofTarget<'a> {
+    pub(crate) method: &'a str,
+    /// The URL as the app is reached (`APP_URL`'s origin and the request's path).
+    pub(crate) url: &'a str,
+    pub(crate) access_token: &'a str,
+    pub(crate) now: i64,
+    pub(crate) leeway: i64,
+}
+
+/// Checks a DPoP proof for `target` (RFC 9449 §4.3) and returns its key's thumbprint,
+/// which the access token's `cnf.jkt` must equal.
+pub(crate) fn verify_proof(
+    proof: &str,
+    target: &ProofTarget<'_>,
+    replay: &ReplayCache,
+) -> Result<String, DpopProofError> {
+    use jsonwebtoken::{DecodingKey, Validation};
+    if proof.len() > crate::token::MAX_TOKEN_BYTES {
+        return Err(DpopProofError::Malformed);
+    }
+    let header = jsonwebtoken::decode_header(proof).map_err(|_| DpopProofError::Malformed)?;
+    if header.typ.as_deref() != Some("dpop+jwt") {
+        return Err(DpopProofError::Malformed);
+    }
+    let allowed = [
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::EdDSA,
+    ];
+    if !allowed.contains(&header.alg) {
+        return Err(DpopProofError::Malformed);
+    }
+    let jwk = header.jwk.ok_or(DpopProofError::Malformed)?;
+    let private = serde_json::to_value(&jwk)
+        .ok()
+        .and_then(|v| {
+            v.as_object()
+                .map(|o| o.contains_key("d") || o.contains_key("p"))
+        })
+        .unwrap_or(true);
+    if private {
+        return Err(DpopProofError::Malformed);
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| DpopProofError::Malformed)?;
+    let mut validation = Validation::new(header.alg);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+        proof,
+        &key,
+        &validation,
+    )
+    .map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidSignature => DpopProofError::BadSignature,
+        _ => DpopProofError::Malformed,
+    })?
+    .claims;
+    let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+    if text("htm") != Some(target.method) {
+        return Err(DpopProofError::MethodMismatch);
+    }
+    let same_url = |claimed: &str| match (url::Url::parse(claimed), url::Url::parse(target.url)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host() == b.host()
+                && a.port_or_known_default() == b.port_or_known_default()
+                && a.path() == b.path()
+        }
+        _ => false,
+    };
+    if !text("htu").is_some_and(same_url) {
+        return Err(DpopProofError::UrlMismatch);
+    }
+    let iat = claims
+        .get("iat")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or(DpopProofError::Malformed)?;
+    if iat > target.now + target.leeway || iat + PROOF_WINDOW_SECS + target.leeway < target.now {
+        return Err(DpopProofError::Stale);
+    }
+    let ath = B64.encode(Sha256::digest(target.access_token.as_bytes()));
+    if !text("ath").is_some_and(|got| crate::secret::constant_time_eq(got, &ath)) {
+        return Err(DpopProofError::AccessTokenMismatch);
+    }
+    let jti = text("jti")
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .ok_or(DpopProofError::Malformed)?;
+    let jkt = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|_| DpopProofError::Malformed)?;
+    let until = iat + PROOF_WINDOW_SECS + target.leeway;
+    if !replay.first_use(format!("{jkt}#{jti}"), until, target.now) {
+        return Err(DpopProofError::Replayed);
+    }
+    Ok(jkt)
 }
 
 /// A JWT access token bound to a key (`cnf.jkt`) must be bound to `key` (RFC 9449 §6);

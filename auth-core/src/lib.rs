@@ -65,7 +65,7 @@ pub use auth::{Auth, LoginError, LoginStart, TokenExchangeError};
 pub use bearer::{BearerAuth, BearerError};
 pub use client_key::ClientKey;
 pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent, ClientAuthMethod, Clock, ConfigError};
-pub use dpop::DpopKey;
+pub use dpop::{DpopKey, DpopProofError};
 pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
 pub use flow::callback::{CallbackError, CallbackFailure, CompletedLogin};
 pub use flow::logout::BackchannelError;

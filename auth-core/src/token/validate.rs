@@ -175,7 +175,11 @@ impl Verifier {
     /// `typ` (when present) `at+jwt` or `JWT`, signature, `iss`, `aud` naming one of
     /// the API audiences, `exp`, `iat`, `nbf`, `sub`; sender-constrained tokens (`cnf`,
     /// RFC 9449/8705) are refused, since a bearer presentation proves no key.
-    pub(crate) async fn bearer_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
+    pub(crate) async fn bearer_token(
+        &self,
+        token: &str,
+        bound: bool,
+    ) -> Result<ClaimMap, TokenError> {
         let header = parse_header(token)?;
         let typed_at_jwt = match header.typ.as_deref().map(str::to_ascii_lowercase) {
             Some(t) if t == "at+jwt" || t == "application/at+jwt" => true,
@@ -204,7 +208,8 @@ impl Verifier {
         if str_claim(&claims, "sub").is_none_or(str::is_empty) {
             return Err(TokenError::MissingClaim("sub"));
         }
-        if claims.contains_key("cnf") {
+        // A sender-constrained token counts only with the proof its caller checks.
+        if claims.contains_key("cnf") && !bound {
             return Err(TokenError::SenderConstrained);
         }
         Ok(claims)
@@ -924,7 +929,7 @@ mod tests {
     }
 
     async fn bearer(token: &str) -> Result<ClaimMap, TokenError> {
-        verifier().bearer_token(token).await
+        verifier().bearer_token(token, false).await
     }
 
     #[tokio::test]
@@ -972,14 +977,14 @@ mod tests {
         v.require_at_jwt = true;
         for typ in [Some("JWT"), None] {
             assert_eq!(
-                v.bearer_token(&typed(&api_claims(), typ))
+                v.bearer_token(&typed(&api_claims(), typ), false)
                     .await
                     .unwrap_err(),
                 TokenError::UnexpectedType
             );
         }
         assert!(
-            v.bearer_token(&typed(&api_claims(), Some("at+jwt")))
+            v.bearer_token(&typed(&api_claims(), Some("at+jwt")), false)
                 .await
                 .is_ok()
         );

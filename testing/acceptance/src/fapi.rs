@@ -218,6 +218,89 @@ pub async fn fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh(ser
     assert_eq!(after, before + 1, "a refresh with a DPoP proof");
 }
 
+/// The app's own API takes a DPoP-bound token (`cnf.jkt`) only with a proof of its
+/// key for this very request (RFC 9449 §7), through the framework's `BearerUser`: not
+/// as a plain bearer token, not with a proof for another URL, not twice with one proof,
+/// not without a proof.
+pub async fn api_takes_a_dpop_bound_token_only_with_its_proof(serve: Serve) {
+    use auth_testkit::{Alg, Signing};
+    let app = crate::hostile::hostile(serve).await;
+    let key = auth_core::DpopKey::generate();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let token = app.provider.sign_jwt(
+        &Signing::Key(Alg::RS256),
+        "at+jwt",
+        &json!({ "iss": app.provider.issuer(), "sub": "alice", "aud": API,
+                 "client_id": "dev-client", "scope": API_SCOPE, "iat": now, "exp": now + 300,
+                 "cnf": { "jkt": key.thumbprint() } }),
+    );
+    let url = format!("{}/api/me", app.base);
+    let call = |scheme: &'static str, proof: Option<String>| {
+        let mut request = reqwest::Client::new()
+            .get(&url)
+            .header("authorization", format!("{scheme} {token}"));
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.send()
+    };
+    let proof = key.proof("GET", &url, None, Some(&token), now);
+    let r = call("DPoP", Some(proof.clone())).await.expect("api");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.expect("json")["sub"], "alice");
+
+    let challenge = |r: &reqwest::Response| {
+        r.headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .unwrap_or_default()
+    };
+    let r = call("Bearer", None).await.expect("api");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&r).contains("invalid_token"), "{}", challenge(&r));
+    for (what, proof) in [
+        (
+            "another URL",
+            Some(key.proof(
+                "GET",
+                &format!("{}/api/other", app.base),
+                None,
+                Some(&token),
+                now,
+            )),
+        ),
+        ("a replay", Some(proof)),
+        ("no proof", None),
+    ] {
+        let r = call("DPoP", proof).await.expect("api");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert!(
+            challenge(&r).starts_with("DPoP error=\"invalid_dpop_proof\""),
+            "{what}: {}",
+            challenge(&r)
+        );
+    }
+    let events = app.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "BearerRefused(InvalidProof(UrlMismatch))")
+            && events
+                .iter()
+                .any(|e| e == "BearerRefused(InvalidProof(Replayed))")
+            && events
+                .iter()
+                .any(|e| e == "BearerRefused(InvalidProof(Missing))")
+            && events
+                .iter()
+                .any(|e| e == "BearerRefused(Invalid(SenderConstrained))"),
+        "{events:?}"
+    );
+}
+
 /// The FAPI suite: every scenario of this module, on one framework.
 #[macro_export]
 macro_rules! fapi_suite {
@@ -225,6 +308,7 @@ macro_rules! fapi_suite {
         $crate::__scenarios!($serve;
             fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens,
             fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
-            fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh);
+            fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh,
+            api_takes_a_dpop_bound_token_only_with_its_proof);
     };
 }
