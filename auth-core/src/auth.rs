@@ -262,7 +262,8 @@ impl Auth {
         let mut down = Vec::new();
         for (index, attempt) in attempts {
             if let Err(e) = attempt {
-                if !named {
+                // Down is retried; a provider that cannot meet the profile never will.
+                if !named || matches!(e, DiscoveryError::ProfileNotSupported { .. }) {
                     return Err(e);
                 }
                 tracing::warn!(provider = ?inner.providers[index].config.id, error = %e, "provider down at start; its routes answer 503 until it is discovered");

@@ -496,6 +496,16 @@ fn provider_from_lookup(
             p = p.with_client_key(key);
         }
     }
+    match var("PROFILE").as_deref().map(str::trim) {
+        None | Some("baseline") => {}
+        Some("fapi2") => p = p.with_security_profile(crate::SecurityProfile::Fapi2),
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_PROFILE",
+                reason: "expected fapi2 (or baseline)".into(),
+            });
+        }
+    }
     match var("DPOP").as_deref().map(str::trim) {
         None | Some("0" | "false") => {}
         Some("1" | "true") => p = p.with_dpop(true),
@@ -727,6 +737,14 @@ impl AuthConfigBuilder {
     pub fn with_pushed_authorization_requests(self, on: bool) -> Self {
         self.provider("with_pushed_authorization_requests", |p| {
             p.with_pushed_authorization_requests(on)
+        })
+    }
+
+    /// A security profile (`OIDC_PROFILE=fapi2`), as
+    /// [`ProviderConfigBuilder::with_security_profile`].
+    pub fn with_security_profile(self, profile: crate::SecurityProfile) -> Self {
+        self.provider("with_security_profile", |p| {
+            p.with_security_profile(profile)
         })
     }
 

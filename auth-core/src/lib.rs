@@ -74,7 +74,7 @@ pub use http_client::HttpError;
 pub use memory_store::MemoryStore;
 pub use presets::{ParameterNames, Preset, ProviderKind, Signup};
 pub use provider::{DiscoveryError, ProviderEndpoints};
-pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink};
+pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile};
 pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
 pub use session::AuthSession;

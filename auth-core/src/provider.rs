@@ -41,6 +41,14 @@ pub enum DiscoveryError {
     /// The HTTP client could not be built.
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
+    /// The provider lacks what the configured security profile needs.
+    #[error("the provider does not support the {profile} profile: it lacks {}", missing.join(", "))]
+    ProfileNotSupported {
+        /// The profile (`FAPI 2.0`).
+        profile: &'static str,
+        /// What is missing, named as in the discovery document.
+        missing: Vec<&'static str>,
+    },
     /// The Redis client could not be set up (a bad `REDIS_URL`; an unreachable server
     /// is not an error at start: sessions answer 503 until it is back).
     #[error("the Redis client could not be set up: {0}")]
@@ -68,6 +76,10 @@ pub struct ProviderEndpoints {
     pub pushed_authorization_request_endpoint: Option<Url>,
     /// Whether the provider accepts only pushed authorization requests.
     pub require_pushed_authorization_requests: bool,
+    /// The PKCE methods it supports (empty: not said).
+    pub code_challenge_methods_supported: Vec<String>,
+    /// The DPoP proof algorithms it accepts (empty: no DPoP, or not said).
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 impl ProviderEndpoints {
@@ -84,7 +96,34 @@ impl ProviderEndpoints {
             token_endpoint_auth_methods_supported: Vec::new(),
             pushed_authorization_request_endpoint: None,
             require_pushed_authorization_requests: false,
+            code_challenge_methods_supported: Vec::new(),
+            dpop_signing_alg_values_supported: Vec::new(),
         }
+    }
+
+    /// What the FAPI 2.0 profile needs and this provider does not say it has.
+    pub(crate) fn missing_for_fapi2(&self) -> Vec<&'static str> {
+        let has = |list: &[String], v: &str| list.iter().any(|x| x == v);
+        let mut missing = Vec::new();
+        if self.pushed_authorization_request_endpoint.is_none() {
+            missing.push("pushed_authorization_request_endpoint (PAR)");
+        }
+        if !self.authorization_response_iss_parameter_supported {
+            missing.push("authorization_response_iss_parameter_supported (RFC 9207)");
+        }
+        if !has(
+            &self.token_endpoint_auth_methods_supported,
+            "private_key_jwt",
+        ) {
+            missing.push("private_key_jwt in token_endpoint_auth_methods_supported");
+        }
+        if !has(&self.dpop_signing_alg_values_supported, "ES256") {
+            missing.push("ES256 in dpop_signing_alg_values_supported (DPoP)");
+        }
+        if !has(&self.code_challenge_methods_supported, "S256") {
+            missing.push("S256 in code_challenge_methods_supported (PKCE)");
+        }
+        missing
     }
 
     pub(crate) fn urls(&self) -> Vec<(&'static str, &Url)> {
@@ -124,6 +163,10 @@ struct DiscoveryDocument {
     pushed_authorization_request_endpoint: Option<Url>,
     #[serde(default)]
     require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
@@ -170,6 +213,16 @@ pub(crate) async fn discover(
             .collect(),
         pushed_authorization_request_endpoint: doc.pushed_authorization_request_endpoint,
         require_pushed_authorization_requests: doc.require_pushed_authorization_requests,
+        code_challenge_methods_supported: doc
+            .code_challenge_methods_supported
+            .into_iter()
+            .take(16)
+            .collect(),
+        dpop_signing_alg_values_supported: doc
+            .dpop_signing_alg_values_supported
+            .into_iter()
+            .take(16)
+            .collect(),
     };
     for (name, u) in endpoints.urls() {
         check_secure(name, u)?;

@@ -42,6 +42,7 @@ pub struct ProviderConfigBuilder {
     pub(crate) client_keys: Vec<crate::ClientKey>,
     pub(crate) par: bool,
     pub(crate) dpop: bool,
+    pub(crate) profile: SecurityProfile,
 }
 
 /// One provider's checked settings. [`crate::AuthConfig::providers`] lists them.
@@ -73,7 +74,27 @@ pub struct ProviderConfig {
     pub(crate) par: bool,
     /// Bind each session's tokens to a DPoP key of its own (RFC 9449).
     pub(crate) dpop: bool,
+    /// The security profile its rules follow.
+    pub(crate) profile: SecurityProfile,
 }
+
+/// A security profile: a set of rules switched on together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecurityProfile {
+    /// This crate's defaults (PKCE S256, state, nonce, RFC 9207 `iss` when advertised).
+    #[default]
+    Baseline,
+    /// The FAPI 2.0 Security Profile (`OIDC_PROFILE=fapi2`): pushed authorization
+    /// requests, PKCE S256, the RFC 9207 `iss` required, `private_key_jwt`, DPoP, and
+    /// ES256/PS256 only (for tokens and assertions). The app refuses to start when the
+    /// provider lacks one of them, naming what is missing.
+    Fapi2,
+}
+
+/// The algorithms FAPI 2.0 allows (§5.4: PS256, ES256, EdDSA; EdDSA is left out
+/// because few providers sign with it and RFC 9449 clients here use ES256).
+const FAPI2_ALGORITHMS: [Algorithm; 2] = [Algorithm::PS256, Algorithm::ES256];
 
 /// A link of the provider chooser (`GET {prefix}/login` with several providers): what
 /// a replacement page ([`crate::AuthConfigBuilder::with_chooser_page`]) gets.
@@ -258,7 +279,16 @@ impl ProviderConfigBuilder {
             client_keys: Vec::new(),
             par: false,
             dpop: false,
+            profile: SecurityProfile::Baseline,
         }
+    }
+
+    /// Follows a security profile (`OIDC_PROFILE=fapi2` for [`SecurityProfile::Fapi2`]):
+    /// its rules are switched on whatever else is set, and a setting that contradicts
+    /// them (a client secret as the authentication, RS256 only) is refused at `build()`.
+    pub fn with_security_profile(mut self, profile: SecurityProfile) -> Self {
+        self.profile = profile;
+        self
     }
 
     /// Bind each session's tokens to a key of its own (DPoP, RFC 9449; `OIDC_DPOP=1`):
@@ -480,8 +510,52 @@ impl ProviderConfigBuilder {
             }
         }
         let tenants = tenant_rule(kind, &issuer_url, &self.issuer, self.allowed_tenants)?;
+        let fapi2 = self.profile == SecurityProfile::Fapi2;
+        let algorithms = if fapi2 {
+            let kept: Vec<Algorithm> = algorithms
+                .into_iter()
+                .filter(|a| FAPI2_ALGORITHMS.contains(a))
+                .collect();
+            if kept.is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_PROFILE",
+                    reason: "FAPI 2.0 allows ES256 and PS256 only, and the app allows neither"
+                        .into(),
+                });
+            }
+            kept
+        } else {
+            algorithms
+        };
+        if fapi2 {
+            if self.client_keys.is_empty()
+                || self
+                    .client_auth
+                    .is_some_and(|m| m != ClientAuthMethod::PrivateKeyJwt)
+            {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_PROFILE",
+                    reason: "FAPI 2.0 needs private_key_jwt: set OIDC_CLIENT_PRIVATE_KEY_FILE (and no other OIDC_CLIENT_AUTH)".into(),
+                });
+            }
+            if self
+                .client_keys
+                .iter()
+                .any(|k| k.algorithm() == Algorithm::RS256)
+            {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_PROFILE",
+                    reason: "FAPI 2.0 refuses RS256 client assertions: use an ES256 or PS256 key"
+                        .into(),
+                });
+            }
+        }
         let client_auth = match (
-            self.client_auth,
+            if fapi2 {
+                Some(ClientAuthMethod::PrivateKeyJwt)
+            } else {
+                self.client_auth
+            },
             &self.client_secret,
             self.client_keys.is_empty(),
         ) {
@@ -519,8 +593,9 @@ impl ProviderConfigBuilder {
             userinfo_at_sign_in: self.userinfo_at_sign_in,
             tenants,
             client_keys: self.client_keys,
-            par: self.par,
-            dpop: self.dpop,
+            par: self.par || fapi2,
+            dpop: self.dpop || fapi2,
+            profile: self.profile,
         })
     }
 }
@@ -744,6 +819,118 @@ mod tests {
             auth.authenticate_bearer(&bearer(T2)).await.unwrap_err(),
             BearerError::Invalid(TokenError::InvalidIssuer)
         );
+    }
+
+    /// A provider whose discovery document lists `extra` besides the basics.
+    async fn provider_with(extra: serde_json::Value) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut doc = json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "jwks_uri": format!("{base}/jwks"),
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            doc[k] = v.clone();
+        }
+        let jwks = include_str!("token/testdata/jwks.json");
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(doc) }),
+            )
+            .route("/jwks", axum::routing::get(move || async move { jwks }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    fn fapi2(issuer: &str) -> crate::AuthConfigBuilder {
+        AuthConfig::builder(issuer, "client", "https://app.example.com")
+            .with_client_key(
+                crate::ClientKey::from_pem(include_bytes!("token/testdata/ec.pem")).expect("key"),
+            )
+            .with_security_profile(crate::SecurityProfile::Fapi2)
+    }
+
+    #[tokio::test]
+    async fn fapi2_refuses_a_provider_without_par_naming_what_is_missing() {
+        let base = provider_with(json!({})).await;
+        let err = Auth::discover(fapi2(&base).build().expect("config"))
+            .await
+            .unwrap_err();
+        let DiscoveryError::ProfileNotSupported { missing, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(missing.len(), 5, "{err}");
+        assert!(
+            err.to_string()
+                .contains("pushed_authorization_request_endpoint (PAR)")
+        );
+        let base = provider_with(json!({
+            "pushed_authorization_request_endpoint": "http://127.0.0.1:9/par",
+            "authorization_response_iss_parameter_supported": true,
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "dpop_signing_alg_values_supported": ["ES256"],
+            "code_challenge_methods_supported": ["S256"],
+        }))
+        .await;
+        let auth = Auth::discover(fapi2(&base).build().expect("config"))
+            .await
+            .expect("everything FAPI 2.0 needs");
+        let p = &auth.config().providers()[0];
+        assert!(p.par && p.dpop);
+        assert_eq!(p.client_auth, Some(crate::ClientAuthMethod::PrivateKeyJwt));
+        assert_eq!(
+            p.algorithms,
+            [crate::Algorithm::PS256, crate::Algorithm::ES256]
+        );
+    }
+
+    #[test]
+    fn fapi2_refuses_a_client_secret_rs256_and_no_key() {
+        let plain = AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
+            .with_client_secret("s")
+            .with_security_profile(crate::SecurityProfile::Fapi2)
+            .build();
+        assert!(
+            matches!(
+                plain,
+                Err(ConfigError::Invalid {
+                    name: "OIDC_PROFILE",
+                    ..
+                })
+            ),
+            "{plain:?}"
+        );
+        let rsa = crate::ClientKey::from_pem(include_bytes!("token/testdata/rsa.pem"))
+            .expect("key")
+            .with_rs256()
+            .expect("rs256");
+        let rs256 = fapi2("https://id.example.com").with_client_key(rsa).build();
+        assert!(matches!(
+            rs256,
+            Err(ConfigError::Invalid {
+                name: "OIDC_PROFILE",
+                ..
+            })
+        ));
+        let only_rs256 = fapi2("https://id.example.com")
+            .with_algorithms([crate::Algorithm::RS256])
+            .build();
+        assert!(matches!(
+            only_rs256,
+            Err(ConfigError::Invalid {
+                name: "OIDC_PROFILE",
+                ..
+            })
+        ));
+        let secret_method = fapi2("https://id.example.com")
+            .with_client_auth(crate::ClientAuthMethod::ClientSecretPost)
+            .build();
+        assert!(secret_method.is_err());
     }
 
     #[tokio::test]

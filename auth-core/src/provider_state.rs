@@ -156,6 +156,15 @@ impl ProviderState {
             Some(e) => e.clone(),
             None => discover(&self.config, http).await?,
         };
+        if self.config.profile == crate::SecurityProfile::Fapi2 {
+            let missing = endpoints.missing_for_fapi2();
+            if !missing.is_empty() {
+                return Err(DiscoveryError::ProfileNotSupported {
+                    profile: "FAPI 2.0",
+                    missing,
+                });
+            }
+        }
         let discovered = Discovered::new(&self.config, app, http, endpoints);
         if let Err(e) = discovered.verifier.jwks.prefetch().await {
             tracing::warn!(issuer = %self.config.issuer, error = %e, "could not load the provider's JWKS at start; will retry on first use");

@@ -33,6 +33,8 @@ pub fn fixture() -> &'static Fixture {
                 token_endpoint_auth_methods_supported: Vec::new(),
                 pushed_authorization_request_endpoint: None,
                 require_pushed_authorization_requests: false,
+                code_challenge_methods_supported: Vec::new(),
+                dpop_signing_alg_values_supported: Vec::new(),
             })
             .with_api_audience("https://api.test")
             .with_app_secret_hex(&"ab".repeat(32))

@@ -53,6 +53,17 @@ async fn fapi_app(serve: Serve, key: &[u8], keys: Keys) -> FapiApp {
 /// As [`fapi_app`]; with `dpop`, the client is registered with
 /// `dpop_bound_access_tokens` and the app binds every session to a DPoP key.
 async fn fapi_app_with(serve: Serve, key: &[u8], keys: Keys, dpop: bool) -> FapiApp {
+    fapi_app_configured(serve, key, keys, dpop, move |b| b.with_dpop(dpop)).await
+}
+
+/// As [`fapi_app_with`], with `configure` applied to the app's configuration.
+async fn fapi_app_configured(
+    serve: Serve,
+    key: &[u8],
+    keys: Keys,
+    dpop: bool,
+    configure: impl FnOnce(auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder,
+) -> FapiApp {
     init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(
@@ -85,10 +96,8 @@ async fn fapi_app_with(serve: Serve, key: &[u8], keys: Keys, dpop: bool) -> Fapi
     let config = AuthConfig::builder(&provider.issuer, "fapi-app", &base)
         .with_client_key(ClientKey::from_pem(key).expect("key"))
         .with_refresh_margin(Duration::from_secs(1))
-        .with_dpop(dpop)
-        .with_api_audience(API)
-        .build()
-        .expect("config");
+        .with_api_audience(API);
+    let config = configure(config).build().expect("config");
     let auth = Auth::discover(config).await.expect("discovery");
     FapiApp {
         base,
@@ -301,6 +310,25 @@ pub async fn api_takes_a_dpop_bound_token_only_with_its_proof(serve: Serve) {
     );
 }
 
+/// `OIDC_PROFILE=fapi2` against oidc-provider's FAPI 2.0 configuration: the profile
+/// finds everything it needs in discovery, and one switch gives a pushed login, a
+/// `private_key_jwt` client, DPoP-bound tokens (through the nonce dance) and ES256.
+pub async fn fapi2_profile_signs_in_against_oidc_provider(serve: Serve) {
+    let app = fapi_app_configured(serve, KEY, Keys::AppJwksUri, true, |b| {
+        b.with_security_profile(auth_core::SecurityProfile::Fapi2)
+    })
+    .await;
+    let client = browser();
+    let (page, seen) = follow(&client, &format!("{}/auth/login?return_to=/me", app.base)).await;
+    assert_eq!(page.status(), StatusCode::OK, "{seen:?}");
+    let stats = app.stats().await;
+    assert_eq!(stats["pushed_requests"], 1, "{stats}");
+    assert_eq!(
+        stats["code_grants"], 2,
+        "DPoP nonce asked, then given: {stats}"
+    );
+}
+
 /// The FAPI suite: every scenario of this module, on one framework.
 #[macro_export]
 macro_rules! fapi_suite {
@@ -309,6 +337,7 @@ macro_rules! fapi_suite {
             fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens,
             fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
             fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh,
-            api_takes_a_dpop_bound_token_only_with_its_proof);
+            api_takes_a_dpop_bound_token_only_with_its_proof,
+            fapi2_profile_signs_in_against_oidc_provider);
     };
 }
