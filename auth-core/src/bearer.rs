@@ -460,10 +460,21 @@ impl Auth {
             now: inner.config.clock.now(),
             leeway: i64::try_from(inner.config.leeway.as_secs()).unwrap_or(i64::MAX),
         };
-        let jkt = crate::dpop::verify_proof(proof, &target, &inner.dpop_proofs)
+        let proven = crate::dpop::verify_proof(proof, &target, &inner.dpop_proofs)
             .map_err(BearerError::InvalidProof)?;
+        // With Redis, a proof is single use across every instance.
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &inner.redis {
+            let first = redis
+                .first_use_of_dpop_proof(&proven.replay_key, proven.until)
+                .await
+                .map_err(|e| BearerError::Unavailable(e.to_string()))?;
+            if !first {
+                return Err(BearerError::InvalidProof(crate::DpopProofError::Replayed));
+            }
+        }
         let auth = self.validated(token, true).await?;
-        if auth.jkt.as_deref() != Some(jkt.as_str()) {
+        if auth.jkt.as_deref() != Some(proven.jkt.as_str()) {
             return Err(BearerError::Invalid(TokenError::KeyBindingMismatch));
         }
         auth.require_scopes(&inner.config.api_scopes)?;
@@ -708,6 +719,32 @@ mod tests {
             .expect("first use");
         assert_eq!(
             auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::InvalidProof(crate::DpopProofError::Replayed)
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn rp_dpop_proof_replayed_at_another_instance_is_refused() {
+        let server = provider_harness::RedisServer::start();
+        let shared = |b: AuthConfigBuilder| {
+            b.with_api_audience("https://api.test")
+                .with_redis_url(server.url())
+                .with_app_secret_hex(&"ab".repeat(32))
+                .expect("key")
+        };
+        let one = auth(Arc::new(AtomicI64::new(NOW)), shared).await;
+        let two = auth(Arc::new(AtomicI64::new(NOW)), shared).await;
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let p = proof(&key, "GET", API_URL, &t);
+        one.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+            .await
+            .expect("first use, on one instance");
+        assert_eq!(
+            two.authenticate_dpop(&t, Some(&p), "GET", API_URL)
                 .await
                 .unwrap_err(),
             BearerError::InvalidProof(crate::DpopProofError::Replayed)

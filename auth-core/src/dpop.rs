@@ -173,13 +173,25 @@ pub(crate) struct ProofTarget<'a> {
     pub(crate) leeway: i64,
 }
 
-/// Checks a DPoP proof for `target` (RFC 9449 §4.3) and returns its key's thumbprint,
-/// which the access token's `cnf.jkt` must equal.
+/// A proof that passed its checks.
+pub(crate) struct Proven {
+    /// Its key's thumbprint, which the access token's `cnf.jkt` must equal.
+    pub(crate) jkt: String,
+    /// What identifies it against replay (`jkt#jti`), and until when it must (for the
+    /// instances sharing Redis).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) replay_key: String,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) until: i64,
+}
+
+/// Checks a DPoP proof for `target` (RFC 9449 §4.3), and that this process has not
+/// seen it before.
 pub(crate) fn verify_proof(
     proof: &str,
     target: &ProofTarget<'_>,
     replay: &ReplayCache,
-) -> Result<String, DpopProofError> {
+) -> Result<Proven, DpopProofError> {
     use jsonwebtoken::{DecodingKey, Validation};
     if proof.len() > crate::token::MAX_TOKEN_BYTES {
         return Err(DpopProofError::Malformed);
@@ -259,10 +271,15 @@ pub(crate) fn verify_proof(
         .thumbprint(ThumbprintHash::SHA256)
         .map_err(|_| DpopProofError::Malformed)?;
     let until = iat + PROOF_WINDOW_SECS + target.leeway;
-    if !replay.first_use(format!("{jkt}#{jti}"), until, target.now) {
+    let replay_key = format!("{jkt}#{jti}");
+    if !replay.first_use(replay_key.clone(), until, target.now) {
         return Err(DpopProofError::Replayed);
     }
-    Ok(jkt)
+    Ok(Proven {
+        jkt,
+        replay_key,
+        until,
+    })
 }
 
 /// A JWT access token bound to a key (`cnf.jkt`) must be bound to `key` (RFC 9449 §6);

@@ -229,6 +229,26 @@ impl RedisShared {
         Ok(set.is_some())
     }
 
+    /// Remembers a DPoP proof (its key's thumbprint and `jti`) until `until`: true the
+    /// first time, false for a replay on any instance.
+    pub(crate) async fn first_use_of_dpop_proof(
+        &self,
+        key: &str,
+        until: i64,
+    ) -> Result<bool, RedisError> {
+        let set: Option<String> = self
+            .pool
+            .set(
+                hashed("auth:dpop:jti:", key),
+                "1",
+                Some(Expiration::EXAT(until)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
     /// Forgets a logout token's `jti` (its logout could not be recorded: the
     /// provider's retry must be taken).
     pub(crate) async fn forget_logout_token(&self, jti: &str) -> Result<(), RedisError> {
