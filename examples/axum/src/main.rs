@@ -17,6 +17,11 @@
 //! organization and permissions come from the claims of `OIDC_PROVIDER`'s kind, or from
 //! `OIDC_ROLES_CLAIM`, `OIDC_ORGANIZATION_CLAIM`, `OIDC_PERMISSIONS_CLAIM`. `./scripts/demo`
 //! starts a local provider and this app together.
+//! Several providers: `OIDC_PROVIDERS=a,b` with `OIDC_A_ISSUER`, `OIDC_A_CLIENT_ID`,
+//! `OIDC_A_CLIENT_SECRET`... (`/auth/login` is then a chooser, `/auth/login/{id}` starts
+//! at one). The enterprise client: `OIDC_CLIENT_AUTH=private_key_jwt` with
+//! `OIDC_CLIENT_PRIVATE_KEY_FILE`, `OIDC_PAR=1`, `OIDC_DPOP=1`, or all of them with
+//! `OIDC_PROFILE=fapi2`.
 
 use auth_axum::Auth;
 
