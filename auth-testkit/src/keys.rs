@@ -258,19 +258,20 @@ impl KeySet {
         let (message, sig) = token.rsplit_once('.')?;
         let (header, payload) = message.split_once('.')?;
         let header: Value = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
-        if header.get("alg")?.as_str()? != "RS256" || header.get("typ")?.as_str()? != typ {
+        if header.get("typ")?.as_str()? != typ {
             return None;
         }
+        let params = match header.get("alg")?.as_str()? {
+            "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
+            "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
+            _ => return None,
+        };
         let sig = B64.decode(sig).ok()?;
         RsaPublicKeyComponents {
             n: &self.rsa.n,
             e: &self.rsa.e,
         }
-        .verify(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            message.as_bytes(),
-            &sig,
-        )
+        .verify(params, message.as_bytes(), &sig)
         .ok()?;
         serde_json::from_slice(&B64.decode(payload).ok()?).ok()
     }

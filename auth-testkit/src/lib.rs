@@ -49,6 +49,7 @@
 
 #![deny(missing_docs)]
 
+mod fapi;
 mod keys;
 mod misbehaviour;
 mod pages;
@@ -169,6 +170,9 @@ pub struct ClientRegistration {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where back-channel logout tokens are posted.
     pub backchannel_logout_uri: Option<String>,
+    /// The client's public keys (a JWK set of P-256 keys): with them it authenticates
+    /// with `private_key_jwt` (ES256 assertions) and never with the secret.
+    pub jwks: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for ClientRegistration {
@@ -179,6 +183,7 @@ impl std::fmt::Debug for ClientRegistration {
             .field("redirect_uris", &self.redirect_uris)
             .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
             .field("backchannel_logout_uri", &self.backchannel_logout_uri)
+            .field("jwks", &self.jwks.is_some())
             .finish()
     }
 }
@@ -195,6 +200,7 @@ impl ClientRegistration {
             redirect_uris: vec![format!("{base}/auth/callback")],
             post_logout_redirect_uris: vec![format!("{base}/")],
             backchannel_logout_uri: Some(format!("{base}/auth/backchannel-logout")),
+            jwks: None,
         }
     }
 
@@ -214,6 +220,7 @@ impl ClientRegistration {
             redirect_uris: vec![format!("{base}/auth/callback/{provider_id}")],
             post_logout_redirect_uris: vec![format!("{base}/")],
             backchannel_logout_uri: Some(format!("{base}/auth/backchannel-logout/{provider_id}")),
+            jwks: None,
         }
     }
 }
@@ -257,6 +264,7 @@ pub struct DevProviderBuilder {
     id_token_ttl: Duration,
     refresh_token_ttl: Duration,
     api_audience: Option<String>,
+    par_required: bool,
     port: u16,
 }
 
@@ -296,6 +304,23 @@ impl DevProviderBuilder {
             app_url,
             provider_id,
         ))
+    }
+
+    /// Registers the app at `app_url` as client [`DEV_CLIENT_ID`] authenticating with
+    /// `private_key_jwt` by `public_key` (a P-256 JWK, as
+    /// [`auth_core::ClientKey::public_jwk`] gives it): the enterprise client's
+    /// registration.
+    pub fn app_with_key(self, app_url: &str, public_key: serde_json::Value) -> Self {
+        let mut client = ClientRegistration::for_app(DEV_CLIENT_ID, random_token(32), app_url);
+        client.jwks = Some(serde_json::json!({ "keys": [public_key] }));
+        self.client(client)
+    }
+
+    /// Takes authorization requests only when pushed first (RFC 9126), as a FAPI 2.0
+    /// provider does. The pushed authorization request endpoint is always there.
+    pub fn require_pushed_authorization_requests(mut self, on: bool) -> Self {
+        self.par_required = on;
+        self
     }
 
     /// Approves every authorization request at once, without a page: as the user
@@ -373,6 +398,7 @@ impl DevProviderBuilder {
             id_token_ttl: self.id_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             api_audience: self.api_audience,
+            par_required: self.par_required,
             keys: RwLock::new(Arc::new(keys::KeySet::generate())),
             misbehaviour: Mutex::default(),
             http,
@@ -448,6 +474,7 @@ impl DevProvider {
             id_token_ttl: Duration::from_secs(300),
             refresh_token_ttl: Duration::from_secs(86_400),
             api_audience: None,
+            par_required: false,
             port: 0,
         }
     }
@@ -672,7 +699,23 @@ pub async fn config_from_env_or_dev_provider(
     default_app_url: &str,
 ) -> Result<(auth_core::AuthConfig, Option<DevProvider>), Box<dyn std::error::Error + Send + Sync>>
 {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    config_from_lookup_or_dev_provider(default_app_url, |name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    })
+    .await
+}
+
+/// As [`config_from_env_or_dev_provider`], reading variables from a function (tests).
+/// With `OIDC_PROFILE=fapi2` or `OIDC_CLIENT_AUTH=private_key_jwt`, the development
+/// provider registers the app's key (`OIDC_CLIENT_PRIVATE_KEY_FILE`, or a P-256 key made
+/// now in the temporary directory) for `private_key_jwt`; under FAPI 2.0 it takes
+/// pushed authorization requests only, and it binds tokens to DPoP proofs.
+pub async fn config_from_lookup_or_dev_provider(
+    default_app_url: &str,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(auth_core::AuthConfig, Option<DevProvider>), Box<dyn std::error::Error + Send + Sync>>
+{
+    let env = |name: &str| get(name).filter(|v| !v.is_empty());
     let app_url = env("APP_URL").unwrap_or_else(|| default_app_url.to_owned());
     let local = url::Url::parse(&app_url).is_ok_and(|u| {
         u.scheme() == "http"
@@ -688,9 +731,28 @@ pub async fn config_from_env_or_dev_provider(
         || env("OIDC_PROVIDERS").is_some()
         || !local
     {
-        return Ok((auth_core::AuthConfig::from_env()?, None));
+        return Ok((auth_core::AuthConfig::from_lookup(env)?, None));
     }
-    let provider = DevProvider::builder().app(&app_url).start().await?;
+    // The enterprise client (`OIDC_PROFILE=fapi2`, `OIDC_CLIENT_AUTH=private_key_jwt`):
+    // the app's key (`OIDC_CLIENT_PRIVATE_KEY_FILE`, or one made now) is registered,
+    // and under FAPI 2.0 the provider takes pushed requests only.
+    let fapi2 = env("OIDC_PROFILE").as_deref() == Some("fapi2");
+    let enterprise = fapi2 || env("OIDC_CLIENT_AUTH").as_deref() == Some("private_key_jwt");
+    let (builder, key_file) = if enterprise {
+        let key_file = match env("OIDC_CLIENT_PRIVATE_KEY_FILE") {
+            Some(path) => std::path::PathBuf::from(path),
+            None => write_new_client_key()?,
+        };
+        let pem = std::fs::read(&key_file)?;
+        let key = auth_core::ClientKey::from_pem(&pem)?;
+        let builder = DevProvider::builder()
+            .app_with_key(&app_url, key.public_jwk())
+            .require_pushed_authorization_requests(fapi2);
+        (builder, Some(key_file.display().to_string()))
+    } else {
+        (DevProvider::builder().app(&app_url), None)
+    };
+    let provider = builder.start().await?;
     let (id, secret) = provider
         .client_credentials()
         .map(|(i, s)| (i.to_owned(), s.to_owned()))
@@ -699,11 +761,39 @@ pub async fn config_from_env_or_dev_provider(
     let config = auth_core::AuthConfig::from_lookup(|name| match name {
         "OIDC_ISSUER" => Some(issuer.clone()),
         "OIDC_CLIENT_ID" => Some(id.clone()),
-        "OIDC_CLIENT_SECRET" => Some(secret.clone()),
+        "OIDC_CLIENT_SECRET" if key_file.is_none() => Some(secret.clone()),
+        "OIDC_CLIENT_SECRET" => None,
+        "OIDC_CLIENT_PRIVATE_KEY_FILE" => key_file.clone(),
         "APP_URL" => Some(app_url.clone()),
         other => env(other),
     })?;
     Ok((config, Some(provider)))
+}
+
+/// Makes a P-256 key for `private_key_jwt` and writes it as a PKCS#8 PEM file that
+/// only this user can read, in the temporary directory (a development convenience).
+fn write_new_client_key() -> std::io::Result<std::path::PathBuf> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let der = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .map_err(|_| std::io::Error::other("no system randomness"))?;
+    let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    let path =
+        std::env::temp_dir().join(format!("auth-testkit-client-key-{}.pem", random_token(9)));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, pem.as_bytes())?;
+    Ok(path)
 }
 
 /// `bytes` random bytes, base64url.

@@ -39,6 +39,8 @@ pub(crate) struct Provider {
     pub(crate) id_token_ttl: Duration,
     pub(crate) refresh_token_ttl: Duration,
     pub(crate) api_audience: Option<String>,
+    /// Authorization requests are taken only when pushed first (RFC 9126).
+    pub(crate) par_required: bool,
     pub(crate) keys: RwLock<Arc<KeySet>>,
     pub(crate) misbehaviour: Mutex<Misbehaviour>,
     pub(crate) http: reqwest::Client,
@@ -70,6 +72,45 @@ pub(crate) struct Grants {
     refresh: HashMap<String, RefreshGrant>,
     /// Provider sessions (`sid`): who, and which clients signed in with it.
     sessions: HashMap<String, ProviderSession>,
+    /// Pushed authorization requests (RFC 9126), by `request_uri`.
+    pushed: HashMap<String, Pushed>,
+    /// The `jti`s of client assertions and DPoP proofs seen, each until it expires.
+    jtis: HashMap<String, u64>,
+}
+
+/// What a token response is issued for.
+struct Issue<'a> {
+    client_id: &'a str,
+    user: &'a str,
+    sid: &'a str,
+    scope: &'a str,
+    auth_time: u64,
+    nonce: Option<&'a str>,
+    /// The DPoP key the tokens are bound to.
+    jkt: Option<&'a str>,
+}
+
+/// A pushed authorization request: its client, parameters and time.
+struct Pushed {
+    client_id: String,
+    params: Vec<(String, String)>,
+    created: u64,
+}
+
+/// How long a `request_uri` can be used (RFC 9126 §2.2).
+const PUSHED_TTL: u64 = 60;
+
+impl Grants {
+    /// True the first time `jti` is seen before `until`.
+    fn first_use(&mut self, jti: String, until: u64) -> bool {
+        let t = now();
+        self.jtis.retain(|_, u| *u >= t);
+        if self.jtis.contains_key(&jti) || self.jtis.len() >= MAX_SESSIONS {
+            return false;
+        }
+        self.jtis.insert(jti, until);
+        true
+    }
 }
 
 /// A validated authorization request.
@@ -97,6 +138,8 @@ struct CodeGrant {
 }
 
 struct RefreshGrant {
+    /// The DPoP key the grant is bound to: its refreshes need a proof by it.
+    jkt: Option<String>,
     client_id: String,
     user: String,
     sid: String,
@@ -123,6 +166,7 @@ pub(crate) fn router(provider: std::sync::Arc<Provider>) -> Router {
         .route("/authorize", get(authorize))
         .route("/authorize/decision", post(decision))
         .route("/token", post(token))
+        .route("/par", post(par))
         .route("/jwks", get(jwks))
         .route("/userinfo", get(userinfo))
         .route("/end_session", get(end_session))
@@ -144,12 +188,16 @@ async fn discovery(State(p): P) -> Json<Value> {
         "userinfo_endpoint": format!("{i}/userinfo"),
         "jwks_uri": format!("{i}/jwks"),
         "end_session_endpoint": format!("{i}/end_session"),
+        "pushed_authorization_request_endpoint": format!("{i}/par"),
+        "require_pushed_authorization_requests": p.par_required,
+        "dpop_signing_alg_values_supported": ["ES256"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name", "email", "email_verified"],
@@ -184,6 +232,36 @@ async fn jwks(State(p): P) -> Response {
 /// sent to the client as `error=` (RFC 6749 §4.1.2.1).
 async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> Response {
     p.counters.authorize.fetch_add(1, Ordering::Relaxed);
+    // A pushed request: its parameters, once (RFC 9126 §4).
+    let request_uri = params
+        .iter()
+        .find(|(k, _)| k == "request_uri")
+        .map(|(_, v)| v.clone());
+    let params = match request_uri {
+        Some(uri) => {
+            let pushed = p.grants().pushed.remove(&uri);
+            let client = params
+                .iter()
+                .find(|(k, _)| k == "client_id")
+                .map(|(_, v)| v);
+            match pushed.filter(|r| r.created + PUSHED_TTL > now()) {
+                Some(r) if client == Some(&r.client_id) => r.params,
+                _ => {
+                    return pages::error(
+                        StatusCode::BAD_REQUEST,
+                        "Unknown, used or expired request_uri.",
+                    );
+                }
+            }
+        }
+        None if p.par_required => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "This provider takes pushed authorization requests only (RFC 9126).",
+            );
+        }
+        None => params,
+    };
     let mut seen = HashSet::new();
     for (k, _) in &params {
         if !seen.insert(k.as_str()) {
@@ -319,6 +397,76 @@ async fn decision(State(p): P, Form(d): Form<Decision>) -> Response {
 }
 
 /// A token endpoint error (RFC 6749 §5.2).
+/// `POST /par`: a pushed authorization request (RFC 9126), client authenticated.
+async fn par(State(p): P, headers: HeaderMap, body: String) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let client = match p.authenticate_client(&headers, &form) {
+        Ok(c) => c,
+        Err(description) => {
+            return token_error(&p, StatusCode::UNAUTHORIZED, "invalid_client", description);
+        }
+    };
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if field("request_uri").is_some() {
+        return token_error(
+            &p,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "request_uri cannot be pushed",
+        );
+    }
+    if !field("redirect_uri").is_some_and(|r| client.redirect_uris.iter().any(|u| u == r)) {
+        return token_error(
+            &p,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the redirect_uri is not registered for this client",
+        );
+    }
+    let params: Vec<(String, String)> = form
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "client_secret" | "client_assertion" | "client_assertion_type"
+            )
+        })
+        .cloned()
+        .collect();
+    let request_uri = format!("urn:ietf:params:oauth:request_uri:{}", random_token(24));
+    let mut grants = p.grants();
+    let t = now();
+    grants.pushed.retain(|_, r| r.created + PUSHED_TTL > t);
+    if grants.pushed.len() >= MAX_PENDING {
+        return token_error(
+            &p,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many pushed requests",
+        );
+    }
+    grants.pushed.insert(
+        request_uri.clone(),
+        Pushed {
+            client_id: client.id.clone(),
+            params,
+            created: t,
+        },
+    );
+    (
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "request_uri": request_uri, "expires_in": PUSHED_TTL })),
+    )
+        .into_response()
+}
+
 fn token_error(p: &Provider, status: StatusCode, error: &str, description: &str) -> Response {
     p.counters.token_errors.fetch_add(1, Ordering::Relaxed);
     let mut resp = (
@@ -418,6 +566,28 @@ fn token_grant(p: &Provider, headers: &HeaderMap, body: &str) -> Result<Value, R
         }
     };
     let t = now();
+    // DPoP (RFC 9449 §5): a proof binds the tokens to its key.
+    let jkt = match headers.get("dpop") {
+        None => None,
+        Some(value) => {
+            let proof = value.to_str().unwrap_or_default();
+            let url = format!("{}/token", p.issuer);
+            let (jti, jkt) =
+                crate::fapi::verify_proof(proof, "POST", &url, None, t).map_err(|d| Refusal {
+                    status: StatusCode::BAD_REQUEST,
+                    error: "invalid_dpop_proof",
+                    description: d,
+                })?;
+            if !p.grants().first_use(format!("dpop:{jkt}:{jti}"), t + 180) {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_dpop_proof",
+                    "the DPoP proof was used before",
+                );
+            }
+            Some(jkt)
+        }
+    };
     match get("grant_type") {
         Some("authorization_code") => {
             let grant = p.grants().codes.remove(get("code").unwrap_or_default());
@@ -459,14 +629,15 @@ fn token_grant(p: &Provider, headers: &HeaderMap, body: &str) -> Result<Value, R
             }
             p.counters.code_grants.fetch_add(1, Ordering::Relaxed);
             let a = grant.auth;
-            p.tokens(
-                &client.id,
-                &grant.user,
-                &grant.sid,
-                &a.scope,
-                grant.auth_time,
-                a.nonce.as_deref(),
-            )
+            p.tokens(Issue {
+                client_id: &client.id,
+                user: &grant.user,
+                sid: &grant.sid,
+                scope: &a.scope,
+                auth_time: grant.auth_time,
+                nonce: a.nonce.as_deref(),
+                jkt: jkt.as_deref(),
+            })
         }
         Some("refresh_token") => {
             let grant = p
@@ -480,15 +651,23 @@ fn token_grant(p: &Provider, headers: &HeaderMap, body: &str) -> Result<Value, R
                     "unknown, used, expired or revoked refresh token",
                 );
             };
+            if grant.jkt.is_some() && grant.jkt != jkt {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the refresh token is bound to another DPoP key",
+                );
+            }
             p.counters.refresh_grants.fetch_add(1, Ordering::Relaxed);
-            p.tokens(
-                &client.id,
-                &grant.user,
-                &grant.sid,
-                &grant.scope,
-                grant.auth_time,
-                None,
-            )
+            p.tokens(Issue {
+                client_id: &client.id,
+                user: &grant.user,
+                sid: &grant.sid,
+                scope: &grant.scope,
+                auth_time: grant.auth_time,
+                nonce: None,
+                jkt: jkt.as_deref(),
+            })
         }
         Some("client_credentials") => {
             // The client's own token (RFC 6749 §4.4): `sub` is the client, the audience
@@ -531,14 +710,38 @@ fn token_grant(p: &Provider, headers: &HeaderMap, body: &str) -> Result<Value, R
 
 async fn userinfo(State(p): P, headers: HeaderMap) -> Response {
     p.counters.userinfo.fetch_add(1, Ordering::Relaxed);
-    let token = headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.to_str().ok());
+    let (token, dpop) = match authorization {
+        Some(v) if v.starts_with("Bearer ") => (v.strip_prefix("Bearer "), false),
+        Some(v) if v.starts_with("DPoP ") => (v.strip_prefix("DPoP "), true),
+        _ => (None, false),
+    };
     let claims = token
         .and_then(|t| p.keys().verify(t, "at+jwt"))
         .filter(|c| {
             c["iss"] == p.issuer.as_str() && c["exp"].as_u64().is_some_and(|exp| exp > now())
+        })
+        // A bound token needs its proof (RFC 9449 §7); an unbound one goes as Bearer.
+        .filter(|c| {
+            let bound = c.pointer("/cnf/jkt").and_then(Value::as_str);
+            match (bound, dpop, token) {
+                (None, false, _) => true,
+                (Some(jkt), true, Some(t)) => headers
+                    .get("dpop")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|proof| {
+                        let url = format!("{}/userinfo", p.issuer);
+                        crate::fapi::verify_proof(proof, "GET", &url, Some(t), now()).ok()
+                    })
+                    .is_some_and(|(jti, key)| {
+                        key == jkt
+                            && p.grants()
+                                .first_use(format!("dpop:{key}:{jti}"), now() + 180)
+                    }),
+                _ => false,
+            }
         });
     let Some(user) = claims.and_then(|c| p.user(c["sub"].as_str()?).cloned()) else {
         return (
@@ -743,6 +946,13 @@ impl Provider {
         form: &[(String, String)],
     ) -> Result<&ClientRegistration, &'static str> {
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        if let Some(assertion) = field("client_assertion") {
+            return self.authenticate_assertion(
+                &assertion,
+                field("client_assertion_type"),
+                field("client_id"),
+            );
+        }
         let basic = headers
             .get(header::AUTHORIZATION)
             .map(|v| {
@@ -765,6 +975,9 @@ impl Provider {
             (None, None) => return Err("client authentication is required"),
         };
         let client = self.client(&id).ok_or("unknown client")?;
+        if client.jwks.is_some() {
+            return Err("this client authenticates with private_key_jwt");
+        }
         if bool::from(client.secret.as_bytes().ct_eq(secret.as_bytes())) {
             Ok(client)
         } else {
@@ -772,17 +985,89 @@ impl Provider {
         }
     }
 
+    /// A `private_key_jwt` client assertion (RFC 7523 §3): ES256 by one of the client's
+    /// registered keys, `iss` = `sub` = the client, `aud` the issuer (or the token or
+    /// PAR endpoint), unexpired, at most five minutes long, `jti` never seen.
+    fn authenticate_assertion(
+        &self,
+        assertion: &str,
+        kind: Option<String>,
+        client_id: Option<String>,
+    ) -> Result<&ClientRegistration, &'static str> {
+        if kind.as_deref() != Some(crate::fapi::ASSERTION_TYPE) {
+            return Err("unsupported client_assertion_type");
+        }
+        let unverified = crate::fapi::claims(assertion).ok_or("malformed client assertion")?;
+        let id = unverified
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let client = self.client(id).ok_or("unknown client")?;
+        if client_id.is_some_and(|c| c != client.id) {
+            return Err("client_id is not the assertion's client");
+        }
+        let keys = client
+            .jwks
+            .as_ref()
+            .and_then(|j| j.get("keys"))
+            .and_then(Value::as_array)
+            .ok_or("the client has no registered keys")?;
+        let kid = crate::fapi::header(assertion)
+            .and_then(|h| h.get("kid").and_then(Value::as_str).map(str::to_owned));
+        let (_, claims) = keys
+            .iter()
+            .filter(|k| kid.is_none() || k.get("kid").and_then(Value::as_str) == kid.as_deref())
+            .find_map(|k| crate::fapi::verify_es256(k, assertion))
+            .ok_or("the client assertion is not signed by a registered key")?;
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        if text("sub") != Some(client.id.as_str()) {
+            return Err("the client assertion's sub is not the client");
+        }
+        let audiences = [
+            self.issuer.clone(),
+            format!("{}/token", self.issuer),
+            format!("{}/par", self.issuer),
+        ];
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => audiences.contains(a),
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| audiences.iter().any(|x| x == a)),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err("the client assertion's aud is not this provider");
+        }
+        let t = now();
+        let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        if exp <= t || exp > t + 300 {
+            return Err("the client assertion is expired or too long-lived");
+        }
+        let jti = text("jti")
+            .filter(|j| !j.is_empty())
+            .ok_or("the client assertion has no jti")?;
+        if !self
+            .grants()
+            .first_use(format!("assertion:{}:{jti}", client.id), exp)
+        {
+            return Err("the client assertion was used before");
+        }
+        Ok(client)
+    }
+
     /// The token response: an ID token, a JWT access token (RFC 9068) and, with
     /// `offline_access`, a new refresh token.
-    fn tokens(
-        &self,
-        client_id: &str,
-        user: &str,
-        sid: &str,
-        scope: &str,
-        auth_time: u64,
-        nonce: Option<&str>,
-    ) -> Result<Value, Refusal> {
+    fn tokens(&self, grant: Issue<'_>) -> Result<Value, Refusal> {
+        let Issue {
+            client_id,
+            user,
+            sid,
+            scope,
+            auth_time,
+            nonce,
+            jkt,
+        } = grant;
         let Some(u) = self.user(user) else {
             return refuse(
                 StatusCode::BAD_REQUEST,
@@ -812,12 +1097,14 @@ impl Provider {
                 _ => {}
             }
         }
-        let signing = misbehaviour.id_token_signing.unwrap_or_default();
+        let signing = misbehaviour
+            .id_token_signing
+            .unwrap_or_else(|| self.signing_for(client_id));
         let access_ttl = self.access_token_ttl.as_secs();
-        let access = self.access_token(client_id, user, scope, access_ttl);
+        let access = self.access_token_bound(client_id, user, scope, access_ttl, jkt);
         let mut body = json!({
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": access_ttl,
             "id_token": self.keys().sign(&signing, "JWT", &id),
             "scope": scope,
@@ -829,6 +1116,7 @@ impl Provider {
             grants.refresh.insert(
                 rt.clone(),
                 RefreshGrant {
+                    jkt: jkt.map(str::to_owned),
                     client_id: client_id.to_owned(),
                     user: user.to_owned(),
                     sid: sid.to_owned(),
@@ -850,19 +1138,41 @@ impl Provider {
         scope: &str,
         ttl: u64,
     ) -> String {
+        self.access_token_bound(client_id, user, scope, ttl, None)
+    }
+
+    /// As [`Self::access_token`], bound to the DPoP key `jkt` (`cnf.jkt`) when given.
+    fn access_token_bound(
+        &self,
+        client_id: &str,
+        user: &str,
+        scope: &str,
+        ttl: u64,
+        jkt: Option<&str>,
+    ) -> String {
         let t = now();
         let aud = self.api_audience.as_deref().unwrap_or(client_id);
+        let mut claims = json!({
+            "iss": self.issuer, "sub": user, "aud": aud, "client_id": client_id,
+            "scope": scope, "iat": t, "exp": t + ttl, "jti": random_token(16),
+        });
+        if let Some(jkt) = jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
         self.keys().sign(
-            &Signing::default(),
+            &self.signing_for(client_id),
             "at+jwt",
-            &self.access_token_claims(
-                user,
-                json!({
-                    "iss": self.issuer, "sub": user, "aud": aud, "client_id": client_id,
-                    "scope": scope, "iat": t, "exp": t + ttl, "jti": random_token(16),
-                }),
-            ),
+            &self.access_token_claims(user, claims),
         )
+    }
+
+    /// How tokens for `client_id` are signed: PS256 for a client with registered keys
+    /// (an enterprise client, which may follow FAPI 2.0 and refuse RS256), else RS256.
+    fn signing_for(&self, client_id: &str) -> Signing {
+        match self.client(client_id) {
+            Some(c) if c.jwks.is_some() => Signing::Key(crate::keys::Alg::PS256),
+            _ => Signing::default(),
+        }
     }
 
     /// An access token's claims with the user's organization, roles and permissions.

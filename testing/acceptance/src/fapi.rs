@@ -329,6 +329,63 @@ pub async fn fapi2_profile_signs_in_against_oidc_provider(serve: Serve) {
     );
 }
 
+/// A zero-configuration run with `OIDC_PROFILE=fapi2`: the development provider
+/// registers a key made for the app, takes pushed requests only, authenticates the
+/// client by its assertions and binds the tokens to the session's DPoP key; a sign-in
+/// through its page works, and the session is DPoP-bound.
+pub async fn dev_provider_speaks_fapi2_for_a_zero_configuration_run(serve: Serve) {
+    init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let vars = [
+        ("APP_URL", base.clone()),
+        ("OIDC_PROFILE", "fapi2".to_owned()),
+    ];
+    let (config, provider) = auth_testkit::config_from_lookup_or_dev_provider(&base, |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .await
+    .expect("a development provider");
+    let provider = provider.expect("started");
+    let auth = Auth::discover(config).await.expect("the profile is met");
+    let _server = serve(auth.clone(), listener);
+
+    let browser = auth_testkit::DevProvider::browser();
+    let start = browser
+        .get(format!("{base}/auth/login"))
+        .send()
+        .await
+        .expect("login");
+    let to = start.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let query: Vec<String> = url::Url::parse(&to)
+        .expect("url")
+        .query_pairs()
+        .map(|(k, _)| k.into_owned())
+        .collect();
+    assert_eq!(query, ["client_id", "request_uri"], "pushed: {to}");
+    let page = provider
+        .sign_in(
+            &browser,
+            &format!("{base}/auth/login?return_to=/me"),
+            "alice",
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(page.status(), StatusCode::OK);
+    let me: Value = page.json().await.expect("json");
+    assert_eq!(me["sub"], "alice");
+    let s = provider.stats();
+    assert_eq!((s.code_grants, s.token_errors), (1, 0), "{s:?}");
+}
+
 /// The FAPI suite: every scenario of this module, on one framework.
 #[macro_export]
 macro_rules! fapi_suite {
@@ -338,6 +395,7 @@ macro_rules! fapi_suite {
             fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
             fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh,
             api_takes_a_dpop_bound_token_only_with_its_proof,
-            fapi2_profile_signs_in_against_oidc_provider);
+            fapi2_profile_signs_in_against_oidc_provider,
+            dev_provider_speaks_fapi2_for_a_zero_configuration_run);
     };
 }
