@@ -154,6 +154,20 @@ pub async fn fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens(serve: 
     let after = app.stats().await["refresh_grants_ok"].as_u64().expect("n");
     assert_eq!(after, before + 1, "one refresh, accepted");
 
+    // Logout: the local session ends, and the browser goes to the provider's
+    // end-session endpoint (RP-initiated, with the ID token hint).
+    let (last, seen) = follow(&client, &format!("{}/auth/logout", app.base)).await;
+    assert_eq!(last.status(), StatusCode::OK, "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|u| u.starts_with(&format!("{}/session/end", app.provider.issuer))),
+        "{seen:?}"
+    );
+    assert_eq!(
+        me_at(&client, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
     // Client credentials, authenticated by an assertion too.
     let tokens = app.auth.app_tokens(
         auth_core::AppTokenRequest::new()
