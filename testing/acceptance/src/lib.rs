@@ -93,7 +93,21 @@ struct TestApp {
     provider: TestProvider,
     /// The app's handle (for `Debug` checks).
     auth: Auth,
+    /// Every refusal the app reported ([`auth_core::AuthEvent`], as `Debug` text).
+    events: Arc<std::sync::Mutex<Vec<String>>>,
     _server: Running,
+}
+
+impl TestApp {
+    /// The last refusal the app reported.
+    fn last_event(&self) -> String {
+        self.events
+            .lock()
+            .expect("events")
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 async fn start(serve: Serve, access_token_ttl: u64, refresh_margin: Duration) -> TestApp {
@@ -126,11 +140,14 @@ async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> 
         config[k] = v.clone();
     }
     let provider = TestProvider::start(config).await;
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
     let config = AuthConfig::builder(&provider.issuer, "example", &base)
         .with_client_secret(SECRET)
         .with_refresh_margin(refresh_margin)
         .with_api_audience(API)
         .with_required_api_scopes([API_SCOPE])
+        .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
         .build()
         .expect("config");
     let auth = Auth::discover(config).await.expect("discovery");
@@ -138,6 +155,7 @@ async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> 
         base,
         provider,
         auth: auth.clone(),
+        events,
         _server: serve(auth, listener),
     }
 }
@@ -459,6 +477,7 @@ pub async fn rp_callback_without_pending_login_is_rejected(serve: Serve) {
             .expect("body")
             .contains("Sign-in link expired")
     );
+    assert_eq!(app.last_event(), "LoginRefused(PendingLoginMissing)");
 }
 
 /// An acceptance scenario (see the crate docs).
@@ -859,6 +878,7 @@ pub async fn rp_iss_mismatch_in_authorization_response(serve: Serve) {
     let forged = replace_param(&cb, "iss", "https://evil.example.com");
     let r = client.get(forged).send().await.expect("callback");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.last_event(), "LoginRefused(IssuerMismatch)");
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -876,6 +896,7 @@ pub async fn rp_iss_missing_when_advertised(serve: Serve) {
     stripped.query_pairs_mut().clear().extend_pairs(pairs);
     let r = client.get(stripped).send().await.expect("callback");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.last_event(), "LoginRefused(MissingIssuer)");
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -890,7 +911,9 @@ pub async fn rp_state_tampered(serve: Serve) {
         .expect("state")
         .1
         .into_owned();
-    // Same cookie name (first 16 characters), different state: constant-time check fails.
+    // Same cookie name (its first 16 characters), another state: the pending login is
+    // found, and the constant-time comparison refuses it (the hostile suite's
+    // whole-state change stops earlier, at the cookie lookup).
     let tampered = format!("{}{}", &state[..16], "X".repeat(state.len() - 16));
     let r = client
         .get(replace_param(&cb, "state", &tampered))
@@ -898,6 +921,7 @@ pub async fn rp_state_tampered(serve: Serve) {
         .await
         .expect("callback");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.last_event(), "LoginRefused(StateMismatch)");
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -912,8 +936,10 @@ pub async fn rp_callback_replay_is_rejected(serve: Serve) {
     // another browser that stole the URL.
     let r = client.get(cb.clone()).send().await.expect("replay");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.last_event(), "LoginRefused(PendingLoginMissing)");
     let r = browser().get(cb).send().await.expect("replay elsewhere");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.last_event(), "LoginRefused(PendingLoginMissing)");
 }
 
 /// An acceptance scenario (see the crate docs).
