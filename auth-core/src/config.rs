@@ -506,25 +506,11 @@ fn provider_from_lookup(
             });
         }
     }
-    match var("DPOP").as_deref().map(str::trim) {
-        None | Some("0" | "false") => {}
-        Some("1" | "true") => p = p.with_dpop(true),
-        Some(_) => {
-            return Err(ConfigError::Invalid {
-                name: "OIDC_DPOP",
-                reason: "expected 1 or 0".into(),
-            });
-        }
+    if switch(var("DPOP"), "OIDC_DPOP")? {
+        p = p.with_dpop(true);
     }
-    match var("PAR").as_deref().map(str::trim) {
-        None | Some("0" | "false") => {}
-        Some("1" | "true") => p = p.with_pushed_authorization_requests(true),
-        Some(_) => {
-            return Err(ConfigError::Invalid {
-                name: "OIDC_PAR",
-                reason: "expected 1 or 0".into(),
-            });
-        }
+    if switch(var("PAR"), "OIDC_PAR")? {
+        p = p.with_pushed_authorization_requests(true);
     }
     if let Some(s) = var("PROVIDER") {
         p = p.with_provider_kind(ProviderKind::parse(s.trim()).ok_or(ConfigError::Invalid {
@@ -532,15 +518,8 @@ fn provider_from_lookup(
             reason: "expected one of generic, scalekit, workos, auth0, keycloak, entra, google, okta".into(),
         })?);
     }
-    match var("USERINFO").as_deref().map(str::trim) {
-        None | Some("0" | "false") => {}
-        Some("1" | "true") => p = p.with_userinfo_at_sign_in(true),
-        Some(_) => {
-            return Err(ConfigError::Invalid {
-                name: "OIDC_USERINFO",
-                reason: "expected 1 or 0".into(),
-            });
-        }
+    if switch(var("USERINFO"), "OIDC_USERINFO")? {
+        p = p.with_userinfo_at_sign_in(true);
     }
     if let Some(s) = var("ROLES_CLAIM") {
         p = p.with_roles_claim(s.trim());
@@ -560,6 +539,18 @@ fn provider_from_lookup(
         p = p.with_allowed_tenants(s.split([',', ' ']).filter(|a| !a.is_empty()));
     }
     Ok(p)
+}
+
+/// An on/off variable: unset, `0` or `false` is off; `1` or `true` is on.
+fn switch(value: Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(_) => Err(ConfigError::Invalid {
+            name,
+            reason: "expected 1 or 0".into(),
+        }),
+    }
 }
 
 fn parse_secs(name: &'static str, s: &str) -> Result<u64, ConfigError> {

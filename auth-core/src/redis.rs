@@ -216,17 +216,7 @@ impl RedisShared {
         jti: &str,
         until: i64,
     ) -> Result<bool, RedisError> {
-        let set: Option<String> = self
-            .pool
-            .set(
-                hashed("auth:logout:jti:", jti),
-                "1",
-                Some(Expiration::EXAT(until)),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await?;
-        Ok(set.is_some())
+        self.first_use("auth:logout:jti:", jti, until).await
     }
 
     /// Remembers a DPoP proof (its key's thumbprint and `jti`) until `until`: true the
@@ -236,10 +226,15 @@ impl RedisShared {
         key: &str,
         until: i64,
     ) -> Result<bool, RedisError> {
+        self.first_use("auth:dpop:jti:", key, until).await
+    }
+
+    /// Sets `prefix` + hash of `key` until `until` if it is not set: whether it was not.
+    async fn first_use(&self, prefix: &str, key: &str, until: i64) -> Result<bool, RedisError> {
         let set: Option<String> = self
             .pool
             .set(
-                hashed("auth:dpop:jti:", key),
+                hashed(prefix, key),
                 "1",
                 Some(Expiration::EXAT(until)),
                 Some(SetOptions::NX),
