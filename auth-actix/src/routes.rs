@@ -10,7 +10,9 @@ use auth_core::adapter::Route;
 use crate::convert;
 
 /// The auth routes under the configured prefix (default `/auth`): `GET login`,
-/// `GET signup`, `GET callback`, `GET logout`, `POST backchannel-logout`. Pass it to
+/// `GET signup`, `GET callback`, `GET logout`, `POST backchannel-logout`, `GET jwks`
+/// (with several providers, the chooser at `login` and `signup`, and `login/{id}`,
+/// `signup/{id}`, `callback/{id}`, `backchannel-logout/{id}`). Pass it to
 /// `App::configure`, and wrap the app in [`crate::auth_middleware`]. It takes an
 /// [`Auth`] or a reference to one, as `auth_middleware` does.
 pub fn auth_routes<A: Into<Auth>>(auth: A) -> impl FnOnce(&mut ServiceConfig) + use<A> {

@@ -11,7 +11,9 @@ use axum::routing::{MethodFilter, on};
 use http::{HeaderMap, Method, Request, Uri};
 
 /// The auth routes under the configured prefix (default `/auth`): `GET login`,
-/// `GET signup`, `GET callback`, `GET logout`, `POST backchannel-logout`. Merge it into
+/// `GET signup`, `GET callback`, `GET logout`, `POST backchannel-logout`, `GET jwks`
+/// (with several providers, the chooser at `login` and `signup`, and `login/{id}`,
+/// `signup/{id}`, `callback/{id}`, `backchannel-logout/{id}`). Merge it into
 /// your router and add [`crate::auth_layer`]. It takes an [`Auth`] or a reference to
 /// one, as `auth_layer` does.
 pub fn auth_router<S: Clone + Send + Sync + 'static>(auth: impl Into<Auth>) -> Router<S> {
