@@ -200,6 +200,10 @@ pub enum LoginError {
     /// could not be reached. No login was started.
     #[error("the pushed authorization request failed: {0}")]
     PushedAuthorizationFailed(String),
+    /// The login options break the provider's rules (WorkOS's `provider`,
+    /// `screen_hint`, and its one way to sign in); the login route answers 400.
+    #[error("invalid login options: {0}")]
+    InvalidOptions(#[source] crate::LoginOptionError),
 }
 
 impl Auth {
@@ -438,7 +442,11 @@ impl Auth {
         let state = oauth2::CsrfToken::new_random().secret().clone();
         let nonce = oauth2::CsrfToken::new_random().secret().clone();
         let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
-        let options = config.default_login.merged(options);
+        let options = config
+            .default_login
+            .merged(options)
+            .checked_for(config.provider_kind)
+            .map_err(LoginError::InvalidOptions)?;
         let url = authorization_url(&AuthorizeParams {
             endpoint: &discovered.endpoints.authorization_endpoint,
             client_id: &config.client_id,
@@ -449,6 +457,7 @@ impl Auth {
             code_challenge: challenge.as_str(),
             options: &options,
             names: config.provider_kind.parameter_names(),
+            openid: config.provider_kind.is_openid(),
         });
         let url = match &discovered.par_endpoint {
             None => url,

@@ -96,9 +96,10 @@ fn organization(value: Option<&Value>) -> Option<String> {
 /// Where a provider kind puts the organization and the permissions.
 fn default_claims(kind: ProviderKind) -> (Option<&'static str>, Option<&'static str>) {
     match kind {
-        ProviderKind::Generic | ProviderKind::WorkosAuthkit | ProviderKind::Auth0 => {
-            (Some("org_id"), Some("permissions"))
-        }
+        ProviderKind::Generic
+        | ProviderKind::WorkosAuthkit
+        | ProviderKind::WorkosUserManagement
+        | ProviderKind::Auth0 => (Some("org_id"), Some("permissions")),
         ProviderKind::Scalekit => (Some("oid"), Some("permissions")),
         ProviderKind::Keycloak => (Some("organization"), None),
         ProviderKind::EntraId => (Some("tid"), None),
@@ -113,7 +114,7 @@ fn default_roles(kind: ProviderKind, client_id: &str, claims: &Map<String, Value
         ProviderKind::Generic | ProviderKind::Scalekit | ProviderKind::EntraId => {
             strings(claims.get("roles"))
         }
-        ProviderKind::WorkosAuthkit => {
+        ProviderKind::WorkosAuthkit | ProviderKind::WorkosUserManagement => {
             let roles = strings(claims.get("roles"));
             if roles.is_empty() {
                 strings(claims.get("role"))

@@ -59,6 +59,7 @@ mod session;
 mod store;
 mod token;
 mod web;
+mod workos;
 
 pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
 pub use auth::{Auth, LoginError, LoginStart, TokenExchangeError};

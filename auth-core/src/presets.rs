@@ -57,6 +57,10 @@ pub enum ProviderKind {
     Scalekit,
     /// WorkOS AuthKit, as an OpenID provider (`<subdomain>.authkit.app`).
     WorkosAuthkit,
+    /// WorkOS User Management (`api.workos.com/user_management`): not OpenID Connect;
+    /// the identity is the validated access token and the `user` object of
+    /// `/user_management/authenticate` (see [`Preset::workos_user_management`]).
+    WorkosUserManagement,
     /// Auth0.
     Auth0,
     /// Keycloak.
@@ -112,13 +116,19 @@ impl Signup {
 }
 
 impl ProviderKind {
-    /// Parses `OIDC_PROVIDER`: `generic`, `scalekit`, `workos`, `auth0`, `keycloak`,
-    /// `entra` (or `entra_id`, `azure`), `google`, `okta`.
+    /// Parses `OIDC_PROVIDER`: `generic`, `scalekit`, `workos` (AuthKit as an OpenID
+    /// provider), `workos-user-management`, `auth0`, `keycloak`, `entra` (or
+    /// `entra_id`, `azure`), `google`, `okta`.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name.to_ascii_lowercase().as_str() {
             "generic" | "oidc" => ProviderKind::Generic,
             "scalekit" => ProviderKind::Scalekit,
-            "workos" | "authkit" | "workos_authkit" => ProviderKind::WorkosAuthkit,
+            "workos" | "authkit" | "workos_authkit" | "workos-authkit" => {
+                ProviderKind::WorkosAuthkit
+            }
+            "workos-user-management" | "workos_user_management" => {
+                ProviderKind::WorkosUserManagement
+            }
             "auth0" => ProviderKind::Auth0,
             "keycloak" => ProviderKind::Keycloak,
             "entra" | "entra_id" | "azure" | "azure_ad" => ProviderKind::EntraId,
@@ -147,7 +157,10 @@ impl ProviderKind {
             invitation: None,
         };
         match self {
-            ProviderKind::Generic | ProviderKind::Scalekit | ProviderKind::WorkosAuthkit => generic,
+            ProviderKind::Generic
+            | ProviderKind::Scalekit
+            | ProviderKind::WorkosAuthkit
+            | ProviderKind::WorkosUserManagement => generic,
             ProviderKind::Auth0 => ParameterNames {
                 organization: Some("organization"),
                 connection: Some("connection"),
@@ -181,10 +194,26 @@ impl ProviderKind {
             | ProviderKind::Scalekit
             | ProviderKind::Keycloak
             | ProviderKind::EntraId => Signup::PromptCreate,
-            ProviderKind::WorkosAuthkit => Signup::ScreenHint("sign-up"),
+            ProviderKind::WorkosAuthkit | ProviderKind::WorkosUserManagement => {
+                Signup::ScreenHint("sign-up")
+            }
             ProviderKind::Auth0 => Signup::ScreenHint("signup"),
             ProviderKind::Google | ProviderKind::Okta => Signup::Unsupported,
         }
+    }
+
+    /// Whether this is one of WorkOS's two kinds, whose `provider` and `screen_hint`
+    /// values are checked before the redirect.
+    pub(crate) fn is_workos(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::WorkosAuthkit | ProviderKind::WorkosUserManagement
+        )
+    }
+
+    /// Whether the provider speaks OpenID Connect (an ID token, `scope`, `nonce`).
+    pub(crate) fn is_openid(self) -> bool {
+        self != ProviderKind::WorkosUserManagement
     }
 
     /// Default scopes when the application sets none. Google refuses the
@@ -259,13 +288,39 @@ impl Preset {
     }
 
     /// WorkOS AuthKit as an OpenID provider: the AuthKit domain
-    /// (`<subdomain>.authkit.app`, or your custom domain) is the issuer. (WorkOS's own
-    /// User Management API, `api.workos.com/user_management`, is not OpenID Connect: it
-    /// returns no ID token.)
+    /// (`<subdomain>.authkit.app`, or your custom domain) is the issuer. For WorkOS's
+    /// own User Management API, which returns no ID token, see
+    /// [`Preset::workos_user_management`].
     pub fn workos_authkit(authkit_domain: &str) -> Result<Self, ConfigError> {
         Ok(Self::new(
             ProviderKind::WorkosAuthkit,
             base_url("authkit_domain", authkit_domain)?,
+        ))
+    }
+
+    /// WorkOS User Management, as WorkOS's API reference describes it: the browser goes
+    /// to `https://api.workos.com/user_management/authorize`, and the code is exchanged
+    /// at `POST /user_management/authenticate` with the client id and the API key
+    /// (`sk_…`, given as the client secret) and the PKCE verifier. There is no ID
+    /// token: the user is the `sub` of the returned access token (a JWT checked against
+    /// `/sso/jwks/<client_id>`, with `iss` the API's base URL or
+    /// `<base>/user_management/<client_id>`) and the `user` object beside it. Refresh
+    /// goes to the same endpoint; sign-out to `/user_management/sessions/logout` with
+    /// the access token's `sid`. Without `connection_id`, `organization_id` or
+    /// `provider`, the login asks for `provider=authkit` (the hosted AuthKit page).
+    pub fn workos_user_management() -> Self {
+        Self::new(
+            ProviderKind::WorkosUserManagement,
+            "https://api.workos.com".into(),
+        )
+    }
+
+    /// As [`Preset::workos_user_management`], at another API base URL (a custom
+    /// API hostname, or a development provider that answers as WorkOS does).
+    pub fn workos_user_management_at(api_base_url: &str) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            ProviderKind::WorkosUserManagement,
+            base_url("api_base_url", api_base_url)?,
         ))
     }
 
@@ -474,6 +529,7 @@ mod tests {
                 url("/jwks"),
             ))
             .with_provider_kind(kind)
+            .with_client_secret("secret")
             .build()
             .unwrap();
         let auth = crate::Auth::discover(config).await.unwrap();
@@ -572,19 +628,113 @@ mod tests {
 
     #[tokio::test]
     async fn workos_and_scalekit_keep_the_generic_names() {
-        for kind in [
-            ProviderKind::WorkosAuthkit,
-            ProviderKind::Scalekit,
-            ProviderKind::Generic,
+        let workos = ALL.replace("provider=github", "provider=GoogleOAuth");
+        for (kind, query, provider) in [
+            (ProviderKind::WorkosAuthkit, workos.as_str(), "GoogleOAuth"),
+            (ProviderKind::Scalekit, ALL, "github"),
+            (ProviderKind::Generic, ALL, "github"),
         ] {
-            let p = login_params(kind, ALL, false).await;
+            let p = login_params(kind, query, false).await;
             assert_eq!(get(&p, "organization_id"), Some("org_1"));
             assert_eq!(get(&p, "connection_id"), Some("conn_1"));
             assert_eq!(get(&p, "domain_hint"), Some("acme.com"));
-            assert_eq!(get(&p, "provider"), Some("github"));
+            assert_eq!(get(&p, "provider"), Some(provider));
         }
         let p = login_params(ProviderKind::WorkosAuthkit, "", true).await;
         assert_eq!(get(&p, "screen_hint"), Some("sign-up"));
+    }
+
+    /// The request of WorkOS's reference for `/user_management/authorize`: no
+    /// `scope` or `nonce` (not OpenID Connect), PKCE S256, and `provider=authkit`
+    /// when the login names no connection, organization or provider.
+    #[tokio::test]
+    async fn workos_user_management_sends_the_reference_parameters() {
+        let um = ProviderKind::WorkosUserManagement;
+        let p = login_params(um, "", false).await;
+        assert_eq!(get(&p, "provider"), Some("authkit"));
+        assert_eq!(get(&p, "response_type"), Some("code"));
+        assert_eq!(get(&p, "code_challenge_method"), Some("S256"));
+        assert_eq!(get(&p, "scope"), None);
+        assert_eq!(get(&p, "nonce"), None);
+        let p = login_params(um, "organization_id=org_1", false).await;
+        assert_eq!(get(&p, "organization_id"), Some("org_1"));
+        assert_eq!(get(&p, "provider"), None);
+        let p = login_params(um, "", true).await;
+        assert_eq!(get(&p, "screen_hint"), Some("sign-up"));
+        assert_eq!(get(&p, "provider"), Some("authkit"));
+    }
+
+    /// A visitor's options that break WorkOS's rules get a 400 naming the rule, and
+    /// no redirect.
+    #[tokio::test]
+    async fn rp_workos_visitor_options_breaking_the_reference_refused_with_400() {
+        let url = |p: &str| Url::parse(&format!("http://127.0.0.1:9{p}")).unwrap();
+        let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .with_provider_kind(ProviderKind::WorkosAuthkit)
+            .build()
+            .unwrap();
+        let auth = crate::Auth::discover(config).await.unwrap();
+        for (query, says) in [
+            ("provider=github", "provider must be one of"),
+            ("screen_hint=signup", "sign-up or sign-in"),
+            (
+                "provider=GoogleOAuth&screen_hint=sign-up",
+                "only to provider=authkit",
+            ),
+        ] {
+            let uri: http::Uri = format!("/auth/login?{query}").parse().unwrap();
+            let r = auth
+                .login_response(&uri, &http::HeaderMap::new(), false)
+                .await;
+            assert_eq!(r.status(), http::StatusCode::BAD_REQUEST, "{query}");
+            assert!(r.headers().get(http::header::LOCATION).is_none());
+            assert!(r.body().contains(says), "{query}: {}", r.body());
+        }
+    }
+
+    #[test]
+    fn workos_default_login_options_breaking_the_reference_refused_at_build() {
+        let err = Preset::workos_user_management()
+            .builder("client_1", "https://app.example.com")
+            .with_client_secret("sk_test")
+            .with_default_login_options(
+                LoginOptions::default()
+                    .with_connection_id("conn_1")
+                    .with_provider("authkit"),
+            )
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("connection_id"), "{err}");
+    }
+
+    #[test]
+    fn workos_user_management_needs_the_api_key_and_refuses_what_it_lacks() {
+        let base =
+            || Preset::workos_user_management().builder("client_1", "https://app.example.com");
+        let err = base().build().unwrap_err();
+        assert!(err.to_string().contains("API key"), "{err}");
+        let err = base()
+            .with_client_secret("sk_test")
+            .with_userinfo_at_sign_in(true)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("UserInfo"), "{err}");
+        let config = base().with_client_secret("sk_test").build().unwrap();
+        let p = config.first();
+        assert_eq!(
+            p.issuer_aliases,
+            ["https://api.workos.com/user_management/client_1"]
+        );
+        let e = p.endpoints.as_ref().unwrap();
+        assert_eq!(
+            e.jwks_uri.as_str(),
+            "https://api.workos.com/sso/jwks/client_1"
+        );
     }
 
     #[tokio::test]
@@ -620,6 +770,10 @@ mod tests {
         assert_eq!(
             ProviderKind::parse("workos"),
             Some(ProviderKind::WorkosAuthkit)
+        );
+        assert_eq!(
+            ProviderKind::parse("workos-user-management"),
+            Some(ProviderKind::WorkosUserManagement)
         );
         assert_eq!(ProviderKind::parse("nope"), None);
     }

@@ -76,6 +76,9 @@ pub struct ProviderConfig {
     pub(crate) dpop: bool,
     /// The security profile its rules follow.
     pub(crate) profile: SecurityProfile,
+    /// Other exact `iss` values of this provider's tokens (WorkOS User Management
+    /// writes `<base>` or `<base>/user_management/<client_id>`).
+    pub(crate) issuer_aliases: Vec<String>,
 }
 
 /// A security profile: a set of rules switched on together.
@@ -166,13 +169,14 @@ impl TenantRule {
 /// with the claims' own `tid` (a GUID, and a let-in tenant).
 pub(crate) fn names_issuer(
     issuer: &str,
+    aliases: &[String],
     tenants: Option<&TenantRule>,
     claims: &serde_json::Map<String, serde_json::Value>,
 ) -> bool {
     let claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
     match (tenants, claim("iss")) {
         (_, None) => false,
-        (None, Some(iss)) => iss == issuer,
+        (None, Some(iss)) => iss == issuer || aliases.iter().any(|a| a == iss),
         (Some(rule), Some(iss)) => {
             claim("tid").and_then(|t| rule.issuer_for(t)).as_deref() == Some(iss)
         }
@@ -250,8 +254,14 @@ impl ProviderConfig {
     /// template with a let-in tenant `tid`.
     pub(crate) fn issues_unverified(&self, token: &str) -> bool {
         token.len() <= crate::token::MAX_TOKEN_BYTES
-            && crate::token::unverified_claims(token)
-                .is_ok_and(|claims| names_issuer(&self.issuer, self.tenants.as_ref(), &claims))
+            && crate::token::unverified_claims(token).is_ok_and(|claims| {
+                names_issuer(
+                    &self.issuer,
+                    &self.issuer_aliases,
+                    self.tenants.as_ref(),
+                    &claims,
+                )
+            })
     }
 }
 
@@ -568,6 +578,31 @@ impl ProviderConfigBuilder {
             (None, None, false) => Some(ClientAuthMethod::PrivateKeyJwt),
             (choice, _, _) => choice,
         };
+        // Checked here for the app (a clear error at start), and again with a
+        // visitor's options at each login (a 400); what the check fills in (WorkOS's
+        // `provider=authkit`) is for the login, not pinned as a default.
+        if let Err(e) = default_login.clone().checked_for(kind) {
+            return Err(ConfigError::Invalid {
+                name: "default login options",
+                reason: e.to_string(),
+            });
+        }
+        let mut endpoints = self.endpoints;
+        let mut issuer_aliases = Vec::new();
+        if kind == ProviderKind::WorkosUserManagement {
+            crate::workos::check_settings(
+                self.client_secret.is_some(),
+                self.par,
+                self.dpop,
+                fapi2,
+                self.userinfo_at_sign_in,
+                !self.client_keys.is_empty(),
+            )?;
+            if endpoints.is_none() {
+                endpoints = Some(crate::workos::endpoints(&issuer_url, &self.client_id)?);
+            }
+            issuer_aliases.push(crate::workos::client_issuer(&self.issuer, &self.client_id));
+        }
         let name = self
             .name
             .filter(|n| !n.trim().is_empty())
@@ -586,7 +621,7 @@ impl ProviderConfigBuilder {
             access_token_audience,
             api_audiences: self.api_audiences,
             bearer_require_at_jwt,
-            endpoints: self.endpoints,
+            endpoints,
             default_login,
             provider_kind: kind,
             claim_names: self.claim_names,
@@ -596,6 +631,7 @@ impl ProviderConfigBuilder {
             par: self.par || fapi2,
             dpop: self.dpop || fapi2,
             profile: self.profile,
+            issuer_aliases,
         })
     }
 }

@@ -221,6 +221,7 @@ impl Discovered {
             ),
             algorithms: config.algorithms.clone(),
             issuer: config.issuer.clone(),
+            issuer_aliases: config.issuer_aliases.clone(),
             tenants: config.tenants.clone(),
             client_id: config.client_id.clone(),
             access_token_audience: config.access_token_audience.clone(),

@@ -200,6 +200,17 @@ impl Auth {
                 );
                 return (response, "pushed_authorization_failed");
             }
+            Err(crate::LoginError::InvalidOptions(e)) => {
+                tracing::info!(error = %e, "login request refused");
+                let response = self.error_response(
+                    headers,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The sign-in request is not valid",
+                    &e.to_string(),
+                );
+                return (response, "refused");
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "login could not start");
                 let response = self.error_response(

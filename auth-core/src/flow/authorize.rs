@@ -76,7 +76,9 @@ pub struct LoginOptions {
     /// `invitation`: an organization invitation's ticket (Auth0's invitation links,
     /// `/auth/login?invitation=…&organization=…`).
     pub invitation: Option<String>,
-    /// `provider_scopes` (WorkOS), space separated on the wire.
+    /// `provider_scopes` (WorkOS): a list, sent as WorkOS's Node SDK sends it in
+    /// `getAuthorizationUrl`, the parameter repeated once per scope
+    /// (`provider_scopes=a&provider_scopes=b`).
     pub provider_scopes: Vec<String>,
     /// `max_age` in seconds (OIDC Core §3.1.2.1): the user must have authenticated at
     /// the provider within this time. The callback then requires `auth_time` and
@@ -127,7 +129,31 @@ pub enum LoginOptionError {
     /// `max_age` is not a whole number of seconds.
     #[error("max_age must be a whole number of seconds")]
     InvalidMaxAge,
+    /// WorkOS: `provider` is not one WorkOS's reference lists.
+    #[error(
+        "provider must be one of authkit, AppleOAuth, GitHubOAuth, GoogleOAuth, MicrosoftOAuth"
+    )]
+    UnknownWorkosProvider,
+    /// WorkOS: `screen_hint` is not `sign-up` or `sign-in`.
+    #[error("screen_hint must be sign-up or sign-in")]
+    InvalidScreenHint,
+    /// WorkOS: `screen_hint` with a `provider` other than `authkit`.
+    #[error("screen_hint applies only to provider=authkit")]
+    ScreenHintWithoutAuthkit,
+    /// WorkOS User Management: `connection_id`, `organization_id` and `provider` do
+    /// not name one way to sign in.
+    #[error("{0}")]
+    WorkosTarget(&'static str),
 }
+
+/// The values of `provider` WorkOS's reference lists for `/user_management/authorize`.
+const WORKOS_PROVIDERS: [&str; 5] = [
+    "authkit",
+    "AppleOAuth",
+    "GitHubOAuth",
+    "GoogleOAuth",
+    "MicrosoftOAuth",
+];
 
 impl LoginOptions {
     /// Sets `prompt`.
@@ -298,6 +324,78 @@ impl LoginOptions {
         Ok((opts, return_to))
     }
 
+    /// The value sent under the wire name `name`: an extra the app pinned, else the
+    /// typed option.
+    fn effective<'a>(&'a self, name: &str, typed: &'a Option<String>) -> Option<&'a str> {
+        self.extra
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .or(typed.as_deref())
+    }
+
+    /// Checks WorkOS's rules, from its API reference for
+    /// `/user_management/authorize` (the same values as its Node SDK's
+    /// `getAuthorizationUrl`): `provider` is one of `authkit`, `AppleOAuth`,
+    /// `GitHubOAuth`, `GoogleOAuth`, `MicrosoftOAuth`; `screen_hint` is `sign-up` or
+    /// `sign-in`, and only for AuthKit. For User Management (`user_management`), at
+    /// least one of `connection_id`, `organization_id`, `provider` is required: none
+    /// asks for `provider=authkit`; `connection_id` goes alone, and `organization_id`
+    /// goes with no provider or with `authkit` ("the organization will be
+    /// automatically selected"). Other providers pass unchanged.
+    pub(crate) fn checked_for(
+        mut self,
+        kind: crate::ProviderKind,
+    ) -> Result<LoginOptions, LoginOptionError> {
+        if !kind.is_workos() {
+            return Ok(self);
+        }
+        let user_management = kind == crate::ProviderKind::WorkosUserManagement;
+        let provider = self
+            .effective("provider", &self.provider)
+            .map(str::to_owned);
+        let connection = self
+            .effective("connection_id", &self.connection_id)
+            .is_some();
+        let organization = self
+            .effective("organization_id", &self.organization_id)
+            .is_some();
+        if let Some(p) = &provider
+            && !WORKOS_PROVIDERS.contains(&p.as_str())
+        {
+            return Err(LoginOptionError::UnknownWorkosProvider);
+        }
+        if let Some(hint) = self.effective("screen_hint", &self.screen_hint) {
+            if !["sign-up", "sign-in"].contains(&hint) {
+                return Err(LoginOptionError::InvalidScreenHint);
+            }
+            // AuthKit's own domain is AuthKit: no provider means AuthKit there.
+            let authkit = match &provider {
+                Some(p) => p == "authkit",
+                None => !user_management || !(connection || organization),
+            };
+            if !authkit {
+                return Err(LoginOptionError::ScreenHintWithoutAuthkit);
+            }
+        }
+        if user_management {
+            if connection && (organization || provider.is_some()) {
+                return Err(LoginOptionError::WorkosTarget(
+                    "connection_id names one SSO connection: send it without organization_id or provider",
+                ));
+            }
+            if organization && provider.as_deref().is_some_and(|p| p != "authkit") {
+                return Err(LoginOptionError::WorkosTarget(
+                    "organization_id goes alone or with provider=authkit",
+                ));
+            }
+            if !connection && !organization && provider.is_none() {
+                self.provider = Some("authkit".into());
+            }
+        }
+        Ok(self)
+    }
+
     /// The organization this login asks the provider for, under `names`: an extra the
     /// app pinned under the provider's wire name, else the typed option (when the
     /// provider has such a parameter). The callback requires the same in the token.
@@ -373,6 +471,9 @@ pub(crate) struct AuthorizeParams<'a> {
     pub(crate) options: &'a LoginOptions,
     /// The provider's names for the typed options.
     pub(crate) names: ParameterNames,
+    /// OpenID Connect: `scope` and `nonce` are sent (not to WorkOS User Management,
+    /// whose reference has neither).
+    pub(crate) openid: bool,
 }
 
 pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
@@ -381,11 +482,15 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
         let mut q = url.query_pairs_mut();
         q.append_pair("response_type", "code")
             .append_pair("client_id", p.client_id)
-            .append_pair("redirect_uri", p.redirect_uri.as_str())
-            .append_pair("scope", &p.scopes.join(" "))
-            .append_pair("state", p.state)
-            .append_pair("nonce", p.nonce)
-            .append_pair("code_challenge", p.code_challenge)
+            .append_pair("redirect_uri", p.redirect_uri.as_str());
+        if p.openid {
+            q.append_pair("scope", &p.scopes.join(" "));
+        }
+        q.append_pair("state", p.state);
+        if p.openid {
+            q.append_pair("nonce", p.nonce);
+        }
+        q.append_pair("code_challenge", p.code_challenge)
             .append_pair("code_challenge_method", "S256");
         let o = p.options;
         if let Some(prompt) = o.prompt {
@@ -426,8 +531,9 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
                 _ => {}
             }
         }
-        if !o.provider_scopes.is_empty() {
-            q.append_pair("provider_scopes", &o.provider_scopes.join(" "));
+        // One parameter per scope, as WorkOS's Node SDK sends an array.
+        for scope in &o.provider_scopes {
+            q.append_pair("provider_scopes", scope);
         }
         if let Some(max_age) = o.max_age {
             q.append_pair("max_age", &max_age.to_string());
@@ -467,6 +573,7 @@ mod tests {
             code_challenge: "cc",
             options,
             names: ProviderKind::Generic.parameter_names(),
+            openid: true,
         })
     }
 
@@ -504,7 +611,14 @@ mod tests {
         assert!(p.contains(&("prompt".into(), "create".into())));
         assert!(p.contains(&("organization_id".into(), "org_1".into())));
         assert!(p.contains(&("connection_id".into(), "conn_1".into())));
-        assert!(p.contains(&("provider_scopes".into(), "a b".into())));
+        // Repeated, as WorkOS's Node SDK serializes the array (`qs` arrayFormat
+        // "repeat" in its getAuthorizationUrl).
+        let scopes: Vec<&str> = p
+            .iter()
+            .filter(|(k, _)| k == "provider_scopes")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(scopes, ["a", "b"]);
         assert!(p.contains(&("audience".into(), "api".into())));
     }
 
@@ -549,5 +663,124 @@ mod tests {
             LoginOptions::from_query("organization_id=a&organization_id=b"),
             Err(LoginOptionError::Repeated(_))
         ));
+    }
+
+    fn workos(kind: ProviderKind, o: LoginOptions) -> Result<LoginOptions, LoginOptionError> {
+        o.checked_for(kind)
+    }
+
+    #[test]
+    fn rp_workos_provider_outside_the_reference_list_refused() {
+        for kind in [
+            ProviderKind::WorkosAuthkit,
+            ProviderKind::WorkosUserManagement,
+        ] {
+            for p in ["github", "GoogleOauth", "SAML", ""] {
+                let o = LoginOptions::default().with_provider(p);
+                assert_eq!(
+                    workos(kind, o),
+                    Err(LoginOptionError::UnknownWorkosProvider),
+                    "{p}"
+                );
+            }
+            for p in WORKOS_PROVIDERS {
+                assert!(workos(kind, LoginOptions::default().with_provider(p)).is_ok());
+            }
+        }
+        // Other providers' `provider` values are theirs to judge.
+        assert!(
+            workos(
+                ProviderKind::Generic,
+                LoginOptions::default().with_provider("github")
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn rp_workos_screen_hint_other_than_sign_up_or_sign_in_refused() {
+        let o = LoginOptions::default().with_screen_hint("signup");
+        assert_eq!(
+            workos(ProviderKind::WorkosUserManagement, o),
+            Err(LoginOptionError::InvalidScreenHint)
+        );
+        let o = LoginOptions::default().with_screen_hint("sign-in");
+        assert!(workos(ProviderKind::WorkosAuthkit, o).is_ok());
+    }
+
+    #[test]
+    fn rp_workos_screen_hint_without_authkit_refused() {
+        for kind in [
+            ProviderKind::WorkosAuthkit,
+            ProviderKind::WorkosUserManagement,
+        ] {
+            let o = LoginOptions::default()
+                .with_screen_hint("sign-up")
+                .with_provider("GoogleOAuth");
+            assert_eq!(
+                workos(kind, o),
+                Err(LoginOptionError::ScreenHintWithoutAuthkit)
+            );
+        }
+        // User Management: an SSO connection is not AuthKit either.
+        let o = LoginOptions::default()
+            .with_screen_hint("sign-up")
+            .with_connection_id("conn_1");
+        assert_eq!(
+            workos(ProviderKind::WorkosUserManagement, o),
+            Err(LoginOptionError::ScreenHintWithoutAuthkit)
+        );
+        let o = LoginOptions::default()
+            .with_screen_hint("sign-up")
+            .with_provider("authkit");
+        assert!(workos(ProviderKind::WorkosUserManagement, o).is_ok());
+    }
+
+    #[test]
+    fn rp_workos_user_management_conflicting_targets_refused() {
+        let um = ProviderKind::WorkosUserManagement;
+        let conflicting = [
+            LoginOptions::default()
+                .with_connection_id("conn_1")
+                .with_organization_id("org_1"),
+            LoginOptions::default()
+                .with_connection_id("conn_1")
+                .with_provider("authkit"),
+            LoginOptions::default()
+                .with_organization_id("org_1")
+                .with_provider("GoogleOAuth"),
+            // A pinned extra counts as the typed option would.
+            LoginOptions::default()
+                .with_extra("connection_id", "conn_1")
+                .with_provider("GitHubOAuth"),
+        ];
+        for o in conflicting {
+            assert!(
+                matches!(
+                    workos(um, o.clone()),
+                    Err(LoginOptionError::WorkosTarget(_))
+                ),
+                "{o:?}"
+            );
+        }
+        // The reference: organization_id with provider=authkit selects the organization.
+        let o = LoginOptions::default()
+            .with_organization_id("org_1")
+            .with_provider("authkit");
+        assert!(workos(um, o).is_ok());
+    }
+
+    #[test]
+    fn workos_user_management_asks_for_authkit_when_nothing_names_a_way_in() {
+        let um = ProviderKind::WorkosUserManagement;
+        let o = workos(um, LoginOptions::default()).expect("ok");
+        assert_eq!(o.provider.as_deref(), Some("authkit"));
+        let o = workos(um, LoginOptions::default().with_connection_id("conn_1")).expect("ok");
+        assert_eq!(o.provider, None);
+        let o = workos(um, LoginOptions::default().with_organization_id("org_1")).expect("ok");
+        assert_eq!(o.provider, None);
+        // The AuthKit OpenID provider is AuthKit already.
+        let o = workos(ProviderKind::WorkosAuthkit, LoginOptions::default()).expect("ok");
+        assert_eq!(o.provider, None);
     }
 }

@@ -274,6 +274,13 @@ impl Auth {
         let Some(code) = q.code.filter(|c| !c.is_empty()) else {
             return Err(fail(CallbackError::MissingCode, consumed));
         };
+        if !config.provider_kind.is_openid() {
+            let session = self
+                .workos_sign_in(provider, discovered, &pending, &code, now)
+                .await
+                .map_err(|e| fail(e, consumed.clone()))?;
+            return Ok(self.completed(&pending, session, consumed));
+        }
 
         // With DPoP, the session's key is made now: the tokens are bound to it.
         let dpop = config.dpop.then(crate::dpop::DpopKey::generate);
@@ -310,12 +317,9 @@ impl Auth {
             )
             .await
             .map_err(|e| fail(CallbackError::IdToken(e), consumed.clone()))?;
-        if let Some(max_age) = pending.max_age {
-            check_auth_time(&claims, max_age, now, inner.config.leeway.as_secs())
-                .map_err(|e| fail(e, consumed.clone()))?;
-        }
         let mut id_map = claims.to_map();
-        check_acr(&id_map, &pending.acr_values).map_err(|e| fail(e, consumed.clone()))?;
+        check_login_claims(&pending, &claims, &id_map, now, self)
+            .map_err(|e| fail(e, consumed.clone()))?;
         if let Some(hd) = config.pinned_hosted_domain() {
             let got = id_map.get("hd").and_then(|v| v.as_str());
             if !got.is_some_and(|g| g.eq_ignore_ascii_case(hd)) {
@@ -369,17 +373,42 @@ impl Auth {
             provider: config.id.clone(),
             dpop_key: dpop,
         };
+        Ok(self.completed(&pending, session, consumed))
+    }
+
+    /// The successful end of a callback: the session, and where the browser goes.
+    fn completed(
+        &self,
+        pending: &PendingLogin,
+        session: AuthSession,
+        set_cookies: Vec<String>,
+    ) -> CompletedLogin {
+        let app_url = &self.0.config.app_url;
         let return_to = pending
             .return_to
             .as_deref()
-            .and_then(|r| crate::return_to::sanitize_return_to(&inner.config.app_url, r))
-            .unwrap_or_else(|| inner.config.app_url.path().to_string());
-        Ok(CompletedLogin {
+            .and_then(|r| crate::return_to::sanitize_return_to(app_url, r))
+            .unwrap_or_else(|| app_url.path().to_string());
+        CompletedLogin {
             session,
             return_to,
-            set_cookies: consumed,
-        })
+            set_cookies,
+        }
     }
+}
+
+/// The `max_age` and `acr_values` a login sent, checked against the sign-in's claims.
+pub(crate) fn check_login_claims(
+    pending: &PendingLogin,
+    claims: &crate::Claims,
+    map: &serde_json::Map<String, serde_json::Value>,
+    now: i64,
+    auth: &Auth,
+) -> Result<(), CallbackError> {
+    if let Some(max_age) = pending.max_age {
+        check_auth_time(claims, max_age, now, auth.0.config.leeway.as_secs())?;
+    }
+    check_acr(map, &pending.acr_values)
 }
 
 /// With `acr_values` sent, the ID token's `acr` must be one of them.
@@ -401,7 +430,7 @@ fn check_acr(
 /// The organization a login asked for must be the token's. Auth0 accepts an
 /// organization's name as well as its id: a value without the `org_` prefix is
 /// compared with `org_name`, ignoring case (as Auth0's SDKs do).
-fn check_organization(
+pub(crate) fn check_organization(
     asked: &str,
     access: &crate::identity::Access,
     id_claims: &serde_json::Map<String, serde_json::Value>,

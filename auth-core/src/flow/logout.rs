@@ -165,6 +165,9 @@ impl Auth {
         else {
             return post.clone();
         };
+        if !provider.config.provider_kind.is_openid() {
+            return crate::workos::logout_url(end, session, post);
+        }
         let mut url = end.clone();
         {
             let mut q = url.query_pairs_mut();

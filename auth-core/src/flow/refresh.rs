@@ -35,7 +35,7 @@ pub enum RefreshError {
 
 impl RefreshError {
     /// Invalid refreshed tokens end the session; keys that cannot be fetched now do not.
-    fn from_token_error(e: TokenError) -> Self {
+    pub(crate) fn from_token_error(e: TokenError) -> Self {
         match e {
             TokenError::Jwks(why) => RefreshError::Unavailable(why),
             other => RefreshError::InvalidTokens(other),
@@ -352,6 +352,11 @@ impl Auth {
         let discovered = provider
             .ready()
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
+        if !provider.config.provider_kind.is_openid() {
+            return self
+                .workos_refresh(provider, discovered, session, refresh_token)
+                .await;
+        }
         let rt = OAuthRefreshToken::new(refresh_token.secret().to_string());
         tracing::debug!(sub = %session.claims.sub(), "refreshing tokens");
         let dpop = session.dpop_key.as_ref();
@@ -423,6 +428,25 @@ impl Auth {
 }
 
 impl Refreshed {
+    /// A refresh's result: the new tokens, and the claims when they changed.
+    pub(crate) fn new(
+        access_token: AccessToken,
+        refresh_token: Option<RefreshToken>,
+        id_token: Option<(IdToken, crate::token::Claims)>,
+        expires_at: Option<i64>,
+        access: Option<crate::identity::Access>,
+    ) -> Self {
+        Self {
+            access_token,
+            refresh_token,
+            id_token,
+            expires_at,
+            refresh_expires_at: None,
+            scope: None,
+            access,
+        }
+    }
+
     /// Whether a refresh result (from another instance) belongs to `session`'s user.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn same_user(&self, session: &AuthSession) -> bool {

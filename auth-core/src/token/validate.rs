@@ -23,6 +23,8 @@ pub(crate) struct Verifier {
     pub(crate) jwks: JwksCache,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) issuer: String,
+    /// Other exact issuers of the provider's tokens (WorkOS User Management).
+    pub(crate) issuer_aliases: Vec<String>,
     /// Entra ID multi-tenant: `iss` is the template with the token's own `tid`.
     pub(crate) tenants: Option<crate::provider_config::TenantRule>,
     pub(crate) client_id: String,
@@ -171,6 +173,26 @@ impl Verifier {
         Ok(Some(claims))
     }
 
+    /// Validates the access token that is a session's identity (WorkOS User
+    /// Management, which has no ID token): a JWT of this provider (allowed algorithm,
+    /// a key of its JWKS, `iss`), unexpired, with `iat` and a non-empty `sub`; `aud`
+    /// too when the app set an access-token audience.
+    pub(crate) async fn identity_access_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
+        let claims = self.verify_signature(token, TokenSource::Provider).await?;
+        self.check_issuer(&claims)?;
+        if let Some(aud) = &self.access_token_audience {
+            self.check_audience(&claims, aud, false)?;
+        }
+        let now = self.clock.now();
+        self.check_exp(&claims, now, true)?;
+        self.check_iat(&claims, now, true)?;
+        self.check_nbf(&claims, now)?;
+        if str_claim(&claims, "sub").is_none_or(str::is_empty) {
+            return Err(TokenError::MissingClaim("sub"));
+        }
+        Ok(claims)
+    }
+
     /// Validates a bearer access token presented to this app's API (RFC 9068 §4):
     /// `typ` (when present) `at+jwt` or `JWT`, signature, `iss`, `aud` naming one of
     /// the API audiences, `exp`, `iat`, `nbf`, `sub`; sender-constrained tokens (`cnf`,
@@ -285,7 +307,12 @@ impl Verifier {
     /// multi-tenant endpoints the template filled with the token's `tid` (a GUID, and
     /// one of the allowed tenants when the app lists them).
     pub(crate) fn issued(&self, claims: &ClaimMap) -> bool {
-        crate::provider_config::names_issuer(&self.issuer, self.tenants.as_ref(), claims)
+        crate::provider_config::names_issuer(
+            &self.issuer,
+            &self.issuer_aliases,
+            self.tenants.as_ref(),
+            claims,
+        )
     }
 
     /// `aud` must contain `expected`. For ID tokens, `azp` must be this client when
@@ -453,6 +480,7 @@ mod tests {
             jwks: JwksCache::preloaded(http, keys),
             algorithms: Algorithm::default_allowed(),
             issuer: ISS.into(),
+            issuer_aliases: Vec::new(),
             tenants: None,
             client_id: CLIENT.into(),
             access_token_audience: Some("api".into()),

@@ -1,0 +1,445 @@
+//! WorkOS User Management (`api.workos.com/user_management`), as WorkOS's API reference
+//! describes it. It is OAuth 2.0 without OpenID Connect: the code is exchanged at
+//! `POST /user_management/authenticate` (a JSON body with `grant_type`, `client_id`,
+//! the API key as `client_secret`, `code` and the PKCE `code_verifier`, as WorkOS's
+//! Node SDK sends it in `authenticateWithCode`), which answers with the `user`, an
+//! `organization_id`, an `access_token` (a JWT signed by the keys at
+//! `/sso/jwks/<client_id>`) and a `refresh_token`, and no ID token. The session's
+//! identity is therefore the validated access token (its `sub`, `sid`, `org_id`,
+//! roles and permissions) with the `user` object's profile beside it, under the
+//! OpenID claim names (`email`, `given_name`, `family_name`, `name`, `picture`).
+//!
+//! Refresh goes to the same endpoint (`grant_type=refresh_token`; refresh tokens are
+//! single use), and sign-out to `/user_management/sessions/logout?session_id=<sid>`
+//! (`getLogoutUrl` in the Node SDK).
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::auth::{Auth, TokenExchangeError};
+use crate::config::ConfigError;
+use crate::flow::callback::CallbackError;
+use crate::flow::pending::PendingLogin;
+use crate::flow::refresh::{RefreshError, Refreshed};
+use crate::http_client::HttpClient;
+use crate::provider::ProviderEndpoints;
+use crate::provider_state::{Discovered, ProviderState};
+use crate::secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+use crate::session::AuthSession;
+use crate::token::{Claims, TokenError};
+
+/// What User Management cannot do, refused when the app is configured.
+pub(crate) fn check_settings(
+    has_secret: bool,
+    par: bool,
+    dpop: bool,
+    fapi2: bool,
+    userinfo: bool,
+    keys: bool,
+) -> Result<(), ConfigError> {
+    let refuse = |reason: &str| {
+        Err(ConfigError::Invalid {
+            name: "OIDC_PROVIDER",
+            reason: format!("WorkOS User Management {reason}"),
+        })
+    };
+    if !has_secret {
+        return refuse(
+            "authenticates the app with its API key: set OIDC_CLIENT_SECRET to the key (sk_...)",
+        );
+    }
+    if par || dpop || fapi2 || keys {
+        return refuse(
+            "takes the API key only: no pushed authorization requests, DPoP, FAPI 2.0 or private_key_jwt",
+        );
+    }
+    if userinfo {
+        return refuse(
+            "has no UserInfo endpoint: the user's profile comes with the authentication",
+        );
+    }
+    Ok(())
+}
+
+/// The endpoints under the API's base URL (`https://api.workos.com`).
+pub(crate) fn endpoints(base: &Url, client_id: &str) -> Result<ProviderEndpoints, ConfigError> {
+    if client_id.is_empty() || client_id.contains(['/', '?', '#', '%']) {
+        return Err(ConfigError::Invalid {
+            name: "OIDC_CLIENT_ID",
+            reason: "expected a WorkOS client id (client_...)".into(),
+        });
+    }
+    let root = base.as_str().trim_end_matches('/');
+    let url = |path: &str| {
+        Url::parse(&format!("{root}{path}")).map_err(|e| ConfigError::InvalidUrl {
+            name: "OIDC_ISSUER",
+            reason: e.to_string(),
+        })
+    };
+    let mut e = ProviderEndpoints::new(
+        url("/user_management/authorize")?,
+        url("/user_management/authenticate")?,
+        url(&format!("/sso/jwks/{client_id}"))?,
+    );
+    e.end_session_endpoint = Some(url("/user_management/sessions/logout")?);
+    e.token_endpoint_auth_methods_supported = vec!["client_secret_post".into()];
+    e.code_challenge_methods_supported = vec!["S256".into()];
+    Ok(e)
+}
+
+/// The issuer WorkOS writes in access tokens besides the API's base URL.
+pub(crate) fn client_issuer(base: &str, client_id: &str) -> String {
+    format!("{}/user_management/{client_id}", base.trim_end_matches('/'))
+}
+
+/// The answer of `/user_management/authenticate`.
+#[derive(Deserialize)]
+struct Authentication {
+    user: User,
+    #[serde(default)]
+    organization_id: Option<String>,
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// WorkOS's user object (the fields a session keeps).
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    profile_picture_url: Option<String>,
+}
+
+/// What is exchanged.
+enum Grant<'a> {
+    Code { code: &'a str, verifier: &'a str },
+    Refresh { token: &'a str },
+}
+
+/// `POST /user_management/authenticate`.
+async fn authenticate(
+    http: &HttpClient,
+    endpoint: &Url,
+    client_id: &str,
+    secret: &ClientSecret,
+    grant: Grant<'_>,
+) -> Result<Authentication, TokenExchangeError> {
+    let mut body = serde_json::json!({
+        "client_id": client_id,
+        "client_secret": secret.secret(),
+    });
+    match grant {
+        Grant::Code { code, verifier } => {
+            body["grant_type"] = "authorization_code".into();
+            body["code"] = code.into();
+            body["code_verifier"] = verifier.into();
+        }
+        Grant::Refresh { token } => {
+            body["grant_type"] = "refresh_token".into();
+            body["refresh_token"] = token.into();
+        }
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let response = http
+        .send(
+            http::Method::POST,
+            endpoint.as_str(),
+            headers,
+            body.to_string().into_bytes(),
+        )
+        .await
+        .map_err(|e| TokenExchangeError::Unreachable(e.to_string()))?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(TokenExchangeError::Unreachable(format!(
+            "HTTP {}",
+            status.as_u16()
+        )));
+    }
+    if !status.is_success() {
+        // OAuth errors (`error`, `error_description`) or WorkOS API errors (`code`,
+        // `message`).
+        let parsed: Map<String, Value> =
+            serde_json::from_slice(response.body()).unwrap_or_default();
+        let text = |a: &str, b: &str| {
+            parsed
+                .get(a)
+                .or_else(|| parsed.get(b))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        return Err(TokenExchangeError::Refused {
+            error: text("error", "code").unwrap_or_else(|| format!("http_{}", status.as_u16())),
+            description: text("error_description", "message").unwrap_or_default(),
+        });
+    }
+    serde_json::from_slice(response.body())
+        .map_err(|e| TokenExchangeError::InvalidResponse(e.to_string()))
+}
+
+/// The claims a session keeps: the validated access token's, with the user's profile
+/// under the OpenID names. The user object must be the token's subject.
+fn session_claims(
+    access: &Map<String, Value>,
+    user: &User,
+    organization_id: Option<&str>,
+) -> Result<Claims, TokenError> {
+    if access.get("sub").and_then(Value::as_str) != Some(user.id.as_str()) {
+        return Err(TokenError::IdentityChanged);
+    }
+    let mut map = access.clone();
+    // The access token's own lifetime claims are not the session's.
+    for name in ["jti", "exp", "iat", "nbf"] {
+        map.remove(name);
+    }
+    let mut set = |name: &str, value: Option<Value>| {
+        if let Some(v) = value {
+            map.entry(name.to_owned()).or_insert(v);
+        }
+    };
+    set("email", user.email.clone().map(Value::from));
+    set("email_verified", user.email_verified.map(Value::from));
+    set("given_name", user.first_name.clone().map(Value::from));
+    set("family_name", user.last_name.clone().map(Value::from));
+    let full = [user.first_name.as_deref(), user.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    set("name", (!full.is_empty()).then(|| Value::from(full)));
+    set("picture", user.profile_picture_url.clone().map(Value::from));
+    set("org_id", organization_id.map(Value::from));
+    Ok(Claims::new(map))
+}
+
+/// The access token's `exp`.
+fn expiry(access: &Map<String, Value>) -> Option<i64> {
+    access.get("exp").and_then(Value::as_i64)
+}
+
+impl Auth {
+    /// The callback's code exchange and checks for WorkOS User Management.
+    pub(crate) async fn workos_sign_in(
+        &self,
+        provider: &ProviderState,
+        discovered: &Discovered,
+        pending: &PendingLogin,
+        code: &str,
+        now: i64,
+    ) -> Result<AuthSession, CallbackError> {
+        let config = &provider.config;
+        let secret = config.client_secret.as_ref().ok_or_else(|| {
+            CallbackError::Exchange(TokenExchangeError::InvalidResponse(
+                "no API key configured".into(),
+            ))
+        })?;
+        let answer = authenticate(
+            &self.0.http,
+            &discovered.endpoints.token_endpoint,
+            &config.client_id,
+            secret,
+            Grant::Code {
+                code,
+                verifier: &pending.pkce_verifier,
+            },
+        )
+        .await?;
+        let access_claims = discovered
+            .verifier
+            .identity_access_token(&answer.access_token)
+            .await
+            .map_err(CallbackError::AccessToken)?;
+        let claims = session_claims(
+            &access_claims,
+            &answer.user,
+            answer.organization_id.as_deref(),
+        )
+        .map_err(CallbackError::AccessToken)?;
+        let map = claims.to_map();
+        // No ID token: max_age and acr_values cannot be proven, so a login that sent
+        // them is refused as their checks refuse a token without the claims.
+        crate::flow::callback::check_login_claims(pending, &claims, &map, now, self)?;
+        let access = crate::identity::access_for(config, &map, Some(&access_claims));
+        if let Some(asked) = &pending.organization {
+            crate::flow::callback::check_organization(asked, &access, &map, false)?;
+        }
+        Ok(AuthSession {
+            claims,
+            id_token: IdToken::new(String::new()),
+            access_token: AccessToken::new(answer.access_token),
+            refresh_token: answer.refresh_token.map(RefreshToken::new),
+            expires_at: expiry(&access_claims),
+            authenticated_at: now,
+            scope: None,
+            last_seen: Some(now),
+            refresh_expires_at: None,
+            access,
+            provider: config.id.clone(),
+            dpop_key: None,
+        })
+    }
+
+    /// A refresh at `/user_management/authenticate`: the new access token must be the
+    /// same user's.
+    pub(crate) async fn workos_refresh(
+        &self,
+        provider: &ProviderState,
+        discovered: &Discovered,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+    ) -> Result<Refreshed, RefreshError> {
+        let config = &provider.config;
+        let secret = config
+            .client_secret
+            .as_ref()
+            .ok_or_else(|| RefreshError::Unavailable("no API key configured".into()))?;
+        let answer = authenticate(
+            &self.0.http,
+            &discovered.endpoints.token_endpoint,
+            &config.client_id,
+            secret,
+            Grant::Refresh {
+                token: refresh_token.secret(),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
+            other => RefreshError::Unavailable(other.to_string()),
+        })?;
+        let access_claims = discovered
+            .verifier
+            .identity_access_token(&answer.access_token)
+            .await
+            .map_err(RefreshError::from_token_error)?;
+        let claims = session_claims(
+            &access_claims,
+            &answer.user,
+            answer.organization_id.as_deref(),
+        )
+        .map_err(RefreshError::from_token_error)?;
+        if claims.sub() != session.sub() {
+            return Err(RefreshError::InvalidTokens(TokenError::IdentityChanged));
+        }
+        let map = claims.to_map();
+        let mut access = crate::identity::access_for(config, &map, Some(&access_claims));
+        access.auth_time = session.access.auth_time;
+        access.acr = session.access.acr.clone();
+        tracing::info!(sub = %session.sub(), "tokens refreshed");
+        Ok(Refreshed::new(
+            AccessToken::new(answer.access_token),
+            answer.refresh_token.map(RefreshToken::new),
+            Some((IdToken::new(String::new()), claims)),
+            expiry(&access_claims),
+            Some(access),
+        ))
+    }
+}
+
+/// The sign-out URL: `/user_management/sessions/logout` with the access token's `sid`
+/// and `return_to`; without a `sid`, the app's own post-logout URL.
+pub(crate) fn logout_url(end: &Url, session: Option<&AuthSession>, return_to: &Url) -> Url {
+    let Some(sid) = session.and_then(|s| s.claims.sid()) else {
+        return return_to.clone();
+    };
+    let mut url = end.clone();
+    url.query_pairs_mut()
+        .append_pair("session_id", sid)
+        .append_pair("return_to", return_to.as_str());
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> User {
+        User {
+            id: id.into(),
+            email: Some("ada@example.com".into()),
+            email_verified: Some(true),
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            profile_picture_url: None,
+        }
+    }
+
+    fn access(sub: &str) -> Map<String, Value> {
+        serde_json::json!({
+            "iss": "https://api.workos.com", "sub": sub, "sid": "session_1",
+            "org_id": "org_1", "role": "admin", "exp": 2, "iat": 1, "jti": "j",
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_session_is_the_access_token_with_the_users_profile() {
+        let claims =
+            session_claims(&access("user_1"), &user("user_1"), Some("org_2")).expect("same user");
+        let map = claims.to_map();
+        assert_eq!(claims.sub(), "user_1");
+        assert_eq!(claims.sid(), Some("session_1"));
+        assert_eq!(map["name"], "Ada Lovelace");
+        assert_eq!(map["given_name"], "Ada");
+        assert_eq!(map["email_verified"], true);
+        // The token's org_id wins over the answer's organization_id.
+        assert_eq!(map["org_id"], "org_1");
+        for gone in ["exp", "iat", "jti"] {
+            assert!(!map.contains_key(gone), "{gone}");
+        }
+    }
+
+    #[test]
+    fn rp_workos_user_object_of_another_subject_refused() {
+        let err = session_claims(&access("user_1"), &user("user_2"), None).err();
+        assert_eq!(err, Some(TokenError::IdentityChanged));
+    }
+
+    #[test]
+    fn endpoints_follow_the_reference_layout() {
+        let base = Url::parse("https://api.workos.com").expect("url");
+        let e = endpoints(&base, "client_123").expect("endpoints");
+        assert_eq!(
+            e.authorization_endpoint.as_str(),
+            "https://api.workos.com/user_management/authorize"
+        );
+        assert_eq!(
+            e.token_endpoint.as_str(),
+            "https://api.workos.com/user_management/authenticate"
+        );
+        assert_eq!(
+            e.jwks_uri.as_str(),
+            "https://api.workos.com/sso/jwks/client_123"
+        );
+        assert_eq!(
+            e.end_session_endpoint.map(|u| u.to_string()).as_deref(),
+            Some("https://api.workos.com/user_management/sessions/logout")
+        );
+        assert_eq!(
+            client_issuer("https://api.workos.com", "client_123"),
+            "https://api.workos.com/user_management/client_123"
+        );
+        assert!(endpoints(&base, "client/../x").is_err());
+    }
+}
