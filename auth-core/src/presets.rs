@@ -7,6 +7,7 @@
 //! |---|---|---|---|---|---|---|
 //! | [`Preset::scalekit`] | environment URL | `organization_id` | `connection_id` | `domain_hint` | `provider` | `prompt=create` |
 //! | [`Preset::workos_authkit`] | `https://<subdomain>.authkit.app` | `organization_id` | `connection_id` | `domain_hint` | `provider` | `screen_hint=sign-up` |
+//! | [`Preset::workos_user_management`] | `https://api.workos.com` | `organization_id` | `connection_id` | `domain_hint` | `provider` | `screen_hint=sign-up` |
 //! | [`Preset::auth0`] | `https://<domain>/` (trailing slash) | `organization` | `connection` | - | - | `screen_hint=signup` |
 //! | [`Preset::keycloak`] | `<base>/realms/<realm>` | - | - | - | `kc_idp_hint` | `prompt=create` (Keycloak 26+) |
 //! | [`Preset::entra_id`] | `https://login.microsoftonline.com/<tenant id>/v2.0` | - | - | `domain_hint` | - | `prompt=create` |
@@ -20,8 +21,13 @@
 //! Logout and token quirks, from the providers' documentation:
 //! - **Scalekit**: ID tokens carry several audiences with `azp` (checked); logout at
 //!   `/oidc/logout` with `id_token_hint` and an allow-listed `post_logout_redirect_uri`.
-//! - **WorkOS AuthKit**: the OpenID provider at the AuthKit domain; WorkOS's User
-//!   Management API is not OpenID Connect (no ID token) and is not supported.
+//! - **WorkOS AuthKit**: the OpenID provider at the AuthKit domain.
+//! - **WorkOS User Management** (`api.workos.com/user_management`): not OpenID Connect
+//!   (no ID token, no discovery); the session is the access token, validated against
+//!   `/sso/jwks/<client_id>`, and the `user` object; sign-out at
+//!   `/user_management/sessions/logout` with the session's `sid`. No back-channel
+//!   logout. For both WorkOS kinds `provider` and `screen_hint` are checked against
+//!   WorkOS's reference before the redirect.
 //! - **Auth0**: the issuer ends with `/`. Discovery publishes `end_session_endpoint`
 //!   only when "RP-Initiated Logout End Session Endpoint Discovery" is on (the default
 //!   for tenants since November 2023); without it, sign-out ends the app's session

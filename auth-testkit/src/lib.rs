@@ -629,8 +629,12 @@ impl DevProvider {
         let mut url = url::Url::parse(login_url).map_err(|_| fail("login_url is not a URL"))?;
         let mut picked = false;
         let authorize = format!("{}/authorize", self.issuer());
+        // WorkOS User Management's authorize endpoint, on this provider too.
+        let workos = format!("{}/user_management/authorize", self.issuer());
+        let at_authorize =
+            |u: &url::Url| u.as_str().starts_with(&authorize) || u.as_str().starts_with(&workos);
         for _ in 0..20 {
-            if !picked && url.as_str().starts_with(&authorize) {
+            if !picked && at_authorize(&url) {
                 // Names the user (auto-approval picks it; the page focuses it).
                 let others: Vec<(String, String)> = url
                     .query_pairs()
@@ -656,7 +660,7 @@ impl DevProvider {
                 url = url.join(next).map_err(|_| fail("bad Location"))?;
                 continue;
             }
-            let on_page = url.as_str().starts_with(&authorize);
+            let on_page = at_authorize(&url);
             if !on_page || picked {
                 return Ok(resp);
             }

@@ -115,18 +115,20 @@ impl Grants {
 
 /// A validated authorization request.
 #[derive(Clone)]
-struct Authorization {
-    client_id: String,
-    redirect_uri: String,
-    scope: String,
-    state: Option<String>,
-    nonce: Option<String>,
-    code_challenge: String,
+pub(crate) struct Authorization {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) scope: String,
+    pub(crate) state: Option<String>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) code_challenge: String,
     /// Every parameter received, for the sign-in page.
-    params: Vec<(String, String)>,
-    signup: bool,
-    login_hint: Option<String>,
-    created: u64,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) signup: bool,
+    pub(crate) login_hint: Option<String>,
+    pub(crate) created: u64,
+    /// A WorkOS User Management request: its response carries no `iss`.
+    pub(crate) workos: bool,
 }
 
 struct CodeGrant {
@@ -160,8 +162,10 @@ pub(crate) fn now() -> u64 {
         .unwrap_or(0)
 }
 
+mod workos;
+
 pub(crate) fn router(provider: std::sync::Arc<Provider>) -> Router {
-    Router::new()
+    workos::routes(Router::new())
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/authorize", get(authorize))
         .route("/authorize/decision", post(decision))
@@ -333,39 +337,58 @@ async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> 
         login_hint: get("login_hint"),
         params,
         created: now(),
+        workos: false,
     };
-    if p.auto_approve {
-        let user = auth
-            .login_hint
-            .as_deref()
-            .and_then(|h| p.user(h))
-            .or(p.users.first())
-            .map(|u| u.id.clone());
-        return match user {
-            Some(user) => p.approve(auth, &user),
-            None => refuse("access_denied", "no test users are configured"),
-        };
+    p.show_sign_in(client, auth)
+}
+
+impl Provider {
+    /// A validated authorization request: approved at once (auto-approval), or the
+    /// sign-in page.
+    pub(crate) fn show_sign_in(
+        &self,
+        client: &ClientRegistration,
+        auth: Authorization,
+    ) -> Response {
+        let p = self;
+        if p.auto_approve {
+            let user = auth
+                .login_hint
+                .as_deref()
+                .and_then(|h| p.user(h))
+                .or(p.users.first())
+                .map(|u| u.id.clone());
+            return match user {
+                Some(user) => p.approve(auth, &user),
+                None => p.error_redirect(
+                    &auth.redirect_uri,
+                    auth.state.as_deref(),
+                    "access_denied",
+                    "no test users are configured",
+                ),
+            };
+        }
+        let id = random_token(16);
+        let mut grants = p.grants();
+        let t = now();
+        grants.pending.retain(|_, a| a.created + PENDING_TTL > t);
+        if grants.pending.len() >= MAX_PENDING {
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins in progress.",
+            );
+        }
+        grants.pending.insert(id.clone(), auth.clone());
+        drop(grants);
+        pages::sign_in(
+            p,
+            client,
+            &id,
+            &auth.params,
+            auth.signup,
+            auth.login_hint.as_deref(),
+        )
     }
-    let id = random_token(16);
-    let mut grants = p.grants();
-    let t = now();
-    grants.pending.retain(|_, a| a.created + PENDING_TTL > t);
-    if grants.pending.len() >= MAX_PENDING {
-        return pages::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many sign-ins in progress.",
-        );
-    }
-    grants.pending.insert(id.clone(), auth.clone());
-    drop(grants);
-    pages::sign_in(
-        &p,
-        client,
-        &id,
-        &auth.params,
-        auth.signup,
-        auth.login_hint.as_deref(),
-    )
 }
 
 #[derive(Deserialize)]
@@ -387,11 +410,12 @@ async fn decision(State(p): P, Form(d): Form<Decision>) -> Response {
     match (d.cancel, d.user) {
         (None, Some(user)) if p.user(&user).is_some() => p.approve(auth, &user),
         (None, Some(_)) => pages::error(StatusCode::BAD_REQUEST, "Unknown test user."),
-        _ => p.error_redirect(
+        _ => p.error_redirect_as(
             &auth.redirect_uri,
             auth.state.as_deref(),
             "access_denied",
             "the user cancelled the sign-in",
+            !auth.workos,
         ),
     }
 }
@@ -864,6 +888,7 @@ impl Provider {
     /// The user signed in: a provider session and a code, sent to the client.
     fn approve(&self, auth: Authorization, user: &str) -> Response {
         self.counters.sign_ins.fetch_add(1, Ordering::Relaxed);
+        let with_iss = !auth.workos;
         let code = random_token(32);
         let sid = random_token(16);
         let t = now();
@@ -899,7 +924,7 @@ impl Provider {
         drop(grants);
         let mut url = Url::parse(&redirect_uri).expect("registered redirect URIs are URLs");
         url.query_pairs_mut().append_pair("code", &code);
-        self.finish_authorization_response(&mut url, state.as_deref());
+        self.finish_authorization_response(&mut url, state.as_deref(), with_iss);
         Redirect::to(url.as_str()).into_response()
     }
 
@@ -910,22 +935,37 @@ impl Provider {
         error: &str,
         description: &str,
     ) -> Response {
+        self.error_redirect_as(redirect_uri, state, error, description, true)
+    }
+
+    /// An error sent to the client, with `iss` (RFC 9207) or without (WorkOS).
+    fn error_redirect_as(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: &str,
+        description: &str,
+        with_iss: bool,
+    ) -> Response {
         let mut url = Url::parse(redirect_uri).expect("registered redirect URIs are URLs");
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("error", error)
                 .append_pair("error_description", description);
         }
-        self.finish_authorization_response(&mut url, state);
+        self.finish_authorization_response(&mut url, state, with_iss);
         Redirect::to(url.as_str()).into_response()
     }
 
     /// Adds `state` and `iss` (RFC 9207), unless told to misbehave.
-    fn finish_authorization_response(&self, url: &mut Url, state: Option<&str>) {
+    fn finish_authorization_response(&self, url: &mut Url, state: Option<&str>, with_iss: bool) {
         let m = self.misbehaviour();
         let mut q = url.query_pairs_mut();
         if let Some(s) = m.authorization_state.as_deref().or(state) {
             q.append_pair("state", s);
+        }
+        if !with_iss {
+            return;
         }
         match m.authorization_iss {
             None => {

@@ -1,7 +1,8 @@
 //! The vendors' own flows (issue 19), on both frameworks against the development
 //! provider: the callback's error replies as Scalekit's "Handle errors" lists them
-//! (`access_denied`, `invalid_request`, `server_error`; seeds/002), and Auth0's
-//! organization invitation links.
+//! (`access_denied`, `invalid_request`, `server_error`; seeds/002), Auth0's
+//! organization invitation links, and WorkOS User Management (the development
+//! provider answers as WorkOS's reference describes; see its `server/workos.rs`).
 
 use auth_testkit::DevProvider;
 use reqwest::StatusCode;
@@ -136,6 +137,149 @@ pub async fn auth0_invitation_link_passes_through(serve: Serve) {
     assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
 }
 
+fn workos_user_management(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
+    b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
+        // Every request renews the 60-second access token (refresh through
+        // /user_management/authenticate).
+        .with_refresh_margin(std::time::Duration::from_secs(120))
+}
+
+/// WorkOS User Management end to end: the authorize request of WorkOS's reference
+/// (`provider=authkit`, PKCE S256, no `scope` or `nonce`), the code exchanged at
+/// `/user_management/authenticate` with the API key, `/me` from the validated access
+/// token and the `user` object, a refresh through the same endpoint, and sign-out
+/// through `/user_management/sessions/logout` with the access token's `sid`.
+pub async fn workos_user_management_sign_in_refresh_and_sign_out(serve: Serve) {
+    let app = hostile_with(
+        serve,
+        DevProvider::builder().access_token_ttl(std::time::Duration::from_secs(60)),
+        workos_user_management,
+    )
+    .await;
+    let browser = DevProvider::browser();
+    let start = browser
+        .get(format!("{}/auth/login", app.base))
+        .send()
+        .await
+        .expect("login");
+    let to = Url::parse(start.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    assert!(
+        to.as_str().starts_with(&format!(
+            "{}/user_management/authorize?",
+            app.provider.issuer()
+        )),
+        "{to}"
+    );
+    let q: Vec<(String, String)> = to.query_pairs().into_owned().collect();
+    let has = |k: &str, v: &str| q.contains(&(k.to_owned(), v.to_owned()));
+    assert!(
+        has("provider", "authkit") && has("response_type", "code"),
+        "{q:?}"
+    );
+    assert!(has("code_challenge_method", "S256"), "{q:?}");
+    assert!(
+        !q.iter().any(|(k, _)| k == "scope" || k == "nonce"),
+        "{q:?}"
+    );
+
+    let done = app
+        .provider
+        .sign_in(
+            &browser,
+            &format!("{}/auth/login?return_to=/me", app.base),
+            "alice",
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(done.status(), StatusCode::OK);
+    let me: serde_json::Value = crate::me_at(&browser, &app.base)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["sub"], "alice");
+    assert_eq!(me["email"], "alice@example.com");
+    assert_eq!(me["name"], "Alice Example");
+    assert_eq!(me["organization"], "org_example", "{me}");
+    assert_eq!(me["roles"], serde_json::json!(["admin"]), "{me}");
+    assert_eq!(
+        me["permissions"],
+        serde_json::json!(["reports:read"]),
+        "{me}"
+    );
+    let s = app.provider.stats();
+    assert_eq!((s.code_grants, s.token_errors), (1, 0));
+    assert!(s.refresh_grants >= 1, "the session was renewed: {s:?}");
+    assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+
+    let (last, seen) = crate::follow(&browser, &format!("{}/auth/logout", app.base)).await;
+    assert_eq!(last.status(), StatusCode::OK);
+    let logout = format!(
+        "{}/user_management/sessions/logout?session_id=",
+        app.provider.issuer()
+    );
+    assert!(seen.iter().any(|u| u.starts_with(&logout)), "{seen:?}");
+    assert!(
+        seen.last()
+            .expect("url")
+            .starts_with(&format!("{}/", app.base)),
+        "{seen:?}"
+    );
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+
+/// WorkOS's rules checked before the redirect: a visitor's `provider` outside the
+/// reference's list, a `screen_hint` without AuthKit, or `connection_id` with
+/// `organization_id` get a 400 page and no redirect; `provider_scopes` set by the app
+/// go out once per scope, as WorkOS's Node SDK sends the array, and the provider
+/// takes them.
+pub async fn workos_user_management_options_checked_before_the_redirect(serve: Serve) {
+    fn scoped(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
+        workos_user_management(b).with_default_login_options(
+            auth_core::LoginOptions::default().with_provider_scopes(["repo", "read:user"]),
+        )
+    }
+    let app = hostile_with(serve, DevProvider::builder(), scoped).await;
+    let browser = DevProvider::browser();
+    for query in [
+        "provider=github",
+        "provider=GoogleOAuth&screen_hint=sign-up",
+        "connection_id=conn_1&organization_id=org_1",
+    ] {
+        let r = browser
+            .get(format!("{}/auth/login?{query}", app.base))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
+        assert!(r.headers().get(LOCATION).is_none(), "{query}");
+        assert_eq!(page_code(&r.text().await.expect("body")), "invalid_request");
+    }
+    let r = browser
+        .get(format!("{}/auth/login?provider=GitHubOAuth", app.base))
+        .send()
+        .await
+        .expect("login");
+    let to = Url::parse(r.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    let scopes: Vec<String> = to
+        .query_pairs()
+        .filter(|(k, _)| k == "provider_scopes")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(scopes, ["repo", "read:user"]);
+    let done = app
+        .provider
+        .sign_in(
+            &browser,
+            &format!("{}/auth/login?provider=GitHubOAuth", app.base),
+            "bob",
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+}
+
 /// The scenarios of the vendors suite, run against `$serve`.
 #[macro_export]
 macro_rules! vendors_suite {
@@ -146,6 +290,8 @@ macro_rules! vendors_suite {
             callback_server_error_gives_a_502_page,
             callback_other_error_gives_the_generic_page,
             callback_error_without_state_still_gets_its_page,
-            auth0_invitation_link_passes_through);
+            auth0_invitation_link_passes_through,
+            workos_user_management_sign_in_refresh_and_sign_out,
+            workos_user_management_options_checked_before_the_redirect);
     };
 }
