@@ -533,6 +533,9 @@ pub enum Endpoint {
     BackchannelLogoutAt(ProviderSlot),
     /// `GET {prefix}/jwks`: the public keys of the app's `private_key_jwt` keys.
     Jwks,
+    /// `POST {prefix}/organization`: switches a WorkOS User Management session to
+    /// another of the user's organizations (only with such a provider).
+    SwitchOrganization,
 }
 
 /// Which provider of several a route belongs to (an index into the configuration's
@@ -583,7 +586,8 @@ impl Auth {
     /// The auth routes, under the configured prefix. An adapter registers each one
     /// with its methods and body limit, and answers it with [`Auth::respond`].
     ///
-    /// One provider: `login`, `signup`, `callback`, `logout`, `backchannel-logout`.
+    /// One provider: `login`, `signup`, `callback`, `logout`, `backchannel-logout`;
+    /// and `organization` with a WorkOS User Management provider.
     /// Named providers: `login` and `signup` (the chooser), `logout`, and for each
     /// provider `login/{id}`, `signup/{id}`, `callback/{id}` and
     /// `backchannel-logout/{id}` (a distinct redirect URI per provider is RFC 9700's
@@ -621,6 +625,14 @@ impl Auth {
                 ),
             ]);
         }
+        if self
+            .config()
+            .providers()
+            .iter()
+            .any(|p| p.kind() == crate::ProviderKind::WorkosUserManagement)
+        {
+            routes.push(("/organization".into(), POST, Endpoint::SwitchOrganization));
+        }
         routes
             .into_iter()
             .map(|(path, methods, endpoint)| Route {
@@ -652,6 +664,10 @@ impl Auth {
                 self.login_response_at(Some(i), uri, headers, true).await
             }
             Endpoint::Jwks => self.jwks_response(),
+            Endpoint::SwitchOrganization => {
+                self.organization_response(request.method(), headers, request.body().as_ref())
+                    .await
+            }
             Endpoint::CallbackAt(ProviderSlot(i)) => {
                 self.callback_response_at(Some(i), uri, headers).await
             }

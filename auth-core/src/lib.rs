@@ -83,6 +83,7 @@ pub use store::{Authenticated, SessionStore, SharedStore, StoreError};
 pub use token::{Algorithm, Claims, TokenError};
 pub use tower_sessions_core::{self, session::Id as SessionId};
 pub use web::{SessionCookie, is_api_request, request_cookies};
+pub use workos::SwitchOrganizationError;
 
 /// Re-exported so adapters and users share one `http` version.
 pub use http;

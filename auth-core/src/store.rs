@@ -175,6 +175,17 @@ impl Auth {
                 Authenticated::User(new)
             }
             SessionStatus::Ended(why) => {
+                // A refused refresh token may only mean that another request (or
+                // instance) spent it first and stored the session's new tokens, or
+                // replaced the session (an organization switch): the stored record
+                // then holds another refresh token, and the session goes on with it.
+                if matches!(why, crate::SessionEnd::RefreshFailed(_))
+                    && let Ok(Some(current)) = self.load_session(id).await
+                    && replaced(&stored, &current)
+                {
+                    tracing::info!("refresh refused, but the session was renewed meanwhile");
+                    return Authenticated::User(current);
+                }
                 tracing::info!(reason = ?why, "session ended");
                 if let Err(e) = self.delete_session(id).await {
                     tracing::error!(error = %e, "could not delete the ended session");
@@ -324,7 +335,11 @@ impl Auth {
         }
     }
 
-    async fn save_session(&self, id: &Id, session: &Arc<AuthSession>) -> Result<(), StoreError> {
+    pub(crate) async fn save_session(
+        &self,
+        id: &Id,
+        session: &Arc<AuthSession>,
+    ) -> Result<(), StoreError> {
         match &self.0.sessions {
             Sessions::Local(local) => {
                 local.save(id, Arc::clone(session), self.expiry_date(session));
@@ -379,6 +394,15 @@ impl Auth {
             .max_age(cookie::time::Duration::seconds(max_age))
             .build()
             .to_string()
+    }
+}
+
+/// Whether the stored session `current` holds other tokens than `seen` (a refresh or
+/// a replacement stored by someone else since `seen` was read).
+fn replaced(seen: &AuthSession, current: &AuthSession) -> bool {
+    match (&seen.refresh_token, &current.refresh_token) {
+        (Some(a), Some(b)) => !crate::secret::constant_time_eq(a.secret(), b.secret()),
+        _ => false,
     }
 }
 
@@ -610,5 +634,66 @@ mod tests {
             .insert(AuthSession::KEY.into(), serde_json::Value::String(altered));
         external.save(&record).await.unwrap();
         assert!(anonymous(&auth, &id).await);
+    }
+
+    /// A refresh token refused because another request spent it first (and stored
+    /// the session's new tokens) does not end the session: the stored record, with
+    /// its new refresh token, is served instead.
+    #[tokio::test]
+    async fn a_refresh_refused_after_another_request_renewed_the_session_keeps_it() {
+        use axum::routing::post;
+        let auth_cell: Arc<std::sync::OnceLock<(Auth, Id)>> = Arc::default();
+        let cell = Arc::clone(&auth_cell);
+        // The token endpoint: before refusing the old refresh token, the "other
+        // request" stores the renewed session under the same id.
+        let app = axum::Router::new().route(
+            "/token",
+            post(move || {
+                let cell = Arc::clone(&cell);
+                async move {
+                    if let Some((auth, id)) = cell.get() {
+                        let mut renewed = session(None);
+                        renewed.refresh_token = Some(RefreshToken::new("rt-2"));
+                        renewed.access_token = AccessToken::new("at-2");
+                        renewed.expires_at = Some(T0 + 3600);
+                        auth.save_session(id, &Arc::new(renewed))
+                            .await
+                            .expect("save");
+                    }
+                    (
+                        http::StatusCode::BAD_REQUEST,
+                        [(http::header::CONTENT_TYPE, "application/json")],
+                        r#"{"error":"invalid_grant"}"#,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:{port}{p}")).expect("url");
+        let now = Arc::new(AtomicI64::new(T0));
+        let auth = auth_with(now, None, Duration::from_secs(1000), |b| {
+            b.with_endpoints(ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .with_client_secret("s")
+        })
+        .await;
+        let mut expired = session(None);
+        expired.expires_at = Some(T0 - 10);
+        let id = signed_in(&auth, &expired).await;
+        let _ = auth_cell.set((auth.clone(), id));
+        match auth.authenticate(Some(&id)).await {
+            Authenticated::User(s) => assert_eq!(s.access_token().secret(), "at-2"),
+            other => panic!("the renewed session must survive: {other:?}"),
+        }
+        // Refused with nothing renewed meanwhile: the session ends, as before.
+        let other = signed_in(&auth, &expired).await;
+        assert!(anonymous(&auth, &other).await);
     }
 }

@@ -477,6 +477,131 @@ impl Auth {
         (response, outcome)
     }
 
+    /// `POST {prefix}/organization` (a form with `organization_id`, and `return_to`):
+    /// switches the signed-in WorkOS User Management session to another of the user's
+    /// organizations ([`Auth::switch_organization`]), stores it, and answers 303 to
+    /// `return_to` (a same-site path) or the app. Same-origin only (403 otherwise);
+    /// 401 without a session; 400 for a session of another provider or a bad form;
+    /// 403 when WorkOS refuses; 503 when it cannot be reached.
+    pub(crate) async fn organization_response(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response<String> {
+        let span = tracing::info_span!("auth.organization", outcome = Empty, status = Empty);
+        let (response, outcome) = self
+            .organization_inner(method, headers, body)
+            .instrument(span.clone())
+            .await;
+        finish(&span, outcome, &response);
+        response
+    }
+
+    async fn organization_inner(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> (Response<String>, &'static str) {
+        let refuse = |status, code, title, message: &str| {
+            self.error_response(headers, status, code, title, message)
+        };
+        if LogoutOrigin::of(method, headers, self.config().app_url()) != LogoutOrigin::SameOrigin {
+            tracing::warn!("cross-site organization switch refused");
+            let r = refuse(
+                StatusCode::FORBIDDEN,
+                "cross_site_request",
+                "The request was not confirmed",
+                "Another site asked to change your organization. Use this site's own controls.",
+            );
+            return (r, "forbidden");
+        }
+        let mut organization = None;
+        let mut return_to = None;
+        for (k, v) in url::form_urlencoded::parse(body) {
+            let slot = match k.as_ref() {
+                "organization_id" => &mut organization,
+                "return_to" => &mut return_to,
+                _ => continue,
+            };
+            if slot.replace(v.into_owned()).is_some() {
+                let r = refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The request is not valid",
+                    "A parameter appears more than once.",
+                );
+                return (r, "refused");
+            }
+        }
+        let Some(organization) = organization else {
+            let r = refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The request is not valid",
+                "organization_id is required.",
+            );
+            return (r, "refused");
+        };
+        let id = self.session_id_from_headers(headers);
+        let session = match self.authenticate(id.as_ref()).await {
+            crate::Authenticated::User(s) => s,
+            crate::Authenticated::Unavailable => {
+                return (self.unavailable_response(headers), "store_unavailable");
+            }
+            _ => {
+                let r = refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "not_signed_in",
+                    "Sign in first",
+                    "Sign in to change your organization.",
+                );
+                return (r, "no_session");
+            }
+        };
+        let switched = match self.switch_organization(&session, &organization).await {
+            Ok(s) => s,
+            Err(e @ crate::SwitchOrganizationError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "organization switch failed");
+                return (self.unavailable_response(headers), "unavailable");
+            }
+            Err(e @ crate::SwitchOrganizationError::Refused(_)) => {
+                tracing::info!(error = %e, "organization switch refused");
+                let r = refuse(
+                    StatusCode::FORBIDDEN,
+                    "organization_refused",
+                    "You cannot switch to this organization",
+                    "The sign-in service did not let this account into that organization.",
+                );
+                return (r, "refused");
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "organization switch not possible");
+                let r = refuse(
+                    StatusCode::BAD_REQUEST,
+                    "organization_switch_unsupported",
+                    "Organizations cannot be switched here",
+                    &e.to_string(),
+                );
+                return (r, "refused");
+            }
+        };
+        let Some(id) = id else {
+            return (self.unavailable_response(headers), "no_session");
+        };
+        if let Err(e) = self.save_session(&id, &std::sync::Arc::new(switched)).await {
+            tracing::error!(error = %e, "could not store the switched session");
+            return (self.unavailable_response(headers), "store_unavailable");
+        }
+        let app_url = &self.0.config.app_url;
+        let to = return_to
+            .as_deref()
+            .and_then(|r| crate::return_to::sanitize_return_to(app_url, r))
+            .unwrap_or_else(|| app_url.path().to_string());
+        (redirect(&to), "switched")
+    }
+
     /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid (matching
     /// sessions are then over), 400 otherwise.
     ///

@@ -122,8 +122,14 @@ struct User {
 
 /// What is exchanged.
 enum Grant<'a> {
-    Code { code: &'a str, verifier: &'a str },
-    Refresh { token: &'a str },
+    Code {
+        code: &'a str,
+        verifier: &'a str,
+    },
+    Refresh {
+        token: &'a str,
+        organization: Option<&'a str>,
+    },
 }
 
 /// `POST /user_management/authenticate`.
@@ -144,9 +150,15 @@ async fn authenticate(
             body["code"] = code.into();
             body["code_verifier"] = verifier.into();
         }
-        Grant::Refresh { token } => {
+        Grant::Refresh {
+            token,
+            organization,
+        } => {
             body["grant_type"] = "refresh_token".into();
             body["refresh_token"] = token.into();
+            if let Some(org) = organization {
+                body["organization_id"] = org.into();
+            }
         }
     }
     let mut headers = http::HeaderMap::new();
@@ -298,14 +310,15 @@ impl Auth {
         })
     }
 
-    /// A refresh at `/user_management/authenticate`: the new access token must be the
-    /// same user's.
+    /// A refresh at `/user_management/authenticate` (into `organization` when given):
+    /// the new access token must be the same user's.
     pub(crate) async fn workos_refresh(
         &self,
         provider: &ProviderState,
         discovered: &Discovered,
         session: &AuthSession,
         refresh_token: &RefreshToken,
+        organization: Option<&str>,
     ) -> Result<Refreshed, RefreshError> {
         let config = &provider.config;
         let secret = config
@@ -319,6 +332,7 @@ impl Auth {
             secret,
             Grant::Refresh {
                 token: refresh_token.secret(),
+                organization,
             },
         )
         .await
@@ -352,6 +366,77 @@ impl Auth {
             expiry(&access_claims),
             Some(access),
         ))
+    }
+}
+
+/// Why a session could not switch organizations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SwitchOrganizationError {
+    /// The session's provider is not WorkOS User Management, or the session has no
+    /// refresh token: there is nothing to switch with.
+    #[error("switching organizations needs a WorkOS User Management session with a refresh token")]
+    Unsupported,
+    /// The organization id is empty or too long.
+    #[error("the organization id is empty or too long")]
+    InvalidOrganization,
+    /// The provider refused (the user is not a member, or the session has ended);
+    /// or the new tokens did not name the organization asked for.
+    #[error("the provider refused the switch: {0}")]
+    Refused(String),
+    /// The provider could not be reached: try again later.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Auth {
+    /// Switches a WorkOS User Management session to another of the user's
+    /// organizations: a refresh with `organization_id`, as WorkOS's reference
+    /// describes. Returns the new session (store it in place of the old one; the
+    /// `{prefix}/organization` route does). The old refresh token is spent.
+    pub async fn switch_organization(
+        &self,
+        session: &AuthSession,
+        organization_id: &str,
+    ) -> Result<AuthSession, SwitchOrganizationError> {
+        if organization_id.is_empty()
+            || organization_id.len() > crate::flow::authorize::MAX_OPTION_LEN
+        {
+            return Err(SwitchOrganizationError::InvalidOrganization);
+        }
+        let provider = self
+            .0
+            .provider_of(session)
+            .filter(|p| !p.config.provider_kind.is_openid())
+            .ok_or(SwitchOrganizationError::Unsupported)?;
+        let refresh_token = session
+            .refresh_token
+            .as_ref()
+            .ok_or(SwitchOrganizationError::Unsupported)?;
+        let discovered = provider
+            .ready()
+            .map_err(|e| SwitchOrganizationError::Unavailable(e.to_string()))?;
+        let refreshed = self
+            .workos_refresh(
+                provider,
+                discovered,
+                session,
+                refresh_token,
+                Some(organization_id),
+            )
+            .await
+            .map_err(|e| match e {
+                RefreshError::Unavailable(why) => SwitchOrganizationError::Unavailable(why),
+                other => SwitchOrganizationError::Refused(other.to_string()),
+            })?;
+        let switched = crate::flow::refresh::apply(session, refreshed);
+        if switched.access.organization.as_deref() != Some(organization_id) {
+            return Err(SwitchOrganizationError::Refused(
+                "the new access token names another organization".into(),
+            ));
+        }
+        tracing::info!(sub = %session.sub(), "organization switched");
+        Ok(switched)
     }
 }
 

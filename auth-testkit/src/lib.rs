@@ -84,6 +84,9 @@ pub struct TestUser {
     pub roles: Vec<String>,
     /// `permissions`, in access tokens (as Scalekit, WorkOS and Auth0 put them).
     pub permissions: Vec<String>,
+    /// Other organizations the user belongs to (WorkOS User Management's refresh with
+    /// `organization_id` switches to one of them).
+    pub other_organizations: Vec<String>,
 }
 
 impl TestUser {
@@ -96,7 +99,20 @@ impl TestUser {
             organization: None,
             roles: Vec::new(),
             permissions: Vec::new(),
+            other_organizations: Vec::new(),
         }
+    }
+
+    /// Adds another organization the user belongs to.
+    pub fn member_of(mut self, organization: impl Into<String>) -> Self {
+        self.other_organizations.push(organization.into());
+        self
+    }
+
+    /// Whether the user belongs to `organization`.
+    fn belongs_to(&self, organization: &str) -> bool {
+        self.organization.as_deref() == Some(organization)
+            || self.other_organizations.iter().any(|o| o == organization)
     }
 
     /// Sets the organization (`org_id`).
@@ -251,6 +267,10 @@ pub struct Stats {
     pub backchannel_logouts_sent: u64,
     /// Back-channel logout tokens a client refused or did not answer.
     pub backchannel_logouts_failed: u64,
+    /// Token requests whose client authenticated with `client_secret_post`.
+    pub client_secret_post_authentications: u64,
+    /// Token requests whose client authenticated with `client_secret_basic`.
+    pub client_secret_basic_authentications: u64,
 }
 
 /// Configures a [`DevProvider`]; [`DevProvider::builder`] makes one.
@@ -265,6 +285,7 @@ pub struct DevProviderBuilder {
     refresh_token_ttl: Duration,
     api_audience: Option<String>,
     par_required: bool,
+    advertise_client_auth: bool,
     port: u16,
 }
 
@@ -349,6 +370,14 @@ impl DevProviderBuilder {
         self
     }
 
+    /// Whether discovery lists `token_endpoint_auth_methods_supported` (default yes;
+    /// without it, a client chooses its method itself, as with providers that leave
+    /// it out).
+    pub fn advertise_client_authentication_methods(mut self, on: bool) -> Self {
+        self.advertise_client_auth = on;
+        self
+    }
+
     /// The `aud` of the access tokens it issues (default: the client id).
     pub fn api_audience(mut self, audience: impl Into<String>) -> Self {
         self.api_audience = Some(audience.into());
@@ -399,6 +428,7 @@ impl DevProviderBuilder {
             refresh_token_ttl: self.refresh_token_ttl,
             api_audience: self.api_audience,
             par_required: self.par_required,
+            advertise_client_auth: self.advertise_client_auth,
             keys: RwLock::new(Arc::new(keys::KeySet::generate())),
             misbehaviour: Mutex::default(),
             http,
@@ -426,6 +456,7 @@ fn default_users() -> Vec<TestUser> {
             .name("Alice Example")
             .email("alice@example.com")
             .organization("org_example")
+            .member_of("org_partner")
             .role("admin")
             .permission("reports:read"),
         TestUser::new("bob")
@@ -475,6 +506,7 @@ impl DevProvider {
             refresh_token_ttl: Duration::from_secs(86_400),
             api_audience: None,
             par_required: false,
+            advertise_client_auth: true,
             port: 0,
         }
     }

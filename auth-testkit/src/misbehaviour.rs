@@ -26,6 +26,7 @@ pub enum TokenFault {
 #[derive(Debug, Clone, Default)]
 pub struct Misbehaviour {
     pub(crate) id_token_claims: Vec<(String, Option<Value>)>,
+    pub(crate) access_token_claims: Vec<(String, Option<Value>)>,
     pub(crate) id_token_signing: Option<Signing>,
     pub(crate) token: Option<TokenFault>,
     pub(crate) authorization_iss: Option<Option<String>>,
@@ -45,6 +46,19 @@ impl Misbehaviour {
     /// Issued ID tokens lack `claim`.
     pub fn without_id_token_claim(mut self, claim: &str) -> Self {
         self.id_token_claims.push((claim.to_owned(), None));
+        self
+    }
+
+    /// Access tokens it issues leave out `claim`.
+    pub fn without_access_token_claim(mut self, claim: &str) -> Self {
+        self.access_token_claims.push((claim.to_owned(), None));
+        self
+    }
+
+    /// Access tokens it issues carry `claim` with `value`.
+    pub fn access_token_claim(mut self, claim: &str, value: Value) -> Self {
+        self.access_token_claims
+            .push((claim.to_owned(), Some(value)));
         self
     }
 

@@ -41,6 +41,8 @@ pub(crate) struct Provider {
     pub(crate) api_audience: Option<String>,
     /// Authorization requests are taken only when pushed first (RFC 9126).
     pub(crate) par_required: bool,
+    /// Discovery lists `token_endpoint_auth_methods_supported`.
+    pub(crate) advertise_client_auth: bool,
     pub(crate) keys: RwLock<Arc<KeySet>>,
     pub(crate) misbehaviour: Mutex<Misbehaviour>,
     pub(crate) http: reqwest::Client,
@@ -61,6 +63,8 @@ pub(crate) struct Counters {
     userinfo: AtomicU64,
     backchannel_sent: AtomicU64,
     backchannel_failed: AtomicU64,
+    secret_post: AtomicU64,
+    secret_basic: AtomicU64,
 }
 
 /// What the provider remembers between requests.
@@ -142,6 +146,8 @@ struct CodeGrant {
 struct RefreshGrant {
     /// The DPoP key the grant is bound to: its refreshes need a proof by it.
     jkt: Option<String>,
+    /// The organization the session is in (WorkOS User Management), when switched.
+    organization: Option<String>,
     client_id: String,
     user: String,
     sid: String,
@@ -185,7 +191,7 @@ async fn discovery(State(p): P) -> Json<Value> {
         .misbehaviour()
         .discovery_issuer
         .unwrap_or_else(|| i.clone());
-    Json(json!({
+    let mut document = json!({
         "issuer": named,
         "authorization_endpoint": format!("{i}/authorize"),
         "token_endpoint": format!("{i}/token"),
@@ -209,7 +215,13 @@ async fn discovery(State(p): P) -> Json<Value> {
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
-    }))
+    });
+    if !p.advertise_client_auth
+        && let Some(o) = document.as_object_mut()
+    {
+        o.remove("token_endpoint_auth_methods_supported");
+    }
+    Json(document)
 }
 
 async fn jwks(State(p): P) -> Response {
@@ -882,6 +894,8 @@ impl Provider {
             userinfo_requests: get(&c.userinfo),
             backchannel_logouts_sent: get(&c.backchannel_sent),
             backchannel_logouts_failed: get(&c.backchannel_failed),
+            client_secret_post_authentications: get(&c.secret_post),
+            client_secret_basic_authentications: get(&c.secret_basic),
         }
     }
 
@@ -1009,9 +1023,10 @@ impl Provider {
             .map(|c| c.ok_or("malformed Basic credentials"))
             .transpose()?;
         let post = field("client_secret").map(|s| (field("client_id").unwrap_or_default(), s));
-        let (id, secret) = match (basic, post) {
+        let (id, secret, counter) = match (basic, post) {
             (Some(_), Some(_)) => return Err("use one client authentication method"),
-            (Some(c), None) | (None, Some(c)) => c,
+            (Some((id, secret)), None) => (id, secret, &self.counters.secret_basic),
+            (None, Some((id, secret))) => (id, secret, &self.counters.secret_post),
             (None, None) => return Err("client authentication is required"),
         };
         let client = self.client(&id).ok_or("unknown client")?;
@@ -1019,6 +1034,7 @@ impl Provider {
             return Err("this client authenticates with private_key_jwt");
         }
         if bool::from(client.secret.as_bytes().ct_eq(secret.as_bytes())) {
+            counter.fetch_add(1, Ordering::Relaxed);
             Ok(client)
         } else {
             Err("wrong client secret")
@@ -1157,6 +1173,7 @@ impl Provider {
                 rt.clone(),
                 RefreshGrant {
                     jkt: jkt.map(str::to_owned),
+                    organization: None,
                     client_id: client_id.to_owned(),
                     user: user.to_owned(),
                     sid: sid.to_owned(),
@@ -1199,11 +1216,20 @@ impl Provider {
         if let Some(jkt) = jkt {
             claims["cnf"] = json!({ "jkt": jkt });
         }
-        self.keys().sign(
-            &self.signing_for(client_id),
-            "at+jwt",
-            &self.access_token_claims(user, claims),
-        )
+        let mut claims = self.access_token_claims(user, claims);
+        for (claim, value) in self.misbehaviour().access_token_claims {
+            match (claims.as_object_mut(), value) {
+                (Some(o), Some(v)) => {
+                    o.insert(claim, v);
+                }
+                (Some(o), None) => {
+                    o.remove(&claim);
+                }
+                _ => {}
+            }
+        }
+        self.keys()
+            .sign(&self.signing_for(client_id), "at+jwt", &claims)
     }
 
     /// How tokens for `client_id` are signed: PS256 for a client with registered keys

@@ -354,7 +354,7 @@ impl Auth {
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         if !provider.config.provider_kind.is_openid() {
             return self
-                .workos_refresh(provider, discovered, session, refresh_token)
+                .workos_refresh(provider, discovered, session, refresh_token, None)
                 .await;
         }
         let rt = OAuthRefreshToken::new(refresh_token.secret().to_string());
@@ -458,7 +458,7 @@ impl Refreshed {
 
 /// The session with refreshed tokens; keeps the old refresh and ID tokens when the
 /// provider sent no new ones.
-fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
+pub(crate) fn apply(old: &AuthSession, r: Refreshed) -> AuthSession {
     let mut s = old.clone();
     s.access_token = r.access_token;
     s.expires_at = r.expires_at;

@@ -193,7 +193,7 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
         );
     }
     let t = now();
-    let (user, sid) = match r.grant_type.as_deref() {
+    let (user, sid, current) = match r.grant_type.as_deref() {
         Some("authorization_code") => {
             let grant = p
                 .grants()
@@ -229,13 +229,25 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
                 }
             }
             p.counters.code_grants.fetch_add(1, Ordering::Relaxed);
-            (grant.user, grant.sid)
+            (grant.user, grant.sid, None)
         }
         Some("refresh_token") => {
-            let grant = p
-                .grants()
-                .refresh
-                .remove(r.refresh_token.as_deref().unwrap_or_default());
+            let token = r.refresh_token.as_deref().unwrap_or_default();
+            // A switch to an organization the user is not in is refused before the
+            // refresh token is spent.
+            let outsider = {
+                let grants = p.grants();
+                let user = grants.refresh.get(token).and_then(|g| p.user(&g.user));
+                matches!((user, &r.organization_id), (Some(u), Some(o)) if !u.belongs_to(o))
+            };
+            if outsider {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the user is not a member of that organization",
+                );
+            }
+            let grant = p.grants().refresh.remove(token);
             let Some(grant) = grant.filter(|g| g.expires > t && g.client_id == client.id) else {
                 return refuse(
                     StatusCode::BAD_REQUEST,
@@ -244,7 +256,7 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
                 );
             };
             p.counters.refresh_grants.fetch_add(1, Ordering::Relaxed);
-            (grant.user, grant.sid)
+            (grant.user, grant.sid, grant.organization)
         }
         _ => {
             return refuse(
@@ -261,22 +273,25 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
             "the user no longer exists",
         );
     };
-    // Switching organizations is for the user's own (this provider knows one each).
-    if let Some(asked) = &r.organization_id
-        && u.organization.as_ref() != Some(asked)
-    {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "the user is not a member of that organization",
-        );
-    }
+    // A refresh with `organization_id` switches to another of the user's
+    // organizations; the session stays in it afterwards.
+    let organization = match &r.organization_id {
+        Some(asked) if !u.belongs_to(asked) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the user is not a member of that organization",
+            );
+        }
+        Some(asked) => Some(asked.clone()),
+        None => current.or_else(|| u.organization.clone()),
+    };
     let ttl = p.access_token_ttl.as_secs();
     let mut claims = json!({
         "iss": p.issuer, "sub": u.id, "sid": sid, "jti": random_token(16),
         "iat": t, "exp": t + ttl,
     });
-    if let Some(org) = &u.organization {
+    if let Some(org) = &organization {
         claims["org_id"] = org.as_str().into();
     }
     if let Some(role) = u.roles.first() {
@@ -295,6 +310,7 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
             refresh_token.clone(),
             RefreshGrant {
                 jkt: None,
+                organization: organization.clone(),
                 client_id: client.id.clone(),
                 user: u.id.clone(),
                 sid: sid.clone(),
@@ -319,7 +335,7 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
             "last_name": last_name,
             "profile_picture_url": null,
         },
-        "organization_id": u.organization,
+        "organization_id": organization,
         "access_token": access_token,
         "refresh_token": refresh_token,
         "authentication_method": "Password",

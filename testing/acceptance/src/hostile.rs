@@ -58,7 +58,7 @@ pub(crate) async fn sign_in(app: &DevApp, browser: &reqwest::Client) -> (StatusC
 
 /// A sign-in while the provider misbehaves must fail with a 4xx or 502 page and leave
 /// no session; returns the status.
-async fn refused(app: &DevApp, misbehaviour: Misbehaviour, reason: &str) -> StatusCode {
+pub(crate) async fn refused(app: &DevApp, misbehaviour: Misbehaviour, reason: &str) -> StatusCode {
     app.provider.misbehave(misbehaviour);
     let browser = DevProvider::browser();
     let (status, body) = sign_in(app, &browser).await;

@@ -280,6 +280,130 @@ pub async fn workos_user_management_options_checked_before_the_redirect(serve: S
     assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
 }
 
+/// WorkOS User Management's organization switch (a refresh with `organization_id`,
+/// as WorkOS's reference describes): `POST /auth/organization` from the app's own
+/// page moves the session to another of the user's organizations and back to
+/// `return_to`; one the user is not in is refused (403) and the session stays as it
+/// was; a cross-site post is refused (403), and without a session it is 401.
+pub async fn workos_user_management_switches_organization(serve: Serve) {
+    fn plain(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
+        b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
+    }
+    let app = hostile_with(serve, DevProvider::builder(), plain).await;
+    let browser = DevProvider::browser();
+    let switch = |origin: &str, org: &str| {
+        browser
+            .post(format!("{}/auth/organization", app.base))
+            .header("origin", origin)
+            .form(&[("organization_id", org), ("return_to", "/me")])
+            .send()
+    };
+    let anonymous = switch(&app.base, "org_partner").await.expect("post");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    app.provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("sign in");
+    let organization = || async {
+        let me: serde_json::Value = crate::me_at(&browser, &app.base)
+            .await
+            .json()
+            .await
+            .expect("json");
+        me["organization"].clone()
+    };
+    assert_eq!(organization().await, "org_example");
+
+    let r = switch(&app.base, "org_partner").await.expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/me");
+    assert_eq!(organization().await, "org_partner");
+
+    let r = switch(&app.base, "org_elsewhere").await.expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        page_code(&r.text().await.expect("body")),
+        "organization_refused"
+    );
+    assert_eq!(organization().await, "org_partner", "the session stays");
+
+    let r = switch("https://evil.example", "org_example")
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        page_code(&r.text().await.expect("body")),
+        "cross_site_request"
+    );
+    assert_eq!(organization().await, "org_partner");
+    // Back to the first organization: the refresh token of the switch works.
+    let r = switch(&app.base, "org_example").await.expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(organization().await, "org_example");
+}
+
+/// An app on the Scalekit preset against the development provider, whose access
+/// tokens name `api_audience` (default: the client id, as Scalekit's do).
+async fn scalekit_app(serve: Serve, provider: auth_testkit::DevProviderBuilder) -> DevApp {
+    crate::dev::start_dev_with(serve, provider.auto_approve(true), |b| {
+        b.with_provider_kind(auth_core::ProviderKind::Scalekit)
+    })
+    .await
+}
+
+/// Scalekit's web-app guide sends the client secret in the form body: with a
+/// discovery document that lists no client authentication methods, the Scalekit
+/// preset uses `client_secret_post` (the generic default is `client_secret_basic`).
+pub async fn scalekit_sends_the_client_secret_in_the_form_body(serve: Serve) {
+    let provider = DevProvider::builder().advertise_client_authentication_methods(false);
+    let app = scalekit_app(serve, provider).await;
+    let browser = DevProvider::browser();
+    let (status, body) = crate::hostile::sign_in(&app, &browser).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let s = app.provider.stats();
+    assert_eq!(
+        (
+            s.client_secret_post_authentications,
+            s.client_secret_basic_authentications
+        ),
+        (1, 0)
+    );
+}
+
+/// Scalekit's guide validates access tokens with `aud` including the client id: the
+/// preset refuses a sign-in whose access token is for another audience.
+pub async fn rp_scalekit_access_token_for_another_audience_refused(serve: Serve) {
+    let app = scalekit_app(
+        serve,
+        DevProvider::builder().api_audience("https://other.example"),
+    )
+    .await;
+    crate::hostile::refused(
+        &app,
+        auth_testkit::Misbehaviour::default(),
+        "AccessToken(InvalidAudience",
+    )
+    .await;
+}
+
+/// Scalekit's guide validates `exp` and `iat`: the preset refuses an access token
+/// without `iat`, and signs in once the provider sends it again.
+pub async fn rp_scalekit_access_token_without_iat_refused(serve: Serve) {
+    let app = scalekit_app(serve, DevProvider::builder()).await;
+    crate::hostile::refused(
+        &app,
+        auth_testkit::Misbehaviour::default().without_access_token_claim("iat"),
+        "AccessToken(MissingClaim(\"iat\")",
+    )
+    .await;
+    app.provider.behave();
+    let browser = DevProvider::browser();
+    assert_eq!(
+        crate::hostile::sign_in(&app, &browser).await.0,
+        StatusCode::OK
+    );
+}
+
 /// The scenarios of the vendors suite, run against `$serve`.
 #[macro_export]
 macro_rules! vendors_suite {
@@ -292,6 +416,10 @@ macro_rules! vendors_suite {
             callback_error_without_state_still_gets_its_page,
             auth0_invitation_link_passes_through,
             workos_user_management_sign_in_refresh_and_sign_out,
-            workos_user_management_options_checked_before_the_redirect);
+            workos_user_management_options_checked_before_the_redirect,
+            workos_user_management_switches_organization,
+            scalekit_sends_the_client_secret_in_the_form_body,
+            rp_scalekit_access_token_for_another_audience_refused,
+            rp_scalekit_access_token_without_iat_refused);
     };
 }
