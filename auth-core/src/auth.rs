@@ -232,6 +232,7 @@ impl Auth {
                     &url.0,
                     config.redis_timeout,
                     config.redis_ca_file.as_deref(),
+                    config.redis_session_cache && config.session_store.is_none(),
                 )
                 .await
                 .map_err(DiscoveryError::Redis)?,

@@ -198,6 +198,9 @@ pub struct AuthConfig {
     pub(crate) redis_timeout: Duration,
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis_ca_file: Option<std::path::PathBuf>,
+    /// Keep checked sessions in memory, invalidated through Redis (the fast path).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) redis_session_cache: bool,
 }
 
 /// A Redis URL; its password never prints.
@@ -367,6 +370,9 @@ impl AuthConfig {
         }
         if let Some(s) = get("REDIS_CA_FILE").filter(|s| !s.trim().is_empty()) {
             b = b.with_redis_ca_file(s.trim());
+        }
+        if let Some(v) = get("REDIS_SESSION_CACHE").filter(|s| !s.trim().is_empty()) {
+            b = b.with_redis_session_cache(switch(Some(v), "REDIS_SESSION_CACHE")?);
         }
         match get("SESSION_STORE_PLAINTEXT").as_deref().map(str::trim) {
             None | Some("") => {}
@@ -643,6 +649,7 @@ pub struct AuthConfigBuilder {
     redis_url: Option<RedisUrl>,
     redis_timeout: Duration,
     redis_ca_file: Option<std::path::PathBuf>,
+    redis_session_cache: bool,
     dangerous_plaintext_sessions: bool,
 }
 
@@ -674,6 +681,7 @@ impl AuthConfigBuilder {
             redis_url: None,
             redis_timeout: Duration::from_secs(2),
             redis_ca_file: None,
+            redis_session_cache: true,
             dangerous_plaintext_sessions: false,
         }
     }
@@ -1003,6 +1011,15 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// Whether each instance keeps the sessions it has checked in memory, invalidated
+    /// through Redis pub/sub within 100 ms of a change on any instance
+    /// (`REDIS_SESSION_CACHE`, default on; 0 reads Redis on every request). Only when
+    /// Redis stores the sessions (no [`AuthConfigBuilder::with_session_store`]).
+    pub fn with_redis_session_cache(mut self, on: bool) -> Self {
+        self.redis_session_cache = on;
+        self
+    }
+
     /// The longest wait for one Redis command (default 2 s); past it the request
     /// answers 503.
     pub fn with_redis_timeout(mut self, timeout: Duration) -> Self {
@@ -1185,6 +1202,7 @@ impl AuthConfigBuilder {
             redis_url: self.redis_url,
             redis_timeout: self.redis_timeout,
             redis_ca_file: self.redis_ca_file,
+            redis_session_cache: self.redis_session_cache,
         })
     }
 }

@@ -52,6 +52,8 @@ mod provider_config;
 mod provider_state;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_cache;
 mod return_to;
 mod seal;
 mod secret;

@@ -30,6 +30,8 @@ pub(crate) struct RedisShared {
     pool: Pool,
     /// A Redis Cluster: commands on several keys must stay within one slot.
     clustered: bool,
+    /// The fast path: checked sessions kept in memory (when Redis stores sessions).
+    pub(crate) cache: Option<Arc<crate::redis_cache::SessionCache>>,
 }
 
 /// The TLS settings of a `rediss` URL: the server's certificate must chain to the CA
@@ -99,6 +101,7 @@ impl RedisShared {
         url: &str,
         command_timeout: Duration,
         ca_file: Option<&std::path::Path>,
+        cache: bool,
     ) -> Result<Self, String> {
         // fred's own TLS setup uses the process's default rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -107,6 +110,7 @@ impl RedisShared {
             config.tls = Some(tls_config(ca_file)?);
         }
         let clustered = config.server.is_clustered();
+        let subscriber_config = config.clone();
         let pool = Builder::from_config(config)
             .with_performance_config(|p| p.default_command_timeout = command_timeout)
             .with_connection_config(|c| {
@@ -127,7 +131,25 @@ impl RedisShared {
                 tracing::warn!("Redis is not reachable yet; sessions answer 503 until it is");
             }
         }
-        Ok(Self { pool, clustered })
+        let cache = if cache {
+            Some(crate::redis_cache::start(subscriber_config, pool.clone())?)
+        } else {
+            None
+        };
+        Ok(Self {
+            pool,
+            clustered,
+            cache,
+        })
+    }
+
+    /// Publishes a session cache invalidation.
+    pub(crate) async fn publish(&self, message: String) -> Result<(), RedisError> {
+        use fred::prelude::PubsubInterface as _;
+        self.pool
+            .next()
+            .publish::<(), _, _>(crate::redis_cache::CHANNEL, message)
+            .await
     }
 
     /// The session store on this connection pool.
@@ -353,7 +375,7 @@ mod tests {
     #[tokio::test]
     async fn rp_refresh_lock_is_released_only_by_its_owner() {
         let server = provider_harness::RedisServer::start();
-        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None)
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None, false)
             .await
             .expect("redis");
         let ttl = Duration::from_secs(30);
@@ -374,7 +396,7 @@ mod tests {
     #[tokio::test]
     async fn rp_refresh_holder_that_lost_its_lock_does_not_publish() {
         let server = provider_harness::RedisServer::start();
-        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None)
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None, false)
             .await
             .expect("redis");
         // a's lock expires under it (a stalled holder); b takes the lock.

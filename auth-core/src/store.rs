@@ -140,16 +140,42 @@ impl Auth {
         let Some(id) = id else {
             return Authenticated::Anonymous;
         };
-        let stored = match self.load_session(id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return Authenticated::Anonymous,
-            Err(e) => {
-                tracing::error!(error = %e, "session store unavailable");
-                return Authenticated::Unavailable;
-            }
+        // The fast path: a session this instance checked, and no instance changed or
+        // logged out since (see `redis_cache`).
+        #[cfg(feature = "redis")]
+        let cache = self
+            .session_cache()
+            .map(|c| (c, self.store_id(id).to_string()));
+        #[cfg(feature = "redis")]
+        let cached = cache.as_ref().and_then(|(c, key)| c.get(key));
+        #[cfg(not(feature = "redis"))]
+        let cached: Option<Arc<AuthSession>> = None;
+        #[cfg(feature = "redis")]
+        let generation = cache.as_ref().map(|(c, _)| c.generation());
+        let from_cache = cached.is_some();
+        let stored = match cached {
+            Some(s) => s,
+            None => match self.load_session(id).await {
+                Ok(Some(s)) => s,
+                Ok(None) => return Authenticated::Anonymous,
+                Err(e) => {
+                    tracing::error!(error = %e, "session store unavailable");
+                    return Authenticated::Unavailable;
+                }
+            },
         };
-        match self.check_session(&stored).await {
+        let status = if from_cache {
+            self.check_session_with(&stored, false).await
+        } else {
+            self.check_session(&stored).await
+        };
+        match status {
             SessionStatus::Valid => {
+                #[cfg(feature = "redis")]
+                if let (false, Some((c, key)), Some(generation)) = (from_cache, &cache, generation)
+                {
+                    c.insert(key.clone(), Arc::clone(&stored), generation);
+                }
                 if !self.due_for_touch(&stored) {
                     return Authenticated::User(stored);
                 }
@@ -179,9 +205,12 @@ impl Auth {
                 // instance) spent it first and stored the session's new tokens, or
                 // replaced the session (an organization switch): the stored record
                 // then holds another refresh token, and the session goes on with it.
-                if matches!(why, crate::SessionEnd::RefreshFailed(_))
-                    && let Ok(Some(current)) = self.load_session(id).await
+                if matches!(
+                    why,
+                    crate::SessionEnd::RefreshFailed(crate::RefreshError::Refused(_))
+                ) && let Ok(Some(current)) = self.load_session(id).await
                     && replaced(&stored, &current)
+                    && self.still_valid(&current).await
                 {
                     tracing::info!("refresh refused, but the session was renewed meanwhile");
                     return Authenticated::User(current);
@@ -291,11 +320,44 @@ impl Auth {
                 local.delete(id);
                 Ok(())
             }
-            Sessions::External { store, .. } => store.delete(&self.store_id(id)).await,
+            Sessions::External { store, .. } => {
+                let key = self.store_id(id);
+                store.delete(&key).await?;
+                #[cfg(feature = "redis")]
+                self.changed(&key.to_string(), None).await;
+                Ok(())
+            }
         }
     }
 
-    async fn load_session(&self, id: &Id) -> Result<Option<Arc<AuthSession>>, StoreError> {
+    /// The fast path's cache, when Redis stores the sessions.
+    #[cfg(feature = "redis")]
+    fn session_cache(&self) -> Option<&crate::redis_cache::SessionCache> {
+        self.0.redis.as_ref()?.cache.as_deref()
+    }
+
+    /// This instance stored (`Some`) or deleted (`None`) the session under `key`: its
+    /// own cache takes it, and the other instances are told to drop theirs. When the
+    /// message cannot be sent, the others see the change when their entry expires
+    /// (5 s) or their heartbeat stops.
+    #[cfg(feature = "redis")]
+    async fn changed(&self, key: &str, session: Option<&Arc<AuthSession>>) {
+        let (Some(redis), Some(cache)) = (self.0.redis.as_ref(), self.session_cache()) else {
+            return;
+        };
+        match session {
+            Some(s) => cache.wrote(key, Arc::clone(s)),
+            None => cache.invalidate(key),
+        }
+        if let Err(e) = redis.publish(cache.changed_message(key)).await {
+            tracing::warn!(error = %e, "could not announce a session change to the other instances");
+        }
+    }
+
+    pub(crate) async fn load_session(
+        &self,
+        id: &Id,
+    ) -> Result<Option<Arc<AuthSession>>, StoreError> {
         let store = match &self.0.sessions {
             Sessions::Local(local) => return Ok(local.load(id)),
             Sessions::External { store, .. } => store,
@@ -346,7 +408,11 @@ impl Auth {
                 Ok(())
             }
             Sessions::External { store, .. } => {
-                store.save(&self.record(self.store_id(id), session)?).await
+                let key = self.store_id(id);
+                store.save(&self.record(key, session)?).await?;
+                #[cfg(feature = "redis")]
+                self.changed(&key.to_string(), Some(session)).await;
+                Ok(())
             }
         }
     }
@@ -394,6 +460,15 @@ impl Auth {
             .max_age(cookie::time::Duration::seconds(max_age))
             .build()
             .to_string()
+    }
+}
+
+impl Auth {
+    /// Whether a session read again from the store is still in force: no logout (on
+    /// any instance), within its lifetime and idle time.
+    async fn still_valid(&self, session: &AuthSession) -> bool {
+        let now = self.0.config.clock.now();
+        matches!(self.logged_out(session).await, Ok(false)) && self.expired(session, now).is_none()
     }
 }
 

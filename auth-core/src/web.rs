@@ -560,8 +560,22 @@ impl Auth {
                 return (r, "no_session");
             }
         };
+        let Some(id) = id else {
+            return (self.unavailable_response(headers), "no_session");
+        };
         let switched = match self.switch_organization(&session, &organization).await {
             Ok(s) => s,
+            Err(crate::SwitchOrganizationError::OtherOrganization(kept)) => {
+                tracing::warn!("organization switch answered for another organization");
+                let _ = self.store_switched(&id, &session, *kept).await;
+                let r = refuse(
+                    StatusCode::FORBIDDEN,
+                    "organization_refused",
+                    "You cannot switch to this organization",
+                    "The sign-in service did not let this account into that organization.",
+                );
+                return (r, "refused");
+            }
             Err(e @ crate::SwitchOrganizationError::Unavailable(_)) => {
                 tracing::warn!(error = %e, "organization switch failed");
                 return (self.unavailable_response(headers), "unavailable");
@@ -587,12 +601,21 @@ impl Auth {
                 return (r, "refused");
             }
         };
-        let Some(id) = id else {
-            return (self.unavailable_response(headers), "no_session");
-        };
-        if let Err(e) = self.save_session(&id, &std::sync::Arc::new(switched)).await {
-            tracing::error!(error = %e, "could not store the switched session");
-            return (self.unavailable_response(headers), "store_unavailable");
+        match self.store_switched(&id, &session, switched).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let r = refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "not_signed_in",
+                    "Sign in first",
+                    "The session ended while switching organizations.",
+                );
+                return (r, "no_session");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not store the switched session");
+                return (self.unavailable_response(headers), "store_unavailable");
+            }
         }
         let app_url = &self.0.config.app_url;
         let to = return_to
@@ -600,6 +623,31 @@ impl Auth {
             .and_then(|r| crate::return_to::sanitize_return_to(app_url, r))
             .unwrap_or_else(|| app_url.path().to_string());
         (redirect(&to), "switched")
+    }
+
+    /// Stores the switched session in place of `before`, unless the record was
+    /// deleted (a logout) or renewed by another request meanwhile: a switch never
+    /// brings back an ended session. `Ok(false)` when it was not stored.
+    async fn store_switched(
+        &self,
+        id: &crate::SessionId,
+        before: &crate::AuthSession,
+        switched: crate::AuthSession,
+    ) -> Result<bool, crate::StoreError> {
+        let current = self.load_session(id).await?;
+        let unchanged = current.is_some_and(|c| match (&c.refresh_token, &before.refresh_token) {
+            (Some(a), Some(b)) => crate::secret::constant_time_eq(a.secret(), b.secret()),
+            _ => false,
+        });
+        if !unchanged {
+            tracing::info!(
+                "the session ended or changed during the organization switch: not stored"
+            );
+            return Ok(false);
+        }
+        self.save_session(id, &std::sync::Arc::new(switched))
+            .await?;
+        Ok(true)
     }
 
     /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid (matching

@@ -186,6 +186,14 @@ async fn authenticate(
             status.as_u16()
         )));
     }
+    // A 400 is the answer about the grant; other statuses (401 for a wrong API key,
+    // 429...) are the service's, not the user's.
+    if status != http::StatusCode::BAD_REQUEST && !status.is_success() {
+        return Err(TokenExchangeError::Unreachable(format!(
+            "HTTP {}",
+            status.as_u16()
+        )));
+    }
     if !status.is_success() {
         // OAuth errors (`error`, `error_description`) or WorkOS API errors (`code`,
         // `message`).
@@ -243,9 +251,15 @@ fn session_claims(
     Ok(Claims::new(map))
 }
 
-/// The access token's `exp`.
+/// The access token's `exp` (validated, so present; a JSON number, maybe with a
+/// fraction).
 fn expiry(access: &Map<String, Value>) -> Option<i64> {
-    access.get("exp").and_then(Value::as_i64)
+    let exp = access.get("exp")?;
+    exp.as_i64().or_else(|| {
+        exp.as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| f.floor() as i64)
+    })
 }
 
 impl Auth {
@@ -337,7 +351,11 @@ impl Auth {
         )
         .await
         .map_err(|e| match e {
-            TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
+            // Only a refused grant ends the session: a rate limit or a rotated API
+            // key must not sign every user out.
+            TokenExchangeError::Refused { error, .. } if error == "invalid_grant" => {
+                RefreshError::Refused(error)
+            }
             other => RefreshError::Unavailable(other.to_string()),
         })?;
         let access_claims = discovered
@@ -387,6 +405,11 @@ pub enum SwitchOrganizationError {
     /// The provider could not be reached: try again later.
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
+    /// The provider answered with tokens for another organization than the one asked
+    /// for. The old refresh token is spent: store this session (the route does) and
+    /// treat the switch as refused.
+    #[error("the new tokens name another organization than the one asked for")]
+    OtherOrganization(Box<AuthSession>),
 }
 
 impl Auth {
@@ -431,9 +454,10 @@ impl Auth {
             })?;
         let switched = crate::flow::refresh::apply(session, refreshed);
         if switched.access.organization.as_deref() != Some(organization_id) {
-            return Err(SwitchOrganizationError::Refused(
-                "the new access token names another organization".into(),
-            ));
+            // The old refresh token is spent: the new tokens are the session's now.
+            return Err(SwitchOrganizationError::OtherOrganization(Box::new(
+                switched,
+            )));
         }
         tracing::info!(sub = %session.sub(), "organization switched");
         Ok(switched)
@@ -444,6 +468,11 @@ impl Auth {
 /// and `return_to`; without a `sid`, the app's own post-logout URL.
 pub(crate) fn logout_url(end: &Url, session: Option<&AuthSession>, return_to: &Url) -> Url {
     let Some(sid) = session.and_then(|s| s.claims.sid()) else {
+        if session.is_some() {
+            tracing::warn!(
+                "the WorkOS access token named no sid: the WorkOS session is not ended, only the app's"
+            );
+        }
         return return_to.clone();
     };
     let mut url = end.clone();

@@ -365,9 +365,21 @@ impl LoginOptions {
         {
             return Err(LoginOptionError::UnknownWorkosProvider);
         }
+        if user_management && (self.max_age.is_some() || !self.acr_values.is_empty()) {
+            return Err(LoginOptionError::WorkosTarget(
+                "WorkOS User Management issues no ID token: max_age and acr_values cannot be checked",
+            ));
+        }
+        let mut provider = provider;
         if let Some(hint) = self.effective("screen_hint", &self.screen_hint) {
             if !["sign-up", "sign-in"].contains(&hint) {
                 return Err(LoginOptionError::InvalidScreenHint);
+            }
+            // An organization's sign-up or sign-in page is AuthKit's (the reference
+            // allows organization_id with provider=authkit).
+            if user_management && provider.is_none() && organization && !connection {
+                provider = Some("authkit".into());
+                self.provider = provider.clone();
             }
             // AuthKit's own domain is AuthKit: no provider means AuthKit there.
             let authkit = match &provider {
@@ -782,5 +794,30 @@ mod tests {
         // The AuthKit OpenID provider is AuthKit already.
         let o = workos(ProviderKind::WorkosAuthkit, LoginOptions::default()).expect("ok");
         assert_eq!(o.provider, None);
+    }
+
+    #[test]
+    fn workos_organization_sign_up_goes_to_authkit() {
+        let um = ProviderKind::WorkosUserManagement;
+        let o = LoginOptions::default()
+            .with_organization_id("org_1")
+            .with_screen_hint("sign-up");
+        let o = workos(um, o).expect("the reference allows organization_id with authkit");
+        assert_eq!(o.provider.as_deref(), Some("authkit"));
+    }
+
+    #[test]
+    fn rp_workos_user_management_max_age_and_acr_values_refused() {
+        let um = ProviderKind::WorkosUserManagement;
+        let o = LoginOptions::default().with_max_age(std::time::Duration::from_secs(60));
+        assert!(matches!(
+            workos(um, o),
+            Err(LoginOptionError::WorkosTarget(_))
+        ));
+        let o = LoginOptions::default().with_acr_values(["mfa"]);
+        assert!(matches!(
+            workos(um, o),
+            Err(LoginOptionError::WorkosTarget(_))
+        ));
     }
 }

@@ -291,6 +291,17 @@ impl Auth {
                     return Err(BackchannelError::Unavailable(e.to_string()));
                 }
             }
+            // Every instance drops its cached sessions and reads the markers again.
+            if let Some(cache) = &redis.cache {
+                cache.flush();
+                if let Err(e) = redis.publish(cache.flush_message()).await {
+                    // Recorded but not announced: the provider's retry announces it.
+                    if let Err(e) = redis.forget_logout_token(jti).await {
+                        tracing::warn!(error = %e, "could not forget a logout token's jti");
+                    }
+                    return Err(BackchannelError::Unavailable(e.to_string()));
+                }
+            }
         }
         if !self.0.logouts.first_use(jti, until, now) {
             tracing::warn!("back-channel logout token replayed: ignored");

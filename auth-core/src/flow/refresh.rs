@@ -128,8 +128,24 @@ impl Auth {
     /// Checks a stored session: back-channel logout, lifetime, and refresh when the
     /// access token is expired or expires within the refresh margin.
     pub async fn check_session(&self, session: &AuthSession) -> SessionStatus {
+        self.check_session_with(session, true).await
+    }
+
+    /// As [`Auth::check_session`]; `shared_logouts` false skips the logout markers in
+    /// Redis (a session served from the fast path's cache, which a recorded logout
+    /// flushes) and checks this process's only.
+    pub(crate) async fn check_session_with(
+        &self,
+        session: &AuthSession,
+        shared_logouts: bool,
+    ) -> SessionStatus {
         let inner = &self.0;
-        match self.logged_out(session).await {
+        let logged_out = if shared_logouts {
+            self.logged_out(session).await
+        } else {
+            Ok(inner.logouts.is_logged_out(session))
+        };
+        match logged_out {
             Ok(true) => return SessionStatus::Ended(SessionEnd::LoggedOut),
             Ok(false) => {}
             Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e)),
@@ -182,7 +198,7 @@ impl Auth {
         end
     }
 
-    fn expired(&self, session: &AuthSession, now: i64) -> Option<SessionEnd> {
+    pub(crate) fn expired(&self, session: &AuthSession, now: i64) -> Option<SessionEnd> {
         let (end, why) = self.session_end(session);
         (end <= now).then_some(why)
     }

@@ -1127,4 +1127,85 @@ mod tests {
         let t = format!("{head}.{rest}");
         assert_eq!(id(&t).await.unwrap_err(), TokenError::Malformed);
     }
+
+    /// WorkOS User Management's identity: the access token, checked as strictly as an
+    /// ID token (no nonce: there is none in that flow).
+    fn workos_claims() -> Value {
+        json!({ "iss": ISS, "sub": "user_1", "sid": "session_1", "exp": NOW + 300, "iat": NOW })
+    }
+
+    #[tokio::test]
+    async fn rp_workos_identity_access_token_checks() {
+        let mut v = verifier();
+        v.access_token_audience = None;
+        v.issuer_aliases = vec![format!("{ISS}/user_management/{CLIENT}")];
+        assert!(
+            v.identity_access_token(&rs256(&workos_claims()))
+                .await
+                .is_ok()
+        );
+        let alias = with(
+            workos_claims(),
+            "iss",
+            json!(format!("{ISS}/user_management/{CLIENT}")),
+        );
+        assert!(
+            v.identity_access_token(&rs256(&alias)).await.is_ok(),
+            "the client issuer"
+        );
+        let refused = [
+            (
+                with(workos_claims(), "iss", json!("https://evil.example")),
+                TokenError::InvalidIssuer,
+            ),
+            (
+                with(
+                    workos_claims(),
+                    "iss",
+                    json!(format!("{ISS}/user_management/other")),
+                ),
+                TokenError::InvalidIssuer,
+            ),
+            (
+                without(workos_claims(), "exp"),
+                TokenError::MissingClaim("exp"),
+            ),
+            (
+                without(workos_claims(), "iat"),
+                TokenError::MissingClaim("iat"),
+            ),
+            (
+                without(workos_claims(), "sub"),
+                TokenError::MissingClaim("sub"),
+            ),
+            (
+                with(workos_claims(), "sub", json!("")),
+                TokenError::MissingClaim("sub"),
+            ),
+            (
+                with(workos_claims(), "exp", json!(NOW - 3600)),
+                TokenError::Expired,
+            ),
+            (
+                with(workos_claims(), "nbf", json!(NOW + 3600)),
+                TokenError::NotYetValid,
+            ),
+        ];
+        for (claims, expected) in refused {
+            assert_eq!(
+                v.identity_access_token(&rs256(&claims)).await.unwrap_err(),
+                expected,
+                "{claims}"
+            );
+        }
+        let none = format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none"})),
+            b64(&workos_claims())
+        );
+        assert!(matches!(
+            v.identity_access_token(&none).await.unwrap_err(),
+            TokenError::AlgorithmNotAllowed(_)
+        ));
+    }
 }

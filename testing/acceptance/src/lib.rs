@@ -982,6 +982,7 @@ macro_rules! acceptance_suite {
             cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
             cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
             cluster_forged_logout_marker_in_redis_has_no_effect,
+            cluster_logout_and_refresh_reach_every_instance_within_100_ms,
             redis_tls_shared_sessions_refresh_and_logout,
             redis_cluster_shared_sessions_refresh_and_logout,
             redis_sentinel_shared_sessions_refresh_and_logout,
