@@ -116,7 +116,9 @@ impl RedisShared {
             .with_connection_config(|c| {
                 c.connection_timeout = command_timeout;
                 c.internal_command_timeout = command_timeout;
-                c.max_command_attempts = 1;
+                // A redirection (MOVED or ASK after a Cluster failover) or a reconnection
+                // takes another attempt; the command timeout still bounds the whole.
+                c.max_command_attempts = 3;
             })
             .set_policy(ReconnectPolicy::new_constant(0, 250))
             .build_pool(POOL_SIZE)

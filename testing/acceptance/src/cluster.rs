@@ -365,6 +365,7 @@ pub async fn cluster_forged_logout_marker_in_redis_has_no_effect(serve: Serve) {
 async fn shared_deployment(
     serve: Serve,
     topology: &'static provider_harness::topologies::RedisTopology,
+    fail_over: bool,
 ) {
     let c = Cluster::start_on(
         serve,
@@ -392,27 +393,98 @@ async fn shared_deployment(
     }
     let s = c.stats().await;
     assert_eq!(s["refresh_grants_ok"].as_u64(), Some(before + 1), "{s}");
+    if fail_over {
+        failover_keeps_the_session(&c, &client, topology).await;
+    }
     sign_out_at_provider(&client, &c.provider.issuer).await;
     assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
     me_within(&client, &c.bases[1], StatusCode::UNAUTHORIZED).await;
     me_within(&client, &c.bases[0], StatusCode::UNAUTHORIZED).await;
 }
 
+/// A failover of the deployment (every replica of a Cluster taking over with
+/// `CLUSTER FAILOVER`, or `SENTINEL FAILOVER`) while the signed-in user keeps using
+/// both instances: 200 or at worst 503 meanwhile, never a sign-out (401) or a 500,
+/// and the session works on both afterwards (nothing lost: the replicas had caught
+/// up).
+async fn failover_keeps_the_session(
+    c: &Cluster,
+    client: &Client,
+    topology: &'static provider_harness::topologies::RedisTopology,
+) {
+    let failing = tokio::task::spawn_blocking(move || topology.fail_over());
+    let mut seen = std::collections::BTreeMap::new();
+    while !failing.is_finished() {
+        for base in &c.bases {
+            let s = me_at(client, base).await;
+            assert!(
+                s == StatusCode::OK || s == StatusCode::SERVICE_UNAVAILABLE,
+                "during the failover {base} answered {s}"
+            );
+            *seen.entry(s.as_u16()).or_insert(0) += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    failing.await.expect("the failover");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for base in &c.bases {
+        loop {
+            let s = me_at(client, base).await;
+            if s == StatusCode::OK {
+                break;
+            }
+            assert_eq!(
+                s,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "after the failover {base}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{base} still 503 after the failover"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // A request served from an instance's memory proves little: new sign-ins (a
+    // session written to Redis by each instance) must work again too. Until the
+    // client has the new layout, a write may fail: 503 at worst, never a 500.
+    for base in &c.bases {
+        loop {
+            let fresh = browser();
+            let (last, hops) = sign_in_at(&fresh, base, "").await;
+            if last.status() == StatusCode::OK {
+                break;
+            }
+            assert_eq!(
+                last.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "a sign-in after the failover: {hops:?}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{base}: no sign-in after the failover"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    eprintln!("answers during the failover: {seen:?}");
+}
+
 /// `rediss://` with `REDIS_CA_FILE`: a TLS-only server whose certificate a CA made at
 /// test time issued.
 pub async fn redis_tls_shared_sessions_refresh_and_logout(serve: Serve) {
-    shared_deployment(serve, provider_harness::topologies::tls()).await;
+    shared_deployment(serve, provider_harness::topologies::tls(), false).await;
 }
 
 /// `redis-cluster://`: three masters and three replicas.
 pub async fn redis_cluster_shared_sessions_refresh_and_logout(serve: Serve) {
-    shared_deployment(serve, provider_harness::topologies::cluster()).await;
+    shared_deployment(serve, provider_harness::topologies::cluster(), true).await;
 }
 
 /// `redis-sentinel://…?sentinelServiceName=mymaster`: the master found through a
 /// sentinel.
 pub async fn redis_sentinel_shared_sessions_refresh_and_logout(serve: Serve) {
-    shared_deployment(serve, provider_harness::topologies::sentinel()).await;
+    shared_deployment(serve, provider_harness::topologies::sentinel(), true).await;
 }
 
 /// A `rediss://` server whose certificate does not chain to `REDIS_CA_FILE` is never

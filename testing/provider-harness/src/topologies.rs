@@ -22,6 +22,17 @@ pub struct RedisTopology {
     dir: PathBuf,
     /// Its servers (stopped by their watchdogs when the test binary exits).
     servers: Vec<Child>,
+    kind: Kind,
+}
+
+/// What a deployment is, for [`RedisTopology::fail_over`].
+#[derive(Debug, Clone)]
+enum Kind {
+    Tls,
+    /// Its nodes' ports.
+    Cluster(Vec<String>),
+    /// The sentinel's port.
+    Sentinel(String),
 }
 
 impl RedisTopology {
@@ -43,6 +54,79 @@ impl RedisTopology {
     /// How many `redis-server` processes it runs.
     pub fn servers(&self) -> usize {
         self.servers.len()
+    }
+
+    /// Fails over as an operator would, and returns once the deployment is healthy
+    /// again. A Cluster: `CLUSTER FAILOVER` on every replica in turn (each takes over
+    /// its master's slots once it has caught up), then `cluster_state:ok` on every
+    /// node. Sentinel: `WAIT` until the replica has the master's writes, then
+    /// `SENTINEL FAILOVER`, until the sentinel names the replica as master.
+    ///
+    /// # Panics
+    /// On a TLS single server (nothing to fail over to), or when the deployment does
+    /// not recover within 30 s.
+    pub fn fail_over(&self) {
+        match &self.kind {
+            Kind::Tls => panic!("a single server has nothing to fail over to"),
+            Kind::Cluster(ports) => {
+                let nodes = cli(&["-p", &ports[0], "cluster", "nodes"]);
+                let replicas: Vec<String> = nodes
+                    .lines()
+                    .filter(|l| l.split(' ').nth(2).is_some_and(|f| f.contains("slave")))
+                    .filter_map(|l| {
+                        let addr = l.split(' ').nth(1)?;
+                        let port = addr.split('@').next()?.rsplit(':').next()?;
+                        Some(port.to_string())
+                    })
+                    .collect();
+                assert!(!replicas.is_empty(), "no replica in {nodes}");
+                for port in &replicas {
+                    assert_eq!(cli(&["-p", port, "cluster", "failover"]), "OK");
+                    wait_for("the replica taking over", Duration::from_secs(30), || {
+                        cli(&["-p", port, "role"]).starts_with("master")
+                    });
+                    for p in ports {
+                        wait_for(
+                            "cluster_state:ok after a failover",
+                            Duration::from_secs(30),
+                            || cli(&["-p", p, "cluster", "info"]).contains("cluster_state:ok"),
+                        );
+                    }
+                }
+            }
+            Kind::Sentinel(sentinel) => {
+                let master = || {
+                    cli(&[
+                        "-p",
+                        sentinel,
+                        "sentinel",
+                        "get-master-addr-by-name",
+                        "mymaster",
+                    ])
+                    .lines()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string()
+                };
+                let before = master();
+                assert!(!before.is_empty(), "the sentinel names no master");
+                cli(&["-p", &before, "wait", "1", "2000"]);
+                assert_eq!(
+                    cli(&["-p", sentinel, "sentinel", "failover", "mymaster"]),
+                    "OK"
+                );
+                wait_for(
+                    "the sentinel naming a new master",
+                    Duration::from_secs(30),
+                    || {
+                        let now = master();
+                        !now.is_empty()
+                            && now != before
+                            && cli(&["-p", &now, "role"]).starts_with("master")
+                    },
+                );
+            }
+        }
     }
 }
 
@@ -214,6 +298,7 @@ pub fn tls() -> &'static RedisTopology {
             cli: cli_args,
             dir,
             servers,
+            kind: Kind::Tls,
         };
         wait_for(
             "the TLS server answering PING",
@@ -293,6 +378,7 @@ pub fn cluster() -> &'static RedisTopology {
             cli: vec!["-c".into(), "-p".into(), ports[0].clone()],
             dir,
             servers,
+            kind: Kind::Cluster(ports.clone()),
         }
     })
 }
@@ -343,6 +429,7 @@ pub fn sentinel() -> &'static RedisTopology {
             cli: vec!["-p".into(), master.to_string()],
             dir,
             servers,
+            kind: Kind::Sentinel(sentinel.to_string()),
         }
     })
 }
