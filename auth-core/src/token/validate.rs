@@ -1208,4 +1208,51 @@ mod tests {
             TokenError::AlgorithmNotAllowed(_)
         ));
     }
+
+    #[tokio::test]
+    async fn rp_id_token_sub_empty() {
+        let t = rs256(&with(claims(), "sub", json!("")));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::MissingClaim("sub"));
+    }
+
+    /// A header without `alg` names no algorithm to allow: refused before any key is
+    /// looked up.
+    #[tokio::test]
+    async fn rp_id_token_alg_missing() {
+        let signed = rs256(&claims());
+        let rest = signed.split_once('.').expect("jwt").1;
+        let t = format!("{}.{rest}", b64(&json!({ "kid": "rsa1", "typ": "JWT" })));
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::Malformed);
+    }
+
+    /// A signature that is not base64url is refused as malformed, not verified.
+    #[tokio::test]
+    async fn rp_id_token_signature_not_base64() {
+        let signed = rs256(&claims());
+        let (head, _) = signed.rsplit_once('.').expect("jwt");
+        let t = format!("{head}.not*base64!");
+        assert_eq!(id(&t).await.unwrap_err(), TokenError::Malformed);
+    }
+
+    /// A refreshed ID token may leave the nonce out, but must not change it.
+    #[tokio::test]
+    async fn rp_refresh_nonce_changed() {
+        let before = Claims::new(claims().as_object().expect("obj").clone());
+        let t = rs256(&with(claims(), "nonce", json!("n-2")));
+        let err = verifier()
+            .id_token(
+                &t,
+                IdTokenCheck::Refresh { previous: &before },
+                TokenSource::Provider,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, TokenError::NonceMismatch);
+    }
+
+    #[tokio::test]
+    async fn rp_backchannel_logout_token_nbf_in_future() {
+        let t = with(logout_claims(), "nbf", json!(NOW + 3600));
+        assert_eq!(logout(&t).await.unwrap_err(), TokenError::NotYetValid);
+    }
 }

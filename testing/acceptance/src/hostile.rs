@@ -524,6 +524,94 @@ pub async fn rp_authorization_response_replayed(serve: Serve) {
     );
 }
 
+/// Starts a login on `browser` and returns the state the app sent to the provider.
+async fn login_state(app: &DevApp, browser: &reqwest::Client) -> String {
+    let r = browser
+        .get(format!("{}/auth/login", app.base))
+        .send()
+        .await
+        .expect("login");
+    let to = reqwest::Url::parse(r.headers()["location"].to_str().expect("location")).expect("url");
+    to.query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state")
+}
+
+/// The last refusal the app reported, which must be the callback's `reason`.
+fn assert_refused_by(app: &DevApp, reason: &str) {
+    let events = app.events();
+    let last = events.last().map(String::as_str).unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("LoginRefused({reason}")),
+        "{events:?}"
+    );
+}
+
+/// A hostile-provider case (see the module docs): an authorization response with the
+/// right state and issuer but neither `code` nor `error`.
+pub async fn rp_callback_without_code_refused(serve: Serve) {
+    let app = hostile(serve).await;
+    let browser = DevProvider::browser();
+    let state = login_state(&app, &browser).await;
+    let mut callback = reqwest::Url::parse(&format!("{}/auth/callback", app.base)).expect("url");
+    callback
+        .query_pairs_mut()
+        .append_pair("state", &state)
+        .append_pair("iss", app.provider.issuer());
+    let r = browser.get(callback).send().await.expect("callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        crate::page_code(&r.text().await.expect("body")),
+        "invalid_callback"
+    );
+    assert_refused_by(&app, "MissingCode");
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A hostile-provider case (see the module docs): a callback more than 10 minutes
+/// after its login (the app's clock moved on; the provider's did not) is refused
+/// before the code is exchanged.
+pub async fn rp_callback_after_the_pending_login_expired_refused(serve: Serve) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let skew = std::sync::Arc::new(AtomicI64::new(0));
+    let clock = std::sync::Arc::clone(&skew);
+    let app = crate::dev::start_dev_with(
+        serve,
+        DevProvider::builder().auto_approve(true).api_audience(API),
+        move |b| {
+            b.with_clock(auth_core::Clock::from_fn(move || {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                now + clock.load(Ordering::SeqCst)
+            }))
+        },
+    )
+    .await;
+    let browser = DevProvider::browser();
+    let state = login_state(&app, &browser).await;
+    skew.store(601, Ordering::SeqCst);
+    let mut callback = reqwest::Url::parse(&format!("{}/auth/callback", app.base)).expect("url");
+    callback
+        .query_pairs_mut()
+        .append_pair("code", "never-exchanged")
+        .append_pair("state", &state)
+        .append_pair("iss", app.provider.issuer());
+    let r = browser.get(callback).send().await.expect("callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        crate::page_code(&r.text().await.expect("body")),
+        "login_expired"
+    );
+    assert_refused_by(&app, "PendingLoginExpired");
+    assert_eq!(
+        app.provider.stats().token_requests,
+        0,
+        "no exchange was tried"
+    );
+}
+
 // ---- Token endpoint ----
 
 async fn token_endpoint_refused(serve: Serve, fault: TokenFault, reason: &str) -> StatusCode {
@@ -1200,6 +1288,7 @@ pub async fn rp_malformed_input_never_gets_a_5xx(serve: Serve) {
 macro_rules! hostile_suite {
     ($serve:path) => {
         $crate::__scenarios!($serve;
+            rp_callback_without_code_refused, rp_callback_after_the_pending_login_expired_refused,
             rp_id_token_iss_wrong, rp_id_token_iss_missing, rp_id_token_aud_wrong,
             rp_id_token_aud_missing, rp_id_token_azp_of_another_client,
             rp_id_token_azp_missing_with_several_audiences, rp_id_token_sub_missing,

@@ -335,7 +335,30 @@ pub async fn workos_user_management_switches_organization(serve: Serve) {
         page_code(&r.text().await.expect("body")),
         "cross_site_request"
     );
+    // An opaque origin, and a cross-site post that sends only Fetch Metadata.
+    let r = switch("null", "org_example").await.expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = browser
+        .post(format!("{}/auth/organization", app.base))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("organization_id", "org_example")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(organization().await, "org_partner");
+    // A return_to that leaves the site is not followed.
+    for evil in ["//evil.example/x", "https://evil.example/x"] {
+        let r = browser
+            .post(format!("{}/auth/organization", app.base))
+            .header("origin", &app.base)
+            .form(&[("organization_id", "org_partner"), ("return_to", evil)])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()[LOCATION], "/", "{evil}");
+    }
     // Back to the first organization: the refresh token of the switch works.
     let r = switch(&app.base, "org_example").await.expect("post");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
