@@ -439,14 +439,33 @@ impl Auth {
         let discovered = provider
             .ready()
             .map_err(|e| SwitchOrganizationError::Unavailable(e.to_string()))?;
-        let refreshed = self
-            .workos_refresh(
+        // The refresh token is single use: the switch is the one use of it, in this
+        // process and (with Redis) across instances, like any refresh.
+        let switch = async {
+            #[cfg(feature = "redis")]
+            if let Some(redis) = &self.0.redis {
+                return self
+                    .switch_with_lock(
+                        redis,
+                        provider,
+                        discovered,
+                        session,
+                        refresh_token,
+                        organization_id,
+                    )
+                    .await;
+            }
+            self.workos_refresh(
                 provider,
                 discovered,
                 session,
                 refresh_token,
                 Some(organization_id),
             )
+            .await
+        };
+        let refreshed = self
+            .single_flight(refresh_token, switch)
             .await
             .map_err(|e| match e {
                 RefreshError::Unavailable(why) => SwitchOrganizationError::Unavailable(why),
@@ -461,6 +480,70 @@ impl Auth {
         }
         tracing::info!(sub = %session.sub(), "organization switched");
         Ok(switched)
+    }
+}
+
+impl Auth {
+    /// The switch under the refresh token's lock in Redis: refused (503, try again)
+    /// while another instance refreshes the same token; its result published for the
+    /// instances that wait on that token.
+    #[cfg(feature = "redis")]
+    async fn switch_with_lock(
+        &self,
+        redis: &crate::redis::RedisShared,
+        provider: &ProviderState,
+        discovered: &Discovered,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+        organization_id: &str,
+    ) -> Result<Refreshed, RefreshError> {
+        let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
+        let rt = refresh_token.secret();
+        let config = &self.0.config;
+        let work_limit = 3 * config.request_timeout;
+        let lock_ttl = work_limit + 3 * config.redis_timeout + std::time::Duration::from_secs(1);
+        let owner = oauth2::CsrfToken::new_random().secret().clone();
+        if !redis
+            .lock_refresh(rt, &owner, lock_ttl)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(RefreshError::Unavailable(
+                "a refresh of this session is under way".into(),
+            ));
+        }
+        let result = tokio::time::timeout(
+            work_limit,
+            self.workos_refresh(
+                provider,
+                discovered,
+                session,
+                refresh_token,
+                Some(organization_id),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| Err(RefreshError::Unavailable("the switch took too long".into())));
+        match &result {
+            Ok(done) => {
+                let published = redis
+                    .publish_refresh(
+                        rt,
+                        &owner,
+                        done,
+                        crate::flow::refresh::RESULT_TTL,
+                        self.sealer(),
+                    )
+                    .await;
+                if !matches!(published, Ok(true)) {
+                    tracing::warn!("the switched session was not published to other instances");
+                }
+            }
+            Err(_) => {
+                let _ = redis.unlock_refresh(rt, &owner).await;
+            }
+        }
+        result
     }
 }
 

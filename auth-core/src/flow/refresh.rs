@@ -16,7 +16,7 @@ use crate::session::AuthSession;
 use crate::token::{IdTokenCheck, TokenError};
 
 /// How long a refresh result is kept for requests that still carry the old tokens.
-const RESULT_TTL: Duration = Duration::from_secs(60);
+pub(crate) const RESULT_TTL: Duration = Duration::from_secs(60);
 
 /// Why a refresh failed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -216,6 +216,22 @@ impl Auth {
             .clone()
     }
 
+    /// Runs `refresh` as the one use of `refresh_token` in this process: a refresh of
+    /// the same token already under way (or just done) is shared instead.
+    pub(crate) async fn single_flight<F>(
+        &self,
+        refresh_token: &RefreshToken,
+        refresh: F,
+    ) -> Result<Refreshed, RefreshError>
+    where
+        F: std::future::Future<Output = Result<Refreshed, RefreshError>>,
+    {
+        let now = self.0.config.clock.now();
+        let margin = self.0.config.refresh_margin.as_secs() as i64;
+        let cell = self.0.refresher.cell_for(refresh_token, now, margin);
+        cell.get_or_init(|| refresh).await.clone()
+    }
+
     /// One refresh per refresh token across every instance: with Redis, the instance
     /// that takes the lock calls the provider and publishes the result; the others wait
     /// for it. Without Redis this process is the only instance.
@@ -389,8 +405,12 @@ impl Auth {
                 TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
                 other => RefreshError::Unavailable(other.to_string()),
             })?;
-        crate::auth::check_token_type(&response, dpop.is_some())
-            .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
+        // A token of another type is unusable, and the provider has already spent the
+        // old refresh token: like other invalid refreshed tokens, the session is over.
+        crate::auth::check_token_type(&response, dpop.is_some()).map_err(|e| {
+            tracing::warn!(error = %e, "refreshed tokens of another type");
+            RefreshError::InvalidTokens(TokenError::UnexpectedType)
+        })?;
         let now = inner.config.clock.now();
         let id_token = match response.extra_fields().id_token.clone() {
             Some(raw) => {

@@ -830,6 +830,44 @@ pub async fn rp_refresh_provider_down_keeps_the_session(serve: Serve) {
         "the session survived"
     );
 }
+/// A hostile-provider case (see the module docs): a refresh answered with a token
+/// type the session cannot use (a DPoP token for a Bearer session) ends the session,
+/// as other invalid refreshed tokens do: the provider has already spent the old
+/// refresh token, so keeping the session would only fail later.
+pub async fn rp_refresh_of_another_token_type_ends_the_session(serve: Serve) {
+    let (app, browser) = refresh_app(serve).await;
+    let fault = TokenFault::SetFields(vec![("token_type".into(), json!("DPoP"))]);
+    app.provider
+        .misbehave(Misbehaviour::default().token_endpoint(fault));
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.provider.stats().refresh_grants, 1);
+    app.provider.behave();
+    assert_eq!(
+        me_status(&browser, &app).await,
+        StatusCode::UNAUTHORIZED,
+        "it stays ended"
+    );
+}
+/// A hostile-provider case (see the module docs): a refresh that fails while the
+/// access token is still valid (within the refresh margin) keeps serving the session.
+pub async fn rp_refresh_failing_before_expiry_keeps_serving(serve: Serve) {
+    let app = hostile_with(
+        serve,
+        DevProvider::builder().access_token_ttl(Duration::from_secs(60)),
+        |b| b.with_refresh_margin(Duration::from_secs(120)),
+    )
+    .await;
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    app.provider
+        .misbehave(Misbehaviour::default().token_endpoint(TokenFault::Status(503, "{}".into())));
+    let before = app.provider.stats().token_requests;
+    assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+    assert!(
+        app.provider.stats().token_requests > before,
+        "a refresh was tried"
+    );
+}
 /// A hostile-provider case (see the module docs).
 pub async fn rp_refresh_sixteen_requests_at_expiry_make_one_call(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
@@ -1289,6 +1327,8 @@ macro_rules! hostile_suite {
     ($serve:path) => {
         $crate::__scenarios!($serve;
             rp_callback_without_code_refused, rp_callback_after_the_pending_login_expired_refused,
+            rp_refresh_of_another_token_type_ends_the_session,
+            rp_refresh_failing_before_expiry_keeps_serving,
             rp_id_token_iss_wrong, rp_id_token_iss_missing, rp_id_token_aud_wrong,
             rp_id_token_aud_missing, rp_id_token_azp_of_another_client,
             rp_id_token_azp_missing_with_several_audiences, rp_id_token_sub_missing,

@@ -290,6 +290,35 @@ pub async fn workos_user_management_switches_organization(serve: Serve) {
         b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
     }
     let app = hostile_with(serve, DevProvider::builder(), plain).await;
+    organization_switch(&app).await;
+}
+
+/// The organization switch with Redis sessions: the switch is the refresh token's one
+/// use under its lock in Redis, the switched session is stored (and announced to the
+/// fast path of every instance), and it behaves as with memory sessions.
+pub async fn workos_user_management_switches_organization_with_redis_sessions(serve: Serve) {
+    let redis = provider_harness::RedisServer::start();
+    let url = redis.url();
+    let app = crate::dev::start_dev_with(
+        serve,
+        DevProvider::builder()
+            .auto_approve(true)
+            .api_audience(crate::API),
+        move |b| {
+            b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
+                .with_redis_url(url)
+                .with_app_secret_hex(
+                    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                )
+                .expect("app secret")
+        },
+    )
+    .await;
+    organization_switch(&app).await;
+    drop(redis);
+}
+
+async fn organization_switch(app: &DevApp) {
     let browser = DevProvider::browser();
     let switch = |origin: &str, org: &str| {
         browser
@@ -441,6 +470,7 @@ macro_rules! vendors_suite {
             workos_user_management_sign_in_refresh_and_sign_out,
             workos_user_management_options_checked_before_the_redirect,
             workos_user_management_switches_organization,
+            workos_user_management_switches_organization_with_redis_sessions,
             scalekit_sends_the_client_secret_in_the_form_body,
             rp_scalekit_access_token_for_another_audience_refused,
             rp_scalekit_access_token_without_iat_refused);
