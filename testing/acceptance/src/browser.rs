@@ -13,16 +13,20 @@ use serde_json::json;
 use crate::Serve;
 use crate::dev::start_dev;
 
-/// `chromedriver` on a free loopback port, killed on drop.
+/// `chromedriver` on a free loopback port, killed on drop. It and Chromium keep their
+/// temporary files (profiles, `scoped_dir`s) in a directory of their own, removed on
+/// drop: a browser killed mid-test leaves nothing behind in `/tmp`.
 struct ChromeDriver {
     child: Child,
     url: String,
+    tmp: std::path::PathBuf,
 }
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -32,8 +36,11 @@ impl ChromeDriver {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        let tmp = std::env::temp_dir().join(format!("auth-chromium-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&tmp).expect("a temporary directory for Chromium");
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .env("TMPDIR", &tmp)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -44,6 +51,7 @@ impl ChromeDriver {
         let driver = ChromeDriver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            tmp,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

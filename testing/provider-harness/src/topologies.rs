@@ -141,6 +141,17 @@ fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("auth-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
+    // Removed once this process is gone and its servers with it.
+    let cleanup = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; sleep 2; rm -rf '{dir}'",
+        parent = std::process::id(),
+        dir = dir.display()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &cleanup])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
     dir
 }
 
