@@ -612,6 +612,96 @@ pub async fn rp_callback_after_the_pending_login_expired_refused(serve: Serve) {
     );
 }
 
+/// A session store whose writes can be made to fail, and which remembers the last
+/// record it created (to damage it).
+#[derive(Clone, Default)]
+struct FlakyStore {
+    inner: auth_core::MemoryStore,
+    fail_writes: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    last: std::sync::Arc<std::sync::Mutex<Option<auth_core::SessionId>>>,
+}
+
+impl std::fmt::Debug for FlakyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FlakyStore")
+    }
+}
+
+type Record = auth_core::tower_sessions_core::session::Record;
+
+#[async_trait::async_trait]
+impl auth_core::SessionStore for FlakyStore {
+    async fn create(&self, record: &mut Record) -> Result<(), auth_core::StoreError> {
+        if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(auth_core::StoreError::Backend("the store is down".into()));
+        }
+        self.inner.create(record).await?;
+        *self.last.lock().expect("last") = Some(record.id);
+        Ok(())
+    }
+    async fn save(&self, record: &Record) -> Result<(), auth_core::StoreError> {
+        if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(auth_core::StoreError::Backend("the store is down".into()));
+        }
+        self.inner.save(record).await
+    }
+    async fn load(
+        &self,
+        id: &auth_core::SessionId,
+    ) -> Result<Option<Record>, auth_core::StoreError> {
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &auth_core::SessionId) -> Result<(), auth_core::StoreError> {
+        self.inner.delete(id).await
+    }
+}
+
+async fn flaky_store_app(serve: Serve) -> (DevApp, FlakyStore) {
+    let store = FlakyStore::default();
+    let given = store.clone();
+    let app = start_dev_with(
+        serve,
+        DevProvider::builder().auto_approve(true).api_audience(API),
+        move |b| b.with_session_store(given),
+    )
+    .await;
+    (app, store)
+}
+
+/// A hostile case (see the module docs): the session store refuses the new session
+/// at the callback: a 503 page, no session cookie that works, and a later sign-in
+/// works once the store is back.
+pub async fn rp_session_store_write_failure_at_the_callback_gives_503(serve: Serve) {
+    use std::sync::atomic::Ordering;
+    let (app, store) = flaky_store_app(serve).await;
+    store.fail_writes.store(true, Ordering::SeqCst);
+    let browser = DevProvider::browser();
+    let (status, body) = sign_in(&app, &browser).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(!body.contains("alice@example.com"), "{body}");
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+    store.fail_writes.store(false, Ordering::SeqCst);
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+}
+
+/// A hostile case (see the module docs): a stored session that cannot be read (a
+/// damaged record) is treated as signed out: 401, never a 500.
+pub async fn rp_unreadable_stored_session_is_signed_out(serve: Serve) {
+    use auth_core::SessionStore as _;
+    let (app, store) = flaky_store_app(serve).await;
+    let browser = DevProvider::browser();
+    assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
+    assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
+    let id = store.last.lock().expect("last").expect("a stored session");
+    let mut record = store.inner.load(&id).await.expect("load").expect("record");
+    for value in record.data.values_mut() {
+        *value = json!({ "not": "a session" });
+    }
+    store.inner.save(&record).await.expect("save");
+    assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
+}
+
 // ---- Token endpoint ----
 
 async fn token_endpoint_refused(serve: Serve, fault: TokenFault, reason: &str) -> StatusCode {
@@ -1327,6 +1417,8 @@ macro_rules! hostile_suite {
     ($serve:path) => {
         $crate::__scenarios!($serve;
             rp_callback_without_code_refused, rp_callback_after_the_pending_login_expired_refused,
+            rp_session_store_write_failure_at_the_callback_gives_503,
+            rp_unreadable_stored_session_is_signed_out,
             rp_refresh_of_another_token_type_ends_the_session,
             rp_refresh_failing_before_expiry_keeps_serving,
             rp_id_token_iss_wrong, rp_id_token_iss_missing, rp_id_token_aud_wrong,
