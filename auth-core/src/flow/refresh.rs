@@ -569,4 +569,111 @@ mod tests {
         // refresh tokens): refresh again.
         assert!(c.cell_for(&rt, 1070, 30).get().is_none());
     }
+
+    /// An app on a real Redis, and an expired session of alice with refresh token `rt`.
+    #[cfg(feature = "redis")]
+    async fn on_redis(url: &str) -> (Auth, AuthSession) {
+        let endpoint = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+        let config =
+            crate::AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    endpoint("/authorize"),
+                    endpoint("/token"),
+                    endpoint("/jwks"),
+                ))
+                .with_redis_url(url)
+                .with_redis_timeout(Duration::from_millis(200))
+                .with_request_timeout(Duration::from_millis(200))
+                .with_app_secret_hex(
+                    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                )
+                .expect("secret")
+                .build()
+                .expect("config");
+        let auth = Auth::discover(config).await.expect("auth");
+        let now = auth.0.config.clock.now();
+        let session = AuthSession {
+            claims: crate::Claims::default()
+                .with("sub", serde_json::json!("alice"))
+                .with("iss", serde_json::json!("http://127.0.0.1:9")),
+            id_token: IdToken::new("id"),
+            access_token: AccessToken::new("at"),
+            refresh_token: Some(RefreshToken::new("rt")),
+            expires_at: Some(now - 10),
+            authenticated_at: now - 100,
+            scope: None,
+            last_seen: Some(now),
+            refresh_expires_at: None,
+            access: Default::default(),
+            provider: None,
+            dpop_key: None,
+        };
+        (auth, session)
+    }
+
+    /// A refresh result another instance published for this refresh token, but for
+    /// another user, is never applied (and the token is not replayed either): the
+    /// expired session answers 503.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn rp_published_refresh_of_another_user_is_not_applied() {
+        let server = provider_harness::RedisServer::start();
+        let (auth, session) = on_redis(&server.url()).await;
+        let redis = auth.0.redis.clone().expect("redis");
+        let bob = crate::Claims::default()
+            .with("sub", serde_json::json!("bob"))
+            .with("iss", serde_json::json!("http://127.0.0.1:9"));
+        let theirs = Refreshed::new(
+            AccessToken::new("bobs-token"),
+            None,
+            Some((IdToken::new("id"), bob)),
+            Some(i64::MAX),
+            None,
+        );
+        assert!(
+            redis
+                .lock_refresh("rt", "other", Duration::from_secs(5))
+                .await
+                .expect("lock")
+        );
+        let published = redis
+            .publish_refresh("rt", "other", &theirs, RESULT_TTL, auth.sealer())
+            .await
+            .expect("publish");
+        assert!(published);
+        match auth.check_session(&session).await {
+            SessionStatus::Unavailable(RefreshError::Unavailable(why)) => {
+                assert!(why.contains("not usable"), "{why}");
+            }
+            other => panic!("expected 503, got {other:?}"),
+        }
+    }
+
+    /// Another instance holds the refresh lock and never publishes: the wait gives up
+    /// within the lock's lifetime and the expired session answers 503 (it is not ended).
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn rp_refresh_lock_wait_gives_up() {
+        let server = provider_harness::RedisServer::start();
+        let (auth, session) = on_redis(&server.url()).await;
+        let redis = auth.0.redis.clone().expect("redis");
+        assert!(
+            redis
+                .lock_refresh("rt", "stuck", Duration::from_secs(60))
+                .await
+                .expect("lock")
+        );
+        let started = Instant::now();
+        match auth.check_session(&session).await {
+            SessionStatus::Unavailable(RefreshError::Unavailable(why)) => {
+                assert!(why.contains("holds the refresh lock"), "{why}");
+            }
+            other => panic!("expected 503, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
