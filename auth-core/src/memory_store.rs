@@ -210,20 +210,7 @@ mod tests {
     #[test]
     fn local_sessions_never_resurrect_and_hide_expired_ones() {
         let local = LocalSessions::default();
-        let session = Arc::new(crate::AuthSession {
-            claims: crate::Claims::default(),
-            id_token: crate::IdToken::new("id"),
-            access_token: crate::AccessToken::new("at"),
-            refresh_token: None,
-            expires_at: None,
-            authenticated_at: 0,
-            scope: None,
-            last_seen: None,
-            refresh_expires_at: None,
-            access: Default::default(),
-            provider: None,
-            dpop_key: None,
-        });
+        let session = Arc::new(crate::AuthSession::bare());
         let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
         let id = local.create(Arc::clone(&session), later);
         assert!(local.load(&id).is_some());

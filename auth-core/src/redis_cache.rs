@@ -303,20 +303,7 @@ mod tests {
     use super::*;
 
     fn session() -> Arc<AuthSession> {
-        Arc::new(AuthSession {
-            claims: crate::token::Claims::default(),
-            id_token: crate::secret::IdToken::new("id"),
-            access_token: crate::secret::AccessToken::new("at"),
-            refresh_token: None,
-            expires_at: None,
-            authenticated_at: 0,
-            scope: None,
-            last_seen: None,
-            refresh_expires_at: None,
-            access: Default::default(),
-            provider: None,
-            dpop_key: None,
-        })
+        Arc::new(AuthSession::bare())
     }
 
     fn live() -> SessionCache {

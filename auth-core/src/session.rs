@@ -174,6 +174,27 @@ impl AuthSession {
 }
 
 #[cfg(test)]
+impl AuthSession {
+    /// A session with no claims, access token `at` and nothing else, for tests.
+    pub(crate) fn bare() -> Self {
+        Self {
+            claims: Claims::default(),
+            id_token: IdToken::new("id"),
+            access_token: AccessToken::new("at"),
+            refresh_token: None,
+            expires_at: None,
+            authenticated_at: 0,
+            scope: None,
+            last_seen: None,
+            refresh_expires_at: None,
+            access: Default::default(),
+            provider: None,
+            dpop_key: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

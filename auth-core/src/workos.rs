@@ -136,12 +136,16 @@ enum Grant<'a> {
 async fn authenticate(
     http: &HttpClient,
     endpoint: &Url,
-    client_id: &str,
-    secret: &ClientSecret,
+    config: &crate::ProviderConfig,
     grant: Grant<'_>,
 ) -> Result<Authentication, TokenExchangeError> {
+    // Required when the configuration is built.
+    let secret: &ClientSecret = config
+        .client_secret
+        .as_ref()
+        .ok_or_else(|| TokenExchangeError::InvalidResponse("no API key configured".into()))?;
     let mut body = serde_json::json!({
-        "client_id": client_id,
+        "client_id": config.client_id,
         "client_secret": secret.secret(),
     });
     match grant {
@@ -251,6 +255,24 @@ fn session_claims(
     Ok(Claims::new(map))
 }
 
+/// Who an answer of `/user_management/authenticate` names: its access token,
+/// validated, and the session's claims made of it and the `user` object.
+async fn identity(
+    discovered: &Discovered,
+    answer: &Authentication,
+) -> Result<(Map<String, Value>, Claims), TokenError> {
+    let access_claims = discovered
+        .verifier
+        .identity_access_token(&answer.access_token)
+        .await?;
+    let claims = session_claims(
+        &access_claims,
+        &answer.user,
+        answer.organization_id.as_deref(),
+    )?;
+    Ok((access_claims, claims))
+}
+
 /// The access token's `exp` (validated, so present; a JSON number, maybe with a
 /// fraction).
 fn expiry(access: &Map<String, Value>) -> Option<i64> {
@@ -273,33 +295,19 @@ impl Auth {
         now: i64,
     ) -> Result<AuthSession, CallbackError> {
         let config = &provider.config;
-        let secret = config.client_secret.as_ref().ok_or_else(|| {
-            CallbackError::Exchange(TokenExchangeError::InvalidResponse(
-                "no API key configured".into(),
-            ))
-        })?;
         let answer = authenticate(
             &self.0.http,
             &discovered.endpoints.token_endpoint,
-            &config.client_id,
-            secret,
+            config,
             Grant::Code {
                 code,
                 verifier: &pending.pkce_verifier,
             },
         )
         .await?;
-        let access_claims = discovered
-            .verifier
-            .identity_access_token(&answer.access_token)
+        let (access_claims, claims) = identity(discovered, &answer)
             .await
             .map_err(CallbackError::AccessToken)?;
-        let claims = session_claims(
-            &access_claims,
-            &answer.user,
-            answer.organization_id.as_deref(),
-        )
-        .map_err(CallbackError::AccessToken)?;
         let map = claims.to_map();
         // No ID token: max_age and acr_values cannot be proven, so a login that sent
         // them is refused as their checks refuse a token without the claims.
@@ -335,15 +343,10 @@ impl Auth {
         organization: Option<&str>,
     ) -> Result<Refreshed, RefreshError> {
         let config = &provider.config;
-        let secret = config
-            .client_secret
-            .as_ref()
-            .ok_or_else(|| RefreshError::Unavailable("no API key configured".into()))?;
         let answer = authenticate(
             &self.0.http,
             &discovered.endpoints.token_endpoint,
-            &config.client_id,
-            secret,
+            config,
             Grant::Refresh {
                 token: refresh_token.secret(),
                 organization,
@@ -358,17 +361,9 @@ impl Auth {
             }
             other => RefreshError::Unavailable(other.to_string()),
         })?;
-        let access_claims = discovered
-            .verifier
-            .identity_access_token(&answer.access_token)
+        let (access_claims, claims) = identity(discovered, &answer)
             .await
             .map_err(RefreshError::from_token_error)?;
-        let claims = session_claims(
-            &access_claims,
-            &answer.user,
-            answer.organization_id.as_deref(),
-        )
-        .map_err(RefreshError::from_token_error)?;
         if claims.sub() != session.sub() {
             return Err(RefreshError::InvalidTokens(TokenError::IdentityChanged));
         }

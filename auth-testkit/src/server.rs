@@ -278,31 +278,11 @@ async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> 
         }
         None => params,
     };
-    let mut seen = HashSet::new();
-    for (k, _) in &params {
-        if !seen.insert(k.as_str()) {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                &format!("The parameter {k} is repeated."),
-            );
-        }
-    }
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+    let (client, redirect_uri) = match p.authorization_client(&params, &[]) {
+        Ok(found) => found,
+        Err(page) => return *page,
     };
-    let Some(client) = get("client_id").and_then(|id| p.client(&id)) else {
-        return pages::error(StatusCode::BAD_REQUEST, "Unknown client_id.");
-    };
-    let redirect_uri = get("redirect_uri").unwrap_or_default();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "The redirect_uri is not registered for this client.",
-        );
-    }
+    let get = |name: &str| param(&params, name);
     let state = get("state");
     let refuse = |error: &str, description: &str| {
         p.error_redirect(&redirect_uri, state.as_deref(), error, description)
@@ -354,7 +334,49 @@ async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> 
     p.show_sign_in(client, auth)
 }
 
+/// The value of parameter `name`.
+pub(crate) fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
 impl Provider {
+    /// The client of an authorization request and its redirect URI, once the
+    /// parameters are not repeated (but for `repeatable` ones), the client is known
+    /// and the redirect URI is registered; else the error page (these errors cannot
+    /// be sent back to the client, RFC 6749 §4.1.2.1).
+    pub(crate) fn authorization_client(
+        &self,
+        params: &[(String, String)],
+        repeatable: &[&str],
+    ) -> Result<(&ClientRegistration, String), Box<Response>> {
+        let mut seen = HashSet::new();
+        for (k, _) in params {
+            if !repeatable.contains(&k.as_str()) && !seen.insert(k.as_str()) {
+                return Err(Box::new(pages::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("The parameter {k} is repeated."),
+                )));
+            }
+        }
+        let Some(client) = param(params, "client_id").and_then(|id| self.client(&id)) else {
+            return Err(Box::new(pages::error(
+                StatusCode::BAD_REQUEST,
+                "Unknown client_id.",
+            )));
+        };
+        let redirect_uri = param(params, "redirect_uri").unwrap_or_default();
+        if !client.redirect_uris.contains(&redirect_uri) {
+            return Err(Box::new(pages::error(
+                StatusCode::BAD_REQUEST,
+                "The redirect_uri is not registered for this client.",
+            )));
+        }
+        Ok((client, redirect_uri))
+    }
+
     /// A validated authorization request: approved at once (auto-approval), or the
     /// sign-in page.
     pub(crate) fn show_sign_in(

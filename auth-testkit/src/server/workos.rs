@@ -44,31 +44,12 @@ pub(super) fn routes(router: Router<Arc<Provider>>) -> Router<Arc<Provider>> {
 /// `GET /user_management/authorize`.
 async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> Response {
     p.counters.authorize.fetch_add(1, Ordering::Relaxed);
-    let mut seen = HashSet::new();
-    for (k, _) in &params {
-        if k != "provider_scopes" && !seen.insert(k.as_str()) {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                &format!("The parameter {k} is repeated."),
-            );
-        }
-    }
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+    // `provider_scopes` is an array, one parameter per scope.
+    let (client, redirect_uri) = match p.authorization_client(&params, &["provider_scopes"]) {
+        Ok(found) => found,
+        Err(page) => return *page,
     };
-    let Some(client) = get("client_id").and_then(|id| p.client(&id)) else {
-        return pages::error(StatusCode::BAD_REQUEST, "Unknown client_id.");
-    };
-    let redirect_uri = get("redirect_uri").unwrap_or_default();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "The redirect_uri is not one of the client's redirects.",
-        );
-    }
+    let get = |name: &str| param(&params, name);
     let state = get("state");
     let refuse = |error: &str, description: &str| {
         p.error_redirect_as(&redirect_uri, state.as_deref(), error, description, false)
