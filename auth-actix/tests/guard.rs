@@ -17,10 +17,23 @@ async fn auth(prefix: &str) -> Auth {
     auth_with(prefix, None).await
 }
 
-/// Manual endpoints on a loopback port where nothing listens.
+/// A provider that cannot be reached: a loopback port this process holds (so no other
+/// process can take it), where every connection is closed unanswered.
+fn unreachable_provider() -> &'static str {
+    static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || listener.incoming().for_each(drop));
+        base
+    })
+}
+
+/// Manual endpoints of a provider that cannot be reached.
 fn config(prefix: &str) -> AuthConfigBuilder {
-    let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
-    AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+    let issuer = unreachable_provider();
+    let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+    AuthConfig::builder(issuer, "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints::new(
             url("/authorize"),
             url("/token"),
@@ -154,7 +167,10 @@ async fn login_uses_manual_authorization_endpoint_and_sets_pending_cookie() {
     let r = call("/auth", TestRequest::get().uri("/auth/login")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(
-        location(&r).starts_with("http://127.0.0.1:9/authorize?response_type=code"),
+        location(&r).starts_with(&format!(
+            "{}/authorize?response_type=code",
+            unreachable_provider()
+        )),
         "{}",
         location(&r)
     );

@@ -19,10 +19,23 @@ async fn app_with_prefix(prefix: &str) -> Router {
     app_with(prefix, None).await
 }
 
-/// Manual endpoints on a loopback port where nothing listens.
+/// A provider that cannot be reached: a loopback port this process holds (so no other
+/// process can take it), where every connection is closed unanswered.
+fn unreachable_provider() -> &'static str {
+    static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || listener.incoming().for_each(drop));
+        base
+    })
+}
+
+/// Manual endpoints of a provider that cannot be reached.
 fn config(prefix: &str) -> AuthConfigBuilder {
-    let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
-    AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+    let issuer = unreachable_provider();
+    let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+    AuthConfig::builder(issuer, "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints::new(
             url("/authorize"),
             url("/token"),
@@ -108,7 +121,10 @@ async fn login_uses_manual_authorization_endpoint() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let loc = r.headers()[header::LOCATION].to_str().expect("loc");
     assert!(
-        loc.starts_with("http://127.0.0.1:9/authorize?response_type=code"),
+        loc.starts_with(&format!(
+            "{}/authorize?response_type=code",
+            unreachable_provider()
+        )),
         "{loc}"
     );
 }
@@ -269,8 +285,9 @@ async fn logout_with_store_down_says_so_and_still_clears_the_cookie() {
 
 #[tokio::test]
 async fn return_to_keeps_the_nest_prefix() {
-    let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
-    let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+    let issuer = unreachable_provider();
+    let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+    let config = AuthConfig::builder(issuer, "client", "http://127.0.0.1:3000")
         .with_endpoints(ProviderEndpoints::new(
             url("/authorize"),
             url("/token"),

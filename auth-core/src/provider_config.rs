@@ -817,6 +817,45 @@ mod tests {
         }
     }
 
+    /// The refresh rule "same `iss` and `sub`" (OpenID Connect Core §12.2) compares `iss`
+    /// too: with a multi-tenant issuer template, an ID token of another tenant passes the
+    /// issuer check and has to be refused as another identity (a `sub` is unique per
+    /// issuer only).
+    #[tokio::test]
+    async fn rp_refresh_id_token_of_another_tenant_is_another_identity() {
+        let base = entra_like("common").await;
+        let auth = auth(&base, ProviderKind::EntraId)
+            .await
+            .expect("discovered");
+        let before = auth
+            .validate_id_token(&id_token(&base, T1, Some(T1)), "n")
+            .await
+            .expect("tenant 1");
+        let provider = auth.0.providers[0].ready().expect("ready");
+        let refresh = |token: String| {
+            let before = &before;
+            async move {
+                provider
+                    .verifier
+                    .id_token(
+                        &token,
+                        crate::token::IdTokenCheck::Refresh { previous: before },
+                        crate::token::jwks::TokenSource::Provider,
+                    )
+                    .await
+            }
+        };
+        assert!(
+            refresh(id_token(&base, T1, Some(T1))).await.is_ok(),
+            "same tenant"
+        );
+        assert_eq!(
+            refresh(id_token(&base, T2, Some(T2))).await.unwrap_err(),
+            TokenError::IdentityChanged,
+            "same sub, another tenant's iss"
+        );
+    }
+
     #[tokio::test]
     async fn entra_multi_tenant_allow_list_refuses_other_tenants() {
         let base = entra_like("organizations").await;
@@ -967,6 +1006,42 @@ mod tests {
             .with_client_auth(crate::ClientAuthMethod::ClientSecretPost)
             .build();
         assert!(secret_method.is_err());
+    }
+
+    /// OpenID Connect Discovery 1.0 §4.3: the document's `issuer` must be the configured
+    /// issuer exactly; a document naming another one is refused before anything is used.
+    #[tokio::test]
+    async fn rp_discovery_issuer_mismatch() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let b = base.clone();
+        let discovery = move || {
+            let b = b.clone();
+            async move {
+                axum::Json(json!({
+                    "issuer": "https://evil.example",
+                    "authorization_endpoint": format!("{b}/authorize"),
+                    "token_endpoint": format!("{b}/token"),
+                    "jwks_uri": format!("{b}/jwks"),
+                }))
+            }
+        };
+        let app = axum::Router::new().route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(discovery),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = AuthConfig::builder(&base, "client", "http://127.0.0.1:3000")
+            .build()
+            .expect("config");
+        match Auth::discover(config).await {
+            Err(DiscoveryError::IssuerMismatch { expected, found }) => {
+                assert_eq!((expected, found.as_str()), (base, "https://evil.example"));
+            }
+            other => panic!("expected IssuerMismatch, got {other:?}"),
+        }
     }
 
     #[tokio::test]

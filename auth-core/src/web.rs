@@ -1391,7 +1391,9 @@ mod tests {
         let r = auth
             .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
             .await;
-        for cookie in set_cookies(&r) {
+        let pending = set_cookies(&r);
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        for cookie in pending {
             assert!(!cookie.contains("Secure"), "{cookie}");
             assert!(
                 cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),

@@ -254,16 +254,32 @@ impl Auth {
         session: &AuthSession,
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
+        // The holder's work is cut off before the lock expires: the lock covers the
+        // provider call and every Redis command the holder sends while holding it (a
+        // read, the publish, the release), so it never expires under a live holder. A
+        // crashed holder blocks the session for `lock_ttl`.
+        let work_limit = 3 * self.0.config.request_timeout;
+        let lock_ttl = work_limit + 3 * self.0.config.redis_timeout + Duration::from_secs(1);
+        self.refresh_under_lock(redis, session, refresh_token, work_limit, lock_ttl)
+            .await
+    }
+
+    /// [`Self::refresh_with_lock`] with its two bounds: the holder's work is cut off after
+    /// `work_limit`, a waiter gives up after `lock_ttl`.
+    #[cfg(feature = "redis")]
+    async fn refresh_under_lock(
+        &self,
+        redis: &crate::redis::RedisShared,
+        session: &AuthSession,
+        refresh_token: &RefreshToken,
+        work_limit: Duration,
+        lock_ttl: Duration,
+    ) -> Result<Refreshed, RefreshError> {
         let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
         let rt = refresh_token.secret();
         let sealer = self.sealer();
-        // The holder's work is cut off before the lock expires: the lock covers the
-        // provider call and every Redis command the holder sends while holding it (a
-        // read, the publish, the release), so it never expires under a live holder. The
-        // lock holds a random owner token: only its owner releases it or publishes under
-        // it (compare-and-delete). A crashed holder blocks the session for `lock_ttl`.
-        let work_limit = 3 * self.0.config.request_timeout;
-        let lock_ttl = work_limit + 3 * self.0.config.redis_timeout + Duration::from_secs(1);
+        // The lock holds a random owner token: only its owner releases it or publishes
+        // under it (compare-and-delete).
         let owner = oauth2::CsrfToken::new_random().secret().clone();
         let give_up = Instant::now() + lock_ttl;
         let published = || async {
@@ -570,12 +586,29 @@ mod tests {
         assert!(c.cell_for(&rt, 1070, 30).get().is_none());
     }
 
+    /// A provider whose every endpoint answers after `delay` with a 503; its base URL.
+    #[cfg(feature = "redis")]
+    async fn slow_provider(delay: Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = axum::Router::new().fallback(move || async move {
+            tokio::time::sleep(delay).await;
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
     /// An app on a real Redis, and an expired session of alice with refresh token `rt`.
+    /// The provider never answers in time (every endpoint waits 60 s).
     #[cfg(feature = "redis")]
     async fn on_redis(url: &str) -> (Auth, AuthSession) {
-        let endpoint = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+        let provider = slow_provider(Duration::from_secs(60)).await;
+        let endpoint = |p: &str| url::Url::parse(&format!("{provider}{p}")).expect("url");
         let config =
-            crate::AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+            crate::AuthConfig::builder(provider.as_str(), "client", "http://127.0.0.1:3000")
                 .with_endpoints(crate::ProviderEndpoints::new(
                     endpoint("/authorize"),
                     endpoint("/token"),
@@ -595,7 +628,7 @@ mod tests {
         let session = AuthSession {
             claims: crate::Claims::default()
                 .with("sub", serde_json::json!("alice"))
-                .with("iss", serde_json::json!("http://127.0.0.1:9")),
+                .with("iss", serde_json::json!(provider)),
             id_token: IdToken::new("id"),
             access_token: AccessToken::new("at"),
             refresh_token: Some(RefreshToken::new("rt")),
@@ -622,7 +655,7 @@ mod tests {
         let redis = auth.0.redis.clone().expect("redis");
         let bob = crate::Claims::default()
             .with("sub", serde_json::json!("bob"))
-            .with("iss", serde_json::json!("http://127.0.0.1:9"));
+            .with("iss", session.claims.get("iss").expect("iss"));
         let theirs = Refreshed::new(
             AccessToken::new("bobs-token"),
             None,
@@ -674,6 +707,51 @@ mod tests {
             started.elapsed() < Duration::from_secs(10),
             "{:?}",
             started.elapsed()
+        );
+    }
+
+    /// This instance holds the refresh lock and the provider does not answer within the
+    /// holder's work limit: the refresh is cut off (503, the session is not ended) and
+    /// the lock released at once, so the next request can try again without waiting for
+    /// the lock to expire.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn rp_refresh_lock_holder_took_too_long() {
+        let server = provider_harness::RedisServer::start();
+        let (auth, session) = on_redis(&server.url()).await;
+        let redis = auth.0.redis.clone().expect("redis");
+        let rt = session.refresh_token.clone().expect("rt");
+        // The provider waits 60 s (the app's own request timeout is 200 ms): the work
+        // limit of 100 ms is what cuts this refresh off.
+        let result = auth
+            .refresh_under_lock(
+                &redis,
+                &session,
+                &rt,
+                Duration::from_millis(100),
+                Duration::from_secs(30),
+            )
+            .await;
+        match result {
+            Err(RefreshError::Unavailable(why)) => {
+                assert_eq!(why, "the refresh took too long");
+            }
+            other => panic!("expected 503, got {:?}", other.map(|_| "refreshed")),
+        }
+        assert!(
+            redis
+                .lock_refresh("rt", "next", Duration::from_secs(5))
+                .await
+                .expect("lock"),
+            "the holder released the lock"
+        );
+        assert!(
+            redis
+                .published_refresh("rt", auth.sealer())
+                .await
+                .expect("read")
+                .is_none(),
+            "nothing published"
         );
     }
 }

@@ -666,9 +666,22 @@ mod rotation_tests {
 
     #[tokio::test]
     async fn unreachable_jwks_is_unavailable_not_an_unknown_key() {
-        // Nothing listens on port 9: every fetch fails, and within the cooldown the
-        // failure is reported again without a new fetch.
-        let c = cache("http://127.0.0.1:9/jwks", Duration::from_secs(3600));
+        // A server that closes every connection unanswered (held for the whole test, so
+        // no other process can take its port): every fetch fails, and within the
+        // cooldown the failure is reported again without a new fetch.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        let c = cache(&url, Duration::from_secs(3600));
         for _ in 0..2 {
             assert!(matches!(
                 c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
@@ -676,5 +689,6 @@ mod rotation_tests {
                 Err(TokenError::Jwks(_))
             ));
         }
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "one fetch");
     }
 }

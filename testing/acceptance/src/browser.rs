@@ -31,34 +31,62 @@ impl Drop for ChromeDriver {
 }
 
 impl ChromeDriver {
+    /// Starts `chromedriver` on a port of its own. It cannot be handed a listening
+    /// socket, so the port is one the OS just called free; `chromedriver` says on its
+    /// standard output that it started on that port, or exits if another process took
+    /// it meanwhile: then another port is tried.
     fn start() -> ChromeDriver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let tmp = std::env::temp_dir().join(format!("auth-chromium-{}-{port}", std::process::id()));
+        let tmp = std::env::temp_dir().join(format!("auth-chromium-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).expect("a temporary directory for Chromium");
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .env("TMPDIR", &tmp)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "chromedriver not found: ./scripts/test installs Debian's chromium and \
-                 chromium-driver (apt-get install chromium chromium-driver)",
-            );
-        let driver = ChromeDriver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            tmp,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        for _ in 0..10 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            let mut child = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .env("TMPDIR", &tmp)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect(
+                    "chromedriver not found: ./scripts/test installs Debian's chromium and \
+                     chromium-driver (apt-get install chromium chromium-driver)",
+                );
+            // Read on another thread until the end, so that its log never fills the pipe.
+            let stdout = child.stdout.take().expect("stdout");
+            let (started, said) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut started = Some(started);
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if line.contains("started successfully")
+                        && let Some(tx) = started.take()
+                    {
+                        let _ = tx.send(());
+                    }
+                }
+            });
+            match said.recv_timeout(Duration::from_secs(20)) {
+                Ok(()) => {
+                    return ChromeDriver {
+                        child,
+                        url: format!("http://127.0.0.1:{port}"),
+                        tmp,
+                    };
+                }
+                // It exited without starting (the port was taken): another port.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = child.wait();
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    panic!("chromedriver did not start within 20 s");
+                }
+            }
         }
-        driver
+        panic!("no port of its own for chromedriver after 10 tries");
     }
 }
 

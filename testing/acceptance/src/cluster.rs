@@ -237,13 +237,16 @@ pub async fn cluster_backchannel_logout_on_one_instance_ends_the_session_on_all(
 /// smaller refresh margin), serves the new tokens within 100 ms without refreshing.
 /// Without the invalidation, it would serve its cached session for up to 5 s.
 pub async fn cluster_logout_and_refresh_reach_every_instance_within_100_ms(serve: Serve) {
-    let mut c = Cluster::start(serve, 5).await;
-    // Instance 1 refreshes at 1 s before expiry, instance 0 at 4 s.
-    c.refresh_margins = [Duration::from_secs(4), Duration::from_secs(1)];
+    // 10 s tokens: instance 0 refreshes 7 s before expiry (3 s after sign-in),
+    // instance 1 at 1 s before (9 s after).
+    let mut c = Cluster::start(serve, 10).await;
+    c.refresh_margins = [Duration::from_secs(7), Duration::from_secs(1)];
     c.restart_all().await;
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let client = crate::browser_with(jar.clone());
+    let grants_before = c.stats().await["refresh_grants_ok"].as_u64().expect("n");
     let (last, hops) = sign_in_at(&client, &c.bases[0], "").await;
+    let signed_in = Instant::now();
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
     // Both instances load and keep it.
     for _ in 0..3 {
@@ -275,9 +278,13 @@ pub async fn cluster_logout_and_refresh_reach_every_instance_within_100_ms(serve
     };
     let old = token_on(1).await;
     assert_eq!(token_on(0).await, old);
-    // 1.5 s later instance 0's refresh is due (5 s tokens, 4 s margin), not instance 1's.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = c.stats().await["refresh_grants_ok"].as_u64().expect("n");
+    assert_eq!(
+        before, grants_before,
+        "the tokens read are the sign-in's (nothing refreshed within 3 s of it)"
+    );
+    // 3.5 s after sign-in, instance 0's refresh is due, not instance 1's.
+    tokio::time::sleep(Duration::from_millis(3500).saturating_sub(signed_in.elapsed())).await;
     assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::OK);
     let refreshed = Instant::now();
     let new = token_on(0).await;

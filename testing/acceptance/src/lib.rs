@@ -911,9 +911,18 @@ pub async fn rp_state_tampered(serve: Serve) {
         .expect("state")
         .1
         .into_owned();
+    // A whole other state names no pending login of this browser (the pending cookie is
+    // named after the state's first 16 characters): refused at the lookup.
+    let other = "A".repeat(state.len());
+    let r = client
+        .get(replace_param(&cb, "state", &other))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.last_event(), "LoginRefused(PendingLoginMissing)");
     // Same cookie name (its first 16 characters), another state: the pending login is
-    // found, and the constant-time comparison refuses it (the hostile suite's
-    // whole-state change stops earlier, at the cookie lookup).
+    // found, and the constant-time comparison refuses it.
     let tampered = format!("{}{}", &state[..16], "X".repeat(state.len() - 16));
     let r = client
         .get(replace_param(&cb, "state", &tampered))
@@ -937,9 +946,16 @@ pub async fn rp_callback_replay_is_rejected(serve: Serve) {
     let r = client.get(cb.clone()).send().await.expect("replay");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.last_event(), "LoginRefused(PendingLoginMissing)");
-    let r = browser().get(cb).send().await.expect("replay elsewhere");
+    assert_eq!(
+        me(&client, &app).await.status(),
+        StatusCode::OK,
+        "a replay does not end the session it started"
+    );
+    let thief = browser();
+    let r = thief.get(cb).send().await.expect("replay elsewhere");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.last_event(), "LoginRefused(PendingLoginMissing)");
+    assert_eq!(me(&thief, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 /// An acceptance scenario (see the crate docs).

@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A running `redis-server`. Dropping it kills the server and removes its files.
@@ -17,21 +18,32 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts a server on a free port and waits until it answers `PING`.
+    /// Starts a server on a port of its own and waits until it answers.
+    ///
+    /// A `redis-server` cannot be handed a listening socket, so the port is one the OS
+    /// just called free; if another process took it meanwhile, the server exits (it
+    /// cannot listen) or another server answers there (its `process_id` is not ours):
+    /// then another port is tried.
     pub fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let dir = std::env::temp_dir().join(format!("auth-redis-{}-{port}", std::process::id()));
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("auth-redis-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis dir");
         let mut server = RedisServer {
-            port,
+            port: 0,
             dir,
             child: None,
         };
-        server.restart();
-        server
+        for _ in 0..10 {
+            server.port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("no port of its own for redis-server after 10 tries");
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -87,10 +99,28 @@ impl RedisServer {
         }
     }
 
-    /// (Re)starts the server on the same port and data directory.
+    /// (Re)starts the server on the same port and data directory (the app keeps its
+    /// URL). A port another process took while the server was down is waited for.
+    ///
+    /// # Panics
+    /// When the port is not its own again within 20 s.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new("redis-server")
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.spawn() {
+            assert!(
+                Instant::now() < deadline,
+                "port {} is not free again for redis-server",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Starts `redis-server` on `self.port`: true once it answers there, false if it
+    /// could not take the port.
+    fn spawn(&mut self) -> bool {
+        let mut child = Command::new("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -109,24 +139,57 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (scripts/test installs it)");
-        self.child = Some(child);
+        let mine = format!("process_id:{}", child.id());
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.ping() {
-                return;
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return false; // it could not listen
             }
+            match self.server_info() {
+                Some(info) if info.lines().any(|l| l.trim() == mine) => {
+                    self.child = Some(child);
+                    return true;
+                }
+                Some(_) => {
+                    // Another server answers on this port.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+                None => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on port {} within 20 s",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("redis-server did not answer PING on port {}", self.port);
     }
 
-    fn ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    /// `INFO server` of whatever Redis answers on the port, if one does.
+    fn server_info(&self) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        s.write_all(b"INFO server\r\n").ok()?;
+        // A bulk string: `$<length>\r\n<text>\r\n`.
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).ok()?;
+            if n == 0 {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&reply);
+            if let Some((head, body)) = text.split_once("\r\n") {
+                // Not a bulk string (`-LOADING`, or not Redis): no answer yet.
+                let len: usize = head.strip_prefix('$')?.parse().ok()?;
+                if body.len() >= len {
+                    return Some(body[..len].to_string());
+                }
+            }
+        }
     }
 }
 

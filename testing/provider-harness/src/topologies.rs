@@ -130,11 +130,54 @@ impl RedisTopology {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// Starts a `redis-server` (made with `args(port)`, in `dir`) on a port it owns, and
+/// returns it with that port. A `redis-server` cannot be handed a listening socket, so
+/// the port is one the OS just called free; if another process took it meanwhile, the
+/// server exits (it cannot listen) or another server answers there (its `process_id`
+/// is not ours): then another port is tried.
+fn spawn_on_free_port(
+    dir: &Path,
+    args: impl Fn(u16) -> Vec<String>,
+    cli_args: impl Fn(u16) -> Vec<String>,
+) -> (Child, u16) {
+    for _ in 0..10 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = spawn_server(&args(port), dir);
+        let mine = format!("process_id:{}", child.id());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // it could not listen: another port
+            }
+            let info = cli(&cli_args(port)
+                .iter()
+                .map(String::as_str)
+                .chain(["info", "server"])
+                .collect::<Vec<_>>());
+            if info.lines().any(|l| l.trim() == mine) {
+                return (child, port);
+            }
+            if info.contains("process_id:") {
+                // Another server answers on this port.
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("no port of its own for redis-server after 10 tries");
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
 }
 
 fn fresh_dir(name: &str) -> PathBuf {
@@ -273,36 +316,37 @@ pub fn tls() -> &'static RedisTopology {
                 "ext.cnf",
             ],
         );
-        let port = free_port().to_string();
-        let args: Vec<String> = [
-            "--port",
-            "0",
-            "--tls-port",
-            &port,
-            "--bind",
-            "127.0.0.1",
-            "--tls-cert-file",
-            "server.crt",
-            "--tls-key-file",
-            "server.key",
-            "--tls-ca-cert-file",
-            "ca.crt",
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let servers = vec![spawn_server(&args, &dir)];
         let ca = dir.join("ca.crt");
-        let cli_args: Vec<String> = ["--tls", "--cacert", ca.to_str().expect("path"), "-p", &port]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let ca_path = ca.to_str().expect("path").to_string();
+        let (server, port) = spawn_on_free_port(
+            &dir,
+            |port| {
+                strings(&[
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--tls-cert-file",
+                    "server.crt",
+                    "--tls-key-file",
+                    "server.key",
+                    "--tls-ca-cert-file",
+                    "ca.crt",
+                    "--tls-auth-clients",
+                    "no",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+            },
+            |port| strings(&["--tls", "--cacert", &ca_path, "-p", &port.to_string()]),
+        );
+        let port = port.to_string();
+        let servers = vec![server];
+        let cli_args = strings(&["--tls", "--cacert", &ca_path, "-p", &port]);
         let topology = RedisTopology {
             url: format!("rediss://127.0.0.1:{port}"),
             ca_file: Some(ca),
@@ -311,11 +355,7 @@ pub fn tls() -> &'static RedisTopology {
             servers,
             kind: Kind::Tls,
         };
-        wait_for(
-            "the TLS server answering PING",
-            Duration::from_secs(20),
-            || topology.cli(&["ping"]) == "PONG",
-        );
+        assert_eq!(topology.cli(&["ping"]), "PONG");
         topology
     })
 }
@@ -325,38 +365,37 @@ pub fn cluster() -> &'static RedisTopology {
     static CLUSTER: OnceLock<RedisTopology> = OnceLock::new();
     CLUSTER.get_or_init(|| {
         let dir = fresh_dir("redis-cluster");
-        let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
         let mut servers = Vec::new();
-        for port in &ports {
-            let node_dir = dir.join(port);
+        let mut ports = Vec::new();
+        for node in 0..6 {
+            let node_dir = dir.join(format!("node{node}"));
             std::fs::create_dir_all(&node_dir).expect("node dir");
-            let args: Vec<String> = [
-                "--port",
-                port,
-                "--bind",
-                "127.0.0.1",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "2000",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            servers.push(spawn_server(&args, &node_dir));
-        }
-        for port in &ports {
-            wait_for(
-                "a cluster node answering PING",
-                Duration::from_secs(20),
-                || cli(&["-p", port, "ping"]) == "PONG",
+            // The cluster bus listens on the port + 10000: a server that cannot take
+            // either exits, and another port is tried.
+            let (server, port) = spawn_on_free_port(
+                &node_dir,
+                |port| {
+                    strings(&[
+                        "--port",
+                        &port.to_string(),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ])
+                },
+                |port| strings(&["-p", &port.to_string()]),
             );
+            servers.push(server);
+            ports.push(port.to_string());
         }
         let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let mut create = Command::new("redis-cli");
@@ -399,37 +438,54 @@ pub fn sentinel() -> &'static RedisTopology {
     static SENTINEL: OnceLock<RedisTopology> = OnceLock::new();
     SENTINEL.get_or_init(|| {
         let dir = fresh_dir("redis-sentinel");
-        let (master, replica, sentinel) = (free_port(), free_port(), free_port());
         let mut servers = Vec::new();
-        let mut server = |port: u16, extra: &[String]| {
-            let node_dir = dir.join(port.to_string());
+        let mut server = |name: &str, extra: &[String]| {
+            let node_dir = dir.join(name);
             std::fs::create_dir_all(&node_dir).expect("node dir");
-            let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            args.extend(extra.iter().cloned());
-            servers.push(spawn_server(&args, &node_dir));
+            let (child, port) = spawn_on_free_port(
+                &node_dir,
+                |port| {
+                    let mut args = strings(&[
+                        "--port",
+                        &port.to_string(),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ]);
+                    args.extend(extra.iter().cloned());
+                    args
+                },
+                |port| strings(&["-p", &port.to_string()]),
+            );
+            servers.push(child);
+            port
         };
-        server(master, &[]);
-        server(
-            replica,
+        let master = server("master", &[]);
+        let replica = server(
+            "replica",
             &["--replicaof".into(), "127.0.0.1".into(), master.to_string()],
         );
         let conf = dir.join("sentinel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "port {sentinel}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master} 1\n\
-                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n"
-            ),
-        )
-        .expect("sentinel.conf");
-        servers.push(spawn_server(
-            &[conf.to_str().expect("path").to_string(), "--sentinel".into()],
+        let (child, sentinel) = spawn_on_free_port(
             &dir,
-        ));
+            |port| {
+                // Written for each port tried (a sentinel rewrites its file as it runs).
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master} 1\n\
+                         sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n"
+                    ),
+                )
+                .expect("sentinel.conf");
+                vec![conf.to_str().expect("path").to_string(), "--sentinel".into()]
+            },
+            |port| strings(&["-p", &port.to_string()]),
+        );
+        servers.push(child);
         let s = sentinel.to_string();
         wait_for("the sentinel seeing the replica", Duration::from_secs(30), || {
             cli(&["-p", &s, "sentinel", "replicas", "mymaster"]).contains(&replica.to_string())
