@@ -215,6 +215,15 @@ fn token_validation(c: &mut Criterion) {
             ready(cached.authenticate_bearer(token)).expect("valid")
         })
     });
+    // The cache key: SHA-256 of the token (`sha2`, as the bearer cache computes it), the
+    // part of a cached validation that grows with the token's length.
+    println!("bearer token: {} bytes", access.len());
+    c.bench_function("bearer_cached/sha256_of_the_token", |b| {
+        use sha2::Digest as _;
+        b.iter(|| -> [u8; 32] {
+            sha2::Sha256::digest(std::hint::black_box(&access).as_bytes()).into()
+        })
+    });
 }
 
 /// `session/<store>`: cookie header to a signed-in session.
@@ -281,7 +290,22 @@ fn sessions(c: &mut Criterion) {
                         .expect("config"),
                 ))
                 .expect("auth");
+            // The fast path: a session this instance checked is served from memory
+            // while Redis's invalidation stream proves it fresh.
             bench_session(c, &rt, "redis", &redis);
+            // Without it (`REDIS_SESSION_CACHE=0`): the record and the logout markers
+            // read from Redis on every request, two round trips.
+            let direct = rt
+                .block_on(Auth::discover(
+                    provider
+                        .config()
+                        .with_redis_url(server.url())
+                        .with_redis_session_cache(false)
+                        .build()
+                        .expect("config"),
+                ))
+                .expect("auth");
+            bench_session(c, &rt, "redis_direct", &direct);
         } else {
             eprintln!("session/redis skipped: redis-server is not installed");
         }

@@ -35,6 +35,7 @@ pub struct BearerAuth {
 impl BearerAuth {
     fn new(
         claims: serde_json::Map<String, Value>,
+        text: Box<str>,
         token: &str,
         config: &crate::ProviderConfig,
     ) -> Self {
@@ -60,7 +61,7 @@ impl BearerAuth {
             .and_then(Value::as_str)
             .map(str::to_owned);
         Self {
-            claims: Claims::new(claims),
+            claims: Claims::from_parts(&claims, text),
             scopes,
             client_id,
             expires_at,
@@ -505,7 +506,7 @@ impl Auth {
                 let discovered = provider
                     .ready()
                     .map_err(|e| BearerError::Unavailable(e.to_string()))?;
-                let claims = discovered
+                let (claims, text) = discovered
                     .verifier
                     .bearer_token(token, bound)
                     .await
@@ -513,7 +514,7 @@ impl Auth {
                         TokenError::Jwks(why) => BearerError::Unavailable(why),
                         other => BearerError::Invalid(other),
                     })?;
-                let auth = Arc::new(BearerAuth::new(claims, token, &provider.config));
+                let auth = Arc::new(BearerAuth::new(claims, text, token, &provider.config));
                 let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();
                 let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
                 inner
@@ -940,6 +941,7 @@ mod tests {
         let claims = json!({ "sub": "alice", "exp": exp, "scope": scope });
         Arc::new(BearerAuth::new(
             claims.as_object().expect("o").clone(),
+            claims.to_string().into(),
             "tok",
             config().first(),
         ))
@@ -951,6 +953,7 @@ mod tests {
                              "permissions": ["reports:read"] });
         let b = BearerAuth::new(
             claims.as_object().expect("o").clone(),
+            claims.to_string().into(),
             "t",
             config().first(),
         );
@@ -966,6 +969,7 @@ mod tests {
         let claims = json!({ "scp": ["x", "y"] });
         let b = BearerAuth::new(
             claims.as_object().expect("o").clone(),
+            claims.to_string().into(),
             "t",
             config().first(),
         );

@@ -35,6 +35,14 @@ impl std::fmt::Debug for Claims {
 
 impl Claims {
     pub(crate) fn new(map: Map<String, Value>) -> Self {
+        // A map of JSON values always serializes.
+        let json = serde_json::to_string(&map).unwrap_or_default().into();
+        Self::from_parts(&map, json)
+    }
+
+    /// Claims whose JSON text is at hand (a verified token's payload, as received), so
+    /// it is not serialized again: `json` must be the text `map` was parsed from.
+    pub(crate) fn from_parts(map: &Map<String, Value>, json: Box<str>) -> Self {
         let text = |name: &str| map.get(name).and_then(Value::as_str).map(Box::from);
         Self {
             sub: text("sub").unwrap_or_default(),
@@ -44,8 +52,7 @@ impl Claims {
             sid: text("sid"),
             nonce: text("nonce"),
             email_verified: map.get("email_verified").and_then(Value::as_bool),
-            // A map of JSON values always serializes.
-            json: serde_json::to_string(&map).unwrap_or_default().into(),
+            json,
         }
     }
 

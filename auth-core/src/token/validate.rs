@@ -57,7 +57,7 @@ impl Verifier {
         source: TokenSource,
     ) -> Result<ClaimMap, TokenError> {
         let header = parse_header(token)?;
-        self.verify_parsed(token, &header, source).await
+        Ok(self.verify_parsed(token, &header, source).await?.0)
     }
 
     /// Verifies a token whose header `parse_header` has read. The signature is checked
@@ -67,7 +67,7 @@ impl Verifier {
         token: &str,
         header: &JoseHeader,
         source: TokenSource,
-    ) -> Result<ClaimMap, TokenError> {
+    ) -> Result<(ClaimMap, Box<str>), TokenError> {
         let alg_name = header.alg.as_deref().ok_or(TokenError::Malformed)?;
         let alg = Algorithm::from_name(alg_name)
             .filter(|a| self.algorithms.contains(a))
@@ -102,9 +102,9 @@ impl Verifier {
             .split_once('.')
             .map(|(_, p)| p)
             .ok_or(TokenError::Malformed)?;
-        let claims = decode_json(payload)?;
+        let (claims, text) = decode_claims(payload)?;
         check_claim_types(&claims)?;
-        Ok(claims)
+        Ok((claims, text))
     }
 
     /// Validates an ID token: signature, `iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `sub`,
@@ -115,7 +115,8 @@ impl Verifier {
         check: IdTokenCheck<'_>,
         source: TokenSource,
     ) -> Result<Claims, TokenError> {
-        let claims = self.verify_signature(token, source).await?;
+        let header = parse_header(token)?;
+        let (claims, text) = self.verify_parsed(token, &header, source).await?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims, &self.client_id, true)?;
         let now = self.clock.now();
@@ -144,7 +145,7 @@ impl Verifier {
                 }
             }
         }
-        Ok(Claims::new(claims))
+        Ok(Claims::from_parts(&claims, text))
     }
 
     /// Validates an access token that is a JWT issued by our issuer: signature, `iss`,
@@ -201,7 +202,7 @@ impl Verifier {
         &self,
         token: &str,
         bound: bool,
-    ) -> Result<ClaimMap, TokenError> {
+    ) -> Result<(ClaimMap, Box<str>), TokenError> {
         let header = parse_header(token)?;
         let typed_at_jwt = match header.typ.as_deref().map(str::to_ascii_lowercase) {
             Some(t) if t == "at+jwt" || t == "application/at+jwt" => true,
@@ -209,7 +210,7 @@ impl Verifier {
             None if !self.require_at_jwt => false,
             _ => return Err(TokenError::UnexpectedType),
         };
-        let claims = self
+        let (claims, text) = self
             .verify_parsed(token, &header, TokenSource::Request)
             .await?;
         // A `JWT` or untyped token could be an ID token or a logout token of the same
@@ -234,7 +235,7 @@ impl Verifier {
         if claims.contains_key("cnf") && !bound {
             return Err(TokenError::SenderConstrained);
         }
-        Ok(claims)
+        Ok((claims, text))
     }
 
     /// `aud` names one of the API audiences.
@@ -446,6 +447,19 @@ fn parse_header(token: &str) -> Result<JoseHeader, TokenError> {
 }
 
 /// A base64url (no padding) JSON part of a JWT.
+/// A token's claims, and their JSON text as received (kept by [`Claims`] as it is,
+/// rather than serialized again from the map).
+fn decode_claims(part: &str) -> Result<(ClaimMap, Box<str>), TokenError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| TokenError::Malformed)?;
+    let claims = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+    // Valid JSON from a byte slice is UTF-8 (serde_json checks it).
+    let text = String::from_utf8(bytes).map_err(|_| TokenError::Malformed)?;
+    Ok((claims, text.into_boxed_str()))
+}
+
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -957,7 +971,10 @@ mod tests {
     }
 
     async fn bearer(token: &str) -> Result<ClaimMap, TokenError> {
-        verifier().bearer_token(token, false).await
+        verifier()
+            .bearer_token(token, false)
+            .await
+            .map(|(claims, _)| claims)
     }
 
     #[tokio::test]

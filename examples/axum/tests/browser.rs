@@ -7,3 +7,8 @@ mod support;
 async fn real_browser_signs_in_reloads_and_signs_out() {
     acceptance::real_browser_signs_in_reloads_and_signs_out(support::serve, "axum").await;
 }
+
+#[tokio::test]
+async fn real_browser_over_https_keeps_host_prefixed_secure_cookies() {
+    acceptance::real_browser_over_https_keeps_host_prefixed_secure_cookies(support::serve).await;
+}

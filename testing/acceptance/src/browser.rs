@@ -36,7 +36,9 @@ impl ChromeDriver {
     /// standard output that it started on that port, or exits if another process took
     /// it meanwhile: then another port is tried.
     fn start() -> ChromeDriver {
-        let tmp = std::env::temp_dir().join(format!("auth-chromium-{}", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = std::env::temp_dir().join(format!("auth-chromium-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&tmp).expect("a temporary directory for Chromium");
         for _ in 0..10 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -326,4 +328,192 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
         (1, 1, 0),
         "{s:?}"
     );
+}
+
+/// The app behind a TLS front on loopback, as production runs it behind a
+/// TLS-terminating proxy: `APP_URL` is `https://127.0.0.1:<port>`, with a certificate
+/// made now (openssl), which Chromium is told to trust by its public key's hash.
+struct HttpsFront {
+    base: String,
+    /// base64 of the SHA-256 of the certificate's SubjectPublicKeyInfo, for
+    /// `--ignore-certificate-errors-spki-list`.
+    spki_sha256: String,
+    dir: PathBuf,
+}
+
+impl Drop for HttpsFront {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn openssl(dir: &std::path::Path, script: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+        .expect("openssl (./scripts/test installs it)");
+    assert!(out.status.success(), "{script}");
+    String::from_utf8(out.stdout)
+        .expect("text")
+        .trim()
+        .to_owned()
+}
+
+impl HttpsFront {
+    /// Listens on a loopback port; each TLS connection is forwarded to `backend`.
+    async fn start(backend: std::net::SocketAddr) -> HttpsFront {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = std::env::temp_dir().join(format!("auth-https-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        openssl(
+            &dir,
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+             -keyout key.pem -out cert.pem -days 1 -subj /CN=127.0.0.1 \
+             -addext subjectAltName=IP:127.0.0.1",
+        );
+        let spki_sha256 = openssl(
+            &dir,
+            "openssl pkey -in key.pem -pubout -outform der | openssl dgst -sha256 -binary | openssl base64 -A",
+        );
+        let cert = CertificateDer::from_pem_file(dir.join("cert.pem")).expect("cert");
+        let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("https://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let Ok(mut app) = tokio::net::TcpStream::connect(backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut app).await;
+                });
+            }
+        });
+        HttpsFront {
+            base,
+            spki_sha256,
+            dir,
+        }
+    }
+}
+
+/// An acceptance scenario, in headless Chromium over https: the cookies take their
+/// secure form (`__Host-` prefix, `Secure`), which a browser accepts only from a
+/// secure origin and only with `Path=/` and no `Domain`. Signing in proves both the
+/// pending-login cookie and the session cookie were accepted and sent back (the
+/// callback needs the first, `/me` the second); signing out removes the session
+/// cookie.
+pub async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(serve: Serve) {
+    crate::init();
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let front = HttpsFront::start(backend.local_addr().expect("addr")).await;
+    let base = front.base.clone();
+    let provider = DevProvider::builder()
+        .app(&base)
+        .start()
+        .await
+        .expect("dev provider");
+    let config = provider.auth_config(&base).build().expect("config");
+    let auth = auth_core::Auth::discover(config).await.expect("discovery");
+    assert_eq!(auth.session_cookie().name, "__Host-auth_session");
+    let _app = serve(auth, backend);
+    let issuer = provider.issuer().to_owned();
+
+    let driver = ChromeDriver::start();
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium_binary(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=900,700",
+                     format!("--ignore-certificate-errors-spki-list={}", front.spki_sha256)],
+        },
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session");
+
+    browser.goto(&format!("{base}/")).await.expect("open /");
+    wait_for_text(&browser, "You are not signed in.").await;
+    browser
+        .find(Locator::Css("a[href='/auth/login']"))
+        .await
+        .expect("sign-in link")
+        .click()
+        .await
+        .expect("click sign in");
+    wait_for_url(&browser, "the provider's sign-in page", |u| {
+        u.as_str().starts_with(&format!("{issuer}/authorize"))
+    })
+    .await;
+    browser
+        .find(Locator::Css("button[value='alice']"))
+        .await
+        .expect("Alice's button")
+        .click()
+        .await
+        .expect("click Alice");
+    wait_for_url(&browser, "the app after sign-in", |u| {
+        u.as_str().starts_with(&base) && u.path() == "/"
+    })
+    .await;
+    wait_for_text(&browser, "Signed in as Alice Example").await;
+    let cookies = browser.get_all_cookies().await.expect("cookies");
+    let names: Vec<&str> = cookies.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["__Host-auth_session"], "{cookies:?}");
+    let session = &cookies[0];
+    assert_eq!(session.secure(), Some(true));
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(session.same_site(), Some(cookie::SameSite::Lax));
+    assert_eq!(session.path(), Some("/"));
+    // WebDriver reports a host-only cookie's domain as the host itself.
+    assert!(
+        session.domain().is_none_or(|d| d == "127.0.0.1"),
+        "{session:?}"
+    );
+
+    browser.goto(&format!("{base}/me")).await.expect("open /me");
+    wait_for_text(&browser, "alice@example.com").await;
+
+    browser.goto(&format!("{base}/")).await.expect("open /");
+    browser
+        .find(Locator::Css(
+            "form[method='post'][action='/auth/logout'] button",
+        ))
+        .await
+        .expect("sign-out button")
+        .click()
+        .await
+        .expect("click sign out");
+    wait_for_url(&browser, "the app after sign-out", |u| {
+        u.as_str().starts_with(&base) && u.path() == "/"
+    })
+    .await;
+    wait_for_text(&browser, "You are not signed in.").await;
+    let cookies = browser.get_all_cookies().await.expect("cookies");
+    assert!(cookies.is_empty(), "signed out: {cookies:?}");
+    let _ = browser.close().await;
 }
