@@ -6,8 +6,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::test::{TestRequest, call_service, init_service};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use auth_actix::auth_core::AuthConfigBuilder;
+use auth_actix::auth_core::tower_sessions_core::session::Id as RecordId;
 use auth_actix::auth_core::tower_sessions_core::session::Record;
-use auth_actix::auth_core::{ProviderEndpoints, SessionId, SessionStore, StoreError};
+use auth_actix::auth_core::{ProviderEndpoints, SessionStore, StoreError};
 use auth_actix::{
     Auth, AuthConfig, AuthExt, AuthUser, BearerUser, MaybeAuthUser, MaybeBearerUser, RequireAuth,
     auth_middleware, auth_routes,
@@ -274,11 +275,11 @@ impl SessionStore for DownStore {
         Err(StoreError::Backend("down".into()))
     }
 
-    async fn load(&self, _: &SessionId) -> Result<Option<Record>, StoreError> {
+    async fn load(&self, _: &RecordId) -> Result<Option<Record>, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
 
-    async fn delete(&self, _: &SessionId) -> Result<(), StoreError> {
+    async fn delete(&self, _: &RecordId) -> Result<(), StoreError> {
         Err(StoreError::Backend("down".into()))
     }
 }

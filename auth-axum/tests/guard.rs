@@ -2,8 +2,9 @@
 //! discovery) and no provider running.
 
 use auth_axum::auth_core::AuthConfigBuilder;
+use auth_axum::auth_core::tower_sessions_core::session::Id as RecordId;
 use auth_axum::auth_core::tower_sessions_core::session::Record;
-use auth_axum::auth_core::{ProviderEndpoints, SessionId, SessionStore, StoreError};
+use auth_axum::auth_core::{ProviderEndpoints, SessionStore, StoreError};
 use auth_axum::{Auth, AuthConfig, AuthUser, BearerUser, auth_layer, auth_router, require_auth};
 use axum::Router;
 use axum::body::Body;
@@ -226,11 +227,11 @@ impl SessionStore for DownStore {
         Err(StoreError::Backend("down".into()))
     }
 
-    async fn load(&self, _: &SessionId) -> Result<Option<Record>, StoreError> {
+    async fn load(&self, _: &RecordId) -> Result<Option<Record>, StoreError> {
         Err(StoreError::Backend("down".into()))
     }
 
-    async fn delete(&self, _: &SessionId) -> Result<(), StoreError> {
+    async fn delete(&self, _: &RecordId) -> Result<(), StoreError> {
         Err(StoreError::Backend("down".into()))
     }
 }

@@ -266,7 +266,6 @@ fn sessions(c: &mut Criterion) {
                 .config()
                 .with_session_store(auth_core::MemoryStore::default())
                 .with_session_encryption_key_hex(&"cd".repeat(32))
-                .expect("key")
                 .build()
                 .expect("config"),
         ))

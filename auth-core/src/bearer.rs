@@ -734,7 +734,6 @@ mod tests {
             b.with_api_audience("https://api.test")
                 .with_redis_url(server.url())
                 .with_app_secret_hex(&"ab".repeat(32))
-                .expect("key")
         };
         let one = auth(Arc::new(AtomicI64::new(NOW)), shared).await;
         let two = auth(Arc::new(AtomicI64::new(NOW)), shared).await;

@@ -347,13 +347,13 @@ impl AuthConfig {
             )?));
         }
         if let Some(s) = get("APP_SECRET") {
-            b = b.with_app_secret_hex(&s)?;
+            b = b.with_app_secret_hex(&s);
         }
         if let Some(s) = get("OIDC_API_SCOPES") {
             b = b.with_required_api_scopes(s.split_whitespace());
         }
         if let Some(s) = get("SESSION_ENCRYPTION_KEY") {
-            b = b.with_session_encryption_key_hex(&s)?;
+            b = b.with_session_encryption_key_hex(&s);
         }
         if let Some(s) = get("SESSION_LIFETIME_SECS") {
             b = b.with_session_lifetime(Duration::from_secs(parse_secs(
@@ -628,6 +628,8 @@ pub struct AuthConfigBuilder {
     named: bool,
     /// A provider setting called on a builder of several providers.
     misplaced: Option<&'static str>,
+    /// The first error of a setter that checks its value.
+    error: Option<ConfigError>,
     route_prefix: String,
     post_logout_redirect_uri: Option<String>,
     leeway: Duration,
@@ -660,6 +662,7 @@ impl AuthConfigBuilder {
             providers,
             named,
             misplaced: None,
+            error: None,
             route_prefix: "/auth".into(),
             post_logout_redirect_uri: None,
             leeway: Duration::from_secs(60),
@@ -892,18 +895,33 @@ impl AuthConfigBuilder {
 
     /// The cookie encryption key, as hex of at least 32 bytes (`APP_SECRET`). Every
     /// instance of the app must share it. Without it, a random key is made per start.
-    pub fn with_app_secret_hex(mut self, hex_key: &str) -> Result<Self, ConfigError> {
-        self.cookie_key = Some(key_from_hex("APP_SECRET", hex_key)?);
-        Ok(self)
+    /// A key that is not such hex is reported by [`AuthConfigBuilder::build`].
+    pub fn with_app_secret_hex(mut self, hex_key: &str) -> Self {
+        match key_from_hex("APP_SECRET", hex_key) {
+            Ok(key) => self.cookie_key = Some(key),
+            Err(e) => self.fail(e),
+        }
+        self
     }
 
     /// The key that encrypts session records in an external store (Redis, or a store
     /// given with [`AuthConfigBuilder::with_session_store`]), as hex of at least 32
     /// bytes (`SESSION_ENCRYPTION_KEY`). Without it, a key is derived from
     /// `APP_SECRET`; with neither, records are stored in clear (with a warning).
-    pub fn with_session_encryption_key_hex(mut self, hex_key: &str) -> Result<Self, ConfigError> {
-        self.session_key = Some(key_from_hex("SESSION_ENCRYPTION_KEY", hex_key)?);
-        Ok(self)
+    ///
+    /// A key that is not such hex is reported by [`AuthConfigBuilder::build`].
+    pub fn with_session_encryption_key_hex(mut self, hex_key: &str) -> Self {
+        match key_from_hex("SESSION_ENCRYPTION_KEY", hex_key) {
+            Ok(key) => self.session_key = Some(key),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// Records the first setter error, for [`AuthConfigBuilder::build`] to return: the
+    /// chain of setters is never broken (as `reqwest::ClientBuilder` does).
+    fn fail(&mut self, error: ConfigError) {
+        self.error.get_or_insert(error);
     }
 
     /// Endpoints for a provider without discovery. When set, discovery is not used.
@@ -1047,7 +1065,10 @@ impl AuthConfigBuilder {
     }
 
     /// Checks everything and returns the configuration.
-    pub fn build(self) -> Result<AuthConfig, ConfigError> {
+    pub fn build(mut self) -> Result<AuthConfig, ConfigError> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
         if let Some(setting) = self.misplaced {
             return Err(ConfigError::Invalid {
                 name: setting,
@@ -1491,6 +1512,50 @@ mod tests {
         vars.push(("APP_SECRET", "abcd"));
         let err = AuthConfig::from_lookup(env(&vars)).unwrap_err();
         assert!(err.to_string().contains("too short"));
+    }
+
+    /// A setter that checks its value never breaks the chain: its error is kept, the
+    /// first one wins, and `build()` returns it.
+    #[test]
+    fn rp_malformed_key_refused_by_build_after_the_chain() {
+        let err = AuthConfig::builder(
+            "https://id.example.com",
+            "client",
+            "https://app.example.com",
+        )
+        .with_app_secret_hex("not hex")
+        .with_session_encryption_key_hex("abcd")
+        .with_leeway(Duration::from_secs(5))
+        .build()
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    name: "APP_SECRET",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = AuthConfig::builder(
+            "https://id.example.com",
+            "client",
+            "https://app.example.com",
+        )
+        .with_session_encryption_key_hex("abcd")
+        .build()
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    name: "SESSION_ENCRYPTION_KEY",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -81,9 +81,12 @@ pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink, S
 pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
 pub use session::AuthSession;
-pub use store::{Authenticated, SessionStore, SharedStore, StoreError};
+pub use store::{Authenticated, SessionId, SessionStore, SharedStore, StoreError};
 pub use token::{Algorithm, Claims, TokenError};
-pub use tower_sessions_core::{self, session::Id as SessionId};
+/// The store trait's crate: a custom store implements [`SessionStore`] with its
+/// `session::{Id, Record}`. Re-exported (a 0.x crate in our API) because that trait is
+/// the point: any tower-sessions store (Redis, SQL...) works unchanged.
+pub use tower_sessions_core;
 pub use web::{SessionCookie, is_api_request, request_cookies};
 pub use workos::SwitchOrganizationError;
 

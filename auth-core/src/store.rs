@@ -24,6 +24,18 @@ const TOUCH_GUARD_SECS: i64 = 10;
 /// The longest session cookie value read (a tower-sessions id is 22 characters).
 const MAX_SESSION_ID_LEN: usize = 64;
 
+/// The id of a signed-in session, as its cookie carries it. The id is a bearer
+/// credential: its `Debug` never prints it (nor does anything in this crate log it).
+/// A store sees the record id derived from it (a keyed hash when records are sealed).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(pub(crate) Id);
+
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionId(..)")
+    }
+}
+
 /// A session store shared by every clone of [`Auth`] and every worker thread. Its
 /// `Debug` never prints the store (which could print every session's tokens).
 #[derive(Clone)]
@@ -105,7 +117,10 @@ impl Auth {
 
     /// The session id a request carries in its session cookie, from its `Cookie`
     /// header values. Only the value's shape is checked here; the store decides.
-    pub fn session_id<'a>(&self, cookie_headers: impl Iterator<Item = &'a [u8]>) -> Option<Id> {
+    pub fn session_id<'a>(
+        &self,
+        cookie_headers: impl Iterator<Item = &'a [u8]>,
+    ) -> Option<SessionId> {
         let name = self.session_cookie().name;
         for raw in cookie_headers {
             let Ok(s) = std::str::from_utf8(raw) else {
@@ -116,7 +131,7 @@ impl Auth {
                     && c.value().len() <= MAX_SESSION_ID_LEN
                     && let Ok(id) = c.value().parse::<Id>()
                 {
-                    return Some(id);
+                    return Some(SessionId(id));
                 }
             }
         }
@@ -124,7 +139,7 @@ impl Auth {
     }
 
     /// The session id of a request with `http` 1.x headers.
-    pub fn session_id_from_headers(&self, headers: &HeaderMap) -> Option<Id> {
+    pub fn session_id_from_headers(&self, headers: &HeaderMap) -> Option<SessionId> {
         self.session_id(
             headers
                 .get_all(http::header::COOKIE)
@@ -136,8 +151,8 @@ impl Auth {
     /// Loads, checks and (when needed) refreshes the session of `id`: a refreshed
     /// session is stored again, an ended one (back-channel logout, lifetime, refused
     /// refresh) is deleted. Every adapter's extractor calls this.
-    pub async fn authenticate(&self, id: Option<&Id>) -> Authenticated {
-        let Some(id) = id else {
+    pub async fn authenticate(&self, id: Option<&SessionId>) -> Authenticated {
+        let Some(SessionId(id)) = id else {
             return Authenticated::Anonymous;
         };
         // The fast path: a session this instance checked, and no instance changed or
@@ -233,10 +248,10 @@ impl Auth {
     /// `Set-Cookie` value.
     pub(crate) async fn start_session(
         &self,
-        previous: Option<&Id>,
+        previous: Option<&SessionId>,
         session: &AuthSession,
     ) -> Result<String, StoreError> {
-        if let Some(old) = previous {
+        if let Some(SessionId(old)) = previous {
             self.delete_session(old).await?;
         }
         let lifetime = self.0.config.session_lifetime.as_secs() as i64;
@@ -265,10 +280,10 @@ impl Auth {
     /// `id_token_hint`), with the `Set-Cookie` value that removes the cookie.
     pub(crate) async fn end_session(
         &self,
-        id: Option<&Id>,
+        id: Option<&SessionId>,
     ) -> (Option<Arc<AuthSession>>, Result<(), StoreError>, String) {
         let removal = self.session_cookie_value("", 0);
-        let Some(id) = id else {
+        let Some(SessionId(id)) = id else {
             return (None, Ok(()), removal);
         };
         let session = self.load_session(id).await.ok().flatten();
@@ -539,7 +554,7 @@ mod tests {
     }
 
     /// Whether `id` is signed out (the store works in these tests).
-    async fn anonymous(auth: &Auth, id: &Id) -> bool {
+    async fn anonymous(auth: &Auth, id: &SessionId) -> bool {
         match auth.authenticate(Some(id)).await {
             Authenticated::User(_) => false,
             Authenticated::Anonymous => true,
@@ -555,13 +570,12 @@ mod tests {
         let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
             b.with_session_store(shared)
                 .with_session_encryption_key_hex(&key_hex)
-                .expect("key")
         })
         .await;
         (auth, external)
     }
 
-    async fn signed_in(auth: &Auth, s: &AuthSession) -> Id {
+    async fn signed_in(auth: &Auth, s: &AuthSession) -> SessionId {
         let cookie = auth.start_session(None, s).await.expect("stored");
         let value = cookie
             .split(';')
@@ -569,7 +583,7 @@ mod tests {
             .and_then(|c| c.split_once('='))
             .expect("cookie")
             .1;
-        value.parse().expect("id")
+        SessionId(value.parse().expect("id"))
     }
 
     #[tokio::test]
@@ -661,8 +675,8 @@ mod tests {
         s.access_token = AccessToken::new("ACCESS-SECRET");
         let id = signed_in(&auth, &s).await;
         // Nothing under the id the browser holds; the record is sealed.
-        assert!(external.load(&id).await.unwrap().is_none());
-        let key = auth.store_id(&id);
+        assert!(external.load(&id.0).await.unwrap().is_none());
+        let key = auth.store_id(&id.0);
         let record = external.load(&key).await.unwrap().expect("record");
         let stored = serde_json::to_string(&record.data).unwrap();
         assert!(!stored.contains("ACCESS-SECRET"), "{stored}");
@@ -672,13 +686,23 @@ mod tests {
         assert_eq!(back.access_token().secret(), "ACCESS-SECRET");
     }
 
+    /// A session id is a bearer credential: `Debug` (and so `{:?}` in a log line or a
+    /// panic message) never shows it.
+    #[test]
+    fn session_id_debug_is_redacted() {
+        let id = Id::default();
+        let shown = format!("{:?}", SessionId(id));
+        assert_eq!(shown, "SessionId(..)");
+        assert!(!shown.contains(&id.to_string()));
+    }
+
     #[tokio::test]
     async fn rejects_a_forged_record_in_clear_when_records_are_sealed() {
         let (auth, external) = sealed("cd".repeat(32)).await;
-        let id = Id::default();
+        let id = SessionId(Id::default());
         // Someone who can write to the store plants a session in clear for a cookie id.
         let mut forged = Record {
-            id: auth.store_id(&id),
+            id: auth.store_id(&id.0),
             data: [(
                 AuthSession::KEY.to_string(),
                 serde_json::to_value(session(None)).unwrap(),
@@ -695,7 +719,7 @@ mod tests {
     async fn rejects_a_sealed_record_that_was_altered() {
         let (auth, external) = sealed("cd".repeat(32)).await;
         let id = signed_in(&auth, &session(None)).await;
-        let key = auth.store_id(&id);
+        let key = auth.store_id(&id.0);
         let mut record = external.load(&key).await.unwrap().expect("record");
         let sealed = record.data[AuthSession::KEY].as_str().unwrap().to_string();
         let altered = format!("{}A", &sealed[..sealed.len() - 1]);
@@ -762,7 +786,7 @@ mod tests {
         let mut expired = session(None);
         expired.expires_at = Some(T0 - 10);
         let id = signed_in(&auth, &expired).await;
-        let _ = auth_cell.set((auth.clone(), id));
+        let _ = auth_cell.set((auth.clone(), id.0));
         match auth.authenticate(Some(&id)).await {
             Authenticated::User(s) => assert_eq!(s.access_token().secret(), "at-2"),
             other => panic!("the renewed session must survive: {other:?}"),

@@ -634,7 +634,7 @@ impl Auth {
         before: &crate::AuthSession,
         switched: crate::AuthSession,
     ) -> Result<bool, crate::StoreError> {
-        let current = self.load_session(id).await?;
+        let current = self.load_session(&id.0).await?;
         let unchanged = current.is_some_and(|c| match (&c.refresh_token, &before.refresh_token) {
             (Some(a), Some(b)) => crate::secret::constant_time_eq(a.secret(), b.secret()),
             _ => false,
@@ -645,7 +645,7 @@ impl Auth {
             );
             return Ok(false);
         }
-        self.save_session(id, &std::sync::Arc::new(switched))
+        self.save_session(&id.0, &std::sync::Arc::new(switched))
             .await?;
         Ok(true)
     }

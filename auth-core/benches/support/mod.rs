@@ -129,7 +129,6 @@ impl MockProvider {
             ))
             .with_api_audience(API)
             .with_app_secret_hex(&"ab".repeat(32))
-            .expect("key")
     }
 }
 

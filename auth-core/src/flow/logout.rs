@@ -432,4 +432,79 @@ mod tests {
         assert!(r.is_logged_out(&session(None, 90)));
         assert!(!r.is_logged_out(&session(None, 101)));
     }
+
+    /// Back-channel logout while Redis is down: the logout cannot be recorded where
+    /// every instance reads it, so it is refused as unavailable (the route's 503, which
+    /// the provider retries), not accepted and half done; once Redis is back, the same
+    /// token (the provider's retry) is accepted, not taken for a replay.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn rp_backchannel_logout_while_redis_is_down_is_unavailable() {
+        use jsonwebtoken::{EncodingKey, Header, encode};
+        let jwks = include_str!("../token/testdata/jwks.json");
+        let app =
+            axum::Router::new().route("/jwks", axum::routing::get(move || async move { jwks }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut redis = provider_harness::RedisServer::start();
+        let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+        let config = crate::AuthConfig::builder(&issuer, "client", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .with_redis_url(redis.url())
+            .with_redis_timeout(std::time::Duration::from_millis(300))
+            .with_app_secret_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+            .build()
+            .expect("config");
+        let auth = Auth::discover(config).await.expect("auth");
+        let now = auth.0.config.clock.now();
+        let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some("rsa1".into());
+        header.typ = Some("logout+jwt".into());
+        let claims = serde_json::json!({
+            "iss": issuer, "aud": "client", "iat": now, "exp": now + 120, "jti": "j-down",
+            "sid": "s-1", "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        let key =
+            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
+        let body = format!(
+            "logout_token={}",
+            encode(&header, &claims, &key).expect("sign")
+        );
+
+        redis.stop();
+        match auth.backchannel_logout(body.as_bytes()).await {
+            Err(BackchannelError::Unavailable(_)) => {}
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        let r = auth.backchannel_response(body.as_bytes()).await;
+        assert_eq!(r.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+
+        redis.restart();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            match auth.backchannel_logout(body.as_bytes()).await {
+                Ok(()) => break,
+                Err(BackchannelError::Unavailable(why)) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "Redis is back, the logout still fails: {why}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("the retry must be accepted, got {e:?}"),
+            }
+        }
+        // The logout is recorded in Redis: a session of that `sid` that began before it
+        // is over.
+        let mut before = session(Some("s-1"), now - 10);
+        before.claims = before.claims.with("iss", serde_json::json!(issuer));
+        assert_eq!(auth.logged_out(&before).await, Ok(true));
+    }
 }

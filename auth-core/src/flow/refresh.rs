@@ -620,7 +620,6 @@ mod tests {
                 .with_app_secret_hex(
                     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
                 )
-                .expect("secret")
                 .build()
                 .expect("config");
         let auth = Auth::discover(config).await.expect("auth");

@@ -111,8 +111,7 @@ impl Cluster {
         }
         let builder = builder
             .with_redis_timeout(Duration::from_millis(500))
-            .with_app_secret_hex(APP_SECRET)
-            .expect("app secret");
+            .with_app_secret_hex(APP_SECRET);
         let config = (self.tweak)(builder).build().expect("config");
         let auth = Auth::discover(config).await.expect("discovery");
         self.auths[i] = Some(auth.clone());

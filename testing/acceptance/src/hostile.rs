@@ -544,7 +544,7 @@ pub async fn rp_callback_after_the_pending_login_expired_refused(serve: Serve) {
 struct FlakyStore {
     inner: auth_core::MemoryStore,
     fail_writes: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    last: std::sync::Arc<std::sync::Mutex<Option<auth_core::SessionId>>>,
+    last: std::sync::Arc<std::sync::Mutex<Option<auth_core::tower_sessions_core::session::Id>>>,
 }
 
 impl std::fmt::Debug for FlakyStore {
@@ -573,11 +573,14 @@ impl auth_core::SessionStore for FlakyStore {
     }
     async fn load(
         &self,
-        id: &auth_core::SessionId,
+        id: &auth_core::tower_sessions_core::session::Id,
     ) -> Result<Option<Record>, auth_core::StoreError> {
         self.inner.load(id).await
     }
-    async fn delete(&self, id: &auth_core::SessionId) -> Result<(), auth_core::StoreError> {
+    async fn delete(
+        &self,
+        id: &auth_core::tower_sessions_core::session::Id,
+    ) -> Result<(), auth_core::StoreError> {
         self.inner.delete(id).await
     }
 }

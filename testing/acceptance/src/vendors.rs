@@ -310,7 +310,6 @@ pub async fn workos_user_management_switches_organization_with_redis_sessions(se
                 .with_app_secret_hex(
                     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
                 )
-                .expect("app secret")
         },
     )
     .await;
