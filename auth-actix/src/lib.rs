@@ -43,6 +43,7 @@
 //!
 //! [actix-web]: https://actix.rs
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -29,6 +29,7 @@
 //! |---|---|
 //! | `redis` | Redis as the store shared by several instances (`REDIS_URL`): sessions, back-channel logouts, single-flight refresh |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -177,6 +177,7 @@ impl From<&Auth> for Auth {
 }
 
 /// The start of a login: where to send the browser, and the cookies to set.
+#[non_exhaustive]
 #[derive(Debug)]
 pub struct LoginStart {
     /// The provider's authorization URL with every parameter.

@@ -366,13 +366,14 @@ impl AuthConfig {
             b = b.with_idle_timeout((secs > 0).then(|| Duration::from_secs(secs)));
         }
         if let Some(s) = get("REDIS_URL").filter(|s| !s.trim().is_empty()) {
-            b = b.with_redis_url(s.trim());
+            // Without the `redis` feature, kept for `build()` to name the feature.
+            b.redis_url = Some(RedisUrl(s.trim().to_owned()));
         }
         if let Some(s) = get("REDIS_CA_FILE").filter(|s| !s.trim().is_empty()) {
-            b = b.with_redis_ca_file(s.trim());
+            b.redis_ca_file = Some(s.trim().into());
         }
         if let Some(v) = get("REDIS_SESSION_CACHE").filter(|s| !s.trim().is_empty()) {
-            b = b.with_redis_session_cache(switch(Some(v), "REDIS_SESSION_CACHE")?);
+            b.redis_session_cache = switch(Some(v), "REDIS_SESSION_CACHE")?;
         }
         match get("SESSION_STORE_PLAINTEXT").as_deref().map(str::trim) {
             None | Some("") => {}
@@ -519,10 +520,14 @@ fn provider_from_lookup(
         p = p.with_pushed_authorization_requests(true);
     }
     if let Some(s) = var("PROVIDER") {
-        p = p.with_provider_kind(ProviderKind::parse(s.trim()).ok_or(ConfigError::Invalid {
-            name: "OIDC_PROVIDER",
-            reason: "expected one of generic, scalekit, workos, auth0, keycloak, entra, google, okta".into(),
-        })?);
+        let kind =
+            s.trim()
+                .parse()
+                .map_err(|e: crate::UnknownProviderKind| ConfigError::Invalid {
+                    name: "OIDC_PROVIDER",
+                    reason: e.to_string(),
+                })?;
+        p = p.with_provider_kind(kind);
     }
     if switch(var("USERINFO"), "OIDC_USERINFO")? {
         p = p.with_userinfo_at_sign_in(true);
@@ -1004,15 +1009,17 @@ impl AuthConfigBuilder {
         self
     }
 
+    #[cfg(feature = "redis")]
     /// Keep sessions, back-channel logouts and refresh coordination in Redis
     /// (`redis://[:password@]host[:port][/db]`), so that several instances share them.
-    /// Needs the `redis` feature. Unless a store was given with
+    /// Unless a store was given with
     /// [`AuthConfigBuilder::with_session_store`], sessions are stored there too.
     pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(RedisUrl(url.into()));
         self
     }
 
+    #[cfg(feature = "redis")]
     /// The CA certificates (PEM) that a `rediss://` server's certificate must chain to
     /// (`REDIS_CA_FILE`); without it, the system's roots.
     pub fn with_redis_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
@@ -1029,6 +1036,7 @@ impl AuthConfigBuilder {
         self
     }
 
+    #[cfg(feature = "redis")]
     /// Whether each instance keeps the sessions it has checked in memory, invalidated
     /// through Redis pub/sub within 100 ms of a change on any instance
     /// (`REDIS_SESSION_CACHE`, default on; 0 reads Redis on every request). Only when
@@ -1038,6 +1046,7 @@ impl AuthConfigBuilder {
         self
     }
 
+    #[cfg(feature = "redis")]
     /// The longest wait for one Redis command (default 2 s); past it the request
     /// answers 503.
     pub fn with_redis_timeout(mut self, timeout: Duration) -> Self {
@@ -1682,6 +1691,7 @@ mod tests {
         assert!(b().with_idle_timeout(Some(Duration::MAX)).build().is_err());
         assert!(b().with_idle_timeout(Some(Duration::ZERO)).build().is_err());
         assert!(b().with_request_timeout(Duration::MAX).build().is_err());
+        #[cfg(feature = "redis")]
         assert!(b().with_redis_timeout(Duration::ZERO).build().is_err());
         assert!(b().with_refresh_margin(Duration::MAX).build().is_err());
         assert!(b().with_idle_timeout(None).build().is_ok());

@@ -30,8 +30,8 @@
 //! | feature | what |
 //! |---|---|
 //! | `redis` | Redis as the store shared by several instances: sessions, back-channel logouts, single-flight refresh (`REDIS_URL`) |
-//! | `fuzzing` | entry points for the cargo-fuzz targets in `fuzz/`; not a public API |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -75,7 +75,7 @@ pub use flow::logout::BackchannelError;
 pub use flow::refresh::{RefreshError, SessionEnd, SessionStatus};
 pub use http_client::HttpError;
 pub use memory_store::MemoryStore;
-pub use presets::{ParameterNames, Preset, ProviderKind, Signup};
+pub use presets::{ParameterNames, Preset, ProviderKind, Signup, UnknownProviderKind};
 pub use provider::{DiscoveryError, ProviderEndpoints};
 pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile};
 pub use return_to::sanitize_return_to;
@@ -93,9 +93,9 @@ pub use workos::SwitchOrganizationError;
 /// Re-exported so adapters and users share one `http` version.
 pub use http;
 
-/// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`); not a public
-/// API.
-#[cfg(feature = "fuzzing")]
+/// Entry points for the cargo-fuzz targets in `fuzz/`: compiled only under
+/// `cargo fuzz`, which builds every crate with `--cfg fuzzing`; not a public API.
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod __fuzz {
     /// Parses a JWK set as the JWKS cache does: the number of keys it would use.

@@ -80,6 +80,7 @@ pub enum ProviderKind {
 }
 
 /// The wire name of each typed login option; `None` when the provider has none.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParameterNames {
     /// For [`LoginOptions::organization_id`].
@@ -121,12 +122,23 @@ impl Signup {
     }
 }
 
-impl ProviderKind {
-    /// Parses `OIDC_PROVIDER`: `generic`, `scalekit`, `workos` (AuthKit as an OpenID
-    /// provider), `workos-user-management`, `auth0`, `keycloak`, `entra` (or
+impl ProviderKind {}
+
+/// `OIDC_PROVIDER` names no provider kind this crate knows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "expected one of generic, scalekit, workos, workos-user-management, auth0, keycloak, entra, google, okta"
+)]
+pub struct UnknownProviderKind;
+
+impl std::str::FromStr for ProviderKind {
+    type Err = UnknownProviderKind;
+
+    /// Parses `OIDC_PROVIDER` (any case): `generic`, `scalekit`, `workos` (AuthKit as
+    /// an OpenID provider), `workos-user-management`, `auth0`, `keycloak`, `entra` (or
     /// `entra_id`, `azure`), `google`, `okta`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name.to_ascii_lowercase().as_str() {
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Ok(match name.to_ascii_lowercase().as_str() {
             "generic" | "oidc" => ProviderKind::Generic,
             "scalekit" => ProviderKind::Scalekit,
             "workos" | "authkit" | "workos_authkit" | "workos-authkit" => {
@@ -140,10 +152,12 @@ impl ProviderKind {
             "entra" | "entra_id" | "azure" | "azure_ad" => ProviderKind::EntraId,
             "google" => ProviderKind::Google,
             "okta" => ProviderKind::Okta,
-            _ => return None,
+            _ => return Err(UnknownProviderKind),
         })
     }
+}
 
+impl ProviderKind {
     /// The names of the login parameters.
     pub fn parameter_names(self) -> ParameterNames {
         let generic = ParameterNames {
@@ -771,16 +785,13 @@ mod tests {
 
     #[test]
     fn provider_names_parse() {
-        assert_eq!(ProviderKind::parse("Auth0"), Some(ProviderKind::Auth0));
-        assert_eq!(ProviderKind::parse("entra"), Some(ProviderKind::EntraId));
+        assert_eq!("Auth0".parse(), Ok(ProviderKind::Auth0));
+        assert_eq!("entra".parse(), Ok(ProviderKind::EntraId));
+        assert_eq!("workos".parse(), Ok(ProviderKind::WorkosAuthkit));
         assert_eq!(
-            ProviderKind::parse("workos"),
-            Some(ProviderKind::WorkosAuthkit)
+            "workos-user-management".parse(),
+            Ok(ProviderKind::WorkosUserManagement)
         );
-        assert_eq!(
-            ProviderKind::parse("workos-user-management"),
-            Some(ProviderKind::WorkosUserManagement)
-        );
-        assert_eq!(ProviderKind::parse("nope"), None);
+        assert_eq!("nope".parse::<ProviderKind>(), Err(UnknownProviderKind));
     }
 }

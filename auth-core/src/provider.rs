@@ -56,6 +56,7 @@ pub enum DiscoveryError {
 }
 
 /// Endpoints of a provider, for providers without discovery (or to override it).
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct ProviderEndpoints {
     /// The authorization endpoint.

@@ -46,6 +46,7 @@ pub fn is_api_request(headers: &HeaderMap) -> bool {
 }
 
 /// Attributes of the session cookie, the same for every adapter.
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct SessionCookie {
     /// `__Host-auth_session` over https, `auth_session` on plain-http loopback.

@@ -34,9 +34,13 @@ impl Prompt {
             Prompt::None => "none",
         }
     }
+}
 
-    /// Parses a wire value.
-    pub fn parse(s: &str) -> Option<Self> {
+impl std::str::FromStr for Prompt {
+    type Err = LoginOptionError;
+
+    /// Parses a wire value (exact, as OpenID Connect Core §3.1.2.1 spells it).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         [
             Prompt::Login,
             Prompt::Create,
@@ -46,6 +50,7 @@ impl Prompt {
         ]
         .into_iter()
         .find(|p| p.as_str() == s)
+        .ok_or(LoginOptionError::UnknownPrompt)
     }
 }
 
@@ -57,6 +62,7 @@ impl fmt::Display for Prompt {
 
 /// Parameters a login may add to the authorization request. Vendor parameters are
 /// typed; anything else goes through [`LoginOptions::with_extra`].
+#[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoginOptions {
     /// `prompt`.
@@ -262,7 +268,7 @@ impl LoginOptions {
                         return Err(LoginOptionError::Repeated("prompt".into()));
                     }
                     seen.push("prompt".into());
-                    opts.prompt = Some(Prompt::parse(&v).ok_or(LoginOptionError::UnknownPrompt)?);
+                    opts.prompt = Some(v.parse()?);
                     continue;
                 }
                 "acr_values" => {

@@ -99,6 +99,7 @@ pub enum CallbackError {
 }
 
 /// A successful callback: the new session and where to send the browser.
+#[non_exhaustive]
 #[derive(Debug)]
 pub struct CompletedLogin {
     /// The session to store (under a fresh session id).
@@ -110,6 +111,7 @@ pub struct CompletedLogin {
 }
 
 /// A failed callback: the error and the cookies to send anyway.
+#[non_exhaustive]
 #[derive(Debug)]
 pub struct CallbackFailure {
     /// What went wrong.
