@@ -242,7 +242,14 @@ impl ProviderKind {
     pub(crate) fn default_scopes(self) -> Option<&'static [&'static str]> {
         match self {
             ProviderKind::Google => Some(&["openid", "profile", "email"]),
-            _ => None,
+            ProviderKind::Generic
+            | ProviderKind::Scalekit
+            | ProviderKind::WorkosAuthkit
+            | ProviderKind::WorkosUserManagement
+            | ProviderKind::Auth0
+            | ProviderKind::Keycloak
+            | ProviderKind::EntraId
+            | ProviderKind::Okta => None,
         }
     }
 
@@ -250,7 +257,14 @@ impl ProviderKind {
     pub(crate) fn default_extras(self) -> &'static [(&'static str, &'static str)] {
         match self {
             ProviderKind::Google => &[("access_type", "offline")],
-            _ => &[],
+            ProviderKind::Generic
+            | ProviderKind::Scalekit
+            | ProviderKind::WorkosAuthkit
+            | ProviderKind::WorkosUserManagement
+            | ProviderKind::Auth0
+            | ProviderKind::Keycloak
+            | ProviderKind::EntraId
+            | ProviderKind::Okta => &[],
         }
     }
 }

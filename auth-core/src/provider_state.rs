@@ -207,7 +207,8 @@ impl Discovered {
             (ClientAuthMethod::PrivateKeyJwt, Some(key)) => {
                 Some((key.clone(), config.issuer.clone()))
             }
-            _ => None,
+            (ClientAuthMethod::PrivateKeyJwt, None)
+            | (ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost, _) => None,
         };
         let par_endpoint = endpoints
             .pushed_authorization_request_endpoint
@@ -323,7 +324,8 @@ impl Discovered {
                 let header = http::HeaderValue::try_from(format!("Basic {basic}")).ok();
                 return (fields, header);
             }
-            _ => {}
+            // No secret to send (a public client).
+            (ClientAuthMethod::ClientSecretPost | ClientAuthMethod::ClientSecretBasic, None) => {}
         }
         (fields, None)
     }

@@ -111,7 +111,9 @@ impl Auth {
     ) -> http::Response<String> {
         match outcome {
             Authenticated::Unavailable => self.unavailable_response(headers),
-            _ => self.unauthenticated_response(method, uri, headers),
+            Authenticated::Anonymous | Authenticated::User(_) => {
+                self.unauthenticated_response(method, uri, headers)
+            }
         }
     }
 

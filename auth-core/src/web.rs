@@ -551,7 +551,7 @@ impl Auth {
             crate::Authenticated::Unavailable => {
                 return (self.unavailable_response(headers), "store_unavailable");
             }
-            _ => {
+            crate::Authenticated::Anonymous => {
                 let r = refuse(
                     StatusCode::UNAUTHORIZED,
                     "not_signed_in",
@@ -1057,7 +1057,12 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             "invalid_token",
             "Sign-in could not be verified",
         ),
-        _ => (
+        CallbackError::Malformed(_)
+        | CallbackError::MissingState
+        | CallbackError::StateMismatch
+        | CallbackError::MissingIssuer
+        | CallbackError::IssuerMismatch
+        | CallbackError::MissingCode => (
             StatusCode::BAD_REQUEST,
             "invalid_callback",
             "This sign-in response is not valid",
@@ -1081,7 +1086,27 @@ fn callback_error_hint(e: &CallbackError) -> &'static str {
         CallbackError::PendingLoginMissing | CallbackError::PendingLoginExpired => {
             "The sign-in took too long, or was finished in another browser. Please start again."
         }
-        _ => "Something went wrong while signing you in. Please start again.",
+        CallbackError::Provider { .. }
+        | CallbackError::Malformed(_)
+        | CallbackError::MissingState
+        | CallbackError::StateMismatch
+        | CallbackError::MissingIssuer
+        | CallbackError::IssuerMismatch
+        | CallbackError::ProviderMismatch
+        | CallbackError::ProviderUnavailable
+        | CallbackError::MissingCode
+        | CallbackError::Exchange(_)
+        | CallbackError::MissingIdToken
+        | CallbackError::IdToken(_)
+        | CallbackError::AccessToken(_)
+        | CallbackError::AuthTimeMissing
+        | CallbackError::AuthTimeTooOld
+        | CallbackError::AcrNotSatisfied
+        | CallbackError::OrganizationMismatch
+        | CallbackError::HostedDomainMismatch
+        | CallbackError::UserInfo(_) => {
+            "Something went wrong while signing you in. Please start again."
+        }
     }
 }
 
