@@ -361,7 +361,7 @@ impl Auth {
         &self,
         token: &str,
         expected_nonce: &str,
-    ) -> Result<crate::Claims, crate::TokenError> {
+    ) -> Result<crate::Claims, crate::VerifyError> {
         // The first provider that is discovered and issued the token (by its `iss`).
         let providers = &self.0.providers;
         let provider = match providers.as_slice() {
@@ -370,7 +370,7 @@ impl Auth {
         }
         .ok_or(crate::TokenError::InvalidIssuer)?
         .ready()
-        .map_err(|e| crate::TokenError::Jwks(e.to_string()))?;
+        .map_err(|_| crate::JwksError::NotDiscovered)?;
         provider
             .verifier
             .id_token(

@@ -511,8 +511,10 @@ impl Auth {
                     .bearer_token(token, bound)
                     .await
                     .map_err(|e| match e {
-                        TokenError::Jwks(why) => BearerError::Unavailable(why),
-                        other => BearerError::Invalid(other),
+                        crate::VerifyError::Invalid(e) => BearerError::Invalid(e),
+                        crate::VerifyError::KeysUnavailable(e) => {
+                            BearerError::Unavailable(e.to_string())
+                        }
                     })?;
                 let auth = Arc::new(BearerAuth::new(claims, text, token, &provider.config));
                 let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();

@@ -82,7 +82,7 @@ pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
 pub use session::AuthSession;
 pub use store::{Authenticated, SessionId, SessionStore, SharedStore, StoreError};
-pub use token::{Algorithm, Claims, TokenError};
+pub use token::{Algorithm, Claims, JwksError, TokenError, VerifyError};
 /// The store trait's crate: a custom store implements [`SessionStore`] with its
 /// `session::{Id, Record}`. Re-exported (a 0.x crate in our API) because that trait is
 /// the point: any tower-sessions store (Redis, SQL...) works unchanged.

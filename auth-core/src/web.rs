@@ -11,7 +11,6 @@ use tracing::field::Empty;
 use crate::auth::Auth;
 use crate::flow::authorize::LoginOptions;
 use crate::flow::callback::CallbackError;
-use crate::token::TokenError;
 
 /// Each auth route runs in a span of its own (`auth.login`, `auth.callback`,
 /// `auth.logout`, `auth.backchannel_logout`); `finish` records its `outcome` and
@@ -998,9 +997,7 @@ fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static
             "login_expired",
             "Sign-in link expired, try again",
         ),
-        CallbackError::Exchange(_)
-        | CallbackError::IdToken(TokenError::Jwks(_))
-        | CallbackError::AccessToken(TokenError::Jwks(_)) => (
+        CallbackError::Exchange(_) | CallbackError::KeysUnavailable(_) => (
             StatusCode::BAD_GATEWAY,
             "provider_unavailable",
             "The sign-in provider is unavailable",
@@ -1099,6 +1096,7 @@ fn callback_error_hint(e: &CallbackError) -> &'static str {
         | CallbackError::MissingIdToken
         | CallbackError::IdToken(_)
         | CallbackError::AccessToken(_)
+        | CallbackError::KeysUnavailable(_)
         | CallbackError::AuthTimeMissing
         | CallbackError::AuthTimeTooOld
         | CallbackError::AcrNotSatisfied

@@ -260,7 +260,7 @@ fn session_claims(
 async fn identity(
     discovered: &Discovered,
     answer: &Authentication,
-) -> Result<(Map<String, Value>, Claims), TokenError> {
+) -> Result<(Map<String, Value>, Claims), crate::VerifyError> {
     let access_claims = discovered
         .verifier
         .identity_access_token(&answer.access_token)
@@ -307,7 +307,7 @@ impl Auth {
         .await?;
         let (access_claims, claims) = identity(discovered, &answer)
             .await
-            .map_err(CallbackError::AccessToken)?;
+            .map_err(CallbackError::of_access_token)?;
         let map = claims.to_map();
         // No ID token: max_age and acr_values cannot be proven, so a login that sent
         // them is refused as their checks refuse a token without the claims.

@@ -74,6 +74,9 @@ pub enum CallbackError {
     /// The access token is a JWT of our issuer and is invalid.
     #[error("invalid access token: {0}")]
     AccessToken(TokenError),
+    /// The provider's keys could not be loaded to check the tokens (try again).
+    #[error(transparent)]
+    KeysUnavailable(crate::JwksError),
     /// The login sent `max_age` and the ID token has no numeric `auth_time` (OIDC Core
     /// §3.1.2.1 makes it required then).
     #[error("the login sent max_age but the ID token has no auth_time")]
@@ -108,6 +111,24 @@ pub struct CompletedLogin {
     pub return_to: String,
     /// `Set-Cookie` values to send (the consumed pending-login cookie's removal).
     pub set_cookies: Vec<String>,
+}
+
+impl CallbackError {
+    /// An ID token that failed: invalid, or its keys could not be loaded.
+    pub(crate) fn of_id_token(e: crate::VerifyError) -> Self {
+        match e {
+            crate::VerifyError::Invalid(e) => CallbackError::IdToken(e),
+            crate::VerifyError::KeysUnavailable(e) => CallbackError::KeysUnavailable(e),
+        }
+    }
+
+    /// An access token that failed: invalid, or its keys could not be loaded.
+    pub(crate) fn of_access_token(e: crate::VerifyError) -> Self {
+        match e {
+            crate::VerifyError::Invalid(e) => CallbackError::AccessToken(e),
+            crate::VerifyError::KeysUnavailable(e) => CallbackError::KeysUnavailable(e),
+        }
+    }
 }
 
 /// A failed callback: the error and the cookies to send anyway.
@@ -318,7 +339,7 @@ impl Auth {
                 TokenSource::Provider,
             )
             .await
-            .map_err(|e| fail(CallbackError::IdToken(e), consumed.clone()))?;
+            .map_err(|e| fail(CallbackError::of_id_token(e), consumed.clone()))?;
         let mut id_map = claims.to_map();
         check_login_claims(&pending, &claims, &id_map, now, self)
             .map_err(|e| fail(e, consumed.clone()))?;
@@ -347,7 +368,7 @@ impl Auth {
             .verifier
             .access_token(&access_token)
             .await
-            .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
+            .map_err(|e| fail(CallbackError::of_access_token(e), consumed.clone()))?;
         crate::dpop::check_binding(access_claims.as_ref(), dpop.as_ref())
             .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
         let access = crate::identity::access_for(config, &id_map, access_claims.as_ref());

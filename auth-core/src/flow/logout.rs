@@ -234,8 +234,10 @@ impl Auth {
             .logout_token(&token)
             .await
             .map_err(|e| match e {
-                TokenError::Jwks(why) => BackchannelError::Unavailable(why),
-                other => BackchannelError::Invalid(other),
+                crate::VerifyError::Invalid(e) => BackchannelError::Invalid(e),
+                crate::VerifyError::KeysUnavailable(e) => {
+                    BackchannelError::Unavailable(e.to_string())
+                }
             })?;
         let str_claim = |n: &str| {
             claims

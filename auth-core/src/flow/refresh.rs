@@ -35,10 +35,10 @@ pub enum RefreshError {
 
 impl RefreshError {
     /// Invalid refreshed tokens end the session; keys that cannot be fetched now do not.
-    pub(crate) fn from_token_error(e: TokenError) -> Self {
+    pub(crate) fn from_token_error(e: crate::VerifyError) -> Self {
         match e {
-            TokenError::Jwks(why) => RefreshError::Unavailable(why),
-            other => RefreshError::InvalidTokens(other),
+            crate::VerifyError::Invalid(e) => RefreshError::InvalidTokens(e),
+            crate::VerifyError::KeysUnavailable(e) => RefreshError::Unavailable(e.to_string()),
         }
     }
 
@@ -452,7 +452,7 @@ impl Auth {
             .await
             .map_err(RefreshError::from_token_error)?;
         crate::dpop::check_binding(access_claims.as_ref(), dpop)
-            .map_err(RefreshError::from_token_error)?;
+            .map_err(RefreshError::InvalidTokens)?;
         let id_claims = id_token
             .as_ref()
             .map_or(&session.claims, |(_, claims)| claims)

@@ -12,7 +12,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::Jwk;
 use serde_json::Value;
 
-use super::{Algorithm, TokenError};
+use super::{Algorithm, JwksError, TokenError, VerifyError};
 use crate::http_client::HttpClient;
 
 #[derive(Clone)]
@@ -77,7 +77,7 @@ struct KeySet {
     generation: u64,
     /// Why the last fetch failed, if it did: with no matching key, a token cannot be
     /// judged now (the provider is down), which is not the same as a bad token.
-    last_error: Option<String>,
+    last_error: Option<JwksError>,
 }
 
 pub(crate) struct JwksCache {
@@ -149,7 +149,7 @@ impl JwksCache {
         kid: Option<&str>,
         alg: Algorithm,
         source: TokenSource,
-    ) -> Result<Vec<Arc<DecodingKey>>, TokenError> {
+    ) -> Result<Vec<Arc<DecodingKey>>, VerifyError> {
         let seen = self.lookup(kid, alg);
         if !seen.expired && !seen.found.is_empty() {
             if seen.refresh_due {
@@ -233,11 +233,11 @@ impl JwksCache {
 
     /// No key matches: the token names an unknown key, or, when the last fetch failed,
     /// the keys cannot be known now.
-    fn no_key(&self, kid: Option<&str>) -> TokenError {
+    fn no_key(&self, kid: Option<&str>) -> VerifyError {
         let set = self.set.read().unwrap_or_else(|p| p.into_inner());
         match &set.last_error {
-            Some(e) => TokenError::Jwks(e.clone()),
-            None => TokenError::UnknownKey(kid.map(str::to_owned)),
+            Some(e) => VerifyError::KeysUnavailable(e.clone()),
+            None => VerifyError::Invalid(TokenError::UnknownKey(kid.map(str::to_owned))),
         }
     }
 
@@ -269,11 +269,11 @@ impl JwksCache {
 
     /// Fetches the set now (startup). Holds no lock across I/O but the single-fetch
     /// mutex.
-    pub(crate) async fn refetch(&self) -> Result<usize, TokenError> {
+    pub(crate) async fn refetch(&self) -> Result<usize, JwksError> {
         refetch(&self.http, &self.uri, &self.set).await
     }
 
-    pub(crate) async fn prefetch(&self) -> Result<usize, TokenError> {
+    pub(crate) async fn prefetch(&self) -> Result<usize, JwksError> {
         let _guard = self.fetch.lock().await;
         self.refetch().await
     }
@@ -281,7 +281,7 @@ impl JwksCache {
 
 /// Fetches the set into `set`; on failure the cached keys stay (and are used only
 /// within their lifetime).
-async fn refetch(http: &HttpClient, uri: &str, set: &RwLock<KeySet>) -> Result<usize, TokenError> {
+async fn refetch(http: &HttpClient, uri: &str, set: &RwLock<KeySet>) -> Result<usize, JwksError> {
     tracing::debug!(uri = %uri, "fetching JWKS");
     let result = fetch_keys(http, uri).await;
     let mut set = set.write().unwrap_or_else(|p| p.into_inner());
@@ -297,26 +297,17 @@ async fn refetch(http: &HttpClient, uri: &str, set: &RwLock<KeySet>) -> Result<u
             Ok(n)
         }
         Err(e) => {
-            set.last_error = Some(match &e {
-                TokenError::Jwks(why) => why.clone(),
-                other => other.to_string(),
-            });
+            set.last_error = Some(e.clone());
             tracing::warn!(uri = %uri, error = %e, "JWKS fetch failed; keeping the cached keys within their lifetime");
             Err(e)
         }
     }
 }
 
-async fn fetch_keys(
-    http: &HttpClient,
-    uri: &str,
-) -> Result<(Vec<CachedKey>, Duration), TokenError> {
-    let resp = http
-        .get(uri)
-        .await
-        .map_err(|e| TokenError::Jwks(e.to_string()))?;
+async fn fetch_keys(http: &HttpClient, uri: &str) -> Result<(Vec<CachedKey>, Duration), JwksError> {
+    let resp = http.get(uri).await.map_err(JwksError::Unreachable)?;
     if !resp.status().is_success() {
-        return Err(TokenError::Jwks(format!("HTTP {}", resp.status().as_u16())));
+        return Err(JwksError::Status(resp.status().as_u16()));
     }
     let lifetime = key_set_lifetime(resp.headers());
     Ok((parse_jwks(resp.body())?, lifetime))
@@ -324,11 +315,11 @@ async fn fetch_keys(
 
 /// Reads a JWK set, keeping the signature keys it can use and skipping the others
 /// (encryption keys, unknown key types) instead of failing on them.
-pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<CachedKey>, TokenError> {
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|_| TokenError::Jwks("the JWKS is not JSON".into()))?;
+pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<CachedKey>, JwksError> {
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|_| JwksError::Invalid("it is not JSON"))?;
     let Some(keys) = doc.get("keys").and_then(Value::as_array) else {
-        return Err(TokenError::Jwks("the JWKS has no \"keys\" array".into()));
+        return Err(JwksError::Invalid("it has no \"keys\" array"));
     };
     let mut out = Vec::new();
     for raw in keys.iter().take(100) {
@@ -459,8 +450,8 @@ mod rotation_tests {
         assert_eq!(
             c.keys_for(Some("rsa2"), Algorithm::RS256, TokenSource::Request)
                 .await
-                .err(),
-            Some(TokenError::UnknownKey(Some("rsa2".into())))
+                .expect_err("refused"),
+            TokenError::UnknownKey(Some("rsa2".into()))
         );
         s.rotated.store(true, Ordering::SeqCst);
         assert_eq!(
@@ -589,8 +580,8 @@ mod rotation_tests {
         assert_eq!(
             c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
                 .await
-                .err(),
-            Some(TokenError::UnknownKey(Some("rsa1".into())))
+                .expect_err("refused"),
+            TokenError::UnknownKey(Some("rsa1".into()))
         );
         assert_eq!(s.fetches.load(Ordering::SeqCst), 2);
         // The other keys of the new set are trusted for its new lifetime.
@@ -630,8 +621,8 @@ mod rotation_tests {
         assert_eq!(
             c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
                 .await
-                .err(),
-            Some(TokenError::UnknownKey(Some("rsa1".into())))
+                .expect_err("refused"),
+            TokenError::UnknownKey(Some("rsa1".into()))
         );
     }
 
@@ -683,11 +674,16 @@ mod rotation_tests {
         });
         let c = cache(&url, Duration::from_secs(3600));
         for _ in 0..2 {
-            assert!(matches!(
-                c.keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
-                    .await,
-                Err(TokenError::Jwks(_))
-            ));
+            let err = c
+                .keys_for(Some("rsa1"), Algorithm::RS256, TokenSource::Request)
+                .await
+                .expect_err("no keys");
+            let VerifyError::KeysUnavailable(e @ JwksError::Unreachable(_)) = err else {
+                panic!("expected an unreachable JWKS, got {err:?}");
+            };
+            // The transport failure is kept as the error's source, not flattened.
+            let source = std::error::Error::source(&e).expect("a source");
+            assert!(source.is::<crate::HttpError>(), "{source}");
         }
         assert_eq!(connections.load(Ordering::SeqCst), 1, "one fetch");
     }

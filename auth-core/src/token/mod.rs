@@ -30,9 +30,6 @@ pub enum TokenError {
     /// The signature does not verify.
     #[error("the token's signature is invalid")]
     BadSignature,
-    /// The JWKS could not be fetched or read.
-    #[error("the provider's JWKS could not be loaded: {0}")]
-    Jwks(String),
     /// A required claim is missing (or empty).
     #[error("the token has no {0:?} claim")]
     MissingClaim(&'static str),
@@ -85,4 +82,45 @@ pub enum TokenError {
     /// key (RFC 9449 §6).
     #[error("the access token is bound to another key than this session's")]
     KeyBindingMismatch,
+}
+
+/// The provider's keys could not be loaded: a failure of the provider or the network,
+/// not a verdict on any token. Answered as a 502 or 503 (try again), never as an
+/// invalid token.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// The request failed (connection, timeout, size limit).
+    #[error("the provider's JWKS could not be fetched")]
+    Unreachable(#[source] crate::HttpError),
+    /// The JWKS endpoint answered with an error status.
+    #[error("the provider's JWKS endpoint answered HTTP {0}")]
+    Status(u16),
+    /// The answer is not a JWK set.
+    #[error("the provider's JWKS is not a JWK set: {0}")]
+    Invalid(&'static str),
+    /// The provider has not been discovered yet (it was down at start): its keys are
+    /// not known.
+    #[error("the identity provider is not reachable yet")]
+    NotDiscovered,
+}
+
+/// Why a token was not accepted: it is invalid ([`TokenError`], a verdict), or its
+/// provider's keys could not be loaded ([`JwksError`], try again).
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] TokenError),
+    /// The keys to check it with could not be loaded.
+    #[error(transparent)]
+    KeysUnavailable(#[from] JwksError),
+}
+
+/// A verification that failed on a rule equals that rule's [`TokenError`].
+impl PartialEq<TokenError> for VerifyError {
+    fn eq(&self, other: &TokenError) -> bool {
+        matches!(self, VerifyError::Invalid(e) if e == other)
+    }
 }

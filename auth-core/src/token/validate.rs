@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::jwks::TokenSource;
-use super::{Algorithm, Claims, JwksCache, TokenError};
+use super::{Algorithm, Claims, JwksCache, TokenError, VerifyError};
 use crate::config::Clock;
 use crate::secret::constant_time_eq;
 
@@ -55,7 +55,7 @@ impl Verifier {
         &self,
         token: &str,
         source: TokenSource,
-    ) -> Result<ClaimMap, TokenError> {
+    ) -> Result<ClaimMap, VerifyError> {
         let header = parse_header(token)?;
         Ok(self.verify_parsed(token, &header, source).await?.0)
     }
@@ -67,14 +67,14 @@ impl Verifier {
         token: &str,
         header: &JoseHeader,
         source: TokenSource,
-    ) -> Result<(ClaimMap, Box<str>), TokenError> {
+    ) -> Result<(ClaimMap, Box<str>), VerifyError> {
         let alg_name = header.alg.as_deref().ok_or(TokenError::Malformed)?;
         let alg = Algorithm::from_name(alg_name)
             .filter(|a| self.algorithms.contains(a))
             .ok_or_else(|| TokenError::AlgorithmNotAllowed(alg_name.to_owned()))?;
         // Extensions marked critical must be understood (RFC 7515 §4.1.11); we use none.
         if header.crit.0 {
-            return Err(TokenError::Malformed);
+            return Err(TokenError::Malformed.into());
         }
         let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let keys = self
@@ -90,13 +90,13 @@ impl Verifier {
                 }
                 Ok(false) => {}
                 Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::Base64(_)) => {
-                    return Err(TokenError::Malformed);
+                    return Err(TokenError::Malformed.into());
                 }
                 Err(_) => {}
             }
         }
         if !verified {
-            return Err(TokenError::BadSignature);
+            return Err(TokenError::BadSignature.into());
         }
         let payload = message
             .split_once('.')
@@ -114,7 +114,7 @@ impl Verifier {
         token: &str,
         check: IdTokenCheck<'_>,
         source: TokenSource,
-    ) -> Result<Claims, TokenError> {
+    ) -> Result<Claims, VerifyError> {
         let header = parse_header(token)?;
         let (claims, text) = self.verify_parsed(token, &header, source).await?;
         self.check_issuer(&claims)?;
@@ -125,23 +125,23 @@ impl Verifier {
         self.check_nbf(&claims, now)?;
         let sub = str_claim(&claims, "sub").ok_or(TokenError::MissingClaim("sub"))?;
         if sub.is_empty() {
-            return Err(TokenError::MissingClaim("sub"));
+            return Err(TokenError::MissingClaim("sub").into());
         }
         match check {
             IdTokenCheck::Login { nonce } => {
                 let got = str_claim(&claims, "nonce").ok_or(TokenError::MissingClaim("nonce"))?;
                 if !constant_time_eq(got, nonce) {
-                    return Err(TokenError::NonceMismatch);
+                    return Err(TokenError::NonceMismatch.into());
                 }
             }
             IdTokenCheck::Refresh { previous } => {
                 if sub != previous.sub() || str_claim(&claims, "iss") != Some(previous.iss()) {
-                    return Err(TokenError::IdentityChanged);
+                    return Err(TokenError::IdentityChanged.into());
                 }
                 if let (Some(got), Some(before)) = (str_claim(&claims, "nonce"), previous.nonce())
                     && !constant_time_eq(got, before)
                 {
-                    return Err(TokenError::NonceMismatch);
+                    return Err(TokenError::NonceMismatch.into());
                 }
             }
         }
@@ -152,7 +152,7 @@ impl Verifier {
     /// `exp`, `iat`, `nbf`, and `aud` when an API audience is configured. Returns its
     /// claims, or `Ok(None)` for an opaque token or a JWT of another issuer (not ours to
     /// judge).
-    pub(crate) async fn access_token(&self, token: &str) -> Result<Option<ClaimMap>, TokenError> {
+    pub(crate) async fn access_token(&self, token: &str) -> Result<Option<ClaimMap>, VerifyError> {
         if token.split('.').count() != 3 {
             return Ok(None);
         }
@@ -178,7 +178,7 @@ impl Verifier {
     /// Management, which has no ID token): a JWT of this provider (allowed algorithm,
     /// a key of its JWKS, `iss`), unexpired, with `iat` and a non-empty `sub`; `aud`
     /// too when the app set an access-token audience.
-    pub(crate) async fn identity_access_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
+    pub(crate) async fn identity_access_token(&self, token: &str) -> Result<ClaimMap, VerifyError> {
         let claims = self.verify_signature(token, TokenSource::Provider).await?;
         self.check_issuer(&claims)?;
         if let Some(aud) = &self.access_token_audience {
@@ -189,7 +189,7 @@ impl Verifier {
         self.check_iat(&claims, now, true)?;
         self.check_nbf(&claims, now)?;
         if str_claim(&claims, "sub").is_none_or(str::is_empty) {
-            return Err(TokenError::MissingClaim("sub"));
+            return Err(TokenError::MissingClaim("sub").into());
         }
         Ok(claims)
     }
@@ -202,13 +202,13 @@ impl Verifier {
         &self,
         token: &str,
         bound: bool,
-    ) -> Result<(ClaimMap, Box<str>), TokenError> {
+    ) -> Result<(ClaimMap, Box<str>), VerifyError> {
         let header = parse_header(token)?;
         let typed_at_jwt = match header.typ.as_deref().map(str::to_ascii_lowercase) {
             Some(t) if t == "at+jwt" || t == "application/at+jwt" => true,
             Some(t) if (t == "jwt" || t == "application/jwt") && !self.require_at_jwt => false,
             None if !self.require_at_jwt => false,
-            _ => return Err(TokenError::UnexpectedType),
+            _ => return Err(TokenError::UnexpectedType.into()),
         };
         let (claims, text) = self
             .verify_parsed(token, &header, TokenSource::Request)
@@ -220,7 +220,7 @@ impl Verifier {
                 .iter()
                 .any(|c| claims.contains_key(*c))
         {
-            return Err(TokenError::UnexpectedType);
+            return Err(TokenError::UnexpectedType.into());
         }
         self.check_issuer(&claims)?;
         self.check_api_audience(&claims)?;
@@ -229,11 +229,11 @@ impl Verifier {
         self.check_iat(&claims, now, false)?;
         self.check_nbf(&claims, now)?;
         if str_claim(&claims, "sub").is_none_or(str::is_empty) {
-            return Err(TokenError::MissingClaim("sub"));
+            return Err(TokenError::MissingClaim("sub").into());
         }
         // A sender-constrained token counts only with the proof its caller checks.
         if claims.contains_key("cnf") && !bound {
-            return Err(TokenError::SenderConstrained);
+            return Err(TokenError::SenderConstrained.into());
         }
         Ok((claims, text))
     }
@@ -250,7 +250,7 @@ impl Verifier {
     }
 
     /// Validates a back-channel logout token (OpenID Back-Channel Logout 1.0 §2.6).
-    pub(crate) async fn logout_token(&self, token: &str) -> Result<ClaimMap, TokenError> {
+    pub(crate) async fn logout_token(&self, token: &str) -> Result<ClaimMap, VerifyError> {
         let claims = self.verify_signature(token, TokenSource::Request).await?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims, &self.client_id, false)?;
@@ -267,11 +267,11 @@ impl Verifier {
                     < now
             })
         {
-            return Err(TokenError::InvalidIssuedAt);
+            return Err(TokenError::InvalidIssuedAt.into());
         }
         self.check_nbf(&claims, now)?;
         if str_claim(&claims, "jti").is_none() {
-            return Err(TokenError::MissingClaim("jti"));
+            return Err(TokenError::MissingClaim("jti").into());
         }
         let has_event = claims
             .get("events")
@@ -279,15 +279,15 @@ impl Verifier {
             .and_then(|e| e.get(BACKCHANNEL_EVENT))
             .is_some_and(Value::is_object);
         if !has_event {
-            return Err(TokenError::MissingLogoutEvent);
+            return Err(TokenError::MissingLogoutEvent.into());
         }
         if claims.contains_key("nonce") {
-            return Err(TokenError::NonceInLogoutToken);
+            return Err(TokenError::NonceInLogoutToken.into());
         }
         let sid = str_claim(&claims, "sid").filter(|s| !s.is_empty());
         let sub = str_claim(&claims, "sub").filter(|s| !s.is_empty());
         if sid.is_none() && sub.is_none() {
-            return Err(TokenError::MissingSidAndSub);
+            return Err(TokenError::MissingSidAndSub.into());
         }
         Ok(claims)
     }
@@ -541,7 +541,7 @@ mod tests {
         .expect("sign")
     }
 
-    async fn id(token: &str) -> Result<Claims, TokenError> {
+    async fn id(token: &str) -> Result<Claims, VerifyError> {
         verifier()
             .id_token(
                 token,
@@ -648,7 +648,10 @@ mod tests {
         );
         // From the token endpoint an unknown kid is a rotation: the keys are fetched
         // (nothing listens here, so the provider is unavailable)...
-        assert!(matches!(id(&t).await.unwrap_err(), TokenError::Jwks(_)));
+        assert!(matches!(
+            id(&t).await.unwrap_err(),
+            VerifyError::KeysUnavailable(_)
+        ));
         // ...while from a request it waits out the cooldown: an unknown key.
         let err = verifier()
             .id_token(
@@ -824,7 +827,7 @@ mod tests {
         })
     }
 
-    async fn logout(c: &Value) -> Result<ClaimMap, TokenError> {
+    async fn logout(c: &Value) -> Result<ClaimMap, VerifyError> {
         verifier().logout_token(&rs256(c)).await
     }
 
@@ -929,8 +932,8 @@ mod tests {
         );
         v.access_token_requires_iat = true;
         assert_eq!(
-            v.access_token(&rs256(&at)).await,
-            Err(TokenError::MissingClaim("iat"))
+            v.access_token(&rs256(&at)).await.unwrap_err(),
+            TokenError::MissingClaim("iat")
         );
     }
 
@@ -939,22 +942,25 @@ mod tests {
         let v = verifier();
         let at = json!({ "iss": ISS, "aud": "api", "sub": "alice", "exp": NOW + 60, "iat": NOW });
         assert_eq!(
-            v.access_token(&rs256(&at)).await,
-            Ok(Some(at.as_object().expect("claims").clone()))
+            v.access_token(&rs256(&at)).await.expect("valid"),
+            Some(at.as_object().expect("claims").clone())
         );
-        assert_eq!(v.access_token("opaque-token").await, Ok(None));
+        assert_eq!(v.access_token("opaque-token").await.expect("opaque"), None);
         let expired = with(at.clone(), "exp", json!(NOW - 120));
         assert_eq!(
-            v.access_token(&rs256(&expired)).await,
-            Err(TokenError::Expired)
+            v.access_token(&rs256(&expired)).await.unwrap_err(),
+            TokenError::Expired
         );
         let wrong_aud = with(at.clone(), "aud", json!("other-api"));
         assert_eq!(
-            v.access_token(&rs256(&wrong_aud)).await,
-            Err(TokenError::InvalidAudience)
+            v.access_token(&rs256(&wrong_aud)).await.unwrap_err(),
+            TokenError::InvalidAudience
         );
         let forged = sign_rsa(&at, include_bytes!("testdata/rsa_other.pem"), Some("rsa1"));
-        assert_eq!(v.access_token(&forged).await, Err(TokenError::BadSignature));
+        assert_eq!(
+            v.access_token(&forged).await.unwrap_err(),
+            TokenError::BadSignature
+        );
     }
 
     fn api_claims() -> Value {
@@ -970,7 +976,7 @@ mod tests {
         encode(&h, c, &key).expect("sign")
     }
 
-    async fn bearer(token: &str) -> Result<ClaimMap, TokenError> {
+    async fn bearer(token: &str) -> Result<ClaimMap, VerifyError> {
         verifier()
             .bearer_token(token, false)
             .await
@@ -1222,7 +1228,7 @@ mod tests {
         );
         assert!(matches!(
             v.identity_access_token(&none).await.unwrap_err(),
-            TokenError::AlgorithmNotAllowed(_)
+            VerifyError::Invalid(TokenError::AlgorithmNotAllowed(_))
         ));
     }
 

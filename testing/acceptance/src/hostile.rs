@@ -419,7 +419,7 @@ pub async fn rp_jwks_unreachable_gives_502_and_no_session(serve: Serve) {
     let status = refused(
         &app,
         Misbehaviour::default().jwks_status(500),
-        "IdToken(Jwks(\"HTTP 500\"))",
+        "KeysUnavailable(Status(500))",
     )
     .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
