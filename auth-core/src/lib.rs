@@ -5,17 +5,41 @@
 //! JWKS; refresh shared by concurrent requests; RP-initiated and back-channel logout.
 //! The adapters (`auth-axum`, `auth-actix`) only translate requests and responses.
 //!
+//! Most apps use it through an adapter (`auth-axum`: `.merge(auth_router(auth))`,
+//! `AuthUser`; `auth-actix`: `.wrap(auth_middleware(&auth))`, `AuthUser`). What an
+//! adapter calls, in `http` types, is all there is to it:
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use auth_core::{Auth, AuthConfig};
-//! let config = AuthConfig::builder("https://id.example.com", "my-client", "https://app.example.com")
-//!     .with_client_secret("…")
-//!     .build()?;
-//! let auth = Auth::discover(config).await?;
-//! let start = auth.begin_login(&Default::default(), Some("/me"), &[]).await?;
-//! println!("redirect to {}", start.authorization_url);
+//! use auth_core::{Auth, AuthConfig, Authenticated};
+//!
+//! // OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, APP_URL (or AuthConfig::builder).
+//! let auth = Auth::discover(AuthConfig::from_env()?).await?;
+//!
+//! // The auth routes (/auth/login, /auth/callback, /auth/logout...) as one table, and
+//! // what each answers.
+//! let request = http::Request::get("/auth/login?return_to=/me").body(Vec::<u8>::new())?;
+//! for route in auth.routes() {
+//!     if route.path() == request.uri().path() {
+//!         let answer = auth.respond(route.endpoint(), &request).await; // 303 to the provider
+//!         println!("{}", answer.status());
+//!     }
+//! }
+//!
+//! // Who is signed in, from a request's `Cookie` headers: the session is loaded,
+//! // checked (logout, lifetime) and refreshed when due.
+//! let id = auth.session_id_from_headers(request.headers());
+//! match auth.authenticate(id.as_ref()).await {
+//!     Authenticated::User(user) => println!("signed in as {}", user.sub()),
+//!     Authenticated::Anonymous => println!("send the browser to /auth/login"),
+//!     Authenticated::Unavailable => println!("answer 503: the store or provider is down"),
+//! }
 //! # Ok(()) }
 //! ```
+//!
+//! [`adapter`] is the whole contract for a framework of your own (a runnable example
+//! there), [`Auth::begin_login`] and [`Auth::callback_response`] the login's two halves
+//! for those who build the flow by hand.
 //!
 //! Security defaults: PKCE S256, `state` and `nonce` on every login; tokens validated
 //! when they arrive (`iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `nonce`) with an
