@@ -124,6 +124,12 @@ impl Signup {
 
 impl ProviderKind {}
 
+/// A kind's default scopes and extra authorization parameters.
+type KindDefaults = (
+    Option<&'static [&'static str]>,
+    &'static [(&'static str, &'static str)],
+);
+
 /// `OIDC_PROVIDER` names no provider kind this crate knows.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -236,12 +242,17 @@ impl ProviderKind {
         self != ProviderKind::WorkosUserManagement
     }
 
-    /// Default scopes when the application sets none. Google refuses the
-    /// `offline_access` scope ("Some requested scopes were invalid") and grants refresh
-    /// tokens through `access_type=offline` instead.
-    pub(crate) fn default_scopes(self) -> Option<&'static [&'static str]> {
+    /// What a kind asks for by default: its scopes when the application sets none
+    /// (`None`: the crate's default), and extra authorization parameters on every login
+    /// unless the application sets them. Google refuses the `offline_access` scope
+    /// ("Some requested scopes were invalid") and grants refresh tokens through
+    /// `access_type=offline` instead.
+    fn defaults(self) -> KindDefaults {
         match self {
-            ProviderKind::Google => Some(&["openid", "profile", "email"]),
+            ProviderKind::Google => (
+                Some(&["openid", "profile", "email"]),
+                &[("access_type", "offline")],
+            ),
             ProviderKind::Generic
             | ProviderKind::Scalekit
             | ProviderKind::WorkosAuthkit
@@ -249,23 +260,18 @@ impl ProviderKind {
             | ProviderKind::Auth0
             | ProviderKind::Keycloak
             | ProviderKind::EntraId
-            | ProviderKind::Okta => None,
+            | ProviderKind::Okta => (None, &[]),
         }
+    }
+
+    /// Default scopes when the application sets none (see [`Self::defaults`]).
+    pub(crate) fn default_scopes(self) -> Option<&'static [&'static str]> {
+        self.defaults().0
     }
 
     /// Extra authorization parameters on every login, unless the application sets them.
     pub(crate) fn default_extras(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            ProviderKind::Google => &[("access_type", "offline")],
-            ProviderKind::Generic
-            | ProviderKind::Scalekit
-            | ProviderKind::WorkosAuthkit
-            | ProviderKind::WorkosUserManagement
-            | ProviderKind::Auth0
-            | ProviderKind::Keycloak
-            | ProviderKind::EntraId
-            | ProviderKind::Okta => &[],
-        }
+        self.defaults().1
     }
 }
 

@@ -703,7 +703,7 @@ mod tests {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     use jsonwebtoken::{EncodingKey, Header, encode};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use crate::{
         Auth, AuthConfig, BearerError, ConfigError, DiscoveryError, ProviderKind, TokenError,
@@ -712,36 +712,39 @@ mod tests {
     const T1: &str = "11111111-1111-1111-1111-111111111111";
     const T2: &str = "22222222-2222-2222-2222-222222222222";
 
-    /// A provider at `/{segment}/v2.0` whose discovery publishes the template.
-    async fn entra_like(segment: &'static str) -> String {
+    /// Serves a discovery document, `document(base)`, at `{base}{path}` and the test
+    /// JWKS at `{base}/common/discovery/v2.0/keys`, on a loopback port; returns `base`.
+    async fn discovery_server(path: String, document: impl Fn(&str) -> Value) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let b = base.clone();
-        let discovery = move || {
-            let b = b.clone();
-            async move {
-                axum::Json(json!({
-                    "issuer": format!("{b}/{{tenantid}}/v2.0"),
-                    "authorization_endpoint": format!("{b}/{segment}/oauth2/v2.0/authorize"),
-                    "token_endpoint": format!("{b}/{segment}/oauth2/v2.0/token"),
-                    "jwks_uri": format!("{b}/common/discovery/v2.0/keys"),
-                }))
-            }
-        };
+        let body = axum::Json(document(&base));
         let jwks = include_str!("token/testdata/jwks.json");
         let app = axum::Router::new()
-            .route(
-                &format!("/{segment}/v2.0/.well-known/openid-configuration"),
-                axum::routing::get(discovery),
-            )
+            .route(&path, axum::routing::get(move || async move { body }))
             .route(
                 "/common/discovery/v2.0/keys",
                 axum::routing::get(move || async move { jwks }),
             );
         tokio::spawn(async move { axum::serve(listener, app).await });
         base
+    }
+
+    /// A provider at `/{segment}/v2.0` whose discovery publishes the template.
+    async fn entra_like(segment: &'static str) -> String {
+        discovery_server(
+            format!("/{segment}/v2.0/.well-known/openid-configuration"),
+            |b| {
+                json!({
+                    "issuer": format!("{b}/{{tenantid}}/v2.0"),
+                    "authorization_endpoint": format!("{b}/{segment}/oauth2/v2.0/authorize"),
+                    "token_endpoint": format!("{b}/{segment}/oauth2/v2.0/token"),
+                    "jwks_uri": format!("{b}/common/discovery/v2.0/keys"),
+                })
+            },
+        )
+        .await
     }
 
     async fn auth(base: &str, kind: ProviderKind) -> Result<Auth, DiscoveryError> {
@@ -1012,27 +1015,15 @@ mod tests {
     /// issuer exactly; a document naming another one is refused before anything is used.
     #[tokio::test]
     async fn rp_discovery_issuer_mismatch() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let b = base.clone();
-        let discovery = move || {
-            let b = b.clone();
-            async move {
-                axum::Json(json!({
-                    "issuer": "https://evil.example",
-                    "authorization_endpoint": format!("{b}/authorize"),
-                    "token_endpoint": format!("{b}/token"),
-                    "jwks_uri": format!("{b}/jwks"),
-                }))
-            }
-        };
-        let app = axum::Router::new().route(
-            "/.well-known/openid-configuration",
-            axum::routing::get(discovery),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = discovery_server("/.well-known/openid-configuration".into(), |b| {
+            json!({
+                "issuer": "https://evil.example",
+                "authorization_endpoint": format!("{b}/authorize"),
+                "token_endpoint": format!("{b}/token"),
+                "jwks_uri": format!("{b}/common/discovery/v2.0/keys"),
+            })
+        })
+        .await;
         let config = AuthConfig::builder(&base, "client", "http://127.0.0.1:3000")
             .build()
             .expect("config");

@@ -157,35 +157,38 @@ fn screenshot_path(name: &str) -> PathBuf {
     dir.canonicalize().expect("screenshot dir").join(name)
 }
 
-/// An acceptance scenario, in headless Chromium: open `/`, click "Sign in", pick a
-/// user on the provider's page, land signed in; open the protected `/me`, reload it;
-/// sign out; `/me` asks for sign-in again. Screenshots go to
-/// `target/browser/<framework>-*.png`.
-pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework: &str) {
-    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
-    let driver = ChromeDriver::start();
+/// A headless Chromium session on `driver`, with `extra` command-line arguments.
+async fn chromium(driver: &ChromeDriver, extra: &[String]) -> Client {
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=900,700",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.extend(extra.iter().cloned());
     let caps = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": chromium_binary(),
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=900,700"],
-        },
+        "goog:chromeOptions": { "binary": chromium_binary(), "args": args },
     });
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
     };
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
-        .expect("a Chromium session");
-    let base = app.base.clone();
-    let issuer = app.provider.issuer().to_owned();
+        .expect("a Chromium session")
+}
 
-    // 1. The public page, signed out; click "Sign in".
+/// From the public page, signed out: click "Sign in", pick Alice on the provider's
+/// page (`issuer`), and land back on the app's `/`, signed in.
+async fn sign_in_as_alice(browser: &Client, base: &str, issuer: &str) {
     browser.goto(&format!("{base}/")).await.expect("open /");
-    wait_for_text(&browser, "You are not signed in.").await;
+    wait_for_text(browser, "You are not signed in.").await;
     browser
         .find(Locator::Css("a[href='/auth/login']"))
         .await
@@ -193,9 +196,7 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
         .click()
         .await
         .expect("click sign in");
-
-    // 2. The provider's sign-in page: pick Alice.
-    wait_for_url(&browser, "the provider's sign-in page", |u| {
+    wait_for_url(browser, "the provider's sign-in page", |u| {
         u.as_str().starts_with(&format!("{issuer}/authorize"))
     })
     .await;
@@ -206,17 +207,47 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
         .click()
         .await
         .expect("click Alice");
-
-    // 3. Back on the app, signed in, with an HttpOnly, SameSite=Lax session cookie.
-    wait_for_url(&browser, "the app after sign-in", |u| {
-        u.as_str().starts_with(&base) && u.path() == "/"
+    wait_for_url(browser, "the app after sign-in", |u| {
+        u.as_str().starts_with(base) && u.path() == "/"
     })
     .await;
-    assert!(
-        body_text(&browser)
-            .await
-            .contains("Signed in as Alice Example")
-    );
+    wait_for_text(browser, "Signed in as Alice Example").await;
+}
+
+/// Signs out from the public page (a same-origin POST form), through the provider and
+/// back to the app's `/`, signed out.
+async fn sign_out(browser: &Client, base: &str) {
+    browser.goto(&format!("{base}/")).await.expect("open /");
+    browser
+        .find(Locator::Css(
+            "form[method='post'][action='/auth/logout'] button",
+        ))
+        .await
+        .expect("sign-out button")
+        .click()
+        .await
+        .expect("click sign out");
+    wait_for_url(browser, "the app after sign-out", |u| {
+        u.as_str().starts_with(base) && u.path() == "/"
+    })
+    .await;
+    wait_for_text(browser, "You are not signed in.").await;
+}
+
+/// An acceptance scenario, in headless Chromium: open `/`, click "Sign in", pick a
+/// user on the provider's page, land signed in; open the protected `/me`, reload it;
+/// sign out; `/me` asks for sign-in again. Screenshots go to
+/// `target/browser/<framework>-*.png`.
+pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework: &str) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let driver = ChromeDriver::start();
+    let browser = chromium(&driver, &[]).await;
+    let base = app.base.clone();
+    let issuer = app.provider.issuer().to_owned();
+
+    // 1-3. The public page, signed out; "Sign in"; Alice on the provider's page; back
+    // on the app, signed in, with an HttpOnly, SameSite=Lax session cookie.
+    sign_in_as_alice(&browser, &base, &issuer).await;
     let signed_in = screenshot_path(&format!("{framework}-signed-in.png"));
     std::fs::write(&signed_in, browser.screenshot().await.expect("screenshot")).expect("write");
     let cookies = browser.get_all_cookies().await.expect("cookies");
@@ -240,21 +271,7 @@ pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework
 
     // 5. Sign out from the public page (a same-origin POST form): through the provider
     // and back.
-    browser.goto(&format!("{base}/")).await.expect("open /");
-    browser
-        .find(Locator::Css(
-            "form[method='post'][action='/auth/logout'] button",
-        ))
-        .await
-        .expect("sign-out button")
-        .click()
-        .await
-        .expect("click sign out");
-    wait_for_url(&browser, "the app after sign-out", |u| {
-        u.as_str().starts_with(&base) && u.path() == "/"
-    })
-    .await;
-    wait_for_text(&browser, "You are not signed in.").await;
+    sign_out(&browser, &base).await;
 
     // 6. The protected page asks for sign-in again.
     browser.goto(&format!("{base}/me")).await.expect("open /me");
@@ -438,49 +455,12 @@ pub async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(serve: S
     let issuer = provider.issuer().to_owned();
 
     let driver = ChromeDriver::start();
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": chromium_binary(),
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=900,700",
-                     format!("--ignore-certificate-errors-spki-list={}", front.spki_sha256)],
-        },
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a Chromium session");
-
-    browser.goto(&format!("{base}/")).await.expect("open /");
-    wait_for_text(&browser, "You are not signed in.").await;
-    browser
-        .find(Locator::Css("a[href='/auth/login']"))
-        .await
-        .expect("sign-in link")
-        .click()
-        .await
-        .expect("click sign in");
-    wait_for_url(&browser, "the provider's sign-in page", |u| {
-        u.as_str().starts_with(&format!("{issuer}/authorize"))
-    })
-    .await;
-    browser
-        .find(Locator::Css("button[value='alice']"))
-        .await
-        .expect("Alice's button")
-        .click()
-        .await
-        .expect("click Alice");
-    wait_for_url(&browser, "the app after sign-in", |u| {
-        u.as_str().starts_with(&base) && u.path() == "/"
-    })
-    .await;
-    wait_for_text(&browser, "Signed in as Alice Example").await;
+    let trust = format!(
+        "--ignore-certificate-errors-spki-list={}",
+        front.spki_sha256
+    );
+    let browser = chromium(&driver, &[trust]).await;
+    sign_in_as_alice(&browser, &base, &issuer).await;
     let cookies = browser.get_all_cookies().await.expect("cookies");
     let names: Vec<&str> = cookies.iter().map(|c| c.name()).collect();
     assert_eq!(names, ["__Host-auth_session"], "{cookies:?}");
@@ -498,21 +478,7 @@ pub async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(serve: S
     browser.goto(&format!("{base}/me")).await.expect("open /me");
     wait_for_text(&browser, "alice@example.com").await;
 
-    browser.goto(&format!("{base}/")).await.expect("open /");
-    browser
-        .find(Locator::Css(
-            "form[method='post'][action='/auth/logout'] button",
-        ))
-        .await
-        .expect("sign-out button")
-        .click()
-        .await
-        .expect("click sign out");
-    wait_for_url(&browser, "the app after sign-out", |u| {
-        u.as_str().starts_with(&base) && u.path() == "/"
-    })
-    .await;
-    wait_for_text(&browser, "You are not signed in.").await;
+    sign_out(&browser, &base).await;
     let cookies = browser.get_all_cookies().await.expect("cookies");
     assert!(cookies.is_empty(), "signed out: {cookies:?}");
     let _ = browser.close().await;
