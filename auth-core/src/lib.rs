@@ -94,12 +94,12 @@ pub use client_key::ClientKey;
 pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent, ClientAuthMethod, Clock, ConfigError};
 pub use dpop::{DpopKey, DpopProofError};
 pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
-pub use flow::callback::{CallbackError, CallbackFailure, CompletedLogin};
+pub use flow::callback::CallbackError;
 pub use flow::logout::BackchannelError;
-pub use flow::refresh::{RefreshError, SessionEnd, SessionStatus};
+pub use flow::refresh::RefreshError;
 pub use http_client::HttpError;
 pub use memory_store::MemoryStore;
-pub use presets::{ParameterNames, Preset, ProviderKind, Signup, UnknownProviderKind};
+pub use presets::{Preset, ProviderKind, UnknownProviderKind};
 pub use provider::{DiscoveryError, ProviderEndpoints};
 pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile};
 pub use return_to::sanitize_return_to;
@@ -111,7 +111,7 @@ pub use token::{Algorithm, Claims, JwksError, TokenError, VerifyError};
 /// `session::{Id, Record}`. Re-exported (a 0.x crate in our API) because that trait is
 /// the point: any tower-sessions store (Redis, SQL...) works unchanged.
 pub use tower_sessions_core;
-pub use web::{SessionCookie, is_api_request, request_cookies};
+pub use web::SessionCookie;
 pub use workos::SwitchOrganizationError;
 
 /// Re-exported so adapters and users share one `http` version.

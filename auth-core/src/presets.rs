@@ -82,25 +82,25 @@ pub enum ProviderKind {
 /// The wire name of each typed login option; `None` when the provider has none.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ParameterNames {
+pub(crate) struct ParameterNames {
     /// For [`LoginOptions::organization_id`].
-    pub organization: Option<&'static str>,
+    pub(crate) organization: Option<&'static str>,
     /// For [`LoginOptions::connection_id`].
-    pub connection: Option<&'static str>,
+    pub(crate) connection: Option<&'static str>,
     /// For [`LoginOptions::domain_hint`].
-    pub domain_hint: Option<&'static str>,
+    pub(crate) domain_hint: Option<&'static str>,
     /// For [`LoginOptions::screen_hint`].
-    pub screen_hint: Option<&'static str>,
+    pub(crate) screen_hint: Option<&'static str>,
     /// For [`LoginOptions::provider`].
-    pub provider: Option<&'static str>,
+    pub(crate) provider: Option<&'static str>,
     /// For [`LoginOptions::invitation`] (Auth0's organization invitations).
-    pub invitation: Option<&'static str>,
+    pub(crate) invitation: Option<&'static str>,
 }
 
 /// How the sign-up route asks for the provider's sign-up page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Signup {
+pub(crate) enum Signup {
     /// `prompt=create` (OpenID Connect Prompt Create 1.0).
     PromptCreate,
     /// `screen_hint=<value>`.
@@ -165,7 +165,7 @@ impl std::str::FromStr for ProviderKind {
 
 impl ProviderKind {
     /// The names of the login parameters.
-    pub fn parameter_names(self) -> ParameterNames {
+    pub(crate) fn parameter_names(self) -> ParameterNames {
         let generic = ParameterNames {
             organization: Some("organization_id"),
             connection: Some("connection_id"),
@@ -214,7 +214,7 @@ impl ProviderKind {
     }
 
     /// How `/auth/signup` asks for the sign-up page.
-    pub fn signup(self) -> Signup {
+    pub(crate) fn signup(self) -> Signup {
         match self {
             ProviderKind::Generic
             | ProviderKind::Scalekit

@@ -100,23 +100,6 @@ pub enum Authenticated {
 }
 
 impl Auth {
-    /// The answer to a request that needs a signed-in user and has none: 503 when
-    /// the session could not be checked, else [`Auth::unauthenticated_response`].
-    pub fn rejection_response(
-        &self,
-        outcome: &Authenticated,
-        method: &http::Method,
-        uri: &http::Uri,
-        headers: &HeaderMap,
-    ) -> http::Response<String> {
-        match outcome {
-            Authenticated::Unavailable => self.unavailable_response(headers),
-            Authenticated::Anonymous | Authenticated::User(_) => {
-                self.unauthenticated_response(method, uri, headers)
-            }
-        }
-    }
-
     /// The session id a request carries in its session cookie, from its `Cookie`
     /// header values. Only the value's shape is checked here; the store decides.
     pub fn session_id<'a>(
@@ -224,7 +207,9 @@ impl Auth {
                 // then holds another refresh token, and the session goes on with it.
                 if matches!(
                     why,
-                    crate::SessionEnd::RefreshFailed(crate::RefreshError::Refused(_))
+                    crate::flow::refresh::SessionEnd::RefreshFailed(crate::RefreshError::Refused(
+                        _
+                    ))
                 ) && let Ok(Some(current)) = self.load_session(id).await
                     && replaced(&stored, &current)
                     && self.still_valid(&current).await

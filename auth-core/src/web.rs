@@ -21,7 +21,7 @@ fn finish(span: &tracing::Span, outcome: &str, response: &Response<String>) {
 }
 
 /// Reads every cookie of a request (bounded in number).
-pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+pub(crate) fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     crate::flow::pending::parse_cookie_headers(
         headers
             .get_all(http::header::COOKIE)
@@ -32,7 +32,7 @@ pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 
 /// Whether a request comes from an API client rather than a browser navigation: it
 /// asks for JSON and not HTML, sends an `Authorization` header, or is an XHR.
-pub fn is_api_request(headers: &HeaderMap) -> bool {
+pub(crate) fn is_api_request(headers: &HeaderMap) -> bool {
     let accept = headers
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -413,7 +413,11 @@ impl Auth {
     ///
     /// Runs in an `auth.logout` span (`outcome`: `signed_out`, `no_session`,
     /// `store_unavailable`, `confirm` or `forbidden`; `status`).
-    pub async fn logout_response(&self, method: &Method, headers: &HeaderMap) -> Response<String> {
+    pub(crate) async fn logout_response(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Response<String> {
         let span = tracing::info_span!("auth.logout", outcome = Empty, status = Empty);
         let (response, outcome) = match LogoutOrigin::of(method, headers, self.config().app_url()) {
             LogoutOrigin::SameOrigin => self.logout_inner(headers).instrument(span.clone()).await,

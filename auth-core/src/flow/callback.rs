@@ -104,13 +104,13 @@ pub enum CallbackError {
 /// A successful callback: the new session and where to send the browser.
 #[non_exhaustive]
 #[derive(Debug)]
-pub struct CompletedLogin {
+pub(crate) struct CompletedLogin {
     /// The session to store (under a fresh session id).
-    pub session: AuthSession,
+    pub(crate) session: AuthSession,
     /// A safe same-site path.
-    pub return_to: String,
+    pub(crate) return_to: String,
     /// `Set-Cookie` values to send (the consumed pending-login cookie's removal).
-    pub set_cookies: Vec<String>,
+    pub(crate) set_cookies: Vec<String>,
 }
 
 impl CallbackError {
@@ -134,13 +134,13 @@ impl CallbackError {
 /// A failed callback: the error and the cookies to send anyway.
 #[non_exhaustive]
 #[derive(Debug)]
-pub struct CallbackFailure {
+pub(crate) struct CallbackFailure {
     /// What went wrong.
-    pub error: CallbackError,
+    pub(crate) error: CallbackError,
     /// `Set-Cookie` values to send (removal of the pending login once state matched).
-    pub set_cookies: Vec<String>,
+    pub(crate) set_cookies: Vec<String>,
     /// The login's `return_to`, once its pending login was found: a retry keeps it.
-    pub return_to: Option<String>,
+    pub(crate) return_to: Option<String>,
 }
 
 #[derive(Default)]
@@ -175,34 +175,6 @@ fn parse_query(query: &str) -> Result<CallbackQuery, CallbackError> {
 }
 
 impl Auth {
-    /// Completes a login from the callback's query string and the request's cookies
-    /// (`{prefix}/callback`, the callback of a single-provider app).
-    pub async fn complete_login(
-        &self,
-        query: &str,
-        request_cookies: &[(String, String)],
-    ) -> Result<CompletedLogin, CallbackFailure> {
-        self.complete_login_with(self.0.provider_index(None), query, request_cookies)
-            .await
-    }
-
-    /// Completes a login at provider `provider`'s callback (`{prefix}/callback/{id}`),
-    /// as [`Auth::complete_login`]. A login that was sent to another provider is
-    /// refused ([`CallbackError::ProviderMismatch`]).
-    pub async fn complete_login_at(
-        &self,
-        provider: &str,
-        query: &str,
-        request_cookies: &[(String, String)],
-    ) -> Result<CompletedLogin, CallbackFailure> {
-        self.complete_login_with(
-            self.0.provider_index(Some(provider)),
-            query,
-            request_cookies,
-        )
-        .await
-    }
-
     /// The callback of provider `route` (the one whose redirect URI was called).
     pub(crate) async fn complete_login_with(
         &self,

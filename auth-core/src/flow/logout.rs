@@ -149,7 +149,7 @@ impl Auth {
     /// provider has no such endpoint.
     /// With several providers, the end-session endpoint is the one of the provider that
     /// signed the session in; without a session, the app's post-logout URL.
-    pub fn logout_url(&self, session: Option<&AuthSession>) -> Url {
+    pub(crate) fn logout_url(&self, session: Option<&AuthSession>) -> Url {
         let inner = &self.0;
         let post = &inner.config.post_logout_redirect_uri;
         let provider = match session {
@@ -185,23 +185,16 @@ impl Auth {
     /// with `logout_token`): validates the token and ends the matching sessions (by
     /// `sid` when present, else every session of `sub`), at `{prefix}/backchannel-logout`
     /// (a single-provider app).
-    pub async fn backchannel_logout(&self, body: &[u8]) -> Result<(), BackchannelError> {
+    #[cfg(test)]
+    pub(crate) async fn backchannel_logout(&self, body: &[u8]) -> Result<(), BackchannelError> {
         self.backchannel_logout_with(self.0.provider_index(None), body)
             .await
     }
 
-    /// A back-channel logout at provider `provider`'s route
-    /// (`{prefix}/backchannel-logout/{id}`): the token must be that provider's (its
-    /// keys, issuer and client id), and ends only that provider's sessions.
-    pub async fn backchannel_logout_at(
-        &self,
-        provider: &str,
-        body: &[u8],
-    ) -> Result<(), BackchannelError> {
-        self.backchannel_logout_with(self.0.provider_index(Some(provider)), body)
-            .await
-    }
-
+    /// A back-channel logout at provider `route`'s route
+    /// (`{prefix}/backchannel-logout/{id}`; `None`: a single-provider app's): the token
+    /// must be that provider's (its keys, issuer and client id), and ends only that
+    /// provider's sessions.
     pub(crate) async fn backchannel_logout_with(
         &self,
         route: Option<usize>,

@@ -51,7 +51,7 @@ impl RefreshError {
 /// The state of a session after [`Auth::check_session`].
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum SessionStatus {
+pub(crate) enum SessionStatus {
     /// Valid as stored.
     Valid,
     /// Valid after a refresh: store the new session.
@@ -65,7 +65,7 @@ pub enum SessionStatus {
 /// Why a session ended.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum SessionEnd {
+pub(crate) enum SessionEnd {
     /// The provider logged the user out (back-channel logout).
     LoggedOut,
     /// Older than the configured session lifetime.
@@ -127,7 +127,7 @@ impl RefreshCoordinator {
 impl Auth {
     /// Checks a stored session: back-channel logout, lifetime, and refresh when the
     /// access token is expired or expires within the refresh margin.
-    pub async fn check_session(&self, session: &AuthSession) -> SessionStatus {
+    pub(crate) async fn check_session(&self, session: &AuthSession) -> SessionStatus {
         self.check_session_with(session, true).await
     }
 
