@@ -52,7 +52,7 @@ impl BearerRejection {
     /// Why the token was not accepted ([`BearerError::NotConfigured`] when the
     /// middleware is missing).
     pub fn error(&self) -> &BearerError {
-        self.0.bearer_error().unwrap_or(&BearerError::NotConfigured)
+        self.0.bearer_refusal()
     }
 }
 

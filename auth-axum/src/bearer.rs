@@ -39,7 +39,7 @@ impl BearerRejection {
     /// Why the token was not accepted ([`BearerError::NotConfigured`] when the layer is
     /// missing).
     pub fn error(&self) -> &BearerError {
-        self.0.bearer_error().unwrap_or(&BearerError::NotConfigured)
+        self.0.bearer_refusal()
     }
 
     /// The rejection as `auth-core` decided it: its status, body and headers.

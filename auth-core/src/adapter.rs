@@ -182,6 +182,14 @@ impl Rejection {
         }
     }
 
+    /// Why a bearer entry point ([`require_bearer`], [`optional_bearer`]) refused: the
+    /// token's [`BearerError`], or [`BearerError::NotConfigured`] when the adapter's
+    /// layer is missing (the app cannot check bearer tokens). What an adapter's bearer
+    /// rejection reports.
+    pub fn bearer_refusal(&self) -> &BearerError {
+        self.bearer_error().unwrap_or(&BearerError::NotConfigured)
+    }
+
     /// Signed in, but without the role, permission or organization the route
     /// requires (403).
     pub fn is_forbidden(&self) -> bool {
