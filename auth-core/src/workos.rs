@@ -494,9 +494,7 @@ impl Auth {
     ) -> Result<Refreshed, RefreshError> {
         let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
         let rt = refresh_token.secret();
-        let config = &self.0.config;
-        let work_limit = 3 * config.request_timeout;
-        let lock_ttl = work_limit + 3 * config.redis_timeout + std::time::Duration::from_secs(1);
+        let (work_limit, lock_ttl) = self.refresh_lock_bounds();
         let owner = oauth2::CsrfToken::new_random().secret().clone();
         if !redis
             .lock_refresh(rt, &owner, lock_ttl)
@@ -507,38 +505,16 @@ impl Auth {
                 "a refresh of this session is under way".into(),
             ));
         }
-        let result = tokio::time::timeout(
-            work_limit,
-            self.workos_refresh(
-                provider,
-                discovered,
-                session,
-                refresh_token,
-                Some(organization_id),
-            ),
-        )
-        .await
-        .unwrap_or_else(|_| Err(RefreshError::Unavailable("the switch took too long".into())));
-        match &result {
-            Ok(done) => {
-                let published = redis
-                    .publish_refresh(
-                        rt,
-                        &owner,
-                        done,
-                        crate::flow::refresh::RESULT_TTL,
-                        self.sealer(),
-                    )
-                    .await;
-                if !matches!(published, Ok(true)) {
-                    tracing::warn!("the switched session was not published to other instances");
-                }
-            }
-            Err(_) => {
-                let _ = redis.unlock_refresh(rt, &owner).await;
-            }
-        }
-        result
+        // The switch is the refresh token's one use: done as a refresh's holder is.
+        let work = self.workos_refresh(
+            provider,
+            discovered,
+            session,
+            refresh_token,
+            Some(organization_id),
+        );
+        self.hold_refresh_lock(redis, rt, &owner, work_limit, work)
+            .await
     }
 }
 

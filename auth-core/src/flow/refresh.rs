@@ -254,14 +254,69 @@ impl Auth {
         session: &AuthSession,
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
-        // The holder's work is cut off before the lock expires: the lock covers the
-        // provider call and every Redis command the holder sends while holding it (a
-        // read, the publish, the release), so it never expires under a live holder. A
-        // crashed holder blocks the session for `lock_ttl`.
-        let work_limit = 3 * self.0.config.request_timeout;
-        let lock_ttl = work_limit + 3 * self.0.config.redis_timeout + Duration::from_secs(1);
+        let (work_limit, lock_ttl) = self.refresh_lock_bounds();
         self.refresh_under_lock(redis, session, refresh_token, work_limit, lock_ttl)
             .await
+    }
+
+    /// The two bounds of a refresh token's lock: the holder's work is cut off after the
+    /// first, before the lock expires (the second): the lock covers the provider calls
+    /// and every Redis command the holder sends while holding it (a read, the publish,
+    /// the release), so it never expires under a live holder. A crashed holder blocks
+    /// the session for the lock's lifetime.
+    #[cfg(feature = "redis")]
+    pub(crate) fn refresh_lock_bounds(&self) -> (Duration, Duration) {
+        let work_limit = 3 * self.0.config.request_timeout;
+        let lock_ttl = work_limit + 3 * self.0.config.redis_timeout + Duration::from_secs(1);
+        (work_limit, lock_ttl)
+    }
+
+    /// Does `work` as the holder of `refresh_token`'s lock (taken by the caller under
+    /// `owner`): cut off after `work_limit`; a result is published under the lock for
+    /// the instances waiting on that token (and the lock released with it), a failure
+    /// releases the lock at once.
+    #[cfg(feature = "redis")]
+    pub(crate) async fn hold_refresh_lock(
+        &self,
+        redis: &crate::redis::RedisShared,
+        refresh_token: &str,
+        owner: &str,
+        work_limit: Duration,
+        work: impl std::future::Future<Output = Result<Refreshed, RefreshError>>,
+    ) -> Result<Refreshed, RefreshError> {
+        let result = tokio::time::timeout(work_limit, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(RefreshError::Unavailable(
+                    "the refresh took too long".into(),
+                ))
+            });
+        match &result {
+            Ok(done) => {
+                match redis
+                    .publish_refresh(refresh_token, owner, done, RESULT_TTL, self.sealer())
+                    .await
+                {
+                    Ok(true) => {}
+                    // Another instance may hold the lock now: nothing is published under
+                    // it, and it is not released.
+                    Ok(false) => tracing::error!(
+                        "the refresh lock expired under its holder: result not published"
+                    ),
+                    // Keep the lock until it expires: releasing it now would let a waiter
+                    // replay the rotated refresh token.
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not publish the refresh result");
+                    }
+                }
+            }
+            Err(_) => {
+                if let Err(e) = redis.unlock_refresh(refresh_token, owner).await {
+                    tracing::warn!(error = %e, "could not release the refresh lock");
+                }
+            }
+        }
+        result
     }
 
     /// [`Self::refresh_with_lock`] with its two bounds: the holder's work is cut off after
@@ -312,40 +367,10 @@ impl Auth {
                     let _ = redis.unlock_refresh(rt, &owner).await;
                     return Ok(done);
                 }
-                let result =
-                    tokio::time::timeout(work_limit, self.refresh_now(session, refresh_token))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(RefreshError::Unavailable(
-                                "the refresh took too long".into(),
-                            ))
-                        });
-                match &result {
-                    Ok(done) => {
-                        match redis
-                            .publish_refresh(rt, &owner, done, RESULT_TTL, sealer)
-                            .await
-                        {
-                            Ok(true) => {}
-                            // Another instance may hold the lock now: nothing is published
-                            // under it, and it is not released.
-                            Ok(false) => tracing::error!(
-                                "the refresh lock expired under its holder: result not published"
-                            ),
-                            // Keep the lock until it expires: releasing it now would let a
-                            // waiter replay the rotated refresh token.
-                            Err(e) => {
-                                tracing::error!(error = %e, "could not publish the refresh result");
-                            }
-                        }
-                    }
-                    Err(_) => {
-                        if let Err(e) = redis.unlock_refresh(rt, &owner).await {
-                            tracing::warn!(error = %e, "could not release the refresh lock");
-                        }
-                    }
-                }
-                return result;
+                let work = self.refresh_now(session, refresh_token);
+                return self
+                    .hold_refresh_lock(redis, rt, &owner, work_limit, work)
+                    .await;
             }
             if Instant::now() >= give_up {
                 return Err(RefreshError::Unavailable(
