@@ -111,7 +111,7 @@ pub use token::{Algorithm, Claims, JwksError, TokenError, VerifyError};
 /// `session::{Id, Record}`. Re-exported (a 0.x crate in our API) because that trait is
 /// the point: any tower-sessions store (Redis, SQL...) works unchanged.
 pub use tower_sessions_core;
-pub use web::SessionCookie;
+pub use web::{SessionCookie, request_cookies};
 pub use workos::SwitchOrganizationError;
 
 /// Re-exported so adapters and users share one `http` version.
@@ -123,7 +123,7 @@ pub use http;
 #[doc(hidden)]
 pub mod __fuzz {
     /// Parses a JWK set as the JWKS cache does: the number of keys it would use.
-    pub fn parse_jwks(body: &[u8]) -> Result<usize, crate::TokenError> {
+    pub fn parse_jwks(body: &[u8]) -> Result<usize, crate::JwksError> {
         crate::token::jwks::parse_jwks(body).map(|keys| keys.len())
     }
 }

@@ -21,7 +21,7 @@ fn finish(span: &tracing::Span, outcome: &str, response: &Response<String>) {
 }
 
 /// Reads every cookie of a request (bounded in number).
-pub(crate) fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     crate::flow::pending::parse_cookie_headers(
         headers
             .get_all(http::header::COOKIE)

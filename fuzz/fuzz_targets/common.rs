@@ -20,25 +20,15 @@ pub fn fixture() -> &'static Fixture {
             .enable_all()
             .build()
             .expect("runtime");
-        let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
-        let config = AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+        // Port 0: no connection can be made, whatever runs on the machine.
+        let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:0{p}")).expect("url");
+        let mut endpoints = ProviderEndpoints::new(url("/authorize"), url("/token"), url("/jwks"));
+        endpoints.authorization_response_iss_parameter_supported = true;
+        let config = AuthConfig::builder("http://127.0.0.1:0", "client", "http://127.0.0.1:3000")
             .with_client_secret("fuzz-secret-fuzz-secret-fuzz-secret")
-            .with_endpoints(ProviderEndpoints {
-                authorization_endpoint: url("/authorize"),
-                token_endpoint: url("/token"),
-                jwks_uri: url("/jwks"),
-                end_session_endpoint: None,
-                userinfo_endpoint: None,
-                authorization_response_iss_parameter_supported: true,
-                token_endpoint_auth_methods_supported: Vec::new(),
-                pushed_authorization_request_endpoint: None,
-                require_pushed_authorization_requests: false,
-                code_challenge_methods_supported: Vec::new(),
-                dpop_signing_alg_values_supported: Vec::new(),
-            })
+            .with_endpoints(endpoints)
             .with_api_audience("https://api.test")
             .with_app_secret_hex(&"ab".repeat(32))
-            .expect("key")
             .build()
             .expect("config");
         let auth = rt.block_on(Auth::discover(config)).expect("auth");

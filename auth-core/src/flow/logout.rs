@@ -446,18 +446,23 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, app).await });
         let mut redis = provider_harness::RedisServer::start();
         let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
-        let config = crate::AuthConfig::builder(&issuer, "client", "http://127.0.0.1:3000")
-            .with_endpoints(crate::ProviderEndpoints::new(
-                url("/authorize"),
-                url("/token"),
-                url("/jwks"),
-            ))
-            .with_redis_url(redis.url())
-            .with_redis_timeout(std::time::Duration::from_millis(300))
-            .with_app_secret_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
-            .build()
-            .expect("config");
-        let auth = Auth::discover(config).await.expect("auth");
+        let redis_url = redis.url();
+        let config_for_redis = || {
+            crate::AuthConfig::builder(&issuer, "client", "http://127.0.0.1:3000")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    url("/authorize"),
+                    url("/token"),
+                    url("/jwks"),
+                ))
+                .with_redis_url(&redis_url)
+                .with_redis_timeout(std::time::Duration::from_millis(300))
+                .with_app_secret_hex(
+                    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                )
+                .build()
+                .expect("config")
+        };
+        let auth = Auth::discover(config_for_redis()).await.expect("auth");
         let now = auth.0.config.clock.now();
         let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some("rsa1".into());
@@ -496,10 +501,12 @@ mod tests {
                 Err(e) => panic!("the retry must be accepted, got {e:?}"),
             }
         }
-        // The logout is recorded in Redis: a session of that `sid` that began before it
-        // is over.
+        // The logout is recorded in Redis: another instance (its own process, nothing in
+        // its local registry) sees a session of that `sid` that began before it as over.
+        let other = Auth::discover(config_for_redis()).await.expect("auth");
         let mut before = session(Some("s-1"), now - 10);
         before.claims = before.claims.with("iss", serde_json::json!(issuer));
+        assert_eq!(other.logged_out(&before).await, Ok(true));
         assert_eq!(auth.logged_out(&before).await, Ok(true));
     }
 }

@@ -363,9 +363,17 @@ impl Auth {
                 .map_err(unavailable)?
             {
                 // The holder may have published and released between our two reads.
-                if let Some(done) = published().await? {
-                    let _ = redis.unlock_refresh(rt, &owner).await;
-                    return Ok(done);
+                // Whatever this read finds (or fails on), the lock is released before
+                // returning without a refresh of our own: held, it would block the
+                // session until it expires.
+                match published().await {
+                    Ok(None) => {}
+                    found => {
+                        let _ = redis.unlock_refresh(rt, &owner).await;
+                        if let Some(done) = found? {
+                            return Ok(done);
+                        }
+                    }
                 }
                 let work = self.refresh_now(session, refresh_token);
                 return self

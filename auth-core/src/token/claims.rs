@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 /// beside it. A parsed map costs about three times the memory of the text.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Claims {
-    /// The claims object, compact JSON.
+    /// The claims object as JSON text (a verified token's payload as received, or
+    /// serialized from a map).
     json: Box<str>,
     sub: Box<str>,
     iss: Box<str>,

@@ -126,7 +126,8 @@ impl JwksCache {
     pub(crate) fn preloaded(http: HttpClient, keys: Vec<CachedKey>) -> Self {
         let cache = Self::new(
             http,
-            "http://127.0.0.1:9/jwks".into(),
+            // Port 0: a fetch fails at once, whatever runs on the machine.
+            "http://127.0.0.1:0/jwks".into(),
             Duration::from_secs(3600),
         );
         {

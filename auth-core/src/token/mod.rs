@@ -91,7 +91,7 @@ pub enum TokenError {
 #[non_exhaustive]
 pub enum JwksError {
     /// The request failed (connection, timeout, size limit).
-    #[error("the provider's JWKS could not be fetched")]
+    #[error("the provider's JWKS could not be fetched: {0}")]
     Unreachable(#[source] crate::HttpError),
     /// The JWKS endpoint answered with an error status.
     #[error("the provider's JWKS endpoint answered HTTP {0}")]

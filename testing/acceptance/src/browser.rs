@@ -383,7 +383,9 @@ impl HttpsFront {
     async fn start(backend: std::net::SocketAddr) -> HttpsFront {
         use rustls::pki_types::pem::PemObject as _;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let dir = std::env::temp_dir().join(format!("auth-https-{}", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("auth-https-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         openssl(
             &dir,

@@ -1322,7 +1322,7 @@ pub async fn rp_malformed_input_refused_by_its_rule(serve: Serve) {
         ),
         (
             "/auth/callback?error=".into(),
-            Callback(StatusCode::BAD_REQUEST, "Provider"),
+            Callback(StatusCode::BAD_REQUEST, "Provider {"),
         ),
         (
             format!("/auth/callback?error=access_denied&error_description={long}"),
