@@ -216,18 +216,11 @@ mod tests {
     #[test]
     fn debug_never_prints_tokens() {
         let s = AuthSession {
-            claims: Claims::default(),
             id_token: IdToken::new("id.token.SECRET1"),
             access_token: AccessToken::new("SECRET2"),
             refresh_token: Some(RefreshToken::new("SECRET3")),
             expires_at: Some(1),
-            authenticated_at: 0,
-            scope: None,
-            last_seen: None,
-            refresh_expires_at: None,
-            access: Default::default(),
-            provider: None,
-            dpop_key: None,
+            ..AuthSession::bare()
         };
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("SECRET"), "{dbg}");

@@ -493,8 +493,7 @@ mod tests {
     use crate::config::{AuthConfig, Clock};
     use crate::flow::refresh::SessionEnd;
     use crate::provider::ProviderEndpoints;
-    use crate::secret::{AccessToken, IdToken, RefreshToken};
-    use crate::token::Claims;
+    use crate::secret::{AccessToken, RefreshToken};
 
     const T0: i64 = 1_800_000_000;
 
@@ -525,18 +524,11 @@ mod tests {
 
     fn session(refresh_expires_at: Option<i64>) -> AuthSession {
         AuthSession {
-            claims: Claims::default(),
-            id_token: IdToken::new("id"),
-            access_token: AccessToken::new("at"),
             refresh_token: Some(RefreshToken::new("rt")),
-            expires_at: None,
             authenticated_at: T0,
-            scope: None,
             last_seen: Some(T0),
             refresh_expires_at,
-            access: Default::default(),
-            provider: None,
-            dpop_key: None,
+            ..AuthSession::bare()
         }
     }
 

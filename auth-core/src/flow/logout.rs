@@ -342,7 +342,6 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::{AccessToken, IdToken};
     use crate::token::Claims;
 
     const ISS: &str = "https://id.example.com";
@@ -356,17 +355,8 @@ mod tests {
         }
         AuthSession {
             claims,
-            id_token: IdToken::new("id"),
-            access_token: AccessToken::new("at"),
-            refresh_token: None,
-            expires_at: None,
             authenticated_at: began,
-            scope: None,
-            last_seen: None,
-            refresh_expires_at: None,
-            access: Default::default(),
-            provider: None,
-            dpop_key: None,
+            ..AuthSession::bare()
         }
     }
 

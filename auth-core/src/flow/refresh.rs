@@ -661,17 +661,11 @@ mod tests {
             claims: crate::Claims::default()
                 .with("sub", serde_json::json!("alice"))
                 .with("iss", serde_json::json!(provider)),
-            id_token: IdToken::new("id"),
-            access_token: AccessToken::new("at"),
             refresh_token: Some(RefreshToken::new("rt")),
             expires_at: Some(now - 10),
             authenticated_at: now - 100,
-            scope: None,
             last_seen: Some(now),
-            refresh_expires_at: None,
-            access: Default::default(),
-            provider: None,
-            dpop_key: None,
+            ..AuthSession::bare()
         };
         (auth, session)
     }
