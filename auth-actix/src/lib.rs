@@ -55,9 +55,8 @@ mod middleware;
 mod request;
 mod routes;
 
-pub use auth_core::adapter::{Policy, Requirement};
-pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
-pub use auth_core::{BearerAuth, BearerError};
+pub use auth_core;
+pub use auth_core::adapter::shared::*;
 pub use authorized::Authorized;
 pub use bearer::{BearerRejection, BearerUser, MaybeBearerUser};
 pub use extract::{AuthExt, AuthRejection, AuthUser, MaybeAuthUser};

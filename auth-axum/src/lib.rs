@@ -41,9 +41,8 @@ mod layer;
 mod request;
 mod routes;
 
-pub use auth_core::adapter::{Policy, Requirement};
-pub use auth_core::{self, Auth, AuthConfig, AuthSession, Claims, LoginOptions, Prompt};
-pub use auth_core::{BearerAuth, BearerError};
+pub use auth_core;
+pub use auth_core::adapter::shared::*;
 pub use authorized::{Authorized, RequireLayer, RequireService, require};
 pub use bearer::{BearerRejection, BearerUser};
 pub use extract::{AuthRejection, AuthUser};

@@ -46,6 +46,17 @@
 //! # }
 //! ```
 
+/// What every adapter crate re-exports from core (`pub use auth_core::adapter::shared::*;`):
+/// the handle and its configuration, the signed-in session and its claims, login
+/// options, bearer callers, and the requirements of guarded routes. One list, so the
+/// adapters offer the same names.
+pub mod shared {
+    pub use crate::adapter::{Policy, Requirement};
+    pub use crate::{
+        Auth, AuthConfig, AuthSession, BearerAuth, BearerError, Claims, LoginOptions, Prompt,
+    };
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 
