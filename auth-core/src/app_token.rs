@@ -194,9 +194,9 @@ impl AppTokens {
                 .map(|index| &core.providers[index]),
         }
         .ok_or(AppTokenError::InvalidRequest("no provider has this id"))?;
-        let discovered = provider.ready().map_err(|e| {
-            AppTokenError::Token(crate::TokenExchangeError::Unreachable(e.to_string()))
-        })?;
+        let discovered = provider
+            .ready()
+            .map_err(|_| AppTokenError::Token(crate::TokenExchangeError::NotDiscovered))?;
         let mut exchange = discovered.oauth.exchange_client_credentials();
         for (name, value) in discovered.assertion_fields() {
             exchange = exchange.add_extra_param(name, value);

@@ -61,7 +61,7 @@ pub(crate) type OAuthClient = oauth2::Client<
 >;
 
 /// The token endpoint did not give tokens.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenExchangeError {
     /// The provider refused (`invalid_grant`, `invalid_client`...).
@@ -75,7 +75,14 @@ pub enum TokenExchangeError {
     },
     /// Network error, timeout, or an oversized response.
     #[error("the token endpoint could not be reached: {0}")]
-    Unreachable(String),
+    Unreachable(#[source] HttpError),
+    /// The token endpoint answered with a status that says nothing about the grant
+    /// (a 5xx, a 401 for a wrong API key, a 429).
+    #[error("the token endpoint answered HTTP {0}")]
+    Status(u16),
+    /// The provider has not been discovered yet (it was down at start).
+    #[error("the identity provider is not reachable yet")]
+    NotDiscovered,
     /// The response is not a valid token response.
     #[error("the token endpoint's response is not valid: {0}")]
     InvalidResponse(String),
@@ -111,7 +118,7 @@ pub(crate) fn map_token_error(
             error: r.error().as_ref().to_string(),
             description: r.error_description().cloned().unwrap_or_default(),
         },
-        RequestTokenError::Request(e) => TokenExchangeError::Unreachable(e.to_string()),
+        RequestTokenError::Request(e) => TokenExchangeError::Unreachable(e),
         RequestTokenError::Parse(e, _) => TokenExchangeError::InvalidResponse(e.to_string()),
         RequestTokenError::Other(s) => TokenExchangeError::InvalidResponse(s),
     }
@@ -129,8 +136,8 @@ pub(crate) struct Inner {
     pub(crate) bearer_cache: crate::bearer::BearerCache,
     /// The DPoP proofs the app's API accepted, against replay.
     pub(crate) dpop_proofs: crate::dpop::ReplayCache,
-    #[cfg(feature = "redis")]
-    pub(crate) redis: Option<crate::redis::RedisShared>,
+    /// What the app's instances agree on (Redis, or this process alone).
+    pub(crate) shared: Box<dyn crate::shared::SharedState>,
 }
 
 impl Inner {
@@ -226,26 +233,10 @@ impl Auth {
             config.max_response_bytes,
         )
         .map_err(|e| DiscoveryError::Client(e.to_string()))?;
-        #[cfg(feature = "redis")]
-        let redis = match &config.redis_url {
-            Some(url) => Some(
-                crate::redis::RedisShared::connect(
-                    &url.0,
-                    config.redis_timeout,
-                    config.redis_ca_file.as_deref(),
-                    config.redis_session_cache && config.session_store.is_none(),
-                )
-                .await
-                .map_err(DiscoveryError::Redis)?,
-            ),
-            None => None,
-        };
-        let auth = Self::from_parts(
-            config,
-            http,
-            #[cfg(feature = "redis")]
-            redis,
-        );
+        let shared = crate::shared::connect(&config)
+            .await
+            .map_err(DiscoveryError::Redis)?;
+        let auth = Self::from_parts(config, http, shared);
         let inner = &auth.0;
         // Concurrently: a provider that is down costs its timeout once, not per provider.
         let mut tasks = tokio::task::JoinSet::new();
@@ -290,7 +281,7 @@ impl Auth {
     fn from_parts(
         config: AuthConfig,
         http: HttpClient,
-        #[cfg(feature = "redis")] redis: Option<crate::redis::RedisShared>,
+        shared: Box<dyn crate::shared::SharedState>,
     ) -> Self {
         let key = match &config.cookie_key {
             Some(k) => cookie::Key::derive_from(&k.0),
@@ -301,13 +292,10 @@ impl Auth {
                 cookie::Key::generate()
             }
         };
-        let external = config.session_store.clone();
-        #[cfg(feature = "redis")]
-        let external = external.or_else(|| {
-            redis
-                .as_ref()
-                .map(|r| crate::store::SharedStore::new(r.store()))
-        });
+        let external = config
+            .session_store
+            .clone()
+            .or_else(|| shared.session_store());
         let sessions = match external {
             None => Sessions::Local(crate::memory_store::LocalSessions::default()),
             Some(store) => {
@@ -343,8 +331,7 @@ impl Auth {
             sessions,
             bearer_cache,
             dpop_proofs: crate::dpop::ReplayCache::default(),
-            #[cfg(feature = "redis")]
-            redis,
+            shared,
         }))
     }
 

@@ -173,7 +173,7 @@ pub(crate) enum Scheme {
 
 /// Why a request's bearer token was not accepted. [`BearerError::to_response`] gives the
 /// RFC 6750 answer.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BearerError {
     /// No `Authorization: Bearer` header.
@@ -185,13 +185,14 @@ pub enum BearerError {
     Malformed,
     /// The token is not valid: signature, issuer, audience, expiry...
     #[error("invalid bearer token: {0}")]
-    Invalid(TokenError),
+    Invalid(#[source] TokenError),
     /// The token is valid but lacks these scopes.
     #[error("the token lacks the scopes {0:?}")]
     InsufficientScope(Vec<String>),
-    /// The token cannot be checked now (the provider's JWKS is unreachable).
+    /// The token cannot be checked now (the provider's keys, or Redis for a DPoP
+    /// proof's single use, are out of reach).
     #[error("bearer tokens cannot be checked now: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] crate::Outage),
     /// No API audience is configured, so no bearer token can be accepted.
     #[error("bearer tokens are not enabled: configure an API audience (OIDC_API_AUDIENCE)")]
     NotConfigured,
@@ -464,15 +465,17 @@ impl Auth {
         let proven = crate::dpop::verify_proof(proof, &target, &inner.dpop_proofs)
             .map_err(BearerError::InvalidProof)?;
         // With Redis, a proof is single use across every instance.
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &inner.redis {
-            let first = redis
-                .first_use_of_dpop_proof(&proven.replay_key, proven.until)
-                .await
-                .map_err(|e| BearerError::Unavailable(e.to_string()))?;
-            if !first {
-                return Err(BearerError::InvalidProof(crate::DpopProofError::Replayed));
-            }
+        let first = inner
+            .shared
+            .first_use(
+                crate::shared::Once::DpopProof,
+                &proven.replay_key,
+                proven.until,
+            )
+            .await
+            .map_err(|e| BearerError::Unavailable(e.into()))?;
+        if !first {
+            return Err(BearerError::InvalidProof(crate::DpopProofError::Replayed));
         }
         let auth = self.validated(token, true).await?;
         if auth.jkt.as_deref() != Some(proven.jkt.as_str()) {
@@ -505,7 +508,7 @@ impl Auth {
                 let provider = self.bearer_provider(token)?;
                 let discovered = provider
                     .ready()
-                    .map_err(|e| BearerError::Unavailable(e.to_string()))?;
+                    .map_err(|e| BearerError::Unavailable(e.into()))?;
                 let (claims, text) = discovered
                     .verifier
                     .bearer_token(token, bound)
@@ -513,7 +516,7 @@ impl Auth {
                     .map_err(|e| match e {
                         crate::VerifyError::Invalid(e) => BearerError::Invalid(e),
                         crate::VerifyError::KeysUnavailable(e) => {
-                            BearerError::Unavailable(e.to_string())
+                            BearerError::Unavailable(e.into())
                         }
                     })?;
                 let auth = Arc::new(BearerAuth::new(claims, text, token, &provider.config));
@@ -617,7 +620,7 @@ mod tests {
         let later = auth.authenticate_bearer(&t).await.expect("within leeway");
         assert!(!Arc::ptr_eq(&first, &later));
         now.store(NOW + 361, Ordering::SeqCst);
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_bearer(&t).await.unwrap_err(),
             BearerError::Invalid(TokenError::Expired)
         );
@@ -674,13 +677,13 @@ mod tests {
         let key = crate::DpopKey::generate();
         let t = bound_token(&key);
         let refused = BearerError::Invalid(TokenError::SenderConstrained);
-        assert_eq!(auth.authenticate_bearer(&t).await.unwrap_err(), refused);
+        assert_debug_eq!(&auth.authenticate_bearer(&t).await.unwrap_err(), &refused);
         // Also once a DPoP presentation put the token in the cache.
         let p = proof(&key, "GET", API_URL, &t);
         auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
             .await
             .expect("with its proof");
-        assert_eq!(auth.authenticate_bearer(&t).await.unwrap_err(), refused);
+        assert_debug_eq!(&auth.authenticate_bearer(&t).await.unwrap_err(), &refused);
     }
 
     #[tokio::test]
@@ -689,21 +692,21 @@ mod tests {
         let key = crate::DpopKey::generate();
         let t = bound_token(&key);
         let other_url = proof(&key, "GET", "https://app.example.com/api/admin", &t);
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&other_url), "GET", API_URL)
                 .await
                 .unwrap_err(),
             BearerError::InvalidProof(crate::DpopProofError::UrlMismatch)
         );
         let other_host = proof(&key, "GET", "https://evil.example.com/api/me", &t);
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&other_host), "GET", API_URL)
                 .await
                 .unwrap_err(),
             BearerError::InvalidProof(crate::DpopProofError::UrlMismatch)
         );
         let post = proof(&key, "POST", API_URL, &t);
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&post), "GET", API_URL)
                 .await
                 .unwrap_err(),
@@ -720,7 +723,7 @@ mod tests {
         auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
             .await
             .expect("first use");
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
                 .await
                 .unwrap_err(),
@@ -745,7 +748,7 @@ mod tests {
         one.authenticate_dpop(&t, Some(&p), "GET", API_URL)
             .await
             .expect("first use, on one instance");
-        assert_eq!(
+        assert_debug_eq!(
             two.authenticate_dpop(&t, Some(&p), "GET", API_URL)
                 .await
                 .unwrap_err(),
@@ -759,7 +762,7 @@ mod tests {
         let (holder, thief) = (crate::DpopKey::generate(), crate::DpopKey::generate());
         let t = bound_token(&holder);
         let p = proof(&thief, "GET", API_URL, &t);
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
                 .await
                 .unwrap_err(),
@@ -768,7 +771,7 @@ mod tests {
         // An unbound token presented with a proof is not bound to it either.
         let unbound = token("read");
         let p = proof(&holder, "GET", API_URL, &unbound);
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&unbound, Some(&p), "GET", API_URL)
                 .await
                 .unwrap_err(),
@@ -782,14 +785,14 @@ mod tests {
         let key = crate::DpopKey::generate();
         let t = bound_token(&key);
         let other_token = proof(&key, "GET", API_URL, "another-token");
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&other_token), "GET", API_URL)
                 .await
                 .unwrap_err(),
             BearerError::InvalidProof(crate::DpopProofError::AccessTokenMismatch)
         );
         let stale = key.proof("GET", API_URL, None, Some(&t), NOW - 600);
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&stale), "GET", API_URL)
                 .await
                 .unwrap_err(),
@@ -803,7 +806,7 @@ mod tests {
             &EncodingKey::from_secret(b"secret"),
         )
         .expect("sign");
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_dpop(&t, Some(&hmac), "GET", API_URL)
                 .await
                 .unwrap_err(),
@@ -856,7 +859,7 @@ mod tests {
     #[tokio::test]
     async fn bearer_tokens_refused_without_a_configured_api_audience() {
         let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| b).await;
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_bearer(&token("read")).await.unwrap_err(),
             BearerError::NotConfigured
         );
@@ -871,7 +874,7 @@ mod tests {
         .await;
         let t = token("read");
         for _ in 0..2 {
-            assert_eq!(
+            assert_debug_eq!(
                 auth.authenticate_bearer(&t).await.unwrap_err(),
                 BearerError::InsufficientScope(vec!["write".into()])
             );
@@ -885,7 +888,7 @@ mod tests {
             b.with_api_audience("https://other.test")
         })
         .await;
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_bearer(&token("read")).await.unwrap_err(),
             BearerError::Invalid(TokenError::InvalidAudience)
         );
@@ -897,10 +900,10 @@ mod tests {
 
     #[test]
     fn reads_a_bearer_credential_in_any_case() {
-        assert_eq!(header("Bearer abc.def-_~+/=="), Ok(Some("abc.def-_~+/==")));
-        assert_eq!(header("bearer  abc"), Ok(Some("abc")));
-        assert_eq!(header("Basic dXNlcjpwYXNz"), Ok(None));
-        assert_eq!(Auth::bearer_token(std::iter::empty()), Ok(None));
+        assert_debug_eq!(header("Bearer abc.def-_~+/=="), Ok(Some("abc.def-_~+/==")));
+        assert_debug_eq!(header("bearer  abc"), Ok(Some("abc")));
+        assert_debug_eq!(header("Basic dXNlcjpwYXNz"), Ok(None));
+        assert_debug_eq!(Auth::bearer_token(std::iter::empty()), Ok(None));
     }
 
     #[test]
@@ -913,14 +916,14 @@ mod tests {
             "Bearer ===",
             "Bearer ä",
         ] {
-            assert_eq!(header(bad), Err(BearerError::Malformed), "{bad:?}");
+            assert_debug_eq!(header(bad), Err(BearerError::Malformed), "{bad:?}");
         }
     }
 
     #[test]
     fn rejects_several_authorization_headers() {
         let two = [b"Bearer a".as_slice(), b"Bearer b".as_slice()];
-        assert_eq!(
+        assert_debug_eq!(
             Auth::bearer_token(two.into_iter()),
             Err(BearerError::Malformed)
         );
@@ -929,7 +932,7 @@ mod tests {
     #[test]
     fn rejects_an_oversized_authorization_header() {
         let big = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
-        assert_eq!(header(&big), Err(BearerError::Malformed));
+        assert_debug_eq!(header(&big), Err(BearerError::Malformed));
     }
 
     fn config() -> AuthConfig {
@@ -975,7 +978,7 @@ mod tests {
             config().first(),
         );
         assert_eq!(b.scopes().collect::<Vec<_>>(), ["x", "y"]);
-        assert_eq!(
+        assert_debug_eq!(
             a.require_scopes(&["read", "admin"]),
             Err(BearerError::InsufficientScope(vec!["admin".into()]))
         );
@@ -1046,7 +1049,9 @@ mod tests {
         assert_eq!(BearerError::Malformed.to_response().status(), 400);
         assert_eq!(BearerError::NotConfigured.to_response().status(), 500);
         assert_eq!(
-            BearerError::Unavailable("x".into()).to_response().status(),
+            BearerError::Unavailable(crate::Outage::NotDiscovered)
+                .to_response()
+                .status(),
             503
         );
     }

@@ -10,12 +10,13 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 #[non_exhaustive]
 pub enum HttpError {
     /// The request could not be sent or timed out.
-    #[error("request to {url} failed: {reason}")]
+    #[error("request to {url} failed: {source}")]
     Transport {
         /// The URL without its query.
         url: String,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (the HTTP client's error, without the URL).
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The response was larger than allowed.
     #[error("response from {url} is larger than {limit} bytes")]
@@ -51,7 +52,7 @@ impl HttpClient {
             .build()
             .map_err(|e| HttpError::Transport {
                 url: String::new(),
-                reason: e.to_string(),
+                source: std::sync::Arc::new(e),
             })?;
         Ok(Self { inner, max_bytes })
     }
@@ -75,7 +76,7 @@ impl HttpClient {
         let shown = url.split('?').next().unwrap_or("").to_string();
         let transport = |e: reqwest::Error| HttpError::Transport {
             url: shown.clone(),
-            reason: e.without_url().to_string(),
+            source: std::sync::Arc::new(e.without_url()),
         };
         let mut resp = self
             .inner

@@ -59,6 +59,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Errors that carry their sources have no `PartialEq`: tests compare them by `Debug`.
+#[cfg(test)]
+macro_rules! assert_debug_eq {
+    ($got:expr, $want:expr $(, $($why:tt)+)?) => {{
+        let (got, want) = ($got, $want);
+        // Of one type.
+        let _ = [&got, &want];
+        assert_eq!(format!("{got:?}"), format!("{want:?}") $(, $($why)+)?)
+    }};
+}
+
 pub mod adapter;
 mod app_token;
 mod auth;
@@ -70,6 +81,7 @@ mod flow;
 mod http_client;
 mod identity;
 mod memory_store;
+mod outage;
 mod presets;
 mod provider;
 mod provider_config;
@@ -82,6 +94,7 @@ mod return_to;
 mod seal;
 mod secret;
 mod session;
+mod shared;
 mod store;
 mod token;
 mod web;
@@ -99,12 +112,14 @@ pub use flow::logout::BackchannelError;
 pub use flow::refresh::RefreshError;
 pub use http_client::HttpError;
 pub use memory_store::MemoryStore;
+pub use outage::Outage;
 pub use presets::{Preset, ProviderKind, UnknownProviderKind};
 pub use provider::{DiscoveryError, ProviderEndpoints};
 pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile};
 pub use return_to::sanitize_return_to;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
 pub use session::AuthSession;
+pub use shared::SharedStateError;
 pub use store::{Authenticated, SessionId, SessionStore, SharedStore, StoreError};
 pub use token::{Algorithm, Claims, JwksError, TokenError, VerifyError};
 /// The store trait's crate: a custom store implements [`SessionStore`] with its

@@ -893,7 +893,7 @@ mod tests {
             )
         };
         assert!(auth.authenticate_bearer(&bearer(T1)).await.is_ok());
-        assert_eq!(
+        assert_debug_eq!(
             auth.authenticate_bearer(&bearer(T2)).await.unwrap_err(),
             BearerError::Invalid(TokenError::InvalidIssuer)
         );

@@ -9,6 +9,8 @@
 //! token: the two share a hash tag, so the script that publishes a result and releases
 //! the lock touches one cluster slot.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +20,11 @@ use fred::prelude::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::flow::logout::LogoutRegistry;
 use crate::flow::refresh::Refreshed;
 use crate::seal::Sealer;
+use crate::session::AuthSession;
+use crate::shared::{Answer, CacheTicket, Cached, Once, SharedState, SharedStateError};
 
 /// Connections kept to Redis.
 const POOL_SIZE: usize = 4;
@@ -31,7 +36,7 @@ pub(crate) struct RedisShared {
     /// A Redis Cluster: commands on several keys must stay within one slot.
     clustered: bool,
     /// The fast path: checked sessions kept in memory (when Redis stores sessions).
-    pub(crate) cache: Option<Arc<crate::redis_cache::SessionCache>>,
+    cache: Option<Arc<crate::redis_cache::SessionCache>>,
 }
 
 /// The TLS settings of a `rediss` URL: the server's certificate must chain to the CA
@@ -146,7 +151,7 @@ impl RedisShared {
     }
 
     /// Publishes a session cache invalidation.
-    pub(crate) async fn publish(&self, message: String) -> Result<(), RedisError> {
+    async fn publish(&self, message: String) -> Result<(), RedisError> {
         use fred::prelude::PubsubInterface as _;
         self.pool
             .next()
@@ -155,7 +160,7 @@ impl RedisShared {
     }
 
     /// The session store on this connection pool.
-    pub(crate) fn store(&self) -> tower_sessions_redis_store::RedisStore<Pool> {
+    fn store(&self) -> tower_sessions_redis_store::RedisStore<Pool> {
         tower_sessions_redis_store::RedisStore::new(self.pool.clone())
     }
 
@@ -163,7 +168,7 @@ impl RedisShared {
     /// `at`, kept for `ttl` (the longest session lifetime). With a key configured the
     /// marker is sealed (authenticated under its Redis key name), so a marker written
     /// into Redis by anyone without the key has no effect.
-    pub(crate) async fn record_logout(
+    async fn set_logout(
         &self,
         key: &str,
         at: i64,
@@ -185,7 +190,7 @@ impl RedisShared {
 
     /// The logout times recorded for `keys`, in order. A marker that does not open with
     /// the key (forged, or written by an app with another key) counts as absent.
-    pub(crate) async fn logouts(
+    async fn get_logouts(
         &self,
         keys: &[String],
         sealer: Option<&Sealer>,
@@ -233,28 +238,8 @@ impl RedisShared {
             .collect())
     }
 
-    /// Remembers a logout token's `jti` until `until` (Unix time): true the first
-    /// time, false for a replay (on any instance).
-    pub(crate) async fn first_use_of_logout_token(
-        &self,
-        jti: &str,
-        until: i64,
-    ) -> Result<bool, RedisError> {
-        self.first_use("auth:logout:jti:", jti, until).await
-    }
-
-    /// Remembers a DPoP proof (its key's thumbprint and `jti`) until `until`: true the
-    /// first time, false for a replay on any instance.
-    pub(crate) async fn first_use_of_dpop_proof(
-        &self,
-        key: &str,
-        until: i64,
-    ) -> Result<bool, RedisError> {
-        self.first_use("auth:dpop:jti:", key, until).await
-    }
-
     /// Sets `prefix` + hash of `key` until `until` if it is not set: whether it was not.
-    async fn first_use(&self, prefix: &str, key: &str, until: i64) -> Result<bool, RedisError> {
+    async fn set_once(&self, prefix: &str, key: &str, until: i64) -> Result<bool, RedisError> {
         let set: Option<String> = self
             .pool
             .set(
@@ -268,17 +253,9 @@ impl RedisShared {
         Ok(set.is_some())
     }
 
-    /// Forgets a logout token's `jti` (its logout could not be recorded: the
-    /// provider's retry must be taken).
-    pub(crate) async fn forget_logout_token(&self, jti: &str) -> Result<(), RedisError> {
-        self.pool
-            .del::<(), _>(hashed("auth:logout:jti:", jti))
-            .await
-    }
-
     /// Takes the refresh lock of `refresh_token` for `ttl` as `owner` (a random token
     /// of the holder's); false when another instance holds it.
-    pub(crate) async fn lock_refresh(
+    async fn set_refresh_lock(
         &self,
         refresh_token: &str,
         owner: &str,
@@ -300,11 +277,7 @@ impl RedisShared {
 
     /// Releases the refresh lock of `refresh_token` if `owner` still holds it (compare
     /// and delete); true when it did.
-    pub(crate) async fn unlock_refresh(
-        &self,
-        refresh_token: &str,
-        owner: &str,
-    ) -> Result<bool, RedisError> {
+    async fn del_refresh_lock(&self, refresh_token: &str, owner: &str) -> Result<bool, RedisError> {
         let (lock, _) = refresh_keys(refresh_token);
         let deleted: i64 = self
             .pool
@@ -316,7 +289,7 @@ impl RedisShared {
     /// Publishes a refresh's result for the other instances, for `ttl` (sealed like
     /// session records when they are), and releases the lock, both only if `owner`
     /// still holds the lock; false (nothing published) when it lost it.
-    pub(crate) async fn publish_refresh(
+    async fn eval_publish_refresh(
         &self,
         refresh_token: &str,
         owner: &str,
@@ -345,7 +318,7 @@ impl RedisShared {
     }
 
     /// The result another instance published for `refresh_token`, if any.
-    pub(crate) async fn published_refresh(
+    async fn get_published_refresh(
         &self,
         refresh_token: &str,
         sealer: Option<&Sealer>,
@@ -359,6 +332,176 @@ impl RedisShared {
             };
             serde_json::from_slice(&plain).map_err(|_| ())
         }))
+    }
+}
+
+fn unavailable(e: RedisError) -> SharedStateError {
+    SharedStateError::new(e)
+}
+
+impl SharedState for RedisShared {
+    fn session_store(&self) -> Option<crate::store::SharedStore> {
+        Some(crate::store::SharedStore::new(self.store()))
+    }
+
+    fn cached_session(&self, key: &dyn Fn() -> String) -> Cached {
+        let Some(cache) = &self.cache else {
+            return Cached::Off;
+        };
+        let key = key();
+        match cache.get(&key) {
+            Some(session) => Cached::Hit(session),
+            None => Cached::Miss(CacheTicket {
+                key,
+                generation: cache.generation(),
+            }),
+        }
+    }
+
+    fn keep_checked(&self, ticket: CacheTicket, session: &Arc<AuthSession>) {
+        if let Some(cache) = &self.cache {
+            cache.insert(ticket.key, Arc::clone(session), ticket.generation);
+        }
+    }
+
+    fn session_changed<'a>(
+        &'a self,
+        key: &'a str,
+        session: Option<&'a Arc<AuthSession>>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(cache) = &self.cache else {
+                return;
+            };
+            match session {
+                Some(s) => cache.wrote(key, Arc::clone(s)),
+                None => cache.invalidate(key),
+            }
+            // Not sent: the others see the change when their entry expires (5 s) or
+            // their heartbeat stops.
+            if let Err(e) = self.publish(cache.changed_message(key)).await {
+                tracing::warn!(error = %e, "could not announce a session change to the other instances");
+            }
+        })
+    }
+
+    fn first_use<'a>(&'a self, what: Once, key: &'a str, until: i64) -> Answer<'a, bool> {
+        Box::pin(async move {
+            self.set_once(once_prefix(what), key, until)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn forget_use<'a>(&'a self, what: Once, key: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move {
+            self.pool
+                .del::<(), _>(hashed(once_prefix(what), key))
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn record_logout<'a>(
+        &'a self,
+        key: &'a str,
+        at: i64,
+        ttl: Duration,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, ()> {
+        Box::pin(async move {
+            self.set_logout(key, at, ttl, sealer)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn logouts_recorded(&self) -> Answer<'_, ()> {
+        Box::pin(async move {
+            let Some(cache) = &self.cache else {
+                return Ok(());
+            };
+            cache.flush();
+            self.publish(cache.flush_message())
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn logged_out<'a>(
+        &'a self,
+        session: &'a AuthSession,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, bool> {
+        Box::pin(async move {
+            let (iss, sub) = (session.claims.iss(), session.claims.sub());
+            let mut keys = vec![
+                LogoutRegistry::key_sub(iss, sub),
+                LogoutRegistry::key_sub_without_sid(iss, sub),
+            ];
+            if let Some(sid) = session.claims.sid() {
+                keys.push(LogoutRegistry::key_sid(iss, sid));
+            }
+            let found = self.get_logouts(&keys, sealer).await.map_err(unavailable)?;
+            let at = |i: usize| found.get(i).copied().flatten();
+            Ok(LogoutRegistry::ends(session, at(0), at(1), at(2)))
+        })
+    }
+
+    fn lock_refresh<'a>(
+        &'a self,
+        refresh_token: &'a str,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> Answer<'a, bool> {
+        Box::pin(async move {
+            self.set_refresh_lock(refresh_token, owner, ttl)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn unlock_refresh<'a>(&'a self, refresh_token: &'a str, owner: &'a str) -> Answer<'a, bool> {
+        Box::pin(async move {
+            self.del_refresh_lock(refresh_token, owner)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn publish_refresh<'a>(
+        &'a self,
+        refresh_token: &'a str,
+        owner: &'a str,
+        result: &'a Refreshed,
+        ttl: Duration,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, bool> {
+        Box::pin(async move {
+            self.eval_publish_refresh(refresh_token, owner, result, ttl, sealer)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn published_refresh<'a>(
+        &'a self,
+        refresh_token: &'a str,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, Option<Result<Refreshed, ()>>> {
+        Box::pin(async move {
+            self.get_published_refresh(refresh_token, sealer)
+                .await
+                .map_err(unavailable)
+        })
+    }
+}
+
+/// The key prefix of what is used once.
+fn once_prefix(what: Once) -> &'static str {
+    match what {
+        Once::LogoutToken => "auth:logout:jti:",
+        Once::DpopProof => "auth:dpop:jti:",
     }
 }
 

@@ -17,6 +17,7 @@ pub use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 use crate::auth::Auth;
 use crate::flow::refresh::SessionStatus;
 use crate::session::AuthSession;
+use crate::shared::Cached;
 
 /// No use is recorded this close to a refresh (seconds before the refresh margin).
 const TOUCH_GUARD_SECS: i64 = 10;
@@ -142,16 +143,15 @@ impl Auth {
         };
         // The fast path: a session this instance checked, and no instance changed or
         // logged out since (see `redis_cache`).
-        #[cfg(feature = "redis")]
-        let cache = self
-            .session_cache()
-            .map(|c| (c, self.store_id(id).to_string()));
-        #[cfg(feature = "redis")]
-        let cached = cache.as_ref().and_then(|(c, key)| c.get(key));
-        #[cfg(not(feature = "redis"))]
-        let cached: Option<Arc<AuthSession>> = None;
-        #[cfg(feature = "redis")]
-        let generation = cache.as_ref().map(|(c, _)| c.generation());
+        let (cached, ticket) = match self
+            .0
+            .shared
+            .cached_session(&|| self.store_id(id).to_string())
+        {
+            Cached::Hit(s) => (Some(s), None),
+            Cached::Miss(ticket) => (None, Some(ticket)),
+            Cached::Off => (None, None),
+        };
         let from_cache = cached.is_some();
         let stored = match cached {
             Some(s) => s,
@@ -171,10 +171,8 @@ impl Auth {
         };
         match status {
             SessionStatus::Valid => {
-                #[cfg(feature = "redis")]
-                if let (false, Some((c, key)), Some(generation)) = (from_cache, &cache, generation)
-                {
-                    c.insert(key.clone(), Arc::clone(&stored), generation);
+                if let Some(ticket) = ticket {
+                    self.0.shared.keep_checked(ticket, &stored);
                 }
                 if !self.due_for_touch(&stored) {
                     return Authenticated::User(stored);
@@ -325,34 +323,9 @@ impl Auth {
             Sessions::External { store, .. } => {
                 let key = self.store_id(id);
                 store.delete(&key).await?;
-                #[cfg(feature = "redis")]
-                self.changed(&key.to_string(), None).await;
+                self.0.shared.session_changed(&key.to_string(), None).await;
                 Ok(())
             }
-        }
-    }
-
-    /// The fast path's cache, when Redis stores the sessions.
-    #[cfg(feature = "redis")]
-    fn session_cache(&self) -> Option<&crate::redis_cache::SessionCache> {
-        self.0.redis.as_ref()?.cache.as_deref()
-    }
-
-    /// This instance stored (`Some`) or deleted (`None`) the session under `key`: its
-    /// own cache takes it, and the other instances are told to drop theirs. When the
-    /// message cannot be sent, the others see the change when their entry expires
-    /// (5 s) or their heartbeat stops.
-    #[cfg(feature = "redis")]
-    async fn changed(&self, key: &str, session: Option<&Arc<AuthSession>>) {
-        let (Some(redis), Some(cache)) = (self.0.redis.as_ref(), self.session_cache()) else {
-            return;
-        };
-        match session {
-            Some(s) => cache.wrote(key, Arc::clone(s)),
-            None => cache.invalidate(key),
-        }
-        if let Err(e) = redis.publish(cache.changed_message(key)).await {
-            tracing::warn!(error = %e, "could not announce a session change to the other instances");
         }
     }
 
@@ -412,8 +385,10 @@ impl Auth {
             Sessions::External { store, .. } => {
                 let key = self.store_id(id);
                 store.save(&self.record(key, session)?).await?;
-                #[cfg(feature = "redis")]
-                self.changed(&key.to_string(), Some(session)).await;
+                self.0
+                    .shared
+                    .session_changed(&key.to_string(), Some(session))
+                    .await;
                 Ok(())
             }
         }

@@ -182,21 +182,15 @@ async fn authenticate(
             body.to_string().into_bytes(),
         )
         .await
-        .map_err(|e| TokenExchangeError::Unreachable(e.to_string()))?;
+        .map_err(TokenExchangeError::Unreachable)?;
     let status = response.status();
     if status.is_server_error() {
-        return Err(TokenExchangeError::Unreachable(format!(
-            "HTTP {}",
-            status.as_u16()
-        )));
+        return Err(TokenExchangeError::Status(status.as_u16()));
     }
     // A 400 is the answer about the grant; other statuses (401 for a wrong API key,
     // 429...) are the service's, not the user's.
     if status != http::StatusCode::BAD_REQUEST && !status.is_success() {
-        return Err(TokenExchangeError::Unreachable(format!(
-            "HTTP {}",
-            status.as_u16()
-        )));
+        return Err(TokenExchangeError::Status(status.as_u16()));
     }
     if !status.is_success() {
         // OAuth errors (`error`, `error_description`) or WorkOS API errors (`code`,
@@ -359,7 +353,7 @@ impl Auth {
             TokenExchangeError::Refused { error, .. } if error == "invalid_grant" => {
                 RefreshError::Refused(error)
             }
-            other => RefreshError::Unavailable(other.to_string()),
+            other => RefreshError::Unavailable(crate::Outage::TokenEndpoint(other)),
         })?;
         let (access_claims, claims) = identity(discovered, &answer)
             .await
@@ -397,9 +391,9 @@ pub enum SwitchOrganizationError {
     /// or the new tokens did not name the organization asked for.
     #[error("the provider refused the switch: {0}")]
     Refused(String),
-    /// The provider could not be reached: try again later.
+    /// The provider (or the shared state) could not be reached: try again later.
     #[error("the provider is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] crate::Outage),
     /// The provider answered with tokens for another organization than the one asked
     /// for. The old refresh token is spent: store this session (the route does) and
     /// treat the switch as refused.
@@ -433,32 +427,16 @@ impl Auth {
             .ok_or(SwitchOrganizationError::Unsupported)?;
         let discovered = provider
             .ready()
-            .map_err(|e| SwitchOrganizationError::Unavailable(e.to_string()))?;
+            .map_err(|e| SwitchOrganizationError::Unavailable(e.into()))?;
         // The refresh token is single use: the switch is the one use of it, in this
         // process and (with Redis) across instances, like any refresh.
-        let switch = async {
-            #[cfg(feature = "redis")]
-            if let Some(redis) = &self.0.redis {
-                return self
-                    .switch_with_lock(
-                        redis,
-                        provider,
-                        discovered,
-                        session,
-                        refresh_token,
-                        organization_id,
-                    )
-                    .await;
-            }
-            self.workos_refresh(
-                provider,
-                discovered,
-                session,
-                refresh_token,
-                Some(organization_id),
-            )
-            .await
-        };
+        let switch = self.switch_with_lock(
+            provider,
+            discovered,
+            session,
+            refresh_token,
+            organization_id,
+        );
         let refreshed = self
             .single_flight(refresh_token, switch)
             .await
@@ -479,31 +457,29 @@ impl Auth {
 }
 
 impl Auth {
-    /// The switch under the refresh token's lock in Redis: refused (503, try again)
-    /// while another instance refreshes the same token; its result published for the
-    /// instances that wait on that token.
-    #[cfg(feature = "redis")]
+    /// The switch under the refresh token's lock in the shared state: refused (503,
+    /// try again) while another instance refreshes the same token; its result published
+    /// for the instances that wait on that token.
     async fn switch_with_lock(
         &self,
-        redis: &crate::redis::RedisShared,
         provider: &ProviderState,
         discovered: &Discovered,
         session: &AuthSession,
         refresh_token: &RefreshToken,
         organization_id: &str,
     ) -> Result<Refreshed, RefreshError> {
-        let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
+        let unavailable = |e: crate::SharedStateError| RefreshError::Unavailable(e.into());
         let rt = refresh_token.secret();
         let (work_limit, lock_ttl) = self.refresh_lock_bounds();
         let owner = oauth2::CsrfToken::new_random().secret().clone();
-        if !redis
+        if !self
+            .0
+            .shared
             .lock_refresh(rt, &owner, lock_ttl)
             .await
             .map_err(unavailable)?
         {
-            return Err(RefreshError::Unavailable(
-                "a refresh of this session is under way".into(),
-            ));
+            return Err(RefreshError::Unavailable(crate::Outage::RefreshUnderWay));
         }
         // The switch is the refresh token's one use: done as a refresh's holder is.
         let work = self.workos_refresh(
@@ -513,8 +489,7 @@ impl Auth {
             refresh_token,
             Some(organization_id),
         );
-        self.hold_refresh_lock(redis, rt, &owner, work_limit, work)
-            .await
+        self.hold_refresh_lock(rt, &owner, work_limit, work).await
     }
 }
 

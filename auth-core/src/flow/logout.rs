@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::auth::Auth;
 use crate::session::AuthSession;
+use crate::shared::Once;
 use crate::token::TokenError;
 
 /// How long the `jti` of a logout token without `exp` is remembered, from its `iat`
@@ -139,7 +140,7 @@ pub enum BackchannelError {
     /// The logout could not be recorded for the other instances (Redis down): the
     /// provider should retry.
     #[error("the logout could not be recorded: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] crate::Outage),
 }
 
 impl Auth {
@@ -185,7 +186,7 @@ impl Auth {
     /// with `logout_token`): validates the token and ends the matching sessions (by
     /// `sid` when present, else every session of `sub`), at `{prefix}/backchannel-logout`
     /// (a single-provider app).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "redis"))]
     pub(crate) async fn backchannel_logout(&self, body: &[u8]) -> Result<(), BackchannelError> {
         self.backchannel_logout_with(self.0.provider_index(None), body)
             .await
@@ -219,18 +220,18 @@ impl Auth {
         // the provider retry instead of losing the logout.
         let discovered = route
             .map(|i| &self.0.providers[i])
-            .ok_or_else(|| BackchannelError::Unavailable("no such provider".into()))?
+            .ok_or(BackchannelError::Unavailable(
+                crate::Outage::UnknownProvider,
+            ))?
             .ready()
-            .map_err(|e| BackchannelError::Unavailable(e.to_string()))?;
+            .map_err(|e| BackchannelError::Unavailable(e.into()))?;
         let claims = discovered
             .verifier
             .logout_token(&token)
             .await
             .map_err(|e| match e {
                 crate::VerifyError::Invalid(e) => BackchannelError::Invalid(e),
-                crate::VerifyError::KeysUnavailable(e) => {
-                    BackchannelError::Unavailable(e.to_string())
-                }
+                crate::VerifyError::KeysUnavailable(e) => BackchannelError::Unavailable(e.into()),
             })?;
         let str_claim = |n: &str| {
             claims
@@ -263,40 +264,37 @@ impl Auth {
             (None, None) => return Err(TokenError::MissingSidAndSub.into()),
         }
         let forget_before = now - self.0.config.session_lifetime.as_secs() as i64;
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.0.redis {
-            let sealer = self.sealer();
-            let first = redis
-                .first_use_of_logout_token(jti, until)
-                .await
-                .map_err(|e| BackchannelError::Unavailable(e.to_string()))?;
-            if !first {
-                tracing::warn!("back-channel logout token replayed: ignored");
-                return Err(BackchannelError::Replayed);
+        // Recorded for every instance first (with Redis), then in this process.
+        let shared = &*self.0.shared;
+        let first = shared
+            .first_use(Once::LogoutToken, jti, until)
+            .await
+            .map_err(|e| BackchannelError::Unavailable(e.into()))?;
+        if !first {
+            tracing::warn!("back-channel logout token replayed: ignored");
+            return Err(BackchannelError::Replayed);
+        }
+        let sealer = self.sealer();
+        let lifetime = self.0.config.session_lifetime;
+        let mut recorded = Ok(());
+        for key in &keys {
+            recorded = shared.record_logout(key, at, lifetime, sealer).await;
+            if recorded.is_err() {
+                break;
             }
-            for key in &keys {
-                let recorded = redis
-                    .record_logout(key, at, self.0.config.session_lifetime, sealer)
-                    .await;
-                if let Err(e) = recorded {
-                    // The provider retries on 503: its retry must not look like a replay.
-                    if let Err(e) = redis.forget_logout_token(jti).await {
-                        tracing::warn!(error = %e, "could not forget a logout token's jti");
-                    }
-                    return Err(BackchannelError::Unavailable(e.to_string()));
-                }
+        }
+        // Every instance drops the sessions it serves from memory and reads the
+        // logouts again.
+        if recorded.is_ok() {
+            recorded = shared.logouts_recorded().await;
+        }
+        if let Err(e) = recorded {
+            // Not recorded, or recorded but not announced: the provider retries on 503,
+            // and its retry must not look like a replay.
+            if let Err(e) = shared.forget_use(Once::LogoutToken, jti).await {
+                tracing::warn!(error = %e, "could not forget a logout token's jti");
             }
-            // Every instance drops its cached sessions and reads the markers again.
-            if let Some(cache) = &redis.cache {
-                cache.flush();
-                if let Err(e) = redis.publish(cache.flush_message()).await {
-                    // Recorded but not announced: the provider's retry announces it.
-                    if let Err(e) = redis.forget_logout_token(jti).await {
-                        tracing::warn!(error = %e, "could not forget a logout token's jti");
-                    }
-                    return Err(BackchannelError::Unavailable(e.to_string()));
-                }
-            }
+            return Err(BackchannelError::Unavailable(e.into()));
         }
         if !self.0.logouts.first_use(jti, until, now) {
             tracing::warn!("back-channel logout token replayed: ignored");
@@ -314,28 +312,14 @@ impl Auth {
 
     /// Whether a back-channel logout ended `session`: in this process, or (with Redis)
     /// on any instance. `Err` when Redis cannot be asked.
-    pub(crate) async fn logged_out(&self, session: &AuthSession) -> Result<bool, String> {
+    pub(crate) async fn logged_out(
+        &self,
+        session: &AuthSession,
+    ) -> Result<bool, crate::SharedStateError> {
         if self.0.logouts.is_logged_out(session) {
             return Ok(true);
         }
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.0.redis {
-            let (iss, sub) = (session.claims.iss(), session.claims.sub());
-            let mut keys = vec![
-                LogoutRegistry::key_sub(iss, sub),
-                LogoutRegistry::key_sub_without_sid(iss, sub),
-            ];
-            if let Some(sid) = session.claims.sid() {
-                keys.push(LogoutRegistry::key_sid(iss, sid));
-            }
-            let found = redis
-                .logouts(&keys, self.sealer())
-                .await
-                .map_err(|e| e.to_string())?;
-            let at = |i: usize| found.get(i).copied().flatten();
-            return Ok(LogoutRegistry::ends(session, at(0), at(1), at(2)));
-        }
-        Ok(false)
+        self.0.shared.logged_out(session, self.sealer()).await
     }
 }
 
@@ -496,7 +480,7 @@ mod tests {
         let other = Auth::discover(config_for_redis()).await.expect("auth");
         let mut before = session(Some("s-1"), now - 10);
         before.claims = before.claims.with("iss", serde_json::json!(issuer));
-        assert_eq!(other.logged_out(&before).await, Ok(true));
-        assert_eq!(auth.logged_out(&before).await, Ok(true));
+        assert!(matches!(other.logged_out(&before).await, Ok(true)));
+        assert!(matches!(auth.logged_out(&before).await, Ok(true)));
     }
 }

@@ -11,8 +11,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use crate::auth::{Auth, TokenExchangeError, granted_scope, map_token_error};
+use crate::outage::Outage;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::session::AuthSession;
+use crate::shared::SharedStateError;
 use crate::token::{IdTokenCheck, TokenError};
 
 /// How long a refresh result is kept for requests that still carry the old tokens.
@@ -27,10 +29,11 @@ pub enum RefreshError {
     Refused(String),
     /// The refreshed tokens are invalid (another user, bad signature...): the session is over.
     #[error("the refreshed tokens are invalid: {0}")]
-    InvalidTokens(TokenError),
-    /// The provider could not be reached or answered badly: try again later.
+    InvalidTokens(#[source] TokenError),
+    /// The provider, its keys or the shared state could not be reached, or the
+    /// provider answered badly: try again later.
     #[error("the provider is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] crate::Outage),
 }
 
 impl RefreshError {
@@ -38,7 +41,7 @@ impl RefreshError {
     pub(crate) fn from_token_error(e: crate::VerifyError) -> Self {
         match e {
             crate::VerifyError::Invalid(e) => RefreshError::InvalidTokens(e),
-            crate::VerifyError::KeysUnavailable(e) => RefreshError::Unavailable(e.to_string()),
+            crate::VerifyError::KeysUnavailable(e) => RefreshError::Unavailable(e.into()),
         }
     }
 
@@ -148,7 +151,7 @@ impl Auth {
         match logged_out {
             Ok(true) => return SessionStatus::Ended(SessionEnd::LoggedOut),
             Ok(false) => {}
-            Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e)),
+            Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e.into())),
         }
         let now = inner.config.clock.now();
         if let Some(why) = self.expired(session, now) {
@@ -232,30 +235,17 @@ impl Auth {
         cell.get_or_init(|| refresh).await.clone()
     }
 
-    /// One refresh per refresh token across every instance: with Redis, the instance
-    /// that takes the lock calls the provider and publishes the result; the others wait
-    /// for it. Without Redis this process is the only instance.
+    /// One refresh per refresh token across every instance: the instance that takes
+    /// the token's lock in the shared state calls the provider and publishes the
+    /// result; the others wait for it. Without Redis this process is the only instance:
+    /// the lock is always free and there is no one to publish to.
     async fn refresh_across_instances(
         &self,
         session: &AuthSession,
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.0.redis {
-            return self.refresh_with_lock(redis, session, refresh_token).await;
-        }
-        self.refresh_now(session, refresh_token).await
-    }
-
-    #[cfg(feature = "redis")]
-    async fn refresh_with_lock(
-        &self,
-        redis: &crate::redis::RedisShared,
-        session: &AuthSession,
-        refresh_token: &RefreshToken,
-    ) -> Result<Refreshed, RefreshError> {
         let (work_limit, lock_ttl) = self.refresh_lock_bounds();
-        self.refresh_under_lock(redis, session, refresh_token, work_limit, lock_ttl)
+        self.refresh_under_lock(session, refresh_token, work_limit, lock_ttl)
             .await
     }
 
@@ -264,7 +254,6 @@ impl Auth {
     /// and every Redis command the holder sends while holding it (a read, the publish,
     /// the release), so it never expires under a live holder. A crashed holder blocks
     /// the session for the lock's lifetime.
-    #[cfg(feature = "redis")]
     pub(crate) fn refresh_lock_bounds(&self) -> (Duration, Duration) {
         let work_limit = 3 * self.0.config.request_timeout;
         let lock_ttl = work_limit + 3 * self.0.config.redis_timeout + Duration::from_secs(1);
@@ -275,10 +264,8 @@ impl Auth {
     /// `owner`): cut off after `work_limit`; a result is published under the lock for
     /// the instances waiting on that token (and the lock released with it), a failure
     /// releases the lock at once.
-    #[cfg(feature = "redis")]
     pub(crate) async fn hold_refresh_lock(
         &self,
-        redis: &crate::redis::RedisShared,
         refresh_token: &str,
         owner: &str,
         work_limit: Duration,
@@ -286,14 +273,12 @@ impl Auth {
     ) -> Result<Refreshed, RefreshError> {
         let result = tokio::time::timeout(work_limit, work)
             .await
-            .unwrap_or_else(|_| {
-                Err(RefreshError::Unavailable(
-                    "the refresh took too long".into(),
-                ))
-            });
+            .unwrap_or_else(|_| Err(RefreshError::Unavailable(Outage::RefreshTookTooLong)));
         match &result {
             Ok(done) => {
-                match redis
+                match self
+                    .0
+                    .shared
                     .publish_refresh(refresh_token, owner, done, RESULT_TTL, self.sealer())
                     .await
                 {
@@ -311,7 +296,7 @@ impl Auth {
                 }
             }
             Err(_) => {
-                if let Err(e) = redis.unlock_refresh(refresh_token, owner).await {
+                if let Err(e) = self.0.shared.unlock_refresh(refresh_token, owner).await {
                     tracing::warn!(error = %e, "could not release the refresh lock");
                 }
             }
@@ -319,18 +304,17 @@ impl Auth {
         result
     }
 
-    /// [`Self::refresh_with_lock`] with its two bounds: the holder's work is cut off after
-    /// `work_limit`, a waiter gives up after `lock_ttl`.
-    #[cfg(feature = "redis")]
+    /// The refresh under the token's lock, with its two bounds: the holder's work is cut
+    /// off after `work_limit`, a waiter gives up after `lock_ttl`.
     async fn refresh_under_lock(
         &self,
-        redis: &crate::redis::RedisShared,
         session: &AuthSession,
         refresh_token: &RefreshToken,
         work_limit: Duration,
         lock_ttl: Duration,
     ) -> Result<Refreshed, RefreshError> {
-        let unavailable = |e: fred::prelude::Error| RefreshError::Unavailable(e.to_string());
+        let unavailable = |e: SharedStateError| RefreshError::Unavailable(e.into());
+        let shared = &*self.0.shared;
         let rt = refresh_token.secret();
         let sealer = self.sealer();
         // The lock holds a random owner token: only its owner releases it or publishes
@@ -338,7 +322,7 @@ impl Auth {
         let owner = oauth2::CsrfToken::new_random().secret().clone();
         let give_up = Instant::now() + lock_ttl;
         let published = || async {
-            match redis
+            match shared
                 .published_refresh(rt, sealer)
                 .await
                 .map_err(unavailable)?
@@ -346,9 +330,7 @@ impl Auth {
                 Some(Ok(done)) if done.same_user(session) => Ok(Some(done)),
                 // Unreadable, or for another user: never apply it, never replay the
                 // token either.
-                Some(_) => Err(RefreshError::Unavailable(
-                    "a published refresh result is not usable".into(),
-                )),
+                Some(_) => Err(RefreshError::Unavailable(Outage::PublishedRefreshUnusable)),
                 None => Ok(None),
             }
         };
@@ -357,7 +339,7 @@ impl Auth {
                 tracing::debug!("refresh done by another instance");
                 return Ok(done);
             }
-            if redis
+            if shared
                 .lock_refresh(rt, &owner, lock_ttl)
                 .await
                 .map_err(unavailable)?
@@ -369,21 +351,17 @@ impl Auth {
                 match published().await {
                     Ok(None) => {}
                     found => {
-                        let _ = redis.unlock_refresh(rt, &owner).await;
+                        let _ = shared.unlock_refresh(rt, &owner).await;
                         if let Some(done) = found? {
                             return Ok(done);
                         }
                     }
                 }
                 let work = self.refresh_now(session, refresh_token);
-                return self
-                    .hold_refresh_lock(redis, rt, &owner, work_limit, work)
-                    .await;
+                return self.hold_refresh_lock(rt, &owner, work_limit, work).await;
             }
             if Instant::now() >= give_up {
-                return Err(RefreshError::Unavailable(
-                    "another instance holds the refresh lock".into(),
-                ));
+                return Err(RefreshError::Unavailable(Outage::RefreshLockHeld));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -432,7 +410,7 @@ impl Auth {
             .ok_or_else(|| RefreshError::Refused("provider_removed".into()))?;
         let discovered = provider
             .ready()
-            .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
+            .map_err(|e| RefreshError::Unavailable(e.into()))?;
         if !provider.config.provider_kind.is_openid() {
             return self
                 .workos_refresh(provider, discovered, session, refresh_token, None)
@@ -452,7 +430,7 @@ impl Auth {
             .await
             .map_err(|e| match map_token_error(e) {
                 TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
-                other => RefreshError::Unavailable(other.to_string()),
+                other => RefreshError::Unavailable(Outage::TokenEndpoint(other)),
             })?;
         // A token of another type is unusable, and the provider has already spent the
         // old refresh token: like other invalid refreshed tokens, the session is over.
@@ -595,7 +573,7 @@ mod tests {
         let rt = RefreshToken::new("rt");
         let cell = c.cell_for(&rt, 1000, 30);
         let _ = cell
-            .get_or_init(|| async { Err(RefreshError::Unavailable("down".into())) })
+            .get_or_init(|| async { Err(RefreshError::Unavailable(Outage::NotDiscovered)) })
             .await;
         let next = c.cell_for(&rt, 1000, 30);
         assert!(
@@ -678,7 +656,7 @@ mod tests {
     async fn rp_published_refresh_of_another_user_is_not_applied() {
         let server = provider_harness::RedisServer::start();
         let (auth, session) = on_redis(&server.url()).await;
-        let redis = auth.0.redis.clone().expect("redis");
+        let redis = &auth.0.shared;
         let bob = crate::Claims::default()
             .with("sub", serde_json::json!("bob"))
             .with("iss", session.claims.get("iss").expect("iss"));
@@ -701,9 +679,9 @@ mod tests {
             .expect("publish");
         assert!(published);
         match auth.check_session(&session).await {
-            SessionStatus::Unavailable(RefreshError::Unavailable(why)) => {
-                assert!(why.contains("not usable"), "{why}");
-            }
+            SessionStatus::Unavailable(RefreshError::Unavailable(
+                Outage::PublishedRefreshUnusable,
+            )) => {}
             other => panic!("expected 503, got {other:?}"),
         }
     }
@@ -715,7 +693,7 @@ mod tests {
     async fn rp_refresh_lock_wait_gives_up() {
         let server = provider_harness::RedisServer::start();
         let (auth, session) = on_redis(&server.url()).await;
-        let redis = auth.0.redis.clone().expect("redis");
+        let redis = &auth.0.shared;
         assert!(
             redis
                 .lock_refresh("rt", "stuck", Duration::from_secs(60))
@@ -724,9 +702,7 @@ mod tests {
         );
         let started = Instant::now();
         match auth.check_session(&session).await {
-            SessionStatus::Unavailable(RefreshError::Unavailable(why)) => {
-                assert!(why.contains("holds the refresh lock"), "{why}");
-            }
+            SessionStatus::Unavailable(RefreshError::Unavailable(Outage::RefreshLockHeld)) => {}
             other => panic!("expected 503, got {other:?}"),
         }
         assert!(
@@ -745,13 +721,12 @@ mod tests {
     async fn rp_refresh_lock_holder_took_too_long() {
         let server = provider_harness::RedisServer::start();
         let (auth, session) = on_redis(&server.url()).await;
-        let redis = auth.0.redis.clone().expect("redis");
+        let redis = &auth.0.shared;
         let rt = session.refresh_token.clone().expect("rt");
         // The provider waits 60 s (the app's own request timeout is 200 ms): the work
         // limit of 100 ms is what cuts this refresh off.
         let result = auth
             .refresh_under_lock(
-                &redis,
                 &session,
                 &rt,
                 Duration::from_millis(100),
@@ -759,9 +734,7 @@ mod tests {
             )
             .await;
         match result {
-            Err(RefreshError::Unavailable(why)) => {
-                assert_eq!(why, "the refresh took too long");
-            }
+            Err(RefreshError::Unavailable(Outage::RefreshTookTooLong)) => {}
             other => panic!("expected 503, got {:?}", other.map(|_| "refreshed")),
         }
         assert!(

@@ -1,0 +1,252 @@
+//! The state the instances of one app must agree on, behind one trait: which
+//! back-channel logouts happened, which logout tokens and DPoP proofs were used once,
+//! who is refreshing which refresh token (and its result), and which sessions an
+//! instance may serve from memory. The flows (`flow::logout`, `flow::refresh`,
+//! `bearer`, `store`, `workos`) ask [`SharedState`] and never know what answers.
+//!
+//! Two implementations: [`ThisProcess`] (no other instance to agree with: every
+//! answer is local and immediate) and, with the `redis` feature, `RedisShared`
+//! (`redis.rs`; its fast path in `redis_cache.rs`). This module and those two files are
+//! the only places that know Redis exists; a new shared backend is one more
+//! implementation here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::AuthConfig;
+use crate::flow::refresh::Refreshed;
+use crate::seal::Sealer;
+use crate::session::AuthSession;
+use crate::store::SharedStore;
+
+/// The state the app's instances share (Redis) could not be read or written: the
+/// request that needed it answers 503, and nothing is decided without it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SharedStateError(#[source] Arc<dyn std::error::Error + Send + Sync>);
+
+impl SharedStateError {
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(e))
+    }
+}
+
+/// An answer of the shared state, once it arrives.
+pub(crate) type Answer<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, SharedStateError>> + Send + 'a>>;
+
+/// What is used once, across every instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Once {
+    /// A back-channel logout token, by its `jti`.
+    LogoutToken,
+    /// A DPoP proof, by its key's thumbprint and `jti`.
+    DpopProof,
+}
+
+/// A look into the fast path's cache of sessions this instance checked.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) enum Cached {
+    /// No cache: every request loads its session from the store.
+    Off,
+    /// Served from memory: no instance changed it or logged anyone out since.
+    Hit(Arc<AuthSession>),
+    /// Not cached; once loaded and checked, [`SharedState::keep_checked`] caches it,
+    /// unless an invalidation arrived in between.
+    Miss(CacheTicket),
+}
+
+/// Where a session loaded after a cache miss goes, and the cache's generation when
+/// the load began (a load that raced an invalidation is not cached).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct CacheTicket {
+    pub(crate) key: String,
+    pub(crate) generation: u64,
+}
+
+/// What every instance of the app must agree on. Every method that asks another
+/// process returns a future; an error means "cannot be decided now" (503).
+pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
+    /// The store where every instance finds the session records, if this state keeps
+    /// them (an app-given store comes first).
+    fn session_store(&self) -> Option<SharedStore>;
+
+    /// The fast path: the session stored under the key that `key` computes, if this
+    /// instance may serve it from memory.
+    fn cached_session(&self, key: &dyn Fn() -> String) -> Cached;
+
+    /// Caches a session loaded and checked after a [`Cached::Miss`].
+    fn keep_checked(&self, ticket: CacheTicket, session: &Arc<AuthSession>);
+
+    /// This instance stored (`Some`) or deleted (`None`) the session under `key`: its
+    /// own cache takes it, the other instances drop theirs. Never fails: an
+    /// announcement that cannot be sent is covered by the cache's expiry.
+    fn session_changed<'a>(
+        &'a self,
+        key: &'a str,
+        session: Option<&'a Arc<AuthSession>>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// Remembers `key` until `until` (Unix time): true the first time on any instance,
+    /// false for a replay.
+    fn first_use<'a>(&'a self, what: Once, key: &'a str, until: i64) -> Answer<'a, bool>;
+
+    /// Forgets a use of `key` (its effect could not be recorded: a retry must be taken).
+    fn forget_use<'a>(&'a self, what: Once, key: &'a str) -> Answer<'a, ()>;
+
+    /// Records a back-channel logout under `key` (`sid:..`, `sub:..` or `subnosid:..`)
+    /// at `at`, kept for `ttl`, sealed with `sealer` when given.
+    fn record_logout<'a>(
+        &'a self,
+        key: &'a str,
+        at: i64,
+        ttl: Duration,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, ()>;
+
+    /// After logouts were recorded: every instance drops the sessions it serves from
+    /// memory and reads the logouts again.
+    fn logouts_recorded(&self) -> Answer<'_, ()>;
+
+    /// Whether a logout recorded by any instance ends `session`.
+    fn logged_out<'a>(
+        &'a self,
+        session: &'a AuthSession,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, bool>;
+
+    /// Takes the refresh lock of `refresh_token` for `ttl` as `owner`; false when
+    /// another instance holds it.
+    fn lock_refresh<'a>(
+        &'a self,
+        refresh_token: &'a str,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> Answer<'a, bool>;
+
+    /// Releases the refresh lock if `owner` still holds it; true when it did.
+    fn unlock_refresh<'a>(&'a self, refresh_token: &'a str, owner: &'a str) -> Answer<'a, bool>;
+
+    /// Publishes a refresh's result for the instances waiting on `refresh_token` and
+    /// releases the lock, both only if `owner` still holds it; false when it lost it.
+    fn publish_refresh<'a>(
+        &'a self,
+        refresh_token: &'a str,
+        owner: &'a str,
+        result: &'a Refreshed,
+        ttl: Duration,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, bool>;
+
+    /// The result another instance published for `refresh_token` (`Err(())`: present
+    /// but unreadable).
+    fn published_refresh<'a>(
+        &'a self,
+        refresh_token: &'a str,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, Option<Result<Refreshed, ()>>>;
+}
+
+/// No other instance: what this process knows is all there is. Logouts and uses are
+/// kept by the process's own registries (`LogoutRegistry`, the DPoP replay cache),
+/// the refresh lock is always free and a refresh has no one to publish to.
+#[derive(Debug, Default)]
+pub(crate) struct ThisProcess;
+
+fn now<'a, T: Send + 'a>(value: T) -> Answer<'a, T> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
+impl SharedState for ThisProcess {
+    fn session_store(&self) -> Option<SharedStore> {
+        None
+    }
+
+    fn cached_session(&self, _: &dyn Fn() -> String) -> Cached {
+        Cached::Off
+    }
+
+    fn keep_checked(&self, _: CacheTicket, _: &Arc<AuthSession>) {}
+
+    fn session_changed<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a Arc<AuthSession>>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(std::future::ready(()))
+    }
+
+    fn first_use<'a>(&'a self, _: Once, _: &'a str, _: i64) -> Answer<'a, bool> {
+        now(true)
+    }
+
+    fn forget_use<'a>(&'a self, _: Once, _: &'a str) -> Answer<'a, ()> {
+        now(())
+    }
+
+    fn record_logout<'a>(
+        &'a self,
+        _: &'a str,
+        _: i64,
+        _: Duration,
+        _: Option<&'a Sealer>,
+    ) -> Answer<'a, ()> {
+        now(())
+    }
+
+    fn logouts_recorded(&self) -> Answer<'_, ()> {
+        now(())
+    }
+
+    fn logged_out<'a>(&'a self, _: &'a AuthSession, _: Option<&'a Sealer>) -> Answer<'a, bool> {
+        now(false)
+    }
+
+    fn lock_refresh<'a>(&'a self, _: &'a str, _: &'a str, _: Duration) -> Answer<'a, bool> {
+        now(true)
+    }
+
+    fn unlock_refresh<'a>(&'a self, _: &'a str, _: &'a str) -> Answer<'a, bool> {
+        now(true)
+    }
+
+    fn publish_refresh<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a Refreshed,
+        _: Duration,
+        _: Option<&'a Sealer>,
+    ) -> Answer<'a, bool> {
+        now(true)
+    }
+
+    fn published_refresh<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a Sealer>,
+    ) -> Answer<'a, Option<Result<Refreshed, ()>>> {
+        now(None)
+    }
+}
+
+/// The shared state `config` asks for: Redis when a URL is set (with the `redis`
+/// feature; without it `build()` has refused the URL), else this process alone.
+pub(crate) async fn connect(config: &AuthConfig) -> Result<Box<dyn SharedState>, String> {
+    #[cfg(feature = "redis")]
+    if let Some(url) = &config.redis_url {
+        let redis = crate::redis::RedisShared::connect(
+            &url.0,
+            config.redis_timeout,
+            config.redis_ca_file.as_deref(),
+            config.redis_session_cache && config.session_store.is_none(),
+        )
+        .await?;
+        return Ok(Box::new(redis));
+    }
+    let _ = config;
+    Ok(Box::new(ThisProcess))
+}
