@@ -18,6 +18,7 @@ mod browser;
 mod cluster;
 mod dev;
 mod fapi;
+pub mod guard;
 mod hardening;
 mod hostile;
 mod leaks;
@@ -1036,6 +1037,7 @@ mod every_scenario_runs {
         ("cluster.rs", include_str!("cluster.rs")),
         ("dev.rs", include_str!("dev.rs")),
         ("fapi.rs", include_str!("fapi.rs")),
+        ("guard.rs", include_str!("guard.rs")),
         ("hardening.rs", include_str!("hardening.rs")),
         ("hostile.rs", include_str!("hostile.rs")),
         ("leaks.rs", include_str!("leaks.rs")),
@@ -1053,7 +1055,8 @@ mod every_scenario_runs {
         include_str!("../../../examples/actix/tests/browser.rs"),
     ];
 
-    /// The identifiers listed in every `$crate::__scenarios!(...)` call, and those the
+    /// The identifiers listed in every `$crate::__scenarios!(...)` and
+    /// `$crate::__guard_scenarios!(...)` call, and those the
     /// examples call themselves.
     fn listed() -> Vec<String> {
         let mut names = Vec::new();
@@ -1065,7 +1068,10 @@ mod every_scenario_runs {
             }
         }
         for (_, source) in SOURCES {
-            for call in source.split("$crate::__scenarios!(").skip(1) {
+            let calls = ["$crate::__scenarios!(", "$crate::__guard_scenarios!("]
+                .into_iter()
+                .flat_map(|macro_call| source.split(macro_call).skip(1));
+            for call in calls {
                 let list = &call[..call.find(");").expect("a closed list")];
                 let list = list.split_once(';').map_or(list, |(_, l)| l);
                 names.extend(
