@@ -866,7 +866,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bearer_token_without_a_required_scope_rejected_even_when_cached() {
+    async fn bearer_token_without_a_required_scope_refused_even_when_cached() {
         let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| {
             b.with_api_audience("https://api.test")
                 .with_required_api_scopes(["read", "write"])
@@ -883,7 +883,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bearer_token_for_another_audience_rejected() {
+    async fn bearer_token_for_another_audience_refused() {
         let auth = auth(Arc::new(AtomicI64::new(NOW)), |b| {
             b.with_api_audience("https://other.test")
         })
@@ -907,7 +907,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_malformed_bearer_credentials() {
+    fn malformed_bearer_credentials_refused() {
         for bad in [
             "Bearer",
             "Bearer ",
@@ -921,7 +921,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_several_authorization_headers() {
+    fn several_authorization_headers_refused() {
         let two = [b"Bearer a".as_slice(), b"Bearer b".as_slice()];
         assert_debug_eq!(
             Auth::bearer_token(two.into_iter()),
@@ -930,7 +930,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_an_oversized_authorization_header() {
+    fn oversized_authorization_header_refused() {
         let big = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
         assert_debug_eq!(header(&big), Err(BearerError::Malformed));
     }

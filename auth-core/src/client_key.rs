@@ -193,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_is_not_a_usable_private_key() {
+    fn unusable_private_key_refused() {
         assert!(ClientKey::from_pem(b"not a key").is_err());
         assert!(ClientKey::from_pem(EC).expect("ec").with_rs256().is_err());
     }

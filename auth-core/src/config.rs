@@ -1408,7 +1408,7 @@ mod tests {
     }
 
     #[test]
-    fn several_providers_refuse_what_is_ambiguous() {
+    fn several_providers_ambiguous_settings_refused() {
         let with = |extra: &[(&'static str, &'static str)]| {
             let mut vars = vec![
                 ("APP_URL", "https://app.example.com"),
@@ -1499,13 +1499,13 @@ mod tests {
     }
 
     #[test]
-    fn rejects_missing_issuer() {
+    fn missing_issuer_refused() {
         let err = AuthConfig::from_lookup(env(&BASE[1..])).unwrap_err();
         assert!(matches!(err, ConfigError::MissingEnv("OIDC_ISSUER")));
     }
 
     #[test]
-    fn rejects_plain_http_issuer_off_loopback() {
+    fn plain_http_issuer_off_loopback_refused() {
         let mut vars = BASE.to_vec();
         vars[0] = ("OIDC_ISSUER", "http://id.example.com");
         let err = AuthConfig::from_lookup(env(&vars)).unwrap_err();
@@ -1516,7 +1516,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_short_app_secret() {
+    fn short_app_secret_refused() {
         let mut vars = BASE.to_vec();
         vars.push(("APP_SECRET", "abcd"));
         let err = AuthConfig::from_lookup(env(&vars)).unwrap_err();
@@ -1686,7 +1686,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_absurd_timeouts() {
+    fn absurd_timeouts_refused() {
         let b = || AuthConfig::builder("https://id.example.com", "app", "https://app.example.com");
         assert!(b().with_idle_timeout(Some(Duration::MAX)).build().is_err());
         assert!(b().with_idle_timeout(Some(Duration::ZERO)).build().is_err());
@@ -1698,7 +1698,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_absurd_session_lifetimes() {
+    fn absurd_session_lifetimes_refused() {
         for lifetime in [Duration::ZERO, Duration::MAX] {
             let err =
                 AuthConfig::builder("https://id.example.com", "app", "https://app.example.com")

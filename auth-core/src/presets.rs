@@ -552,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn presets_reject_malformed_input() {
+    fn presets_malformed_input_refused() {
         assert!(Preset::keycloak("https://id.acme.com", "a/b").is_err());
         assert!(Preset::keycloak("https://id.acme.com?x=1", "a").is_err());
         assert!(Preset::okta("acme.okta.com", "").is_err());
@@ -787,7 +787,7 @@ mod tests {
     }
 
     #[test]
-    fn oidc_provider_variable_sets_the_kind_and_rejects_unknown_names() {
+    fn oidc_provider_variable_sets_the_kind_and_refuses_unknown_names() {
         let env = |provider: &'static str| {
             move |name: &str| match name {
                 "OIDC_ISSUER" => Some("https://id.example.com".to_string()),

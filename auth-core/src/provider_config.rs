@@ -860,7 +860,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn entra_multi_tenant_allow_list_refuses_other_tenants() {
+    async fn entra_multi_tenant_other_tenants_refused() {
         let base = entra_like("organizations").await;
         let config = AuthConfig::builder(
             format!("{base}/organizations/v2.0"),
@@ -934,7 +934,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fapi2_refuses_a_provider_without_par_naming_what_is_missing() {
+    async fn fapi2_provider_without_par_refused_naming_what_is_missing() {
         let base = provider_with(json!({})).await;
         let err = Auth::discover(fapi2(&base).build().expect("config"))
             .await
@@ -968,7 +968,7 @@ mod tests {
     }
 
     #[test]
-    fn fapi2_refuses_a_client_secret_rs256_and_no_key() {
+    fn fapi2_client_secret_rs256_and_no_key_refused() {
         let plain = AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
             .with_client_secret("s")
             .with_security_profile(crate::SecurityProfile::Fapi2)

@@ -66,7 +66,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_open_redirects() {
+    fn open_redirects_refused() {
         for bad in [
             "https://evil.example",
             "http://evil.example/x",

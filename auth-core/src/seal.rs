@@ -105,7 +105,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_and_rejects_tampering_and_other_keys() {
+    fn round_trips_and_refuses_tampering_and_other_keys() {
         let s = Sealer::derive(&[7u8; 32]);
         let sealed = s.seal(b"tokens", b"key-1").unwrap();
         assert!(!sealed.contains("tokens"));

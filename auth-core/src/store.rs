@@ -651,7 +651,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rejects_a_forged_record_in_clear_when_records_are_sealed() {
+    async fn forged_record_in_clear_refused_when_records_are_sealed() {
         let (auth, external) = sealed("cd".repeat(32)).await;
         let id = SessionId(Id::default());
         // Someone who can write to the store plants a session in clear for a cookie id.
@@ -670,7 +670,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rejects_a_sealed_record_that_was_altered() {
+    async fn altered_sealed_record_refused() {
         let (auth, external) = sealed("cd".repeat(32)).await;
         let id = signed_in(&auth, &session(None)).await;
         let key = auth.store_id(&id.0);

@@ -122,7 +122,7 @@ async fn discovery_advertises_s256_iss_parameter_and_backchannel_logout() {
 }
 
 #[tokio::test]
-async fn authorize_rejects_unregistered_redirect_uri_without_redirecting() {
+async fn authorize_unregistered_redirect_uri_refused_without_redirecting() {
     let p = provider().await;
     for uri in [
         "http://127.0.0.1:9/auth/callback/x",
@@ -137,7 +137,7 @@ async fn authorize_rejects_unregistered_redirect_uri_without_redirecting() {
 }
 
 #[tokio::test]
-async fn authorize_rejects_missing_pkce_and_plain_pkce() {
+async fn authorize_missing_pkce_and_plain_pkce_refused() {
     let p = provider().await;
     for change in [
         [("code_challenge", None), ("code_challenge_method", None)],
@@ -156,7 +156,7 @@ async fn authorize_rejects_missing_pkce_and_plain_pkce() {
 }
 
 #[tokio::test]
-async fn authorize_rejects_repeated_parameters_and_non_code_response_types() {
+async fn authorize_repeated_parameters_and_non_code_response_types_refused() {
     let p = provider().await;
     let r = authorize(&p, &[("response_type", Some("token"))]).await;
     assert_eq!(
@@ -182,7 +182,7 @@ async fn prompt_none_answers_login_required() {
 }
 
 #[tokio::test]
-async fn token_rejects_wrong_client_secret() {
+async fn token_wrong_client_secret_refused() {
     let p = provider().await;
     let code = code(&p).await;
     let redirect = format!("{APP}/auth/callback");
@@ -200,7 +200,7 @@ async fn token_rejects_wrong_client_secret() {
 }
 
 #[tokio::test]
-async fn token_rejects_wrong_pkce_verifier() {
+async fn token_wrong_pkce_verifier_refused() {
     let p = provider().await;
     let code = code(&p).await;
     let wrong = "another-verifier-another-verifier-another-verifier";
@@ -211,7 +211,7 @@ async fn token_rejects_wrong_pkce_verifier() {
 }
 
 #[tokio::test]
-async fn token_rejects_a_code_used_twice() {
+async fn token_code_used_twice_refused() {
     let p = provider().await;
     let code = code(&p).await;
     let first = redeem(&p, &code, VERIFIER).await;
@@ -243,7 +243,7 @@ async fn refresh_tokens_rotate_and_the_old_one_is_refused() {
 }
 
 #[tokio::test]
-async fn end_session_rejects_unregistered_post_logout_redirect_uri() {
+async fn end_session_unregistered_post_logout_redirect_uri_refused() {
     let p = provider().await;
     let code = code(&p).await;
     let body: Value = redeem(&p, &code, VERIFIER).await.json().await.unwrap();

@@ -667,7 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn query_rejects_unknown_prompt_and_oversized_values() {
+    fn query_unknown_prompt_and_oversized_values_refused() {
         assert_eq!(
             LoginOptions::from_query("prompt=evil"),
             Err(LoginOptionError::UnknownPrompt)

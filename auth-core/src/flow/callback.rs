@@ -581,7 +581,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_repeated_parameters() {
+    fn repeated_parameters_refused() {
         assert!(matches!(
             parse_query("state=a&state=b"),
             Err(CallbackError::Malformed(_))
@@ -593,7 +593,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_oversized_query() {
+    fn oversized_query_refused() {
         let q = format!("state={}", "a".repeat(MAX_QUERY));
         assert!(matches!(parse_query(&q), Err(CallbackError::Malformed(_))));
     }

@@ -224,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_tampered_cookie() {
+    fn tampered_cookie_refused() {
         let pc = cookies();
         let set = pc.seal(&pending("state-abcdefghijklmnop", 100));
         let mut req = as_request(&set);
@@ -236,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_cookie_sealed_with_another_key() {
+    fn cookie_sealed_with_another_key_refused() {
         let set = cookies().seal(&pending("state-abcdefghijklmnop", 100));
         assert!(
             cookies()

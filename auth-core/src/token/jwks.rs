@@ -366,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_a_jwks_without_keys() {
+    fn jwks_without_keys_refused() {
         assert!(parse_jwks(b"{}").is_err());
         assert!(parse_jwks(b"not json").is_err());
     }

@@ -625,7 +625,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rejects_algorithm_outside_the_allow_list() {
+    async fn algorithm_outside_the_allow_list_refused() {
         let mut v = verifier();
         v.algorithms = vec![Algorithm::ES256];
         let err = v
@@ -783,7 +783,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rejects_malformed_and_oversized_tokens() {
+    async fn malformed_and_oversized_tokens_refused() {
         assert_eq!(id("not-a-jwt").await.unwrap_err(), TokenError::Malformed);
         assert_eq!(id("a.b.c").await.unwrap_err(), TokenError::Malformed);
         let big = format!("{}.{}.x", "a".repeat(MAX_TOKEN_BYTES), "b");
@@ -794,7 +794,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rp_refresh_identity_change_rejected() {
+    async fn rp_refresh_identity_change_refused() {
         let before = Claims::new(claims().as_object().expect("obj").clone());
         let v = verifier();
         let same = rs256(&without(claims(), "nonce"));
@@ -999,13 +999,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bearer_token_of_another_type_rejected() {
+    async fn bearer_token_of_another_type_refused() {
         let t = typed(&api_claims(), Some("logout+jwt"));
         assert_eq!(bearer(&t).await.unwrap_err(), TokenError::UnexpectedType);
     }
 
     #[tokio::test]
-    async fn bearer_token_that_is_an_id_or_logout_token_rejected() {
+    async fn bearer_token_that_is_an_id_or_logout_token_refused() {
         // Right issuer and audience, typed JWT or untyped, but an ID token's claims.
         for claim in ["nonce", "at_hash", "c_hash", "events"] {
             let c = with(api_claims(), claim, json!("x"));
@@ -1023,7 +1023,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bearer_token_not_typed_at_jwt_rejected_when_required() {
+    async fn bearer_token_not_typed_at_jwt_refused_when_required() {
         let mut v = verifier();
         v.require_at_jwt = true;
         for typ in [Some("JWT"), None] {
@@ -1042,7 +1042,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bearer_token_bad_signature_none_and_hmac_rejected() {
+    async fn bearer_token_bad_signature_none_and_hmac_refused() {
         let forged = sign_rsa(
             &api_claims(),
             include_bytes!("testdata/rsa_other.pem"),
@@ -1066,7 +1066,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bearer_token_claim_rules_broken_and_missing_rejected() {
+    async fn bearer_token_claim_rules_broken_and_missing_refused() {
         let cases = [
             (
                 with(api_claims(), "iss", json!("https://evil.example.com")),
@@ -1120,7 +1120,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bearer_token_malformed_or_oversized_rejected() {
+    async fn bearer_token_malformed_or_oversized_refused() {
         assert_eq!(
             bearer("not-a-jwt").await.unwrap_err(),
             TokenError::Malformed
@@ -1134,7 +1134,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn token_with_a_critical_header_extension_rejected() {
+    async fn token_with_a_critical_header_extension_refused() {
         let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
         h.kid = Some("rsa1".into());
         h.crit = Some(vec!["exp-ext".into()]);

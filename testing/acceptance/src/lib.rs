@@ -460,7 +460,7 @@ pub async fn access_denied_shows_friendly_page_and_no_session(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_callback_without_pending_login_is_rejected(serve: Serve) {
+pub async fn rp_callback_without_pending_login_refused(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let r = client
@@ -781,7 +781,7 @@ pub async fn backchannel_logout_sent_by_the_provider_ends_the_session(serve: Ser
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_backchannel_logout_rejects_bad_tokens(serve: Serve) {
+pub async fn rp_backchannel_logout_bad_tokens_refused(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
@@ -936,7 +936,7 @@ pub async fn rp_state_tampered(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_callback_replay_is_rejected(serve: Serve) {
+pub async fn rp_callback_replay_refused(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
@@ -976,16 +976,16 @@ macro_rules! acceptance_suite {
             session_cookie_is_http_only_lax_and_new_at_login,
             signup_sends_prompt_create_and_parameters_pass_through,
             access_denied_shows_friendly_page_and_no_session,
-            rp_callback_without_pending_login_is_rejected,
+            rp_callback_without_pending_login_refused,
             concurrent_requests_after_expiry_share_one_refresh,
             refused_refresh_ends_the_session,
             rp_initiated_logout_clears_session_and_redirects_to_provider,
             backchannel_logout_sent_by_the_provider_ends_the_session,
-            rp_backchannel_logout_rejects_bad_tokens,
+            rp_backchannel_logout_bad_tokens_refused,
             rp_iss_mismatch_in_authorization_response,
             rp_iss_missing_when_advertised,
             rp_state_tampered,
-            rp_callback_replay_is_rejected,
+            rp_callback_replay_refused,
             rp_return_to_open_redirect_is_dropped,
             rp_session_fixation_login_never_keeps_an_earlier_id,
             api_bearer_tokens_from_the_provider_are_validated,
