@@ -335,8 +335,11 @@ impl RedisShared {
     }
 }
 
-fn unavailable(e: RedisError) -> SharedStateError {
-    SharedStateError::new(e)
+/// A Redis command's answer as the shared state gives it.
+fn answer<'a, T>(
+    command: impl Future<Output = Result<T, RedisError>> + Send + 'a,
+) -> Answer<'a, T> {
+    Box::pin(async move { command.await.map_err(SharedStateError::new) })
 }
 
 impl SharedState for RedisShared {
@@ -386,20 +389,11 @@ impl SharedState for RedisShared {
     }
 
     fn first_use<'a>(&'a self, what: Once, key: &'a str, until: i64) -> Answer<'a, bool> {
-        Box::pin(async move {
-            self.set_once(once_prefix(what), key, until)
-                .await
-                .map_err(unavailable)
-        })
+        answer(self.set_once(once_prefix(what), key, until))
     }
 
     fn forget_use<'a>(&'a self, what: Once, key: &'a str) -> Answer<'a, ()> {
-        Box::pin(async move {
-            self.pool
-                .del::<(), _>(hashed(once_prefix(what), key))
-                .await
-                .map_err(unavailable)
-        })
+        answer(self.pool.del::<(), _>(hashed(once_prefix(what), key)))
     }
 
     fn record_logout<'a>(
@@ -409,22 +403,16 @@ impl SharedState for RedisShared {
         ttl: Duration,
         sealer: Option<&'a Sealer>,
     ) -> Answer<'a, ()> {
-        Box::pin(async move {
-            self.set_logout(key, at, ttl, sealer)
-                .await
-                .map_err(unavailable)
-        })
+        answer(self.set_logout(key, at, ttl, sealer))
     }
 
     fn logouts_recorded(&self) -> Answer<'_, ()> {
-        Box::pin(async move {
+        answer(async move {
             let Some(cache) = &self.cache else {
                 return Ok(());
             };
             cache.flush();
-            self.publish(cache.flush_message())
-                .await
-                .map_err(unavailable)
+            self.publish(cache.flush_message()).await
         })
     }
 
@@ -433,7 +421,7 @@ impl SharedState for RedisShared {
         session: &'a AuthSession,
         sealer: Option<&'a Sealer>,
     ) -> Answer<'a, bool> {
-        Box::pin(async move {
+        answer(async move {
             let (iss, sub) = (session.claims.iss(), session.claims.sub());
             let mut keys = vec![
                 LogoutRegistry::key_sub(iss, sub),
@@ -442,7 +430,7 @@ impl SharedState for RedisShared {
             if let Some(sid) = session.claims.sid() {
                 keys.push(LogoutRegistry::key_sid(iss, sid));
             }
-            let found = self.get_logouts(&keys, sealer).await.map_err(unavailable)?;
+            let found = self.get_logouts(&keys, sealer).await?;
             let at = |i: usize| found.get(i).copied().flatten();
             Ok(LogoutRegistry::ends(session, at(0), at(1), at(2)))
         })
@@ -454,19 +442,11 @@ impl SharedState for RedisShared {
         owner: &'a str,
         ttl: Duration,
     ) -> Answer<'a, bool> {
-        Box::pin(async move {
-            self.set_refresh_lock(refresh_token, owner, ttl)
-                .await
-                .map_err(unavailable)
-        })
+        answer(self.set_refresh_lock(refresh_token, owner, ttl))
     }
 
     fn unlock_refresh<'a>(&'a self, refresh_token: &'a str, owner: &'a str) -> Answer<'a, bool> {
-        Box::pin(async move {
-            self.del_refresh_lock(refresh_token, owner)
-                .await
-                .map_err(unavailable)
-        })
+        answer(self.del_refresh_lock(refresh_token, owner))
     }
 
     fn publish_refresh<'a>(
@@ -477,11 +457,7 @@ impl SharedState for RedisShared {
         ttl: Duration,
         sealer: Option<&'a Sealer>,
     ) -> Answer<'a, bool> {
-        Box::pin(async move {
-            self.eval_publish_refresh(refresh_token, owner, result, ttl, sealer)
-                .await
-                .map_err(unavailable)
-        })
+        answer(self.eval_publish_refresh(refresh_token, owner, result, ttl, sealer))
     }
 
     fn published_refresh<'a>(
@@ -489,11 +465,7 @@ impl SharedState for RedisShared {
         refresh_token: &'a str,
         sealer: Option<&'a Sealer>,
     ) -> Answer<'a, Option<Result<Refreshed, ()>>> {
-        Box::pin(async move {
-            self.get_published_refresh(refresh_token, sealer)
-                .await
-                .map_err(unavailable)
-        })
+        answer(self.get_published_refresh(refresh_token, sealer))
     }
 }
 
