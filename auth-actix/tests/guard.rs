@@ -4,8 +4,8 @@
 
 use std::net::TcpListener;
 
+use acceptance::GuardApp;
 use acceptance::Running;
-use acceptance::guard::GuardApp;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Condition;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
@@ -94,8 +94,8 @@ async fn public(user: Option<AuthUser>, req: HttpRequest) -> HttpResponse {
 /// the `Auth` the middleware put in the request.
 #[actix_web::test]
 async fn actix_option_extractor_sees_an_outage_as_signed_out() {
-    let config = acceptance::guard::config("/auth")
-        .with_session_store(acceptance::guard::DownStore)
+    let config = acceptance::guard_config("/auth")
+        .with_session_store(acceptance::DownStore)
         .build()
         .expect("config");
     let auth = Auth::discover(config).await.expect("auth");

@@ -3,8 +3,8 @@
 
 use std::net::TcpListener;
 
+use acceptance::GuardApp;
 use acceptance::Running;
-use acceptance::guard::GuardApp;
 use auth_axum::{AuthUser, BearerUser, auth_layer, auth_router, require_auth};
 use axum::Router;
 use axum::routing::get;

@@ -188,10 +188,7 @@ pub async fn fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens(serve: 
 /// cookie, nothing sent to the browser's address bar.
 pub async fn fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login(serve: Serve) {
     let app = fapi_app(serve, UNREGISTERED_KEY, Keys::Registered(KEY)).await;
-    let r = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    let r = crate::no_redirects()
         .get(format!("{}/auth/login", app.base))
         .send()
         .await

@@ -16,7 +16,7 @@
 //! | `/maybe-api` | the optional bearer extractor: `in` or `out` |
 //! | the auth routes | under the configured prefix |
 //!
-//! all behind the adapter's layer or middleware, or (for [`GuardApp::without_layer`])
+//! all behind the adapter's layer or middleware, or (when [`GuardApp::layer`] is false)
 //! without it.
 
 use std::net::TcpListener;
@@ -55,7 +55,7 @@ fn unreachable_provider() -> &'static str {
 
 /// Manual endpoints of a provider that cannot be reached, the auth routes under
 /// `prefix`.
-pub fn config(prefix: &str) -> AuthConfigBuilder {
+pub fn guard_config(prefix: &str) -> AuthConfigBuilder {
     let issuer = unreachable_provider();
     let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
     AuthConfig::builder(issuer, "client", "http://127.0.0.1:3000")
@@ -102,10 +102,7 @@ impl Served {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let running = serve(GuardApp { auth, layer }, listener);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        let client = crate::no_redirects();
         Self {
             base,
             client,
@@ -114,7 +111,7 @@ impl Served {
     }
 
     async fn app(serve: ServeGuard) -> Self {
-        Self::start(serve, config("/auth"), true).await
+        Self::start(serve, guard_config("/auth"), true).await
     }
 
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
@@ -302,7 +299,7 @@ pub async fn backchannel_logout_when_jwks_unreachable_answers_503_so_the_provide
 }
 
 pub async fn custom_prefix_moves_every_route(serve: ServeGuard) {
-    let app = Served::start(serve, config("/oidc"), true).await;
+    let app = Served::start(serve, guard_config("/oidc"), true).await;
     let r = app.get("/oidc/login", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = app.get("/auth/login", &[]).await;
@@ -319,7 +316,7 @@ pub async fn return_to_keeps_the_nest_prefix(serve: ServeGuard) {
 }
 
 pub async fn extractor_without_the_layer_is_a_500(serve: ServeGuard) {
-    let app = Served::start(serve, config("/auth"), false).await;
+    let app = Served::start(serve, guard_config("/auth"), false).await;
     for path in ["/me", "/maybe", "/api", "/maybe-api"] {
         let r = app.get(path, &[]).await;
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
@@ -329,7 +326,12 @@ pub async fn extractor_without_the_layer_is_a_500(serve: ServeGuard) {
 }
 
 pub async fn store_down_answers_503_on_protected_and_optional_routes(serve: ServeGuard) {
-    let app = Served::start(serve, config("/auth").with_session_store(DownStore), true).await;
+    let app = Served::start(
+        serve,
+        guard_config("/auth").with_session_store(DownStore),
+        true,
+    )
+    .await;
     for (path, accept) in [
         ("/admin", "text/html"),
         ("/me", "application/json"),
@@ -351,7 +353,12 @@ pub async fn store_down_answers_503_on_protected_and_optional_routes(serve: Serv
 }
 
 pub async fn logout_with_store_down_says_so_and_still_clears_the_cookie(serve: ServeGuard) {
-    let app = Served::start(serve, config("/auth").with_session_store(DownStore), true).await;
+    let app = Served::start(
+        serve,
+        guard_config("/auth").with_session_store(DownStore),
+        true,
+    )
+    .await;
     let r = app
         .get("/auth/logout", &[("cookie", UNKNOWN_SESSION)])
         .await;
@@ -362,7 +369,7 @@ pub async fn logout_with_store_down_says_so_and_still_clears_the_cookie(serve: S
 
 /// The guard app with bearer tokens for `https://api.test` (or none configured).
 async fn bearer_app(serve: ServeGuard, api_audience: bool) -> Served {
-    let mut config = config("/auth");
+    let mut config = guard_config("/auth");
     if api_audience {
         config = config.with_api_audience("https://api.test");
     }
@@ -427,7 +434,7 @@ pub async fn bearer_without_configured_api_audience_is_a_500(serve: ServeGuard) 
 #[macro_export]
 macro_rules! guard_suite {
     ($serve:path) => {
-        $crate::__guard_scenarios!($serve; guard_redirects_anonymous_browser_to_login_with_return_to,
+        $crate::__scenarios!($serve; guard_redirects_anonymous_browser_to_login_with_return_to,
             guard_answers_401_json_to_api_clients,
             guard_answers_401_to_xhr_and_non_get_requests,
             optional_user_lets_public_pages_through,
@@ -449,18 +456,5 @@ macro_rules! guard_suite {
             rp_bearer_token_invalid_refused_with_401_even_when_optional,
             bearer_token_when_jwks_unreachable_answers_503,
             bearer_without_configured_api_audience_is_a_500);
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __guard_scenarios {
-    ($serve:path; $($name:ident),* $(,)?) => {
-        $(
-            #[::tokio::test]
-            async fn $name() {
-                $crate::guard::$name($serve).await
-            }
-        )*
     };
 }

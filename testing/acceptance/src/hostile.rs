@@ -1290,10 +1290,7 @@ pub async fn rp_malformed_input_refused_by_its_rule(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let client = crate::no_redirects();
     let long = "x".repeat(20_000);
     let paths = [
         (

@@ -18,7 +18,7 @@ mod browser;
 mod cluster;
 mod dev;
 mod fapi;
-pub mod guard;
+mod guard;
 mod hardening;
 mod hostile;
 mod leaks;
@@ -30,6 +30,7 @@ pub use browser::*;
 pub use cluster::*;
 pub use dev::*;
 pub use fapi::*;
+pub use guard::*;
 pub use hardening::*;
 pub use hostile::*;
 pub use leaks::*;
@@ -169,6 +170,14 @@ fn browser_with(jar: Arc<Jar>) -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A client without cookies that does not follow redirects: each request on its own.
+fn no_redirects() -> Client {
+    Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
@@ -1055,8 +1064,7 @@ mod every_scenario_runs {
         include_str!("../../../examples/actix/tests/browser.rs"),
     ];
 
-    /// The identifiers listed in every `$crate::__scenarios!(...)` and
-    /// `$crate::__guard_scenarios!(...)` call, and those the
+    /// The identifiers listed in every `$crate::__scenarios!(...)` call, and those the
     /// examples call themselves.
     fn listed() -> Vec<String> {
         let mut names = Vec::new();
@@ -1068,10 +1076,7 @@ mod every_scenario_runs {
             }
         }
         for (_, source) in SOURCES {
-            let calls = ["$crate::__scenarios!(", "$crate::__guard_scenarios!("]
-                .into_iter()
-                .flat_map(|macro_call| source.split(macro_call).skip(1));
-            for call in calls {
+            for call in source.split("$crate::__scenarios!(").skip(1) {
                 let list = &call[..call.find(");").expect("a closed list")];
                 let list = list.split_once(';').map_or(list, |(_, l)| l);
                 names.extend(
