@@ -264,6 +264,24 @@ impl Auth {
         }))
     }
 
+    /// Adds a signed-in user's access token to a request for an API:
+    /// `Authorization: Bearer`, or for a DPoP-bound session `Authorization: DPoP` with a
+    /// proof for this request's method and URL (with `ath`, RFC 9449 §7), its `iat` from
+    /// the configured [`Clock`](crate::Clock). A resource server that demands its own
+    /// nonce is not handled yet.
+    ///
+    /// ```
+    /// # fn call(auth: &auth_core::Auth, user: &auth_core::AuthSession) {
+    /// let mut request = auth_core::http::Request::get("https://api.example.com/orders")
+    ///     .body(())
+    ///     .unwrap();
+    /// auth.authorize(user, &mut request);
+    /// # }
+    /// ```
+    pub fn authorize<B>(&self, user: &AuthSession, request: &mut http::Request<B>) {
+        user.authorize_at(request, self.0.config.clock.now());
+    }
+
     /// The provider's UserInfo claims for a signed-in user, fetched with the session's
     /// access token. The answer's `sub` must be the session's (OIDC Core §5.3.4).
     pub async fn userinfo(&self, user: &AuthSession) -> Result<Claims, UserInfoError> {

@@ -563,7 +563,7 @@ mod tests {
     use jsonwebtoken::{EncodingKey, Header, encode};
     use serde_json::json;
 
-    use crate::{AuthConfig, AuthConfigBuilder, Clock, ProviderEndpoints};
+    use crate::{AuthConfig, AuthConfigBuilder, AuthSession, Clock, ProviderEndpoints};
 
     const NOW: i64 = 1_800_000_000;
     const ISS: &str = "http://127.0.0.1:9";
@@ -669,6 +669,46 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    /// What `Auth::authorize` adds to an API request is what `authenticate_dpop`
+    /// accepts, at the injected clock's time (the test clock is years from the system
+    /// clock: a proof dated by the system clock would be refused as stale).
+    #[tokio::test]
+    async fn authorize_adds_a_dpop_proof_dated_by_the_configured_clock() {
+        let auth = dpop_auth().await;
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let session = AuthSession {
+            access_token: crate::secret::AccessToken::new(t.clone()),
+            dpop_key: Some(key),
+            ..AuthSession::bare()
+        };
+        let mut request = http::Request::get(format!("{API_URL}?page=2"))
+            .body(())
+            .expect("request");
+        auth.authorize(&session, &mut request);
+        let headers = request.headers();
+        assert_eq!(headers[http::header::AUTHORIZATION], format!("DPoP {t}"));
+        assert!(headers[http::header::AUTHORIZATION].is_sensitive());
+        let proof = headers["dpop"].to_str().expect("ascii proof");
+        let caller = auth
+            .authenticate_dpop(&t, Some(proof), "GET", API_URL)
+            .await
+            .expect("the proof authorize made");
+        assert_eq!(caller.sub(), "alice");
+        // An unbound session gets a plain bearer header and no proof.
+        let plain = AuthSession {
+            access_token: crate::secret::AccessToken::new("opaque"),
+            ..AuthSession::bare()
+        };
+        let mut request = http::Request::get(API_URL).body(()).expect("request");
+        auth.authorize(&plain, &mut request);
+        assert_eq!(
+            request.headers()[http::header::AUTHORIZATION],
+            "Bearer opaque"
+        );
+        assert!(request.headers().get("dpop").is_none());
     }
 
     #[tokio::test]

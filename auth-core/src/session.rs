@@ -55,18 +55,13 @@ impl AuthSession {
         self.provider.as_deref()
     }
 
-    /// Adds the session's access token to a request for an API: `Authorization: Bearer`,
-    /// or for a DPoP-bound session `Authorization: DPoP` with a proof for this request's
-    /// method and URL (with `ath`, RFC 9449 §7). A resource server that demands its own
-    /// nonce is not handled yet.
-    pub fn authorize<B>(&self, request: &mut http::Request<B>) {
+    /// Adds the session's access token to `request` at time `now` (seconds since the
+    /// epoch): what [`Auth::authorize`](crate::Auth::authorize) does with its clock.
+    pub(crate) fn authorize_at<B>(&self, request: &mut http::Request<B>, now: i64) {
         let token = self.access_token.secret();
         let scheme = match &self.dpop_key {
             None => "Bearer",
             Some(key) => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
                 let url = request.uri().to_string();
                 let proof = key.proof(request.method().as_str(), &url, None, Some(token), now);
                 if let Ok(v) = http::HeaderValue::try_from(proof) {
