@@ -19,6 +19,7 @@ mod support;
 
 use std::time::Duration;
 
+use auth_core::adapter::Endpoint;
 use auth_core::http::{HeaderMap, header};
 use auth_core::{Auth, Authenticated, LoginOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -124,7 +125,7 @@ fn login_and_callback(c: &mut Criterion) {
             for _ in 0..n {
                 let pending = rt.block_on(support::start_login(&auth));
                 let start = cpu_time::ThreadTime::now();
-                let done = rt.block_on(auth.callback_response(&pending.uri, &pending.headers));
+                let done = rt.block_on(auth.respond(Endpoint::Callback, &pending.request));
                 cpu += start.elapsed();
                 assert_eq!(done.status(), 303, "{}", done.body());
             }

@@ -17,6 +17,7 @@ mod support;
 use std::alloc::System;
 
 use auth_core::Auth;
+use auth_core::adapter::Endpoint;
 use jsonwebtoken::Algorithm;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -49,7 +50,7 @@ fn measure(rt: &tokio::runtime::Runtime, alg: Algorithm, n: usize, rss_too: bool
     let rss_before = rss();
     let region = Region::new(GLOBAL);
     for p in &pending {
-        let done = rt.block_on(auth.callback_response(&p.uri, &p.headers));
+        let done = rt.block_on(auth.respond(Endpoint::Callback, &p.request));
         assert_eq!(done.status(), 303, "{}", done.body());
     }
     let stats = region.change();

@@ -38,8 +38,10 @@
 //! ```
 //!
 //! [`adapter`] is the whole contract for a framework of your own (a runnable example
-//! there), [`Auth::begin_login`] and [`Auth::callback_response`] the login's two halves
-//! for those who build the flow by hand.
+//! there): every route is [`Auth::routes`] and [`Auth::respond`], and there is no other
+//! public way into them. [`Auth::begin_login`] starts a login from the app's own code,
+//! with options the app chooses (step-up `acr_values`, an organization); the callback
+//! route completes it.
 //!
 //! Security defaults: PKCE S256, `state` and `nonce` on every login; tokens validated
 //! when they arrive (`iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `nonce`) with an

@@ -304,7 +304,7 @@ impl ProviderConfigBuilder {
     /// Bind each session's tokens to a key of its own (DPoP, RFC 9449; `OIDC_DPOP=1`):
     /// a proof on the code exchange and every refresh, `token_type: DPoP` required, and
     /// a JWT access token's `cnf.jkt` checked against the session's key. Calls to APIs
-    /// with the user's token then go through [`crate::AuthSession::authorize`].
+    /// with the user's token then go through [`crate::Auth::authorize`].
     pub fn with_dpop(mut self, on: bool) -> Self {
         self.dpop = on;
         self

@@ -92,7 +92,7 @@ impl Auth {
     ///
     /// With named providers, `{prefix}/login` is the chooser page (one link per
     /// provider, keeping the query) and `{prefix}/login/{id}` starts at provider `id`.
-    pub async fn login_response(
+    pub(crate) async fn login_response(
         &self,
         uri: &Uri,
         headers: &HeaderMap,
@@ -320,7 +320,11 @@ impl Auth {
     ///
     /// Runs in an `auth.callback` span (`outcome`: `signed_in` or the error code shown
     /// to the user, such as `access_denied` or `login_expired`; `status`).
-    pub async fn callback_response(&self, uri: &Uri, headers: &HeaderMap) -> Response<String> {
+    pub(crate) async fn callback_response(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Response<String> {
         self.callback_response_at(self.0.provider_index(None), uri, headers)
             .await
     }
@@ -659,7 +663,7 @@ impl Auth {
     ///
     /// Runs in an `auth.backchannel_logout` span (`outcome`: `accepted`, `replayed`, `refused` or
     /// `unavailable`; `status`).
-    pub async fn backchannel_response(&self, body: &[u8]) -> Response<String> {
+    pub(crate) async fn backchannel_response(&self, body: &[u8]) -> Response<String> {
         self.backchannel_response_at(self.0.provider_index(None), body)
             .await
     }

@@ -4,11 +4,17 @@
 
 mod common;
 
+use auth_core::adapter::Endpoint;
+use auth_core::http::{Request, header};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let f = common::fixture();
-    let r = f.rt.block_on(f.auth.backchannel_response(data));
+    let request = Request::post("/auth/backchannel-logout")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(data)
+        .expect("request");
+    let r = f.rt.block_on(f.auth.respond(Endpoint::BackchannelLogout, &request));
     assert!(
         r.status() == 400 || r.status() == 503,
         "back-channel answered {}",

@@ -5,7 +5,8 @@
 
 mod common;
 
-use auth_core::http::{HeaderMap, HeaderValue, Uri, header};
+use auth_core::adapter::Endpoint;
+use auth_core::http::{HeaderValue, Request, header};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,15 +14,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(query) = std::str::from_utf8(query) else {
         return;
     };
-    let Ok(uri) = format!("/auth/callback?{query}").parse::<Uri>() else {
+    let Ok(mut request) = Request::get(format!("/auth/callback?{query}")).body(Vec::new()) else {
         return;
     };
-    let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_bytes(cookies) {
-        headers.insert(header::COOKIE, v);
+        request.headers_mut().insert(header::COOKIE, v);
     }
     let f = common::fixture();
-    let r = f.rt.block_on(f.auth.callback_response(&uri, &headers));
+    let r = f.rt.block_on(f.auth.respond(Endpoint::Callback, &request));
     assert!(
         !r.status().is_server_error() || r.status() == 502,
         "callback answered {}",

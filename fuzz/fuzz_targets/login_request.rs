@@ -4,7 +4,8 @@
 
 mod common;
 
-use auth_core::http::{HeaderMap, Uri, header};
+use auth_core::adapter::Endpoint;
+use auth_core::http::{Request, header};
 use auth_core::{LoginOptions, sanitize_return_to};
 use libfuzzer_sys::fuzz_target;
 
@@ -19,13 +20,11 @@ fuzz_target!(|data: &[u8]| {
         let joined = app.join(&kept).expect("a relative path joins");
         assert_eq!(joined.origin(), app.origin(), "{kept:?} leaves the site");
     }
-    let Ok(uri) = format!("/auth/login?{s}").parse::<Uri>() else {
+    let Ok(request) = Request::get(format!("/auth/login?{s}")).body(Vec::new()) else {
         return;
     };
     let f = common::fixture();
-    let r = f
-        .rt
-        .block_on(f.auth.login_response(&uri, &HeaderMap::new(), false));
+    let r = f.rt.block_on(f.auth.respond(Endpoint::Login, &request));
     assert!(
         r.status() == 303 || r.status() == 400,
         "login answered {}",

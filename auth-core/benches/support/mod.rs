@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth_core::http::{HeaderMap, HeaderValue, Uri, header};
+use auth_core::adapter::Endpoint;
+use auth_core::http::{HeaderValue, header};
 use auth_core::{Auth, AuthConfig, AuthConfigBuilder, ProviderEndpoints};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -134,16 +135,13 @@ impl MockProvider {
 
 /// A started login: the callback request the provider would send the browser back with.
 pub struct PendingCallback {
-    pub uri: Uri,
-    pub headers: HeaderMap,
+    pub request: http::Request<Vec<u8>>,
 }
 
 /// `GET /auth/login`, then the callback URI with the code (= the nonce) and state, and
 /// the browser's pending-login cookie.
 pub async fn start_login(auth: &Auth) -> PendingCallback {
-    let login = auth
-        .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
-        .await;
+    let login = auth.respond(Endpoint::Login, &get("/auth/login")).await;
     let location = url::Url::parse(login.headers()[header::LOCATION].to_str().expect("ascii"))
         .expect("authorization url");
     let param = |name: &str| {
@@ -156,9 +154,7 @@ pub async fn start_login(auth: &Auth) -> PendingCallback {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("code", &param("nonce"));
     query.append_pair("state", &param("state"));
-    let uri: Uri = format!("/auth/callback?{}", query.finish())
-        .parse()
-        .expect("uri");
+    let mut request = get(&format!("/auth/callback?{}", query.finish()));
     let cookies: Vec<String> = login
         .headers()
         .get_all(header::SET_COOKIE)
@@ -172,19 +168,23 @@ pub async fn start_login(auth: &Auth) -> PendingCallback {
                 .to_string()
         })
         .collect();
-    let mut headers = HeaderMap::new();
-    headers.insert(
+    request.headers_mut().insert(
         header::COOKIE,
         HeaderValue::from_str(&cookies.join("; ")).expect("cookie"),
     );
-    PendingCallback { uri, headers }
+    PendingCallback { request }
+}
+
+/// A `GET` request for `uri`, as an adapter would hand it to [`Auth::respond`].
+pub fn get(uri: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(uri).body(Vec::new()).expect("request")
 }
 
 /// Signs in through the login and callback routes; returns the `Cookie` header value
 /// carrying the new session.
 pub async fn sign_in(auth: &Auth) -> HeaderValue {
     let pending = start_login(auth).await;
-    let done = auth.callback_response(&pending.uri, &pending.headers).await;
+    let done = auth.respond(Endpoint::Callback, &pending.request).await;
     assert_eq!(done.status(), 303, "callback failed: {}", done.body());
     let cookie = done
         .headers()
