@@ -85,7 +85,55 @@ pub enum TokenExchangeError {
     NotDiscovered,
     /// The response is not a valid token response.
     #[error("the token endpoint's response is not valid: {0}")]
-    InvalidResponse(String),
+    InvalidResponse(#[source] InvalidTokenResponse),
+}
+
+/// Why a token endpoint's answer is not a token response: what was wrong, with the
+/// parse error as its [`source`](std::error::Error::source) when there is one.
+#[derive(Clone)]
+pub struct InvalidTokenResponse {
+    reason: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl InvalidTokenResponse {
+    /// A response whose parse failed with `source`.
+    pub(crate) fn parse(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            reason: source.to_string(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// A response that parsed but breaks a rule (`reason` says which).
+    pub(crate) fn rule(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+}
+
+// Debug is the reason's text (as the `String` this replaced printed), never the
+// nested parser types.
+impl std::fmt::Debug for InvalidTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.reason, f)
+    }
+}
+
+impl std::fmt::Display for InvalidTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for InvalidTokenResponse {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// The scopes the token endpoint says it granted, space separated.
@@ -104,9 +152,9 @@ pub(crate) fn check_token_type(response: &TokenResp, dpop: bool) -> Result<(), T
     if got.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
-        Err(TokenExchangeError::InvalidResponse(format!(
-            "token_type {got:?} is not {expected}"
-        )))
+        Err(TokenExchangeError::InvalidResponse(
+            InvalidTokenResponse::rule(format!("token_type {got:?} is not {expected}")),
+        ))
     }
 }
 
@@ -119,8 +167,12 @@ pub(crate) fn map_token_error(
             description: r.error_description().cloned().unwrap_or_default(),
         },
         RequestTokenError::Request(e) => TokenExchangeError::Unreachable(e),
-        RequestTokenError::Parse(e, _) => TokenExchangeError::InvalidResponse(e.to_string()),
-        RequestTokenError::Other(s) => TokenExchangeError::InvalidResponse(s),
+        RequestTokenError::Parse(e, _) => {
+            TokenExchangeError::InvalidResponse(InvalidTokenResponse::parse(e))
+        }
+        RequestTokenError::Other(s) => {
+            TokenExchangeError::InvalidResponse(InvalidTokenResponse::rule(s))
+        }
     }
 }
 
@@ -232,7 +284,7 @@ impl Auth {
             config.request_timeout,
             config.max_response_bytes,
         )
-        .map_err(|e| DiscoveryError::Client(e.to_string()))?;
+        .map_err(DiscoveryError::Client)?;
         let shared = crate::shared::connect(&config)
             .await
             .map_err(DiscoveryError::Redis)?;
@@ -252,7 +304,13 @@ impl Auth {
         }
         let mut attempts: Vec<(usize, Result<(), DiscoveryError>)> = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            attempts.push(done.map_err(|e| DiscoveryError::Client(e.to_string()))?);
+            match done {
+                Ok(attempt) => attempts.push(attempt),
+                // A discovery task that panicked is a bug: it panics here too.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Cancelled: only when the runtime shuts down, and then nothing waits.
+                Err(_) => return Err(DiscoveryError::Cancelled),
+            }
         }
         attempts.sort_by_key(|(index, _)| *index);
         let named = inner.config.has_named_providers();
@@ -539,5 +597,29 @@ impl Auth {
             .append_pair("client_id", &provider.config.client_id)
             .append_pair("request_uri", &pushed.request_uri);
         Ok(to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An unparseable token response keeps the parse error as its cause, and prints
+    /// (in `Debug` too: logs and events) only the reason's text.
+    #[test]
+    fn invalid_token_response_keeps_the_parse_error() {
+        let parse = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        let e = TokenExchangeError::InvalidResponse(InvalidTokenResponse::parse(parse));
+        assert_eq!(
+            format!("{e:?}"),
+            "InvalidResponse(\"expected value at line 1 column 1\")"
+        );
+        let cause = std::error::Error::source(&e).expect("the response's error");
+        let parse = std::error::Error::source(cause).expect("the parse error");
+        assert!(parse.is::<serde_json::Error>());
+        // A response that parsed but breaks a rule has no deeper cause.
+        let rule = InvalidTokenResponse::rule("token_type \"mac\" is not Bearer");
+        assert!(std::error::Error::source(&rule).is_none());
+        assert_eq!(rule.to_string(), "token_type \"mac\" is not Bearer");
     }
 }

@@ -103,7 +103,7 @@ mod web;
 mod workos;
 
 pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
-pub use auth::{Auth, LoginError, LoginStart, TokenExchangeError};
+pub use auth::{Auth, InvalidTokenResponse, LoginError, LoginStart, TokenExchangeError};
 pub use bearer::{BearerAuth, BearerError};
 pub use client_key::ClientKey;
 pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent, ClientAuthMethod, Clock, ConfigError};

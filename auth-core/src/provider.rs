@@ -24,7 +24,7 @@ pub enum DiscoveryError {
     },
     /// The document is not valid provider metadata.
     #[error("the discovery document is not valid provider metadata: {0}")]
-    Invalid(String),
+    Invalid(#[source] serde_json::Error),
     /// The document names another issuer (mix-up or misconfiguration).
     #[error(
         "the discovery document names issuer {found:?}, but OIDC_ISSUER is {expected:?}; they must be equal, character for character"
@@ -40,7 +40,7 @@ pub enum DiscoveryError {
     InsecureEndpoint(#[from] ConfigError),
     /// The HTTP client could not be built.
     #[error("the HTTP client could not be built: {0}")]
-    Client(String),
+    Client(#[source] HttpError),
     /// The provider lacks what the configured security profile needs.
     #[error("the provider does not support the {profile} profile: it lacks {}", missing.join(", "))]
     ProfileNotSupported {
@@ -49,10 +49,13 @@ pub enum DiscoveryError {
         /// What is missing, named as in the discovery document.
         missing: Vec<&'static str>,
     },
+    /// Discovery was cancelled (the runtime is shutting down).
+    #[error("discovery was cancelled: the runtime is shutting down")]
+    Cancelled,
     /// The Redis client could not be set up (a bad `REDIS_URL`; an unreachable server
     /// is not an error at start: sessions answer 503 until it is back).
     #[error("the Redis client could not be set up: {0}")]
-    Redis(String),
+    Redis(#[source] crate::shared::SharedStateError),
 }
 
 /// Endpoints of a provider, for providers without discovery (or to override it).
@@ -187,7 +190,7 @@ pub(crate) async fn discover(
         });
     }
     let doc: DiscoveryDocument =
-        serde_json::from_slice(resp.body()).map_err(|e| DiscoveryError::Invalid(e.to_string()))?;
+        serde_json::from_slice(resp.body()).map_err(DiscoveryError::Invalid)?;
     // Entra ID's multi-tenant endpoints publish the template their tokens fill in.
     let expected = match &config.tenants {
         Some(rule) => rule.template(),

@@ -1035,6 +1035,31 @@ mod tests {
         }
     }
 
+    /// A discovery document that is not provider metadata (here: no `token_endpoint`)
+    /// stops the start, with the parse error kept as the cause.
+    #[tokio::test]
+    async fn discovery_document_without_a_token_endpoint_refused() {
+        let base = discovery_server("/.well-known/openid-configuration".into(), |b| {
+            json!({
+                "issuer": b,
+                "authorization_endpoint": format!("{b}/authorize"),
+                "jwks_uri": format!("{b}/common/discovery/v2.0/keys"),
+            })
+        })
+        .await;
+        let config = AuthConfig::builder(&base, "client", "http://127.0.0.1:3000")
+            .build()
+            .expect("config");
+        match Auth::discover(config).await {
+            Err(e @ DiscoveryError::Invalid(_)) => {
+                let cause = std::error::Error::source(&e).expect("the parse error");
+                assert!(cause.to_string().contains("token_endpoint"), "{cause}");
+                assert!(e.to_string().contains("not valid provider metadata"), "{e}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn only_the_entra_kind_gets_a_template_issuer() {
         let base = entra_like("common").await;

@@ -39,9 +39,33 @@ pub(crate) struct RedisShared {
     cache: Option<Arc<crate::redis_cache::SessionCache>>,
 }
 
+/// Why the Redis client could not be set up: what was being done, and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+struct SetupError {
+    context: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Maps a setup failure to the error `Auth::discover` returns, with `context`.
+fn setup<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    context: impl Into<String>,
+) -> impl FnOnce(E) -> SharedStateError {
+    let context = context.into();
+    move |e| {
+        SharedStateError::new(SetupError {
+            context,
+            source: e.into(),
+        })
+    }
+}
+
 /// The TLS settings of a `rediss` URL: the server's certificate must chain to the CA
 /// certificates of `ca_file` (PEM) when given, else to the system's roots.
-fn tls_config(ca_file: Option<&std::path::Path>) -> Result<fred::types::config::TlsConfig, String> {
+fn tls_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<fred::types::config::TlsConfig, SharedStateError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -50,26 +74,27 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<fred::types::config::
         Some(path) => {
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
                 .and_then(|i| i.collect())
-                .map_err(|e| format!("REDIS_CA_FILE {}: {e}", path.display()))?;
+                .map_err(setup(format!("REDIS_CA_FILE {}", path.display())))?;
             if certs.is_empty() {
-                return Err(format!("REDIS_CA_FILE {}: no certificate", path.display()));
+                let context = format!("REDIS_CA_FILE {}", path.display());
+                return Err(setup(context)("no certificate"));
             }
             for cert in certs {
                 roots
                     .add(cert)
-                    .map_err(|e| format!("REDIS_CA_FILE {}: {e}", path.display()))?;
+                    .map_err(setup(format!("REDIS_CA_FILE {}", path.display())))?;
             }
         }
         None => {
             let _ = rustls::crypto::ring::default_provider().install_default();
             return fred::types::config::TlsConnector::default_rustls()
                 .map(Into::into)
-                .map_err(|e| format!("the system's root certificates: {e}"));
+                .map_err(setup("the system's root certificates"));
         }
     }
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(setup("TLS settings"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(fred::types::config::TlsConnector::from(config).into())
@@ -107,10 +132,10 @@ impl RedisShared {
         command_timeout: Duration,
         ca_file: Option<&std::path::Path>,
         cache: bool,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SharedStateError> {
         // fred's own TLS setup uses the process's default rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut config = Config::from_url(url).map_err(|e| e.to_string())?;
+        let mut config = Config::from_url(url).map_err(setup("REDIS_URL"))?;
         if url.starts_with("rediss") {
             config.tls = Some(tls_config(ca_file)?);
         }
@@ -127,7 +152,7 @@ impl RedisShared {
             })
             .set_policy(ReconnectPolicy::new_constant(0, 250))
             .build_pool(POOL_SIZE)
-            .map_err(|e| e.to_string())?;
+            .map_err(setup("the connection pool"))?;
         let _tasks = pool.connect();
         match tokio::time::timeout(command_timeout, pool.wait_for_connect()).await {
             Ok(Ok(())) => tracing::info!("connected to Redis"),
@@ -487,6 +512,40 @@ mod tests {
             "expires_at": 1, "scope": null
         }))
         .expect("a refresh result")
+    }
+
+    /// A `REDIS_CA_FILE` with no certificate in it stops the start (rather than
+    /// trusting the system's roots instead), naming the file, with the cause kept.
+    #[tokio::test]
+    async fn redis_ca_file_without_a_certificate_refused_at_start() {
+        let dir = std::env::temp_dir().join(format!("auth-core-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ca = dir.join("empty.pem");
+        std::fs::write(&ca, "not a certificate\n").expect("write");
+        let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:1{p}")).expect("url");
+        let config = crate::AuthConfig::builder("http://127.0.0.1:1", "c", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .with_redis_url("rediss://127.0.0.1:1")
+            .with_redis_ca_file(&ca)
+            .with_app_secret_hex(&"ab".repeat(32))
+            .build()
+            .expect("config");
+        match crate::Auth::discover(config).await {
+            Err(e @ crate::DiscoveryError::Redis(_)) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("empty.pem") && text.contains("no certificate"),
+                    "{text}"
+                );
+                assert!(std::error::Error::source(&e).is_some(), "the cause is kept");
+            }
+            other => panic!("expected DiscoveryError::Redis, got {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

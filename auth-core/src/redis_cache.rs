@@ -211,13 +211,13 @@ impl SessionCache {
 pub(crate) fn start(
     config: Config,
     publisher: fred::prelude::Pool,
-) -> Result<Arc<SessionCache>, String> {
+) -> Result<Arc<SessionCache>, crate::SharedStateError> {
     let cache = Arc::new(SessionCache::new());
     let subscriber = Builder::from_config(config)
         .with_performance_config(|p| p.broadcast_channel_capacity = 4096)
         .set_policy(ReconnectPolicy::new_constant(0, 250))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(crate::SharedStateError::new)?;
     let weak = Arc::downgrade(&cache);
     let heartbeat = cache.heartbeat_channel();
     tokio::spawn(run(weak, subscriber, publisher, heartbeat));

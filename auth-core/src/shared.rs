@@ -235,7 +235,7 @@ impl SharedState for ThisProcess {
 
 /// The shared state `config` asks for: Redis when a URL is set (with the `redis`
 /// feature; without it `build()` has refused the URL), else this process alone.
-pub(crate) async fn connect(config: &AuthConfig) -> Result<Box<dyn SharedState>, String> {
+pub(crate) async fn connect(config: &AuthConfig) -> Result<Box<dyn SharedState>, SharedStateError> {
     #[cfg(feature = "redis")]
     if let Some(url) = &config.redis_url {
         let redis = crate::redis::RedisShared::connect(

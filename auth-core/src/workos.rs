@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::auth::{Auth, TokenExchangeError};
+use crate::auth::{Auth, InvalidTokenResponse, TokenExchangeError};
 use crate::config::ConfigError;
 use crate::flow::callback::CallbackError;
 use crate::flow::pending::PendingLogin;
@@ -140,10 +140,9 @@ async fn authenticate(
     grant: Grant<'_>,
 ) -> Result<Authentication, TokenExchangeError> {
     // Required when the configuration is built.
-    let secret: &ClientSecret = config
-        .client_secret
-        .as_ref()
-        .ok_or_else(|| TokenExchangeError::InvalidResponse("no API key configured".into()))?;
+    let secret: &ClientSecret = config.client_secret.as_ref().ok_or_else(|| {
+        TokenExchangeError::InvalidResponse(InvalidTokenResponse::rule("no API key configured"))
+    })?;
     let mut body = serde_json::json!({
         "client_id": config.client_id,
         "client_secret": secret.secret(),
@@ -210,7 +209,7 @@ async fn authenticate(
         });
     }
     serde_json::from_slice(response.body())
-        .map_err(|e| TokenExchangeError::InvalidResponse(e.to_string()))
+        .map_err(|e| TokenExchangeError::InvalidResponse(InvalidTokenResponse::parse(e)))
 }
 
 /// The claims a session keeps: the validated access token's, with the user's profile
