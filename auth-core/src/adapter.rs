@@ -648,7 +648,7 @@ impl Auth {
             .config()
             .providers()
             .iter()
-            .any(|p| p.kind() == crate::ProviderKind::WorkosUserManagement)
+            .any(|p| p.protocol().switches_organizations())
         {
             routes.push(("/organization".into(), POST, Endpoint::SwitchOrganization));
         }

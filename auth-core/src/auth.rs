@@ -504,7 +504,7 @@ impl Auth {
             code_challenge: challenge.as_str(),
             options: &options,
             names: config.provider_kind.parameter_names(),
-            openid: config.provider_kind.is_openid(),
+            openid: config.protocol().is_openid(),
         });
         let url = match &discovered.par_endpoint {
             None => url,

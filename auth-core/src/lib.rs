@@ -85,6 +85,7 @@ mod identity;
 mod memory_store;
 mod outage;
 mod presets;
+mod protocol;
 mod provider;
 mod provider_config;
 mod provider_state;
@@ -100,7 +101,6 @@ mod shared;
 mod store;
 mod token;
 mod web;
-mod workos;
 
 pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
 pub use auth::{Auth, InvalidTokenResponse, LoginError, LoginStart, TokenExchangeError};
@@ -116,6 +116,7 @@ pub use http_client::HttpError;
 pub use memory_store::MemoryStore;
 pub use outage::Outage;
 pub use presets::{Preset, ProviderKind, UnknownProviderKind};
+pub use protocol::workos::SwitchOrganizationError;
 pub use provider::{DiscoveryError, ProviderEndpoints};
 pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile};
 pub use return_to::sanitize_return_to;
@@ -129,7 +130,6 @@ pub use token::{Algorithm, Claims, JwksError, TokenError, VerifyError};
 /// the point: any tower-sessions store (Redis, SQL...) works unchanged.
 pub use tower_sessions_core;
 pub use web::{SessionCookie, request_cookies};
-pub use workos::SwitchOrganizationError;
 
 /// Re-exported so adapters and users share one `http` version.
 pub use http;

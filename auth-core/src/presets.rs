@@ -237,11 +237,6 @@ impl ProviderKind {
         )
     }
 
-    /// Whether the provider speaks OpenID Connect (an ID token, `scope`, `nonce`).
-    pub(crate) fn is_openid(self) -> bool {
-        self != ProviderKind::WorkosUserManagement
-    }
-
     /// What a kind asks for by default: its scopes when the application sets none
     /// (`None`: the crate's default), and extra authorization parameters on every login
     /// unless the application sets them. Google refuses the `offline_access` scope

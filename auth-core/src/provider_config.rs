@@ -231,6 +231,11 @@ impl ProviderConfig {
         !self.api_audiences.is_empty()
     }
 
+    /// The protocol this provider speaks (from its kind).
+    pub(crate) fn protocol(&self) -> crate::protocol::Protocol {
+        crate::protocol::Protocol::of(self.provider_kind)
+    }
+
     /// Whether `iss` (an authorization response's parameter) is this provider's: its
     /// issuer, or with a tenant rule, the template filled with a let-in tenant.
     pub(crate) fn is_issuer(&self, iss: &str) -> bool {
@@ -590,7 +595,7 @@ impl ProviderConfigBuilder {
         let mut endpoints = self.endpoints;
         let mut issuer_aliases = Vec::new();
         if kind == ProviderKind::WorkosUserManagement {
-            crate::workos::check_settings(
+            crate::protocol::workos::check_settings(
                 self.client_secret.is_some(),
                 self.par,
                 self.dpop,
@@ -599,9 +604,15 @@ impl ProviderConfigBuilder {
                 !self.client_keys.is_empty(),
             )?;
             if endpoints.is_none() {
-                endpoints = Some(crate::workos::endpoints(&issuer_url, &self.client_id)?);
+                endpoints = Some(crate::protocol::workos::endpoints(
+                    &issuer_url,
+                    &self.client_id,
+                )?);
             }
-            issuer_aliases.push(crate::workos::client_issuer(&self.issuer, &self.client_id));
+            issuer_aliases.push(crate::protocol::workos::client_issuer(
+                &self.issuer,
+                &self.client_id,
+            ));
         }
         let name = self
             .name

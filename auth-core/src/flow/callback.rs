@@ -1,14 +1,11 @@
-//! The callback: checks in the order of the design notes, then exchanges the code and
-//! validates the tokens before any session exists.
-
-use oauth2::{AuthorizationCode, PkceCodeVerifier, RequestTokenError, TokenResponse};
+//! The callback: the checks every protocol shares, in the order of the design notes;
+//! then the provider's protocol exchanges the code and checks the tokens.
 
 use super::pending::PendingLogin;
-use crate::auth::{Auth, TokenExchangeError, granted_scope, map_token_error};
-use crate::secret::{AccessToken, IdToken, RefreshToken, constant_time_eq};
+use crate::auth::{Auth, TokenExchangeError};
+use crate::secret::constant_time_eq;
 use crate::session::AuthSession;
-use crate::token::jwks::TokenSource;
-use crate::token::{IdTokenCheck, TokenError};
+use crate::token::TokenError;
 
 /// Longest callback query string accepted.
 const MAX_QUERY: usize = 8 * 1024;
@@ -269,105 +266,11 @@ impl Auth {
         let Some(code) = q.code.filter(|c| !c.is_empty()) else {
             return Err(fail(CallbackError::MissingCode, consumed));
         };
-        if !config.provider_kind.is_openid() {
-            let session = self
-                .workos_sign_in(provider, discovered, &pending, &code, now)
-                .await
-                .map_err(|e| fail(e, consumed.clone()))?;
-            return Ok(self.completed(&pending, session, consumed));
-        }
-
-        // With DPoP, the session's key is made now: the tokens are bound to it.
-        let dpop = config.dpop.then(crate::dpop::DpopKey::generate);
-        let response = discovered
-            .token_request(&inner.http, dpop.as_ref(), |fields, transport| {
-                let mut exchange = discovered
-                    .oauth
-                    .exchange_code(AuthorizationCode::new(code.clone()))
-                    .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
-                for (name, value) in fields {
-                    exchange = exchange.add_extra_param(name, value);
-                }
-                async move { exchange.request_async(&transport).await }
-            })
+        let session = config
+            .protocol()
+            .sign_in(self, provider, discovered, &pending, &code, now)
             .await
-            .map_err(|e: RequestTokenError<_, _>| {
-                fail(map_token_error(e).into(), consumed.clone())
-            })?;
-        crate::auth::check_token_type(&response, dpop.is_some())
-            .map_err(|e| fail(e.into(), consumed.clone()))?;
-
-        let Some(id_token) = response.extra_fields().id_token.clone() else {
-            return Err(fail(CallbackError::MissingIdToken, consumed));
-        };
-        let claims = discovered
-            .verifier
-            .id_token(
-                id_token.secret(),
-                IdTokenCheck::Login {
-                    nonce: &pending.nonce,
-                },
-                // Straight from the token endpoint: an unknown `kid` is a rotation.
-                TokenSource::Provider,
-            )
-            .await
-            .map_err(|e| fail(CallbackError::of_id_token(e), consumed.clone()))?;
-        let mut id_map = claims.to_map();
-        check_login_claims(&pending, &claims, &id_map, now, self)
             .map_err(|e| fail(e, consumed.clone()))?;
-        if let Some(hd) = config.pinned_hosted_domain() {
-            let got = id_map.get("hd").and_then(|v| v.as_str());
-            if !got.is_some_and(|g| g.eq_ignore_ascii_case(hd)) {
-                return Err(fail(CallbackError::HostedDomainMismatch, consumed));
-            }
-        }
-        let access_token = response.access_token().secret().clone();
-        let claims = if config.userinfo_at_sign_in {
-            let token = AccessToken::new(access_token.clone());
-            let extra = self
-                .userinfo_with(provider, &token, dpop.as_ref(), claims.sub())
-                .await
-                .map_err(|e| fail(CallbackError::UserInfo(e), consumed.clone()))?;
-            // The ID token's claims win: UserInfo only adds what it lacks.
-            for (name, value) in extra.to_map() {
-                id_map.entry(name).or_insert(value);
-            }
-            crate::token::Claims::new(id_map.clone())
-        } else {
-            claims
-        };
-        let access_claims = discovered
-            .verifier
-            .access_token(&access_token)
-            .await
-            .map_err(|e| fail(CallbackError::of_access_token(e), consumed.clone()))?;
-        crate::dpop::check_binding(access_claims.as_ref(), dpop.as_ref())
-            .map_err(|e| fail(CallbackError::AccessToken(e), consumed.clone()))?;
-        let access = crate::identity::access_for(config, &id_map, access_claims.as_ref());
-        if let Some(asked) = &pending.organization {
-            let auth0 = config.provider_kind == crate::ProviderKind::Auth0;
-            check_organization(asked, &access, &id_map, auth0)
-                .map_err(|e| fail(e, consumed.clone()))?;
-        }
-
-        let session = AuthSession {
-            claims,
-            id_token: IdToken::new(id_token.secret()),
-            access_token: AccessToken::new(access_token),
-            refresh_token: response
-                .refresh_token()
-                .map(|r| RefreshToken::new(r.secret().clone())),
-            expires_at: response
-                .expires_in()
-                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-            authenticated_at: now,
-            scope: granted_scope(&response),
-            last_seen: Some(now),
-            refresh_expires_at: response.extra_fields().refresh_expires_at(now),
-            access,
-            provider: config.id.clone(),
-            dpop_key: dpop,
-        };
         Ok(self.completed(&pending, session, consumed))
     }
 
@@ -463,24 +366,6 @@ fn check_auth_time(
         return Err(CallbackError::AuthTimeTooOld);
     }
     Ok(())
-}
-
-impl crate::ProviderConfig {
-    /// The Google hosted domain the app pins (its default `domain_hint`, or an `hd`
-    /// extra), for the Google provider kind.
-    fn pinned_hosted_domain(&self) -> Option<&str> {
-        let config = self;
-        if config.provider_kind != crate::ProviderKind::Google {
-            return None;
-        }
-        let options = &config.default_login;
-        options
-            .extra
-            .iter()
-            .find(|(name, _)| name == "hd")
-            .map(|(_, v)| v.as_str())
-            .or(options.domain_hint.as_deref())
-    }
 }
 
 #[cfg(test)]

@@ -166,20 +166,10 @@ impl Auth {
         else {
             return post.clone();
         };
-        if !provider.config.provider_kind.is_openid() {
-            return crate::workos::logout_url(end, session, post);
-        }
-        let mut url = end.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(s) = session {
-                q.append_pair("id_token_hint", s.id_token.secret());
-            }
-            q.append_pair("client_id", &provider.config.client_id)
-                .append_pair("post_logout_redirect_uri", post.as_str())
-                .append_pair("state", oauth2::CsrfToken::new_random().secret());
-        }
-        url
+        provider
+            .config
+            .protocol()
+            .end_session_url(&provider.config, end, session, post)
     }
 
     /// Handles a back-channel logout request body (`application/x-www-form-urlencoded`

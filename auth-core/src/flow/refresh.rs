@@ -6,16 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use oauth2::{RefreshToken as OAuthRefreshToken, TokenResponse};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use crate::auth::{Auth, TokenExchangeError, granted_scope, map_token_error};
+use crate::auth::Auth;
 use crate::outage::Outage;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::session::AuthSession;
 use crate::shared::SharedStateError;
-use crate::token::{IdTokenCheck, TokenError};
+use crate::token::TokenError;
 
 /// How long a refresh result is kept for requests that still carry the old tokens.
 pub(crate) const RESULT_TTL: Duration = Duration::from_secs(60);
@@ -82,18 +81,21 @@ pub(crate) enum SessionEnd {
     RefreshFailed(RefreshError),
 }
 
+/// What a refresh gave, as a protocol's refresh call made it (and as an instance
+/// publishes it to the others through the shared state).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Refreshed {
-    access_token: AccessToken,
-    refresh_token: Option<RefreshToken>,
-    id_token: Option<(IdToken, crate::token::Claims)>,
-    expires_at: Option<i64>,
+    pub(crate) access_token: AccessToken,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    /// A new ID token and its validated claims, when the provider sent one.
+    pub(crate) id_token: Option<(IdToken, crate::token::Claims)>,
+    pub(crate) expires_at: Option<i64>,
     #[serde(default)]
-    refresh_expires_at: Option<i64>,
-    scope: Option<String>,
+    pub(crate) refresh_expires_at: Option<i64>,
+    pub(crate) scope: Option<String>,
     /// The organization, roles and permissions as the new tokens state them.
     #[serde(default)]
-    access: Option<crate::identity::Access>,
+    pub(crate) access: Option<crate::identity::Access>,
 }
 
 type Cell = Arc<OnceCell<Result<Refreshed, RefreshError>>>;
@@ -411,82 +413,11 @@ impl Auth {
         let discovered = provider
             .ready()
             .map_err(|e| RefreshError::Unavailable(e.into()))?;
-        if !provider.config.provider_kind.is_openid() {
-            return self
-                .workos_refresh(provider, discovered, session, refresh_token, None)
-                .await;
-        }
-        let rt = OAuthRefreshToken::new(refresh_token.secret().to_string());
-        tracing::debug!(sub = %session.claims.sub(), "refreshing tokens");
-        let dpop = session.dpop_key.as_ref();
-        let response = discovered
-            .token_request(&inner.http, dpop, |fields, transport| {
-                let mut exchange = discovered.oauth.exchange_refresh_token(&rt);
-                for (name, value) in fields {
-                    exchange = exchange.add_extra_param(name, value);
-                }
-                async move { exchange.request_async(&transport).await }
-            })
+        provider
+            .config
+            .protocol()
+            .refresh(self, provider, discovered, session, refresh_token)
             .await
-            .map_err(|e| match map_token_error(e) {
-                TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
-                other => RefreshError::Unavailable(Outage::TokenEndpoint(other)),
-            })?;
-        // A token of another type is unusable, and the provider has already spent the
-        // old refresh token: like other invalid refreshed tokens, the session is over.
-        crate::auth::check_token_type(&response, dpop.is_some()).map_err(|e| {
-            tracing::warn!(error = %e, "refreshed tokens of another type");
-            RefreshError::InvalidTokens(TokenError::UnexpectedType)
-        })?;
-        let now = inner.config.clock.now();
-        let id_token = match response.extra_fields().id_token.clone() {
-            Some(raw) => {
-                let claims = discovered
-                    .verifier
-                    .id_token(
-                        raw.secret(),
-                        IdTokenCheck::Refresh {
-                            previous: &session.claims,
-                        },
-                        crate::token::jwks::TokenSource::Provider,
-                    )
-                    .await
-                    .map_err(RefreshError::from_token_error)?;
-                Some((raw, claims))
-            }
-            None => None,
-        };
-        let access_token = response.access_token().secret().clone();
-        let access_claims = discovered
-            .verifier
-            .access_token(&access_token)
-            .await
-            .map_err(RefreshError::from_token_error)?;
-        crate::dpop::check_binding(access_claims.as_ref(), dpop)
-            .map_err(RefreshError::InvalidTokens)?;
-        let id_claims = id_token
-            .as_ref()
-            .map_or(&session.claims, |(_, claims)| claims)
-            .to_map();
-        let mut access =
-            crate::identity::access_for(&provider.config, &id_claims, access_claims.as_ref());
-        // A refreshed ID token may leave out auth_time and acr: the sign-in's stand.
-        access.auth_time = access.auth_time.or(session.access.auth_time);
-        access.acr = access.acr.or_else(|| session.access.acr.clone());
-        tracing::info!(sub = %session.claims.sub(), "tokens refreshed");
-        Ok(Refreshed {
-            access_token: AccessToken::new(access_token),
-            refresh_token: response
-                .refresh_token()
-                .map(|r| RefreshToken::new(r.secret().clone())),
-            id_token,
-            expires_at: response
-                .expires_in()
-                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-            refresh_expires_at: response.extra_fields().refresh_expires_at(now),
-            scope: granted_scope(&response),
-            access: Some(access),
-        })
     }
 }
 

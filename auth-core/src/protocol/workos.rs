@@ -418,7 +418,7 @@ impl Auth {
         let provider = self
             .0
             .provider_of(session)
-            .filter(|p| !p.config.provider_kind.is_openid())
+            .filter(|p| p.config.protocol().switches_organizations())
             .ok_or(SwitchOrganizationError::Unsupported)?;
         let refresh_token = session
             .refresh_token
