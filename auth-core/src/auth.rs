@@ -280,9 +280,9 @@ impl Auth {
             &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
         );
         let http = HttpClient::new(
-            config.connect_timeout,
-            config.request_timeout,
-            config.max_response_bytes,
+            config.http.connect_timeout,
+            config.http.request_timeout,
+            config.http.max_response_bytes,
         )
         .map_err(DiscoveryError::Client)?;
         let shared = crate::shared::connect(&config)
@@ -341,7 +341,7 @@ impl Auth {
         http: HttpClient,
         shared: Box<dyn crate::shared::SharedState>,
     ) -> Self {
-        let key = match &config.cookie_key {
+        let key = match &config.session.cookie_key {
             Some(k) => cookie::Key::derive_from(&k.0),
             None => {
                 tracing::warn!(
@@ -351,13 +351,14 @@ impl Auth {
             }
         };
         let external = config
-            .session_store
+            .session
+            .store
             .clone()
             .or_else(|| shared.session_store());
         let sessions = match external {
             None => Sessions::Local(crate::memory_store::LocalSessions::default()),
             Some(store) => {
-                let sealer = match (&config.session_key, &config.cookie_key) {
+                let sealer = match (&config.session.session_key, &config.session.cookie_key) {
                     (Some(k), _) | (None, Some(k)) => {
                         Some(Box::new(crate::seal::Sealer::derive(&k.0)))
                     }
@@ -372,7 +373,7 @@ impl Auth {
             }
         };
         let pending = PendingCookies::new(key, config.secure_cookies());
-        let bearer_cache = crate::bearer::BearerCache::new(config.bearer_cache_capacity);
+        let bearer_cache = crate::bearer::BearerCache::new(config.bearer.cache_capacity);
         let providers = config
             .providers
             .iter()

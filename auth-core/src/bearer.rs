@@ -460,7 +460,7 @@ impl Auth {
             url,
             access_token: token,
             now: inner.config.clock.now(),
-            leeway: i64::try_from(inner.config.leeway.as_secs()).unwrap_or(i64::MAX),
+            leeway: i64::try_from(inner.config.tokens.leeway.as_secs()).unwrap_or(i64::MAX),
         };
         let proven = crate::dpop::verify_proof(proof, &target, &inner.dpop_proofs)
             .map_err(BearerError::InvalidProof)?;
@@ -481,7 +481,7 @@ impl Auth {
         if auth.jkt.as_deref() != Some(proven.jkt.as_str()) {
             return Err(BearerError::Invalid(TokenError::KeyBindingMismatch));
         }
-        auth.require_scopes(&inner.config.api_scopes)?;
+        auth.require_scopes(&inner.config.bearer.scopes)?;
         Ok(auth)
     }
 
@@ -492,7 +492,7 @@ impl Auth {
         if auth.jkt.is_some() {
             return Err(BearerError::Invalid(TokenError::SenderConstrained));
         }
-        auth.require_scopes(&self.0.config.api_scopes)?;
+        auth.require_scopes(&self.0.config.bearer.scopes)?;
         Ok(auth)
     }
 

@@ -218,7 +218,7 @@ impl Discovered {
             jwks: JwksCache::new(
                 http.clone(),
                 endpoints.jwks_uri.to_string(),
-                app.jwks_refetch_cooldown,
+                app.tokens.jwks_refetch_cooldown,
             ),
             algorithms: config.algorithms.clone(),
             issuer: config.issuer.clone(),
@@ -229,7 +229,7 @@ impl Discovered {
             api_audiences: config.api_audiences.clone(),
             require_at_jwt: config.bearer_require_at_jwt,
             access_token_requires_iat: config.provider_kind == crate::ProviderKind::Scalekit,
-            leeway: app.leeway,
+            leeway: app.tokens.leeway,
             clock: app.clock.clone(),
         };
         Self {

@@ -237,12 +237,12 @@ impl SharedState for ThisProcess {
 /// feature; without it `build()` has refused the URL), else this process alone.
 pub(crate) async fn connect(config: &AuthConfig) -> Result<Box<dyn SharedState>, SharedStateError> {
     #[cfg(feature = "redis")]
-    if let Some(url) = &config.redis_url {
+    if let Some(url) = &config.redis.url {
         let redis = crate::redis::RedisShared::connect(
             &url.0,
-            config.redis_timeout,
-            config.redis_ca_file.as_deref(),
-            config.redis_session_cache && config.session_store.is_none(),
+            config.redis.timeout,
+            config.redis.ca_file.as_deref(),
+            config.redis.session_cache && config.session.store.is_none(),
         )
         .await?;
         return Ok(Box::new(redis));

@@ -239,7 +239,7 @@ impl Auth {
         if let Some(SessionId(old)) = previous {
             self.delete_session(old).await?;
         }
-        let lifetime = self.0.config.session_lifetime.as_secs() as i64;
+        let lifetime = self.0.config.session.lifetime.as_secs() as i64;
         let store = match &self.0.sessions {
             Sessions::Local(local) => {
                 let id = local.create(Arc::new(session.clone()), self.expiry_date(session));
@@ -279,13 +279,13 @@ impl Auth {
     /// Whether the session's last use is old enough to record again: a tenth of the
     /// idle timeout, at least a second.
     fn due_for_touch(&self, session: &AuthSession) -> bool {
-        let Some(idle) = self.0.config.idle_timeout else {
+        let Some(idle) = self.0.config.session.idle_timeout else {
             return false;
         };
         let now = self.0.config.clock.now();
         // Near a refresh, a touch could land after the refresh's own save and put the
         // old tokens back: leave the recording to the refresh (which records the use).
-        let margin = self.0.config.refresh_margin.as_secs() as i64;
+        let margin = self.0.config.session.refresh_margin.as_secs() as i64;
         if session.refresh_token.is_some()
             && session
                 .expires_at

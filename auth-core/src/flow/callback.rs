@@ -304,7 +304,7 @@ pub(crate) fn check_login_claims(
     auth: &Auth,
 ) -> Result<(), CallbackError> {
     if let Some(max_age) = pending.max_age {
-        check_auth_time(claims, max_age, now, auth.0.config.leeway.as_secs())?;
+        check_auth_time(claims, max_age, now, auth.0.config.tokens.leeway.as_secs())?;
     }
     check_acr(map, &pending.acr_values)
 }

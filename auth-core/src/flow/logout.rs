@@ -235,7 +235,7 @@ impl Auth {
         let jti = str_claim("jti").ok_or(TokenError::MissingClaim("jti"))?;
         let jti = &LogoutRegistry::key_jti(iss, jti);
         let now = self.0.config.clock.now();
-        let leeway = self.0.config.leeway.as_secs() as i64;
+        let leeway = self.0.config.tokens.leeway.as_secs() as i64;
         // The validator refused a token past its exp, or without exp past iat + 5 min.
         let iat = int_claim("iat").unwrap_or(now);
         let until = int_claim("exp")
@@ -253,7 +253,7 @@ impl Auth {
             (None, Some(sub)) => keys.push(LogoutRegistry::key_sub(iss, sub)),
             (None, None) => return Err(TokenError::MissingSidAndSub.into()),
         }
-        let forget_before = now - self.0.config.session_lifetime.as_secs() as i64;
+        let forget_before = now - self.0.config.session.lifetime.as_secs() as i64;
         // Recorded for every instance first (with Redis), then in this process.
         let shared = &*self.0.shared;
         let first = shared
@@ -265,7 +265,7 @@ impl Auth {
             return Err(BackchannelError::Replayed);
         }
         let sealer = self.sealer();
-        let lifetime = self.0.config.session_lifetime;
+        let lifetime = self.0.config.session.lifetime;
         let mut recorded = Ok(());
         for key in &keys {
             recorded = shared.record_logout(key, at, lifetime, sealer).await;

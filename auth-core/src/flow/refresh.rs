@@ -159,7 +159,7 @@ impl Auth {
         if let Some(why) = self.expired(session, now) {
             return SessionStatus::Ended(why);
         }
-        let margin = inner.config.refresh_margin.as_secs() as i64;
+        let margin = inner.config.session.refresh_margin.as_secs() as i64;
         let Some(expires_at) = session.expires_at else {
             return SessionStatus::Valid;
         };
@@ -185,10 +185,10 @@ impl Auth {
         let mut end = (
             session
                 .authenticated_at
-                .saturating_add(config.session_lifetime.as_secs() as i64),
+                .saturating_add(config.session.lifetime.as_secs() as i64),
             SessionEnd::LifetimeExceeded,
         );
-        if let Some(idle) = config.idle_timeout {
+        if let Some(idle) = config.session.idle_timeout {
             let t = session.last_seen().saturating_add(idle.as_secs() as i64);
             if t < end.0 {
                 end = (t, SessionEnd::IdleTimeout);
@@ -214,7 +214,7 @@ impl Auth {
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
         let now = self.0.config.clock.now();
-        let margin = self.0.config.refresh_margin.as_secs() as i64;
+        let margin = self.0.config.session.refresh_margin.as_secs() as i64;
         let cell = self.0.refresher.cell_for(refresh_token, now, margin);
         cell.get_or_init(|| self.refresh_across_instances(session, refresh_token))
             .await
@@ -232,7 +232,7 @@ impl Auth {
         F: std::future::Future<Output = Result<Refreshed, RefreshError>>,
     {
         let now = self.0.config.clock.now();
-        let margin = self.0.config.refresh_margin.as_secs() as i64;
+        let margin = self.0.config.session.refresh_margin.as_secs() as i64;
         let cell = self.0.refresher.cell_for(refresh_token, now, margin);
         cell.get_or_init(|| refresh).await.clone()
     }
@@ -257,8 +257,8 @@ impl Auth {
     /// the release), so it never expires under a live holder. A crashed holder blocks
     /// the session for the lock's lifetime.
     pub(crate) fn refresh_lock_bounds(&self) -> (Duration, Duration) {
-        let work_limit = 3 * self.0.config.request_timeout;
-        let lock_ttl = work_limit + 3 * self.0.config.redis_timeout + Duration::from_secs(1);
+        let work_limit = 3 * self.0.config.http.request_timeout;
+        let lock_ttl = work_limit + 3 * self.0.config.redis.timeout + Duration::from_secs(1);
         (work_limit, lock_ttl)
     }
 
