@@ -189,7 +189,7 @@ pub(crate) struct Inner {
     /// The DPoP proofs the app's API accepted, against replay.
     pub(crate) dpop_proofs: crate::dpop::ReplayCache,
     /// What the app's instances agree on (Redis, or this process alone).
-    pub(crate) shared: Box<dyn crate::shared::SharedState>,
+    pub(crate) shared: Arc<dyn crate::shared::SharedState>,
 }
 
 impl Inner {
@@ -339,7 +339,7 @@ impl Auth {
     fn from_parts(
         config: AuthConfig,
         http: HttpClient,
-        shared: Box<dyn crate::shared::SharedState>,
+        shared: Arc<dyn crate::shared::SharedState>,
     ) -> Self {
         let key = match &config.session.cookie_key {
             Some(k) => cookie::Key::derive_from(&k.0),
@@ -350,28 +350,7 @@ impl Auth {
                 cookie::Key::generate()
             }
         };
-        let external = config
-            .session
-            .store
-            .clone()
-            .or_else(|| shared.session_store());
-        let sessions = match external {
-            None => Sessions::Local(crate::memory_store::LocalSessions::default()),
-            Some(store) => {
-                let sealer = match (&config.session.session_key, &config.session.cookie_key) {
-                    (Some(k), _) | (None, Some(k)) => {
-                        Some(Box::new(crate::seal::Sealer::derive(&k.0)))
-                    }
-                    (None, None) => {
-                        tracing::warn!(
-                            "sessions are stored outside this process without encryption: set APP_SECRET or SESSION_ENCRYPTION_KEY"
-                        );
-                        None
-                    }
-                };
-                Sessions::External { store, sealer }
-            }
-        };
+        let sessions = Sessions::new(&config, Arc::clone(&shared));
         let pending = PendingCookies::new(key, config.secure_cookies());
         let bearer_cache = crate::bearer::BearerCache::new(config.bearer.cache_capacity);
         let providers = config

@@ -235,7 +235,7 @@ impl SharedState for ThisProcess {
 
 /// The shared state `config` asks for: Redis when a URL is set (with the `redis`
 /// feature; without it `build()` has refused the URL), else this process alone.
-pub(crate) async fn connect(config: &AuthConfig) -> Result<Box<dyn SharedState>, SharedStateError> {
+pub(crate) async fn connect(config: &AuthConfig) -> Result<Arc<dyn SharedState>, SharedStateError> {
     #[cfg(feature = "redis")]
     if let Some(url) = &config.redis.url {
         let redis = crate::redis::RedisShared::connect(
@@ -245,8 +245,8 @@ pub(crate) async fn connect(config: &AuthConfig) -> Result<Box<dyn SharedState>,
             config.redis.session_cache && config.session.store.is_none(),
         )
         .await?;
-        return Ok(Box::new(redis));
+        return Ok(Arc::new(redis));
     }
     let _ = config;
-    Ok(Box::new(ThisProcess))
+    Ok(Arc::new(ThisProcess))
 }

@@ -15,9 +15,11 @@ use tower_sessions_core::session::{Id, Record};
 pub use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
 use crate::auth::Auth;
-use crate::flow::refresh::SessionStatus;
+use crate::config::{AuthConfig, Clock, SessionSettings};
+use crate::flow::refresh::{SessionEnd, SessionStatus};
 use crate::session::AuthSession;
-use crate::shared::Cached;
+use crate::shared::{Cached, SharedState};
+use crate::web::SessionCookie;
 
 /// No use is recorded this close to a refresh (seconds before the refresh margin).
 const TOUCH_GUARD_SECS: i64 = 10;
@@ -74,9 +76,23 @@ impl SessionStore for SharedStore {
     }
 }
 
+/// The sessions part: where sessions live, how records are keyed and sealed, the
+/// session cookie, and the lifetime rules (lifetime, idle timeout, refresh-token
+/// expiry, when a use is recorded). It owns its slice of the configuration and tells
+/// the other instances (through the shared state) what it changed; [`Auth`] only
+/// orchestrates it with the logout checks and the refresh.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    place: Place,
+    settings: SessionSettings,
+    clock: Clock,
+    cookie: SessionCookie,
+    shared: Arc<dyn SharedState>,
+}
+
 /// Where sessions live.
 #[derive(Debug)]
-pub(crate) enum Sessions {
+enum Place {
     /// Decoded, in this process (no external store is configured).
     Local(crate::memory_store::LocalSessions),
     /// In an external store (Redis, or one given in the configuration), as records
@@ -87,165 +103,92 @@ pub(crate) enum Sessions {
     },
 }
 
-/// The session of a request, after [`Auth::authenticate`].
-#[derive(Debug)]
-#[must_use]
-pub enum Authenticated {
-    /// A valid session (refreshed and stored again if it needed to be).
-    User(Arc<AuthSession>),
-    /// No session: no cookie, an unknown id, or a session that just ended.
-    Anonymous,
-    /// The session cannot be checked now (store down, or the provider down while the
-    /// access token is expired). Answer [`Auth::unavailable_response`] (503).
-    Unavailable,
-}
+impl Sessions {
+    /// The part as `config` describes it: the app's own store, else the shared
+    /// state's (Redis), else this process's memory; records sealed with
+    /// `SESSION_ENCRYPTION_KEY`, else `APP_SECRET`.
+    pub(crate) fn new(config: &AuthConfig, shared: Arc<dyn SharedState>) -> Self {
+        let settings = config.session.clone();
+        let external = settings.store.clone().or_else(|| shared.session_store());
+        let place = match external {
+            None => Place::Local(crate::memory_store::LocalSessions::default()),
+            Some(store) => {
+                let sealer = match (&settings.session_key, &settings.cookie_key) {
+                    (Some(k), _) | (None, Some(k)) => {
+                        Some(Box::new(crate::seal::Sealer::derive(&k.0)))
+                    }
+                    (None, None) => {
+                        tracing::warn!(
+                            "sessions are stored outside this process without encryption: set APP_SECRET or SESSION_ENCRYPTION_KEY"
+                        );
+                        None
+                    }
+                };
+                Place::External { store, sealer }
+            }
+        };
+        let secure = config.secure_cookies();
+        let cookie = SessionCookie {
+            name: if secure {
+                "__Host-auth_session"
+            } else {
+                "auth_session"
+            },
+            secure,
+        };
+        Self {
+            place,
+            settings,
+            clock: config.clock.clone(),
+            cookie,
+            shared,
+        }
+    }
 
-impl Auth {
-    /// The session id a request carries in its session cookie, from its `Cookie`
-    /// header values. Only the value's shape is checked here; the store decides.
-    pub fn session_id<'a>(
+    /// The session cookie's name and attributes.
+    pub(crate) fn cookie(&self) -> SessionCookie {
+        self.cookie.clone()
+    }
+
+    /// The session id among a request's `Cookie` header values (the one cookie
+    /// parser, `flow::pending::cookies`). Only the value's shape is checked here; the
+    /// store decides.
+    pub(crate) fn id_from<'a>(
         &self,
         cookie_headers: impl Iterator<Item = &'a [u8]>,
     ) -> Option<SessionId> {
-        let name = self.session_cookie().name;
-        for raw in cookie_headers {
-            let Ok(s) = std::str::from_utf8(raw) else {
-                continue;
-            };
-            for c in Cookie::split_parse(s).flatten().take(64) {
-                if c.name() == name
-                    && c.value().len() <= MAX_SESSION_ID_LEN
-                    && let Ok(id) = c.value().parse::<Id>()
-                {
-                    return Some(SessionId(id));
-                }
-            }
-        }
-        None
+        crate::flow::pending::cookies(cookie_headers)
+            .filter(|c| c.name() == self.cookie.name && c.value().len() <= MAX_SESSION_ID_LEN)
+            .find_map(|c| c.value().parse::<Id>().ok().map(SessionId))
     }
 
-    /// The session id of a request with `http` 1.x headers.
-    pub fn session_id_from_headers(&self, headers: &HeaderMap) -> Option<SessionId> {
-        self.session_id(
-            headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .map(|v| v.as_bytes()),
-        )
-    }
-
-    /// Loads, checks and (when needed) refreshes the session of `id`: a refreshed
-    /// session is stored again, an ended one (back-channel logout, lifetime, refused
-    /// refresh) is deleted. Every adapter's extractor calls this.
-    pub async fn authenticate(&self, id: Option<&SessionId>) -> Authenticated {
-        let Some(SessionId(id)) = id else {
-            return Authenticated::Anonymous;
-        };
-        // The fast path: a session this instance checked, and no instance changed or
-        // logged out since (see `redis_cache`).
-        let (cached, ticket) = match self
-            .0
-            .shared
-            .cached_session(&|| self.store_id(id).to_string())
-        {
-            Cached::Hit(s) => (Some(s), None),
-            Cached::Miss(ticket) => (None, Some(ticket)),
-            Cached::Off => (None, None),
-        };
-        let from_cache = cached.is_some();
-        let stored = match cached {
-            Some(s) => s,
-            None => match self.load_session(id).await {
-                Ok(Some(s)) => s,
-                Ok(None) => return Authenticated::Anonymous,
-                Err(e) => {
-                    tracing::error!(error = %e, "session store unavailable");
-                    return Authenticated::Unavailable;
-                }
-            },
-        };
-        let status = if from_cache {
-            self.check_session_with(&stored, false).await
-        } else {
-            self.check_session(&stored).await
-        };
-        match status {
-            SessionStatus::Valid => {
-                if let Some(ticket) = ticket {
-                    self.0.shared.keep_checked(ticket, &stored);
-                }
-                if !self.due_for_touch(&stored) {
-                    return Authenticated::User(stored);
-                }
-                // Records the use for the idle timeout (and moves the record's expiry);
-                // a failure only shortens the session's idle time.
-                let mut session = AuthSession::clone(&stored);
-                session.last_seen = Some(self.0.config.clock.now());
-                let session = Arc::new(session);
-                if let Err(e) = self.save_session(id, &session).await {
-                    tracing::warn!(error = %e, "could not record the session's use");
-                }
-                Authenticated::User(session)
-            }
-            SessionStatus::Refreshed(mut new) => {
-                new.last_seen = Some(self.0.config.clock.now());
-                let new = Arc::new(*new);
-                // The provider has rotated the refresh token: serve the request with the
-                // new tokens even if storing them fails. The next request of this session
-                // gets the same result from the refresh coordinator and stores it again.
-                if let Err(e) = self.save_session(id, &new).await {
-                    tracing::error!(error = %e, "could not store the refreshed session");
-                }
-                Authenticated::User(new)
-            }
-            SessionStatus::Ended(why) => {
-                // A refused refresh token may only mean that another request (or
-                // instance) spent it first and stored the session's new tokens, or
-                // replaced the session (an organization switch): the stored record
-                // then holds another refresh token, and the session goes on with it.
-                if matches!(
-                    why,
-                    crate::flow::refresh::SessionEnd::RefreshFailed(crate::RefreshError::Refused(
-                        _
-                    ))
-                ) && let Ok(Some(current)) = self.load_session(id).await
-                    && replaced(&stored, &current)
-                    && self.still_valid(&current).await
-                {
-                    tracing::info!("refresh refused, but the session was renewed meanwhile");
-                    return Authenticated::User(current);
-                }
-                tracing::info!(reason = ?why, "session ended");
-                if let Err(e) = self.delete_session(id).await {
-                    tracing::error!(error = %e, "could not delete the ended session");
-                }
-                Authenticated::Anonymous
-            }
-            SessionStatus::Unavailable(e) => {
-                tracing::warn!(error = %e, "session check unavailable");
-                Authenticated::Unavailable
-            }
+    /// The sealer of records in an external store, if records are sealed.
+    pub(crate) fn sealer(&self) -> Option<&crate::seal::Sealer> {
+        match &self.place {
+            Place::External { sealer, .. } => sealer.as_deref(),
+            Place::Local(_) => None,
         }
     }
 
-    /// Stores a new signed-in session under a fresh random id (never the id the browser
-    /// had before: no fixation), deletes the previous one, and returns the
-    /// `Set-Cookie` value.
-    pub(crate) async fn start_session(
-        &self,
-        previous: Option<&SessionId>,
-        session: &AuthSession,
-    ) -> Result<String, StoreError> {
-        if let Some(SessionId(old)) = previous {
-            self.delete_session(old).await?;
+    /// The store key of a session id: itself, or a keyed hash of it when records are
+    /// sealed (so the store never holds the ids browsers present).
+    pub(crate) fn store_id(&self, id: &Id) -> Id {
+        match self.sealer() {
+            Some(s) => s.store_id(id),
+            None => *id,
         }
-        let lifetime = self.0.config.session.lifetime.as_secs() as i64;
-        let store = match &self.0.sessions {
-            Sessions::Local(local) => {
+    }
+
+    /// Stores `session` under a fresh random id and returns the `Set-Cookie` value
+    /// that carries it.
+    pub(crate) async fn create(&self, session: &AuthSession) -> Result<String, StoreError> {
+        let lifetime = self.settings.lifetime.as_secs() as i64;
+        let store = match &self.place {
+            Place::Local(local) => {
                 let id = local.create(Arc::new(session.clone()), self.expiry_date(session));
-                return Ok(self.session_cookie_value(&id.to_string(), lifetime));
+                return Ok(self.cookie_value(&id.to_string(), lifetime));
             }
-            Sessions::External { store, .. } => store,
+            Place::External { store, .. } => store,
         };
         loop {
             let id = Id::default();
@@ -253,7 +196,7 @@ impl Auth {
             let mut record = self.record(key, session)?;
             store.create(&mut record).await?;
             if record.id == key {
-                return Ok(self.session_cookie_value(&id.to_string(), lifetime));
+                return Ok(self.cookie_value(&id.to_string(), lifetime));
             }
             // The store moved the record to another id (a collision of 128-bit keys):
             // no cookie id maps to it, so try another.
@@ -261,81 +204,30 @@ impl Auth {
         }
     }
 
-    /// Deletes the session of `id` and returns it (for the logout redirect's
-    /// `id_token_hint`), with the `Set-Cookie` value that removes the cookie.
-    pub(crate) async fn end_session(
-        &self,
-        id: Option<&SessionId>,
-    ) -> (Option<Arc<AuthSession>>, Result<(), StoreError>, String) {
-        let removal = self.session_cookie_value("", 0);
-        let Some(SessionId(id)) = id else {
-            return (None, Ok(()), removal);
-        };
-        let session = self.load_session(id).await.ok().flatten();
-        let deleted = self.delete_session(id).await;
-        (session, deleted, removal)
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub(crate) fn removal_cookie(&self) -> String {
+        self.cookie_value("", 0)
     }
 
-    /// Whether the session's last use is old enough to record again: a tenth of the
-    /// idle timeout, at least a second.
-    fn due_for_touch(&self, session: &AuthSession) -> bool {
-        let Some(idle) = self.0.config.session.idle_timeout else {
-            return false;
-        };
-        let now = self.0.config.clock.now();
-        // Near a refresh, a touch could land after the refresh's own save and put the
-        // old tokens back: leave the recording to the refresh (which records the use).
-        let margin = self.0.config.session.refresh_margin.as_secs() as i64;
-        if session.refresh_token.is_some()
-            && session
-                .expires_at
-                .is_some_and(|e| e - margin - TOUCH_GUARD_SECS <= now)
-        {
-            return false;
-        }
-        let every = (idle.as_secs() / 10).max(1) as i64;
-        now - session.last_seen() >= every
-    }
-
-    /// The store key of a session id: itself, or a keyed hash of it when records are
-    /// sealed (so the store never holds the ids browsers present).
-    fn store_id(&self, id: &Id) -> Id {
-        match self.sealer() {
-            Some(s) => s.store_id(id),
-            None => *id,
-        }
-    }
-
-    /// The sealer of records in an external store, if records are sealed.
-    pub(crate) fn sealer(&self) -> Option<&crate::seal::Sealer> {
-        match &self.0.sessions {
-            Sessions::External { sealer, .. } => sealer.as_deref(),
-            Sessions::Local(_) => None,
-        }
-    }
-
-    async fn delete_session(&self, id: &Id) -> Result<(), StoreError> {
-        match &self.0.sessions {
-            Sessions::Local(local) => {
+    pub(crate) async fn delete(&self, id: &Id) -> Result<(), StoreError> {
+        match &self.place {
+            Place::Local(local) => {
                 local.delete(id);
                 Ok(())
             }
-            Sessions::External { store, .. } => {
+            Place::External { store, .. } => {
                 let key = self.store_id(id);
                 store.delete(&key).await?;
-                self.0.shared.session_changed(&key.to_string(), None).await;
+                self.shared.session_changed(&key.to_string(), None).await;
                 Ok(())
             }
         }
     }
 
-    pub(crate) async fn load_session(
-        &self,
-        id: &Id,
-    ) -> Result<Option<Arc<AuthSession>>, StoreError> {
-        let store = match &self.0.sessions {
-            Sessions::Local(local) => return Ok(local.load(id)),
-            Sessions::External { store, .. } => store,
+    pub(crate) async fn load(&self, id: &Id) -> Result<Option<Arc<AuthSession>>, StoreError> {
+        let store = match &self.place {
+            Place::Local(local) => return Ok(local.load(id)),
+            Place::External { store, .. } => store,
         };
         let Some(mut record) = store.load(&self.store_id(id)).await? else {
             return Ok(None);
@@ -372,26 +264,72 @@ impl Auth {
         }
     }
 
-    pub(crate) async fn save_session(
-        &self,
-        id: &Id,
-        session: &Arc<AuthSession>,
-    ) -> Result<(), StoreError> {
-        match &self.0.sessions {
-            Sessions::Local(local) => {
+    pub(crate) async fn save(&self, id: &Id, session: &Arc<AuthSession>) -> Result<(), StoreError> {
+        match &self.place {
+            Place::Local(local) => {
                 local.save(id, Arc::clone(session), self.expiry_date(session));
                 Ok(())
             }
-            Sessions::External { store, .. } => {
+            Place::External { store, .. } => {
                 let key = self.store_id(id);
                 store.save(&self.record(key, session)?).await?;
-                self.0
-                    .shared
+                self.shared
                     .session_changed(&key.to_string(), Some(session))
                     .await;
                 Ok(())
             }
         }
+    }
+
+    /// When `session` ends and why: the earliest of its lifetime, its idle timeout
+    /// and its refresh token's expiry.
+    pub(crate) fn end_of(&self, session: &AuthSession) -> (i64, SessionEnd) {
+        let mut end = (
+            session
+                .authenticated_at
+                .saturating_add(self.settings.lifetime.as_secs() as i64),
+            SessionEnd::LifetimeExceeded,
+        );
+        if let Some(idle) = self.settings.idle_timeout {
+            let t = session.last_seen().saturating_add(idle.as_secs() as i64);
+            if t < end.0 {
+                end = (t, SessionEnd::IdleTimeout);
+            }
+        }
+        if let Some(t) = session.refresh_expires_at
+            && session.refresh_token.is_some()
+            && t < end.0
+        {
+            end = (t, SessionEnd::RefreshTokenExpired);
+        }
+        end
+    }
+
+    /// Why `session` has ended at `now`, if it has.
+    pub(crate) fn expired(&self, session: &AuthSession, now: i64) -> Option<SessionEnd> {
+        let (end, why) = self.end_of(session);
+        (end <= now).then_some(why)
+    }
+
+    /// Whether the session's last use is old enough to record again: a tenth of the
+    /// idle timeout, at least a second.
+    pub(crate) fn due_for_touch(&self, session: &AuthSession) -> bool {
+        let Some(idle) = self.settings.idle_timeout else {
+            return false;
+        };
+        let now = self.clock.now();
+        // Near a refresh, a touch could land after the refresh's own save and put the
+        // old tokens back: leave the recording to the refresh (which records the use).
+        let margin = self.settings.refresh_margin.as_secs() as i64;
+        if session.refresh_token.is_some()
+            && session
+                .expires_at
+                .is_some_and(|e| e - margin - TOUCH_GUARD_SECS <= now)
+        {
+            return false;
+        }
+        let every = (idle.as_secs() / 10).max(1) as i64;
+        now - session.last_seen() >= every
     }
 
     /// The store record of `session`: it expires with the session's lifetime.
@@ -420,23 +358,180 @@ impl Auth {
     /// When a stored session expires: stores compare expiry with the wall clock; the
     /// session's age is measured with ours.
     fn expiry_date(&self, session: &AuthSession) -> OffsetDateTime {
-        let (ends, _) = self.session_end(session);
-        let left = ends.saturating_sub(self.0.config.clock.now()).max(0);
+        let (ends, _) = self.end_of(session);
+        let left = ends.saturating_sub(self.clock.now()).max(0);
         OffsetDateTime::now_utc() + time::Duration::seconds(left)
     }
 
     /// The session cookie: HttpOnly, SameSite=Lax, Path=/, `Secure` (and `__Host-`)
     /// over https. `max_age` 0 removes it.
-    fn session_cookie_value(&self, id: &str, max_age: i64) -> String {
-        let sc = self.session_cookie();
-        Cookie::build((sc.name, id.to_string()))
+    fn cookie_value(&self, id: &str, max_age: i64) -> String {
+        Cookie::build((self.cookie.name, id.to_string()))
             .http_only(true)
             .same_site(SameSite::Lax)
-            .secure(sc.secure)
+            .secure(self.cookie.secure)
             .path("/")
             .max_age(cookie::time::Duration::seconds(max_age))
             .build()
             .to_string()
+    }
+}
+
+/// The session of a request, after [`Auth::authenticate`].
+#[derive(Debug)]
+#[must_use]
+pub enum Authenticated {
+    /// A valid session (refreshed and stored again if it needed to be).
+    User(Arc<AuthSession>),
+    /// No session: no cookie, an unknown id, or a session that just ended.
+    Anonymous,
+    /// The session cannot be checked now (store down, or the provider down while the
+    /// access token is expired). Answer [`Auth::unavailable_response`] (503).
+    Unavailable,
+}
+
+impl Auth {
+    /// The session id a request carries in its session cookie, from its `Cookie`
+    /// header values. Only the value's shape is checked here; the store decides.
+    pub fn session_id<'a>(
+        &self,
+        cookie_headers: impl Iterator<Item = &'a [u8]>,
+    ) -> Option<SessionId> {
+        self.0.sessions.id_from(cookie_headers)
+    }
+
+    /// The session id of a request with `http` 1.x headers.
+    pub fn session_id_from_headers(&self, headers: &HeaderMap) -> Option<SessionId> {
+        self.session_id(
+            headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .map(|v| v.as_bytes()),
+        )
+    }
+
+    /// Loads, checks and (when needed) refreshes the session of `id`: a refreshed
+    /// session is stored again, an ended one (back-channel logout, lifetime, refused
+    /// refresh) is deleted. Every adapter's extractor calls this.
+    pub async fn authenticate(&self, id: Option<&SessionId>) -> Authenticated {
+        let Some(SessionId(id)) = id else {
+            return Authenticated::Anonymous;
+        };
+        // The fast path: a session this instance checked, and no instance changed or
+        // logged out since (see `redis_cache`).
+        let (cached, ticket) = match self
+            .0
+            .shared
+            .cached_session(&|| self.0.sessions.store_id(id).to_string())
+        {
+            Cached::Hit(s) => (Some(s), None),
+            Cached::Miss(ticket) => (None, Some(ticket)),
+            Cached::Off => (None, None),
+        };
+        let from_cache = cached.is_some();
+        let stored = match cached {
+            Some(s) => s,
+            None => match self.0.sessions.load(id).await {
+                Ok(Some(s)) => s,
+                Ok(None) => return Authenticated::Anonymous,
+                Err(e) => {
+                    tracing::error!(error = %e, "session store unavailable");
+                    return Authenticated::Unavailable;
+                }
+            },
+        };
+        let status = if from_cache {
+            self.check_session_with(&stored, false).await
+        } else {
+            self.check_session(&stored).await
+        };
+        match status {
+            SessionStatus::Valid => {
+                if let Some(ticket) = ticket {
+                    self.0.shared.keep_checked(ticket, &stored);
+                }
+                if !self.0.sessions.due_for_touch(&stored) {
+                    return Authenticated::User(stored);
+                }
+                // Records the use for the idle timeout (and moves the record's expiry);
+                // a failure only shortens the session's idle time.
+                let mut session = AuthSession::clone(&stored);
+                session.last_seen = Some(self.0.config.clock.now());
+                let session = Arc::new(session);
+                if let Err(e) = self.0.sessions.save(id, &session).await {
+                    tracing::warn!(error = %e, "could not record the session's use");
+                }
+                Authenticated::User(session)
+            }
+            SessionStatus::Refreshed(mut new) => {
+                new.last_seen = Some(self.0.config.clock.now());
+                let new = Arc::new(*new);
+                // The provider has rotated the refresh token: serve the request with the
+                // new tokens even if storing them fails. The next request of this session
+                // gets the same result from the refresh coordinator and stores it again.
+                if let Err(e) = self.0.sessions.save(id, &new).await {
+                    tracing::error!(error = %e, "could not store the refreshed session");
+                }
+                Authenticated::User(new)
+            }
+            SessionStatus::Ended(why) => {
+                // A refused refresh token may only mean that another request (or
+                // instance) spent it first and stored the session's new tokens, or
+                // replaced the session (an organization switch): the stored record
+                // then holds another refresh token, and the session goes on with it.
+                if matches!(
+                    why,
+                    crate::flow::refresh::SessionEnd::RefreshFailed(crate::RefreshError::Refused(
+                        _
+                    ))
+                ) && let Ok(Some(current)) = self.0.sessions.load(id).await
+                    && replaced(&stored, &current)
+                    && self.still_valid(&current).await
+                {
+                    tracing::info!("refresh refused, but the session was renewed meanwhile");
+                    return Authenticated::User(current);
+                }
+                tracing::info!(reason = ?why, "session ended");
+                if let Err(e) = self.0.sessions.delete(id).await {
+                    tracing::error!(error = %e, "could not delete the ended session");
+                }
+                Authenticated::Anonymous
+            }
+            SessionStatus::Unavailable(e) => {
+                tracing::warn!(error = %e, "session check unavailable");
+                Authenticated::Unavailable
+            }
+        }
+    }
+
+    /// Stores a new signed-in session under a fresh random id (never the id the browser
+    /// had before: no fixation), deletes the previous one, and returns the
+    /// `Set-Cookie` value.
+    pub(crate) async fn start_session(
+        &self,
+        previous: Option<&SessionId>,
+        session: &AuthSession,
+    ) -> Result<String, StoreError> {
+        if let Some(SessionId(old)) = previous {
+            self.0.sessions.delete(old).await?;
+        }
+        self.0.sessions.create(session).await
+    }
+
+    /// Deletes the session of `id` and returns it (for the logout redirect's
+    /// `id_token_hint`), with the `Set-Cookie` value that removes the cookie.
+    pub(crate) async fn end_session(
+        &self,
+        id: Option<&SessionId>,
+    ) -> (Option<Arc<AuthSession>>, Result<(), StoreError>, String) {
+        let sessions = &self.0.sessions;
+        let removal = sessions.removal_cookie();
+        let Some(SessionId(id)) = id else {
+            return (None, Ok(()), removal);
+        };
+        let session = sessions.load(id).await.ok().flatten();
+        let deleted = sessions.delete(id).await;
+        (session, deleted, removal)
     }
 }
 
@@ -445,7 +540,8 @@ impl Auth {
     /// any instance), within its lifetime and idle time.
     async fn still_valid(&self, session: &AuthSession) -> bool {
         let now = self.0.config.clock.now();
-        matches!(self.logged_out(session).await, Ok(false)) && self.expired(session, now).is_none()
+        matches!(self.logged_out(session).await, Ok(false))
+            && self.0.sessions.expired(session, now).is_none()
     }
 }
 
@@ -540,6 +636,29 @@ mod tests {
         SessionId(value.parse().expect("id"))
     }
 
+    /// The session id is found in any `Cookie` header, beside other cookies, through
+    /// the crate's one cookie parser; a value too long or not an id is refused.
+    #[tokio::test]
+    async fn session_cookie_read_among_other_cookies_and_headers() {
+        let now = Arc::new(AtomicI64::new(T0));
+        let auth = auth(now, None, Duration::from_secs(3600)).await;
+        let id = Id::default().to_string();
+        let headers = [
+            "theme=dark; lang=en".to_string(),
+            format!("auth_pending_x=1; auth_session={id}; other=2"),
+        ];
+        let found = auth.session_id(headers.iter().map(|h| h.as_bytes()));
+        assert_eq!(found.map(|f| f.0.to_string()), Some(id.clone()));
+        let too_long = format!("auth_session={}", "A".repeat(MAX_SESSION_ID_LEN + 1));
+        assert!(auth.session_id([too_long.as_bytes()].into_iter()).is_none());
+        let not_an_id = "auth_session=not-an-id";
+        assert!(auth.session_id([not_an_id.as_bytes()].into_iter()).is_none());
+        // The first valid one wins over a malformed one before it.
+        let both = format!("auth_session=bad; auth_session={id}");
+        let found = auth.session_id([both.as_bytes()].into_iter());
+        assert_eq!(found.map(|f| f.0.to_string()), Some(id));
+    }
+
     #[tokio::test]
     async fn idle_timeout_ends_an_unused_session_and_use_extends_it() {
         let now = Arc::new(AtomicI64::new(T0));
@@ -587,7 +706,7 @@ mod tests {
         let auth = auth(Arc::clone(&now), None, Duration::from_secs(1000)).await;
         let s = session(Some(T0 + 120));
         assert!(
-            matches!(auth.session_end(&s), (t, SessionEnd::RefreshTokenExpired) if t == T0 + 120)
+            matches!(auth.0.sessions.end_of(&s), (t, SessionEnd::RefreshTokenExpired) if t == T0 + 120)
         );
         let id = signed_in(&auth, &s).await;
         now.store(T0 + 119, Ordering::SeqCst);
@@ -630,7 +749,7 @@ mod tests {
         let id = signed_in(&auth, &s).await;
         // Nothing under the id the browser holds; the record is sealed.
         assert!(external.load(&id.0).await.unwrap().is_none());
-        let key = auth.store_id(&id.0);
+        let key = auth.0.sessions.store_id(&id.0);
         let record = external.load(&key).await.unwrap().expect("record");
         let stored = serde_json::to_string(&record.data).unwrap();
         assert!(!stored.contains("ACCESS-SECRET"), "{stored}");
@@ -656,7 +775,7 @@ mod tests {
         let id = SessionId(Id::default());
         // Someone who can write to the store plants a session in clear for a cookie id.
         let mut forged = Record {
-            id: auth.store_id(&id.0),
+            id: auth.0.sessions.store_id(&id.0),
             data: [(
                 AuthSession::KEY.to_string(),
                 serde_json::to_value(session(None)).unwrap(),
@@ -673,7 +792,7 @@ mod tests {
     async fn altered_sealed_record_refused() {
         let (auth, external) = sealed("cd".repeat(32)).await;
         let id = signed_in(&auth, &session(None)).await;
-        let key = auth.store_id(&id.0);
+        let key = auth.0.sessions.store_id(&id.0);
         let mut record = external.load(&key).await.unwrap().expect("record");
         let sealed = record.data[AuthSession::KEY].as_str().unwrap().to_string();
         let altered = format!("{}A", &sealed[..sealed.len() - 1]);
@@ -709,7 +828,9 @@ mod tests {
                         renewed.refresh_token = Some(RefreshToken::new("rt-2"));
                         renewed.access_token = AccessToken::new("at-2");
                         renewed.expires_at = Some(T0 + 3600);
-                        auth.save_session(id, &Arc::new(renewed))
+                        auth.0
+                            .sessions
+                            .save(id, &Arc::new(renewed))
                             .await
                             .expect("save");
                     }

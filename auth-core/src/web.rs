@@ -64,15 +64,7 @@ impl Auth {
 
     /// The session cookie's name and attributes (HttpOnly, SameSite=Lax, Path=/ always).
     pub fn session_cookie(&self) -> SessionCookie {
-        let secure = self.0.config.secure_cookies();
-        SessionCookie {
-            name: if secure {
-                "__Host-auth_session"
-            } else {
-                "auth_session"
-            },
-            secure,
-        }
+        self.0.sessions.cookie()
     }
 
     /// `GET {prefix}/login` and `GET {prefix}/signup` (which adds `prompt=create`):
@@ -642,7 +634,7 @@ impl Auth {
         before: &crate::AuthSession,
         switched: crate::AuthSession,
     ) -> Result<bool, crate::StoreError> {
-        let current = self.load_session(&id.0).await?;
+        let current = self.0.sessions.load(&id.0).await?;
         let unchanged = current.is_some_and(|c| match (&c.refresh_token, &before.refresh_token) {
             (Some(a), Some(b)) => crate::secret::constant_time_eq(a.secret(), b.secret()),
             _ => false,
@@ -653,7 +645,9 @@ impl Auth {
             );
             return Ok(false);
         }
-        self.save_session(&id.0, &std::sync::Arc::new(switched))
+        self.0
+            .sessions
+            .save(&id.0, &std::sync::Arc::new(switched))
             .await?;
         Ok(true)
     }

@@ -264,7 +264,7 @@ impl Auth {
             tracing::warn!("back-channel logout token replayed: ignored");
             return Err(BackchannelError::Replayed);
         }
-        let sealer = self.sealer();
+        let sealer = self.0.sessions.sealer();
         let lifetime = self.0.config.session.lifetime;
         let mut recorded = Ok(());
         for key in &keys {
@@ -309,7 +309,10 @@ impl Auth {
         if self.0.logouts.is_logged_out(session) {
             return Ok(true);
         }
-        self.0.shared.logged_out(session, self.sealer()).await
+        self.0
+            .shared
+            .logged_out(session, self.0.sessions.sealer())
+            .await
     }
 }
 

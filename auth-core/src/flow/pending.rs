@@ -166,20 +166,23 @@ impl PendingCookies {
     }
 }
 
+/// The one cookie parser: the cookies of `Cookie` header values, percent-decoded, at
+/// most 64 per header value (what is not UTF-8 or not a cookie is skipped).
+pub(crate) fn cookies<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+) -> impl Iterator<Item = Cookie<'a>> {
+    values
+        .filter_map(|raw| std::str::from_utf8(raw).ok())
+        .flat_map(|s| Cookie::split_parse_encoded(s).flatten().take(64))
+}
+
 /// Parses `Cookie` header values into (name, value) pairs, bounded in count.
 pub(crate) fn parse_cookie_headers<'a>(
     values: impl Iterator<Item = &'a [u8]>,
 ) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for raw in values {
-        let Ok(s) = std::str::from_utf8(raw) else {
-            continue;
-        };
-        for c in Cookie::split_parse_encoded(s).flatten().take(64) {
-            out.push((c.name().to_string(), c.value().to_string()));
-        }
-    }
-    out
+    cookies(values)
+        .map(|c| (c.name().to_string(), c.value().to_string()))
+        .collect()
 }
 
 #[cfg(test)]

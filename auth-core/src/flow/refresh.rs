@@ -156,7 +156,7 @@ impl Auth {
             Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e.into())),
         }
         let now = inner.config.clock.now();
-        if let Some(why) = self.expired(session, now) {
+        if let Some(why) = self.0.sessions.expired(session, now) {
             return SessionStatus::Ended(why);
         }
         let margin = inner.config.session.refresh_margin.as_secs() as i64;
@@ -176,36 +176,6 @@ impl Auth {
             Err(_) if expires_at > now => SessionStatus::Valid,
             Err(e) => SessionStatus::Unavailable(e),
         }
-    }
-
-    /// When `session` ends at the latest, and why: its absolute lifetime, its idle
-    /// timeout counted from its last use, or its refresh token's expiry.
-    pub(crate) fn session_end(&self, session: &AuthSession) -> (i64, SessionEnd) {
-        let config = &self.0.config;
-        let mut end = (
-            session
-                .authenticated_at
-                .saturating_add(config.session.lifetime.as_secs() as i64),
-            SessionEnd::LifetimeExceeded,
-        );
-        if let Some(idle) = config.session.idle_timeout {
-            let t = session.last_seen().saturating_add(idle.as_secs() as i64);
-            if t < end.0 {
-                end = (t, SessionEnd::IdleTimeout);
-            }
-        }
-        if let Some(t) = session.refresh_expires_at
-            && session.refresh_token.is_some()
-            && t < end.0
-        {
-            end = (t, SessionEnd::RefreshTokenExpired);
-        }
-        end
-    }
-
-    pub(crate) fn expired(&self, session: &AuthSession, now: i64) -> Option<SessionEnd> {
-        let (end, why) = self.session_end(session);
-        (end <= now).then_some(why)
     }
 
     async fn refresh_shared(
@@ -281,7 +251,13 @@ impl Auth {
                 match self
                     .0
                     .shared
-                    .publish_refresh(refresh_token, owner, done, RESULT_TTL, self.sealer())
+                    .publish_refresh(
+                        refresh_token,
+                        owner,
+                        done,
+                        RESULT_TTL,
+                        self.0.sessions.sealer(),
+                    )
                     .await
                 {
                     Ok(true) => {}
@@ -318,7 +294,7 @@ impl Auth {
         let unavailable = |e: SharedStateError| RefreshError::Unavailable(e.into());
         let shared = &*self.0.shared;
         let rt = refresh_token.secret();
-        let sealer = self.sealer();
+        let sealer = self.0.sessions.sealer();
         // The lock holds a random owner token: only its owner releases it or publishes
         // under it (compare-and-delete).
         let owner = oauth2::CsrfToken::new_random().secret().clone();
@@ -605,7 +581,7 @@ mod tests {
                 .expect("lock")
         );
         let published = redis
-            .publish_refresh("rt", "other", &theirs, RESULT_TTL, auth.sealer())
+            .publish_refresh("rt", "other", &theirs, RESULT_TTL, auth.0.sessions.sealer())
             .await
             .expect("publish");
         assert!(published);
@@ -677,7 +653,7 @@ mod tests {
         );
         assert!(
             redis
-                .published_refresh("rt", auth.sealer())
+                .published_refresh("rt", auth.0.sessions.sealer())
                 .await
                 .expect("read")
                 .is_none(),
