@@ -185,9 +185,8 @@ pub(crate) struct Inner {
     pub(crate) refresher: RefreshCoordinator,
     pub(crate) logouts: LogoutRegistry,
     pub(crate) sessions: Sessions,
-    pub(crate) bearer_cache: crate::bearer::BearerCache,
-    /// The DPoP proofs the app's API accepted, against replay.
-    pub(crate) dpop_proofs: crate::dpop::ReplayCache,
+    /// What the app's API accepts as access tokens (and the DPoP proofs it saw).
+    pub(crate) bearers: crate::bearer::Bearers,
     /// What the app's instances agree on (Redis, or this process alone).
     pub(crate) shared: Arc<dyn crate::shared::SharedState>,
 }
@@ -351,8 +350,8 @@ impl Auth {
             }
         };
         let sessions = Sessions::new(&config, Arc::clone(&shared));
+        let bearers = crate::bearer::Bearers::new(&config, Arc::clone(&shared));
         let pending = PendingCookies::new(key, config.secure_cookies());
-        let bearer_cache = crate::bearer::BearerCache::new(config.bearer.cache_capacity);
         let providers = config
             .providers
             .iter()
@@ -367,8 +366,7 @@ impl Auth {
             refresher: RefreshCoordinator::default(),
             logouts: LogoutRegistry::default(),
             sessions,
-            bearer_cache,
-            dpop_proofs: crate::dpop::ReplayCache::default(),
+            bearers,
             shared,
         }))
     }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
+use crate::provider_state::ProviderState;
 use crate::secret::AccessToken;
 use crate::token::{Claims, MAX_TOKEN_BYTES, TokenError};
 
@@ -413,7 +414,7 @@ impl Auth {
     /// API audiences, `exp`/`nbf`/`iat` with the leeway, `sub`, and the required API
     /// scopes. A token validated before (and not expired) costs a hash lookup.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
-        let result = self.check_bearer(token).await;
+        let result = self.0.bearers.check_bearer(&self.0.providers, token).await;
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BearerRefused(e));
             match e {
@@ -438,34 +439,68 @@ impl Auth {
         method: &str,
         url: &str,
     ) -> Result<Arc<BearerAuth>, BearerError> {
-        let result = self.check_dpop(token, proof, method, url).await;
+        let result = self
+            .0
+            .bearers
+            .check_dpop(&self.0.providers, token, proof, method, url)
+            .await;
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BearerRefused(e));
             tracing::debug!(error = %e, "DPoP-bound token refused");
         }
         result
     }
+}
 
-    async fn check_dpop(
+/// The bearer part: what the app's API accepts as access tokens. It owns the cache of
+/// validated tokens, the DPoP proofs seen (with the shared state for the other
+/// instances), the required scopes and the leeway; the providers whose keys and rules
+/// judge a token are passed in.
+#[derive(Debug)]
+pub(crate) struct Bearers {
+    cache: BearerCache,
+    proofs: crate::dpop::ReplayCache,
+    scopes: Vec<String>,
+    leeway: i64,
+    clock: crate::Clock,
+    shared: Arc<dyn crate::shared::SharedState>,
+}
+
+impl Bearers {
+    pub(crate) fn new(
+        config: &crate::AuthConfig,
+        shared: Arc<dyn crate::shared::SharedState>,
+    ) -> Self {
+        Self {
+            cache: BearerCache::new(config.bearer.cache_capacity),
+            proofs: crate::dpop::ReplayCache::default(),
+            scopes: config.bearer.scopes.clone(),
+            leeway: i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(i64::MAX),
+            clock: config.clock.clone(),
+            shared,
+        }
+    }
+
+    pub(crate) async fn check_dpop(
         &self,
+        providers: &[ProviderState],
         token: &str,
         proof: Option<&str>,
         method: &str,
         url: &str,
     ) -> Result<Arc<BearerAuth>, BearerError> {
-        let inner = &self.0;
         let proof = proof.ok_or(BearerError::InvalidProof(crate::DpopProofError::Missing))?;
         let target = crate::dpop::ProofTarget {
             method,
             url,
             access_token: token,
-            now: inner.config.clock.now(),
-            leeway: i64::try_from(inner.config.tokens.leeway.as_secs()).unwrap_or(i64::MAX),
+            now: self.clock.now(),
+            leeway: self.leeway,
         };
-        let proven = crate::dpop::verify_proof(proof, &target, &inner.dpop_proofs)
+        let proven = crate::dpop::verify_proof(proof, &target, &self.proofs)
             .map_err(BearerError::InvalidProof)?;
         // With Redis, a proof is single use across every instance.
-        let first = inner
+        let first = self
             .shared
             .first_use(
                 crate::shared::Once::DpopProof,
@@ -477,82 +512,82 @@ impl Auth {
         if !first {
             return Err(BearerError::InvalidProof(crate::DpopProofError::Replayed));
         }
-        let auth = self.validated(token, true).await?;
+        let auth = self.validated(providers, token, true).await?;
         if auth.jkt.as_deref() != Some(proven.jkt.as_str()) {
             return Err(BearerError::Invalid(TokenError::KeyBindingMismatch));
         }
-        auth.require_scopes(&inner.config.bearer.scopes)?;
+        auth.require_scopes(&self.scopes)?;
         Ok(auth)
     }
 
-    async fn check_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
-        let auth = self.validated(token, false).await?;
+    pub(crate) async fn check_bearer(
+        &self,
+        providers: &[ProviderState],
+        token: &str,
+    ) -> Result<Arc<BearerAuth>, BearerError> {
+        let auth = self.validated(providers, token, false).await?;
         // A token bound to a key proves nothing without its proof (RFC 9449 §7.2),
         // also when a DPoP presentation put it in the cache.
         if auth.jkt.is_some() {
             return Err(BearerError::Invalid(TokenError::SenderConstrained));
         }
-        auth.require_scopes(&self.0.config.bearer.scopes)?;
+        auth.require_scopes(&self.scopes)?;
         Ok(auth)
     }
 
     /// The validated token, from the cache or checked now; `bound` lets a token with
     /// `cnf` through (its proof is checked by the caller).
-    async fn validated(&self, token: &str, bound: bool) -> Result<Arc<BearerAuth>, BearerError> {
-        let inner = &self.0;
+    async fn validated(
+        &self,
+        providers: &[ProviderState],
+        token: &str,
+        bound: bool,
+    ) -> Result<Arc<BearerAuth>, BearerError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = inner.config.clock.now();
-        let auth = match inner.bearer_cache.get(&key, now) {
-            Some(hit) => hit,
-            None => {
-                let provider = self.bearer_provider(token)?;
-                let discovered = provider
-                    .ready()
-                    .map_err(|e| BearerError::Unavailable(e.into()))?;
-                let (claims, text) = discovered
-                    .verifier
-                    .bearer_token(token, bound)
-                    .await
-                    .map_err(|e| match e {
-                        crate::VerifyError::Invalid(e) => BearerError::Invalid(e),
-                        crate::VerifyError::KeysUnavailable(e) => {
-                            BearerError::Unavailable(e.into())
-                        }
-                    })?;
-                let auth = Arc::new(BearerAuth::new(claims, text, token, &provider.config));
-                let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();
-                let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
-                inner
-                    .bearer_cache
-                    .insert(key, Arc::clone(&auth), now, keys_valid_for);
-                auth
-            }
-        };
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.get(&key, now) {
+            return Ok(hit);
+        }
+        let provider = bearer_provider(providers, token)?;
+        let discovered = provider
+            .ready()
+            .map_err(|e| BearerError::Unavailable(e.into()))?;
+        let (claims, text) = discovered
+            .verifier
+            .bearer_token(token, bound)
+            .await
+            .map_err(|e| match e {
+                crate::VerifyError::Invalid(e) => BearerError::Invalid(e),
+                crate::VerifyError::KeysUnavailable(e) => BearerError::Unavailable(e.into()),
+            })?;
+        let auth = Arc::new(BearerAuth::new(claims, text, token, &provider.config));
+        let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();
+        let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
+        self.cache
+            .insert(key, Arc::clone(&auth), now, keys_valid_for);
         Ok(auth)
     }
+}
 
-    /// The provider whose keys and rules judge `token`: the one provider that accepts
-    /// bearer tokens, or among several the one whose issuer the token names (read
-    /// before any check, only to choose; that provider's verifier then checks all).
-    fn bearer_provider(
-        &self,
-        token: &str,
-    ) -> Result<&crate::provider_state::ProviderState, BearerError> {
-        let mut accepting = self
-            .0
-            .providers
-            .iter()
-            .filter(|p| p.config.accepts_bearer_tokens());
-        let first = accepting.next().ok_or(BearerError::NotConfigured)?;
-        let mut rest = accepting.peekable();
-        if rest.peek().is_none() {
-            return Ok(first);
-        }
-        std::iter::once(first)
-            .chain(rest)
-            .find(|p| p.config.issues_unverified(token))
-            .ok_or(BearerError::Invalid(TokenError::InvalidIssuer))
+/// The provider whose keys and rules judge `token`: the one provider that accepts
+/// bearer tokens, or among several the one whose issuer the token names (read before
+/// any check, only to choose; that provider's verifier then checks all).
+fn bearer_provider<'p>(
+    providers: &'p [ProviderState],
+    token: &str,
+) -> Result<&'p ProviderState, BearerError> {
+    let mut accepting = providers
+        .iter()
+        .filter(|p| p.config.accepts_bearer_tokens());
+    let first = accepting.next().ok_or(BearerError::NotConfigured)?;
+    let mut rest = accepting.peekable();
+    if rest.peek().is_none() {
+        return Ok(first);
     }
+    std::iter::once(first)
+        .chain(rest)
+        .find(|p| p.config.issues_unverified(token))
+        .ok_or(BearerError::Invalid(TokenError::InvalidIssuer))
 }
 
 #[cfg(test)]

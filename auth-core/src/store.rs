@@ -652,7 +652,10 @@ mod tests {
         let too_long = format!("auth_session={}", "A".repeat(MAX_SESSION_ID_LEN + 1));
         assert!(auth.session_id([too_long.as_bytes()].into_iter()).is_none());
         let not_an_id = "auth_session=not-an-id";
-        assert!(auth.session_id([not_an_id.as_bytes()].into_iter()).is_none());
+        assert!(
+            auth.session_id([not_an_id.as_bytes()].into_iter())
+                .is_none()
+        );
         // The first valid one wins over a malformed one before it.
         let both = format!("auth_session=bad; auth_session={id}");
         let found = auth.session_id([both.as_bytes()].into_iter());
