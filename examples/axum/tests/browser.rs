@@ -1,14 +1,7 @@
-//! The real-browser scenario (`testing/acceptance`): headless Chromium signs in
-//! through the development provider's page, reloads, signs out.
+//! The real-browser scenarios (`testing/acceptance`): headless Chromium signs in
+//! through the development provider's page, reloads, signs out; and the same over
+//! https with the `__Host-` cookies.
 
 mod support;
 
-#[tokio::test]
-async fn real_browser_signs_in_reloads_and_signs_out() {
-    acceptance::real_browser_signs_in_reloads_and_signs_out(support::serve, "axum").await;
-}
-
-#[tokio::test]
-async fn real_browser_over_https_keeps_host_prefixed_secure_cookies() {
-    acceptance::real_browser_over_https_keeps_host_prefixed_secure_cookies(support::serve).await;
-}
+acceptance::browser_suite!(support::serve);

@@ -3,7 +3,4 @@
 
 mod support;
 
-#[tokio::test]
-async fn no_secret_in_trace_logs_pages_or_debug() {
-    acceptance::no_secret_in_trace_logs_pages_or_debug(support::serve).await;
-}
+acceptance::leaks_suite!(support::serve);

@@ -57,7 +57,7 @@ async fn get_page(browser: &reqwest::Client, url: &str) -> reqwest::Response {
 }
 
 /// `/me` says who signed the user in and what the provider says they may do.
-pub async fn me_shows_iss_organization_roles_and_permissions(serve: Serve) {
+pub(crate) async fn me_shows_iss_organization_roles_and_permissions(serve: Serve) {
     let app = hostile(serve).await;
     let alice = browser_of(&app, "alice").await;
     let me: Value = get_json(&alice, &format!("{}/me", app.base))
@@ -83,7 +83,7 @@ pub async fn me_shows_iss_organization_roles_and_permissions(serve: Serve) {
 
 /// `/admin` requires the role `admin`: 403 otherwise (JSON for an API client, a page for
 /// a browser); anonymous visitors are sent to sign in as for any protected route.
-pub async fn admin_requires_the_admin_role(serve: Serve) {
+pub(crate) async fn admin_requires_the_admin_role(serve: Serve) {
     let app = hostile(serve).await;
     let url = format!("{}/admin", app.base);
     let alice = browser_of(&app, "alice").await;
@@ -113,7 +113,7 @@ pub async fn admin_requires_the_admin_role(serve: Serve) {
 }
 
 /// `/reports` requires the permission `reports:read`.
-pub async fn reports_require_the_reports_permission(serve: Serve) {
+pub(crate) async fn reports_require_the_reports_permission(serve: Serve) {
     let app = hostile(serve).await;
     let url = format!("{}/reports", app.base);
     let alice = browser_of(&app, "alice").await;
@@ -128,7 +128,7 @@ pub async fn reports_require_the_reports_permission(serve: Serve) {
 /// `/sensitive` requires a sign-in within the last 300 s (by the ID token's
 /// `auth_time`): a browser is sent through login again with `max_age=300`, an API
 /// client gets 401 `insufficient_user_authentication` with `max_age` (RFC 9470).
-pub async fn sensitive_requires_a_recent_sign_in(serve: Serve) {
+pub(crate) async fn sensitive_requires_a_recent_sign_in(serve: Serve) {
     let app = hostile(serve).await;
     let url = format!("{}/sensitive", app.base);
     let fresh = browser_of(&app, "alice").await;
@@ -169,7 +169,7 @@ pub async fn sensitive_requires_a_recent_sign_in(serve: Serve) {
 
 /// A login that asked for an organization refuses a token of another one (Auth0's
 /// SDKs do the same).
-pub async fn rp_organization_mismatch_refused(serve: Serve) {
+pub(crate) async fn rp_organization_mismatch_refused(serve: Serve) {
     let app = hostile(serve).await;
     let (status, body) = sign_in_as(&app, "alice", "&organization_id=org_other").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -179,7 +179,7 @@ pub async fn rp_organization_mismatch_refused(serve: Serve) {
 }
 
 /// A login that sent `acr_values` refuses an ID token whose `acr` is none of them.
-pub async fn rp_acr_not_among_the_acr_values_refused(serve: Serve) {
+pub(crate) async fn rp_acr_not_among_the_acr_values_refused(serve: Serve) {
     let app = hostile(serve).await;
     let (status, body) = sign_in_as(&app, "alice", "&acr_values=urn%3Amfa").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -192,7 +192,7 @@ pub async fn rp_acr_not_among_the_acr_values_refused(serve: Serve) {
 
 /// An app that pins a Google hosted domain requires the `hd` claim to equal it (the
 /// `hd` parameter is only a hint to Google's page).
-pub async fn rp_google_hosted_domain_mismatch_refused(serve: Serve) {
+pub(crate) async fn rp_google_hosted_domain_mismatch_refused(serve: Serve) {
     let app = hostile_with(serve, DevProvider::builder(), |b| {
         b.with_provider_kind(auth_core::ProviderKind::Google)
             .with_default_login_options(
@@ -213,7 +213,7 @@ pub async fn rp_google_hosted_domain_mismatch_refused(serve: Serve) {
 
 /// With UserInfo at sign-in, the claims the ID token lacks come from the provider's
 /// UserInfo endpoint (the ID token's own claims win).
-pub async fn userinfo_at_sign_in_adds_what_the_id_token_lacks(serve: Serve) {
+pub(crate) async fn userinfo_at_sign_in_adds_what_the_id_token_lacks(serve: Serve) {
     let app = hostile_with(serve, DevProvider::builder(), |b| {
         b.with_userinfo_at_sign_in(true)
     })
@@ -234,18 +234,15 @@ pub async fn userinfo_at_sign_in_adds_what_the_id_token_lacks(serve: Serve) {
     assert!(app.provider.stats().userinfo_requests >= 1);
 }
 
-/// The scenarios of the authorization suite, run against `$serve`.
-#[macro_export]
-macro_rules! authorization_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve;
-            me_shows_iss_organization_roles_and_permissions,
-            admin_requires_the_admin_role,
-            reports_require_the_reports_permission,
-            sensitive_requires_a_recent_sign_in,
-            rp_organization_mismatch_refused,
-            rp_acr_not_among_the_acr_values_refused,
-            rp_google_hosted_domain_mismatch_refused,
-            userinfo_at_sign_in_adds_what_the_id_token_lacks);
-    };
+crate::suite! {$
+    /// The scenarios of the authorization suite, run against `$serve`.
+    authorization_suite(Serve):
+        me_shows_iss_organization_roles_and_permissions,
+        admin_requires_the_admin_role,
+        reports_require_the_reports_permission,
+        sensitive_requires_a_recent_sign_in,
+        rp_organization_mismatch_refused,
+        rp_acr_not_among_the_acr_values_refused,
+        rp_google_hosted_domain_mismatch_refused,
+        userinfo_at_sign_in_adds_what_the_id_token_lacks,
 }

@@ -237,8 +237,12 @@ async fn sign_out(browser: &Client, base: &str) {
 /// An acceptance scenario, in headless Chromium: open `/`, click "Sign in", pick a
 /// user on the provider's page, land signed in; open the protected `/me`, reload it;
 /// sign out; `/me` asks for sign-in again. Screenshots go to
-/// `target/browser/<framework>-*.png`.
-pub async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve, framework: &str) {
+/// `target/browser/<framework>-*.png` (the example's package name without
+/// `example-`).
+pub(crate) async fn real_browser_signs_in_reloads_and_signs_out(serve: Serve) {
+    // Cargo sets the package's variables for the test binaries it runs too.
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let framework = package.strip_prefix("example-").unwrap_or(&package);
     let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
     let driver = ChromeDriver::start();
     let browser = chromium(&driver, &[]).await;
@@ -440,7 +444,7 @@ impl HttpsFront {
 /// pending-login cookie and the session cookie were accepted and sent back (the
 /// callback needs the first, `/me` the second); signing out removes the session
 /// cookie.
-pub async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(serve: Serve) {
+pub(crate) async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(serve: Serve) {
     crate::init();
     let backend = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let front = HttpsFront::start(backend.local_addr().expect("addr")).await;
@@ -484,4 +488,11 @@ pub async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(serve: S
     let cookies = browser.get_all_cookies().await.expect("cookies");
     assert!(cookies.is_empty(), "signed out: {cookies:?}");
     let _ = browser.close().await;
+}
+
+crate::suite! {$
+    /// The browser suite, in a test binary of its own (it starts Chromium).
+    browser_suite(Serve):
+        real_browser_signs_in_reloads_and_signs_out,
+        real_browser_over_https_keeps_host_prefixed_secure_cookies,
 }

@@ -198,7 +198,7 @@ async fn me_at(client: &Client, base: &str) -> StatusCode {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_signed_in_on_one_instance_is_signed_in_on_the_other(serve: Serve) {
+pub(crate) async fn cluster_signed_in_on_one_instance_is_signed_in_on_the_other(serve: Serve) {
     let c = Cluster::start(serve, 60).await;
     let client = browser();
     let (last, hops) = sign_in_at(&client, &c.bases[0], "").await;
@@ -216,7 +216,9 @@ pub async fn cluster_signed_in_on_one_instance_is_signed_in_on_the_other(serve: 
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_backchannel_logout_on_one_instance_ends_the_session_on_all(serve: Serve) {
+pub(crate) async fn cluster_backchannel_logout_on_one_instance_ends_the_session_on_all(
+    serve: Serve,
+) {
     let c = Cluster::start(serve, 60).await;
     let client = browser();
     sign_in_at(&client, &c.bases[1], "").await;
@@ -235,7 +237,7 @@ pub async fn cluster_backchannel_logout_on_one_instance_ends_the_session_on_all(
 /// 100 ms, and so is a refresh: the other instance, whose refresh is not due yet (a
 /// smaller refresh margin), serves the new tokens within 100 ms without refreshing.
 /// Without the invalidation, it would serve its cached session for up to 5 s.
-pub async fn cluster_logout_and_refresh_reach_every_instance_within_100_ms(serve: Serve) {
+pub(crate) async fn cluster_logout_and_refresh_reach_every_instance_within_100_ms(serve: Serve) {
     // 10 s tokens: instance 0 refreshes 7 s before expiry (3 s after sign-in),
     // instance 1 at 1 s before (9 s after).
     let mut c = Cluster::start(serve, 10).await;
@@ -327,7 +329,7 @@ fn marker_key(name: &str) -> String {
 
 /// Logout markers are sealed with the app's key: one written into Redis by anyone
 /// without it (here a far-future logout of the signed-in user) has no effect.
-pub async fn cluster_forged_logout_marker_in_redis_has_no_effect(serve: Serve) {
+pub(crate) async fn cluster_forged_logout_marker_in_redis_has_no_effect(serve: Serve) {
     let c = Cluster::start(serve, 60).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
@@ -478,24 +480,24 @@ async fn failover_keeps_the_session(
 
 /// `rediss://` with `REDIS_CA_FILE`: a TLS-only server whose certificate a CA made at
 /// test time issued.
-pub async fn redis_tls_shared_sessions_refresh_and_logout(serve: Serve) {
+pub(crate) async fn redis_tls_shared_sessions_refresh_and_logout(serve: Serve) {
     shared_deployment(serve, provider_harness::topologies::tls(), false).await;
 }
 
 /// `redis-cluster://`: three masters and three replicas.
-pub async fn redis_cluster_shared_sessions_refresh_and_logout(serve: Serve) {
+pub(crate) async fn redis_cluster_shared_sessions_refresh_and_logout(serve: Serve) {
     shared_deployment(serve, provider_harness::topologies::cluster(), true).await;
 }
 
 /// `redis-sentinel://…?sentinelServiceName=mymaster`: the master found through a
 /// sentinel.
-pub async fn redis_sentinel_shared_sessions_refresh_and_logout(serve: Serve) {
+pub(crate) async fn redis_sentinel_shared_sessions_refresh_and_logout(serve: Serve) {
     shared_deployment(serve, provider_harness::topologies::sentinel(), true).await;
 }
 
 /// A `rediss://` server whose certificate does not chain to `REDIS_CA_FILE` is never
 /// used: requests answer 503, nothing is sent in clear.
-pub async fn redis_tls_with_another_ca_is_refused(serve: Serve) {
+pub(crate) async fn redis_tls_with_another_ca_is_refused(serve: Serve) {
     let tls = provider_harness::topologies::tls();
     // The server's own key is no CA of its certificate.
     let wrong_ca = tls.dir().join("server.crt");
@@ -506,7 +508,7 @@ pub async fn redis_tls_with_another_ca_is_refused(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_refresh_is_single_flight_across_instances(serve: Serve) {
+pub(crate) async fn cluster_refresh_is_single_flight_across_instances(serve: Serve) {
     // Access tokens live 5 s; refresh when under 4 s remain.
     let c = Cluster::start(serve, 5).await;
     let client = browser();
@@ -544,7 +546,7 @@ pub async fn cluster_refresh_is_single_flight_across_instances(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_sessions_survive_restarting_every_instance(serve: Serve) {
+pub(crate) async fn cluster_sessions_survive_restarting_every_instance(serve: Serve) {
     let mut c = Cluster::start(serve, 60).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
@@ -571,7 +573,7 @@ pub async fn cluster_sessions_survive_restarting_every_instance(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
+pub(crate) async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
     let mut c = Cluster::start(serve, 60).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
@@ -624,7 +626,7 @@ pub async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
+pub(crate) async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
     // Idle timeout 4 s (clock in whole seconds, so a gap reads up to 1 s longer).
     let c = Cluster::start_with(serve, 60, |b| {
         b.with_idle_timeout(Some(Duration::from_secs(4)))
@@ -648,7 +650,7 @@ pub async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_redis_stalled_is_bounded_by_the_timeout(serve: Serve) {
+pub(crate) async fn cluster_redis_stalled_is_bounded_by_the_timeout(serve: Serve) {
     let c = Cluster::start(serve, 60).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
@@ -668,7 +670,7 @@ pub async fn cluster_redis_stalled_is_bounded_by_the_timeout(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn cluster_redis_holds_no_token_claim_or_session_id_in_clear(serve: Serve) {
+pub(crate) async fn cluster_redis_holds_no_token_claim_or_session_id_in_clear(serve: Serve) {
     let c = Cluster::start(serve, 60).await;
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let client = crate::browser_with(std::sync::Arc::clone(&jar));

@@ -73,7 +73,7 @@ async fn me_json(browser: &reqwest::Client, app: &DevApp) -> (StatusCode, String
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn dev_provider_sign_in_page_return_to_and_sign_out(serve: Serve) {
+pub(crate) async fn dev_provider_sign_in_page_return_to_and_sign_out(serve: Serve) {
     let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
     let browser = DevProvider::browser();
     let page = app
@@ -119,7 +119,7 @@ pub async fn dev_provider_sign_in_page_return_to_and_sign_out(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn dev_provider_signup_page_shows_the_parameters_sent(serve: Serve) {
+pub(crate) async fn dev_provider_signup_page_shows_the_parameters_sent(serve: Serve) {
     let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
     let browser = DevProvider::browser();
     let (page, seen) = follow(
@@ -142,7 +142,7 @@ pub async fn dev_provider_signup_page_shows_the_parameters_sent(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn dev_provider_cancel_gives_the_friendly_page_and_no_session(serve: Serve) {
+pub(crate) async fn dev_provider_cancel_gives_the_friendly_page_and_no_session(serve: Serve) {
     let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
     let browser = DevProvider::browser();
     let (page, _) = follow(&browser, &format!("{}/auth/login", app.base)).await;
@@ -178,7 +178,7 @@ pub async fn dev_provider_cancel_gives_the_friendly_page_and_no_session(serve: S
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn dev_provider_concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
+pub(crate) async fn dev_provider_concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
     let provider = DevProvider::builder()
         .auto_approve(true)
         .access_token_ttl(Duration::from_secs(4));
@@ -203,7 +203,7 @@ pub async fn dev_provider_concurrent_requests_after_expiry_share_one_refresh(ser
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn dev_provider_backchannel_logout_ends_the_session(serve: Serve) {
+pub(crate) async fn dev_provider_backchannel_logout_ends_the_session(serve: Serve) {
     let provider = DevProvider::builder().auto_approve(true);
     let app = start_dev(serve, provider, Duration::from_secs(30)).await;
     let alice = DevProvider::browser();
@@ -222,7 +222,7 @@ pub async fn dev_provider_backchannel_logout_ends_the_session(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn dev_provider_access_tokens_are_accepted_as_bearer_tokens(serve: Serve) {
+pub(crate) async fn dev_provider_access_tokens_are_accepted_as_bearer_tokens(serve: Serve) {
     let provider = DevProvider::builder().api_audience(API);
     let app = start_dev(serve, provider, Duration::from_secs(30)).await;
     let client = reqwest::Client::new();

@@ -111,7 +111,7 @@ async fn fapi_app_configured(
 /// (the browser carries only `client_id` and `request_uri`), the code exchange, a
 /// refresh and a client-credentials grant each carry a fresh assertion, and the
 /// provider found the app's key at its `/auth/jwks`.
-pub async fn fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens(serve: Serve) {
+pub(crate) async fn fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens(serve: Serve) {
     let app = fapi_app(serve, KEY, Keys::AppJwksUri).await;
     let jwks: Value = reqwest::get(format!("{}/auth/jwks", app.base))
         .await
@@ -186,7 +186,7 @@ pub async fn fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens(serve: 
 /// A pushed request the provider refuses (here: an assertion signed by a key it does
 /// not know) is a 502 page with its own code, and no login starts: no pending-login
 /// cookie, nothing sent to the browser's address bar.
-pub async fn fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login(serve: Serve) {
+pub(crate) async fn fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login(serve: Serve) {
     let app = fapi_app(serve, UNREGISTERED_KEY, Keys::Registered(KEY)).await;
     let r = crate::no_redirects()
         .get(format!("{}/auth/login", app.base))
@@ -204,7 +204,7 @@ pub async fn fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login(serv
 /// nonce and retried once with it (a new proof and a new assertion), the session's
 /// tokens are bound to its key (the provider's UserInfo takes them only with a proof),
 /// and a refresh carries a proof too.
-pub async fn fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh(serve: Serve) {
+pub(crate) async fn fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh(serve: Serve) {
     let app = fapi_app_with(serve, KEY, Keys::AppJwksUri, true).await;
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let client = crate::browser_with(jar.clone());
@@ -242,7 +242,7 @@ pub async fn fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh(ser
 /// key for this very request (RFC 9449 §7), through the framework's `BearerUser`: not
 /// as a plain bearer token, not with a proof for another URL, not twice with one proof,
 /// not without a proof.
-pub async fn api_takes_a_dpop_bound_token_only_with_its_proof(serve: Serve) {
+pub(crate) async fn api_takes_a_dpop_bound_token_only_with_its_proof(serve: Serve) {
     use auth_testkit::{Alg, Signing};
     let app = crate::hostile::hostile(serve).await;
     let key = auth_core::DpopKey::generate();
@@ -324,7 +324,7 @@ pub async fn api_takes_a_dpop_bound_token_only_with_its_proof(serve: Serve) {
 /// `OIDC_PROFILE=fapi2` against oidc-provider's FAPI 2.0 configuration: the profile
 /// finds everything it needs in discovery, and one switch gives a pushed login, a
 /// `private_key_jwt` client, DPoP-bound tokens (through the nonce dance) and ES256.
-pub async fn fapi2_profile_signs_in_against_oidc_provider(serve: Serve) {
+pub(crate) async fn fapi2_profile_signs_in_against_oidc_provider(serve: Serve) {
     let app = fapi_app_configured(serve, KEY, Keys::AppJwksUri, true, |b| {
         b.with_security_profile(auth_core::SecurityProfile::Fapi2)
     })
@@ -344,7 +344,7 @@ pub async fn fapi2_profile_signs_in_against_oidc_provider(serve: Serve) {
 /// registers a key made for the app, takes pushed requests only, authenticates the
 /// client by its assertions and binds the tokens to the session's DPoP key; a sign-in
 /// through its page works, and the session is DPoP-bound.
-pub async fn dev_provider_speaks_fapi2_for_a_zero_configuration_run(serve: Serve) {
+pub(crate) async fn dev_provider_speaks_fapi2_for_a_zero_configuration_run(serve: Serve) {
     init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(
@@ -397,16 +397,13 @@ pub async fn dev_provider_speaks_fapi2_for_a_zero_configuration_run(serve: Serve
     assert_eq!((s.code_grants, s.token_errors), (1, 0), "{s:?}");
 }
 
-/// The FAPI suite: every scenario of this module, on one framework.
-#[macro_export]
-macro_rules! fapi_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve;
-            fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens,
-            fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
-            fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh,
-            api_takes_a_dpop_bound_token_only_with_its_proof,
-            fapi2_profile_signs_in_against_oidc_provider,
-            dev_provider_speaks_fapi2_for_a_zero_configuration_run);
-    };
+crate::suite! {$
+    /// The FAPI suite: every scenario of this module, on one framework.
+    fapi_suite(Serve):
+        fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens,
+        fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
+        fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh,
+        api_takes_a_dpop_bound_token_only_with_its_proof,
+        fapi2_profile_signs_in_against_oidc_provider,
+        dev_provider_speaks_fapi2_for_a_zero_configuration_run,
 }

@@ -150,7 +150,7 @@ const UNKNOWN_SESSION: &str = "auth_session=AAAAAAAAAAAAAAAAAAAAAA";
 /// A JWT-shaped token with an allowed algorithm: checking it needs the JWKS.
 const JWT_SHAPED: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJhIn0.c2ln";
 
-pub async fn guard_redirects_anonymous_browser_to_login_with_return_to(serve: ServeGuard) {
+pub(crate) async fn guard_redirects_anonymous_browser_to_login_with_return_to(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let r = app.get("/admin?tab=1", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -160,7 +160,7 @@ pub async fn guard_redirects_anonymous_browser_to_login_with_return_to(serve: Se
     );
 }
 
-pub async fn guard_answers_401_json_to_api_clients(serve: ServeGuard) {
+pub(crate) async fn guard_answers_401_json_to_api_clients(serve: ServeGuard) {
     let app = Served::app(serve).await;
     for path in ["/admin", "/me"] {
         let r = app.get(path, &[("accept", "application/json")]).await;
@@ -170,7 +170,7 @@ pub async fn guard_answers_401_json_to_api_clients(serve: ServeGuard) {
     }
 }
 
-pub async fn guard_answers_401_to_xhr_and_non_get_requests(serve: ServeGuard) {
+pub(crate) async fn guard_answers_401_to_xhr_and_non_get_requests(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let r = app
         .get("/me", &[("x-requested-with", "XMLHttpRequest")])
@@ -181,7 +181,7 @@ pub async fn guard_answers_401_to_xhr_and_non_get_requests(serve: ServeGuard) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
-pub async fn optional_user_lets_public_pages_through(serve: ServeGuard) {
+pub(crate) async fn optional_user_lets_public_pages_through(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let r = app.get("/maybe", &[]).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -190,7 +190,7 @@ pub async fn optional_user_lets_public_pages_through(serve: ServeGuard) {
     assert_eq!(r.text().await.expect("body"), "public");
 }
 
-pub async fn unknown_or_malformed_session_cookie_is_anonymous(serve: ServeGuard) {
+pub(crate) async fn unknown_or_malformed_session_cookie_is_anonymous(serve: ServeGuard) {
     let app = Served::app(serve).await;
     for value in [
         "AAAAAAAAAAAAAAAAAAAAAA".to_string(),
@@ -210,7 +210,9 @@ pub async fn unknown_or_malformed_session_cookie_is_anonymous(serve: ServeGuard)
     }
 }
 
-pub async fn login_uses_manual_authorization_endpoint_and_sets_pending_cookie(serve: ServeGuard) {
+pub(crate) async fn login_uses_manual_authorization_endpoint_and_sets_pending_cookie(
+    serve: ServeGuard,
+) {
     let app = Served::app(serve).await;
     let r = app.get("/auth/login", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -231,7 +233,7 @@ pub async fn login_uses_manual_authorization_endpoint_and_sets_pending_cookie(se
     );
 }
 
-pub async fn signup_sends_prompt_create(serve: ServeGuard) {
+pub(crate) async fn signup_sends_prompt_create(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let r = app.get("/auth/signup", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -239,7 +241,7 @@ pub async fn signup_sends_prompt_create(serve: ServeGuard) {
     assert!(location.contains("prompt=create"), "{location}");
 }
 
-pub async fn logout_without_end_session_endpoint_returns_to_the_app_and_clears_cookie(
+pub(crate) async fn logout_without_end_session_endpoint_returns_to_the_app_and_clears_cookie(
     serve: ServeGuard,
 ) {
     let app = Served::app(serve).await;
@@ -253,7 +255,7 @@ pub async fn logout_without_end_session_endpoint_returns_to_the_app_and_clears_c
     );
 }
 
-pub async fn rp_login_hint_oversized_refused_with_400(serve: ServeGuard) {
+pub(crate) async fn rp_login_hint_oversized_refused_with_400(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let path = format!("/auth/login?login_hint={}", "a".repeat(600));
     let r = app.get(&path, &[]).await;
@@ -261,13 +263,13 @@ pub async fn rp_login_hint_oversized_refused_with_400(serve: ServeGuard) {
     assert!(r.headers().get(LOCATION).is_none(), "no login started");
 }
 
-pub async fn rp_callback_without_pending_login_refused_with_400(serve: ServeGuard) {
+pub(crate) async fn rp_callback_without_pending_login_refused_with_400(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let r = app.get("/auth/callback?code=abc&state=def", &[]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
-pub async fn rp_backchannel_logout_token_malformed_refused_with_400(serve: ServeGuard) {
+pub(crate) async fn rp_backchannel_logout_token_malformed_refused_with_400(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let r = app
@@ -281,7 +283,7 @@ pub async fn rp_backchannel_logout_token_malformed_refused_with_400(serve: Serve
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
-pub async fn backchannel_logout_when_jwks_unreachable_answers_503_so_the_provider_retries(
+pub(crate) async fn backchannel_logout_when_jwks_unreachable_answers_503_so_the_provider_retries(
     serve: ServeGuard,
 ) {
     let app = Served::app(serve).await;
@@ -298,7 +300,7 @@ pub async fn backchannel_logout_when_jwks_unreachable_answers_503_so_the_provide
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
-pub async fn custom_prefix_moves_every_route(serve: ServeGuard) {
+pub(crate) async fn custom_prefix_moves_every_route(serve: ServeGuard) {
     let app = Served::start(serve, guard_config("/oidc"), true).await;
     let r = app.get("/oidc/login", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -308,14 +310,14 @@ pub async fn custom_prefix_moves_every_route(serve: ServeGuard) {
     assert_eq!(header(&r, LOCATION), "/oidc/login?return_to=%2Fadmin");
 }
 
-pub async fn return_to_keeps_the_nest_prefix(serve: ServeGuard) {
+pub(crate) async fn return_to_keeps_the_nest_prefix(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let r = app.get("/nested/me", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(header(&r, LOCATION), "/auth/login?return_to=%2Fnested%2Fme");
 }
 
-pub async fn extractor_without_the_layer_is_a_500(serve: ServeGuard) {
+pub(crate) async fn extractor_without_the_layer_is_a_500(serve: ServeGuard) {
     let app = Served::start(serve, guard_config("/auth"), false).await;
     for path in ["/me", "/maybe", "/api", "/maybe-api"] {
         let r = app.get(path, &[]).await;
@@ -325,7 +327,7 @@ pub async fn extractor_without_the_layer_is_a_500(serve: ServeGuard) {
     }
 }
 
-pub async fn store_down_answers_503_on_protected_and_optional_routes(serve: ServeGuard) {
+pub(crate) async fn store_down_answers_503_on_protected_and_optional_routes(serve: ServeGuard) {
     let app = Served::start(
         serve,
         guard_config("/auth").with_session_store(DownStore),
@@ -352,7 +354,7 @@ pub async fn store_down_answers_503_on_protected_and_optional_routes(serve: Serv
     assert_eq!(r.text().await.expect("body"), "out");
 }
 
-pub async fn logout_with_store_down_says_so_and_still_clears_the_cookie(serve: ServeGuard) {
+pub(crate) async fn logout_with_store_down_says_so_and_still_clears_the_cookie(serve: ServeGuard) {
     let app = Served::start(
         serve,
         guard_config("/auth").with_session_store(DownStore),
@@ -376,7 +378,7 @@ async fn bearer_app(serve: ServeGuard, api_audience: bool) -> Served {
     Served::start(serve, config, true).await
 }
 
-pub async fn bearer_missing_answers_401_with_a_bearer_challenge(serve: ServeGuard) {
+pub(crate) async fn bearer_missing_answers_401_with_a_bearer_challenge(serve: ServeGuard) {
     let app = bearer_app(serve, true).await;
     for headers in [&[][..], &[("authorization", "Basic dTpw")][..]] {
         let r = app.get("/api", headers).await;
@@ -388,7 +390,9 @@ pub async fn bearer_missing_answers_401_with_a_bearer_challenge(serve: ServeGuar
     assert_eq!(r.text().await.expect("body"), "out");
 }
 
-pub async fn rp_bearer_header_malformed_refused_with_400_even_when_optional(serve: ServeGuard) {
+pub(crate) async fn rp_bearer_header_malformed_refused_with_400_even_when_optional(
+    serve: ServeGuard,
+) {
     let app = bearer_app(serve, true).await;
     for path in ["/api", "/maybe-api"] {
         for bad in ["Bearer", "Bearer a b", "Bearer a\"b"] {
@@ -398,7 +402,7 @@ pub async fn rp_bearer_header_malformed_refused_with_400_even_when_optional(serv
     }
 }
 
-pub async fn rp_bearer_token_invalid_refused_with_401_even_when_optional(serve: ServeGuard) {
+pub(crate) async fn rp_bearer_token_invalid_refused_with_401_even_when_optional(serve: ServeGuard) {
     let app = bearer_app(serve, true).await;
     for path in ["/api", "/maybe-api"] {
         let r = app
@@ -413,7 +417,7 @@ pub async fn rp_bearer_token_invalid_refused_with_401_even_when_optional(serve: 
     }
 }
 
-pub async fn bearer_token_when_jwks_unreachable_answers_503(serve: ServeGuard) {
+pub(crate) async fn bearer_token_when_jwks_unreachable_answers_503(serve: ServeGuard) {
     let app = bearer_app(serve, true).await;
     let authorization = format!("Bearer {JWT_SHAPED}");
     for path in ["/api", "/maybe-api"] {
@@ -422,39 +426,37 @@ pub async fn bearer_token_when_jwks_unreachable_answers_503(serve: ServeGuard) {
     }
 }
 
-pub async fn bearer_without_configured_api_audience_is_a_500(serve: ServeGuard) {
+pub(crate) async fn bearer_without_configured_api_audience_is_a_500(serve: ServeGuard) {
     let app = bearer_app(serve, false).await;
     let authorization = format!("Bearer {JWT_SHAPED}");
     let r = app.get("/api", &[("authorization", &authorization)]).await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
-/// Every guard scenario, run against the adapter's guard app: the argument serves it
-/// (see [`ServeGuard`]).
-#[macro_export]
-macro_rules! guard_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve; guard_redirects_anonymous_browser_to_login_with_return_to,
-            guard_answers_401_json_to_api_clients,
-            guard_answers_401_to_xhr_and_non_get_requests,
-            optional_user_lets_public_pages_through,
-            unknown_or_malformed_session_cookie_is_anonymous,
-            login_uses_manual_authorization_endpoint_and_sets_pending_cookie,
-            signup_sends_prompt_create,
-            logout_without_end_session_endpoint_returns_to_the_app_and_clears_cookie,
-            rp_login_hint_oversized_refused_with_400,
-            rp_callback_without_pending_login_refused_with_400,
-            rp_backchannel_logout_token_malformed_refused_with_400,
-            backchannel_logout_when_jwks_unreachable_answers_503_so_the_provider_retries,
-            custom_prefix_moves_every_route,
-            return_to_keeps_the_nest_prefix,
-            extractor_without_the_layer_is_a_500,
-            store_down_answers_503_on_protected_and_optional_routes,
-            logout_with_store_down_says_so_and_still_clears_the_cookie,
-            bearer_missing_answers_401_with_a_bearer_challenge,
-            rp_bearer_header_malformed_refused_with_400_even_when_optional,
-            rp_bearer_token_invalid_refused_with_401_even_when_optional,
-            bearer_token_when_jwks_unreachable_answers_503,
-            bearer_without_configured_api_audience_is_a_500);
-    };
+crate::suite! {$
+    /// Every guard scenario, run against the adapter's guard app: the argument serves it
+    /// (see [`ServeGuard`]).
+    guard_suite(ServeGuard):
+        guard_redirects_anonymous_browser_to_login_with_return_to,
+        guard_answers_401_json_to_api_clients,
+        guard_answers_401_to_xhr_and_non_get_requests,
+        optional_user_lets_public_pages_through,
+        unknown_or_malformed_session_cookie_is_anonymous,
+        login_uses_manual_authorization_endpoint_and_sets_pending_cookie,
+        signup_sends_prompt_create,
+        logout_without_end_session_endpoint_returns_to_the_app_and_clears_cookie,
+        rp_login_hint_oversized_refused_with_400,
+        rp_callback_without_pending_login_refused_with_400,
+        rp_backchannel_logout_token_malformed_refused_with_400,
+        backchannel_logout_when_jwks_unreachable_answers_503_so_the_provider_retries,
+        custom_prefix_moves_every_route,
+        return_to_keeps_the_nest_prefix,
+        extractor_without_the_layer_is_a_500,
+        store_down_answers_503_on_protected_and_optional_routes,
+        logout_with_store_down_says_so_and_still_clears_the_cookie,
+        bearer_missing_answers_401_with_a_bearer_challenge,
+        rp_bearer_header_malformed_refused_with_400_even_when_optional,
+        rp_bearer_token_invalid_refused_with_401_even_when_optional,
+        bearer_token_when_jwks_unreachable_answers_503,
+        bearer_without_configured_api_audience_is_a_500,
 }

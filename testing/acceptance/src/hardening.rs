@@ -43,7 +43,7 @@ fn location(r: &reqwest::Response) -> String {
 
 /// A link or redirect from another site to `GET /auth/logout` only asks: 200 with a
 /// POST form, and the session survives.
-pub async fn rp_logout_cross_site_get_keeps_the_session(serve: Serve) {
+pub(crate) async fn rp_logout_cross_site_get_keeps_the_session(serve: Serve) {
     let (app, browser) = signed_in(serve).await;
     for site in ["cross-site", "same-site"] {
         let r = browser
@@ -65,7 +65,7 @@ pub async fn rp_logout_cross_site_get_keeps_the_session(serve: Serve) {
 }
 
 /// A form on another site that POSTs to `/auth/logout` gets 403; the session survives.
-pub async fn rp_logout_cross_site_post_is_refused(serve: Serve) {
+pub(crate) async fn rp_logout_cross_site_post_is_refused(serve: Serve) {
     let (app, browser) = signed_in(serve).await;
     let cases: [&[(&str, &str)]; 3] = [
         &[("origin", "https://attacker.example")],
@@ -93,7 +93,7 @@ pub async fn rp_logout_cross_site_post_is_refused(serve: Serve) {
 }
 
 /// `HEAD /auth/logout` (a prefetch, a link checker) never ends a session.
-pub async fn rp_logout_head_keeps_the_session(serve: Serve) {
+pub(crate) async fn rp_logout_head_keeps_the_session(serve: Serve) {
     let (app, browser) = signed_in(serve).await;
     let r = browser
         .head(format!("{}/auth/logout", app.base))
@@ -108,7 +108,7 @@ pub async fn rp_logout_head_keeps_the_session(serve: Serve) {
 
 /// The examples' sign-out button: a same-origin POST ends the session and goes to the
 /// provider's end_session endpoint.
-pub async fn logout_same_origin_post_ends_the_session(serve: Serve) {
+pub(crate) async fn logout_same_origin_post_ends_the_session(serve: Serve) {
     let (app, browser) = signed_in(serve).await;
     let r = browser
         .post(format!("{}/auth/logout", app.base))
@@ -127,7 +127,7 @@ pub async fn logout_same_origin_post_ends_the_session(serve: Serve) {
 }
 
 /// The public page offers sign-out as a POST form, not a link another site could copy.
-pub async fn home_page_signs_out_with_a_post_form(serve: Serve) {
+pub(crate) async fn home_page_signs_out_with_a_post_form(serve: Serve) {
     let (app, browser) = signed_in(serve).await;
     let home = browser
         .get(format!("{}/", app.base))
@@ -147,7 +147,7 @@ pub async fn home_page_signs_out_with_a_post_form(serve: Serve) {
 /// Over https (also behind a proxy that speaks plain http to the app) the pending-login
 /// cookie is `__Host-`: `Secure`, `Path=/`, no `Domain`, so a sibling subdomain cannot
 /// plant one (RFC 9700 §4.7.1).
-pub async fn rp_pending_cookie_is_host_bound_over_https(serve: Serve) {
+pub(crate) async fn rp_pending_cookie_is_host_bound_over_https(serve: Serve) {
     crate::init();
     let public = "https://app.example.test";
     let provider = DevProvider::builder()
@@ -182,7 +182,7 @@ pub async fn rp_pending_cookie_is_host_bound_over_https(serve: Serve) {
 /// A login that another site starts and that names an identity provider or account
 /// is not forwarded: the user is asked, and no pending login exists yet (RFC 6749
 /// §10.12). From this site it goes straight through.
-pub async fn rp_cross_site_login_cannot_pick_the_identity_provider(serve: Serve) {
+pub(crate) async fn rp_cross_site_login_cannot_pick_the_identity_provider(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     let login = format!(
@@ -231,7 +231,7 @@ pub async fn rp_cross_site_login_cannot_pick_the_identity_provider(serve: Serve)
 }
 
 /// An option the app set is never replaced by a visitor's (Google's `hd`, say).
-pub async fn rp_visitor_option_never_replaces_a_pinned_one(serve: Serve) {
+pub(crate) async fn rp_visitor_option_never_replaces_a_pinned_one(serve: Serve) {
     let app = hostile_with(serve, DevProvider::builder(), |b| {
         b.with_default_login_options(
             auth_core::LoginOptions::default().with_domain_hint("corp.example"),
@@ -260,7 +260,7 @@ pub async fn rp_visitor_option_never_replaces_a_pinned_one(serve: Serve) {
 
 /// An image, script or `fetch()` of a protected route without a session gets 401 and
 /// no cookie: it never starts a login.
-pub async fn rp_protected_route_from_a_subresource_gets_401_and_no_cookie(serve: Serve) {
+pub(crate) async fn rp_protected_route_from_a_subresource_gets_401_and_no_cookie(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     for (mode, dest) in [
@@ -293,7 +293,7 @@ pub async fn rp_protected_route_from_a_subresource_gets_401_and_no_cookie(serve:
 }
 
 /// `/auth/login` loaded as a sub-resource creates no pending login.
-pub async fn rp_login_from_a_subresource_creates_no_pending_login(serve: Serve) {
+pub(crate) async fn rp_login_from_a_subresource_creates_no_pending_login(serve: Serve) {
     let app = hostile(serve).await;
     let r = DevProvider::browser()
         .get(format!("{}/auth/login", app.base))
@@ -313,7 +313,7 @@ pub async fn rp_login_from_a_subresource_creates_no_pending_login(serve: Serve) 
 // ---- Body limit ----
 
 /// One body limit on both frameworks: a back-channel logout body over 32 KiB gets 413.
-pub async fn rp_backchannel_logout_oversized_body_gets_413(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_oversized_body_gets_413(serve: Serve) {
     let app = hostile(serve).await;
     let body = format!("logout_token={}", "a".repeat(64 * 1024));
     let r = DevProvider::browser()
@@ -343,7 +343,7 @@ async fn sign_in_with_max_age(app: &DevApp, browser: &reqwest::Client) -> (Statu
 }
 
 /// With `max_age` sent, an ID token without `auth_time` is refused.
-pub async fn rp_auth_time_missing_with_max_age_refused(serve: Serve) {
+pub(crate) async fn rp_auth_time_missing_with_max_age_refused(serve: Serve) {
     let app = hostile(serve).await;
     app.provider
         .misbehave(Misbehaviour::default().without_id_token_claim("auth_time"));
@@ -357,7 +357,7 @@ pub async fn rp_auth_time_missing_with_max_age_refused(serve: Serve) {
 }
 
 /// With `max_age` sent, an `auth_time` older than `max_age` plus the leeway is refused.
-pub async fn rp_auth_time_older_than_max_age_refused(serve: Serve) {
+pub(crate) async fn rp_auth_time_older_than_max_age_refused(serve: Serve) {
     let app = hostile(serve).await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -381,7 +381,7 @@ pub async fn rp_auth_time_older_than_max_age_refused(serve: Serve) {
 /// With an API audience equal to the client id (Entra ID's default), a token of that
 /// audience is accepted as a bearer token only if typed `at+jwt`: an ID token of this
 /// client (typed `JWT`) has the same audience.
-pub async fn rp_untyped_bearer_refused_when_the_api_audience_is_the_client_id(serve: Serve) {
+pub(crate) async fn rp_untyped_bearer_refused_when_the_api_audience_is_the_client_id(serve: Serve) {
     let app = hostile_with(serve, DevProvider::builder(), |b| {
         b.with_api_audience("dev-client")
     })
@@ -421,7 +421,7 @@ pub async fn rp_untyped_bearer_refused_when_the_api_audience_is_the_client_id(se
 /// A key the provider removed from its JWKS stops working once the key set's
 /// `Cache-Control: max-age` has passed, although the token is otherwise valid and was
 /// accepted (and cached) before.
-pub async fn rp_key_removed_is_refused_after_the_key_set_max_age(serve: Serve) {
+pub(crate) async fn rp_key_removed_is_refused_after_the_key_set_max_age(serve: Serve) {
     let app = hostile(serve).await;
     app.provider
         .misbehave(Misbehaviour::default().jwks_max_age(Duration::from_secs(5)));
@@ -484,7 +484,7 @@ fn logout_token(app: &DevApp, jti: &str, iat: i64) -> String {
 
 /// A logout token is used once: a replay is refused and has no effect on a session
 /// that began since.
-pub async fn rp_backchannel_logout_token_replayed_has_no_effect(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_replayed_has_no_effect(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
@@ -504,7 +504,7 @@ pub async fn rp_backchannel_logout_token_replayed_has_no_effect(serve: Serve) {
 
 /// A logout applies to the sessions that began before the provider issued it (its
 /// `iat`, with the leeway), not to one that began after.
-pub async fn rp_backchannel_logout_ends_only_sessions_begun_before_its_iat(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_ends_only_sessions_begun_before_its_iat(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
@@ -522,24 +522,21 @@ pub async fn rp_backchannel_logout_ends_only_sessions_begun_before_its_iat(serve
     assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
 }
 
-/// The scenarios of the hardening suite, run against `$serve`.
-#[macro_export]
-macro_rules! hardening_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve;
-            rp_logout_cross_site_get_keeps_the_session,
-            rp_logout_cross_site_post_is_refused,
-            rp_logout_head_keeps_the_session,
-            logout_same_origin_post_ends_the_session,
-            home_page_signs_out_with_a_post_form,
-            rp_pending_cookie_is_host_bound_over_https,
-            rp_cross_site_login_cannot_pick_the_identity_provider,
-            rp_visitor_option_never_replaces_a_pinned_one,
-            rp_protected_route_from_a_subresource_gets_401_and_no_cookie,
-            rp_login_from_a_subresource_creates_no_pending_login,
-            rp_backchannel_logout_oversized_body_gets_413,
-            rp_auth_time_missing_with_max_age_refused,
-            rp_auth_time_older_than_max_age_refused,
-            rp_untyped_bearer_refused_when_the_api_audience_is_the_client_id);
-    };
+crate::suite! {$
+    /// The scenarios of the hardening suite, run against `$serve`.
+    hardening_suite(Serve):
+        rp_logout_cross_site_get_keeps_the_session,
+        rp_logout_cross_site_post_is_refused,
+        rp_logout_head_keeps_the_session,
+        logout_same_origin_post_ends_the_session,
+        home_page_signs_out_with_a_post_form,
+        rp_pending_cookie_is_host_bound_over_https,
+        rp_cross_site_login_cannot_pick_the_identity_provider,
+        rp_visitor_option_never_replaces_a_pinned_one,
+        rp_protected_route_from_a_subresource_gets_401_and_no_cookie,
+        rp_login_from_a_subresource_creates_no_pending_login,
+        rp_backchannel_logout_oversized_body_gets_413,
+        rp_auth_time_missing_with_max_age_refused,
+        rp_auth_time_older_than_max_age_refused,
+        rp_untyped_bearer_refused_when_the_api_audience_is_the_client_id,
 }

@@ -120,7 +120,7 @@ pub(crate) fn now() -> i64 {
 // ---- ID token: every claim rule, broken and missing ----
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_iss_wrong(serve: Serve) {
+pub(crate) async fn rp_id_token_iss_wrong(serve: Serve) {
     id_token_refused(
         serve,
         claim("iss", json!("https://evil.example")),
@@ -129,11 +129,11 @@ pub async fn rp_id_token_iss_wrong(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_iss_missing(serve: Serve) {
+pub(crate) async fn rp_id_token_iss_missing(serve: Serve) {
     id_token_refused(serve, without("iss"), "IdToken(MissingClaim(\"iss\"))").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_aud_wrong(serve: Serve) {
+pub(crate) async fn rp_id_token_aud_wrong(serve: Serve) {
     id_token_refused(
         serve,
         claim("aud", json!("another-client")),
@@ -142,26 +142,26 @@ pub async fn rp_id_token_aud_wrong(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_aud_missing(serve: Serve) {
+pub(crate) async fn rp_id_token_aud_missing(serve: Serve) {
     id_token_refused(serve, without("aud"), "IdToken(MissingClaim(\"aud\"))").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_azp_of_another_client(serve: Serve) {
+pub(crate) async fn rp_id_token_azp_of_another_client(serve: Serve) {
     let m = claim("aud", json!(["dev-client", "another-client"]))
         .id_token_claim("azp", json!("another-client"));
     id_token_refused(serve, m, "IdToken(InvalidAuthorizedParty)").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_azp_missing_with_several_audiences(serve: Serve) {
+pub(crate) async fn rp_id_token_azp_missing_with_several_audiences(serve: Serve) {
     let m = claim("aud", json!(["dev-client", "another-client"])).without_id_token_claim("azp");
     id_token_refused(serve, m, "IdToken(InvalidAuthorizedParty)").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_sub_missing(serve: Serve) {
+pub(crate) async fn rp_id_token_sub_missing(serve: Serve) {
     id_token_refused(serve, without("sub"), "IdToken(MissingClaim(\"sub\"))").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_sub_not_a_string(serve: Serve) {
+pub(crate) async fn rp_id_token_sub_not_a_string(serve: Serve) {
     id_token_refused(
         serve,
         claim("sub", json!(42)),
@@ -170,7 +170,7 @@ pub async fn rp_id_token_sub_not_a_string(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_exp_in_the_past(serve: Serve) {
+pub(crate) async fn rp_id_token_exp_in_the_past(serve: Serve) {
     id_token_refused(
         serve,
         claim("exp", json!(now() - 3_600)),
@@ -179,11 +179,11 @@ pub async fn rp_id_token_exp_in_the_past(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_exp_missing(serve: Serve) {
+pub(crate) async fn rp_id_token_exp_missing(serve: Serve) {
     id_token_refused(serve, without("exp"), "IdToken(MissingClaim(\"exp\"))").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_iat_in_the_future(serve: Serve) {
+pub(crate) async fn rp_id_token_iat_in_the_future(serve: Serve) {
     id_token_refused(
         serve,
         claim("iat", json!(now() + 3_600)),
@@ -192,11 +192,11 @@ pub async fn rp_id_token_iat_in_the_future(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_iat_missing(serve: Serve) {
+pub(crate) async fn rp_id_token_iat_missing(serve: Serve) {
     id_token_refused(serve, without("iat"), "IdToken(MissingClaim(\"iat\"))").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_nbf_in_the_future(serve: Serve) {
+pub(crate) async fn rp_id_token_nbf_in_the_future(serve: Serve) {
     id_token_refused(
         serve,
         claim("nbf", json!(now() + 3_600)),
@@ -205,7 +205,7 @@ pub async fn rp_id_token_nbf_in_the_future(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_azp_of_another_client_with_one_audience(serve: Serve) {
+pub(crate) async fn rp_id_token_azp_of_another_client_with_one_audience(serve: Serve) {
     id_token_refused(
         serve,
         claim("azp", json!("another-client")),
@@ -214,7 +214,7 @@ pub async fn rp_id_token_azp_of_another_client_with_one_audience(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_azp_not_a_string(serve: Serve) {
+pub(crate) async fn rp_id_token_azp_not_a_string(serve: Serve) {
     id_token_refused(
         serve,
         claim("azp", json!(4_102_444_800_u64)),
@@ -223,7 +223,7 @@ pub async fn rp_id_token_azp_not_a_string(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_nbf_not_a_number(serve: Serve) {
+pub(crate) async fn rp_id_token_nbf_not_a_number(serve: Serve) {
     id_token_refused(
         serve,
         claim("nbf", json!("9999999999")),
@@ -232,7 +232,7 @@ pub async fn rp_id_token_nbf_not_a_number(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_nonce_invalid(serve: Serve) {
+pub(crate) async fn rp_nonce_invalid(serve: Serve) {
     id_token_refused(
         serve,
         claim("nonce", json!("another-login")),
@@ -241,14 +241,14 @@ pub async fn rp_nonce_invalid(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_nonce_missing(serve: Serve) {
+pub(crate) async fn rp_nonce_missing(serve: Serve) {
     id_token_refused(serve, without("nonce"), "IdToken(MissingClaim(\"nonce\"))").await;
 }
 
 // ---- ID token: signatures ----
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_bad_sig_rs256(serve: Serve) {
+pub(crate) async fn rp_id_token_bad_sig_rs256(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::CorruptSignature(Alg::RS256)),
@@ -257,7 +257,7 @@ pub async fn rp_id_token_bad_sig_rs256(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_bad_sig_ps256(serve: Serve) {
+pub(crate) async fn rp_id_token_bad_sig_ps256(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::CorruptSignature(Alg::PS256)),
@@ -266,7 +266,7 @@ pub async fn rp_id_token_bad_sig_ps256(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_bad_sig_es256(serve: Serve) {
+pub(crate) async fn rp_id_token_bad_sig_es256(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::CorruptSignature(Alg::ES256)),
@@ -275,7 +275,7 @@ pub async fn rp_id_token_bad_sig_es256(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_bad_sig_eddsa(serve: Serve) {
+pub(crate) async fn rp_id_token_bad_sig_eddsa(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::CorruptSignature(Alg::EdDSA)),
@@ -284,7 +284,7 @@ pub async fn rp_id_token_bad_sig_eddsa(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_sig_none(serve: Serve) {
+pub(crate) async fn rp_id_token_sig_none(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::None),
@@ -293,7 +293,7 @@ pub async fn rp_id_token_sig_none(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_hs256_with_the_client_secret(serve: Serve) {
+pub(crate) async fn rp_id_token_hs256_with_the_client_secret(serve: Serve) {
     let app = hostile(serve).await;
     let (_, secret) = app.provider.client_credentials().expect("client");
     let secret = secret.as_bytes().to_vec();
@@ -305,7 +305,7 @@ pub async fn rp_id_token_hs256_with_the_client_secret(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
+pub(crate) async fn rp_id_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::Hs256WithRsaPublicKey),
@@ -314,7 +314,7 @@ pub async fn rp_id_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_sig_by_an_unpublished_key(serve: Serve) {
+pub(crate) async fn rp_id_token_sig_by_an_unpublished_key(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::UnpublishedKey),
@@ -323,7 +323,7 @@ pub async fn rp_id_token_sig_by_an_unpublished_key(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_kid_unknown(serve: Serve) {
+pub(crate) async fn rp_id_token_kid_unknown(serve: Serve) {
     id_token_refused(
         serve,
         signed(Signing::UnknownKid),
@@ -335,25 +335,25 @@ pub async fn rp_id_token_kid_unknown(serve: Serve) {
 // ---- ID token: what must be accepted ----
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_sig_ps256_accepted(serve: Serve) {
+pub(crate) async fn rp_id_token_sig_ps256_accepted(serve: Serve) {
     accepted(serve, signed(Signing::Key(Alg::PS256))).await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_sig_es256_accepted(serve: Serve) {
+pub(crate) async fn rp_id_token_sig_es256_accepted(serve: Serve) {
     accepted(serve, signed(Signing::Key(Alg::ES256))).await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_sig_eddsa_accepted(serve: Serve) {
+pub(crate) async fn rp_id_token_sig_eddsa_accepted(serve: Serve) {
     accepted(serve, signed(Signing::Key(Alg::EdDSA))).await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_several_audiences_with_azp_accepted(serve: Serve) {
+pub(crate) async fn rp_id_token_several_audiences_with_azp_accepted(serve: Serve) {
     let m = claim("aud", json!(["dev-client", "https://api.example.com"]))
         .id_token_claim("azp", json!("dev-client"));
     accepted(serve, m).await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_id_token_without_email_or_name_accepted(serve: Serve) {
+pub(crate) async fn rp_id_token_without_email_or_name_accepted(serve: Serve) {
     let m = without("email")
         .without_id_token_claim("name")
         .without_id_token_claim("sid");
@@ -363,7 +363,7 @@ pub async fn rp_id_token_without_email_or_name_accepted(serve: Serve) {
 // ---- JWKS ----
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_key_rotation_after_the_keys_were_cached(serve: Serve) {
+pub(crate) async fn rp_key_rotation_after_the_keys_were_cached(serve: Serve) {
     let app = hostile(serve).await;
     let first = DevProvider::browser();
     assert_eq!(sign_in(&app, &first).await.0, StatusCode::OK);
@@ -384,7 +384,7 @@ pub async fn rp_key_rotation_after_the_keys_were_cached(serve: Serve) {
 }
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_unknown_kid_storm_costs_at_most_one_fetch(serve: Serve) {
+pub(crate) async fn rp_unknown_kid_storm_costs_at_most_one_fetch(serve: Serve) {
     let app = hostile(serve).await;
     let before = app.provider.stats().jwks_fetches;
     let t = now();
@@ -412,7 +412,7 @@ pub async fn rp_unknown_kid_storm_costs_at_most_one_fetch(serve: Serve) {
 }
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_jwks_unreachable_gives_502_and_no_session(serve: Serve) {
+pub(crate) async fn rp_jwks_unreachable_gives_502_and_no_session(serve: Serve) {
     let app = hostile(serve).await;
     // New keys the app has not cached, and a JWKS endpoint that fails.
     app.provider.rotate_keys();
@@ -428,7 +428,7 @@ pub async fn rp_jwks_unreachable_gives_502_and_no_session(serve: Serve) {
 // ---- Authorization response ----
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_error_response_gives_a_friendly_page(serve: Serve) {
+pub(crate) async fn rp_error_response_gives_a_friendly_page(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     // The provider answers prompt=none with error=login_required.
@@ -476,7 +476,7 @@ fn assert_refused_by(app: &DevApp, reason: &str) {
 
 /// A hostile-provider case (see the module docs): an authorization response with the
 /// right state and issuer but neither `code` nor `error`.
-pub async fn rp_callback_without_code_refused(serve: Serve) {
+pub(crate) async fn rp_callback_without_code_refused(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     let state = login_state(&app, &browser).await;
@@ -498,7 +498,7 @@ pub async fn rp_callback_without_code_refused(serve: Serve) {
 /// A hostile-provider case (see the module docs): a callback more than 10 minutes
 /// after its login (the app's clock moved on; the provider's did not) is refused
 /// before the code is exchanged.
-pub async fn rp_callback_after_the_pending_login_expired_refused(serve: Serve) {
+pub(crate) async fn rp_callback_after_the_pending_login_expired_refused(serve: Serve) {
     use std::sync::atomic::{AtomicI64, Ordering};
     let skew = std::sync::Arc::new(AtomicI64::new(0));
     let clock = std::sync::Arc::clone(&skew);
@@ -600,7 +600,7 @@ async fn flaky_store_app(serve: Serve) -> (DevApp, FlakyStore) {
 /// A hostile case (see the module docs): the session store refuses the new session
 /// at the callback: a 503 page, no session cookie that works, and a later sign-in
 /// works once the store is back.
-pub async fn rp_session_store_write_failure_at_the_callback_gives_503(serve: Serve) {
+pub(crate) async fn rp_session_store_write_failure_at_the_callback_gives_503(serve: Serve) {
     use std::sync::atomic::Ordering;
     let (app, store) = flaky_store_app(serve).await;
     store.fail_writes.store(true, Ordering::SeqCst);
@@ -616,7 +616,7 @@ pub async fn rp_session_store_write_failure_at_the_callback_gives_503(serve: Ser
 
 /// A hostile case (see the module docs): a stored session that cannot be read (a
 /// damaged record) is treated as signed out: 401, never a 500.
-pub async fn rp_unreadable_stored_session_is_signed_out(serve: Serve) {
+pub(crate) async fn rp_unreadable_stored_session_is_signed_out(serve: Serve) {
     use auth_core::SessionStore as _;
     let (app, store) = flaky_store_app(serve).await;
     let browser = DevProvider::browser();
@@ -639,7 +639,7 @@ async fn token_endpoint_refused(serve: Serve, fault: TokenFault, reason: &str) -
 }
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_token_endpoint_invalid_grant(serve: Serve) {
+pub(crate) async fn rp_token_endpoint_invalid_grant(serve: Serve) {
     let body = r#"{"error":"invalid_grant","error_description":"code expired"}"#;
     let s = token_endpoint_refused(
         serve,
@@ -650,7 +650,7 @@ pub async fn rp_token_endpoint_invalid_grant(serve: Serve) {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_token_response_without_id_token(serve: Serve) {
+pub(crate) async fn rp_token_response_without_id_token(serve: Serve) {
     token_endpoint_refused(
         serve,
         TokenFault::RemoveFields(vec!["id_token".into()]),
@@ -661,7 +661,7 @@ pub async fn rp_token_response_without_id_token(serve: Serve) {
 /// A hostile-provider case (see the module docs): token responses that are not an
 /// RFC 6749 §5.1 answer. These are one rule, the response's parse (inside `oauth2`), seen
 /// through five shapes: each is a 502 naming what the parse found missing or malformed.
-pub async fn rp_token_response_unparseable_gives_502(serve: Serve) {
+pub(crate) async fn rp_token_response_unparseable_gives_502(serve: Serve) {
     let app = hostile(serve).await;
     let shapes = [
         // An error status without an RFC 6749 §5.2 error body.
@@ -697,7 +697,7 @@ pub async fn rp_token_response_unparseable_gives_502(serve: Serve) {
     }
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_token_response_of_another_token_type(serve: Serve) {
+pub(crate) async fn rp_token_response_of_another_token_type(serve: Serve) {
     // A DPoP-bound access token cannot be used as a bearer token.
     let fault = TokenFault::SetFields(vec![("token_type".into(), json!("DPoP"))]);
     token_endpoint_refused(
@@ -708,7 +708,7 @@ pub async fn rp_token_response_of_another_token_type(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_token_response_with_a_huge_expires_in(serve: Serve) {
+pub(crate) async fn rp_token_response_with_a_huge_expires_in(serve: Serve) {
     // u64::MAX seconds: must mean "far away", not wrap around into the past (which
     // would refresh on every request).
     let app = hostile(serve).await;
@@ -723,12 +723,12 @@ pub async fn rp_token_response_with_a_huge_expires_in(serve: Serve) {
     assert_eq!(app.provider.stats().refresh_grants, 0);
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_token_response_id_token_not_a_jwt(serve: Serve) {
+pub(crate) async fn rp_token_response_id_token_not_a_jwt(serve: Serve) {
     let fault = TokenFault::SetFields(vec![("id_token".into(), json!("not-a-jwt"))]);
     token_endpoint_refused(serve, fault, "IdToken(Malformed)").await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_token_endpoint_hang_is_bounded_and_slows_nobody(serve: Serve) {
+pub(crate) async fn rp_token_endpoint_hang_is_bounded_and_slows_nobody(serve: Serve) {
     // The provider hangs for 60 s; the app gives it 5 s.
     let app = hostile_with(serve, DevProvider::builder(), |b| {
         b.with_request_timeout(Duration::from_secs(5))
@@ -792,7 +792,7 @@ async fn refresh_app(serve: Serve) -> (DevApp, reqwest::Client) {
 }
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_refresh_with_another_sub_ends_the_session(serve: Serve) {
+pub(crate) async fn rp_refresh_with_another_sub_ends_the_session(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
     app.provider.misbehave(claim("sub", json!("mallory")));
     assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
@@ -805,21 +805,21 @@ pub async fn rp_refresh_with_another_sub_ends_the_session(serve: Serve) {
     );
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_refresh_with_another_iss_ends_the_session(serve: Serve) {
+pub(crate) async fn rp_refresh_with_another_iss_ends_the_session(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
     app.provider
         .misbehave(claim("iss", json!("https://evil.example")));
     assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_refresh_with_a_bad_signature_ends_the_session(serve: Serve) {
+pub(crate) async fn rp_refresh_with_a_bad_signature_ends_the_session(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
     app.provider
         .misbehave(signed(Signing::CorruptSignature(Alg::RS256)));
     assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_refresh_invalid_grant_ends_the_session(serve: Serve) {
+pub(crate) async fn rp_refresh_invalid_grant_ends_the_session(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
     let body = r#"{"error":"invalid_grant"}"#;
     app.provider
@@ -827,7 +827,7 @@ pub async fn rp_refresh_invalid_grant_ends_the_session(serve: Serve) {
     assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_refresh_provider_down_keeps_the_session(serve: Serve) {
+pub(crate) async fn rp_refresh_provider_down_keeps_the_session(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
     app.provider
         .misbehave(Misbehaviour::default().token_endpoint(TokenFault::Status(503, "{}".into())));
@@ -846,7 +846,7 @@ pub async fn rp_refresh_provider_down_keeps_the_session(serve: Serve) {
 /// type the session cannot use (a DPoP token for a Bearer session) ends the session,
 /// as other invalid refreshed tokens do: the provider has already spent the old
 /// refresh token, so keeping the session would only fail later.
-pub async fn rp_refresh_of_another_token_type_ends_the_session(serve: Serve) {
+pub(crate) async fn rp_refresh_of_another_token_type_ends_the_session(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
     let fault = TokenFault::SetFields(vec![("token_type".into(), json!("DPoP"))]);
     app.provider
@@ -862,7 +862,7 @@ pub async fn rp_refresh_of_another_token_type_ends_the_session(serve: Serve) {
 }
 /// A hostile-provider case (see the module docs): a refresh that fails while the
 /// access token is still valid (within the refresh margin) keeps serving the session.
-pub async fn rp_refresh_failing_before_expiry_keeps_serving(serve: Serve) {
+pub(crate) async fn rp_refresh_failing_before_expiry_keeps_serving(serve: Serve) {
     let app = hostile_with(
         serve,
         DevProvider::builder().access_token_ttl(Duration::from_secs(60)),
@@ -881,7 +881,7 @@ pub async fn rp_refresh_failing_before_expiry_keeps_serving(serve: Serve) {
     );
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_refresh_sixteen_requests_at_expiry_make_one_call(serve: Serve) {
+pub(crate) async fn rp_refresh_sixteen_requests_at_expiry_make_one_call(serve: Serve) {
     let (app, browser) = refresh_app(serve).await;
     let statuses = futures_join(&browser, &app.base, 16).await;
     let refreshes = app.provider.stats().refresh_grants;
@@ -895,7 +895,7 @@ pub async fn rp_refresh_sixteen_requests_at_expiry_make_one_call(serve: Serve) {
 // ---- Logout ----
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_initiated_logout_sends_id_token_hint_and_registered_uri(serve: Serve) {
+pub(crate) async fn rp_initiated_logout_sends_id_token_hint_and_registered_uri(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
@@ -963,7 +963,7 @@ fn remove(c: &mut Value, name: &str) {
 }
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_iss_wrong(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_iss_wrong(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -973,7 +973,7 @@ pub async fn rp_backchannel_logout_token_iss_wrong(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_aud_wrong(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_aud_wrong(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -983,7 +983,7 @@ pub async fn rp_backchannel_logout_token_aud_wrong(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_events_missing(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_events_missing(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -993,7 +993,7 @@ pub async fn rp_backchannel_logout_token_events_missing(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_events_wrong_member(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_events_wrong_member(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -1003,7 +1003,7 @@ pub async fn rp_backchannel_logout_token_events_wrong_member(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_with_nonce(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_with_nonce(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -1013,7 +1013,7 @@ pub async fn rp_backchannel_logout_token_with_nonce(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_without_sid_or_sub(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_without_sid_or_sub(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -1023,7 +1023,7 @@ pub async fn rp_backchannel_logout_token_without_sid_or_sub(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_expired(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_expired(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -1036,7 +1036,7 @@ pub async fn rp_backchannel_logout_token_expired(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_iat_missing(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_iat_missing(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::default(),
@@ -1046,7 +1046,7 @@ pub async fn rp_backchannel_logout_token_iat_missing(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_sig_none(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_sig_none(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::None,
@@ -1056,7 +1056,7 @@ pub async fn rp_backchannel_logout_token_sig_none(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_bad_sig(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_bad_sig(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::CorruptSignature(Alg::RS256),
@@ -1066,7 +1066,7 @@ pub async fn rp_backchannel_logout_token_bad_sig(serve: Serve) {
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::Hs256WithRsaPublicKey,
@@ -1076,7 +1076,7 @@ pub async fn rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key(ser
     .await;
 }
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_token_kid_unknown(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_token_kid_unknown(serve: Serve) {
     backchannel_refused(
         serve,
         Signing::UnknownKid,
@@ -1087,7 +1087,7 @@ pub async fn rp_backchannel_logout_token_kid_unknown(serve: Serve) {
 }
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_malformed_requests(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_malformed_requests(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
     assert_eq!(sign_in(&app, &browser).await.0, StatusCode::OK);
@@ -1138,7 +1138,7 @@ pub async fn rp_backchannel_logout_malformed_requests(serve: Serve) {
 }
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_backchannel_logout_valid_token_ends_only_that_session(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_valid_token_ends_only_that_session(serve: Serve) {
     let app = hostile(serve).await;
     let alice = DevProvider::browser();
     assert_eq!(sign_in(&app, &alice).await.0, StatusCode::OK);
@@ -1170,7 +1170,7 @@ pub async fn rp_backchannel_logout_valid_token_ends_only_that_session(serve: Ser
 // ---- Redirects ----
 
 /// A hostile-provider case (see the module docs).
-pub async fn rp_return_to_that_leaves_the_site_is_never_followed(serve: Serve) {
+pub(crate) async fn rp_return_to_that_leaves_the_site_is_never_followed(serve: Serve) {
     let app = hostile(serve).await;
     let shapes = [
         "https://evil.example/x",
@@ -1285,7 +1285,7 @@ async fn answers(app: &DevApp, request: reqwest::RequestBuilder, expected: &Answ
 /// A hostile-provider case (see the module docs): each malformed request gets the answer
 /// of the rule that covers it (never a 5xx, never a sign-in it should not start), and
 /// the signed-in browser beside it keeps its session.
-pub async fn rp_malformed_input_refused_by_its_rule(serve: Serve) {
+pub(crate) async fn rp_malformed_input_refused_by_its_rule(serve: Serve) {
     use Answer::*;
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
@@ -1424,56 +1424,82 @@ pub async fn rp_malformed_input_refused_by_its_rule(serve: Serve) {
     );
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! hostile_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve;
-            rp_callback_without_code_refused, rp_callback_after_the_pending_login_expired_refused,
-            rp_session_store_write_failure_at_the_callback_gives_503,
-            rp_unreadable_stored_session_is_signed_out,
-            rp_refresh_of_another_token_type_ends_the_session,
-            rp_refresh_failing_before_expiry_keeps_serving,
-            rp_id_token_iss_wrong, rp_id_token_iss_missing, rp_id_token_aud_wrong,
-            rp_id_token_aud_missing, rp_id_token_azp_of_another_client,
-            rp_id_token_azp_missing_with_several_audiences, rp_id_token_sub_missing,
-            rp_id_token_sub_not_a_string, rp_id_token_exp_in_the_past, rp_id_token_exp_missing,
-            rp_id_token_iat_in_the_future, rp_id_token_iat_missing,
-            rp_id_token_nbf_in_the_future, rp_id_token_azp_of_another_client_with_one_audience,
-            rp_id_token_azp_not_a_string, rp_id_token_nbf_not_a_number, rp_nonce_invalid,
-            rp_nonce_missing, rp_id_token_bad_sig_rs256, rp_id_token_bad_sig_ps256,
-            rp_id_token_bad_sig_es256, rp_id_token_bad_sig_eddsa, rp_id_token_sig_none,
-            rp_id_token_hs256_with_the_client_secret,
-            rp_id_token_hs256_keyed_with_the_rsa_public_key,
-            rp_id_token_sig_by_an_unpublished_key, rp_id_token_kid_unknown,
-            rp_id_token_sig_ps256_accepted, rp_id_token_sig_es256_accepted,
-            rp_id_token_sig_eddsa_accepted, rp_id_token_several_audiences_with_azp_accepted,
-            rp_id_token_without_email_or_name_accepted,
-            rp_key_rotation_after_the_keys_were_cached,
-            rp_unknown_kid_storm_costs_at_most_one_fetch,
-            rp_jwks_unreachable_gives_502_and_no_session, rp_error_response_gives_a_friendly_page, rp_token_endpoint_invalid_grant, rp_token_response_without_id_token, rp_token_response_unparseable_gives_502,
-            rp_token_response_id_token_not_a_jwt, rp_token_response_of_another_token_type,
-            rp_token_response_with_a_huge_expires_in,
-            rp_token_endpoint_hang_is_bounded_and_slows_nobody,
-            rp_refresh_with_another_sub_ends_the_session,
-            rp_refresh_with_another_iss_ends_the_session,
-            rp_refresh_with_a_bad_signature_ends_the_session,
-            rp_refresh_invalid_grant_ends_the_session, rp_refresh_provider_down_keeps_the_session,
-            rp_refresh_sixteen_requests_at_expiry_make_one_call,
-            rp_initiated_logout_sends_id_token_hint_and_registered_uri,
-            rp_backchannel_logout_token_iss_wrong, rp_backchannel_logout_token_aud_wrong,
-            rp_backchannel_logout_token_events_missing,
-            rp_backchannel_logout_token_events_wrong_member,
-            rp_backchannel_logout_token_with_nonce, rp_backchannel_logout_token_without_sid_or_sub,
-            rp_backchannel_logout_token_expired, rp_backchannel_logout_token_iat_missing,
-            rp_backchannel_logout_token_sig_none, rp_backchannel_logout_token_bad_sig,
-            rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key,
-            rp_backchannel_logout_token_kid_unknown, rp_backchannel_logout_malformed_requests,
-            rp_backchannel_logout_valid_token_ends_only_that_session,
-            rp_key_removed_is_refused_after_the_key_set_max_age,
-            rp_backchannel_logout_token_replayed_has_no_effect,
-            rp_backchannel_logout_ends_only_sessions_begun_before_its_iat,
-            rp_return_to_that_leaves_the_site_is_never_followed,
-            rp_malformed_input_refused_by_its_rule);
-    };
+crate::suite! {$
+    /// The scenarios of the hostile suite, run against `$serve`.
+    hostile_suite(Serve):
+        rp_callback_without_code_refused,
+        rp_callback_after_the_pending_login_expired_refused,
+        rp_session_store_write_failure_at_the_callback_gives_503,
+        rp_unreadable_stored_session_is_signed_out,
+        rp_refresh_of_another_token_type_ends_the_session,
+        rp_refresh_failing_before_expiry_keeps_serving,
+        rp_id_token_iss_wrong,
+        rp_id_token_iss_missing,
+        rp_id_token_aud_wrong,
+        rp_id_token_aud_missing,
+        rp_id_token_azp_of_another_client,
+        rp_id_token_azp_missing_with_several_audiences,
+        rp_id_token_sub_missing,
+        rp_id_token_sub_not_a_string,
+        rp_id_token_exp_in_the_past,
+        rp_id_token_exp_missing,
+        rp_id_token_iat_in_the_future,
+        rp_id_token_iat_missing,
+        rp_id_token_nbf_in_the_future,
+        rp_id_token_azp_of_another_client_with_one_audience,
+        rp_id_token_azp_not_a_string,
+        rp_id_token_nbf_not_a_number,
+        rp_nonce_invalid,
+        rp_nonce_missing,
+        rp_id_token_bad_sig_rs256,
+        rp_id_token_bad_sig_ps256,
+        rp_id_token_bad_sig_es256,
+        rp_id_token_bad_sig_eddsa,
+        rp_id_token_sig_none,
+        rp_id_token_hs256_with_the_client_secret,
+        rp_id_token_hs256_keyed_with_the_rsa_public_key,
+        rp_id_token_sig_by_an_unpublished_key,
+        rp_id_token_kid_unknown,
+        rp_id_token_sig_ps256_accepted,
+        rp_id_token_sig_es256_accepted,
+        rp_id_token_sig_eddsa_accepted,
+        rp_id_token_several_audiences_with_azp_accepted,
+        rp_id_token_without_email_or_name_accepted,
+        rp_key_rotation_after_the_keys_were_cached,
+        rp_unknown_kid_storm_costs_at_most_one_fetch,
+        rp_jwks_unreachable_gives_502_and_no_session,
+        rp_error_response_gives_a_friendly_page,
+        rp_token_endpoint_invalid_grant,
+        rp_token_response_without_id_token,
+        rp_token_response_unparseable_gives_502,
+        rp_token_response_id_token_not_a_jwt,
+        rp_token_response_of_another_token_type,
+        rp_token_response_with_a_huge_expires_in,
+        rp_token_endpoint_hang_is_bounded_and_slows_nobody,
+        rp_refresh_with_another_sub_ends_the_session,
+        rp_refresh_with_another_iss_ends_the_session,
+        rp_refresh_with_a_bad_signature_ends_the_session,
+        rp_refresh_invalid_grant_ends_the_session,
+        rp_refresh_provider_down_keeps_the_session,
+        rp_refresh_sixteen_requests_at_expiry_make_one_call,
+        rp_initiated_logout_sends_id_token_hint_and_registered_uri,
+        rp_backchannel_logout_token_iss_wrong,
+        rp_backchannel_logout_token_aud_wrong,
+        rp_backchannel_logout_token_events_missing,
+        rp_backchannel_logout_token_events_wrong_member,
+        rp_backchannel_logout_token_with_nonce,
+        rp_backchannel_logout_token_without_sid_or_sub,
+        rp_backchannel_logout_token_expired,
+        rp_backchannel_logout_token_iat_missing,
+        rp_backchannel_logout_token_sig_none,
+        rp_backchannel_logout_token_bad_sig,
+        rp_backchannel_logout_token_hs256_keyed_with_the_rsa_public_key,
+        rp_backchannel_logout_token_kid_unknown,
+        rp_backchannel_logout_malformed_requests,
+        rp_backchannel_logout_valid_token_ends_only_that_session,
+        rp_key_removed_is_refused_after_the_key_set_max_age,
+        rp_backchannel_logout_token_replayed_has_no_effect,
+        rp_backchannel_logout_ends_only_sessions_begun_before_its_iat,
+        rp_return_to_that_leaves_the_site_is_never_followed,
+        rp_malformed_input_refused_by_its_rule,
 }

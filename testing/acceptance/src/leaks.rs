@@ -80,7 +80,7 @@ async fn record(out: &mut String, r: reqwest::Response) -> StatusCode {
 }
 
 /// The leak scenario (see the module docs).
-pub async fn no_secret_in_trace_logs_pages_or_debug(serve: Serve) {
+pub(crate) async fn no_secret_in_trace_logs_pages_or_debug(serve: Serve) {
     let logs = capture_all_logs();
     let app = start_with(
         serve,
@@ -218,4 +218,11 @@ pub async fn no_secret_in_trace_logs_pages_or_debug(serve: Serve) {
             }
         }
     }
+}
+
+crate::suite! {$
+    /// The leak suite, in a test binary of its own: it captures every log line of its
+    /// process.
+    leaks_suite(Serve):
+        no_secret_in_trace_logs_pages_or_debug,
 }

@@ -12,6 +12,42 @@
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// A scenario that no suite lists is dead code: refused, not silently never run.
+#![deny(dead_code)]
+
+/// Declares a suite. `suite! {$ NAME(ServeType): scenario, ... }` makes
+///
+/// - the macro `NAME!(serve)` that a test file calls (one `#[tokio::test]` per
+///   scenario, each serving the app with `serve`), and
+/// - the module `NAME` of public entry points that those tests call.
+///
+/// The scenarios themselves are `pub(crate)`: one that no suite lists is never used,
+/// and the build says so (`dead_code`, an error under CI's `-D warnings`), so a
+/// scenario cannot be left out of its suite and silently never run. The leading `$`
+/// is how the inner macro gets its own `$` (a `macro_rules!` cannot write one).
+macro_rules! suite {
+    ($d:tt $(#[$doc:meta])* $suite:ident($serve_ty:ty): $($name:ident),* $(,)?) => {
+        $(#[$doc])*
+        #[macro_export]
+        macro_rules! $suite {
+            ($d serve:path) => {
+                $d crate::__scenarios!($d serve; $suite; $($name),*);
+            };
+        }
+
+        #[doc(hidden)]
+        pub mod $suite {
+            #[allow(unused_imports)]
+            use crate::*;
+            $(
+                pub async fn $name(serve: $serve_ty) {
+                    crate::$name(serve).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use suite;
 
 mod access;
 mod browser;
@@ -27,8 +63,8 @@ mod vendors;
 
 pub use access::*;
 pub use browser::*;
-pub use cluster::*;
-pub use dev::*;
+pub(crate) use cluster::*;
+pub(crate) use dev::*;
 pub use fapi::*;
 pub use guard::*;
 pub use hardening::*;
@@ -246,7 +282,7 @@ fn page_code(body: &str) -> &str {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn login_lands_on_return_to_and_me_shows_the_user(serve: Serve) {
+pub(crate) async fn login_lands_on_return_to_and_me_shows_the_user(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
@@ -284,7 +320,7 @@ pub async fn login_lands_on_return_to_and_me_shows_the_user(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn session_cookie_is_http_only_lax_and_new_at_login(serve: Serve) {
+pub(crate) async fn session_cookie_is_http_only_lax_and_new_at_login(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     // Visit a page first: an anonymous session id must not survive login.
@@ -377,7 +413,7 @@ async fn me_as(app: &TestApp, id: &str) -> StatusCode {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_session_fixation_login_never_keeps_an_earlier_id(serve: Serve) {
+pub(crate) async fn rp_session_fixation_login_never_keeps_an_earlier_id(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let jar = Arc::new(Jar::default());
     let client = browser_with(Arc::clone(&jar));
@@ -403,7 +439,7 @@ pub async fn rp_session_fixation_login_never_keeps_an_earlier_id(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn signup_sends_prompt_create_and_parameters_pass_through(serve: Serve) {
+pub(crate) async fn signup_sends_prompt_create_and_parameters_pass_through(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let r = client
@@ -450,7 +486,7 @@ pub async fn signup_sends_prompt_create_and_parameters_pass_through(serve: Serve
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn access_denied_shows_friendly_page_and_no_session(serve: Serve) {
+pub(crate) async fn access_denied_shows_friendly_page_and_no_session(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let (last, hops) = sign_in(&client, &app, "?login_hint=deny").await;
@@ -469,7 +505,7 @@ pub async fn access_denied_shows_friendly_page_and_no_session(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_callback_without_pending_login_refused(serve: Serve) {
+pub(crate) async fn rp_callback_without_pending_login_refused(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let r = client
@@ -491,7 +527,7 @@ pub async fn rp_callback_without_pending_login_refused(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
+pub(crate) async fn concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
     // Access tokens live 5 s; refresh when under 4 s remain.
     let app = start(serve, 5, Duration::from_secs(4)).await;
     let client = browser();
@@ -523,7 +559,7 @@ pub async fn concurrent_requests_after_expiry_share_one_refresh(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn refused_refresh_ends_the_session(serve: Serve) {
+pub(crate) async fn refused_refresh_ends_the_session(serve: Serve) {
     // Access tokens live 4 s, refresh tokens 3 s: the first refresh gets invalid_grant.
     let app = start_with(
         serve,
@@ -600,7 +636,7 @@ fn challenge(r: &reqwest::Response) -> String {
 /// credentials, the app's client authentication, a resource indicator) from the real
 /// provider, cached, used through `AppTokens::send` on an API that checks it; and the
 /// provider's UserInfo claims for a signed-in user, whose `sub` is the session's.
-pub async fn server_to_server_app_tokens_and_userinfo(serve: Serve) {
+pub(crate) async fn server_to_server_app_tokens_and_userinfo(serve: Serve) {
     let app = start_with(
         serve,
         json!({ "access_token_ttl": 300, "api_resources": { API: "api:read" } }),
@@ -647,7 +683,7 @@ pub async fn server_to_server_app_tokens_and_userinfo(serve: Serve) {
 /// An acceptance scenario (see the crate docs): bearer access tokens issued by the
 /// provider (client_credentials, JWT per RFC 9068) are accepted by the API route, and
 /// every way of getting one wrong gets the RFC 6750 answer.
-pub async fn api_bearer_tokens_from_the_provider_are_validated(serve: Serve) {
+pub(crate) async fn api_bearer_tokens_from_the_provider_are_validated(serve: Serve) {
     let app = start_with(
         serve,
         json!({ "access_token_ttl": 300,
@@ -746,7 +782,7 @@ async fn futures_join(client: &Client, base: &str, n: usize) -> Vec<StatusCode> 
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_initiated_logout_clears_session_and_redirects_to_provider(serve: Serve) {
+pub(crate) async fn rp_initiated_logout_clears_session_and_redirects_to_provider(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
@@ -776,7 +812,7 @@ pub async fn rp_initiated_logout_clears_session_and_redirects_to_provider(serve:
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn backchannel_logout_sent_by_the_provider_ends_the_session(serve: Serve) {
+pub(crate) async fn backchannel_logout_sent_by_the_provider_ends_the_session(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
@@ -790,7 +826,7 @@ pub async fn backchannel_logout_sent_by_the_provider_ends_the_session(serve: Ser
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_backchannel_logout_bad_tokens_refused(serve: Serve) {
+pub(crate) async fn rp_backchannel_logout_bad_tokens_refused(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
@@ -881,7 +917,7 @@ fn replace_param(url: &Url, name: &str, value: &str) -> Url {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_iss_mismatch_in_authorization_response(serve: Serve) {
+pub(crate) async fn rp_iss_mismatch_in_authorization_response(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
@@ -893,7 +929,7 @@ pub async fn rp_iss_mismatch_in_authorization_response(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_iss_missing_when_advertised(serve: Serve) {
+pub(crate) async fn rp_iss_missing_when_advertised(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
@@ -911,7 +947,7 @@ pub async fn rp_iss_missing_when_advertised(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_state_tampered(serve: Serve) {
+pub(crate) async fn rp_state_tampered(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
@@ -945,7 +981,7 @@ pub async fn rp_state_tampered(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_callback_replay_refused(serve: Serve) {
+pub(crate) async fn rp_callback_replay_refused(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let cb = callback_url(&client, &app, "").await;
@@ -969,7 +1005,7 @@ pub async fn rp_callback_replay_refused(serve: Serve) {
 }
 
 /// An acceptance scenario (see the crate docs).
-pub async fn rp_return_to_open_redirect_is_dropped(serve: Serve) {
+pub(crate) async fn rp_return_to_open_redirect_is_dropped(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     let (last, hops) = sign_in(&client, &app, "?return_to=%2F%2Fevil.example%2Fx").await;
@@ -977,141 +1013,58 @@ pub async fn rp_return_to_open_redirect_is_dropped(serve: Serve) {
     assert_eq!(hops.last().expect("hop"), &format!("{}/", app.base));
 }
 
-/// Expands to one `#[tokio::test]` per scenario, each serving the app with `$serve`.
-#[macro_export]
-macro_rules! acceptance_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve; login_lands_on_return_to_and_me_shows_the_user,
-            session_cookie_is_http_only_lax_and_new_at_login,
-            signup_sends_prompt_create_and_parameters_pass_through,
-            access_denied_shows_friendly_page_and_no_session,
-            rp_callback_without_pending_login_refused,
-            concurrent_requests_after_expiry_share_one_refresh,
-            refused_refresh_ends_the_session,
-            rp_initiated_logout_clears_session_and_redirects_to_provider,
-            backchannel_logout_sent_by_the_provider_ends_the_session,
-            rp_backchannel_logout_bad_tokens_refused,
-            rp_iss_mismatch_in_authorization_response,
-            rp_iss_missing_when_advertised,
-            rp_state_tampered,
-            rp_callback_replay_refused,
-            rp_return_to_open_redirect_is_dropped,
-            rp_session_fixation_login_never_keeps_an_earlier_id,
-            api_bearer_tokens_from_the_provider_are_validated,
-            server_to_server_app_tokens_and_userinfo,
-            dev_provider_sign_in_page_return_to_and_sign_out,
-            dev_provider_signup_page_shows_the_parameters_sent,
-            dev_provider_cancel_gives_the_friendly_page_and_no_session,
-            dev_provider_concurrent_requests_after_expiry_share_one_refresh,
-            dev_provider_backchannel_logout_ends_the_session,
-            dev_provider_access_tokens_are_accepted_as_bearer_tokens,
-            cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
-            cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
-            cluster_forged_logout_marker_in_redis_has_no_effect,
-            cluster_logout_and_refresh_reach_every_instance_within_100_ms,
-            redis_tls_shared_sessions_refresh_and_logout,
-            redis_cluster_shared_sessions_refresh_and_logout,
-            redis_sentinel_shared_sessions_refresh_and_logout,
-            redis_tls_with_another_ca_is_refused,
-            cluster_refresh_is_single_flight_across_instances,
-            cluster_sessions_survive_restarting_every_instance,
-            cluster_redis_down_answers_503_then_recovers,
-            cluster_idle_session_ends_on_every_instance,
-            cluster_redis_stalled_is_bounded_by_the_timeout,
-            cluster_redis_holds_no_token_claim_or_session_id_in_clear);
-    };
+crate::suite! {$
+    /// Expands to one `#[tokio::test]` per scenario, each serving the app with `$serve`.
+    acceptance_suite(Serve):
+        login_lands_on_return_to_and_me_shows_the_user,
+        session_cookie_is_http_only_lax_and_new_at_login,
+        signup_sends_prompt_create_and_parameters_pass_through,
+        access_denied_shows_friendly_page_and_no_session,
+        rp_callback_without_pending_login_refused,
+        concurrent_requests_after_expiry_share_one_refresh,
+        refused_refresh_ends_the_session,
+        rp_initiated_logout_clears_session_and_redirects_to_provider,
+        backchannel_logout_sent_by_the_provider_ends_the_session,
+        rp_backchannel_logout_bad_tokens_refused,
+        rp_iss_mismatch_in_authorization_response,
+        rp_iss_missing_when_advertised,
+        rp_state_tampered,
+        rp_callback_replay_refused,
+        rp_return_to_open_redirect_is_dropped,
+        rp_session_fixation_login_never_keeps_an_earlier_id,
+        api_bearer_tokens_from_the_provider_are_validated,
+        server_to_server_app_tokens_and_userinfo,
+        dev_provider_sign_in_page_return_to_and_sign_out,
+        dev_provider_signup_page_shows_the_parameters_sent,
+        dev_provider_cancel_gives_the_friendly_page_and_no_session,
+        dev_provider_concurrent_requests_after_expiry_share_one_refresh,
+        dev_provider_backchannel_logout_ends_the_session,
+        dev_provider_access_tokens_are_accepted_as_bearer_tokens,
+        cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
+        cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
+        cluster_forged_logout_marker_in_redis_has_no_effect,
+        cluster_logout_and_refresh_reach_every_instance_within_100_ms,
+        redis_tls_shared_sessions_refresh_and_logout,
+        redis_cluster_shared_sessions_refresh_and_logout,
+        redis_sentinel_shared_sessions_refresh_and_logout,
+        redis_tls_with_another_ca_is_refused,
+        cluster_refresh_is_single_flight_across_instances,
+        cluster_sessions_survive_restarting_every_instance,
+        cluster_redis_down_answers_503_then_recovers,
+        cluster_idle_session_ends_on_every_instance,
+        cluster_redis_stalled_is_bounded_by_the_timeout,
+        cluster_redis_holds_no_token_claim_or_session_id_in_clear,
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __scenarios {
-    ($serve:path; $($name:ident),* $(,)?) => {
+    ($serve:path; $suite:ident; $($name:ident),* $(,)?) => {
         $(
             #[::tokio::test]
             async fn $name() {
-                $crate::$name($serve).await
+                $crate::$suite::$name($serve).await
             }
         )*
     };
-}
-
-/// A scenario left off its suite's list would compile and never run: this test reads
-/// the suite sources and fails for any `pub async fn …(serve: Serve)` that no suite
-/// macro names.
-#[cfg(test)]
-mod every_scenario_runs {
-    const SOURCES: &[(&str, &str)] = &[
-        ("access.rs", include_str!("access.rs")),
-        ("browser.rs", include_str!("browser.rs")),
-        ("cluster.rs", include_str!("cluster.rs")),
-        ("dev.rs", include_str!("dev.rs")),
-        ("fapi.rs", include_str!("fapi.rs")),
-        ("guard.rs", include_str!("guard.rs")),
-        ("hardening.rs", include_str!("hardening.rs")),
-        ("hostile.rs", include_str!("hostile.rs")),
-        ("leaks.rs", include_str!("leaks.rs")),
-        ("lib.rs", include_str!("lib.rs")),
-        ("providers.rs", include_str!("providers.rs")),
-        ("vendors.rs", include_str!("vendors.rs")),
-    ];
-
-    /// Test files of the examples that run a scenario in a binary of its own (the leak
-    /// test captures every log line of its process).
-    const OWN_BINARIES: &[&str] = &[
-        include_str!("../../../examples/axum/tests/leaks.rs"),
-        include_str!("../../../examples/actix/tests/leaks.rs"),
-        include_str!("../../../examples/axum/tests/browser.rs"),
-        include_str!("../../../examples/actix/tests/browser.rs"),
-    ];
-
-    /// The identifiers listed in every `$crate::__scenarios!(...)` call, and those the
-    /// examples call themselves.
-    fn listed() -> Vec<String> {
-        let mut names = Vec::new();
-        for source in OWN_BINARIES {
-            for call in source.split("acceptance::").skip(1) {
-                if let Some((name, _)) = call.split_once('(') {
-                    names.push(name.to_owned());
-                }
-            }
-        }
-        for (_, source) in SOURCES {
-            for call in source.split("$crate::__scenarios!(").skip(1) {
-                let list = &call[..call.find(");").expect("a closed list")];
-                let list = list.split_once(';').map_or(list, |(_, l)| l);
-                names.extend(
-                    list.split(',')
-                        .map(str::trim)
-                        .filter(|n| !n.is_empty())
-                        .map(str::to_owned),
-                );
-            }
-        }
-        names
-    }
-
-    #[test]
-    fn every_scenario_is_in_a_suite() {
-        let listed = listed();
-        let mut missing = Vec::new();
-        let mut count = 0;
-        for (file, source) in SOURCES {
-            for line in source.lines() {
-                let Some(rest) = line.strip_prefix("pub async fn ") else {
-                    continue;
-                };
-                let Some((name, args)) = rest.split_once('(') else {
-                    continue;
-                };
-                if args.starts_with("serve: Serve") {
-                    count += 1;
-                    if !listed.iter().any(|l| l == name) {
-                        missing.push(format!("{file}: {name}"));
-                    }
-                }
-            }
-        }
-        assert!(count > 100, "the scan found {count} scenarios");
-        assert!(missing.is_empty(), "scenarios in no suite: {missing:?}");
-    }
 }

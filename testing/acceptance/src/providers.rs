@@ -134,7 +134,7 @@ async fn status_and_body(r: reqwest::Response) -> (StatusCode, String) {
 /// `GET /auth/login` with several providers: a chooser page, one link per provider to
 /// its own login route, keeping `return_to`; each provider has its own routes, and the
 /// single-provider routes are gone.
-pub async fn providers_chooser_links_each_provider_keeping_return_to(serve: Serve) {
+pub(crate) async fn providers_chooser_links_each_provider_keeping_return_to(serve: Serve) {
     let app = two_providers(serve).await;
     let r = reqwest::get(format!("{}/auth/login?return_to=/reports", app.base))
         .await
@@ -172,7 +172,7 @@ pub async fn providers_chooser_links_each_provider_keeping_return_to(serve: Serv
 
 /// Signing in at each provider: `/me` names the provider and its issuer; logout goes
 /// to the end-session endpoint of the provider that signed the session in.
-pub async fn providers_sign_in_at_each_and_log_out_at_the_right_one(serve: Serve) {
+pub(crate) async fn providers_sign_in_at_each_and_log_out_at_the_right_one(serve: Serve) {
     let app = two_providers(serve).await;
     for (id, provider) in [("a", &app.a), ("b", &app.b)] {
         let browser = DevProvider::browser();
@@ -199,7 +199,7 @@ pub async fn providers_sign_in_at_each_and_log_out_at_the_right_one(serve: Serve
 /// Mix-up: provider A's authorization response delivered to provider B's callback
 /// path. The sealed pending login says A; the callback of B refuses and no token
 /// request reaches either provider.
-pub async fn mixup_callback_at_another_providers_path_is_refused(serve: Serve) {
+pub(crate) async fn mixup_callback_at_another_providers_path_is_refused(serve: Serve) {
     let app = two_providers(serve).await;
     let browser = DevProvider::browser();
     let response = authorization_response(&app, &browser, "a").await;
@@ -221,7 +221,7 @@ pub async fn mixup_callback_at_another_providers_path_is_refused(serve: Serve) {
 }
 
 /// Mix-up: an authorization response at A's callback whose `iss` (RFC 9207) names B.
-pub async fn mixup_iss_parameter_naming_another_issuer_is_refused(serve: Serve) {
+pub(crate) async fn mixup_iss_parameter_naming_another_issuer_is_refused(serve: Serve) {
     let app = two_providers(serve).await;
     let browser = DevProvider::browser();
     let response = authorization_response(&app, &browser, "a").await;
@@ -247,7 +247,7 @@ pub async fn mixup_iss_parameter_naming_another_issuer_is_refused(serve: Serve) 
 
 /// Mix-up: A's token endpoint answers with an ID token whose `iss` is B's (signed by
 /// A): judged by A's rules, it is refused.
-pub async fn mixup_id_token_from_a_naming_bs_issuer_is_refused(serve: Serve) {
+pub(crate) async fn mixup_id_token_from_a_naming_bs_issuer_is_refused(serve: Serve) {
     let app = two_providers(serve).await;
     app.a
         .misbehave(Misbehaviour::default().id_token_claim("iss", json!(app.b.issuer())));
@@ -290,7 +290,7 @@ fn logout_claims(iss: &str, sub: &str) -> Value {
 
 /// Mix-up at the back channel: at A's path, a logout token signed by B (naming A's
 /// issuer, or B's own) is refused, and the A-session survives.
-pub async fn mixup_logout_token_of_another_provider_is_refused(serve: Serve) {
+pub(crate) async fn mixup_logout_token_of_another_provider_is_refused(serve: Serve) {
     let app = two_providers(serve).await;
     let browser = DevProvider::browser();
     sign_in_at(&app, &browser, "a", "alice").await;
@@ -329,7 +329,7 @@ pub async fn mixup_logout_token_of_another_provider_is_refused(serve: Serve) {
 
 /// A user is (iss, sub): alice at A and alice at B are two users. B's back-channel
 /// logout of alice, by `sub` alone or by her B-session's `sid`, ends only B-sessions.
-pub async fn backchannel_logout_at_one_provider_ends_only_its_session(serve: Serve) {
+pub(crate) async fn backchannel_logout_at_one_provider_ends_only_its_session(serve: Serve) {
     let app = two_providers(serve).await;
     let (at_a, at_b) = (DevProvider::browser(), DevProvider::browser());
     sign_in_at(&app, &at_a, "a", "alice").await;
@@ -390,7 +390,7 @@ async fn api_with(app: &TwoProviders, token: &str) -> (StatusCode, Value) {
 /// Bearer tokens from each provider are accepted, each checked with its own issuer's
 /// keys; a token naming A but signed with B's key, and a token of an issuer that is
 /// not configured, are refused.
-pub async fn bearer_tokens_are_checked_with_their_own_providers_keys(serve: Serve) {
+pub(crate) async fn bearer_tokens_are_checked_with_their_own_providers_keys(serve: Serve) {
     let app = two_providers(serve).await;
     for (id, provider) in [("a", &app.a), ("b", &app.b)] {
         let (status, body) = api_with(&app, &provider.access_token("alice", &[API_SCOPE])).await;
@@ -435,7 +435,7 @@ pub async fn bearer_tokens_are_checked_with_their_own_providers_keys(serve: Serv
 /// A provider that is down at start does not stop the app: its routes answer 503
 /// while the other works, and once it is up (found again by the background retry)
 /// its sign-in works.
-pub async fn provider_down_at_start_answers_503_until_it_is_discovered(serve: Serve) {
+pub(crate) async fn provider_down_at_start_answers_503_until_it_is_discovered(serve: Serve) {
     init();
     let (listener, base) = bind();
     let a = dev(&base, "a").await;
@@ -503,7 +503,9 @@ pub async fn provider_down_at_start_answers_503_until_it_is_discovered(serve: Se
 /// from the environment as a deployment would be (`OIDC_PROVIDERS=corp,dev` and
 /// `OIDC_CORP_*`, `OIDC_DEV_*`): the chooser lists both, each signs in with its own
 /// issuer, and logout goes to the end-session endpoint of the session's provider.
-pub async fn providers_from_the_environment_real_oidc_provider_and_dev_provider(serve: Serve) {
+pub(crate) async fn providers_from_the_environment_real_oidc_provider_and_dev_provider(
+    serve: Serve,
+) {
     init();
     let (listener, base) = bind();
     let corp = provider_harness::TestProvider::start(json!({
@@ -580,20 +582,17 @@ pub async fn providers_from_the_environment_real_oidc_provider_and_dev_provider(
     assert_eq!(me["provider"], "dev");
 }
 
-/// The providers suite: every scenario of this module, on one framework.
-#[macro_export]
-macro_rules! providers_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve;
-            providers_chooser_links_each_provider_keeping_return_to,
-            providers_sign_in_at_each_and_log_out_at_the_right_one,
-            mixup_callback_at_another_providers_path_is_refused,
-            mixup_iss_parameter_naming_another_issuer_is_refused,
-            mixup_id_token_from_a_naming_bs_issuer_is_refused,
-            mixup_logout_token_of_another_provider_is_refused,
-            backchannel_logout_at_one_provider_ends_only_its_session,
-            bearer_tokens_are_checked_with_their_own_providers_keys,
-            provider_down_at_start_answers_503_until_it_is_discovered,
-            providers_from_the_environment_real_oidc_provider_and_dev_provider);
-    };
+crate::suite! {$
+    /// The providers suite: every scenario of this module, on one framework.
+    providers_suite(Serve):
+        providers_chooser_links_each_provider_keeping_return_to,
+        providers_sign_in_at_each_and_log_out_at_the_right_one,
+        mixup_callback_at_another_providers_path_is_refused,
+        mixup_iss_parameter_naming_another_issuer_is_refused,
+        mixup_id_token_from_a_naming_bs_issuer_is_refused,
+        mixup_logout_token_of_another_provider_is_refused,
+        backchannel_logout_at_one_provider_ends_only_its_session,
+        bearer_tokens_are_checked_with_their_own_providers_keys,
+        provider_down_at_start_answers_503_until_it_is_discovered,
+        providers_from_the_environment_real_oidc_provider_and_dev_provider,
 }

@@ -48,7 +48,7 @@ async fn error_reply(app: &DevApp, error: &str) -> (StatusCode, String) {
 const RETRY: &str = "href=\"/auth/login?return_to=%2Freports\"";
 
 /// `access_denied` (the user cancelled): 403, "try again", the retry keeps `return_to`.
-pub async fn callback_access_denied_gives_the_cancelled_page(serve: Serve) {
+pub(crate) async fn callback_access_denied_gives_the_cancelled_page(serve: Serve) {
     let app = hostile(serve).await;
     let (status, body) = error_reply(&app, "access_denied").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -58,7 +58,7 @@ pub async fn callback_access_denied_gives_the_cancelled_page(serve: Serve) {
 }
 
 /// `invalid_request`: a request problem, 400.
-pub async fn callback_invalid_request_gives_a_400_page(serve: Serve) {
+pub(crate) async fn callback_invalid_request_gives_a_400_page(serve: Serve) {
     let app = hostile(serve).await;
     let (status, body) = error_reply(&app, "invalid_request").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -67,7 +67,7 @@ pub async fn callback_invalid_request_gives_a_400_page(serve: Serve) {
 }
 
 /// `server_error`: the provider failed, 502, "try again in a moment".
-pub async fn callback_server_error_gives_a_502_page(serve: Serve) {
+pub(crate) async fn callback_server_error_gives_a_502_page(serve: Serve) {
     let app = hostile(serve).await;
     let (status, body) = error_reply(&app, "server_error").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -80,7 +80,7 @@ pub async fn callback_server_error_gives_a_502_page(serve: Serve) {
 }
 
 /// Any other error code: the generic page.
-pub async fn callback_other_error_gives_the_generic_page(serve: Serve) {
+pub(crate) async fn callback_other_error_gives_the_generic_page(serve: Serve) {
     let app = hostile(serve).await;
     let (status, body) = error_reply(&app, "interaction_required").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -89,7 +89,7 @@ pub async fn callback_other_error_gives_the_generic_page(serve: Serve) {
 
 /// An `error=` reply without `state` (a provider that failed before it had one) still
 /// gets its error page, not "invalid callback".
-pub async fn callback_error_without_state_still_gets_its_page(serve: Serve) {
+pub(crate) async fn callback_error_without_state_still_gets_its_page(serve: Serve) {
     let app = hostile(serve).await;
     let r = DevProvider::browser()
         .get(format!(
@@ -106,7 +106,7 @@ pub async fn callback_error_without_state_still_gets_its_page(serve: Serve) {
 /// Auth0's organization invitation link (`/auth/login?invitation=…&organization=…`)
 /// passes both through under Auth0's names, and the sign-in completes when the token
 /// names that organization.
-pub async fn auth0_invitation_link_passes_through(serve: Serve) {
+pub(crate) async fn auth0_invitation_link_passes_through(serve: Serve) {
     let app = hostile_with(serve, DevProvider::builder(), |b| {
         b.with_provider_kind(auth_core::ProviderKind::Auth0)
     })
@@ -149,7 +149,7 @@ fn workos_user_management(b: auth_core::AuthConfigBuilder) -> auth_core::AuthCon
 /// `/user_management/authenticate` with the API key, `/me` from the validated access
 /// token and the `user` object, a refresh through the same endpoint, and sign-out
 /// through `/user_management/sessions/logout` with the access token's `sid`.
-pub async fn workos_user_management_sign_in_refresh_and_sign_out(serve: Serve) {
+pub(crate) async fn workos_user_management_sign_in_refresh_and_sign_out(serve: Serve) {
     let app = hostile_with(
         serve,
         DevProvider::builder().access_token_ttl(std::time::Duration::from_secs(60)),
@@ -233,7 +233,7 @@ pub async fn workos_user_management_sign_in_refresh_and_sign_out(serve: Serve) {
 /// `organization_id` get a 400 page and no redirect; `provider_scopes` set by the app
 /// go out once per scope, as WorkOS's Node SDK sends the array, and the provider
 /// takes them.
-pub async fn workos_user_management_options_checked_before_the_redirect(serve: Serve) {
+pub(crate) async fn workos_user_management_options_checked_before_the_redirect(serve: Serve) {
     fn scoped(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
         workos_user_management(b).with_default_login_options(
             auth_core::LoginOptions::default().with_provider_scopes(["repo", "read:user"]),
@@ -285,7 +285,7 @@ pub async fn workos_user_management_options_checked_before_the_redirect(serve: S
 /// page moves the session to another of the user's organizations and back to
 /// `return_to`; one the user is not in is refused (403) and the session stays as it
 /// was; a cross-site post is refused (403), and without a session it is 401.
-pub async fn workos_user_management_switches_organization(serve: Serve) {
+pub(crate) async fn workos_user_management_switches_organization(serve: Serve) {
     fn plain(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
         b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
     }
@@ -296,7 +296,7 @@ pub async fn workos_user_management_switches_organization(serve: Serve) {
 /// The organization switch with Redis sessions: the switch is the refresh token's one
 /// use under its lock in Redis, the switched session is stored (and announced to the
 /// fast path of every instance), and it behaves as with memory sessions.
-pub async fn workos_user_management_switches_organization_with_redis_sessions(serve: Serve) {
+pub(crate) async fn workos_user_management_switches_organization_with_redis_sessions(serve: Serve) {
     let redis = provider_harness::RedisServer::start();
     let url = redis.url();
     let app = crate::dev::start_dev_with(
@@ -405,7 +405,7 @@ async fn scalekit_app(serve: Serve, provider: auth_testkit::DevProviderBuilder) 
 /// Scalekit's web-app guide sends the client secret in the form body: with a
 /// discovery document that lists no client authentication methods, the Scalekit
 /// preset uses `client_secret_post` (the generic default is `client_secret_basic`).
-pub async fn scalekit_sends_the_client_secret_in_the_form_body(serve: Serve) {
+pub(crate) async fn scalekit_sends_the_client_secret_in_the_form_body(serve: Serve) {
     let provider = DevProvider::builder().advertise_client_authentication_methods(false);
     let app = scalekit_app(serve, provider).await;
     let browser = DevProvider::browser();
@@ -423,7 +423,7 @@ pub async fn scalekit_sends_the_client_secret_in_the_form_body(serve: Serve) {
 
 /// Scalekit's guide validates access tokens with `aud` including the client id: the
 /// preset refuses a sign-in whose access token is for another audience.
-pub async fn rp_scalekit_access_token_for_another_audience_refused(serve: Serve) {
+pub(crate) async fn rp_scalekit_access_token_for_another_audience_refused(serve: Serve) {
     let app = scalekit_app(
         serve,
         DevProvider::builder().api_audience("https://other.example"),
@@ -439,7 +439,7 @@ pub async fn rp_scalekit_access_token_for_another_audience_refused(serve: Serve)
 
 /// Scalekit's guide validates `exp` and `iat`: the preset refuses an access token
 /// without `iat`, and signs in once the provider sends it again.
-pub async fn rp_scalekit_access_token_without_iat_refused(serve: Serve) {
+pub(crate) async fn rp_scalekit_access_token_without_iat_refused(serve: Serve) {
     let app = scalekit_app(serve, DevProvider::builder()).await;
     crate::hostile::refused(
         &app,
@@ -455,23 +455,20 @@ pub async fn rp_scalekit_access_token_without_iat_refused(serve: Serve) {
     );
 }
 
-/// The scenarios of the vendors suite, run against `$serve`.
-#[macro_export]
-macro_rules! vendors_suite {
-    ($serve:path) => {
-        $crate::__scenarios!($serve;
-            callback_access_denied_gives_the_cancelled_page,
-            callback_invalid_request_gives_a_400_page,
-            callback_server_error_gives_a_502_page,
-            callback_other_error_gives_the_generic_page,
-            callback_error_without_state_still_gets_its_page,
-            auth0_invitation_link_passes_through,
-            workos_user_management_sign_in_refresh_and_sign_out,
-            workos_user_management_options_checked_before_the_redirect,
-            workos_user_management_switches_organization,
-            workos_user_management_switches_organization_with_redis_sessions,
-            scalekit_sends_the_client_secret_in_the_form_body,
-            rp_scalekit_access_token_for_another_audience_refused,
-            rp_scalekit_access_token_without_iat_refused);
-    };
+crate::suite! {$
+    /// The scenarios of the vendors suite, run against `$serve`.
+    vendors_suite(Serve):
+        callback_access_denied_gives_the_cancelled_page,
+        callback_invalid_request_gives_a_400_page,
+        callback_server_error_gives_a_502_page,
+        callback_other_error_gives_the_generic_page,
+        callback_error_without_state_still_gets_its_page,
+        auth0_invitation_link_passes_through,
+        workos_user_management_sign_in_refresh_and_sign_out,
+        workos_user_management_options_checked_before_the_redirect,
+        workos_user_management_switches_organization,
+        workos_user_management_switches_organization_with_redis_sessions,
+        scalekit_sends_the_client_secret_in_the_form_body,
+        rp_scalekit_access_token_for_another_audience_refused,
+        rp_scalekit_access_token_without_iat_refused,
 }
