@@ -423,7 +423,7 @@ async fn resolve_user(req: &mut impl RequestHead, what: &str) -> Result<UserOutc
             req.insert_extension(SignedIn(Arc::clone(&user)));
             Ok((auth, Ok(user)))
         }
-        other => Ok((auth, Err(other))),
+        other @ (Authenticated::Anonymous | Authenticated::Unavailable) => Ok((auth, Err(other))),
     }
 }
 

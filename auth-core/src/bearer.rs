@@ -252,7 +252,10 @@ impl BearerError {
             Self::Invalid(e) => describe(e).to_owned(),
             Self::Unavailable(_) => "the token cannot be checked now; try again".to_owned(),
             Self::NotConfigured => "bearer tokens are not enabled".to_owned(),
-            other => other.to_string(),
+            other @ (Self::Missing
+            | Self::Malformed
+            | Self::InsufficientScope(_)
+            | Self::InvalidProof(_)) => other.to_string(),
         };
         let body = serde_json::json!({
             "error": code.unwrap_or("unauthorized"),
@@ -291,7 +294,14 @@ fn describe(e: &TokenError) -> &'static str {
         TokenError::InvalidIssuedAt | TokenError::NotYetValid => "the token is not valid now",
         TokenError::UnexpectedType => "the token is not an access token",
         TokenError::SenderConstrained => "the token is bound to a key and is not a bearer token",
-        _ => "the token is not valid",
+        TokenError::KeyBindingMismatch => "the token is bound to another key than the proof's",
+        // Rules of ID and logout tokens: no access token breaks them, but a new rule
+        // must be placed here by hand (no wildcard).
+        TokenError::NonceMismatch
+        | TokenError::MissingLogoutEvent
+        | TokenError::NonceInLogoutToken
+        | TokenError::MissingSidAndSub
+        | TokenError::IdentityChanged => "the token is not valid",
     }
 }
 

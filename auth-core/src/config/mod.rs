@@ -93,7 +93,14 @@ impl ClientAuthMethod {
         if supported.is_empty() {
             return match kind {
                 crate::ProviderKind::Scalekit => Self::ClientSecretPost,
-                _ => Self::ClientSecretBasic,
+                crate::ProviderKind::Generic
+                | crate::ProviderKind::WorkosAuthkit
+                | crate::ProviderKind::WorkosUserManagement
+                | crate::ProviderKind::Auth0
+                | crate::ProviderKind::Keycloak
+                | crate::ProviderKind::EntraId
+                | crate::ProviderKind::Google
+                | crate::ProviderKind::Okta => Self::ClientSecretBasic,
             };
         }
         if listed("client_secret_basic") {

@@ -146,7 +146,12 @@ impl Auth {
             .await
             .map_err(|e| match map_token_error(e) {
                 TokenExchangeError::Refused { error, .. } => RefreshError::Refused(error),
-                other => RefreshError::Unavailable(Outage::TokenEndpoint(other)),
+                other @ (TokenExchangeError::Unreachable(_)
+                | TokenExchangeError::Status(_)
+                | TokenExchangeError::NotDiscovered
+                | TokenExchangeError::InvalidResponse(_)) => {
+                    RefreshError::Unavailable(Outage::TokenEndpoint(other))
+                }
             })?;
         // A token of another type is unusable, and the provider has already spent the
         // old refresh token: like other invalid refreshed tokens, the session is over.

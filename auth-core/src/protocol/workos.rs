@@ -352,7 +352,13 @@ impl Auth {
             TokenExchangeError::Refused { error, .. } if error == "invalid_grant" => {
                 RefreshError::Refused(error)
             }
-            other => RefreshError::Unavailable(crate::Outage::TokenEndpoint(other)),
+            other @ (TokenExchangeError::Refused { .. }
+            | TokenExchangeError::Unreachable(_)
+            | TokenExchangeError::Status(_)
+            | TokenExchangeError::NotDiscovered
+            | TokenExchangeError::InvalidResponse(_)) => {
+                RefreshError::Unavailable(crate::Outage::TokenEndpoint(other))
+            }
         })?;
         let (access_claims, claims) = identity(discovered, &answer)
             .await
@@ -441,7 +447,9 @@ impl Auth {
             .await
             .map_err(|e| match e {
                 RefreshError::Unavailable(why) => SwitchOrganizationError::Unavailable(why),
-                other => SwitchOrganizationError::Refused(other.to_string()),
+                other @ (RefreshError::Refused(_) | RefreshError::InvalidTokens(_)) => {
+                    SwitchOrganizationError::Refused(other.to_string())
+                }
             })?;
         let switched = crate::flow::refresh::apply(session, refreshed);
         if switched.access.organization.as_deref() != Some(organization_id) {
