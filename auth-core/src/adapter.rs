@@ -318,15 +318,19 @@ impl Requirement {
         Self::Acr(values.into_iter().map(Into::into).collect())
     }
 
-    /// Whether `user` meets it, at `now` (seconds since the epoch).
-    pub fn is_met_by(&self, user: &AuthSession, now: i64) -> bool {
+    /// Whether `user` meets it, at `now`.
+    pub fn is_met_by(&self, user: &AuthSession, now: std::time::SystemTime) -> bool {
         match self {
             Self::Role(role) => user.has_role(role),
             Self::Permission(permission) => user.has_permission(permission),
             Self::Organization(org) => user.organization() == Some(org.as_str()),
             Self::SignedInWithin(max_age) => {
-                let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-                now.saturating_sub(user.auth_time()) <= max_age
+                // In whole seconds, as tokens carry times; a sign-in dated after
+                // `now` (clock skew) counts as just now.
+                match now.duration_since(user.auth_time()) {
+                    Ok(age) => age.as_secs() <= max_age.as_secs(),
+                    Err(_) => true,
+                }
             }
             Self::Acr(values) => user
                 .acr()

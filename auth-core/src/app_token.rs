@@ -127,7 +127,7 @@ impl AppTokens {
     pub async fn access_token(&self) -> Result<AccessToken, AppTokenError> {
         let inner = &self.0;
         let mut cached = inner.cached.lock().await;
-        let now = inner.auth.config().clock.now();
+        let now = inner.auth.config().clock.now_secs();
         if let Some(c) = cached.as_ref().filter(|c| now < c.renew_at) {
             return Ok(c.token.clone());
         }
@@ -279,7 +279,7 @@ impl Auth {
     /// # }
     /// ```
     pub fn authorize<B>(&self, user: &AuthSession, request: &mut http::Request<B>) {
-        user.authorize_at(request, self.0.config.clock.now());
+        user.authorize_at(request, self.0.config.clock.now_secs());
     }
 
     /// The provider's UserInfo claims for a signed-in user, fetched with the session's
@@ -321,7 +321,7 @@ impl Auth {
             let scheme = match dpop {
                 None => "Bearer",
                 Some(key) => {
-                    let now = inner.config.clock.now();
+                    let now = inner.config.clock.now_secs();
                     let proof = key.proof("GET", endpoint.as_str(), nonce, Some(token), now);
                     headers.insert(
                         "dpop",
@@ -461,7 +461,7 @@ mod tests {
         let config = AuthConfig::builder(&s.base, "app", "http://127.0.0.1:3000")
             .with_client_secret("secret")
             .with_endpoints(endpoints)
-            .with_clock(Clock::from_fn(move || now.load(Ordering::SeqCst)))
+            .with_clock(Clock::from_secs(move || now.load(Ordering::SeqCst)))
             .build()
             .expect("config");
         Auth::discover(config).await.expect("auth")

@@ -488,7 +488,7 @@ impl Auth {
             None => url,
             Some(endpoint) => self.push(provider, discovered, endpoint, &url).await?,
         };
-        let now = inner.config.clock.now();
+        let now = inner.config.clock.now_secs();
         let return_to =
             return_to.and_then(|r| crate::return_to::sanitize_return_to(&inner.config.app_url, r));
         let mut set_cookies = inner.pending.prune(request_cookies, now);

@@ -152,9 +152,9 @@ impl BearerAuth {
         ))
     }
 
-    /// When the token expires (seconds since the epoch).
-    pub fn expires_at(&self) -> i64 {
-        self.expires_at
+    /// When the token expires.
+    pub fn expires_at(&self) -> std::time::SystemTime {
+        crate::session::at_epoch_secs(self.expires_at)
     }
 
     /// The token itself (to call further APIs on the user's behalf).
@@ -504,7 +504,7 @@ impl Bearers {
             method,
             url,
             access_token: token,
-            now: self.clock.now(),
+            now: self.clock.now_secs(),
             leeway: self.leeway,
         };
         let proven = crate::dpop::verify_proof(proof, &target, &self.proofs)
@@ -554,7 +554,7 @@ impl Bearers {
         bound: bool,
     ) -> Result<Arc<BearerAuth>, BearerError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = self.clock.now();
+        let now = self.clock.now_secs();
         if let Some(hit) = self.cache.get(&key, now) {
             return Ok(hit);
         }
@@ -634,7 +634,7 @@ mod tests {
                 url("/token"),
                 url("/jwks"),
             ))
-            .with_clock(Clock::from_fn(move || now.load(Ordering::SeqCst)));
+            .with_clock(Clock::from_secs(move || now.load(Ordering::SeqCst)));
         Auth::discover(tweak(config).build().expect("config"))
             .await
             .expect("auth")

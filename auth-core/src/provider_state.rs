@@ -78,7 +78,7 @@ impl Transport<'_> {
             &url,
             known.as_deref(),
             None,
-            clock.now(),
+            clock.now_secs(),
         );
         if let Ok(value) = http::HeaderValue::try_from(proof) {
             parts.headers.insert("dpop", value);
@@ -291,7 +291,7 @@ impl Discovered {
                 ),
                 (
                     "client_assertion",
-                    key.assertion(&self.client_id, audience, self.clock.now()),
+                    key.assertion(&self.client_id, audience, self.clock.now_secs()),
                 ),
             ],
         }

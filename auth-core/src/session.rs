@@ -1,5 +1,7 @@
 //! The signed-in session: what the adapters keep in their framework's session store.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use serde::{Deserialize, Serialize};
 
 use crate::secret::{AccessToken, IdToken, RefreshToken};
@@ -101,19 +103,24 @@ impl AuthSession {
         self.refresh_token.is_some()
     }
 
-    /// When the access token expires (seconds since the epoch), if the provider said.
-    pub fn expires_at(&self) -> Option<i64> {
-        self.expires_at
+    /// When the access token expires, if the provider said.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at.map(at_epoch_secs)
     }
 
-    /// When the user signed in (seconds since the epoch).
-    pub fn authenticated_at(&self) -> i64 {
-        self.authenticated_at
+    /// When the user signed in (the app's clock).
+    pub fn authenticated_at(&self) -> SystemTime {
+        at_epoch_secs(self.authenticated_at)
     }
 
     /// When the session was last used, as recorded (at most a tenth of the idle
-    /// timeout ago), seconds since the epoch.
-    pub fn last_seen(&self) -> i64 {
+    /// timeout ago).
+    pub fn last_seen(&self) -> SystemTime {
+        at_epoch_secs(self.last_seen_secs())
+    }
+
+    /// [`AuthSession::last_seen`], in seconds since the epoch.
+    pub(crate) fn last_seen_secs(&self) -> i64 {
         self.last_seen.unwrap_or(self.authenticated_at)
     }
 
@@ -157,14 +164,37 @@ impl AuthSession {
     }
 
     /// When the user last authenticated at the provider: the ID token's `auth_time`
-    /// when it has one, else when this session began (seconds since the epoch).
-    pub fn auth_time(&self) -> i64 {
+    /// when it has one, else when this session began.
+    pub fn auth_time(&self) -> SystemTime {
+        at_epoch_secs(self.auth_time_secs())
+    }
+
+    /// [`AuthSession::auth_time`], in seconds since the epoch.
+    pub(crate) fn auth_time_secs(&self) -> i64 {
         self.access.auth_time.unwrap_or(self.authenticated_at)
     }
 
     /// How the user authenticated (the ID token's `acr`), if the provider said.
     pub fn acr(&self) -> Option<&str> {
         self.access.acr.as_deref()
+    }
+}
+
+/// Seconds since the Unix epoch (as tokens carry times) as a `SystemTime`.
+pub(crate) fn at_epoch_secs(secs: i64) -> SystemTime {
+    let magnitude = Duration::from_secs(secs.unsigned_abs());
+    if secs >= 0 {
+        UNIX_EPOCH.checked_add(magnitude).unwrap_or(UNIX_EPOCH)
+    } else {
+        UNIX_EPOCH.checked_sub(magnitude).unwrap_or(UNIX_EPOCH)
+    }
+}
+
+/// A `SystemTime` in whole seconds since the Unix epoch (negative before it).
+pub(crate) fn epoch_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
     }
 }
 
@@ -221,5 +251,49 @@ mod tests {
         assert!(!dbg.contains("SECRET"), "{dbg}");
         // Stored server side, the tokens do serialize (the store needs them).
         assert!(serde_json::to_string(&s).expect("json").contains("SECRET3"));
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::adapter::Requirement;
+
+    #[test]
+    fn public_times_are_system_times_of_the_stored_seconds() {
+        for secs in [0, 1, 1_800_000_000, -5] {
+            assert_eq!(epoch_secs(at_epoch_secs(secs)), secs);
+        }
+        let s = AuthSession {
+            authenticated_at: 1_800_000_000,
+            last_seen: Some(1_800_000_060),
+            expires_at: Some(1_800_000_300),
+            ..AuthSession::bare()
+        };
+        let t = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(s.authenticated_at(), t(1_800_000_000));
+        assert_eq!(s.last_seen(), t(1_800_000_060));
+        assert_eq!(s.expires_at(), Some(t(1_800_000_300)));
+        assert_eq!(s.auth_time(), t(1_800_000_000), "no auth_time: the sign-in");
+    }
+
+    /// `signed_in_within` counts whole seconds (as tokens carry times): a sign-in
+    /// exactly `max_age` ago meets it, one second more does not, and one dated in the
+    /// future (clock skew) counts as just now.
+    #[test]
+    fn signed_in_within_is_measured_in_whole_seconds() {
+        let s = AuthSession {
+            authenticated_at: 1_800_000_000,
+            ..AuthSession::bare()
+        };
+        let within = Requirement::signed_in_within(Duration::from_secs(300));
+        let at = |secs: u64, millis: u64| {
+            UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis)
+        };
+        assert!(within.is_met_by(&s, at(1_800_000_300, 999)));
+        assert!(!within.is_met_by(&s, at(1_800_000_301, 0)));
+        assert!(within.is_met_by(&s, at(1_799_999_990, 0)));
     }
 }

@@ -291,7 +291,9 @@ impl Sessions {
             SessionEnd::LifetimeExceeded,
         );
         if let Some(idle) = self.settings.idle_timeout {
-            let t = session.last_seen().saturating_add(idle.as_secs() as i64);
+            let t = session
+                .last_seen_secs()
+                .saturating_add(idle.as_secs() as i64);
             if t < end.0 {
                 end = (t, SessionEnd::IdleTimeout);
             }
@@ -317,7 +319,7 @@ impl Sessions {
         let Some(idle) = self.settings.idle_timeout else {
             return false;
         };
-        let now = self.clock.now();
+        let now = self.clock.now_secs();
         // Near a refresh, a touch could land after the refresh's own save and put the
         // old tokens back: leave the recording to the refresh (which records the use).
         let margin = self.settings.refresh_margin.as_secs() as i64;
@@ -329,7 +331,7 @@ impl Sessions {
             return false;
         }
         let every = (idle.as_secs() / 10).max(1) as i64;
-        now - session.last_seen() >= every
+        now - session.last_seen_secs() >= every
     }
 
     /// The store record of `session`: it expires with the session's lifetime.
@@ -359,7 +361,7 @@ impl Sessions {
     /// session's age is measured with ours.
     fn expiry_date(&self, session: &AuthSession) -> OffsetDateTime {
         let (ends, _) = self.end_of(session);
-        let left = ends.saturating_sub(self.clock.now()).max(0);
+        let left = ends.saturating_sub(self.clock.now_secs()).max(0);
         OffsetDateTime::now_utc() + time::Duration::seconds(left)
     }
 
@@ -456,7 +458,7 @@ impl Auth {
                 // Records the use for the idle timeout (and moves the record's expiry);
                 // a failure only shortens the session's idle time.
                 let mut session = AuthSession::clone(&stored);
-                session.last_seen = Some(self.0.config.clock.now());
+                session.last_seen = Some(self.0.config.clock.now_secs());
                 let session = Arc::new(session);
                 if let Err(e) = self.0.sessions.save(id, &session).await {
                     tracing::warn!(error = %e, "could not record the session's use");
@@ -464,7 +466,7 @@ impl Auth {
                 Authenticated::User(session)
             }
             SessionStatus::Refreshed(mut new) => {
-                new.last_seen = Some(self.0.config.clock.now());
+                new.last_seen = Some(self.0.config.clock.now_secs());
                 let new = Arc::new(*new);
                 // The provider has rotated the refresh token: serve the request with the
                 // new tokens even if storing them fails. The next request of this session
@@ -539,7 +541,7 @@ impl Auth {
     /// Whether a session read again from the store is still in force: no logout (on
     /// any instance), within its lifetime and idle time.
     async fn still_valid(&self, session: &AuthSession) -> bool {
-        let now = self.0.config.clock.now();
+        let now = self.0.config.clock.now_secs();
         matches!(self.logged_out(session).await, Ok(false))
             && self.0.sessions.expired(session, now).is_none()
     }
@@ -585,7 +587,7 @@ mod tests {
                 url("/token"),
                 url("/jwks"),
             ))
-            .with_clock(Clock::from_fn(move || now.load(Ordering::SeqCst)))
+            .with_clock(Clock::from_secs(move || now.load(Ordering::SeqCst)))
             .with_idle_timeout(idle)
             .with_session_lifetime(lifetime);
         Auth::discover(tweak(config).build().expect("config"))
@@ -733,7 +735,7 @@ mod tests {
             panic!("signed in");
         };
         assert_eq!(
-            s.last_seen(),
+            s.last_seen_secs(),
             T0,
             "not recorded within a tenth of the idle time"
         );
@@ -741,7 +743,7 @@ mod tests {
         let Authenticated::User(s) = auth.authenticate(Some(&id)).await else {
             panic!("signed in");
         };
-        assert_eq!(s.last_seen(), T0 + 10);
+        assert_eq!(s.last_seen_secs(), T0 + 10);
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use url::Url;
 
@@ -145,29 +145,37 @@ impl fmt::Debug for EventHook {
     }
 }
 
-/// A source of the current time (seconds since the Unix epoch), injectable for tests.
+/// A source of the current time, injectable for tests. Every rule that reads the time
+/// (token `exp`/`iat`/`nbf`, session lifetimes, pending-login age, DPoP proofs) reads
+/// it here, to the second.
 #[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+pub struct Clock(Arc<dyn Fn() -> SystemTime + Send + Sync>);
 
 impl Clock {
     /// The system clock.
     pub fn system() -> Self {
-        Self(Arc::new(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        }))
+        Self(Arc::new(SystemTime::now))
     }
 
     /// A clock driven by a function (tests).
-    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+    pub fn from_fn(f: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         Self(Arc::new(f))
     }
 
-    /// Now, in seconds since the Unix epoch.
-    pub fn now(&self) -> i64 {
+    /// Now.
+    pub fn now(&self) -> SystemTime {
         (self.0)()
+    }
+
+    /// Now, in whole seconds since the Unix epoch (what tokens carry).
+    pub(crate) fn now_secs(&self) -> i64 {
+        crate::session::epoch_secs(self.now())
+    }
+
+    /// A clock that reads seconds since the epoch from `f` (the crate's tests).
+    #[cfg(test)]
+    pub(crate) fn from_secs(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Self::from_fn(move || crate::session::at_epoch_secs(f()))
     }
 }
 

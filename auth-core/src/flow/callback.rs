@@ -228,7 +228,7 @@ impl Auth {
         }
         // From here on the pending login is consumed, whatever happens.
         let consumed = vec![inner.pending.removal(state)];
-        let now = inner.config.clock.now();
+        let now = inner.config.clock.now_secs();
         if pending.created_at + super::pending::PENDING_TTL_SECS < now {
             return Err(fail(CallbackError::PendingLoginExpired, consumed));
         }

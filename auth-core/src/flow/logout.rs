@@ -234,7 +234,7 @@ impl Auth {
         let iss = str_claim("iss").ok_or(TokenError::MissingClaim("iss"))?;
         let jti = str_claim("jti").ok_or(TokenError::MissingClaim("jti"))?;
         let jti = &LogoutRegistry::key_jti(iss, jti);
-        let now = self.0.config.clock.now();
+        let now = self.0.config.clock.now_secs();
         let leeway = self.0.config.tokens.leeway.as_secs() as i64;
         // The validator refused a token past its exp, or without exp past iat + 5 min.
         let iat = int_claim("iat").unwrap_or(now);
@@ -430,7 +430,7 @@ mod tests {
                 .expect("config")
         };
         let auth = Auth::discover(config_for_redis()).await.expect("auth");
-        let now = auth.0.config.clock.now();
+        let now = auth.0.config.clock.now_secs();
         let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some("rsa1".into());
         header.typ = Some("logout+jwt".into());

@@ -155,7 +155,7 @@ impl Auth {
             Ok(false) => {}
             Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e.into())),
         }
-        let now = inner.config.clock.now();
+        let now = inner.config.clock.now_secs();
         if let Some(why) = self.0.sessions.expired(session, now) {
             return SessionStatus::Ended(why);
         }
@@ -183,7 +183,7 @@ impl Auth {
         session: &AuthSession,
         refresh_token: &RefreshToken,
     ) -> Result<Refreshed, RefreshError> {
-        let now = self.0.config.clock.now();
+        let now = self.0.config.clock.now_secs();
         let margin = self.0.config.session.refresh_margin.as_secs() as i64;
         let cell = self.0.refresher.cell_for(refresh_token, now, margin);
         cell.get_or_init(|| self.refresh_across_instances(session, refresh_token))
@@ -201,7 +201,7 @@ impl Auth {
     where
         F: std::future::Future<Output = Result<Refreshed, RefreshError>>,
     {
-        let now = self.0.config.clock.now();
+        let now = self.0.config.clock.now_secs();
         let margin = self.0.config.session.refresh_margin.as_secs() as i64;
         let cell = self.0.refresher.cell_for(refresh_token, now, margin);
         cell.get_or_init(|| refresh).await.clone()
@@ -541,7 +541,7 @@ mod tests {
                 .build()
                 .expect("config");
         let auth = Auth::discover(config).await.expect("auth");
-        let now = auth.0.config.clock.now();
+        let now = auth.0.config.clock.now_secs();
         let session = AuthSession {
             claims: crate::Claims::default()
                 .with("sub", serde_json::json!("alice"))

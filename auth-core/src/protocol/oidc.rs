@@ -159,7 +159,7 @@ impl Auth {
             tracing::warn!(error = %e, "refreshed tokens of another type");
             RefreshError::InvalidTokens(TokenError::UnexpectedType)
         })?;
-        let now = inner.config.clock.now();
+        let now = inner.config.clock.now_secs();
         let id_token = match response.extra_fields().id_token.clone() {
             Some(raw) => {
                 let claims = discovered

@@ -119,7 +119,7 @@ impl Verifier {
         let (claims, text) = self.verify_parsed(token, &header, source).await?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims, &self.client_id, true)?;
-        let now = self.clock.now();
+        let now = self.clock.now_secs();
         self.check_exp(&claims, now, true)?;
         self.check_iat(&claims, now, true)?;
         self.check_nbf(&claims, now)?;
@@ -167,7 +167,7 @@ impl Verifier {
         if let Some(aud) = &self.access_token_audience {
             self.check_audience(&claims, aud, false)?;
         }
-        let now = self.clock.now();
+        let now = self.clock.now_secs();
         self.check_exp(&claims, now, true)?;
         self.check_iat(&claims, now, self.access_token_requires_iat)?;
         self.check_nbf(&claims, now)?;
@@ -184,7 +184,7 @@ impl Verifier {
         if let Some(aud) = &self.access_token_audience {
             self.check_audience(&claims, aud, false)?;
         }
-        let now = self.clock.now();
+        let now = self.clock.now_secs();
         self.check_exp(&claims, now, true)?;
         self.check_iat(&claims, now, true)?;
         self.check_nbf(&claims, now)?;
@@ -224,7 +224,7 @@ impl Verifier {
         }
         self.check_issuer(&claims)?;
         self.check_api_audience(&claims)?;
-        let now = self.clock.now();
+        let now = self.clock.now_secs();
         self.check_exp(&claims, now, true)?;
         self.check_iat(&claims, now, false)?;
         self.check_nbf(&claims, now)?;
@@ -254,7 +254,7 @@ impl Verifier {
         let claims = self.verify_signature(token, TokenSource::Request).await?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims, &self.client_id, false)?;
-        let now = self.clock.now();
+        let now = self.clock.now_secs();
         self.check_iat(&claims, now, true)?;
         if claims.contains_key("exp") {
             self.check_exp(&claims, now, true)?;
@@ -502,7 +502,7 @@ mod tests {
             require_at_jwt: false,
             access_token_requires_iat: false,
             leeway: Duration::from_secs(60),
-            clock: Clock::from_fn(|| NOW),
+            clock: Clock::from_secs(|| NOW),
         }
     }
 

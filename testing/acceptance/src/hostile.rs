@@ -507,10 +507,9 @@ pub(crate) async fn rp_callback_after_the_pending_login_expired_refused(serve: S
         DevProvider::builder().auto_approve(true).api_audience(API),
         move |b| {
             b.with_clock(auth_core::Clock::from_fn(move || {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                now + clock.load(Ordering::SeqCst)
+                // The skew only moves the clock forward.
+                let ahead = u64::try_from(clock.load(Ordering::SeqCst)).unwrap_or(0);
+                std::time::SystemTime::now() + std::time::Duration::from_secs(ahead)
             }))
         },
     )
