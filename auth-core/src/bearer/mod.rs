@@ -3,21 +3,21 @@
 //! cache, and a bounded cache of validated tokens so that a repeated token costs a hash
 //! lookup instead of a signature check.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response, StatusCode};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
-use crate::provider_state::ProviderState;
 use crate::secret::AccessToken;
-use crate::token::{Claims, MAX_TOKEN_BYTES, TokenError};
+use crate::token::Claims;
 
-/// The longest `Authorization` header value read.
-const MAX_AUTHORIZATION_LEN: usize = MAX_TOKEN_BYTES + 16;
+mod error;
+mod header;
+mod part;
+
+pub use error::BearerError;
+pub(crate) use header::Scheme;
+pub(crate) use part::Bearers;
 
 /// A request authenticated by a bearer access token: its validated claims.
 #[derive(Clone, Debug)]
@@ -163,210 +163,6 @@ impl BearerAuth {
     }
 }
 
-/// How an access token is presented.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Scheme {
-    /// `Authorization: Bearer` (RFC 6750).
-    Bearer,
-    /// `Authorization: DPoP` with a `DPoP` proof header (RFC 9449).
-    Dpop,
-}
-
-/// Why a request's bearer token was not accepted. [`BearerError::to_response`] gives the
-/// RFC 6750 answer.
-#[derive(Clone, Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BearerError {
-    /// No `Authorization: Bearer` header.
-    #[error("no bearer token in the Authorization header")]
-    Missing,
-    /// An `Authorization` header that is not one well-formed bearer credential
-    /// (several headers, an empty or oversized token, characters a token cannot have).
-    #[error("the Authorization header is not a well-formed bearer credential")]
-    Malformed,
-    /// The token is not valid: signature, issuer, audience, expiry...
-    #[error("invalid bearer token: {0}")]
-    Invalid(#[source] TokenError),
-    /// The token is valid but lacks these scopes.
-    #[error("the token lacks the scopes {0:?}")]
-    InsufficientScope(Vec<String>),
-    /// The token cannot be checked now (the provider's keys, or Redis for a DPoP
-    /// proof's single use, are out of reach).
-    #[error("bearer tokens cannot be checked now: {0}")]
-    Unavailable(#[source] crate::Outage),
-    /// No API audience is configured, so no bearer token can be accepted.
-    #[error("bearer tokens are not enabled: configure an API audience (OIDC_API_AUDIENCE)")]
-    NotConfigured,
-    /// A DPoP-bound token came with a proof that is not valid for this request
-    /// (RFC 9449 §7.1: `invalid_dpop_proof`).
-    #[error("invalid DPoP proof: {0}")]
-    InvalidProof(crate::dpop::DpopProofError),
-}
-
-impl BearerError {
-    /// The HTTP status: 401 (missing or invalid token), 400 (malformed header), 403
-    /// (insufficient scope), 503 (cannot check now), 500 (not configured).
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Missing | Self::Invalid(_) | Self::InvalidProof(_) => StatusCode::UNAUTHORIZED,
-            Self::Malformed => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The answer of RFC 6750 §3: the status, a `WWW-Authenticate: Bearer` challenge
-    /// with the error code, and a JSON body. Token errors are described in general
-    /// terms ("the token has expired"); nothing of the token is echoed.
-    pub fn to_response(&self) -> Response<String> {
-        let (code, challenge) = match self {
-            Self::Missing => (None, "Bearer".to_owned()),
-            Self::Malformed => (
-                Some("invalid_request"),
-                "Bearer error=\"invalid_request\"".to_owned(),
-            ),
-            Self::Invalid(e) => (
-                Some("invalid_token"),
-                format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    describe(e)
-                ),
-            ),
-            Self::InsufficientScope(scopes) => (
-                Some("insufficient_scope"),
-                format!(
-                    "Bearer error=\"insufficient_scope\", scope=\"{}\"",
-                    scopes.join(" ")
-                ),
-            ),
-            Self::Unavailable(_) => (Some("temporarily_unavailable"), String::new()),
-            Self::NotConfigured => (Some("server_error"), String::new()),
-            Self::InvalidProof(_) => (
-                Some("invalid_dpop_proof"),
-                "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 ES384 PS256 PS384 PS512 EdDSA\""
-                    .to_owned(),
-            ),
-        };
-        let description = match self {
-            Self::Invalid(e) => describe(e).to_owned(),
-            Self::Unavailable(_) => "the token cannot be checked now; try again".to_owned(),
-            Self::NotConfigured => "bearer tokens are not enabled".to_owned(),
-            other @ (Self::Missing
-            | Self::Malformed
-            | Self::InsufficientScope(_)
-            | Self::InvalidProof(_)) => other.to_string(),
-        };
-        let body = serde_json::json!({
-            "error": code.unwrap_or("unauthorized"),
-            "error_description": description,
-        })
-        .to_string();
-        let mut r = Response::new(body);
-        *r.status_mut() = self.status();
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if !challenge.is_empty() {
-            let v = HeaderValue::from_str(&challenge)
-                .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""));
-            r.headers_mut().insert(WWW_AUTHENTICATE, v);
-        }
-        r
-    }
-}
-
-/// What a caller is told about its token: fixed text per reason (RFC 6750 §3 allows
-/// only printable ASCII without `"` and `\`), never anything taken from the token.
-fn describe(e: &TokenError) -> &'static str {
-    match e {
-        TokenError::Malformed => "the token is not a well-formed JWT",
-        TokenError::TooLarge(_) => "the token is too large",
-        TokenError::AlgorithmNotAllowed(_) => "the token's signature algorithm is not allowed",
-        TokenError::UnknownKey(_) => "no key of the provider matches the token",
-        TokenError::BadSignature => "the token's signature is invalid",
-        TokenError::MissingClaim(_) => "the token lacks a required claim",
-        TokenError::InvalidClaimType(_) => "a claim of the token has the wrong type",
-        TokenError::InvalidIssuer => "the token is from another issuer",
-        TokenError::InvalidAudience | TokenError::InvalidAuthorizedParty => {
-            "the token is not meant for this API"
-        }
-        TokenError::Expired => "the token has expired",
-        TokenError::InvalidIssuedAt | TokenError::NotYetValid => "the token is not valid now",
-        TokenError::UnexpectedType => "the token is not an access token",
-        TokenError::SenderConstrained => "the token is bound to a key and is not a bearer token",
-        TokenError::KeyBindingMismatch => "the token is bound to another key than the proof's",
-        // Rules of ID and logout tokens: no access token breaks them, but a new rule
-        // must be placed here by hand (no wildcard).
-        TokenError::NonceMismatch
-        | TokenError::MissingLogoutEvent
-        | TokenError::NonceInLogoutToken
-        | TokenError::MissingSidAndSub
-        | TokenError::IdentityChanged => "the token is not valid",
-    }
-}
-
-/// A `b64token` character (RFC 6750 §2.1), `=` padding aside.
-fn is_token68(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-}
-
-/// Validated tokens by the SHA-256 of the token, never returned past their `exp`.
-/// Bounded: when full, expired entries go first, then an arbitrary half.
-/// A validated token and until when it may be served from the cache.
-type CacheEntry = (Arc<BearerAuth>, i64);
-
-#[derive(Debug)]
-pub(crate) struct BearerCache {
-    /// Each entry until the earlier of its token's `exp` and the end of the lifetime of
-    /// the keys that validated it (a key the provider removed stops working).
-    entries: RwLock<HashMap<[u8; 32], CacheEntry>>,
-    capacity: usize,
-}
-
-impl BearerCache {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self {
-            entries: RwLock::new(HashMap::new()),
-            capacity,
-        }
-    }
-
-    fn get(&self, key: &[u8; 32], now: i64) -> Option<Arc<BearerAuth>> {
-        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|(_, until)| now < *until)
-            .map(|(a, _)| Arc::clone(a))
-    }
-
-    fn insert(&self, key: [u8; 32], auth: Arc<BearerAuth>, now: i64, keys_valid_for: i64) {
-        if self.capacity == 0 {
-            return;
-        }
-        let until = auth.expires_at.min(now.saturating_add(keys_valid_for));
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= self.capacity {
-            entries.retain(|_, (_, until)| now < *until);
-        }
-        if entries.len() >= self.capacity {
-            let drop: Vec<[u8; 32]> = entries
-                .keys()
-                .take(entries.len() / 2 + 1)
-                .copied()
-                .collect();
-            for k in drop {
-                entries.remove(&k);
-            }
-        }
-        entries.insert(key, (auth, until));
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.entries.read().map(|e| e.len()).unwrap_or(0)
-    }
-}
-
 impl Auth {
     /// The bearer token of a request, from its `Authorization` header values:
     /// `Ok(None)` without an `Authorization` header, [`BearerError::Malformed`] for
@@ -379,44 +175,6 @@ impl Auth {
             Some((Scheme::Bearer, token)) => Some(token),
             _ => None,
         })
-    }
-
-    /// The access token of a request and how it is presented: `Bearer` (RFC 6750) or
-    /// `DPoP` (RFC 9449), from its `Authorization` header values, as
-    /// [`Auth::bearer_token`] reads them.
-    pub(crate) fn access_credential<'a>(
-        mut authorization: impl Iterator<Item = &'a [u8]>,
-    ) -> Result<Option<(Scheme, &'a str)>, BearerError> {
-        let Some(value) = authorization.next() else {
-            return Ok(None);
-        };
-        if authorization.next().is_some() || value.len() > MAX_AUTHORIZATION_LEN {
-            return Err(BearerError::Malformed);
-        }
-        let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
-            Some(i) => (&value[..i], &value[i + 1..]),
-            None => (value, &[][..]),
-        };
-        let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
-            Scheme::Bearer
-        } else if scheme.eq_ignore_ascii_case(b"dpop") {
-            Scheme::Dpop
-        } else {
-            return Ok(None);
-        };
-        let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-        let token = &rest[start..];
-        let end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-        let body = &token[..end];
-        // No early exit: the loop compiles to vector compares (a token is ~1 KB).
-        let all_token68 = body.iter().fold(true, |ok, &b| ok & is_token68(b));
-        if body.is_empty() || !all_token68 {
-            return Err(BearerError::Malformed);
-        }
-        // Every byte is ASCII by now.
-        std::str::from_utf8(token)
-            .map(|t| Some((scheme, t)))
-            .map_err(|_| BearerError::Malformed)
     }
 
     /// Validates a bearer access token for this app's API (RFC 9068): signature by
@@ -462,147 +220,14 @@ impl Auth {
     }
 }
 
-/// The bearer part: what the app's API accepts as access tokens. It owns the cache of
-/// validated tokens, the DPoP proofs seen (with the shared state for the other
-/// instances), the required scopes and the leeway; the providers whose keys and rules
-/// judge a token are passed in.
-#[derive(Debug)]
-pub(crate) struct Bearers {
-    cache: BearerCache,
-    proofs: crate::dpop::ReplayCache,
-    scopes: Vec<String>,
-    leeway: i64,
-    clock: crate::Clock,
-    shared: Arc<dyn crate::shared::SharedState>,
-}
-
-impl Bearers {
-    pub(crate) fn new(
-        config: &crate::AuthConfig,
-        shared: Arc<dyn crate::shared::SharedState>,
-    ) -> Self {
-        Self {
-            cache: BearerCache::new(config.bearer.cache_capacity),
-            proofs: crate::dpop::ReplayCache::default(),
-            scopes: config.bearer.scopes.clone(),
-            leeway: i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(i64::MAX),
-            clock: config.clock.clone(),
-            shared,
-        }
-    }
-
-    pub(crate) async fn check_dpop(
-        &self,
-        providers: &[ProviderState],
-        token: &str,
-        proof: Option<&str>,
-        method: &str,
-        url: &str,
-    ) -> Result<Arc<BearerAuth>, BearerError> {
-        let proof = proof.ok_or(BearerError::InvalidProof(crate::DpopProofError::Missing))?;
-        let target = crate::dpop::ProofTarget {
-            method,
-            url,
-            access_token: token,
-            now: self.clock.now_secs(),
-            leeway: self.leeway,
-        };
-        let proven = crate::dpop::verify_proof(proof, &target, &self.proofs)
-            .map_err(BearerError::InvalidProof)?;
-        // With Redis, a proof is single use across every instance.
-        let first = self
-            .shared
-            .first_use(
-                crate::shared::Once::DpopProof,
-                &proven.replay_key,
-                proven.until,
-            )
-            .await
-            .map_err(|e| BearerError::Unavailable(e.into()))?;
-        if !first {
-            return Err(BearerError::InvalidProof(crate::DpopProofError::Replayed));
-        }
-        let auth = self.validated(providers, token, true).await?;
-        if auth.jkt.as_deref() != Some(proven.jkt.as_str()) {
-            return Err(BearerError::Invalid(TokenError::KeyBindingMismatch));
-        }
-        auth.require_scopes(&self.scopes)?;
-        Ok(auth)
-    }
-
-    pub(crate) async fn check_bearer(
-        &self,
-        providers: &[ProviderState],
-        token: &str,
-    ) -> Result<Arc<BearerAuth>, BearerError> {
-        let auth = self.validated(providers, token, false).await?;
-        // A token bound to a key proves nothing without its proof (RFC 9449 §7.2),
-        // also when a DPoP presentation put it in the cache.
-        if auth.jkt.is_some() {
-            return Err(BearerError::Invalid(TokenError::SenderConstrained));
-        }
-        auth.require_scopes(&self.scopes)?;
-        Ok(auth)
-    }
-
-    /// The validated token, from the cache or checked now; `bound` lets a token with
-    /// `cnf` through (its proof is checked by the caller).
-    async fn validated(
-        &self,
-        providers: &[ProviderState],
-        token: &str,
-        bound: bool,
-    ) -> Result<Arc<BearerAuth>, BearerError> {
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = self.clock.now_secs();
-        if let Some(hit) = self.cache.get(&key, now) {
-            return Ok(hit);
-        }
-        let provider = bearer_provider(providers, token)?;
-        let discovered = provider
-            .ready()
-            .map_err(|e| BearerError::Unavailable(e.into()))?;
-        let (claims, text) = discovered
-            .verifier
-            .bearer_token(token, bound)
-            .await
-            .map_err(|e| match e {
-                crate::VerifyError::Invalid(e) => BearerError::Invalid(e),
-                crate::VerifyError::KeysUnavailable(e) => BearerError::Unavailable(e.into()),
-            })?;
-        let auth = Arc::new(BearerAuth::new(claims, text, token, &provider.config));
-        let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();
-        let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
-        self.cache
-            .insert(key, Arc::clone(&auth), now, keys_valid_for);
-        Ok(auth)
-    }
-}
-
-/// The provider whose keys and rules judge `token`: the one provider that accepts
-/// bearer tokens, or among several the one whose issuer the token names (read before
-/// any check, only to choose; that provider's verifier then checks all).
-fn bearer_provider<'p>(
-    providers: &'p [ProviderState],
-    token: &str,
-) -> Result<&'p ProviderState, BearerError> {
-    let mut accepting = providers
-        .iter()
-        .filter(|p| p.config.accepts_bearer_tokens());
-    let first = accepting.next().ok_or(BearerError::NotConfigured)?;
-    let mut rest = accepting.peekable();
-    if rest.peek().is_none() {
-        return Ok(first);
-    }
-    std::iter::once(first)
-        .chain(rest)
-        .find(|p| p.config.issues_unverified(token))
-        .ok_or(BearerError::Invalid(TokenError::InvalidIssuer))
-}
-
 #[cfg(test)]
 mod tests {
+    use http::header::WWW_AUTHENTICATE;
+
+    use super::header::MAX_AUTHORIZATION_LEN;
+    use super::part::BearerCache;
     use super::*;
+    use crate::token::TokenError;
     use std::sync::atomic::{AtomicI64, Ordering};
 
     use jsonwebtoken::{EncodingKey, Header, encode};
@@ -619,7 +244,7 @@ mod tests {
         now: Arc<AtomicI64>,
         tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
     ) -> Auth {
-        let jwks = include_str!("token/testdata/jwks.json");
+        let jwks = include_str!("../token/testdata/jwks.json");
         let app =
             axum::Router::new().route("/jwks", axum::routing::get(move || async move { jwks }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -646,7 +271,8 @@ mod tests {
         h.typ = Some("at+jwt".into());
         let claims = json!({ "iss": ISS, "aud": "https://api.test", "sub": "alice",
                              "exp": NOW + 300, "iat": NOW, "scope": scope });
-        let key = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        let key =
+            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
         encode(&h, &claims, &key).expect("sign")
     }
 
@@ -679,7 +305,8 @@ mod tests {
         let claims = json!({ "iss": ISS, "aud": "https://api.test", "sub": "alice",
                              "exp": NOW + 300, "iat": NOW, "scope": "read",
                              "cnf": { "jkt": key.thumbprint() } });
-        let k = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        let k =
+            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
         encode(&h, &claims, &k).expect("sign")
     }
 
@@ -924,7 +551,8 @@ mod tests {
         h.kid = Some("rsa1".into());
         let claims = json!({ "iss": ISS, "aud": "client", "sub": "alice", "exp": NOW + 300,
                              "iat": NOW, "nonce": "n-1", "sid": "s-1" });
-        let key = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        let key =
+            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
         let t = encode(&h, &claims, &key).expect("sign");
         let c = auth.validate_id_token(&t, "n-1").await.expect("valid");
         assert_eq!((c.sub(), c.sid()), ("alice", Some("s-1")));
