@@ -184,7 +184,11 @@ impl AuthSession {
 pub(crate) fn at_epoch_secs(secs: i64) -> SystemTime {
     let magnitude = Duration::from_secs(secs.unsigned_abs());
     if secs >= 0 {
-        UNIX_EPOCH.checked_add(magnitude).unwrap_or(UNIX_EPOCH)
+        // Beyond what this platform's `SystemTime` holds (a far expiry saturated to
+        // `i64::MAX`): the last second of year 9999, not 1970.
+        UNIX_EPOCH
+            .checked_add(magnitude)
+            .unwrap_or_else(|| UNIX_EPOCH + Duration::from_secs(253_402_300_799))
     } else {
         UNIX_EPOCH.checked_sub(magnitude).unwrap_or(UNIX_EPOCH)
     }

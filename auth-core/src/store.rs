@@ -158,8 +158,8 @@ impl Sessions {
         cookie_headers: impl Iterator<Item = &'a [u8]>,
     ) -> Option<SessionId> {
         crate::flow::pending::cookies(cookie_headers)
-            .filter(|c| c.name() == self.cookie.name && c.value().len() <= MAX_SESSION_ID_LEN)
-            .find_map(|c| c.value().parse::<Id>().ok().map(SessionId))
+            .filter(|(name, value)| *name == self.cookie.name && value.len() <= MAX_SESSION_ID_LEN)
+            .find_map(|(_, value)| value.parse::<Id>().ok().map(SessionId))
     }
 
     /// The sealer of records in an external store, if records are sealed.

@@ -2,6 +2,8 @@
 //! cookie (AES-256-GCM via the `cookie` crate's private jar, the cookie name bound as
 //! associated data). One cookie per `state`, so several tabs can log in at once.
 
+use std::borrow::Cow;
+
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use serde::{Deserialize, Serialize};
 
@@ -166,14 +168,26 @@ impl PendingCookies {
     }
 }
 
-/// The one cookie parser: the cookies of `Cookie` header values, percent-decoded, at
-/// most 64 per header value (what is not UTF-8 or not a cookie is skipped).
+/// The one cookie parser: the (name, value) pairs of `Cookie` header values, at most
+/// 64 per header value (what is not UTF-8 or not a cookie is skipped).
+///
+/// Names are taken as sent, never percent-decoded: a browser enforces the `__Host-`
+/// rules (set over https, no `Domain`, `Path=/`) only on a name that starts with
+/// `__Host-` literally, so a `%5F%5FHost-auth_session` that a sibling subdomain or a
+/// plain-http attacker can plant must not pass for `__Host-auth_session`. Values are
+/// percent-decoded (the crate writes its cookies encoded).
 pub(crate) fn cookies<'a>(
     values: impl Iterator<Item = &'a [u8]>,
-) -> impl Iterator<Item = Cookie<'a>> {
+) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> {
     values
         .filter_map(|raw| std::str::from_utf8(raw).ok())
-        .flat_map(|s| Cookie::split_parse_encoded(s).flatten().take(64))
+        .flat_map(|s| Cookie::split_parse(s).flatten().take(64))
+        .filter_map(|c| {
+            let value = percent_encoding::percent_decode_str(c.value_raw()?)
+                .decode_utf8()
+                .ok()?;
+            Some((c.name_raw()?, value))
+        })
 }
 
 /// Parses `Cookie` header values into (name, value) pairs, bounded in count.
@@ -181,7 +195,7 @@ pub(crate) fn parse_cookie_headers<'a>(
     values: impl Iterator<Item = &'a [u8]>,
 ) -> Vec<(String, String)> {
     cookies(values)
-        .map(|c| (c.name().to_string(), c.value().to_string()))
+        .map(|(name, value)| (name.to_owned(), value.into_owned()))
         .collect()
 }
 

@@ -824,6 +824,62 @@ mod tests {
         assert_eq!(cookie.same_site(), Some(cookie::SameSite::Lax));
     }
 
+    /// A browser enforces `__Host-` only on a name that starts with it literally: a
+    /// percent-encoded `%5F%5FHost-` cookie (which a sibling subdomain or a plain-http
+    /// attacker can plant with `Domain=`) is not the session cookie, nor a pending
+    /// login, however its value reads.
+    #[tokio::test]
+    async fn rp_cookie_name_with_an_encoded_host_prefix_refused() {
+        let auth = auth_at("https://app.example.com", "https://id.example.com").await;
+        let id = tower_sessions_core::session::Id::default().to_string();
+        let planted = format!("%5F%5FHost-auth_session={id}");
+        assert!(auth.session_id([planted.as_bytes()].into_iter()).is_none());
+        let genuine = format!("__Host-auth_session={id}");
+        assert!(auth.session_id([genuine.as_bytes()].into_iter()).is_some());
+        // A pending login planted the same way is not found: the callback refuses.
+        let r = auth
+            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
+            .await;
+        let pending = cookie::Cookie::parse_encoded(set_cookies(&r)[0].clone()).expect("cookie");
+        let location = url::Url::parse(r.headers()[LOCATION].to_str().expect("ascii"))
+            .expect("authorization url");
+        let state = location
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .expect("state")
+            .1
+            .into_owned();
+        let encoded_name = pending.name().replacen("__Host-", "%5F%5FHost-", 1);
+        let value = pending.encoded().to_string();
+        let value = value
+            .split_once('=')
+            .expect("pair")
+            .1
+            .split(';')
+            .next()
+            .expect("value");
+        for (name, found) in [(encoded_name.as_str(), false), (pending.name(), true)] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                http::header::COOKIE,
+                HeaderValue::from_str(&format!("{name}={value}")).expect("header"),
+            );
+            let opened = auth.0.pending.open(&request_cookies(&headers), &state);
+            assert_eq!(opened.is_some(), found, "{name}");
+        }
+        let mut headers = HeaderMap::new();
+        let planted = format!("{encoded_name}={value}");
+        headers.insert(
+            http::header::COOKIE,
+            HeaderValue::from_str(&planted).expect("header"),
+        );
+        let uri: Uri = format!("/auth/callback?code=c&state={state}")
+            .parse()
+            .expect("uri");
+        let r = auth.callback_response(&uri, &headers).await;
+        assert!(r.body().contains("login_expired"), "{}", r.body());
+    }
+
     fn logout_origin(method: Method, headers: &[(&'static str, &'static str)]) -> LogoutOrigin {
         let mut h = HeaderMap::new();
         for (name, value) in headers {

@@ -263,14 +263,8 @@ impl Auth {
             hint = escape(hint),
             retry = escape(&retry),
         );
-        let mut r = Response::new(body);
+        let mut r = html_page(body);
         *r.status_mut() = status;
-        r.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        r.headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     }
 }
