@@ -37,7 +37,7 @@ impl Write for Capture {
 
 /// Installs a process-wide subscriber that keeps every event and span of every crate
 /// at TRACE (fields included), and returns what it has captured so far.
-pub fn capture_all_logs() -> Arc<Mutex<Vec<u8>>> {
+pub(crate) fn capture_all_logs() -> Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let writer = Arc::clone(&buf);
