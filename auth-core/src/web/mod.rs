@@ -779,6 +779,12 @@ mod tests {
         ));
     }
 
+    /// `GET /auth/login` with no header: the redirect and its pending-login cookie.
+    async fn login(auth: &Auth) -> Response<String> {
+        auth.login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
+            .await
+    }
+
     fn set_cookies(r: &Response<String>) -> Vec<String> {
         r.headers()
             .get_all(SET_COOKIE)
@@ -792,9 +798,7 @@ mod tests {
         let auth = auth_at("https://app.example.com", "https://id.example.com").await;
         let c = auth.session_cookie();
         assert_eq!((c.name, c.secure), ("__Host-auth_session", true));
-        let r = auth
-            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
-            .await;
+        let r = login(&auth).await;
         let pending = set_cookies(&r);
         assert_eq!(pending.len(), 1, "{pending:?}");
         for cookie in pending {
@@ -808,9 +812,7 @@ mod tests {
     #[tokio::test]
     async fn rp_pending_cookie_is_host_bound_over_https() {
         let auth = auth_at("https://app.example.com", "https://id.example.com").await;
-        let r = auth
-            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
-            .await;
+        let r = login(&auth).await;
         let set = set_cookies(&r);
         let cookie = cookie::Cookie::parse_encoded(set[0].clone()).expect("cookie");
         assert!(
@@ -837,9 +839,7 @@ mod tests {
         let genuine = format!("__Host-auth_session={id}");
         assert!(auth.session_id([genuine.as_bytes()].into_iter()).is_some());
         // A pending login planted the same way is not found: the callback refuses.
-        let r = auth
-            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
-            .await;
+        let r = login(&auth).await;
         let pending = cookie::Cookie::parse_encoded(set_cookies(&r)[0].clone()).expect("cookie");
         let location = url::Url::parse(r.headers()[LOCATION].to_str().expect("ascii"))
             .expect("authorization url");
@@ -943,9 +943,7 @@ mod tests {
         let auth = auth_at("http://127.0.0.1:3000", "http://127.0.0.1:9").await;
         let c = auth.session_cookie();
         assert_eq!((c.name, c.secure), ("auth_session", false));
-        let r = auth
-            .login_response(&Uri::from_static("/auth/login"), &HeaderMap::new(), false)
-            .await;
+        let r = login(&auth).await;
         let pending = set_cookies(&r);
         assert_eq!(pending.len(), 1, "{pending:?}");
         for cookie in pending {
