@@ -7,6 +7,7 @@
 //! the record's data map), so a store can be shared with apps that use tower-sessions.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
@@ -15,7 +16,7 @@ use tower_sessions_core::session::{Id, Record};
 pub use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
 use crate::auth::Auth;
-use crate::config::{AuthConfig, Clock, SessionSettings};
+use crate::config::{AuthConfig, Clock};
 use crate::flow::refresh::{SessionEnd, SessionStatus};
 use crate::session::AuthSession;
 use crate::shared::{Cached, SharedState};
@@ -84,7 +85,12 @@ impl SessionStore for SharedStore {
 #[derive(Debug)]
 pub(crate) struct Sessions {
     place: Place,
-    settings: SessionSettings,
+    /// How long a session may live at most.
+    lifetime: Duration,
+    /// How long an unused session lives (`None`: no limit).
+    idle_timeout: Option<Duration>,
+    /// How long before the access token's expiry a request refreshes it.
+    refresh_margin: Duration,
     clock: Clock,
     cookie: SessionCookie,
     shared: Arc<dyn SharedState>,
@@ -108,7 +114,7 @@ impl Sessions {
     /// state's (Redis), else this process's memory; records sealed with
     /// `SESSION_ENCRYPTION_KEY`, else `APP_SECRET`.
     pub(crate) fn new(config: &AuthConfig, shared: Arc<dyn SharedState>) -> Self {
-        let settings = config.session.clone();
+        let settings = &config.session;
         let external = settings.store.clone().or_else(|| shared.session_store());
         let place = match external {
             None => Place::Local(crate::memory_store::LocalSessions::default()),
@@ -138,7 +144,9 @@ impl Sessions {
         };
         Self {
             place,
-            settings,
+            lifetime: settings.lifetime,
+            idle_timeout: settings.idle_timeout,
+            refresh_margin: settings.refresh_margin,
             clock: config.clock.clone(),
             cookie,
             shared,
@@ -182,7 +190,7 @@ impl Sessions {
     /// Stores `session` under a fresh random id and returns the `Set-Cookie` value
     /// that carries it.
     pub(crate) async fn create(&self, session: &AuthSession) -> Result<String, StoreError> {
-        let lifetime = self.settings.lifetime.as_secs() as i64;
+        let lifetime = self.lifetime.as_secs() as i64;
         let store = match &self.place {
             Place::Local(local) => {
                 let id = local.create(Arc::new(session.clone()), self.expiry_date(session));
@@ -287,10 +295,10 @@ impl Sessions {
         let mut end = (
             session
                 .authenticated_at
-                .saturating_add(self.settings.lifetime.as_secs() as i64),
+                .saturating_add(self.lifetime.as_secs() as i64),
             SessionEnd::LifetimeExceeded,
         );
-        if let Some(idle) = self.settings.idle_timeout {
+        if let Some(idle) = self.idle_timeout {
             let t = session
                 .last_seen_secs()
                 .saturating_add(idle.as_secs() as i64);
@@ -316,13 +324,13 @@ impl Sessions {
     /// Whether the session's last use is old enough to record again: a tenth of the
     /// idle timeout, at least a second.
     pub(crate) fn due_for_touch(&self, session: &AuthSession) -> bool {
-        let Some(idle) = self.settings.idle_timeout else {
+        let Some(idle) = self.idle_timeout else {
             return false;
         };
         let now = self.clock.now_secs();
         // Near a refresh, a touch could land after the refresh's own save and put the
         // old tokens back: leave the recording to the refresh (which records the use).
-        let margin = self.settings.refresh_margin.as_secs() as i64;
+        let margin = self.refresh_margin.as_secs() as i64;
         if session.refresh_token.is_some()
             && session
                 .expires_at
