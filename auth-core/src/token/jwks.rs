@@ -171,6 +171,16 @@ impl JwksCache {
         let _guard = self.fetch.lock().await;
         // Another request may have fetched the set while we waited.
         let now = self.lookup(kid, alg);
+        // A miss fetched between our look and the lock (its cooldown is set before the
+        // lock is released) holds for us too: without this, a request that looked after
+        // that fetch but before its cooldown was recorded would fetch a second time.
+        if now.in_cooldown && !now.expired && source == TokenSource::Request {
+            return if now.found.is_empty() {
+                Err(self.no_key(kid))
+            } else {
+                Ok(now.found)
+            };
+        }
         if now.generation != seen.generation {
             return if now.found.is_empty() || now.expired {
                 Err(self.no_key(kid))
