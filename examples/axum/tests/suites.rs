@@ -1,0 +1,46 @@
+//! Every shared suite of `testing/acceptance`, run against this example in one test
+//! binary (one build and link, and the servers a suite shares are started once):
+//!
+//! - `contract`: the example contract against the real oidc-provider, with Redis
+//!   (single, TLS, Cluster, Sentinel) and the development provider;
+//! - `hostile`: the development provider misbehaves, one case per test, and the app
+//!   must refuse or accept as the OpenID RP certification says;
+//! - `hardening`: logout and login CSRF, sub-resources, body limits, `max_age`;
+//! - `authorization`: organizations, roles, permissions, guards, step-up, and the
+//!   callback's organization, `acr` and hosted-domain checks;
+//! - `vendors`: the callback's error pages as Scalekit documents them, Auth0's
+//!   invitation links, WorkOS User Management;
+//! - `providers`: several providers behind one app, the chooser, every mix-up refused;
+//! - `fapi`: private_key_jwt, PAR and DPoP against oidc-provider in FAPI 2.0 mode;
+//! - `browser`: headless Chromium signs in through the development provider's page,
+//!   reloads, signs out, over http and over https with the `__Host-` cookies.
+//!
+//! The leak scenario has a binary of its own (`leaks.rs`): it captures every crate's
+//! logs.
+
+mod support;
+
+mod contract {
+    ::acceptance::acceptance_suite!(crate::support::serve);
+}
+mod hostile {
+    ::acceptance::hostile_suite!(crate::support::serve);
+}
+mod hardening {
+    ::acceptance::hardening_suite!(crate::support::serve);
+}
+mod authorization {
+    ::acceptance::authorization_suite!(crate::support::serve);
+}
+mod vendors {
+    ::acceptance::vendors_suite!(crate::support::serve);
+}
+mod providers {
+    ::acceptance::providers_suite!(crate::support::serve);
+}
+mod fapi {
+    ::acceptance::fapi_suite!(crate::support::serve);
+}
+mod browser {
+    ::acceptance::browser_suite!(crate::support::serve);
+}
