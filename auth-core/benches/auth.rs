@@ -59,7 +59,7 @@ struct StdClaims {
 
 fn bare_key(alg: Algorithm) -> DecodingKey {
     let jwks: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_str(include_str!("../src/token/testdata/jwks.json")).expect("jwks");
+        serde_json::from_str(include_str!("../src/jose/testdata/jwks.json")).expect("jwks");
     let kid = if alg == Algorithm::ES256 {
         "ec1"
     } else {

@@ -1,180 +1,21 @@
 //! [`Auth`]: the relying party, cheap to clone, shared by every request.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
-};
-use oauth2::{
-    EndpointNotSet, EndpointSet, ExtraTokenFields, RequestTokenError, StandardRevocableToken,
-    StandardTokenResponse, TokenResponse,
-};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
 use crate::config::AuthConfig;
-use crate::flow::authorize::{AuthorizeParams, LoginOptions, authorization_url};
-use crate::flow::logout::LogoutRegistry;
 use crate::flow::pending::{PendingCookies, PendingLogin};
 use crate::flow::refresh::RefreshCoordinator;
-use crate::http_client::{HttpClient, HttpError};
-use crate::provider::{DiscoveryError, ProviderEndpoints};
-use crate::provider_state::ProviderState;
-use crate::secret::IdToken;
+use crate::http_client::HttpClient;
+use crate::provider::authorize::{AuthorizeParams, LoginOptions, authorization_url};
+use crate::provider::discovery::{DiscoveryError, ProviderEndpoints};
+use crate::provider::state::ProviderState;
 use crate::session::AuthSession;
-use crate::store::Sessions;
-
-/// The `id_token` member of a token response.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct IdTokenField {
-    #[serde(default)]
-    pub(crate) id_token: Option<IdToken>,
-    /// How long the refresh token lives (Keycloak and others send it; 0 means no limit).
-    #[serde(default)]
-    pub(crate) refresh_expires_in: Option<u64>,
-}
-
-impl IdTokenField {
-    /// When the refresh token expires, if the provider said.
-    pub(crate) fn refresh_expires_at(&self, now: i64) -> Option<i64> {
-        self.refresh_expires_in
-            .filter(|s| *s > 0)
-            .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX)))
-    }
-}
-
-impl ExtraTokenFields for IdTokenField {}
-
-pub(crate) type TokenResp = StandardTokenResponse<IdTokenField, BasicTokenType>;
-pub(crate) type OAuthClient = oauth2::Client<
-    BasicErrorResponse,
-    TokenResp,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
-
-/// The token endpoint did not give tokens.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenExchangeError {
-    /// The provider refused (`invalid_grant`, `invalid_client`...).
-    // Provider-supplied text, printed escaped (no CR/LF of theirs reaches a log line).
-    #[error("the token endpoint answered {error:?}: {description:?}")]
-    Refused {
-        /// OAuth error code.
-        error: String,
-        /// The provider's description.
-        description: String,
-    },
-    /// Network error, timeout, or an oversized response.
-    #[error("the token endpoint could not be reached: {0}")]
-    Unreachable(#[source] HttpError),
-    /// The token endpoint answered with a status that says nothing about the grant
-    /// (a 5xx, a 401 for a wrong API key, a 429).
-    #[error("the token endpoint answered HTTP {0}")]
-    Status(u16),
-    /// The provider has not been discovered yet (it was down at start).
-    #[error("the identity provider is not reachable yet")]
-    NotDiscovered,
-    /// The response is not a valid token response.
-    #[error("the token endpoint's response is not valid: {0}")]
-    InvalidResponse(#[source] InvalidTokenResponse),
-}
-
-/// Why a token endpoint's answer is not a token response: what was wrong, with the
-/// parse error as its [`source`](std::error::Error::source) when there is one.
-#[derive(Clone)]
-pub struct InvalidTokenResponse {
-    reason: String,
-    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
-}
-
-impl InvalidTokenResponse {
-    /// A response whose parse failed with `source`.
-    pub(crate) fn parse(source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self {
-            reason: source.to_string(),
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// A response that parsed but breaks a rule (`reason` says which).
-    pub(crate) fn rule(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            source: None,
-        }
-    }
-}
-
-// Debug is the reason's text (as the `String` this replaced printed), never the
-// nested parser types.
-impl std::fmt::Debug for InvalidTokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&self.reason, f)
-    }
-}
-
-impl std::fmt::Display for InvalidTokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
-impl std::error::Error for InvalidTokenResponse {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-/// The scopes the token endpoint says it granted, space separated.
-pub(crate) fn granted_scope(response: &TokenResp) -> Option<String> {
-    response
-        .scopes()
-        .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
-}
-
-/// The access token's type must be the one asked for (RFC 6749 §7.1: a client must
-/// not use a token whose type it does not understand): `Bearer`, or with a DPoP proof
-/// `DPoP` (RFC 9449 §5), never a downgrade to `Bearer`.
-pub(crate) fn check_token_type(response: &TokenResp, dpop: bool) -> Result<(), TokenExchangeError> {
-    let got = response.token_type().as_ref();
-    let expected = if dpop { "DPoP" } else { "Bearer" };
-    if got.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(TokenExchangeError::InvalidResponse(
-            InvalidTokenResponse::rule(format!("token_type {got:?} is not {expected}")),
-        ))
-    }
-}
-
-pub(crate) fn map_token_error(
-    e: RequestTokenError<HttpError, BasicErrorResponse>,
-) -> TokenExchangeError {
-    match e {
-        RequestTokenError::ServerResponse(r) => TokenExchangeError::Refused {
-            error: r.error().as_ref().to_string(),
-            description: r.error_description().cloned().unwrap_or_default(),
-        },
-        RequestTokenError::Request(e) => TokenExchangeError::Unreachable(e),
-        RequestTokenError::Parse(e, _) => {
-            TokenExchangeError::InvalidResponse(InvalidTokenResponse::parse(e))
-        }
-        RequestTokenError::Other(s) => {
-            TokenExchangeError::InvalidResponse(InvalidTokenResponse::rule(s))
-        }
-    }
-}
+use crate::session::logouts::LogoutRegistry;
+use crate::session::store::Sessions;
 
 pub(crate) struct Inner {
     pub(crate) config: AuthConfig,
@@ -188,7 +29,7 @@ pub(crate) struct Inner {
     /// What the app's API accepts as access tokens (and the DPoP proofs it saw).
     pub(crate) bearers: crate::bearer::Bearers,
     /// What the app's instances agree on (Redis, or this process alone).
-    pub(crate) shared: Arc<dyn crate::shared::SharedState>,
+    pub(crate) shared: Arc<dyn crate::session::shared::SharedState>,
 }
 
 impl Inner {
@@ -284,7 +125,7 @@ impl Auth {
             config.http.max_response_bytes,
         )
         .map_err(DiscoveryError::Client)?;
-        let shared = crate::shared::connect(&config)
+        let shared = crate::session::shared::connect(&config.redis, config.session.store.is_some())
             .await
             .map_err(DiscoveryError::Redis)?;
         let auth = Self::from_parts(config, http, shared);
@@ -296,7 +137,7 @@ impl Auth {
             tasks.spawn(async move {
                 let inner = &auth.0;
                 let result = inner.providers[index]
-                    .discover(&inner.config, &inner.http)
+                    .discover(&inner.config.tokens, &inner.config.clock, &inner.http)
                     .await;
                 (index, result)
             });
@@ -330,7 +171,7 @@ impl Auth {
             return Err(e);
         }
         for (index, _) in down {
-            crate::provider_state::retry_in_background(Arc::downgrade(&auth.0), index);
+            retry_in_background(Arc::downgrade(&auth.0), index);
         }
         Ok(auth)
     }
@@ -338,7 +179,7 @@ impl Auth {
     fn from_parts(
         config: AuthConfig,
         http: HttpClient,
-        shared: Arc<dyn crate::shared::SharedState>,
+        shared: Arc<dyn crate::session::shared::SharedState>,
     ) -> Self {
         let key = match &config.session.cookie_key {
             Some(k) => cookie::Key::derive_from(&k.0),
@@ -349,7 +190,12 @@ impl Auth {
                 cookie::Key::generate()
             }
         };
-        let sessions = Sessions::new(&config, Arc::clone(&shared));
+        let sessions = Sessions::new(
+            &config.session,
+            config.secure_cookies(),
+            config.clock.clone(),
+            Arc::clone(&shared),
+        );
         let bearers = crate::bearer::Bearers::new(&config, Arc::clone(&shared));
         let pending = PendingCookies::new(key, config.secure_cookies());
         let providers = config
@@ -398,11 +244,11 @@ impl Auth {
             .verifier
             .id_token(
                 token,
-                crate::token::IdTokenCheck::Login {
+                crate::jose::IdTokenCheck::Login {
                     nonce: expected_nonce,
                 },
                 // Reached the app another way than the token endpoint: anyone could send it.
-                crate::token::jwks::TokenSource::Request,
+                crate::jose::jwks::TokenSource::Request,
             )
             .await
     }
@@ -489,8 +335,8 @@ impl Auth {
             Some(endpoint) => self.push(provider, discovered, endpoint, &url).await?,
         };
         let now = inner.config.clock.now_secs();
-        let return_to =
-            return_to.and_then(|r| crate::return_to::sanitize_return_to(&inner.config.app_url, r));
+        let return_to = return_to
+            .and_then(|r| crate::web::return_to::sanitize_return_to(&inner.config.app_url, r));
         let mut set_cookies = inner.pending.prune(request_cookies, now);
         set_cookies.push(inner.pending.seal(&PendingLogin {
             state,
@@ -515,7 +361,7 @@ impl Auth {
     async fn push(
         &self,
         provider: &ProviderState,
-        discovered: &crate::provider_state::Discovered,
+        discovered: &crate::provider::state::Discovered,
         endpoint: &Url,
         url: &Url,
     ) -> Result<Url, LoginError> {
@@ -578,26 +424,35 @@ impl Auth {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The longest wait between two discovery attempts of a provider that is down.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
-    /// An unparseable token response keeps the parse error as its cause, and prints
-    /// (in `Debug` too: logs and events) only the reason's text.
-    #[test]
-    fn invalid_token_response_keeps_the_parse_error() {
-        let parse = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
-        let e = TokenExchangeError::InvalidResponse(InvalidTokenResponse::parse(parse));
-        assert_eq!(
-            format!("{e:?}"),
-            "InvalidResponse(\"expected value at line 1 column 1\")"
+/// Retries the discovery of provider `index` with backoff (1 s, doubling to a minute)
+/// until it succeeds or the app's `Auth` is dropped.
+pub(crate) fn retry_in_background(inner: Weak<Inner>, index: usize) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(
+            "no Tokio runtime: a provider that was down at start is not retried in the background"
         );
-        let cause = std::error::Error::source(&e).expect("the response's error");
-        let parse = std::error::Error::source(cause).expect("the parse error");
-        assert!(parse.is::<serde_json::Error>());
-        // A response that parsed but breaks a rule has no deeper cause.
-        let rule = InvalidTokenResponse::rule("token_type \"mac\" is not Bearer");
-        assert!(std::error::Error::source(&rule).is_none());
-        assert_eq!(rule.to_string(), "token_type \"mac\" is not Bearer");
-    }
+        return;
+    };
+    runtime.spawn(async move {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            tokio::time::sleep(delay).await;
+            let Some(inner) = inner.upgrade() else { return };
+            let provider = &inner.providers[index];
+            match provider.discover(&inner.config.tokens, &inner.config.clock, &inner.http).await {
+                Ok(()) => {
+                    tracing::info!(issuer = %provider.config.issuer, "provider discovered");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(issuer = %provider.config.issuer, error = %e, retry_in_secs = delay.as_secs(), "provider still unreachable");
+                }
+            }
+            drop(inner);
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
+    });
 }

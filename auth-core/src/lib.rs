@@ -72,64 +72,63 @@ macro_rules! assert_debug_eq {
     }};
 }
 
-pub mod adapter;
-mod app_token;
+// The layers, lowest first (ARCHITECTURE.md; `scripts/check-layers` keeps a lower one
+// from naming a higher one): the base files (`clock`, `config_error`, `http_client`),
+// `jose`, `session`, `provider`, then the app's own parts, which `Auth` composes:
+// `flow`, `bearer`, `web`, `config`, `outage`, `auth`.
+mod clock;
+mod config_error;
+mod http_client;
+
+mod jose;
+
+mod session;
+
+mod provider;
+
 mod auth;
 mod bearer;
-mod client_key;
 mod config;
-mod dpop;
 mod flow;
-mod http_client;
-mod identity;
-mod memory_store;
 mod outage;
-mod presets;
-mod protocol;
-mod provider;
-mod provider_config;
-mod provider_state;
-#[cfg(feature = "redis")]
-mod redis;
-#[cfg(feature = "redis")]
-mod redis_cache;
-mod return_to;
-mod seal;
-mod secret;
-mod session;
-mod shared;
-mod store;
-mod token;
 mod web;
 
-pub use app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
-pub use auth::{Auth, InvalidTokenResponse, LoginError, LoginStart, TokenExchangeError};
+pub use auth::{Auth, LoginError, LoginStart};
 pub use bearer::{BearerAuth, BearerError};
-pub use client_key::ClientKey;
-pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent, ClientAuthMethod, Clock, ConfigError};
-pub use dpop::{DpopKey, DpopProofError};
-pub use flow::authorize::{LoginOptionError, LoginOptions, Prompt};
+pub use clock::Clock;
+pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent};
+pub use config_error::ConfigError;
+pub use flow::app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
+pub use flow::authenticate::Authenticated;
 pub use flow::callback::CallbackError;
 pub use flow::logout::BackchannelError;
+pub use flow::protocol::workos::SwitchOrganizationError;
 pub use flow::refresh::RefreshError;
 pub use http_client::HttpError;
-pub use memory_store::MemoryStore;
+pub use jose::client_key::ClientKey;
+pub use jose::dpop::{DpopKey, DpopProofError};
+pub use jose::secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+pub use jose::{Algorithm, Claims, JwksError, TokenError, VerifyError};
 pub use outage::Outage;
-pub use presets::{Preset, ProviderKind, UnknownProviderKind};
-pub use protocol::workos::SwitchOrganizationError;
-pub use provider::{DiscoveryError, ProviderEndpoints};
-pub use provider_config::{ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile};
-pub use return_to::sanitize_return_to;
-pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+pub use provider::authorize::{LoginOptionError, LoginOptions, Prompt};
+pub use provider::config::{
+    ClientAuthMethod, ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile,
+};
+pub use provider::discovery::{DiscoveryError, ProviderEndpoints};
+pub use provider::presets::{Preset, ProviderKind, UnknownProviderKind};
+pub use provider::token::{InvalidTokenResponse, TokenExchangeError};
 pub use session::AuthSession;
-pub use shared::SharedStateError;
-pub use store::{Authenticated, SessionId, SessionStore, SharedStore, StoreError};
-pub use token::{Algorithm, Claims, JwksError, TokenError, VerifyError};
+pub use session::cookie::SessionCookie;
+pub use session::memory::MemoryStore;
+pub use session::shared::SharedStateError;
+pub use session::store::{SessionId, SessionStore, SharedStore, StoreError};
 /// The store trait's crate: a custom store implements [`SessionStore`] with its
 /// `session::{Id, Record}`. Re-exported (a 0.x crate in our API) because that trait is
 /// the point: any tower-sessions store (Redis, SQL...) works unchanged.
 pub use tower_sessions_core;
-pub use web::{SessionCookie, request_cookies};
+pub use web::adapter;
+pub use web::request_cookies;
+pub use web::return_to::sanitize_return_to;
 
 /// Re-exported so adapters and users share one `http` version.
 pub use http;
@@ -141,6 +140,6 @@ pub use http;
 pub mod __fuzz {
     /// Parses a JWK set as the JWKS cache does: the number of keys it would use.
     pub fn parse_jwks(body: &[u8]) -> Result<usize, crate::JwksError> {
-        crate::token::jwks::parse_jwks(body).map(|keys| keys.len())
+        crate::jose::jwks::parse_jwks(body).map(|keys| keys.len())
     }
 }

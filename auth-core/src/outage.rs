@@ -55,8 +55,8 @@ impl From<SharedStateError> for Outage {
     }
 }
 
-impl From<crate::provider_state::NotDiscovered> for Outage {
-    fn from(_: crate::provider_state::NotDiscovered) -> Self {
+impl From<crate::provider::state::NotDiscovered> for Outage {
+    fn from(_: crate::provider::state::NotDiscovered) -> Self {
         Self::NotDiscovered
     }
 }

@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 pub const CLIENT: &str = "bench-client";
 pub const API: &str = "https://api.example.com";
-const RSA_PEM: &[u8] = include_bytes!("../../src/token/testdata/rsa.pem");
-const EC_PEM: &[u8] = include_bytes!("../../src/token/testdata/ec.pem");
-const JWKS: &str = include_str!("../../src/token/testdata/jwks.json");
+const RSA_PEM: &[u8] = include_bytes!("../../src/jose/testdata/rsa.pem");
+const EC_PEM: &[u8] = include_bytes!("../../src/jose/testdata/ec.pem");
+const JWKS: &str = include_str!("../../src/jose/testdata/jwks.json");
 
 pub fn now() -> i64 {
     SystemTime::now()

@@ -4,7 +4,7 @@
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
-use crate::token::TokenError;
+use crate::jose::TokenError;
 
 /// Why a request's bearer token was not accepted. [`BearerError::to_response`] gives the
 /// RFC 6750 answer.
@@ -34,7 +34,7 @@ pub enum BearerError {
     /// A DPoP-bound token came with a proof that is not valid for this request
     /// (RFC 9449 §7.1: `invalid_dpop_proof`).
     #[error("invalid DPoP proof: {0}")]
-    InvalidProof(crate::dpop::DpopProofError),
+    InvalidProof(crate::jose::dpop::DpopProofError),
 }
 
 impl BearerError {

@@ -3,7 +3,7 @@
 
 use super::BearerError;
 use crate::auth::Auth;
-use crate::token::MAX_TOKEN_BYTES;
+use crate::jose::MAX_TOKEN_BYTES;
 
 /// The longest `Authorization` header value read.
 pub(super) const MAX_AUTHORIZATION_LEN: usize = MAX_TOKEN_BYTES + 16;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::auth::Auth;
-use crate::secret::AccessToken;
-use crate::token::Claims;
+use crate::jose::Claims;
+use crate::jose::secret::AccessToken;
 
 mod error;
 mod header;
@@ -27,7 +27,7 @@ pub struct BearerAuth {
     client_id: Option<String>,
     expires_at: i64,
     token: AccessToken,
-    access: crate::identity::Access,
+    access: crate::session::Access,
     provider: Option<String>,
     /// The key the token is bound to (`cnf.jkt`, RFC 9449), if any.
     jkt: Option<String>,
@@ -40,7 +40,7 @@ impl BearerAuth {
         token: &str,
         config: &crate::ProviderConfig,
     ) -> Self {
-        let access = crate::identity::access_for(config, &claims, None);
+        let access = crate::provider::identity::access_for(config, &claims, None);
         let jkt = claims
             .get("cnf")
             .and_then(|c| c.get("jkt"))
@@ -154,7 +154,7 @@ impl BearerAuth {
 
     /// When the token expires.
     pub fn expires_at(&self) -> std::time::SystemTime {
-        crate::session::at_epoch_secs(self.expires_at)
+        crate::clock::at_epoch_secs(self.expires_at)
     }
 
     /// The token itself (to call further APIs on the user's behalf).
@@ -227,7 +227,7 @@ mod tests {
     use super::header::MAX_AUTHORIZATION_LEN;
     use super::part::BearerCache;
     use super::*;
-    use crate::token::TokenError;
+    use crate::jose::TokenError;
     use std::sync::atomic::{AtomicI64, Ordering};
 
     use jsonwebtoken::{EncodingKey, Header, encode};
@@ -244,7 +244,7 @@ mod tests {
         now: Arc<AtomicI64>,
         tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
     ) -> Auth {
-        let jwks = include_str!("../token/testdata/jwks.json");
+        let jwks = include_str!("../jose/testdata/jwks.json");
         let app =
             axum::Router::new().route("/jwks", axum::routing::get(move || async move { jwks }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -272,7 +272,7 @@ mod tests {
         let claims = json!({ "iss": ISS, "aud": "https://api.test", "sub": "alice",
                              "exp": NOW + 300, "iat": NOW, "scope": scope });
         let key =
-            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
+            EncodingKey::from_rsa_pem(include_bytes!("../jose/testdata/rsa.pem")).expect("key");
         encode(&h, &claims, &key).expect("sign")
     }
 
@@ -305,8 +305,7 @@ mod tests {
         let claims = json!({ "iss": ISS, "aud": "https://api.test", "sub": "alice",
                              "exp": NOW + 300, "iat": NOW, "scope": "read",
                              "cnf": { "jkt": key.thumbprint() } });
-        let k =
-            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
+        let k = EncodingKey::from_rsa_pem(include_bytes!("../jose/testdata/rsa.pem")).expect("key");
         encode(&h, &claims, &k).expect("sign")
     }
 
@@ -352,7 +351,7 @@ mod tests {
         let key = crate::DpopKey::generate();
         let t = bound_token(&key);
         let session = AuthSession {
-            access_token: crate::secret::AccessToken::new(t.clone()),
+            access_token: crate::jose::secret::AccessToken::new(t.clone()),
             dpop_key: Some(key),
             ..AuthSession::bare()
         };
@@ -371,7 +370,7 @@ mod tests {
         assert_eq!(caller.sub(), "alice");
         // An unbound session gets a plain bearer header and no proof.
         let plain = AuthSession {
-            access_token: crate::secret::AccessToken::new("opaque"),
+            access_token: crate::jose::secret::AccessToken::new("opaque"),
             ..AuthSession::bare()
         };
         let mut request = http::Request::get(API_URL).body(()).expect("request");
@@ -552,7 +551,7 @@ mod tests {
         let claims = json!({ "iss": ISS, "aud": "client", "sub": "alice", "exp": NOW + 300,
                              "iat": NOW, "nonce": "n-1", "sid": "s-1" });
         let key =
-            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
+            EncodingKey::from_rsa_pem(include_bytes!("../jose/testdata/rsa.pem")).expect("key");
         let t = encode(&h, &claims, &key).expect("sign");
         let c = auth.validate_id_token(&t, "n-1").await.expect("valid");
         assert_eq!((c.sub(), c.sid()), ("alice", Some("s-1")));

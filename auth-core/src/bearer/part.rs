@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 use sha2::{Digest, Sha256};
 
 use super::{BearerAuth, BearerError};
-use crate::provider_state::ProviderState;
-use crate::token::TokenError;
+use crate::jose::TokenError;
+use crate::provider::state::ProviderState;
 
 /// Validated tokens by the SHA-256 of the token, never returned past their `exp`.
 /// Bounded: when full, expired entries go first, then an arbitrary half.
@@ -81,21 +81,21 @@ impl BearerCache {
 #[derive(Debug)]
 pub(crate) struct Bearers {
     cache: BearerCache,
-    proofs: crate::dpop::ReplayCache,
+    proofs: crate::jose::dpop::ReplayCache,
     scopes: Vec<String>,
     leeway: i64,
     clock: crate::Clock,
-    shared: Arc<dyn crate::shared::SharedState>,
+    shared: Arc<dyn crate::session::shared::SharedState>,
 }
 
 impl Bearers {
     pub(crate) fn new(
         config: &crate::AuthConfig,
-        shared: Arc<dyn crate::shared::SharedState>,
+        shared: Arc<dyn crate::session::shared::SharedState>,
     ) -> Self {
         Self {
             cache: BearerCache::new(config.bearer.cache_capacity),
-            proofs: crate::dpop::ReplayCache::default(),
+            proofs: crate::jose::dpop::ReplayCache::default(),
             scopes: config.bearer.scopes.clone(),
             leeway: i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(i64::MAX),
             clock: config.clock.clone(),
@@ -112,20 +112,20 @@ impl Bearers {
         url: &str,
     ) -> Result<Arc<BearerAuth>, BearerError> {
         let proof = proof.ok_or(BearerError::InvalidProof(crate::DpopProofError::Missing))?;
-        let target = crate::dpop::ProofTarget {
+        let target = crate::jose::dpop::ProofTarget {
             method,
             url,
             access_token: token,
             now: self.clock.now_secs(),
             leeway: self.leeway,
         };
-        let proven = crate::dpop::verify_proof(proof, &target, &self.proofs)
+        let proven = crate::jose::dpop::verify_proof(proof, &target, &self.proofs)
             .map_err(BearerError::InvalidProof)?;
         // With Redis, a proof is single use across every instance.
         let first = self
             .shared
             .first_use(
-                crate::shared::Once::DpopProof,
+                crate::session::shared::Once::DpopProof,
                 &proven.replay_key,
                 proven.until,
             )

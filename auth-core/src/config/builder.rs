@@ -8,12 +8,12 @@ use url::Url;
 
 use super::settings::*;
 use super::*;
-use crate::flow::authorize::LoginOptions;
-use crate::presets::ProviderKind;
-use crate::provider::ProviderEndpoints;
-use crate::provider_config::{ChooserPage, ProviderConfig, ProviderConfigBuilder, ProviderLink};
-use crate::store::{SessionStore, SharedStore};
-use crate::token::Algorithm;
+use crate::jose::Algorithm;
+use crate::provider::authorize::LoginOptions;
+use crate::provider::config::{ChooserPage, ProviderConfig, ProviderConfigBuilder, ProviderLink};
+use crate::provider::discovery::ProviderEndpoints;
+use crate::provider::presets::ProviderKind;
+use crate::session::store::{SessionStore, SharedStore};
 
 fn key_from_hex(name: &'static str, hex_key: &str) -> Result<CookieKeyBytes, ConfigError> {
     let bytes = hex::decode(hex_key.trim()).map_err(|_| ConfigError::Invalid {
@@ -575,7 +575,7 @@ impl AuthConfigBuilder {
             .bearer
             .scopes
             .iter()
-            .find(|s| !crate::provider_config::is_scope(s))
+            .find(|s| !crate::provider::config::is_scope(s))
         {
             return Err(ConfigError::Invalid {
                 name: "OIDC_API_SCOPES",
@@ -633,5 +633,19 @@ impl AuthConfigBuilder {
             bearer: self.bearer,
             redis: self.redis,
         })
+    }
+}
+/// A preset's way to the app's builder: defined here, beside the builder, so that the
+/// provider layer never names the configuration that composes it.
+impl crate::Preset {
+    /// A configuration builder for this provider ([`crate::AuthConfig::builder`] with the
+    /// issuer and [`AuthConfigBuilder::with_provider_kind`]).
+    pub fn builder(
+        self,
+        client_id: impl Into<String>,
+        app_url: impl Into<String>,
+    ) -> AuthConfigBuilder {
+        crate::AuthConfig::builder(self.issuer(), client_id, app_url)
+            .with_provider_kind(self.kind())
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::settings::RedisUrl;
 use super::*;
-use crate::provider_config::{ProviderConfig, ProviderConfigBuilder};
+use crate::provider::config::{ProviderConfig, ProviderConfigBuilder};
 
 impl AuthConfig {
     /// Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL` and the
@@ -51,7 +51,7 @@ impl AuthConfig {
                 }
                 let mut b = Self::builder_for_providers(req("APP_URL")?);
                 for id in list.split(',').map(str::trim) {
-                    crate::provider_config::check_id(id)?;
+                    crate::provider::config::check_id(id)?;
                     let prefix = format!("OIDC_{}_", id.to_ascii_uppercase().replace('-', "_"));
                     let var = |suffix: &str| get(&format!("{prefix}{suffix}"));
                     let required = |suffix: &str| {

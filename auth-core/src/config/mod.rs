@@ -2,119 +2,22 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use url::Url;
 
-use crate::provider_config::{ChooserPage, ProviderConfig, ProviderConfigBuilder};
+use crate::provider::config::{ChooserPage, ProviderConfig, ProviderConfigBuilder};
 
 mod builder;
 mod env;
 mod settings;
 
+pub(crate) use crate::clock::Clock;
+pub(crate) use crate::config_error::{ConfigError, parse_url};
+pub(crate) use crate::jose::TokenSettings;
+pub(crate) use crate::provider::config::ClientAuthMethod;
 pub use builder::AuthConfigBuilder;
-pub(crate) use settings::{
-    BearerSettings, HttpSettings, RedisSettings, SessionSettings, TokenSettings,
-};
-
-/// Errors found while building an [`AuthConfig`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A required environment variable is missing.
-    #[error("{0} is not set")]
-    MissingEnv(&'static str),
-    /// A value is not a valid URL.
-    #[error("{name} is not a valid URL: {reason}")]
-    InvalidUrl {
-        /// Which setting.
-        name: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A URL uses plain http on a host that is not loopback.
-    #[error(
-        "{name} is not an https URL and not loopback (http is only allowed for 127.0.0.1, ::1 and localhost)"
-    )]
-    InsecureUrl {
-        /// Which setting.
-        name: &'static str,
-    },
-    /// A value could not be parsed.
-    #[error("{name} is invalid: {reason}")]
-    Invalid {
-        /// Which setting.
-        name: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A provider's required environment variable is missing (`OIDC_X_ISSUER`).
-    #[error("{0} is not set")]
-    MissingProviderEnv(String),
-    /// A setting of one provider of several is wrong.
-    #[error("provider {id:?}: {source}")]
-    Provider {
-        /// The provider's id.
-        id: String,
-        /// What is wrong.
-        #[source]
-        source: Box<ConfigError>,
-    },
-}
-
-/// How the client authenticates at the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ClientAuthMethod {
-    /// HTTP Basic authentication (`client_secret_basic`), the default.
-    #[default]
-    ClientSecretBasic,
-    /// Credentials in the form body (`client_secret_post`).
-    ClientSecretPost,
-    /// A JWT signed with the app's own key (`private_key_jwt`, RFC 7523): no shared
-    /// secret. Set the key with [`crate::ProviderConfigBuilder::with_client_key`].
-    PrivateKeyJwt,
-}
-
-impl ClientAuthMethod {
-    /// The method to use: the app's `choice`, else the first of `client_secret_basic`
-    /// and `client_secret_post` that discovery's `supported` list names; with an empty
-    /// list, `client_secret_basic` (RFC 8414's default), or `client_secret_post` for a
-    /// provider kind that documents the secret in the form body (Scalekit).
-    pub(crate) fn resolve(
-        choice: Option<Self>,
-        supported: &[String],
-        kind: crate::ProviderKind,
-    ) -> Self {
-        if let Some(method) = choice {
-            return method;
-        }
-        let listed = |name: &str| supported.iter().any(|m| m == name);
-        if supported.is_empty() {
-            return match kind {
-                crate::ProviderKind::Scalekit => Self::ClientSecretPost,
-                crate::ProviderKind::Generic
-                | crate::ProviderKind::WorkosAuthkit
-                | crate::ProviderKind::WorkosUserManagement
-                | crate::ProviderKind::Auth0
-                | crate::ProviderKind::Keycloak
-                | crate::ProviderKind::EntraId
-                | crate::ProviderKind::Google
-                | crate::ProviderKind::Okta => Self::ClientSecretBasic,
-            };
-        }
-        if listed("client_secret_basic") {
-            Self::ClientSecretBasic
-        } else if listed("client_secret_post") {
-            Self::ClientSecretPost
-        } else {
-            tracing::warn!(
-                "the provider lists neither client_secret_basic nor client_secret_post; trying client_secret_basic"
-            );
-            Self::ClientSecretBasic
-        }
-    }
-}
+pub(crate) use settings::{BearerSettings, HttpSettings, RedisSettings, SessionSettings};
 
 /// A refusal and its typed reason, given to the hook of
 /// [`AuthConfigBuilder::with_event_hook`].
@@ -145,47 +48,6 @@ impl fmt::Debug for EventHook {
     }
 }
 
-/// A source of the current time, injectable for tests. Every rule that reads the time
-/// (token `exp`/`iat`/`nbf`, session lifetimes, pending-login age, DPoP proofs) reads
-/// it here, to the second.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> SystemTime + Send + Sync>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(Arc::new(SystemTime::now))
-    }
-
-    /// A clock driven by a function (tests).
-    pub fn from_fn(f: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        Self(Arc::new(f))
-    }
-
-    /// Now.
-    pub fn now(&self) -> SystemTime {
-        (self.0)()
-    }
-
-    /// Now, in whole seconds since the Unix epoch (what tokens carry).
-    pub(crate) fn now_secs(&self) -> i64 {
-        crate::session::epoch_secs(self.now())
-    }
-
-    /// A clock that reads seconds since the epoch from `f` (the crate's tests).
-    #[cfg(test)]
-    pub(crate) fn from_secs(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
-        Self::from_fn(move || crate::session::at_epoch_secs(f()))
-    }
-}
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Clock")
-    }
-}
-
-/// The validated configuration of a relying party. Build it with [`AuthConfig::builder`]
 /// or [`AuthConfig::from_env`].
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
@@ -301,42 +163,11 @@ impl AuthConfig {
     }
 }
 
-pub(crate) fn parse_url(name: &'static str, s: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(s.trim()).map_err(|e| ConfigError::InvalidUrl {
-        name,
-        reason: e.to_string(),
-    })?;
-    check_secure(name, &url)?;
-    Ok(url)
-}
-
-/// https, or http on a loopback host.
-pub(crate) fn check_secure(name: &'static str, url: &Url) -> Result<(), ConfigError> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        "http" => Err(ConfigError::InsecureUrl { name }),
-        other => Err(ConfigError::InvalidUrl {
-            name,
-            reason: format!("unsupported scheme {other:?}"),
-        }),
-    }
-}
-
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::presets::ProviderKind;
-    use crate::token::Algorithm;
+    use crate::jose::Algorithm;
+    use crate::provider::presets::ProviderKind;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: Vec<(String, String)> = vars
@@ -433,8 +264,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("auth-core-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let (old, new) = (dir.join("old.pem"), dir.join("new.pem"));
-        std::fs::write(&old, include_bytes!("../token/testdata/rsa.pem")).expect("write");
-        std::fs::write(&new, include_bytes!("../token/testdata/ec.pem")).expect("write");
+        std::fs::write(&old, include_bytes!("../jose/testdata/rsa.pem")).expect("write");
+        std::fs::write(&new, include_bytes!("../jose/testdata/ec.pem")).expect("write");
         let files = format!("{}, {}", old.display(), new.display());
         let vars = [
             ("OIDC_ISSUER", "https://id.example.com"),

@@ -2,10 +2,11 @@
 //! then the provider's protocol exchanges the code and checks the tokens.
 
 use super::pending::PendingLogin;
-use crate::auth::{Auth, TokenExchangeError};
-use crate::secret::constant_time_eq;
+use crate::auth::Auth;
+use crate::jose::TokenError;
+use crate::jose::secret::constant_time_eq;
+use crate::provider::token::TokenExchangeError;
 use crate::session::AuthSession;
-use crate::token::TokenError;
 
 /// Longest callback query string accepted.
 const MAX_QUERY: usize = 8 * 1024;
@@ -285,7 +286,7 @@ impl Auth {
         let return_to = pending
             .return_to
             .as_deref()
-            .and_then(|r| crate::return_to::sanitize_return_to(app_url, r))
+            .and_then(|r| crate::web::return_to::sanitize_return_to(app_url, r))
             .unwrap_or_else(|| app_url.path().to_string());
         CompletedLogin {
             session,
@@ -330,7 +331,7 @@ fn check_acr(
 /// compared with `org_name`, ignoring case (as Auth0's SDKs do).
 pub(crate) fn check_organization(
     asked: &str,
-    access: &crate::identity::Access,
+    access: &crate::session::Access,
     id_claims: &serde_json::Map<String, serde_json::Value>,
     auth0: bool,
 ) -> Result<(), CallbackError> {
@@ -395,7 +396,7 @@ mod tests {
 
     #[test]
     fn rp_organization_mismatch_refused() {
-        let access = |org: Option<&str>| crate::identity::Access {
+        let access = |org: Option<&str>| crate::session::Access {
             organization: org.map(str::to_owned),
             ..Default::default()
         };

@@ -1,15 +1,13 @@
 //! Logout: the RP-initiated logout URL, and back-channel logout (validate the token,
 //! record the logout, end matching sessions when they are next used).
 
-use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
-
 use url::Url;
 
 use crate::auth::Auth;
+use crate::jose::TokenError;
 use crate::session::AuthSession;
-use crate::shared::Once;
-use crate::token::TokenError;
+use crate::session::logouts::LogoutRegistry;
+use crate::session::shared::Once;
 
 /// How long the `jti` of a logout token without `exp` is remembered, from its `iat`
 /// (the validator refuses such a token older than 5 minutes).
@@ -17,109 +15,6 @@ const LOGOUT_TOKEN_JTI_TTL: i64 = 300;
 
 /// Longest logout token form body accepted.
 pub(crate) const MAX_LOGOUT_BODY: usize = 32 * 1024;
-
-/// Logout tokens whose `jti` is remembered at most (each until its `exp`); past it,
-/// the ones closest to expiry are forgotten first. Only tokens signed by the provider
-/// get here, so nobody else can fill it.
-const MAX_REMEMBERED_JTIS: usize = 100_000;
-
-/// Back-channel logouts seen, by `sid` or `sub`, with the time they apply to: a session
-/// with a logged-out `sid` is over; a session of a logged-out `sub` is over when it
-/// began at or before that time. Records expire after the longest session lifetime.
-/// The `jti`s of accepted logout tokens are remembered until the tokens expire, so a
-/// replayed token has no effect.
-#[derive(Debug, Default)]
-pub(crate) struct LogoutRegistry {
-    entries: RwLock<HashMap<String, i64>>,
-    jtis: Mutex<HashMap<String, i64>>,
-}
-
-impl LogoutRegistry {
-    // Every key names the issuer: a user is (iss, sub), and a provider's logout must
-    // never end another provider's session of the same `sub` or `sid`. An issuer has no
-    // fragment, so the first `#` ends it.
-
-    pub(crate) fn key_sid(iss: &str, sid: &str) -> String {
-        format!("sid:{iss}#{sid}")
-    }
-
-    pub(crate) fn key_sub(iss: &str, sub: &str) -> String {
-        format!("sub:{iss}#{sub}")
-    }
-
-    /// The sessions of `sub` that carry no `sid` (a token with both ends the session
-    /// of that `sid` and these).
-    pub(crate) fn key_sub_without_sid(iss: &str, sub: &str) -> String {
-        format!("subnosid:{iss}#{sub}")
-    }
-
-    /// A logout token's `jti`, unique per issuer only.
-    pub(crate) fn key_jti(iss: &str, jti: &str) -> String {
-        format!("{iss}#{jti}")
-    }
-
-    /// True the first time `jti` is seen before `until` (when its token expires).
-    pub(crate) fn first_use(&self, jti: &str, until: i64, now: i64) -> bool {
-        let mut jtis = self.jtis.lock().unwrap_or_else(|p| p.into_inner());
-        if jtis.get(jti).is_some_and(|t| *t >= now) {
-            return false;
-        }
-        if jtis.len() >= MAX_REMEMBERED_JTIS {
-            jtis.retain(|_, t| *t >= now);
-        }
-        if jtis.len() >= MAX_REMEMBERED_JTIS {
-            let mut by_expiry: Vec<(i64, String)> =
-                jtis.iter().map(|(j, t)| (*t, j.clone())).collect();
-            by_expiry.sort_unstable();
-            for (_, j) in by_expiry.into_iter().take(MAX_REMEMBERED_JTIS / 10) {
-                jtis.remove(&j);
-            }
-        }
-        jtis.insert(jti.to_owned(), until);
-        true
-    }
-
-    pub(crate) fn record(&self, key: String, at: i64, forget_before: i64) {
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, t| *t >= forget_before);
-        let e = map.entry(key).or_insert(at);
-        *e = (*e).max(at);
-    }
-
-    pub(crate) fn is_logged_out(&self, session: &AuthSession) -> bool {
-        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        if map.is_empty() {
-            return false;
-        }
-        let began = session.authenticated_at;
-        // A provider session that was logged out is over, whenever this login began
-        // (no clock comparison between instances); by `sub`, logins before the logout.
-        let sid = session.claims.sid();
-        let iss = session.claims.iss();
-        let by_sid = sid.is_some_and(|sid| map.contains_key(&Self::key_sid(iss, sid)));
-        let sub = session.claims.sub();
-        let ended = |key: String| map.get(&key).is_some_and(|t| *t >= began);
-        by_sid
-            || ended(Self::key_sub(iss, sub))
-            || (sid.is_none() && ended(Self::key_sub_without_sid(iss, sub)))
-    }
-
-    #[cfg(any(feature = "redis", test))]
-    /// Whether recorded logout times (`by_sub`, `by_sub_without_sid`, `by_sid`, as
-    /// read from Redis) end `session`: the same rule as [`Self::is_logged_out`].
-    pub(crate) fn ends(
-        session: &AuthSession,
-        by_sub: Option<i64>,
-        by_sub_without_sid: Option<i64>,
-        by_sid: Option<i64>,
-    ) -> bool {
-        let began = session.authenticated_at;
-        let since = |t: Option<i64>| t.is_some_and(|t| t >= began);
-        by_sid.is_some()
-            || since(by_sub)
-            || (session.claims.sid().is_none() && since(by_sub_without_sid))
-    }
-}
 
 /// Why a back-channel logout request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -319,7 +214,7 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::Claims;
+    use crate::jose::Claims;
 
     const ISS: &str = "https://id.example.com";
 
@@ -403,7 +298,7 @@ mod tests {
     #[tokio::test]
     async fn rp_backchannel_logout_while_redis_is_down_is_unavailable() {
         use jsonwebtoken::{EncodingKey, Header, encode};
-        let jwks = include_str!("../token/testdata/jwks.json");
+        let jwks = include_str!("../jose/testdata/jwks.json");
         let app =
             axum::Router::new().route("/jwks", axum::routing::get(move || async move { jwks }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -439,7 +334,7 @@ mod tests {
             "sid": "s-1", "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
         });
         let key =
-            EncodingKey::from_rsa_pem(include_bytes!("../token/testdata/rsa.pem")).expect("key");
+            EncodingKey::from_rsa_pem(include_bytes!("../jose/testdata/rsa.pem")).expect("key");
         let body = format!(
             "logout_token={}",
             encode(&header, &claims, &key).expect("sign")

@@ -10,11 +10,13 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use crate::auth::Auth;
+use crate::jose::TokenError;
+use crate::jose::secret::{AccessToken, IdToken, RefreshToken};
 use crate::outage::Outage;
-use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::session::AuthSession;
-use crate::shared::SharedStateError;
-use crate::token::TokenError;
+use crate::session::Refreshed;
+use crate::session::shared::SharedStateError;
+use crate::session::store::SessionEnd;
 
 /// How long a refresh result is kept for requests that still carry the old tokens.
 pub(crate) const RESULT_TTL: Duration = Duration::from_secs(60);
@@ -60,42 +62,11 @@ pub(crate) enum SessionStatus {
     Refreshed(Box<AuthSession>),
     /// Over: delete it and treat the request as signed out.
     Ended(SessionEnd),
+    /// The provider refused the refresh, or its tokens were invalid: over too, unless
+    /// the stored record was renewed meanwhile (another request spent the token first).
+    RefreshFailed(RefreshError),
     /// Cannot be checked now (provider down while the access token is expired): 503.
     Unavailable(RefreshError),
-}
-
-/// Why a session ended.
-#[derive(Debug)]
-#[non_exhaustive]
-pub(crate) enum SessionEnd {
-    /// The provider logged the user out (back-channel logout).
-    LoggedOut,
-    /// Older than the configured session lifetime.
-    LifetimeExceeded,
-    /// Unused for longer than the idle timeout.
-    IdleTimeout,
-    /// The refresh token has expired (the provider said when), so the session cannot
-    /// outlive it.
-    RefreshTokenExpired,
-    /// Refresh failed for good.
-    RefreshFailed(RefreshError),
-}
-
-/// What a refresh gave, as a protocol's refresh call made it (and as an instance
-/// publishes it to the others through the shared state).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Refreshed {
-    pub(crate) access_token: AccessToken,
-    pub(crate) refresh_token: Option<RefreshToken>,
-    /// A new ID token and its validated claims, when the provider sent one.
-    pub(crate) id_token: Option<(IdToken, crate::token::Claims)>,
-    pub(crate) expires_at: Option<i64>,
-    #[serde(default)]
-    pub(crate) refresh_expires_at: Option<i64>,
-    pub(crate) scope: Option<String>,
-    /// The organization, roles and permissions as the new tokens state them.
-    #[serde(default)]
-    pub(crate) access: Option<crate::identity::Access>,
 }
 
 type Cell = Arc<OnceCell<Result<Refreshed, RefreshError>>>;
@@ -172,7 +143,7 @@ impl Auth {
         };
         match self.refresh_shared(session, refresh_token).await {
             Ok(r) => SessionStatus::Refreshed(Box::new(apply(session, r))),
-            Err(e) if e.ends_session() => SessionStatus::Ended(SessionEnd::RefreshFailed(e)),
+            Err(e) if e.ends_session() => SessionStatus::RefreshFailed(e),
             Err(_) if expires_at > now => SessionStatus::Valid,
             Err(e) => SessionStatus::Unavailable(e),
         }
@@ -402,9 +373,9 @@ impl Refreshed {
     pub(crate) fn new(
         access_token: AccessToken,
         refresh_token: Option<RefreshToken>,
-        id_token: Option<(IdToken, crate::token::Claims)>,
+        id_token: Option<(IdToken, crate::jose::Claims)>,
         expires_at: Option<i64>,
-        access: Option<crate::identity::Access>,
+        access: Option<crate::session::Access>,
     ) -> Self {
         Self {
             access_token,

@@ -10,10 +10,13 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use crate::auth::Auth;
-use crate::flow::authorize::LoginOptions;
+use crate::provider::authorize::LoginOptions;
+use crate::session::cookie::SessionCookie;
 
+pub mod adapter;
 mod pages;
 mod request;
+pub(crate) mod return_to;
 
 use pages::*;
 use request::{LogoutOrigin, from_another_site, is_navigation};
@@ -28,22 +31,12 @@ fn finish(span: &tracing::Span, outcome: &str, response: &Response<String>) {
 
 /// Reads every cookie of a request (bounded in number).
 pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
-    crate::flow::pending::parse_cookie_headers(
+    crate::session::cookie::parse_cookie_headers(
         headers
             .get_all(http::header::COOKIE)
             .iter()
             .map(HeaderValue::as_bytes),
     )
-}
-
-/// Attributes of the session cookie, the same for every adapter.
-#[non_exhaustive]
-#[derive(Clone, Debug)]
-pub struct SessionCookie {
-    /// `__Host-auth_session` over https, `auth_session` on plain-http loopback.
-    pub name: &'static str,
-    /// `Secure` (https app URL).
-    pub secure: bool,
 }
 
 impl Auth {
@@ -222,7 +215,7 @@ impl Auth {
             .providers
             .iter()
             .flat_map(|p| p.config.client_keys.iter());
-        let mut r = Response::new(crate::client_key::jwk_set(keys).to_string());
+        let mut r = Response::new(crate::jose::client_key::jwk_set(keys).to_string());
         r.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/jwk-set+json"),
@@ -533,7 +526,7 @@ impl Auth {
         let app_url = &self.0.config.app_url;
         let to = return_to
             .as_deref()
-            .and_then(|r| crate::return_to::sanitize_return_to(app_url, r))
+            .and_then(|r| crate::web::return_to::sanitize_return_to(app_url, r))
             .unwrap_or_else(|| app_url.path().to_string());
         (redirect(&to), "switched")
     }
@@ -549,7 +542,7 @@ impl Auth {
     ) -> Result<bool, crate::StoreError> {
         let current = self.0.sessions.load(&id.0).await?;
         let unchanged = current.is_some_and(|c| match (&c.refresh_token, &before.refresh_token) {
-            (Some(a), Some(b)) => crate::secret::constant_time_eq(a.secret(), b.secret()),
+            (Some(a), Some(b)) => crate::jose::secret::constant_time_eq(a.secret(), b.secret()),
             _ => false,
         });
         if !unchanged {
@@ -737,7 +730,7 @@ mod tests {
     async fn step_up_goes_back_to_the_provider_that_signed_the_session_in() {
         let auth = two_providers(|b| b).await;
         let requirement =
-            crate::adapter::Requirement::signed_in_within(std::time::Duration::from_secs(60));
+            crate::web::adapter::Requirement::signed_in_within(std::time::Duration::from_secs(60));
         let r = auth.step_up_response(
             &Method::GET,
             &Uri::from_static("/sensitive"),

@@ -113,7 +113,9 @@ impl Auth {
         }
         let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let mut login = format!("{}/login", self.0.config.route_prefix);
-        if crate::return_to::sanitize_return_to(&self.0.config.app_url, path_and_query).is_some() {
+        if crate::web::return_to::sanitize_return_to(&self.0.config.app_url, path_and_query)
+            .is_some()
+        {
             login.push_str("?return_to=");
             login.extend(url::form_urlencoded::byte_serialize(
                 path_and_query.as_bytes(),
@@ -155,10 +157,10 @@ impl Auth {
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
-        requirement: &crate::adapter::Requirement,
+        requirement: &crate::web::adapter::Requirement,
         provider: Option<&str>,
     ) -> Response<String> {
-        use crate::adapter::Requirement;
+        use crate::web::adapter::Requirement;
         let (param, value) = match requirement {
             Requirement::SignedInWithin(max_age) => ("max_age", max_age.as_secs().to_string()),
             Requirement::Acr(values) => ("acr_values", values.join(" ")),
@@ -177,7 +179,7 @@ impl Auth {
                 None => format!("{prefix}/login?"),
             };
             let mut q = url::form_urlencoded::Serializer::new(String::new());
-            if crate::return_to::sanitize_return_to(&self.0.config.app_url, path_and_query)
+            if crate::web::return_to::sanitize_return_to(&self.0.config.app_url, path_and_query)
                 .is_some()
             {
                 q.append_pair("return_to", path_and_query);
@@ -246,8 +248,8 @@ impl Auth {
             return json(status, code, title);
         }
         let mut retry = format!("{}/login", self.0.config.route_prefix);
-        if let Some(r) =
-            return_to.and_then(|r| crate::return_to::sanitize_return_to(&self.0.config.app_url, r))
+        if let Some(r) = return_to
+            .and_then(|r| crate::web::return_to::sanitize_return_to(&self.0.config.app_url, r))
         {
             retry.push_str("?return_to=");
             retry.extend(url::form_urlencoded::byte_serialize(r.as_bytes()));
@@ -280,7 +282,7 @@ pub(super) struct ErrorPage<'a> {
 }
 
 pub(super) fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static str, &'static str) {
-    use crate::auth::TokenExchangeError as X;
+    use crate::provider::token::TokenExchangeError as X;
     match e {
         CallbackError::PendingLoginMissing | CallbackError::PendingLoginExpired => (
             StatusCode::BAD_REQUEST,

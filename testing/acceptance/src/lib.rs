@@ -4,7 +4,8 @@
 //! cookie jar. A scenario that passes on one framework and fails on the other is a
 //! bug in an adapter.
 //!
-//! An example's `tests/acceptance.rs` is one line plus how to serve it:
+//! An example runs a suite with one line (its `tests/suites.rs` runs them all) plus how
+//! to serve it:
 //!
 //! ```ignore
 //! fn serve(auth: auth_core::Auth, listener: std::net::TcpListener) -> acceptance::Running { ... }

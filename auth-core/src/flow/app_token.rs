@@ -22,11 +22,12 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use oauth2::{Scope, TokenResponse};
 
-use crate::auth::{Auth, TokenExchangeError, check_token_type, map_token_error};
+use crate::auth::Auth;
 use crate::http_client::HttpError;
-use crate::secret::AccessToken;
+use crate::jose::Claims;
+use crate::jose::secret::AccessToken;
+use crate::provider::token::{TokenExchangeError, check_token_type, map_token_error};
 use crate::session::AuthSession;
-use crate::token::Claims;
 
 /// What the app's own token is asked for: scopes, and an `audience` (Auth0) or a
 /// `resource` (RFC 8707) naming the API.
@@ -301,9 +302,9 @@ impl Auth {
     /// UserInfo with `access_token`, which must be about `sub`.
     pub(crate) async fn userinfo_with(
         &self,
-        provider: &crate::provider_state::ProviderState,
+        provider: &crate::provider::state::ProviderState,
         access_token: &AccessToken,
-        dpop: Option<&crate::dpop::DpopKey>,
+        dpop: Option<&crate::jose::dpop::DpopKey>,
         sub: &str,
     ) -> Result<Claims, UserInfoError> {
         let inner = &self.0;

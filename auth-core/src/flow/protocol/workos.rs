@@ -17,81 +17,17 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::auth::{Auth, InvalidTokenResponse, TokenExchangeError};
-use crate::config::ConfigError;
+use crate::auth::Auth;
 use crate::flow::callback::CallbackError;
 use crate::flow::pending::PendingLogin;
-use crate::flow::refresh::{RefreshError, Refreshed};
+use crate::flow::refresh::RefreshError;
 use crate::http_client::HttpClient;
-use crate::provider::ProviderEndpoints;
-use crate::provider_state::{Discovered, ProviderState};
-use crate::secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+use crate::jose::secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+use crate::jose::{Claims, TokenError};
+use crate::provider::state::{Discovered, ProviderState};
+use crate::provider::token::{InvalidTokenResponse, TokenExchangeError};
 use crate::session::AuthSession;
-use crate::token::{Claims, TokenError};
-
-/// What User Management cannot do, refused when the app is configured.
-pub(crate) fn check_settings(
-    has_secret: bool,
-    par: bool,
-    dpop: bool,
-    fapi2: bool,
-    userinfo: bool,
-    keys: bool,
-) -> Result<(), ConfigError> {
-    let refuse = |reason: &str| {
-        Err(ConfigError::Invalid {
-            name: "OIDC_PROVIDER",
-            reason: format!("WorkOS User Management {reason}"),
-        })
-    };
-    if !has_secret {
-        return refuse(
-            "authenticates the app with its API key: set OIDC_CLIENT_SECRET to the key (sk_...)",
-        );
-    }
-    if par || dpop || fapi2 || keys {
-        return refuse(
-            "takes the API key only: no pushed authorization requests, DPoP, FAPI 2.0 or private_key_jwt",
-        );
-    }
-    if userinfo {
-        return refuse(
-            "has no UserInfo endpoint: the user's profile comes with the authentication",
-        );
-    }
-    Ok(())
-}
-
-/// The endpoints under the API's base URL (`https://api.workos.com`).
-pub(crate) fn endpoints(base: &Url, client_id: &str) -> Result<ProviderEndpoints, ConfigError> {
-    if client_id.is_empty() || client_id.contains(['/', '?', '#', '%']) {
-        return Err(ConfigError::Invalid {
-            name: "OIDC_CLIENT_ID",
-            reason: "expected a WorkOS client id (client_...)".into(),
-        });
-    }
-    let root = base.as_str().trim_end_matches('/');
-    let url = |path: &str| {
-        Url::parse(&format!("{root}{path}")).map_err(|e| ConfigError::InvalidUrl {
-            name: "OIDC_ISSUER",
-            reason: e.to_string(),
-        })
-    };
-    let mut e = ProviderEndpoints::new(
-        url("/user_management/authorize")?,
-        url("/user_management/authenticate")?,
-        url(&format!("/sso/jwks/{client_id}"))?,
-    );
-    e.end_session_endpoint = Some(url("/user_management/sessions/logout")?);
-    e.token_endpoint_auth_methods_supported = vec!["client_secret_post".into()];
-    e.code_challenge_methods_supported = vec!["S256".into()];
-    Ok(e)
-}
-
-/// The issuer WorkOS writes in access tokens besides the API's base URL.
-pub(crate) fn client_issuer(base: &str, client_id: &str) -> String {
-    format!("{}/user_management/{client_id}", base.trim_end_matches('/'))
-}
+use crate::session::Refreshed;
 
 /// The answer of `/user_management/authenticate`.
 #[derive(Deserialize)]
@@ -305,7 +241,7 @@ impl Auth {
         // No ID token: max_age and acr_values cannot be proven, so a login that sent
         // them is refused as their checks refuse a token without the claims.
         crate::flow::callback::check_login_claims(pending, &claims, &map, now, self)?;
-        let access = crate::identity::access_for(config, &map, Some(&access_claims));
+        let access = crate::provider::identity::access_for(config, &map, Some(&access_claims));
         if let Some(asked) = &pending.organization {
             crate::flow::callback::check_organization(asked, &access, &map, false)?;
         }
@@ -367,7 +303,7 @@ impl Auth {
             return Err(RefreshError::InvalidTokens(TokenError::IdentityChanged));
         }
         let map = claims.to_map();
-        let mut access = crate::identity::access_for(config, &map, Some(&access_claims));
+        let mut access = crate::provider::identity::access_for(config, &map, Some(&access_claims));
         access.auth_time = session.access.auth_time;
         access.acr = session.access.acr.clone();
         tracing::info!(sub = %session.sub(), "tokens refreshed");
@@ -417,7 +353,7 @@ impl Auth {
         organization_id: &str,
     ) -> Result<AuthSession, SwitchOrganizationError> {
         if organization_id.is_empty()
-            || organization_id.len() > crate::flow::authorize::MAX_OPTION_LEN
+            || organization_id.len() > crate::provider::authorize::MAX_OPTION_LEN
         {
             return Err(SwitchOrganizationError::InvalidOrganization);
         }
@@ -564,32 +500,5 @@ mod tests {
     fn rp_workos_user_object_of_another_subject_refused() {
         let err = session_claims(&access("user_1"), &user("user_2"), None).err();
         assert_eq!(err, Some(TokenError::IdentityChanged));
-    }
-
-    #[test]
-    fn endpoints_follow_the_reference_layout() {
-        let base = Url::parse("https://api.workos.com").expect("url");
-        let e = endpoints(&base, "client_123").expect("endpoints");
-        assert_eq!(
-            e.authorization_endpoint.as_str(),
-            "https://api.workos.com/user_management/authorize"
-        );
-        assert_eq!(
-            e.token_endpoint.as_str(),
-            "https://api.workos.com/user_management/authenticate"
-        );
-        assert_eq!(
-            e.jwks_uri.as_str(),
-            "https://api.workos.com/sso/jwks/client_123"
-        );
-        assert_eq!(
-            e.end_session_endpoint.map(|u| u.to_string()).as_deref(),
-            Some("https://api.workos.com/user_management/sessions/logout")
-        );
-        assert_eq!(
-            client_issuer("https://api.workos.com", "client_123"),
-            "https://api.workos.com/user_management/client_123"
-        );
-        assert!(endpoints(&base, "client/../x").is_err());
     }
 }

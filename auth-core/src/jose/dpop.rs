@@ -193,7 +193,7 @@ pub(crate) fn verify_proof(
     replay: &ReplayCache,
 ) -> Result<Proven, DpopProofError> {
     use jsonwebtoken::{DecodingKey, Validation};
-    if proof.len() > crate::token::MAX_TOKEN_BYTES {
+    if proof.len() > crate::jose::MAX_TOKEN_BYTES {
         return Err(DpopProofError::Malformed);
     }
     let header = jsonwebtoken::decode_header(proof).map_err(|_| DpopProofError::Malformed)?;
@@ -261,7 +261,7 @@ pub(crate) fn verify_proof(
         return Err(DpopProofError::Stale);
     }
     let ath = B64.encode(Sha256::digest(target.access_token.as_bytes()));
-    if !text("ath").is_some_and(|got| crate::secret::constant_time_eq(got, &ath)) {
+    if !text("ath").is_some_and(|got| crate::jose::secret::constant_time_eq(got, &ath)) {
         return Err(DpopProofError::AccessTokenMismatch);
     }
     let jti = text("jti")
@@ -336,7 +336,7 @@ mod tests {
             key.thumbprint()
         );
         assert!(!serde_json::to_string(&jwk).expect("json").contains("\"d\""));
-        let claims = crate::token::unverified_claims(&proof).expect("claims");
+        let claims = crate::jose::unverified_claims(&proof).expect("claims");
         assert_eq!(claims["htm"], "POST");
         assert_eq!(claims["htu"], "https://id.example.com/token");
         assert_eq!(claims["nonce"], "n-1");

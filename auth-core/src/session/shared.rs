@@ -15,11 +15,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::AuthConfig;
-use crate::flow::refresh::Refreshed;
-use crate::seal::Sealer;
 use crate::session::AuthSession;
-use crate::store::SharedStore;
+use crate::session::Refreshed;
+use crate::session::seal::Sealer;
+use crate::session::settings::RedisSettings;
+use crate::session::store::SharedStore;
 
 /// The state the app's instances share (Redis) could not be read or written: the
 /// request that needed it answers 503, and nothing is decided without it.
@@ -233,20 +233,25 @@ impl SharedState for ThisProcess {
     }
 }
 
-/// The shared state `config` asks for: Redis when a URL is set (with the `redis`
+/// The shared state `redis` asks for: Redis when a URL is set (with the `redis`
 /// feature; without it `build()` has refused the URL), else this process alone.
-pub(crate) async fn connect(config: &AuthConfig) -> Result<Arc<dyn SharedState>, SharedStateError> {
+/// `own_store`: the app keeps sessions in a store of its own, so the fast path (which
+/// caches Redis's sessions) stays off.
+pub(crate) async fn connect(
+    redis: &RedisSettings,
+    own_store: bool,
+) -> Result<Arc<dyn SharedState>, SharedStateError> {
     #[cfg(feature = "redis")]
-    if let Some(url) = &config.redis.url {
-        let redis = crate::redis::RedisShared::connect(
+    if let Some(url) = &redis.url {
+        let shared = crate::session::redis::RedisShared::connect(
             &url.0,
-            config.redis.timeout,
-            config.redis.ca_file.as_deref(),
-            config.redis.session_cache && config.session.store.is_none(),
+            redis.timeout,
+            redis.ca_file.as_deref(),
+            redis.session_cache && !own_store,
         )
         .await?;
-        return Ok(Arc::new(redis));
+        return Ok(Arc::new(shared));
     }
-    let _ = config;
+    let _ = (redis, own_store);
     Ok(Arc::new(ThisProcess))
 }

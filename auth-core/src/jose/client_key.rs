@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash}
 use jsonwebtoken::{Algorithm as JwtAlgorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// The client assertion type of RFC 7523 §2.2.
 pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -169,8 +169,8 @@ pub(crate) fn jwk_set<'a>(keys: impl Iterator<Item = &'a ClientKey>) -> Value {
 mod tests {
     use super::*;
 
-    const EC: &[u8] = include_bytes!("token/testdata/ec.pem");
-    const RSA: &[u8] = include_bytes!("token/testdata/rsa.pem");
+    const EC: &[u8] = include_bytes!("testdata/ec.pem");
+    const RSA: &[u8] = include_bytes!("testdata/rsa.pem");
 
     #[test]
     fn loads_p256_and_rsa_keys_and_publishes_only_their_public_halves() {
@@ -204,7 +204,7 @@ mod tests {
         let a = key.assertion("client-1", "https://id.example.com", 1_800_000_000);
         let b = key.assertion("client-1", "https://id.example.com", 1_800_000_000);
         assert_ne!(a, b, "a new jti each time");
-        let claims = crate::token::unverified_claims(&a).expect("claims");
+        let claims = crate::jose::unverified_claims(&a).expect("claims");
         assert_eq!(claims["iss"], "client-1");
         assert_eq!(claims["sub"], "client-1");
         assert_eq!(claims["aud"], "https://id.example.com");

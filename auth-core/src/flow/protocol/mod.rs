@@ -19,12 +19,13 @@ use url::Url;
 use crate::auth::Auth;
 use crate::flow::callback::CallbackError;
 use crate::flow::pending::PendingLogin;
-use crate::flow::refresh::{RefreshError, Refreshed};
-use crate::presets::ProviderKind;
-use crate::provider_config::ProviderConfig;
-use crate::provider_state::{Discovered, ProviderState};
-use crate::secret::RefreshToken;
+use crate::flow::refresh::RefreshError;
+use crate::jose::secret::RefreshToken;
+use crate::provider::config::ProviderConfig;
+use crate::provider::presets::ProviderKind;
+use crate::provider::state::{Discovered, ProviderState};
 use crate::session::AuthSession;
+use crate::session::Refreshed;
 
 /// The protocol a provider speaks, chosen by its kind when it is configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +34,13 @@ pub(crate) enum Protocol {
     OpenIdConnect,
     /// WorkOS User Management (OAuth 2.0 and WorkOS's API; no ID token).
     WorkosUserManagement,
+}
+
+impl ProviderConfig {
+    /// The protocol this provider speaks (from its kind).
+    pub(crate) fn protocol(&self) -> Protocol {
+        Protocol::of(self.provider_kind)
+    }
 }
 
 impl Protocol {

@@ -51,7 +51,7 @@
 /// options, bearer callers, and the requirements of guarded routes. One list, so the
 /// adapters offer the same names.
 pub mod shared {
-    pub use crate::adapter::{Policy, Requirement};
+    pub use crate::web::adapter::{Policy, Requirement};
     pub use crate::{
         Auth, AuthConfig, AuthSession, BearerAuth, BearerError, Claims, LoginOptions, Prompt,
     };
@@ -64,8 +64,8 @@ use http::{HeaderMap, Method, Response, StatusCode};
 
 use crate::auth::Auth;
 use crate::bearer::{BearerAuth, BearerError};
+use crate::flow::authenticate::Authenticated;
 use crate::session::AuthSession;
-use crate::store::Authenticated;
 
 /// A request as core reads it. Implement it for a framework's request type; every
 /// method is a plain accessor.

@@ -8,17 +8,19 @@ use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken as OAuthRefreshTo
 use oauth2::{RequestTokenError, TokenResponse};
 use url::Url;
 
-use crate::auth::{Auth, TokenExchangeError, granted_scope, map_token_error};
+use crate::auth::Auth;
 use crate::flow::callback::{CallbackError, check_login_claims, check_organization};
 use crate::flow::pending::PendingLogin;
-use crate::flow::refresh::{RefreshError, Refreshed};
+use crate::flow::refresh::RefreshError;
+use crate::jose::jwks::TokenSource;
+use crate::jose::secret::{AccessToken, IdToken, RefreshToken};
+use crate::jose::{IdTokenCheck, TokenError};
 use crate::outage::Outage;
-use crate::provider_config::ProviderConfig;
-use crate::provider_state::{Discovered, ProviderState};
-use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::provider::config::ProviderConfig;
+use crate::provider::state::{Discovered, ProviderState};
+use crate::provider::token::{TokenExchangeError, granted_scope, map_token_error};
 use crate::session::AuthSession;
-use crate::token::jwks::TokenSource;
-use crate::token::{IdTokenCheck, TokenError};
+use crate::session::Refreshed;
 
 impl Auth {
     /// The callback's code exchange and checks for an OpenID provider: the session,
@@ -35,7 +37,7 @@ impl Auth {
         let config = &provider.config;
         let code = code.to_owned();
         // With DPoP, the session's key is made now: the tokens are bound to it.
-        let dpop = config.dpop.then(crate::dpop::DpopKey::generate);
+        let dpop = config.dpop.then(crate::jose::dpop::DpopKey::generate);
         let response = discovered
             .token_request(&inner.http, dpop.as_ref(), |fields, transport| {
                 let mut exchange = discovered
@@ -49,7 +51,7 @@ impl Auth {
             })
             .await
             .map_err(|e: RequestTokenError<_, _>| CallbackError::from(map_token_error(e)))?;
-        crate::auth::check_token_type(&response, dpop.is_some())?;
+        crate::provider::token::check_token_type(&response, dpop.is_some())?;
 
         let Some(id_token) = response.extra_fields().id_token.clone() else {
             return Err(CallbackError::MissingIdToken);
@@ -85,7 +87,7 @@ impl Auth {
             for (name, value) in extra.to_map() {
                 id_map.entry(name).or_insert(value);
             }
-            crate::token::Claims::new(id_map.clone())
+            crate::jose::Claims::new(id_map.clone())
         } else {
             claims
         };
@@ -94,9 +96,9 @@ impl Auth {
             .access_token(&access_token)
             .await
             .map_err(CallbackError::of_access_token)?;
-        crate::dpop::check_binding(access_claims.as_ref(), dpop.as_ref())
+        crate::jose::dpop::check_binding(access_claims.as_ref(), dpop.as_ref())
             .map_err(CallbackError::AccessToken)?;
-        let access = crate::identity::access_for(config, &id_map, access_claims.as_ref());
+        let access = crate::provider::identity::access_for(config, &id_map, access_claims.as_ref());
         if let Some(asked) = &pending.organization {
             let auth0 = config.provider_kind == crate::ProviderKind::Auth0;
             check_organization(asked, &access, &id_map, auth0)?;
@@ -155,7 +157,7 @@ impl Auth {
             })?;
         // A token of another type is unusable, and the provider has already spent the
         // old refresh token: like other invalid refreshed tokens, the session is over.
-        crate::auth::check_token_type(&response, dpop.is_some()).map_err(|e| {
+        crate::provider::token::check_token_type(&response, dpop.is_some()).map_err(|e| {
             tracing::warn!(error = %e, "refreshed tokens of another type");
             RefreshError::InvalidTokens(TokenError::UnexpectedType)
         })?;
@@ -169,7 +171,7 @@ impl Auth {
                         IdTokenCheck::Refresh {
                             previous: &session.claims,
                         },
-                        crate::token::jwks::TokenSource::Provider,
+                        crate::jose::jwks::TokenSource::Provider,
                     )
                     .await
                     .map_err(RefreshError::from_token_error)?;
@@ -183,14 +185,17 @@ impl Auth {
             .access_token(&access_token)
             .await
             .map_err(RefreshError::from_token_error)?;
-        crate::dpop::check_binding(access_claims.as_ref(), dpop)
+        crate::jose::dpop::check_binding(access_claims.as_ref(), dpop)
             .map_err(RefreshError::InvalidTokens)?;
         let id_claims = id_token
             .as_ref()
             .map_or(&session.claims, |(_, claims)| claims)
             .to_map();
-        let mut access =
-            crate::identity::access_for(&provider.config, &id_claims, access_claims.as_ref());
+        let mut access = crate::provider::identity::access_for(
+            &provider.config,
+            &id_claims,
+            access_claims.as_ref(),
+        );
         // A refreshed ID token may leave out auth_time and acr: the sign-in's stand.
         access.auth_time = access.auth_time.or(session.access.auth_time);
         access.acr = access.acr.or_else(|| session.access.acr.clone());

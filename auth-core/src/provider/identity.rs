@@ -22,27 +22,10 @@
 //! `aud` when an audience is configured), from the access token too: organization
 //! from the first that has one, roles and permissions from both.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::presets::ProviderKind;
-
-/// The organization, roles and permissions of a user, as the provider stated them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Access {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) organization: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) roles: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) permissions: Vec<String>,
-    /// The ID token's `auth_time`: when the user last authenticated at the provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) auth_time: Option<i64>,
-    /// The ID token's `acr`: how the user authenticated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) acr: Option<String>,
-}
+use crate::provider::presets::ProviderKind;
+use crate::session::Access;
 
 /// Claims the app named instead of the provider kind's own.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,16 +5,71 @@
 
 use url::Url;
 
-use crate::config::{ConfigError, check_secure, parse_url};
-use crate::flow::authorize::LoginOptions;
-use crate::presets::ProviderKind;
-use crate::provider::ProviderEndpoints;
-use crate::secret::ClientSecret;
-use crate::token::Algorithm;
-use crate::{ClientAuthMethod, identity};
+use crate::config_error::{ConfigError, check_secure, parse_url};
+use crate::jose::Algorithm;
+use crate::jose::issuer::{TENANT_PLACEHOLDER, TenantRule, is_guid, names_issuer};
+use crate::jose::secret::ClientSecret;
+use crate::provider::authorize::LoginOptions;
+use crate::provider::discovery::ProviderEndpoints;
+use crate::provider::identity;
+use crate::provider::presets::ProviderKind;
 
 /// The longest provider id accepted.
 const MAX_ID_LEN: usize = 32;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// HTTP Basic authentication (`client_secret_basic`), the default.
+    #[default]
+    ClientSecretBasic,
+    /// Credentials in the form body (`client_secret_post`).
+    ClientSecretPost,
+    /// A JWT signed with the app's own key (`private_key_jwt`, RFC 7523): no shared
+    /// secret. Set the key with [`crate::ProviderConfigBuilder::with_client_key`].
+    PrivateKeyJwt,
+}
+
+impl ClientAuthMethod {
+    /// The method to use: the app's `choice`, else the first of `client_secret_basic`
+    /// and `client_secret_post` that discovery's `supported` list names; with an empty
+    /// list, `client_secret_basic` (RFC 8414's default), or `client_secret_post` for a
+    /// provider kind that documents the secret in the form body (Scalekit).
+    pub(crate) fn resolve(
+        choice: Option<Self>,
+        supported: &[String],
+        kind: crate::ProviderKind,
+    ) -> Self {
+        if let Some(method) = choice {
+            return method;
+        }
+        let listed = |name: &str| supported.iter().any(|m| m == name);
+        if supported.is_empty() {
+            return match kind {
+                crate::ProviderKind::Scalekit => Self::ClientSecretPost,
+                crate::ProviderKind::Generic
+                | crate::ProviderKind::WorkosAuthkit
+                | crate::ProviderKind::WorkosUserManagement
+                | crate::ProviderKind::Auth0
+                | crate::ProviderKind::Keycloak
+                | crate::ProviderKind::EntraId
+                | crate::ProviderKind::Google
+                | crate::ProviderKind::Okta => Self::ClientSecretBasic,
+            };
+        }
+        if listed("client_secret_basic") {
+            Self::ClientSecretBasic
+        } else if listed("client_secret_post") {
+            Self::ClientSecretPost
+        } else {
+            tracing::warn!(
+                "the provider lists neither client_secret_basic nor client_secret_post; trying client_secret_basic"
+            );
+            Self::ClientSecretBasic
+        }
+    }
+}
 
 /// Builder for one provider of an app with several ([`ProviderConfig::builder`]), and
 /// the provider part of [`crate::AuthConfigBuilder`].
@@ -126,63 +181,6 @@ impl std::fmt::Debug for ChooserPage {
     }
 }
 
-/// Entra ID's multi-tenant endpoints (`common`, `organizations`): a token's `iss` must
-/// be the discovery issuer's template with the token's own `tid` in it.
-#[derive(Clone, Debug)]
-pub(crate) struct TenantRule {
-    /// The configured issuer (`https://login.microsoftonline.com/common/v2.0`).
-    pub(crate) configured: String,
-    /// The tenant segment the template replaces (`common`).
-    pub(crate) segment: String,
-    /// Lowercase tenant GUIDs let in; empty lets any tenant in.
-    pub(crate) allowed: Vec<String>,
-}
-
-/// The placeholder of Entra ID's templated issuer.
-pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";
-
-impl TenantRule {
-    /// The issuer discovery publishes: the configured one with `{tenantid}` for the
-    /// tenant segment.
-    pub(crate) fn template(&self) -> String {
-        self.configured.replacen(
-            &format!("/{}/", self.segment),
-            &format!("/{TENANT_PLACEHOLDER}/"),
-            1,
-        )
-    }
-
-    /// The issuer a token of tenant `tid` must carry, if `tid` is a GUID that is let in.
-    pub(crate) fn issuer_for(&self, tid: &str) -> Option<String> {
-        let tid = tid.to_ascii_lowercase();
-        if !crate::presets::is_guid(&tid) {
-            return None;
-        }
-        if !self.allowed.is_empty() && !self.allowed.contains(&tid) {
-            return None;
-        }
-        Some(self.template().replacen(TENANT_PLACEHOLDER, &tid, 1))
-    }
-}
-
-/// Whether `claims`' `iss` is `issuer`, or with a tenant rule, the template filled
-/// with the claims' own `tid` (a GUID, and a let-in tenant).
-pub(crate) fn names_issuer(
-    issuer: &str,
-    aliases: &[String],
-    tenants: Option<&TenantRule>,
-    claims: &serde_json::Map<String, serde_json::Value>,
-) -> bool {
-    let claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
-    match (tenants, claim("iss")) {
-        (_, None) => false,
-        (None, Some(iss)) => iss == issuer || aliases.iter().any(|a| a == iss),
-        (Some(rule), Some(iss)) => {
-            claim("tid").and_then(|t| rule.issuer_for(t)).as_deref() == Some(iss)
-        }
-    }
-}
-
 impl ProviderConfig {
     /// Starts the settings of one provider of an app with several: `id` names it in the
     /// routes (`/auth/login/{id}`, `/auth/callback/{id}`), `[a-z0-9-]+`.
@@ -231,11 +229,6 @@ impl ProviderConfig {
         !self.api_audiences.is_empty()
     }
 
-    /// The protocol this provider speaks (from its kind).
-    pub(crate) fn protocol(&self) -> crate::protocol::Protocol {
-        crate::protocol::Protocol::of(self.provider_kind)
-    }
-
     /// Whether `iss` (an authorization response's parameter) is this provider's: its
     /// issuer, or with a tenant rule, the template filled with a let-in tenant.
     pub(crate) fn is_issuer(&self, iss: &str) -> bool {
@@ -258,8 +251,8 @@ impl ProviderConfig {
     /// provider judges it): its issuer, or for Entra ID's multi-tenant endpoints the
     /// template with a let-in tenant `tid`.
     pub(crate) fn issues_unverified(&self, token: &str) -> bool {
-        token.len() <= crate::token::MAX_TOKEN_BYTES
-            && crate::token::unverified_claims(token).is_ok_and(|claims| {
+        token.len() <= crate::jose::MAX_TOKEN_BYTES
+            && crate::jose::unverified_claims(token).is_ok_and(|claims| {
                 names_issuer(
                     &self.issuer,
                     &self.issuer_aliases,
@@ -595,7 +588,7 @@ impl ProviderConfigBuilder {
         let mut endpoints = self.endpoints;
         let mut issuer_aliases = Vec::new();
         if kind == ProviderKind::WorkosUserManagement {
-            crate::protocol::workos::check_settings(
+            crate::provider::workos::check_settings(
                 self.client_secret.is_some(),
                 self.par,
                 self.dpop,
@@ -604,12 +597,12 @@ impl ProviderConfigBuilder {
                 !self.client_keys.is_empty(),
             )?;
             if endpoints.is_none() {
-                endpoints = Some(crate::protocol::workos::endpoints(
+                endpoints = Some(crate::provider::workos::endpoints(
                     &issuer_url,
                     &self.client_id,
                 )?);
             }
-            issuer_aliases.push(crate::protocol::workos::client_issuer(
+            issuer_aliases.push(crate::provider::workos::client_issuer(
                 &self.issuer,
                 &self.client_id,
             ));
@@ -665,7 +658,7 @@ fn tenant_rule(
         .collect();
     match (kind, segment) {
         (ProviderKind::EntraId, Some(segment)) => {
-            if let Some(bad) = allowed.iter().find(|t| !crate::presets::is_guid(t)) {
+            if let Some(bad) = allowed.iter().find(|t| !is_guid(t)) {
                 return Err(ConfigError::Invalid {
                     name: "OIDC_ALLOWED_TENANTS",
                     reason: format!("{bad:?} is not a tenant id (a GUID)"),
@@ -731,7 +724,7 @@ mod tests {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let body = axum::Json(document(&base));
-        let jwks = include_str!("token/testdata/jwks.json");
+        let jwks = include_str!("../jose/testdata/jwks.json");
         let app = axum::Router::new()
             .route(&path, axum::routing::get(move || async move { body }))
             .route(
@@ -772,7 +765,8 @@ mod tests {
     fn sign(claims: serde_json::Value) -> String {
         let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
         h.kid = Some("rsa1".into());
-        let key = EncodingKey::from_rsa_pem(include_bytes!("token/testdata/rsa.pem")).expect("key");
+        let key =
+            EncodingKey::from_rsa_pem(include_bytes!("../jose/testdata/rsa.pem")).expect("key");
         encode(&h, &claims, &key).expect("sign")
     }
 
@@ -853,8 +847,8 @@ mod tests {
                     .verifier
                     .id_token(
                         &token,
-                        crate::token::IdTokenCheck::Refresh { previous: before },
-                        crate::token::jwks::TokenSource::Provider,
+                        crate::jose::IdTokenCheck::Refresh { previous: before },
+                        crate::jose::jwks::TokenSource::Provider,
                     )
                     .await
             }
@@ -925,7 +919,7 @@ mod tests {
         for (k, v) in extra.as_object().expect("object") {
             doc[k] = v.clone();
         }
-        let jwks = include_str!("token/testdata/jwks.json");
+        let jwks = include_str!("../jose/testdata/jwks.json");
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -939,7 +933,7 @@ mod tests {
     fn fapi2(issuer: &str) -> crate::AuthConfigBuilder {
         AuthConfig::builder(issuer, "client", "https://app.example.com")
             .with_client_key(
-                crate::ClientKey::from_pem(include_bytes!("token/testdata/ec.pem")).expect("key"),
+                crate::ClientKey::from_pem(include_bytes!("../jose/testdata/ec.pem")).expect("key"),
             )
             .with_security_profile(crate::SecurityProfile::Fapi2)
     }
@@ -994,7 +988,7 @@ mod tests {
             ),
             "{plain:?}"
         );
-        let rsa = crate::ClientKey::from_pem(include_bytes!("token/testdata/rsa.pem"))
+        let rsa = crate::ClientKey::from_pem(include_bytes!("../jose/testdata/rsa.pem"))
             .expect("key")
             .with_rs256()
             .expect("rs256");

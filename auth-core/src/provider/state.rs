@@ -3,20 +3,18 @@
 //! retried in the background with backoff; until then its routes answer 503 and the
 //! other providers work.
 
-use std::sync::{OnceLock, Weak};
-use std::time::Duration;
+use std::sync::OnceLock;
 
 use oauth2::{AuthType, AuthUrl, ClientId, ClientSecret as OAuthSecret, RedirectUrl, TokenUrl};
 
-use crate::auth::{Inner, OAuthClient};
-use crate::config::{AuthConfig, ClientAuthMethod};
+use crate::clock::Clock;
 use crate::http_client::HttpClient;
-use crate::provider::{DiscoveryError, ProviderEndpoints, discover};
-use crate::provider_config::ProviderConfig;
-use crate::token::{JwksCache, Verifier};
-
-/// The longest wait between two discovery attempts of a provider that is down.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+use crate::jose::TokenSettings;
+use crate::jose::{JwksCache, Verifier};
+use crate::provider::config::ClientAuthMethod;
+use crate::provider::config::ProviderConfig;
+use crate::provider::discovery::{DiscoveryError, ProviderEndpoints, discover};
+use crate::provider::token::OAuthClient;
 
 /// A provider of the app.
 pub(crate) struct ProviderState {
@@ -50,7 +48,7 @@ pub(crate) enum Transport<'a> {
     Plain(&'a HttpClient),
     Dpop {
         http: &'a HttpClient,
-        key: &'a crate::dpop::DpopKey,
+        key: &'a crate::jose::dpop::DpopKey,
         nonce: &'a std::sync::Mutex<Option<String>>,
         clock: &'a crate::Clock,
     },
@@ -146,7 +144,8 @@ impl ProviderState {
     /// result; the JWKS is loaded too, a failure there only warned about.
     pub(crate) async fn discover(
         &self,
-        app: &AuthConfig,
+        tokens: &TokenSettings,
+        clock: &Clock,
         http: &HttpClient,
     ) -> Result<(), DiscoveryError> {
         if self.ready.get().is_some() {
@@ -165,7 +164,7 @@ impl ProviderState {
                 });
             }
         }
-        let discovered = Discovered::new(&self.config, app, http, endpoints);
+        let discovered = Discovered::new(&self.config, tokens, clock, http, endpoints);
         if let Err(e) = discovered.verifier.jwks.prefetch().await {
             tracing::warn!(issuer = %self.config.issuer, error = %e, "could not load the provider's JWKS at start; will retry on first use");
         }
@@ -177,7 +176,8 @@ impl ProviderState {
 impl Discovered {
     fn new(
         config: &ProviderConfig,
-        app: &AuthConfig,
+        tokens: &TokenSettings,
+        clock: &Clock,
         http: &HttpClient,
         endpoints: ProviderEndpoints,
     ) -> Self {
@@ -218,7 +218,7 @@ impl Discovered {
             jwks: JwksCache::new(
                 http.clone(),
                 endpoints.jwks_uri.to_string(),
-                app.tokens.jwks_refetch_cooldown,
+                tokens.jwks_refetch_cooldown,
             ),
             algorithms: config.algorithms.clone(),
             issuer: config.issuer.clone(),
@@ -229,8 +229,8 @@ impl Discovered {
             api_audiences: config.api_audiences.clone(),
             require_at_jwt: config.bearer_require_at_jwt,
             access_token_requires_iat: config.provider_kind == crate::ProviderKind::Scalekit,
-            leeway: app.tokens.leeway,
-            clock: app.clock.clone(),
+            leeway: tokens.leeway,
+            clock: clock.clone(),
         };
         Self {
             endpoints,
@@ -240,7 +240,7 @@ impl Discovered {
             par_endpoint,
             client_id: config.client_id.clone(),
             signer,
-            clock: app.clock.clone(),
+            clock: clock.clone(),
             dpop_nonce: std::sync::Mutex::new(None),
         }
     }
@@ -251,12 +251,14 @@ impl Discovered {
     pub(crate) async fn token_request<'a, F, Fut>(
         &'a self,
         http: &'a HttpClient,
-        key: Option<&'a crate::dpop::DpopKey>,
+        key: Option<&'a crate::jose::dpop::DpopKey>,
         build: F,
-    ) -> Result<crate::auth::TokenResp, TokenRequestError>
+    ) -> Result<crate::provider::token::TokenResp, TokenRequestError>
     where
         F: Fn(Vec<(&'static str, String)>, Transport<'a>) -> Fut,
-        Fut: std::future::Future<Output = Result<crate::auth::TokenResp, TokenRequestError>>,
+        Fut: std::future::Future<
+                Output = Result<crate::provider::token::TokenResp, TokenRequestError>,
+            >,
     {
         let transport = || match key {
             None => Transport::Plain(http),
@@ -287,7 +289,7 @@ impl Discovered {
             Some((key, audience)) => vec![
                 (
                     "client_assertion_type",
-                    crate::client_key::ASSERTION_TYPE.to_owned(),
+                    crate::jose::client_key::ASSERTION_TYPE.to_owned(),
                 ),
                 (
                     "client_assertion",
@@ -329,34 +331,4 @@ impl Discovered {
         }
         (fields, None)
     }
-}
-
-/// Retries the discovery of provider `index` with backoff (1 s, doubling to a minute)
-/// until it succeeds or the app's `Auth` is dropped.
-pub(crate) fn retry_in_background(inner: Weak<Inner>, index: usize) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::warn!(
-            "no Tokio runtime: a provider that was down at start is not retried in the background"
-        );
-        return;
-    };
-    runtime.spawn(async move {
-        let mut delay = Duration::from_secs(1);
-        loop {
-            tokio::time::sleep(delay).await;
-            let Some(inner) = inner.upgrade() else { return };
-            let provider = &inner.providers[index];
-            match provider.discover(&inner.config, &inner.http).await {
-                Ok(()) => {
-                    tracing::info!(issuer = %provider.config.issuer, "provider discovered");
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(issuer = %provider.config.issuer, error = %e, retry_in_secs = delay.as_secs(), "provider still unreachable");
-                }
-            }
-            drop(inner);
-            delay = (delay * 2).min(MAX_RETRY_DELAY);
-        }
-    });
 }

@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{ConfigError, check_secure};
+use crate::config_error::{ConfigError, check_secure};
 use crate::http_client::{HttpClient, HttpError};
-use crate::provider_config::ProviderConfig;
+use crate::provider::config::ProviderConfig;
 
 /// Errors while discovering the provider.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +55,7 @@ pub enum DiscoveryError {
     /// The Redis client could not be set up (a bad `REDIS_URL`; an unreachable server
     /// is not an error at start: sessions answer 503 until it is back).
     #[error("the Redis client could not be set up: {0}")]
-    Redis(#[source] crate::shared::SharedStateError),
+    Redis(#[source] crate::session::shared::SharedStateError),
 }
 
 /// Endpoints of a provider, for providers without discovery (or to override it).

@@ -1,11 +1,24 @@
 //! The signed-in session: what the adapters keep in their framework's session store.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::{AccessToken, IdToken, RefreshToken};
-use crate::token::Claims;
+pub(crate) mod cookie;
+pub(crate) mod logouts;
+pub(crate) mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+#[cfg(feature = "redis")]
+pub(crate) mod redis_cache;
+pub(crate) mod seal;
+pub(crate) mod settings;
+pub(crate) mod shared;
+pub(crate) mod store;
+
+use crate::clock::at_epoch_secs;
+use crate::jose::Claims;
+use crate::jose::secret::{AccessToken, IdToken, RefreshToken};
 
 /// A signed-in user's session: validated claims and the tokens. Adapters store it in
 /// their server-side session (never in a readable cookie) under [`AuthSession::KEY`].
@@ -32,14 +45,14 @@ pub struct AuthSession {
     /// The organization, roles and permissions the provider stated, read at sign-in
     /// and at every refresh.
     #[serde(default)]
-    pub(crate) access: crate::identity::Access,
+    pub(crate) access: crate::session::Access,
     /// The id of the provider that signed the user in (`None`: the one provider of a
     /// single-provider app).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) provider: Option<String>,
     /// The session's DPoP key (RFC 9449), when its tokens are bound to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) dpop_key: Option<crate::dpop::DpopKey>,
+    pub(crate) dpop_key: Option<crate::jose::dpop::DpopKey>,
 }
 
 impl AuthSession {
@@ -180,26 +193,38 @@ impl AuthSession {
     }
 }
 
-/// Seconds since the Unix epoch (as tokens carry times) as a `SystemTime`.
-pub(crate) fn at_epoch_secs(secs: i64) -> SystemTime {
-    let magnitude = Duration::from_secs(secs.unsigned_abs());
-    if secs >= 0 {
-        // Beyond what this platform's `SystemTime` holds (a far expiry saturated to
-        // `i64::MAX`): the last second of year 9999, not 1970.
-        UNIX_EPOCH
-            .checked_add(magnitude)
-            .unwrap_or_else(|| UNIX_EPOCH + Duration::from_secs(253_402_300_799))
-    } else {
-        UNIX_EPOCH.checked_sub(magnitude).unwrap_or(UNIX_EPOCH)
-    }
+/// What a refresh gave, as a protocol's refresh call made it (and as an instance
+/// publishes it to the others through the shared state).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Refreshed {
+    pub(crate) access_token: AccessToken,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    /// A new ID token and its validated claims, when the provider sent one.
+    pub(crate) id_token: Option<(IdToken, Claims)>,
+    pub(crate) expires_at: Option<i64>,
+    #[serde(default)]
+    pub(crate) refresh_expires_at: Option<i64>,
+    pub(crate) scope: Option<String>,
+    /// The organization, roles and permissions as the new tokens state them.
+    #[serde(default)]
+    pub(crate) access: Option<Access>,
 }
 
-/// A `SystemTime` in whole seconds since the Unix epoch (negative before it).
-pub(crate) fn epoch_secs(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
-    }
+/// The organization, roles and permissions of a user, as the provider stated them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Access {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) organization: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) permissions: Vec<String>,
+    /// The ID token's `auth_time`: when the user last authenticated at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_time: Option<i64>,
+    /// The ID token's `acr`: how the user authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) acr: Option<String>,
 }
 
 #[cfg(test)]
@@ -260,10 +285,11 @@ mod tests {
 
 #[cfg(test)]
 mod time_tests {
+    use crate::clock::epoch_secs;
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::adapter::Requirement;
+    use crate::web::adapter::Requirement;
 
     #[test]
     fn public_times_are_system_times_of_the_stored_seconds() {

@@ -48,9 +48,9 @@
 
 use url::Url;
 
-use crate::AuthConfig;
-use crate::config::{AuthConfigBuilder, ConfigError};
-use crate::flow::authorize::{LoginOptions, Prompt};
+use crate::config_error::ConfigError;
+use crate::jose::issuer::is_guid;
+use crate::provider::authorize::{LoginOptions, Prompt};
 
 /// A family of providers, for the names of its login parameters and its quirks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -363,7 +363,7 @@ impl Preset {
     /// Auth0's issuer ends with a slash, and is compared as such. For a JWT access
     /// token for your API, add the `audience` parameter
     /// (`LoginOptions::with_extra("audience", ..)` in
-    /// [`AuthConfigBuilder::with_default_login_options`]).
+    /// [`AuthConfigBuilder::with_default_login_options`](crate::AuthConfigBuilder::with_default_login_options)).
     pub fn auth0(domain: &str) -> Result<Self, ConfigError> {
         Ok(Self::new(
             ProviderKind::Auth0,
@@ -460,31 +460,13 @@ impl Preset {
     pub fn kind(&self) -> ProviderKind {
         self.kind
     }
-
-    /// A configuration builder for this provider ([`AuthConfig::builder`] with the
-    /// issuer and [`AuthConfigBuilder::with_provider_kind`]).
-    pub fn builder(
-        self,
-        client_id: impl Into<String>,
-        app_url: impl Into<String>,
-    ) -> AuthConfigBuilder {
-        AuthConfig::builder(self.issuer, client_id, app_url).with_provider_kind(self.kind)
-    }
-}
-
-pub(crate) fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::AuthConfig;
 
     #[test]
     fn issuers_follow_each_provider_layout() {

@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use super::jwks::TokenSource;
 use super::{Algorithm, Claims, JwksCache, TokenError, VerifyError};
-use crate::config::Clock;
-use crate::secret::constant_time_eq;
+use crate::clock::Clock;
+use crate::jose::secret::constant_time_eq;
 
 /// Tokens larger than this are refused before any parsing.
 pub(crate) const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -26,7 +26,7 @@ pub(crate) struct Verifier {
     /// Other exact issuers of the provider's tokens (WorkOS User Management).
     pub(crate) issuer_aliases: Vec<String>,
     /// Entra ID multi-tenant: `iss` is the template with the token's own `tid`.
-    pub(crate) tenants: Option<crate::provider_config::TenantRule>,
+    pub(crate) tenants: Option<crate::jose::issuer::TenantRule>,
     pub(crate) client_id: String,
     pub(crate) access_token_audience: Option<String>,
     pub(crate) api_audiences: Vec<String>,
@@ -308,7 +308,7 @@ impl Verifier {
     /// multi-tenant endpoints the template filled with the token's `tid` (a GUID, and
     /// one of the allowed tenants when the app lists them).
     pub(crate) fn issued(&self, claims: &ClaimMap) -> bool {
-        crate::provider_config::names_issuer(
+        crate::jose::issuer::names_issuer(
             &self.issuer,
             &self.issuer_aliases,
             self.tenants.as_ref(),
@@ -478,7 +478,7 @@ mod tests {
     //! there is one, with tokens signed here.
     use super::*;
     use crate::http_client::HttpClient;
-    use crate::token::jwks::parse_jwks;
+    use crate::jose::jwks::parse_jwks;
     use jsonwebtoken::{EncodingKey, Header, encode};
     use serde_json::json;
 

@@ -10,17 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
-use http::HeaderMap;
 use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
 pub use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
-use crate::auth::Auth;
-use crate::config::{AuthConfig, Clock};
-use crate::flow::refresh::{SessionEnd, SessionStatus};
+use crate::clock::Clock;
 use crate::session::AuthSession;
-use crate::shared::{Cached, SharedState};
-use crate::web::SessionCookie;
+use crate::session::cookie::SessionCookie;
+use crate::session::settings::SessionSettings;
+use crate::session::shared::SharedState;
 
 /// No use is recorded this close to a refresh (seconds before the refresh margin).
 const TOUCH_GUARD_SECS: i64 = 10;
@@ -40,7 +38,7 @@ impl std::fmt::Debug for SessionId {
     }
 }
 
-/// A session store shared by every clone of [`Auth`] and every worker thread. Its
+/// A session store shared by every clone of [`Auth`](crate::Auth) and every worker thread. Its
 /// `Debug` never prints the store (which could print every session's tokens).
 #[derive(Clone)]
 pub struct SharedStore(Arc<dyn SessionStore>);
@@ -80,7 +78,7 @@ impl SessionStore for SharedStore {
 /// The sessions part: where sessions live, how records are keyed and sealed, the
 /// session cookie, and the lifetime rules (lifetime, idle timeout, refresh-token
 /// expiry, when a use is recorded). It owns its slice of the configuration and tells
-/// the other instances (through the shared state) what it changed; [`Auth`] only
+/// the other instances (through the shared state) what it changed; [`Auth`](crate::Auth) only
 /// orchestrates it with the logout checks and the refresh.
 #[derive(Debug)]
 pub(crate) struct Sessions {
@@ -100,28 +98,33 @@ pub(crate) struct Sessions {
 #[derive(Debug)]
 enum Place {
     /// Decoded, in this process (no external store is configured).
-    Local(crate::memory_store::LocalSessions),
+    Local(crate::session::memory::LocalSessions),
     /// In an external store (Redis, or one given in the configuration), as records
     /// sealed when a key is configured.
     External {
         store: SharedStore,
-        sealer: Option<Box<crate::seal::Sealer>>,
+        sealer: Option<Box<crate::session::seal::Sealer>>,
     },
 }
 
 impl Sessions {
-    /// The part as `config` describes it: the app's own store, else the shared
+    /// The part as `settings` describe it: the app's own store, else the shared
     /// state's (Redis), else this process's memory; records sealed with
-    /// `SESSION_ENCRYPTION_KEY`, else `APP_SECRET`.
-    pub(crate) fn new(config: &AuthConfig, shared: Arc<dyn SharedState>) -> Self {
-        let settings = &config.session;
+    /// `SESSION_ENCRYPTION_KEY`, else `APP_SECRET`. `secure`: the app is served over
+    /// https (the cookie's `__Host-` name and `Secure`).
+    pub(crate) fn new(
+        settings: &SessionSettings,
+        secure: bool,
+        clock: Clock,
+        shared: Arc<dyn SharedState>,
+    ) -> Self {
         let external = settings.store.clone().or_else(|| shared.session_store());
         let place = match external {
-            None => Place::Local(crate::memory_store::LocalSessions::default()),
+            None => Place::Local(crate::session::memory::LocalSessions::default()),
             Some(store) => {
                 let sealer = match (&settings.session_key, &settings.cookie_key) {
                     (Some(k), _) | (None, Some(k)) => {
-                        Some(Box::new(crate::seal::Sealer::derive(&k.0)))
+                        Some(Box::new(crate::session::seal::Sealer::derive(&k.0)))
                     }
                     (None, None) => {
                         tracing::warn!(
@@ -133,7 +136,6 @@ impl Sessions {
                 Place::External { store, sealer }
             }
         };
-        let secure = config.secure_cookies();
         let cookie = SessionCookie {
             name: if secure {
                 "__Host-auth_session"
@@ -147,7 +149,7 @@ impl Sessions {
             lifetime: settings.lifetime,
             idle_timeout: settings.idle_timeout,
             refresh_margin: settings.refresh_margin,
-            clock: config.clock.clone(),
+            clock,
             cookie,
             shared,
         }
@@ -159,19 +161,19 @@ impl Sessions {
     }
 
     /// The session id among a request's `Cookie` header values (the one cookie
-    /// parser, `flow::pending::cookies`). Only the value's shape is checked here; the
+    /// parser, `session::cookie::cookies`). Only the value's shape is checked here; the
     /// store decides.
     pub(crate) fn id_from<'a>(
         &self,
         cookie_headers: impl Iterator<Item = &'a [u8]>,
     ) -> Option<SessionId> {
-        crate::flow::pending::cookies(cookie_headers)
+        crate::session::cookie::cookies(cookie_headers)
             .filter(|(name, value)| *name == self.cookie.name && value.len() <= MAX_SESSION_ID_LEN)
             .find_map(|(_, value)| value.parse::<Id>().ok().map(SessionId))
     }
 
     /// The sealer of records in an external store, if records are sealed.
-    pub(crate) fn sealer(&self) -> Option<&crate::seal::Sealer> {
+    pub(crate) fn sealer(&self) -> Option<&crate::session::seal::Sealer> {
         match &self.place {
             Place::External { sealer, .. } => sealer.as_deref(),
             Place::Local(_) => None,
@@ -387,194 +389,34 @@ impl Sessions {
     }
 }
 
-/// The session of a request, after [`Auth::authenticate`].
+/// Why a session ended.
 #[derive(Debug)]
-#[must_use]
-pub enum Authenticated {
-    /// A valid session (refreshed and stored again if it needed to be).
-    User(Arc<AuthSession>),
-    /// No session: no cookie, an unknown id, or a session that just ended.
-    Anonymous,
-    /// The session cannot be checked now (store down, or the provider down while the
-    /// access token is expired). Answer [`Auth::unavailable_response`] (503).
-    Unavailable,
-}
-
-impl Auth {
-    /// The session id a request carries in its session cookie, from its `Cookie`
-    /// header values. Only the value's shape is checked here; the store decides.
-    pub fn session_id<'a>(
-        &self,
-        cookie_headers: impl Iterator<Item = &'a [u8]>,
-    ) -> Option<SessionId> {
-        self.0.sessions.id_from(cookie_headers)
-    }
-
-    /// The session id of a request with `http` 1.x headers.
-    pub fn session_id_from_headers(&self, headers: &HeaderMap) -> Option<SessionId> {
-        self.session_id(
-            headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .map(|v| v.as_bytes()),
-        )
-    }
-
-    /// Loads, checks and (when needed) refreshes the session of `id`: a refreshed
-    /// session is stored again, an ended one (back-channel logout, lifetime, refused
-    /// refresh) is deleted. Every adapter's extractor calls this.
-    pub async fn authenticate(&self, id: Option<&SessionId>) -> Authenticated {
-        let Some(SessionId(id)) = id else {
-            return Authenticated::Anonymous;
-        };
-        // The fast path: a session this instance checked, and no instance changed or
-        // logged out since (see `redis_cache`).
-        let (cached, ticket) = match self
-            .0
-            .shared
-            .cached_session(&|| self.0.sessions.store_id(id).to_string())
-        {
-            Cached::Hit(s) => (Some(s), None),
-            Cached::Miss(ticket) => (None, Some(ticket)),
-            Cached::Off => (None, None),
-        };
-        let from_cache = cached.is_some();
-        let stored = match cached {
-            Some(s) => s,
-            None => match self.0.sessions.load(id).await {
-                Ok(Some(s)) => s,
-                Ok(None) => return Authenticated::Anonymous,
-                Err(e) => {
-                    tracing::error!(error = %e, "session store unavailable");
-                    return Authenticated::Unavailable;
-                }
-            },
-        };
-        let status = if from_cache {
-            self.check_session_with(&stored, false).await
-        } else {
-            self.check_session(&stored).await
-        };
-        match status {
-            SessionStatus::Valid => {
-                if let Some(ticket) = ticket {
-                    self.0.shared.keep_checked(ticket, &stored);
-                }
-                if !self.0.sessions.due_for_touch(&stored) {
-                    return Authenticated::User(stored);
-                }
-                // Records the use for the idle timeout (and moves the record's expiry);
-                // a failure only shortens the session's idle time.
-                let mut session = AuthSession::clone(&stored);
-                session.last_seen = Some(self.0.config.clock.now_secs());
-                let session = Arc::new(session);
-                if let Err(e) = self.0.sessions.save(id, &session).await {
-                    tracing::warn!(error = %e, "could not record the session's use");
-                }
-                Authenticated::User(session)
-            }
-            SessionStatus::Refreshed(mut new) => {
-                new.last_seen = Some(self.0.config.clock.now_secs());
-                let new = Arc::new(*new);
-                // The provider has rotated the refresh token: serve the request with the
-                // new tokens even if storing them fails. The next request of this session
-                // gets the same result from the refresh coordinator and stores it again.
-                if let Err(e) = self.0.sessions.save(id, &new).await {
-                    tracing::error!(error = %e, "could not store the refreshed session");
-                }
-                Authenticated::User(new)
-            }
-            SessionStatus::Ended(why) => {
-                // A refused refresh token may only mean that another request (or
-                // instance) spent it first and stored the session's new tokens, or
-                // replaced the session (an organization switch): the stored record
-                // then holds another refresh token, and the session goes on with it.
-                if matches!(
-                    why,
-                    crate::flow::refresh::SessionEnd::RefreshFailed(crate::RefreshError::Refused(
-                        _
-                    ))
-                ) && let Ok(Some(current)) = self.0.sessions.load(id).await
-                    && replaced(&stored, &current)
-                    && self.still_valid(&current).await
-                {
-                    tracing::info!("refresh refused, but the session was renewed meanwhile");
-                    return Authenticated::User(current);
-                }
-                tracing::info!(reason = ?why, "session ended");
-                if let Err(e) = self.0.sessions.delete(id).await {
-                    tracing::error!(error = %e, "could not delete the ended session");
-                }
-                Authenticated::Anonymous
-            }
-            SessionStatus::Unavailable(e) => {
-                tracing::warn!(error = %e, "session check unavailable");
-                Authenticated::Unavailable
-            }
-        }
-    }
-
-    /// Stores a new signed-in session under a fresh random id (never the id the browser
-    /// had before: no fixation), deletes the previous one, and returns the
-    /// `Set-Cookie` value.
-    pub(crate) async fn start_session(
-        &self,
-        previous: Option<&SessionId>,
-        session: &AuthSession,
-    ) -> Result<String, StoreError> {
-        if let Some(SessionId(old)) = previous {
-            self.0.sessions.delete(old).await?;
-        }
-        self.0.sessions.create(session).await
-    }
-
-    /// Deletes the session of `id` and returns it (for the logout redirect's
-    /// `id_token_hint`), with the `Set-Cookie` value that removes the cookie.
-    pub(crate) async fn end_session(
-        &self,
-        id: Option<&SessionId>,
-    ) -> (Option<Arc<AuthSession>>, Result<(), StoreError>, String) {
-        let sessions = &self.0.sessions;
-        let removal = sessions.removal_cookie();
-        let Some(SessionId(id)) = id else {
-            return (None, Ok(()), removal);
-        };
-        let session = sessions.load(id).await.ok().flatten();
-        let deleted = sessions.delete(id).await;
-        (session, deleted, removal)
-    }
-}
-
-impl Auth {
-    /// Whether a session read again from the store is still in force: no logout (on
-    /// any instance), within its lifetime and idle time.
-    async fn still_valid(&self, session: &AuthSession) -> bool {
-        let now = self.0.config.clock.now_secs();
-        matches!(self.logged_out(session).await, Ok(false))
-            && self.0.sessions.expired(session, now).is_none()
-    }
-}
-
-/// Whether the stored session `current` holds other tokens than `seen` (a refresh or
-/// a replacement stored by someone else since `seen` was read).
-fn replaced(seen: &AuthSession, current: &AuthSession) -> bool {
-    match (&seen.refresh_token, &current.refresh_token) {
-        (Some(a), Some(b)) => !crate::secret::constant_time_eq(a.secret(), b.secret()),
-        _ => false,
-    }
+#[non_exhaustive]
+pub(crate) enum SessionEnd {
+    /// The provider logged the user out (back-channel logout).
+    LoggedOut,
+    /// Older than the configured session lifetime.
+    LifetimeExceeded,
+    /// Unused for longer than the idle timeout.
+    IdleTimeout,
+    /// The refresh token has expired (the provider said when), so the session cannot
+    /// outlive it.
+    RefreshTokenExpired,
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::{Auth, Authenticated};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicI64, Ordering};
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{AuthConfig, Clock};
-    use crate::flow::refresh::SessionEnd;
-    use crate::provider::ProviderEndpoints;
-    use crate::secret::{AccessToken, RefreshToken};
+    use crate::clock::Clock;
+    use crate::config::AuthConfig;
+    use crate::jose::secret::{AccessToken, RefreshToken};
+    use crate::provider::discovery::ProviderEndpoints;
+    use crate::session::store::SessionEnd;
 
     const T0: i64 = 1_800_000_000;
 

@@ -20,11 +20,11 @@ use fred::prelude::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::flow::logout::LogoutRegistry;
-use crate::flow::refresh::Refreshed;
-use crate::seal::Sealer;
 use crate::session::AuthSession;
-use crate::shared::{Answer, CacheTicket, Cached, Once, SharedState, SharedStateError};
+use crate::session::Refreshed;
+use crate::session::logouts::LogoutRegistry;
+use crate::session::seal::Sealer;
+use crate::session::shared::{Answer, CacheTicket, Cached, Once, SharedState, SharedStateError};
 
 /// Connections kept to Redis.
 const POOL_SIZE: usize = 4;
@@ -36,7 +36,7 @@ pub(crate) struct RedisShared {
     /// A Redis Cluster: commands on several keys must stay within one slot.
     clustered: bool,
     /// The fast path: checked sessions kept in memory (when Redis stores sessions).
-    cache: Option<Arc<crate::redis_cache::SessionCache>>,
+    cache: Option<Arc<crate::session::redis_cache::SessionCache>>,
 }
 
 /// Why the Redis client could not be set up: what was being done, and the cause.
@@ -164,7 +164,10 @@ impl RedisShared {
             }
         }
         let cache = if cache {
-            Some(crate::redis_cache::start(subscriber_config, pool.clone())?)
+            Some(crate::session::redis_cache::start(
+                subscriber_config,
+                pool.clone(),
+            )?)
         } else {
             None
         };
@@ -180,7 +183,7 @@ impl RedisShared {
         use fred::prelude::PubsubInterface as _;
         self.pool
             .next()
-            .publish::<(), _, _>(crate::redis_cache::CHANNEL, message)
+            .publish::<(), _, _>(crate::session::redis_cache::CHANNEL, message)
             .await
     }
 
@@ -368,8 +371,8 @@ fn answer<'a, T>(
 }
 
 impl SharedState for RedisShared {
-    fn session_store(&self) -> Option<crate::store::SharedStore> {
-        Some(crate::store::SharedStore::new(self.store()))
+    fn session_store(&self) -> Option<crate::session::store::SharedStore> {
+        Some(crate::session::store::SharedStore::new(self.store()))
     }
 
     fn cached_session(&self, key: &dyn Fn() -> String) -> Cached {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use url::Url;
 
-use crate::presets::ParameterNames;
+use crate::provider::presets::ParameterNames;
 
 /// The `prompt` parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -575,7 +575,7 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::presets::ProviderKind;
+    use crate::provider::presets::ProviderKind;
 
     fn build(options: &LoginOptions) -> Url {
         let endpoint = Url::parse("https://id.example.com/authorize?tenant=t1").expect("url");

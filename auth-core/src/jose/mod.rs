@@ -1,15 +1,40 @@
-//! Token validation: signatures against one shared JWKS cache, and the claim rules of
-//! ID tokens, JWT access tokens and back-channel logout tokens.
+//! The token rules (the bottom layer above the loose base files): signatures against one
+//! shared JWKS cache, the claim rules of ID tokens, JWT access tokens and back-channel
+//! logout tokens, DPoP proofs, client assertions, and the secret newtypes.
 
 mod algorithm;
 mod claims;
+pub(crate) mod client_key;
+pub(crate) mod dpop;
+pub(crate) mod issuer;
 pub(crate) mod jwks;
+pub(crate) mod secret;
 mod validate;
+
+use std::time::Duration;
 
 pub use algorithm::Algorithm;
 pub use claims::Claims;
 pub(crate) use jwks::JwksCache;
 pub(crate) use validate::{IdTokenCheck, MAX_TOKEN_BYTES, Verifier, unverified_claims};
+
+/// The token checks every provider shares.
+#[derive(Clone, Debug)]
+pub(crate) struct TokenSettings {
+    /// Clock skew tolerated for `exp`, `iat` and `nbf` (`OIDC_LEEWAY_SECS`).
+    pub(crate) leeway: Duration,
+    /// The least time between two JWKS fetches that tokens can cause.
+    pub(crate) jwks_refetch_cooldown: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            leeway: Duration::from_secs(60),
+            jwks_refetch_cooldown: Duration::from_secs(30),
+        }
+    }
+}
 
 /// Why a token was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
