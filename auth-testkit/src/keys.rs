@@ -2,8 +2,14 @@
 //! key (published for RS256, and under a second `kid` for PS256), a P-256 key (ES256)
 //! and an Ed25519 key (EdDSA); and the JWTs it signs, including the deliberately bad
 //! ones of [`Signing`].
+//!
+//! An RSA 2048 key costs about 0.1 s of CPU to make, and a test suite starts hundreds
+//! of providers, so the RSA key pairs of providers that have stopped are used again by
+//! the next ones in the same process ([`rsa_pair`]), each time under a new `kid`. A pair
+//! is never held by two live providers: a provider keeps every key it ever published
+//! (rotated-out ones too) until it is dropped.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::SystemRandom;
@@ -74,16 +80,39 @@ impl Default for Signing {
     }
 }
 
+/// RSA key pairs made in this process, at most [`MAX_RSA_PAIRS`]. A pair whose only
+/// holder is this list belongs to a provider that has stopped, and is free.
+static RSA_PAIRS: Mutex<Vec<Arc<RsaKeyPair>>> = Mutex::new(Vec::new());
+
+/// More providers than this alive at once make keys that are not kept for reuse.
+const MAX_RSA_PAIRS: usize = 64;
+
+/// An RSA 2048 key pair that no live provider holds: a stopped provider's, else a new
+/// one.
+fn rsa_pair() -> Arc<RsaKeyPair> {
+    let mut pairs = RSA_PAIRS.lock().unwrap_or_else(|e| e.into_inner());
+    // Only this list holds it, and clones are made under its lock: nobody else can
+    // take it between the check and the clone.
+    if let Some(free) = pairs.iter().find(|p| Arc::strong_count(p) == 1) {
+        return Arc::clone(free);
+    }
+    let pair = Arc::new(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA 2048 key generation"));
+    if pairs.len() < MAX_RSA_PAIRS {
+        pairs.push(Arc::clone(&pair));
+    }
+    pair
+}
+
 struct Rsa {
     kid: String,
-    pair: RsaKeyPair,
+    pair: Arc<RsaKeyPair>,
     n: Vec<u8>,
     e: Vec<u8>,
 }
 
 impl Rsa {
     fn generate() -> Rsa {
-        let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA 2048 key generation");
+        let pair = rsa_pair();
         let public = pair.public_key();
         let n = public.modulus().big_endian_without_leading_zero().to_vec();
         let e = public.exponent().big_endian_without_leading_zero().to_vec();
@@ -309,5 +338,42 @@ mod tests {
         assert!(keys.verify(&corrupt, "JWT").is_none());
         let pem = keys.rsa_public_pem();
         assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\nMII"), "{pem}");
+    }
+
+    /// RSA pairs are used again only once their provider has stopped: a live key set
+    /// never shares its pair (a provider's tokens would verify under another's keys),
+    /// and the pair of a dropped one is free for the next.
+    #[test]
+    fn an_rsa_pair_is_never_held_by_two_live_key_sets() {
+        let mut live: Vec<KeySet> = (0..4).map(|_| KeySet::generate()).collect();
+        let freed = live.pop().unwrap();
+        let freed_pair = Arc::as_ptr(&freed.rsa.pair);
+        let freed_kid = freed.rsa.kid.clone();
+        drop(freed);
+        // Kept for the next provider (which may be another test's, running beside).
+        assert!(
+            RSA_PAIRS
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|p| Arc::as_ptr(p) == freed_pair),
+            "the dropped set's pair is kept for reuse"
+        );
+        let next: Vec<KeySet> = (0..4).map(|_| KeySet::generate()).collect();
+        for (i, a) in live.iter().chain(&next).enumerate() {
+            for b in live.iter().chain(&next).skip(i + 1) {
+                assert!(
+                    !Arc::ptr_eq(&a.rsa.pair, &b.rsa.pair),
+                    "two live sets share a pair"
+                );
+            }
+            assert_ne!(a.rsa.kid, freed_kid, "a reused pair gets a new kid");
+        }
+        let token = next[0].sign(&Signing::default(), "JWT", &json!({ "sub": "alice" }));
+        assert!(
+            live.iter()
+                .chain(&next[1..])
+                .all(|k| k.verify(&token, "JWT").is_none())
+        );
     }
 }

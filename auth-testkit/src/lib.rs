@@ -430,6 +430,7 @@ impl DevProviderBuilder {
             par_required: self.par_required,
             advertise_client_auth: self.advertise_client_auth,
             keys: RwLock::new(Arc::new(keys::KeySet::generate())),
+            retired: Mutex::default(),
             misbehaviour: Mutex::default(),
             http,
             state: Mutex::default(),
@@ -622,11 +623,20 @@ impl DevProvider {
     /// Replaces every signing key with new ones (new `kid`s); the old keys leave the
     /// JWKS at once.
     pub fn rotate_keys(&self) {
-        *self
-            .provider
-            .keys
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Arc::new(keys::KeySet::generate());
+        let new = Arc::new(keys::KeySet::generate());
+        let old = std::mem::replace(
+            &mut *self
+                .provider
+                .keys
+                .write()
+                .unwrap_or_else(|e| e.into_inner()),
+            new,
+        );
+        self.provider
+            .retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(old);
     }
 
     /// Signs `claims` as a JWT with header `typ`, as `signing` says: for crafting

@@ -44,6 +44,9 @@ pub(crate) struct Provider {
     /// Discovery lists `token_endpoint_auth_methods_supported`.
     pub(crate) advertise_client_auth: bool,
     pub(crate) keys: RwLock<Arc<KeySet>>,
+    /// The keys rotated out: kept until the provider stops, so that their RSA pairs
+    /// are not handed to another provider (or back to this one) while it lives.
+    pub(crate) retired: Mutex<Vec<Arc<KeySet>>>,
     pub(crate) misbehaviour: Mutex<Misbehaviour>,
     pub(crate) http: reqwest::Client,
     pub(crate) state: Mutex<Grants>,
