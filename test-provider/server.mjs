@@ -6,6 +6,12 @@
 //
 // Configuration: env OIDC_TEST_CONFIG (JSON, all fields optional) and PORT.
 // See README.md.
+//
+// With OIDC_TEST_SHARED=1 it is one process for many providers (a test binary's):
+// `POST /__providers` with a configuration as the JSON body starts a provider whose
+// issuer is `http://127.0.0.1:<port>/p/<n>` (the answer: `{"issuer": ...}`),
+// `DELETE /p/<n>` stops it, and the process exits when its stdin closes (the test
+// binary ended). Each provider has its own keys, clients, sessions and stats.
 
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -39,38 +45,29 @@ const KNOWN_KEYS = new Set([
   'api_resources', 'fapi',
 ]);
 
-function loadConfig() {
-  let raw = {};
-  const text = process.env.OIDC_TEST_CONFIG;
-  if (text !== undefined && text.trim() !== '') {
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      log(`OIDC_TEST_CONFIG is not valid JSON: ${err.message}`);
-      process.exit(2);
-    }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      log('OIDC_TEST_CONFIG must be a JSON object');
-      process.exit(2);
-    }
+class ConfigError extends Error {}
+
+// The configuration of one provider from `raw` (the JSON object); throws ConfigError.
+function parseConfig(raw) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('the configuration must be a JSON object');
   }
   for (const key of Object.keys(raw)) {
     if (!KNOWN_KEYS.has(key)) log(`warning: unknown OIDC_TEST_CONFIG key ${JSON.stringify(key)} ignored`);
   }
 
+
   let port = raw.port ?? 0;
   if (process.env.PORT !== undefined && process.env.PORT !== '') port = process.env.PORT;
   port = Number(port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    log(`invalid port ${JSON.stringify(port)}`);
-    process.exit(2);
+    throw new ConfigError(`invalid port ${JSON.stringify(port)}`);
   }
 
   const positive = (name, def) => {
     const v = raw[name] ?? def;
     if (!Number.isInteger(v) || v <= 0) {
-      log(`${name} must be a positive integer (seconds)`);
-      process.exit(2);
+      throw new ConfigError(`${name} must be a positive integer (seconds)`);
     }
     return v;
   };
@@ -80,15 +77,13 @@ function loadConfig() {
   const apiResources = raw.api_resources ?? {};
   if (apiResources === null || typeof apiResources !== 'object' || Array.isArray(apiResources)
     || !Object.values(apiResources).every((v) => typeof v === 'string')) {
-    log('api_resources must be an object of resource URL -> space-separated scopes');
-    process.exit(2);
+    throw new ConfigError('api_resources must be an object of resource URL -> space-separated scopes');
   }
   const withApis = Object.keys(apiResources).length > 0;
 
   const clientsIn = raw.clients ?? [DEFAULT_CLIENT];
   if (!Array.isArray(clientsIn) || clientsIn.length === 0) {
-    log('clients must be a non-empty array');
-    process.exit(2);
+    throw new ConfigError('clients must be a non-empty array');
   }
   const clients = clientsIn.map((c) => {
     const client = {
@@ -124,7 +119,28 @@ function loadConfig() {
   };
 }
 
-const config = loadConfig();
+// The env mode's configuration: OIDC_TEST_CONFIG, PORT.
+function loadConfig() {
+  let raw = {};
+  const text = process.env.OIDC_TEST_CONFIG;
+  if (text !== undefined && text.trim() !== '') {
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      log(`OIDC_TEST_CONFIG is not valid JSON: ${err.message}`);
+      process.exit(2);
+    }
+  }
+  try {
+    return parseConfig(raw);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    log(`OIDC_TEST_CONFIG: ${err.message}`);
+    process.exit(2);
+  }
+}
+
+const SHARED = process.env.OIDC_TEST_SHARED === '1';
 
 // ---------------------------------------------------------------------------
 // Keys (fresh for every run)
@@ -135,17 +151,6 @@ function signingJwk(type, options, alg) {
   return { ...jwk, kid: `${alg.toLowerCase()}-${crypto.randomBytes(6).toString('hex')}`, alg, use: 'sig' };
 }
 
-const jwks = {
-  keys: [
-    signingJwk('rsa', { modulusLength: 2048 }, 'RS256'),
-    signingJwk('ec', { namedCurve: 'P-256' }, 'ES256'),
-  ],
-};
-
-const cookieKeys = [
-  crypto.randomBytes(32).toString('base64url'),
-  crypto.randomBytes(32).toString('base64url'),
-];
 
 // ---------------------------------------------------------------------------
 // Test statistics (GET /test/stats, POST /test/reset)
@@ -175,7 +180,6 @@ function freshStats() {
     token_secrets: [],
   };
 }
-let stats = freshStats();
 const LIST_CAP = 1000; // keep the stats lists bounded in long demo runs
 function pushCapped(list, item) {
   list.push(item);
@@ -278,249 +282,255 @@ async function renderError(ctx, out) {
 }
 
 // ---------------------------------------------------------------------------
-// Provider
+// One provider: its keys, clients, sessions, stats, and what it answers. The env
+// mode runs one at the root; the shared mode one per `POST /__providers`.
 
-function buildProvider(issuer) {
-  const provider = new Provider(issuer, {
-    clients: config.clients,
-    jwks,
-    findAccount,
-    cookies: { keys: cookieKeys },
-    responseTypes: ['code'],
-    scopes: ['openid', 'profile', 'email', 'offline_access'],
-    claims: {
-      openid: ['sub'],
-      email: ['email', 'email_verified'],
-      profile: ['name'],
-    },
-    // Put scope claims (email, name) into the ID token of the code flow too.
-    conformIdTokenClaims: false,
-    extraParams: [
-      'organization_id', 'connection_id', 'domain_hint', 'screen_hint', 'provider', 'provider_scopes',
+function createInstance(config, issuer) {
+  // This provider's own keys (new for every provider) and counters.
+  const jwks = {
+    keys: [
+      signingJwk('rsa', { modulusLength: 2048 }, 'RS256'),
+      signingJwk('ec', { namedCurve: 'P-256' }, 'ES256'),
     ],
-    pkce: { required: () => true },
-    // oidc-provider v9 does not publish prompt_values_supported itself;
-    // advertise `create` (OpenID Connect Prompt Create 1.0).
-    discovery: {
-      claim_types_supported: ['normal'],
-      prompt_values_supported: ['none', 'login', 'consent', 'create'],
-    },
-    // Interaction URL stays the default /interaction/<uid>.
-    interactions: { policy },
-    features: {
-      devInteractions: { enabled: config.interactive },
-      backchannelLogout: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-      clientCredentials: { enabled: Object.keys(config.apiResources).length > 0 },
-      // Only the client_credentials grant names a resource; the code flow keeps
-      // opaque access tokens for userinfo.
-      resourceIndicators: {
-        enabled: Object.keys(config.apiResources).length > 0,
-        defaultResource: async () => undefined,
-        useGrantedResource: async () => false,
-        getResourceServerInfo: async (_ctx, resource) => {
-          const scope = config.apiResources[resource];
-          if (scope === undefined) throw new errors.InvalidTarget();
-          return {
-            scope,
-            audience: resource,
-            accessTokenTTL: config.accessTokenTtl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'RS256' } },
-          };
+  };
+
+  const cookieKeys = [
+    crypto.randomBytes(32).toString('base64url'),
+    crypto.randomBytes(32).toString('base64url'),
+  ];
+  let stats = freshStats();
+  // The issuer's path: where this provider is mounted ('' at the root).
+  const mountPath = new URL(issuer).pathname.replace(/\/$/, '');
+
+  // ---------------------------------------------------------------------------
+  // Provider
+
+  function buildProvider(issuer) {
+    const provider = new Provider(issuer, {
+      clients: config.clients,
+      jwks,
+      findAccount,
+      cookies: { keys: cookieKeys },
+      responseTypes: ['code'],
+      scopes: ['openid', 'profile', 'email', 'offline_access'],
+      claims: {
+        openid: ['sub'],
+        email: ['email', 'email_verified'],
+        profile: ['name'],
+      },
+      // Put scope claims (email, name) into the ID token of the code flow too.
+      conformIdTokenClaims: false,
+      extraParams: [
+        'organization_id', 'connection_id', 'domain_hint', 'screen_hint', 'provider', 'provider_scopes',
+      ],
+      pkce: { required: () => true },
+      // oidc-provider v9 does not publish prompt_values_supported itself;
+      // advertise `create` (OpenID Connect Prompt Create 1.0).
+      discovery: {
+        claim_types_supported: ['normal'],
+        prompt_values_supported: ['none', 'login', 'consent', 'create'],
+      },
+      // The default /interaction/<uid>, below the provider's mount (`/p/<n>` in the
+      // shared mode).
+      interactions: {
+        policy,
+        url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`,
+      },
+      features: {
+        devInteractions: { enabled: config.interactive },
+        backchannelLogout: { enabled: true },
+        rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+        clientCredentials: { enabled: Object.keys(config.apiResources).length > 0 },
+        // Only the client_credentials grant names a resource; the code flow keeps
+        // opaque access tokens for userinfo.
+        resourceIndicators: {
+          enabled: Object.keys(config.apiResources).length > 0,
+          defaultResource: async () => undefined,
+          useGrantedResource: async () => false,
+          getResourceServerInfo: async (_ctx, resource) => {
+            const scope = config.apiResources[resource];
+            if (scope === undefined) throw new errors.InvalidTarget();
+            return {
+              scope,
+              audience: resource,
+              accessTokenTTL: config.accessTokenTtl,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
         },
+        pushedAuthorizationRequests: {
+          enabled: true,
+          requirePushedAuthorizationRequests: config.fapi,
+        },
+        dPoP: { enabled: config.fapi, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+        fapi: { enabled: config.fapi, profile: '2.0' },
+        introspection: { enabled: false },
+        revocation: { enabled: false },
+        registration: { enabled: false },
       },
-      pushedAuthorizationRequests: {
-        enabled: true,
-        requirePushedAuthorizationRequests: config.fapi,
+      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+      // FAPI 2.0 forbids rotating a confidential client's refresh tokens.
+      rotateRefreshToken: !config.fapi,
+      ttl: {
+        AccessToken: config.accessTokenTtl,
+        ClientCredentials: config.accessTokenTtl,
+        AuthorizationCode: 60,
+        IdToken: config.idTokenTtl,
+        RefreshToken: config.refreshTokenTtl,
+        Interaction: 60 * 60,
+        Session: 24 * 60 * 60,
+        Grant: 24 * 60 * 60,
       },
-      dPoP: { enabled: config.fapi, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
-      fapi: { enabled: config.fapi, profile: '2.0' },
-      introspection: { enabled: false },
-      revocation: { enabled: false },
-      registration: { enabled: false },
-    },
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    // FAPI 2.0 forbids rotating a confidential client's refresh tokens.
-    rotateRefreshToken: !config.fapi,
-    ttl: {
-      AccessToken: config.accessTokenTtl,
-      ClientCredentials: config.accessTokenTtl,
-      AuthorizationCode: 60,
-      IdToken: config.idTokenTtl,
-      RefreshToken: config.refreshTokenTtl,
-      Interaction: 60 * 60,
-      Session: 24 * 60 * 60,
-      Grant: 24 * 60 * 60,
-    },
-    renderError,
-    clientBasedCORS: () => true,
-    // oidc-provider passes an SSRF-guarding undici dispatcher that refuses
-    // special-use addresses (127.0.0.0/8 included). Back-channel logout goes
-    // to loopback RPs here, so drop it and use the default dispatcher.
-    fetch: (url, options) => {
-      const { dispatcher, ...rest } = options;
-      return globalThis.fetch(url, rest);
-    },
-  });
+      renderError,
+      clientBasedCORS: () => true,
+      // oidc-provider passes an SSRF-guarding undici dispatcher that refuses
+      // special-use addresses (127.0.0.0/8 included). Back-channel logout goes
+      // to loopback RPs here, so drop it and use the default dispatcher.
+      fetch: (url, options) => {
+        const { dispatcher, ...rest } = options;
+        return globalThis.fetch(url, rest);
+      },
+    });
 
-  // -- bookkeeping middleware (runs before oidc-provider's router) ----------
-  provider.use(async (ctx, next) => {
-    if (ctx.path === '/auth' && ctx.method === 'GET') {
-      stats.authorization_requests += 1;
-      stats.last_authorization_params = { ...ctx.query };
-      if (typeof ctx.query.prompt === 'string') pushCapped(stats.prompts, ctx.query.prompt);
-    }
-    await next();
-    let route;
-    try { route = ctx.oidc?.route; } catch { route = undefined; }
-    if (route === 'authorization' && ctx.method === 'POST') {
-      let body;
-      try { body = ctx.oidc.body; } catch { body = undefined; }
-      stats.authorization_requests += 1;
-      stats.last_authorization_params = { ...(body || {}) };
-      if (typeof body?.prompt === 'string') pushCapped(stats.prompts, body.prompt);
-    }
-    if (route === 'pushed_authorization_request' && ctx.status === 201) {
-      stats.pushed_requests += 1;
-      let body;
-      try { body = ctx.oidc.body; } catch { body = undefined; }
-      const { client_assertion: _a, client_secret: _s, ...params } = body || {};
-      stats.last_pushed_params = params;
-    }
-    if (route === 'token') {
-      let grantType;
-      try { grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type; } catch { /* ignore */ }
-      stats.token_requests += 1;
-      try {
-        const p = ctx.oidc.params ?? {};
-        const b = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
-        for (const v of [p.code, p.code_verifier, p.refresh_token, b.access_token, b.refresh_token, b.id_token]) {
-          if (typeof v === 'string' && v !== '') pushCapped(stats.token_secrets, v);
-        }
-      } catch { /* ignore */ }
-      if (grantType === 'authorization_code') stats.code_grants += 1;
-      if (grantType === 'refresh_token') {
-        stats.refresh_grants += 1;
-        if (ctx.status === 200) stats.refresh_grants_ok += 1;
+    // -- bookkeeping middleware (runs before oidc-provider's router) ----------
+    provider.use(async (ctx, next) => {
+      if (ctx.path === '/auth' && ctx.method === 'GET') {
+        stats.authorization_requests += 1;
+        stats.last_authorization_params = { ...ctx.query };
+        if (typeof ctx.query.prompt === 'string') pushCapped(stats.prompts, ctx.query.prompt);
       }
+      await next();
+      let route;
+      try { route = ctx.oidc?.route; } catch { route = undefined; }
+      if (route === 'authorization' && ctx.method === 'POST') {
+        let body;
+        try { body = ctx.oidc.body; } catch { body = undefined; }
+        stats.authorization_requests += 1;
+        stats.last_authorization_params = { ...(body || {}) };
+        if (typeof body?.prompt === 'string') pushCapped(stats.prompts, body.prompt);
+      }
+      if (route === 'pushed_authorization_request' && ctx.status === 201) {
+        stats.pushed_requests += 1;
+        let body;
+        try { body = ctx.oidc.body; } catch { body = undefined; }
+        const { client_assertion: _a, client_secret: _s, ...params } = body || {};
+        stats.last_pushed_params = params;
+      }
+      if (route === 'token') {
+        let grantType;
+        try { grantType = ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type; } catch { /* ignore */ }
+        stats.token_requests += 1;
+        try {
+          const p = ctx.oidc.params ?? {};
+          const b = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+          for (const v of [p.code, p.code_verifier, p.refresh_token, b.access_token, b.refresh_token, b.id_token]) {
+            if (typeof v === 'string' && v !== '') pushCapped(stats.token_secrets, v);
+          }
+        } catch { /* ignore */ }
+        if (grantType === 'authorization_code') stats.code_grants += 1;
+        if (grantType === 'refresh_token') {
+          stats.refresh_grants += 1;
+          if (ctx.status === 200) stats.refresh_grants_ok += 1;
+        }
+      }
+      if (route === 'end_session_confirm' && ctx.status === 303) stats.end_sessions += 1;
+    });
+
+    provider.on('backchannel.success', (_ctx, client, accountId, sid) => {
+      stats.backchannel_logouts_sent += 1;
+      stats.backchannel_logouts_ok += 1;
+      log(`back-channel logout OK client=${client.clientId} sub=${accountId} sid=${sid}`);
+    });
+    provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => {
+      stats.backchannel_logouts_sent += 1;
+      stats.backchannel_logouts_failed += 1;
+      stats.last_backchannel_error = `${client.clientId}: ${err.message}${err.cause ? ` (${err.cause.message ?? err.cause})` : ''}`;
+      log(`back-channel logout FAILED client=${client.clientId} sub=${accountId} sid=${sid}: ${stats.last_backchannel_error}`);
+    });
+    provider.on('server_error', (_ctx, err) => log('server_error', err));
+    // The error responses are generic: the reason is in `error_detail`.
+    for (const ev of ['authorization.error', 'grant.error', 'end_session.error', 'end_session_confirm.error', 'userinfo.error', 'pushed_authorization_request.error']) {
+      provider.on(ev, (_ctx, err) => log(`${ev}: ${err.error ?? err.name}${err.error_description ? ` (${err.error_description})` : ''}${err.error_detail ? ` [${err.error_detail}]` : ''}`));
     }
-    if (route === 'end_session_confirm' && ctx.status === 303) stats.end_sessions += 1;
-  });
 
-  provider.on('backchannel.success', (_ctx, client, accountId, sid) => {
-    stats.backchannel_logouts_sent += 1;
-    stats.backchannel_logouts_ok += 1;
-    log(`back-channel logout OK client=${client.clientId} sub=${accountId} sid=${sid}`);
-  });
-  provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => {
-    stats.backchannel_logouts_sent += 1;
-    stats.backchannel_logouts_failed += 1;
-    stats.last_backchannel_error = `${client.clientId}: ${err.message}${err.cause ? ` (${err.cause.message ?? err.cause})` : ''}`;
-    log(`back-channel logout FAILED client=${client.clientId} sub=${accountId} sid=${sid}: ${stats.last_backchannel_error}`);
-  });
-  provider.on('server_error', (_ctx, err) => log('server_error', err));
-  // The error responses are generic: the reason is in `error_detail`.
-  for (const ev of ['authorization.error', 'grant.error', 'end_session.error', 'end_session_confirm.error', 'userinfo.error', 'pushed_authorization_request.error']) {
-    provider.on(ev, (_ctx, err) => log(`${ev}: ${err.error ?? err.name}${err.error_description ? ` (${err.error_description})` : ''}${err.error_detail ? ` [${err.error_detail}]` : ''}`));
+    return provider;
   }
 
-  return provider;
-}
+  // ---------------------------------------------------------------------------
+  // Automatic interactions (app level, before the provider's own routes)
 
-// ---------------------------------------------------------------------------
-// Automatic interactions (app level, before the provider's own routes)
+  async function handleInteraction(provider, req, res) {
+    let details;
+    try {
+      details = await provider.interactionDetails(req, res);
+    } catch (err) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`interaction not found: ${err.error_description || err.message}\n`);
+      return true;
+    }
+    const { prompt, params, session, grantId, uid } = details;
+    const loginHint = typeof params.login_hint === 'string' && params.login_hint !== '' ? params.login_hint : 'alice';
+    const entry = { uid, prompt: prompt.name, reasons: prompt.reasons, login_hint: params.login_hint ?? null };
 
-async function handleInteraction(provider, req, res) {
-  let details;
-  try {
-    details = await provider.interactionDetails(req, res);
-  } catch (err) {
-    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(`interaction not found: ${err.error_description || err.message}\n`);
-    return true;
-  }
-  const { prompt, params, session, grantId, uid } = details;
-  const loginHint = typeof params.login_hint === 'string' && params.login_hint !== '' ? params.login_hint : 'alice';
-  const entry = { uid, prompt: prompt.name, reasons: prompt.reasons, login_hint: params.login_hint ?? null };
-
-  if (loginHint === 'deny') {
-    pushCapped(stats.interactions, { ...entry, result: 'access_denied' });
-    log(`interaction ${uid}: login_hint=deny -> access_denied`);
-    await provider.interactionFinished(req, res, {
-      error: 'access_denied',
-      error_description: 'The user cancelled sign-in',
-    }, { mergeWithLastSubmission: false });
-    return true;
-  }
-
-  switch (prompt.name) {
-    case 'login':
-    case 'create': {
-      if (config.interactive) return false; // devInteractions renders its login form
-      pushCapped(stats.interactions, { ...entry, result: `login:${loginHint}` });
-      log(`interaction ${uid}: ${prompt.name} (${prompt.reasons.join(',')}) -> accountId=${loginHint}`);
+    if (loginHint === 'deny') {
+      pushCapped(stats.interactions, { ...entry, result: 'access_denied' });
+      log(`interaction ${uid}: login_hint=deny -> access_denied`);
       await provider.interactionFinished(req, res, {
-        login: { accountId: loginHint },
-        ...(prompt.name === 'create' || String(params.prompt || '').split(' ').includes('create')
-          ? { create: { requested: true } } : {}),
+        error: 'access_denied',
+        error_description: 'The user cancelled sign-in',
       }, { mergeWithLastSubmission: false });
       return true;
     }
-    case 'consent': {
-      // Auto-consent in both modes.
-      const grant = grantId
-        ? await provider.Grant.find(grantId)
-        : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
-      const d = prompt.details || {};
-      if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
-      if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
-      if (d.missingResourceScopes) {
-        for (const [indicator, scope] of Object.entries(d.missingResourceScopes)) {
-          grant.addResourceScope(indicator, scope.join(' '));
-        }
+
+    switch (prompt.name) {
+      case 'login':
+      case 'create': {
+        if (config.interactive) return false; // devInteractions renders its login form
+        pushCapped(stats.interactions, { ...entry, result: `login:${loginHint}` });
+        log(`interaction ${uid}: ${prompt.name} (${prompt.reasons.join(',')}) -> accountId=${loginHint}`);
+        await provider.interactionFinished(req, res, {
+          login: { accountId: loginHint },
+          ...(prompt.name === 'create' || String(params.prompt || '').split(' ').includes('create')
+            ? { create: { requested: true } } : {}),
+        }, { mergeWithLastSubmission: false });
+        return true;
       }
-      const savedGrantId = await grant.save();
-      pushCapped(stats.interactions, { ...entry, result: 'consent' });
-      log(`interaction ${uid}: consent (${(d.missingOIDCScope || []).join(' ')}) for ${session.accountId}`);
-      await provider.interactionFinished(req, res, { consent: { grantId: savedGrantId } }, {
-        mergeWithLastSubmission: true,
-      });
-      return true;
+      case 'consent': {
+        // Auto-consent in both modes.
+        const grant = grantId
+          ? await provider.Grant.find(grantId)
+          : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+        const d = prompt.details || {};
+        if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+        if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+        if (d.missingResourceScopes) {
+          for (const [indicator, scope] of Object.entries(d.missingResourceScopes)) {
+            grant.addResourceScope(indicator, scope.join(' '));
+          }
+        }
+        const savedGrantId = await grant.save();
+        pushCapped(stats.interactions, { ...entry, result: 'consent' });
+        log(`interaction ${uid}: consent (${(d.missingOIDCScope || []).join(' ')}) for ${session.accountId}`);
+        await provider.interactionFinished(req, res, { consent: { grantId: savedGrantId } }, {
+          mergeWithLastSubmission: true,
+        });
+        return true;
+      }
+      default:
+        if (config.interactive) return false;
+        res.writeHead(501, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`prompt ${prompt.name} not supported by the test provider\n`);
+        return true;
     }
-    default:
-      if (config.interactive) return false;
-      res.writeHead(501, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(`prompt ${prompt.name} not supported by the test provider\n`);
-      return true;
   }
-}
 
-// ---------------------------------------------------------------------------
-// HTTP server
+  const provider = buildProvider(issuer);
+  const providerCallback = provider.callback();
+  log(`issuer ${issuer}; interactive=${config.interactive}; clients=${config.clients.map((c) => c.client_id).join(',')}`);
 
-let provider;
-let providerCallback;
-
-function sendJson(res, status, body) {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-const server = http.createServer(async (req, res) => {
-  try {
-    if (!provider) {
-      res.writeHead(503);
-      res.end();
-      return;
-    }
-    const { pathname } = new URL(req.url, 'http://127.0.0.1');
-
+  // `pathname` is the request's path below the provider's mount.
+  async function handle(req, res, pathname) {
     if (pathname === '/test/stats') {
       if (req.method !== 'GET') { sendJson(res, 405, { error: 'method not allowed' }); return; }
       sendJson(res, 200, stats);
@@ -536,6 +546,88 @@ const server = http.createServer(async (req, res) => {
       if (await handleInteraction(provider, req, res)) return;
     }
     providerCallback(req, res);
+  }
+
+  return { handle };
+}
+
+// ---------------------------------------------------------------------------
+// HTTP server
+
+
+function sendJson(res, status, body) {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+// The env mode's one provider, once listening.
+let single = null;
+// The shared mode's providers, by number.
+const instances = new Map();
+let nextInstance = 1;
+// A configuration posted to `/__providers` is at most this long.
+const MAX_CONFIG_BYTES = 64 * 1024;
+
+async function readBody(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_CONFIG_BYTES) throw new ConfigError('configuration too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function shared(req, res, pathname) {
+  if (pathname === '/__providers') {
+    if (req.method !== 'POST') { sendJson(res, 405, { error: 'method not allowed' }); return; }
+    let config;
+    try {
+      const text = await readBody(req);
+      config = parseConfig(text.trim() === '' ? {} : JSON.parse(text));
+    } catch (err) {
+      sendJson(res, 400, { error: err.message });
+      return;
+    }
+    const { port } = server.address();
+    const n = String(nextInstance++);
+    const issuer = `http://127.0.0.1:${port}/p/${n}`;
+    instances.set(n, createInstance(config, issuer));
+    sendJson(res, 201, { issuer });
+    return;
+  }
+  const m = /^\/p\/(\d+)(\/.*)?$/.exec(pathname);
+  const instance = m && instances.get(m[1]);
+  if (!instance) { sendJson(res, 404, { error: 'no such provider' }); return; }
+  if (m[2] === undefined && req.method === 'DELETE') {
+    instances.delete(m[1]);
+    sendJson(res, 200, {});
+    return;
+  }
+  // Mounted below /p/<n>: oidc-provider reads its mount path off `originalUrl`.
+  const prefix = `/p/${m[1]}`;
+  req.originalUrl = req.url;
+  req.url = req.url.slice(prefix.length) || '/';
+  await instance.handle(req, res, m[2] ?? '/');
+}
+
+const server = http.createServer(async (req, res) => {
+  try {
+    const { pathname } = new URL(req.url, 'http://127.0.0.1');
+    if (SHARED) {
+      await shared(req, res, pathname);
+    } else if (!single) {
+      res.writeHead(503);
+      res.end();
+    } else {
+      await single.handle(req, res, pathname);
+    }
   } catch (err) {
     log('request failed', err);
     if (!res.headersSent) {
@@ -550,12 +642,19 @@ server.on('error', (err) => {
   process.exit(1);
 });
 
-server.listen(config.port, '127.0.0.1', () => {
+const config = SHARED ? null : loadConfig();
+server.listen(SHARED ? Number(process.env.PORT || 0) : config.port, '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
-  provider = buildProvider(issuer);
-  providerCallback = provider.callback();
-  log(`issuer ${issuer}; interactive=${config.interactive}; clients=${config.clients.map((c) => c.client_id).join(',')}`);
+  if (SHARED) {
+    // The test binary that started this process holds its stdin: when it ends,
+    // however it ends, so does this process.
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.on('error', () => process.exit(0));
+    process.stdin.resume();
+  } else {
+    single = createInstance(config, issuer);
+  }
   process.stdout.write(`READY ${issuer}\n`);
 });
 
