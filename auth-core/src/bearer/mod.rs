@@ -31,6 +31,9 @@ pub struct BearerAuth {
     provider: Option<String>,
     /// The key the token is bound to (`cnf.jkt`, RFC 9449), if any.
     jkt: Option<String>,
+    /// The token names a confirmation method (`cnf`, any member: `jkt`, mTLS's
+    /// `x5t#S256`, ...): it is sender-constrained and never a bearer token.
+    confirmed: bool,
 }
 
 impl BearerAuth {
@@ -41,6 +44,7 @@ impl BearerAuth {
         config: &crate::ProviderConfig,
     ) -> Self {
         let access = crate::provider::identity::access_for(config, &claims, None);
+        let confirmed = claims.contains_key("cnf");
         let jkt = claims
             .get("cnf")
             .and_then(|c| c.get("jkt"))
@@ -70,6 +74,7 @@ impl BearerAuth {
             access,
             provider: config.id.clone(),
             jkt,
+            confirmed,
         }
     }
 
@@ -440,6 +445,91 @@ mod tests {
                 .unwrap_err(),
             BearerError::InvalidProof(crate::DpopProofError::Replayed)
         );
+    }
+
+    /// An access token bound by another confirmation method than DPoP: mTLS's
+    /// certificate thumbprint (`cnf.x5t#S256`, RFC 8705), and no `jkt`.
+    fn mtls_bound_token() -> String {
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("rsa1".into());
+        h.typ = Some("at+jwt".into());
+        let claims = json!({ "iss": ISS, "aud": "https://api.test", "sub": "alice",
+                             "exp": NOW + 300, "iat": NOW, "scope": "read",
+                             "cnf": { "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" } });
+        let k = EncodingKey::from_rsa_pem(include_bytes!("../jose/testdata/rsa.pem")).expect("key");
+        encode(&h, &claims, &k).expect("sign")
+    }
+
+    /// A sender-constrained token never becomes a bearer token: sent with a DPoP proof
+    /// of any key it is refused and not cached, and then as `Bearer` refused too (before,
+    /// the DPoP presentation cached it and the bearer check refused only a `jkt`).
+    #[tokio::test]
+    async fn rp_token_bound_by_another_method_refused_as_dpop_then_as_bearer() {
+        let auth = dpop_auth().await;
+        let key = crate::DpopKey::generate();
+        let t = mtls_bound_token();
+        let p = proof(&key, "GET", API_URL, &t);
+        assert_debug_eq!(
+            auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+                .await
+                .unwrap_err(),
+            BearerError::Invalid(TokenError::KeyBindingMismatch)
+        );
+        assert_eq!(
+            auth.0.bearers.cached(),
+            0,
+            "a token whose binding failed is not cached"
+        );
+        assert_debug_eq!(
+            auth.authenticate_bearer(&t).await.unwrap_err(),
+            BearerError::Invalid(TokenError::SenderConstrained)
+        );
+        // The same with a `jkt`-bound token: once accepted with its proof (and cached),
+        // it is still refused as a bearer token.
+        let bound = bound_token(&key);
+        let p = proof(&key, "GET", API_URL, &bound);
+        auth.authenticate_dpop(&bound, Some(&p), "GET", API_URL)
+            .await
+            .expect("with its proof");
+        assert_eq!(auth.0.bearers.cached(), 1);
+        assert_debug_eq!(
+            auth.authenticate_bearer(&bound).await.unwrap_err(),
+            BearerError::Invalid(TokenError::SenderConstrained)
+        );
+    }
+
+    /// Proofs of tokens that are not valid are never recorded as used, so a flood of
+    /// self-signed proofs cannot fill the record and lock real clients out (before, a
+    /// proof was recorded before its token was checked, and a full record refused every
+    /// proof).
+    #[tokio::test]
+    async fn rp_dpop_proofs_of_invalid_tokens_are_never_recorded() {
+        let auth = dpop_auth().await;
+        let junk_key = crate::DpopKey::generate();
+        for i in 0..1_000 {
+            let junk = format!("junk.{i}.token");
+            let p = proof(&junk_key, "GET", API_URL, &junk);
+            assert!(
+                auth.authenticate_dpop(&junk, Some(&p), "GET", API_URL)
+                    .await
+                    .is_err()
+            );
+        }
+        // A valid token with another key's proof: refused, and not recorded either.
+        let key = crate::DpopKey::generate();
+        let t = bound_token(&key);
+        let stolen = proof(&junk_key, "GET", API_URL, &t);
+        assert!(
+            auth.authenticate_dpop(&t, Some(&stolen), "GET", API_URL)
+                .await
+                .is_err()
+        );
+        assert_eq!(auth.0.bearers.proofs_recorded(), 0);
+        let p = proof(&key, "GET", API_URL, &t);
+        auth.authenticate_dpop(&t, Some(&p), "GET", API_URL)
+            .await
+            .expect("a valid call");
+        assert_eq!(auth.0.bearers.proofs_recorded(), 1);
     }
 
     #[cfg(feature = "redis")]

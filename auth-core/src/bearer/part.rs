@@ -103,6 +103,10 @@ impl Bearers {
         }
     }
 
+    /// A `DPoP` presentation: the proof's own checks, then the token and its binding to
+    /// the proof's key, and only then the proof recorded as used (here and, with Redis,
+    /// on every instance). A proof of no valid token is never recorded, so junk proofs
+    /// cannot fill the record that real ones need.
     pub(crate) async fn check_dpop(
         &self,
         providers: &[ProviderState],
@@ -112,15 +116,25 @@ impl Bearers {
         url: &str,
     ) -> Result<Arc<BearerAuth>, BearerError> {
         let proof = proof.ok_or(BearerError::InvalidProof(crate::DpopProofError::Missing))?;
+        let now = self.clock.now_secs();
         let target = crate::jose::dpop::ProofTarget {
             method,
             url,
             access_token: token,
-            now: self.clock.now_secs(),
+            now,
             leeway: self.leeway,
         };
-        let proven = crate::jose::dpop::verify_proof(proof, &target, &self.proofs)
-            .map_err(BearerError::InvalidProof)?;
+        let proven =
+            crate::jose::dpop::verify_proof(proof, &target).map_err(BearerError::InvalidProof)?;
+        let auth = self
+            .validated(providers, token, Binding::Proof(&proven.jkt))
+            .await?;
+        if !self
+            .proofs
+            .first_use(&proven.jkt, &proven.replay_key, proven.until, now)
+        {
+            return Err(BearerError::InvalidProof(crate::DpopProofError::Replayed));
+        }
         // With Redis, a proof is single use across every instance.
         let first = self
             .shared
@@ -134,46 +148,55 @@ impl Bearers {
         if !first {
             return Err(BearerError::InvalidProof(crate::DpopProofError::Replayed));
         }
-        let auth = self.validated(providers, token, true).await?;
-        if auth.jkt.as_deref() != Some(proven.jkt.as_str()) {
-            return Err(BearerError::Invalid(TokenError::KeyBindingMismatch));
-        }
         auth.require_scopes(&self.scopes)?;
         Ok(auth)
     }
 
+    /// Validated tokens cached now (tests).
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// DPoP proofs recorded as used in this process (tests).
+    #[cfg(test)]
+    pub(crate) fn proofs_recorded(&self) -> usize {
+        self.proofs.len()
+    }
+
+    /// A `Bearer` presentation: a token that names any confirmation method (`cnf`)
+    /// proves nothing without its proof (RFC 9449 §7.2, RFC 8705 §3), whether it is
+    /// checked now or was cached by a `DPoP` presentation.
     pub(crate) async fn check_bearer(
         &self,
         providers: &[ProviderState],
         token: &str,
     ) -> Result<Arc<BearerAuth>, BearerError> {
-        let auth = self.validated(providers, token, false).await?;
-        // A token bound to a key proves nothing without its proof (RFC 9449 §7.2),
-        // also when a DPoP presentation put it in the cache.
-        if auth.jkt.is_some() {
-            return Err(BearerError::Invalid(TokenError::SenderConstrained));
-        }
+        let auth = self.validated(providers, token, Binding::None).await?;
         auth.require_scopes(&self.scopes)?;
         Ok(auth)
     }
 
-    /// The validated token, from the cache or checked now; `bound` lets a token with
-    /// `cnf` through (its proof is checked by the caller).
+    /// The validated token, from the cache or checked now, whose binding holds for this
+    /// presentation. A token is cached only once its binding held: a token bound to
+    /// another key (or by another method) never enters the cache through a proof.
     async fn validated(
         &self,
         providers: &[ProviderState],
         token: &str,
-        bound: bool,
+        binding: Binding<'_>,
     ) -> Result<Arc<BearerAuth>, BearerError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = self.clock.now_secs();
         if let Some(hit) = self.cache.get(&key, now) {
+            binding.check(&hit)?;
             return Ok(hit);
         }
         let provider = bearer_provider(providers, token)?;
         let discovered = provider
             .ready()
             .map_err(|e| BearerError::Unavailable(e.into()))?;
+        let bound = matches!(binding, Binding::Proof(_));
         let (claims, text) = discovered
             .verifier
             .bearer_token(token, bound)
@@ -183,11 +206,36 @@ impl Bearers {
                 crate::VerifyError::KeysUnavailable(e) => BearerError::Unavailable(e.into()),
             })?;
         let auth = Arc::new(BearerAuth::new(claims, text, token, &provider.config));
+        binding.check(&auth)?;
         let keys_valid_for = discovered.verifier.jwks.remaining_lifetime().as_secs();
         let keys_valid_for = i64::try_from(keys_valid_for).unwrap_or(i64::MAX);
         self.cache
             .insert(key, Arc::clone(&auth), now, keys_valid_for);
         Ok(auth)
+    }
+}
+
+/// What a presentation proves of the token's binding.
+#[derive(Clone, Copy)]
+enum Binding<'a> {
+    /// `Bearer`: nothing; the token must not be sender-constrained.
+    None,
+    /// `DPoP`: a proof signed by the key of this thumbprint.
+    Proof(&'a str),
+}
+
+impl Binding<'_> {
+    fn check(self, auth: &BearerAuth) -> Result<(), BearerError> {
+        match self {
+            Binding::None if auth.confirmed => {
+                Err(BearerError::Invalid(TokenError::SenderConstrained))
+            }
+            Binding::None => Ok(()),
+            // Bound to this key by `cnf.jkt`; a token bound by another method (mTLS's
+            // `x5t#S256`) or to another key is not proven by this proof.
+            Binding::Proof(jkt) if auth.jkt.as_deref() == Some(jkt) => Ok(()),
+            Binding::Proof(_) => Err(BearerError::Invalid(TokenError::KeyBindingMismatch)),
+        }
     }
 }
 

@@ -140,27 +140,93 @@ const PROOF_WINDOW_SECS: i64 = 60;
 /// Proofs remembered at most (each until it could no longer be accepted).
 const MAX_REMEMBERED_PROOFS: usize = 100_000;
 
-/// The `jti`s of accepted proofs, each until its `iat` leaves the window: a replayed
-/// proof is refused (in this process; RFC 9449 §11.1).
+/// Live proofs remembered per key (a client makes one per request, each live for about
+/// a minute).
+const MAX_PROOFS_PER_KEY: usize = 10_000;
+
+/// The proofs this process has accepted, by key thumbprint then `jti`, each until it
+/// could no longer be accepted. Only proofs of valid tokens bound to their key get here
+/// (the caller checks the token first), so only a token's holder can add to its key's
+/// record; each key keeps at most [`MAX_PROOFS_PER_KEY`] live proofs and the whole at
+/// most [`MAX_REMEMBERED_PROOFS`]. When full, expired proofs go first, then the key
+/// with the most proofs loses its oldest half: a flood from one key can cost that key
+/// its replay protection for proofs it made itself, never another key its proofs.
 #[derive(Debug, Default)]
-pub(crate) struct ReplayCache(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+pub(crate) struct ReplayCache(std::sync::Mutex<ReplayRecord>);
+
+#[derive(Debug, Default)]
+pub(crate) struct ReplayRecord {
+    by_key: std::collections::HashMap<String, std::collections::HashMap<String, i64>>,
+    len: usize,
+}
 
 impl ReplayCache {
-    fn first_use(&self, key: String, until: i64, now: i64) -> bool {
-        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.get(&key).is_some_and(|t| *t >= now) {
+    /// Records the proof `replay_key` of key `jkt`, live until `until`; `false` when it
+    /// was recorded before and is still live.
+    pub(crate) fn first_use(&self, jkt: &str, replay_key: &str, until: i64, now: i64) -> bool {
+        let mut record = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let ReplayRecord { by_key, len } = &mut *record;
+        if by_key
+            .get(jkt)
+            .and_then(|seen| seen.get(replay_key))
+            .is_some_and(|t| *t >= now)
+        {
             return false;
         }
-        if seen.len() >= MAX_REMEMBERED_PROOFS {
+        if let Some(seen) = by_key.get_mut(jkt)
+            && seen.len() >= MAX_PROOFS_PER_KEY
+        {
+            *len -= seen.len();
             seen.retain(|_, t| *t >= now);
+            if seen.len() >= MAX_PROOFS_PER_KEY {
+                forget_oldest_half(seen);
+            }
+            *len += seen.len();
         }
-        if seen.len() >= MAX_REMEMBERED_PROOFS {
-            // Full of live proofs: refuse rather than forget one that could replay.
-            return false;
+        if *len >= MAX_REMEMBERED_PROOFS {
+            by_key.retain(|_, seen| {
+                seen.retain(|_, t| *t >= now);
+                !seen.is_empty()
+            });
+            *len = by_key.values().map(std::collections::HashMap::len).sum();
         }
-        seen.insert(key, until);
+        if *len >= MAX_REMEMBERED_PROOFS
+            && let Some(seen) = by_key.values_mut().max_by_key(|seen| seen.len())
+        {
+            *len -= seen.len();
+            forget_oldest_half(seen);
+            *len += seen.len();
+        }
+        let seen = by_key.entry(jkt.to_owned()).or_default();
+        if seen.insert(replay_key.to_owned(), until).is_none() {
+            *len += 1;
+        }
         true
     }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().map(|r| r.len).unwrap_or(0)
+    }
+}
+
+/// Forgets the half of `seen` that expires first.
+fn forget_oldest_half(seen: &mut std::collections::HashMap<String, i64>) {
+    let mut times: Vec<i64> = seen.values().copied().collect();
+    times.sort_unstable();
+    let cut = times[times.len() / 2];
+    let mut keep = seen.len() - seen.len() / 2;
+    seen.retain(|_, t| {
+        // Strictly later ones stay; ties at the cut stay until half is kept.
+        if *t > cut {
+            true
+        } else if *t == cut && keep > 0 {
+            keep -= 1;
+            true
+        } else {
+            false
+        }
+    });
 }
 
 /// The request a proof must be made for.
@@ -179,18 +245,16 @@ pub(crate) struct Proven {
     pub(crate) jkt: String,
     /// What identifies it against replay (`jkt#jti`), and until when it must (for the
     /// instances sharing Redis).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) replay_key: String,
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) until: i64,
 }
 
-/// Checks a DPoP proof for `target` (RFC 9449 §4.3), and that this process has not
-/// seen it before.
+/// Checks a DPoP proof for `target` (RFC 9449 §4.3). Whether it was used before is the
+/// caller's to check, once the token it proves is valid and bound to its key
+/// ([`ReplayCache::first_use`], then the shared state).
 pub(crate) fn verify_proof(
     proof: &str,
     target: &ProofTarget<'_>,
-    replay: &ReplayCache,
 ) -> Result<Proven, DpopProofError> {
     use jsonwebtoken::{DecodingKey, Validation};
     if proof.len() > crate::jose::MAX_TOKEN_BYTES {
@@ -272,9 +336,6 @@ pub(crate) fn verify_proof(
         .map_err(|_| DpopProofError::Malformed)?;
     let until = iat + PROOF_WINDOW_SECS + target.leeway;
     let replay_key = format!("{jkt}#{jti}");
-    if !replay.first_use(replay_key.clone(), until, target.now) {
-        return Err(DpopProofError::Replayed);
-    }
     Ok(Proven {
         jkt,
         replay_key,
@@ -366,5 +427,43 @@ mod tests {
         assert_eq!(back.thumbprint(), key.thumbprint());
         assert!(!format!("{key:?}").contains(&text[1..20]));
         assert!(serde_json::from_str::<DpopKey>("\"AAAA\"").is_err());
+    }
+
+    /// A full record (a flood from valid tokens' holders) never refuses a fresh proof of
+    /// another key, and still refuses that proof's replay.
+    #[test]
+    fn a_full_replay_record_never_refuses_another_keys_fresh_proof() {
+        let cache = ReplayCache::default();
+        let now = 1_000;
+        for i in 0..=MAX_REMEMBERED_PROOFS {
+            let jkt = format!("flood{}", i % 20);
+            assert!(cache.first_use(&jkt, &format!("{jkt}#{i}"), now + 60, now));
+        }
+        assert!(cache.len() <= MAX_REMEMBERED_PROOFS);
+        assert!(cache.first_use("fresh", "fresh#1", now + 60, now));
+        assert!(
+            !cache.first_use("fresh", "fresh#1", now + 60, now),
+            "its replay"
+        );
+    }
+
+    /// One key over its share forgets its own oldest proofs, never another key's.
+    #[test]
+    fn one_key_flooding_never_costs_another_key_its_record() {
+        let cache = ReplayCache::default();
+        let now = 1_000;
+        assert!(cache.first_use("honest", "honest#1", now + 60, now));
+        for i in 0..=MAX_PROOFS_PER_KEY {
+            assert!(cache.first_use("flood", &format!("flood#{i}"), now + 1 + i as i64, now));
+        }
+        assert!(
+            !cache.first_use("honest", "honest#1", now + 60, now),
+            "still remembered"
+        );
+        let last = format!("flood#{MAX_PROOFS_PER_KEY}");
+        assert!(
+            !cache.first_use("flood", &last, now + 60, now),
+            "its newest proofs stay"
+        );
     }
 }

@@ -321,6 +321,52 @@ pub(crate) async fn api_takes_a_dpop_bound_token_only_with_its_proof(serve: Serv
     );
 }
 
+/// A token bound by another confirmation method (mTLS's `cnf.x5t#S256`, RFC 8705) is
+/// never a bearer token: presented with a DPoP proof of any key it is refused (the
+/// proof does not prove that binding) and then, presented as `Bearer`, refused too.
+/// Before, the DPoP presentation cached the validated token and the bearer path
+/// refused a cached token only for a `jkt`.
+pub(crate) async fn rp_token_bound_by_another_method_is_never_a_bearer_token(serve: Serve) {
+    use auth_testkit::{Alg, Signing};
+    let app = crate::hostile::hostile(serve).await;
+    let key = auth_core::DpopKey::generate();
+    let now = crate::hostile::now();
+    let token = app.provider.sign_jwt(
+        &Signing::Key(Alg::RS256),
+        "at+jwt",
+        &json!({ "iss": app.provider.issuer(), "sub": "alice", "aud": API,
+                 "client_id": "dev-client", "scope": API_SCOPE, "iat": now, "exp": now + 300,
+                 "cnf": { "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" } }),
+    );
+    let url = format!("{}/api/me", app.base);
+    let proof = key.proof("GET", &url, None, Some(&token), now);
+    let r = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "as DPoP");
+    let r = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "then as Bearer");
+    let events = app.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "BearerRefused(Invalid(KeyBindingMismatch))")
+            && events
+                .iter()
+                .any(|e| e == "BearerRefused(Invalid(SenderConstrained))"),
+        "{events:?}"
+    );
+}
+
 /// `OIDC_PROFILE=fapi2` against oidc-provider's FAPI 2.0 configuration: the profile
 /// finds everything it needs in discovery, and one switch gives a pushed login, a
 /// `private_key_jwt` client, DPoP-bound tokens (through the nonce dance) and ES256.
@@ -404,6 +450,7 @@ crate::suite! {$
         fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
         fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh,
         api_takes_a_dpop_bound_token_only_with_its_proof,
+        rp_token_bound_by_another_method_is_never_a_bearer_token,
         fapi2_profile_signs_in_against_oidc_provider,
         dev_provider_speaks_fapi2_for_a_zero_configuration_run,
 }
