@@ -71,6 +71,7 @@ pub struct AuthConfigBuilder {
     /// The first error of a setter that checks its value.
     error: Option<ConfigError>,
     route_prefix: String,
+    organization_switch: bool,
     post_logout_redirect_uri: Option<String>,
     event_hook: Option<EventHook>,
     chooser_page: Option<ChooserPage>,
@@ -91,6 +92,7 @@ impl AuthConfigBuilder {
             misplaced: None,
             error: None,
             route_prefix: "/auth".into(),
+            organization_switch: true,
             post_logout_redirect_uri: None,
             event_hook: None,
             chooser_page: None,
@@ -196,6 +198,16 @@ impl AuthConfigBuilder {
     /// Path prefix of the auth routes (default `/auth`).
     pub fn with_route_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.route_prefix = prefix.into();
+        self
+    }
+
+    /// Whether signed-in users may move their WorkOS User Management session to
+    /// another of their organizations with `POST {prefix}/organization`
+    /// (`OIDC_ORGANIZATION_SWITCH`, default on). Off, the route is not served. A
+    /// provider whose login options pin an organization never switches to another,
+    /// on or off.
+    pub fn with_organization_switch(mut self, on: bool) -> Self {
+        self.organization_switch = on;
         self
     }
 
@@ -623,6 +635,7 @@ impl AuthConfigBuilder {
             providers,
             app_url,
             route_prefix: prefix,
+            organization_switch: self.organization_switch,
             post_logout_redirect_uri,
             event_hook: self.event_hook,
             chooser_page: self.chooser_page,

@@ -112,6 +112,9 @@ impl AuthConfig {
         if let Some(s) = get("REDIS_CA_FILE").filter(|s| !s.trim().is_empty()) {
             b.redis.ca_file = Some(s.trim().into());
         }
+        if let Some(v) = get("OIDC_ORGANIZATION_SWITCH").filter(|s| !s.trim().is_empty()) {
+            b = b.with_organization_switch(switch(Some(v), "OIDC_ORGANIZATION_SWITCH")?);
+        }
         if let Some(v) = get("REDIS_SESSION_CACHE").filter(|s| !s.trim().is_empty()) {
             b.redis.session_cache = switch(Some(v), "REDIS_SESSION_CACHE")?;
         }

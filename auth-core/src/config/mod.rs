@@ -56,6 +56,8 @@ pub struct AuthConfig {
     pub(crate) providers: Vec<ProviderConfig>,
     pub(crate) app_url: Url,
     pub(crate) route_prefix: String,
+    /// `POST {prefix}/organization` is served (with a provider that can switch).
+    pub(crate) organization_switch: bool,
     pub(crate) post_logout_redirect_uri: Url,
     pub(crate) event_hook: Option<EventHook>,
     pub(crate) chooser_page: Option<ChooserPage>,
@@ -209,6 +211,31 @@ mod tests {
             .build()
             .expect("config");
         assert!(!loose.first().bearer_require_at_jwt, "the app opted out");
+    }
+
+    /// `OIDC_ORGANIZATION_SWITCH=0` takes the organization route out of the route
+    /// table (a WorkOS User Management app serves it by default); a value that is not
+    /// a switch is refused.
+    #[test]
+    fn organization_switch_turned_off_by_the_environment() {
+        let vars = |switch: Option<&'static str>| {
+            let mut v = vec![
+                ("APP_URL", "https://app.example.com"),
+                ("OIDC_ISSUER", "https://api.workos.com"),
+                ("OIDC_CLIENT_ID", "client_123"),
+                ("OIDC_CLIENT_SECRET", "sk_test"),
+                ("OIDC_PROVIDER", "workos-user-management"),
+            ];
+            if let Some(s) = switch {
+                v.push(("OIDC_ORGANIZATION_SWITCH", s));
+            }
+            v
+        };
+        let on = AuthConfig::from_lookup(env(&vars(None))).expect("config");
+        assert!(on.organization_switch);
+        let off = AuthConfig::from_lookup(env(&vars(Some("0")))).expect("config");
+        assert!(!off.organization_switch);
+        assert!(AuthConfig::from_lookup(env(&vars(Some("maybe")))).is_err());
     }
 
     #[test]

@@ -232,13 +232,32 @@ mod tests {
         }
     }
 
+    /// A `sid` logout ends the sessions of that `sid` that began at or before it, not
+    /// a sign-in two seconds later with the same `sid` (a provider that kept its
+    /// session); in this process and as read from Redis.
     #[test]
-    fn a_logged_out_sid_ends_its_session_whatever_the_clocks_say() {
+    fn rp_sid_logout_spares_a_later_sign_in_with_the_same_sid() {
         let r = LogoutRegistry::default();
         r.record(LogoutRegistry::key_sid(ISS, "s1"), 100, 0);
-        // The login instance's clock ran ahead of the one that got the logout.
-        assert!(r.is_logged_out(&session(Some("s1"), 105)));
-        assert!(!r.is_logged_out(&session(Some("s2"), 50)));
+        assert!(r.is_logged_out(&session(Some("s1"), 100)));
+        assert!(r.is_logged_out(&session(Some("s1"), 90)));
+        assert!(
+            !r.is_logged_out(&session(Some("s1"), 102)),
+            "signed in after"
+        );
+        assert!(!r.is_logged_out(&session(Some("s2"), 50)), "another sid");
+        assert!(LogoutRegistry::ends(
+            &session(Some("s1"), 90),
+            None,
+            None,
+            Some(100)
+        ));
+        assert!(!LogoutRegistry::ends(
+            &session(Some("s1"), 102),
+            None,
+            None,
+            Some(100)
+        ));
     }
 
     #[test]
@@ -278,7 +297,7 @@ mod tests {
             &session(Some("s2"), 90),
             None,
             None,
-            Some(1)
+            Some(100)
         ));
     }
 

@@ -26,7 +26,8 @@ pub(crate) const RESULT_TTL: Duration = Duration::from_secs(60);
 #[non_exhaustive]
 pub enum RefreshError {
     /// The provider refused the refresh token (`invalid_grant`...): the session is over.
-    #[error("the provider refused the refresh token: {0}")]
+    // Provider text, escaped (`{:?}`): never a raw line break in a log line.
+    #[error("the provider refused the refresh token: {0:?}")]
     Refused(String),
     /// The refreshed tokens are invalid (another user, bad signature...): the session is over.
     #[error("the refreshed tokens are invalid: {0}")]

@@ -947,7 +947,7 @@ mod tests {
         let DiscoveryError::ProfileNotSupported { missing, .. } = &err else {
             panic!("{err:?}")
         };
-        assert_eq!(missing.len(), 5, "{err}");
+        assert_eq!(missing.len(), 6, "{err}");
         assert!(
             err.to_string()
                 .contains("pushed_authorization_request_endpoint (PAR)")
@@ -958,6 +958,27 @@ mod tests {
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "dpop_signing_alg_values_supported": ["ES256"],
             "code_challenge_methods_supported": ["S256"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }))
+        .await;
+        let err = Auth::discover(fapi2(&base).build().expect("config"))
+            .await
+            .unwrap_err();
+        let DiscoveryError::ProfileNotSupported { missing, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            missing,
+            &["ES256 or PS256 in id_token_signing_alg_values_supported"],
+            "RS256 ID tokens only: refused at start"
+        );
+        let base = provider_with(json!({
+            "pushed_authorization_request_endpoint": "http://127.0.0.1:9/par",
+            "authorization_response_iss_parameter_supported": true,
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "dpop_signing_alg_values_supported": ["ES256"],
+            "code_challenge_methods_supported": ["S256"],
+            "id_token_signing_alg_values_supported": ["RS256", "PS256"],
         }))
         .await;
         let auth = Auth::discover(fapi2(&base).build().expect("config"))

@@ -84,6 +84,8 @@ pub struct ProviderEndpoints {
     pub code_challenge_methods_supported: Vec<String>,
     /// The DPoP proof algorithms it accepts (empty: no DPoP, or not said).
     pub dpop_signing_alg_values_supported: Vec<String>,
+    /// The algorithms it signs ID tokens with (empty: not said).
+    pub id_token_signing_alg_values_supported: Vec<String>,
 }
 
 impl ProviderEndpoints {
@@ -102,6 +104,7 @@ impl ProviderEndpoints {
             require_pushed_authorization_requests: false,
             code_challenge_methods_supported: Vec::new(),
             dpop_signing_alg_values_supported: Vec::new(),
+            id_token_signing_alg_values_supported: Vec::new(),
         }
     }
 
@@ -126,6 +129,13 @@ impl ProviderEndpoints {
         }
         if !has(&self.code_challenge_methods_supported, "S256") {
             missing.push("S256 in code_challenge_methods_supported (PKCE)");
+        }
+        // The profile takes ID tokens signed with ES256 or PS256 only: a provider that
+        // signs with neither would fail every sign-in.
+        if !has(&self.id_token_signing_alg_values_supported, "ES256")
+            && !has(&self.id_token_signing_alg_values_supported, "PS256")
+        {
+            missing.push("ES256 or PS256 in id_token_signing_alg_values_supported");
         }
         missing
     }
@@ -171,6 +181,8 @@ struct DiscoveryDocument {
     code_challenge_methods_supported: Vec<String>,
     #[serde(default)]
     dpop_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    id_token_signing_alg_values_supported: Vec<String>,
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
@@ -224,6 +236,11 @@ pub(crate) async fn discover(
             .collect(),
         dpop_signing_alg_values_supported: doc
             .dpop_signing_alg_values_supported
+            .into_iter()
+            .take(16)
+            .collect(),
+        id_token_signing_alg_values_supported: doc
+            .id_token_signing_alg_values_supported
             .into_iter()
             .take(16)
             .collect(),

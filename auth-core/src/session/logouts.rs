@@ -12,9 +12,9 @@ use crate::session::AuthSession;
 /// get here, so nobody else can fill it.
 const MAX_REMEMBERED_JTIS: usize = 100_000;
 
-/// Back-channel logouts seen, by `sid` or `sub`, with the time they apply to: a session
-/// with a logged-out `sid` is over; a session of a logged-out `sub` is over when it
-/// began at or before that time. Records expire after the longest session lifetime.
+/// Back-channel logouts seen, by `sid` or `sub`, with the time they apply to (the logout
+/// token's `iat`): a session with a logged-out `sid`, or of a logged-out `sub`, is over
+/// when it began at or before that time. Records expire after the longest session lifetime.
 /// The `jti`s of accepted logout tokens are remembered until the tokens expire, so a
 /// replayed token has no effect.
 #[derive(Debug, Default)]
@@ -81,13 +81,14 @@ impl LogoutRegistry {
             return false;
         }
         let began = session.authenticated_at;
-        // A provider session that was logged out is over, whenever this login began
-        // (no clock comparison between instances); by `sub`, logins before the logout.
+        // A logout ends the sessions that began at or before it (its `iat`), by `sid`
+        // as by `sub`: a provider that keeps its session (and so its `sid`) across a
+        // logout starts a new sign-in that the old logout must not end.
         let sid = session.claims.sid();
         let iss = session.claims.iss();
-        let by_sid = sid.is_some_and(|sid| map.contains_key(&Self::key_sid(iss, sid)));
-        let sub = session.claims.sub();
         let ended = |key: String| map.get(&key).is_some_and(|t| *t >= began);
+        let by_sid = sid.is_some_and(|sid| ended(Self::key_sid(iss, sid)));
+        let sub = session.claims.sub();
         by_sid
             || ended(Self::key_sub(iss, sub))
             || (sid.is_none() && ended(Self::key_sub_without_sid(iss, sub)))
@@ -104,7 +105,7 @@ impl LogoutRegistry {
     ) -> bool {
         let began = session.authenticated_at;
         let since = |t: Option<i64>| t.is_some_and(|t| t >= began);
-        by_sid.is_some()
+        since(by_sid)
             || since(by_sub)
             || (session.claims.sid().is_none() && since(by_sub_without_sid))
     }

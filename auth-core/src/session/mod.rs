@@ -314,10 +314,11 @@ mod time_tests {
     /// future (clock skew) counts as just now.
     #[test]
     fn signed_in_within_is_measured_in_whole_seconds() {
-        let s = AuthSession {
-            authenticated_at: 1_800_000_000,
+        let mut s = AuthSession {
+            authenticated_at: 1_700_000_000,
             ..AuthSession::bare()
         };
+        s.access.auth_time = Some(1_800_000_000);
         let within = Requirement::signed_in_within(Duration::from_secs(300));
         let at = |secs: u64, millis: u64| {
             UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis)
@@ -325,5 +326,19 @@ mod time_tests {
         assert!(within.is_met_by(&s, at(1_800_000_300, 999)));
         assert!(!within.is_met_by(&s, at(1_800_000_301, 0)));
         assert!(within.is_met_by(&s, at(1_799_999_990, 0)));
+    }
+
+    /// Step-up needs the provider's `auth_time`: a session without one (an SSO sign-in
+    /// with no prompt) does not meet `signed_in_within`, even one that began a second
+    /// ago (before, the session's own start stood in for it).
+    #[test]
+    fn rp_signed_in_within_without_auth_time_not_met() {
+        let s = AuthSession {
+            authenticated_at: 1_800_000_000,
+            ..AuthSession::bare()
+        };
+        assert_eq!(s.access.auth_time, None);
+        let within = Requirement::signed_in_within(Duration::from_secs(300));
+        assert!(!within.is_met_by(&s, UNIX_EPOCH + Duration::from_secs(1_800_000_001)));
     }
 }

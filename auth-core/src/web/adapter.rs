@@ -304,7 +304,9 @@ impl Requirement {
         Self::Organization(organization.into())
     }
 
-    /// A sign-in within `max_age`.
+    /// A sign-in within `max_age`, by the provider's `auth_time`: a session whose
+    /// tokens carry no `auth_time` does not meet it (whenever it began), and goes to
+    /// step-up, whose login asks for `max_age` and so demands `auth_time`.
     pub fn signed_in_within(max_age: Duration) -> Self {
         Self::SignedInWithin(max_age)
     }
@@ -325,9 +327,16 @@ impl Requirement {
             Self::Permission(permission) => user.has_permission(permission),
             Self::Organization(org) => user.organization() == Some(org.as_str()),
             Self::SignedInWithin(max_age) => {
+                // Only the provider's `auth_time` says when the user last proved who
+                // they are: a session begins without one after an SSO sign-in that
+                // asked for nothing, so without it the requirement is not met (the
+                // step-up login with `max_age` then demands it).
+                let Some(auth_time) = user.access.auth_time else {
+                    return false;
+                };
                 // In whole seconds, as tokens carry times; a sign-in dated after
                 // `now` (clock skew) counts as just now.
-                match now.duration_since(user.auth_time()) {
+                match now.duration_since(crate::clock::at_epoch_secs(auth_time)) {
                     Ok(age) => age.as_secs() <= max_age.as_secs(),
                     Err(_) => true,
                 }
@@ -648,11 +657,12 @@ impl Auth {
                 ),
             ]);
         }
-        if self
-            .config()
-            .providers()
-            .iter()
-            .any(|p| p.protocol().switches_organizations())
+        if self.config().organization_switch
+            && self
+                .config()
+                .providers()
+                .iter()
+                .any(|p| p.protocol().switches_organizations())
         {
             routes.push(("/organization".into(), POST, Endpoint::SwitchOrganization));
         }

@@ -486,6 +486,16 @@ impl Auth {
                 tracing::warn!(error = %e, "organization switch failed");
                 return (self.unavailable_response(headers), "unavailable");
             }
+            Err(crate::SwitchOrganizationError::Pinned) => {
+                tracing::info!("organization switch out of the pinned organization refused");
+                let r = refuse(
+                    StatusCode::FORBIDDEN,
+                    "organization_pinned",
+                    "You cannot switch to this organization",
+                    "This site is for one organization only.",
+                );
+                return (r, "refused");
+            }
             Err(e @ crate::SwitchOrganizationError::Refused(_)) => {
                 tracing::info!(error = %e, "organization switch refused");
                 let r = refuse(

@@ -167,6 +167,56 @@ pub(crate) async fn sensitive_requires_a_recent_sign_in(serve: Serve) {
     assert_eq!(r.url().path(), "/sensitive");
 }
 
+/// A session whose ID token carried no `auth_time` (an SSO sign-in that prompted for
+/// nothing) does not count as a recent sign-in, however new the session: `/sensitive`
+/// sends it to step-up, whose login asks for `max_age` (and so demands `auth_time`).
+pub(crate) async fn rp_step_up_without_auth_time_is_not_a_recent_sign_in(serve: Serve) {
+    let app = hostile(serve).await;
+    app.provider
+        .misbehave(Misbehaviour::default().without_id_token_claim("auth_time"));
+    let browser = browser_of(&app, "alice").await;
+    app.provider.behave();
+    assert_eq!(
+        get_json(&browser, &format!("{}/me", app.base))
+            .await
+            .status(),
+        StatusCode::OK,
+        "signed in a moment ago"
+    );
+    let url = format!("{}/sensitive", app.base);
+    let api = get_json(&browser, &url).await;
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    let challenge = api.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_user_authentication\""),
+        "{challenge}"
+    );
+    let page = get_page(&browser, &url).await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.headers()[LOCATION].to_str().expect("ascii"),
+        "/auth/login?return_to=%2Fsensitive&max_age=300"
+    );
+    let r = app
+        .provider
+        .sign_in(
+            &browser,
+            &format!("{}/auth/login?return_to=%2Fsensitive&max_age=300", app.base),
+            "alice",
+        )
+        .await
+        .expect("step-up sign-in");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the step-up sign-in carries auth_time"
+    );
+    assert_eq!(r.url().path(), "/sensitive");
+}
+
 /// A login that asked for an organization refuses a token of another one (Auth0's
 /// SDKs do the same).
 pub(crate) async fn rp_organization_mismatch_refused(serve: Serve) {
@@ -241,6 +291,7 @@ crate::suite! {$
         admin_requires_the_admin_role,
         reports_require_the_reports_permission,
         sensitive_requires_a_recent_sign_in,
+        rp_step_up_without_auth_time_is_not_a_recent_sign_in,
         rp_organization_mismatch_refused,
         rp_acr_not_among_the_acr_values_refused,
         rp_google_hosted_domain_mismatch_refused,

@@ -923,6 +923,50 @@ pub(crate) async fn rp_initiated_logout_sends_id_token_hint_and_registered_uri(s
     assert_eq!(me_status(&browser, &app).await, StatusCode::UNAUTHORIZED);
 }
 
+/// A back-channel logout by `sid` ends the sessions of that `sid` that began before it,
+/// not a sign-in two seconds later that the provider gave the same `sid` (a provider
+/// that keeps its own session across the logout).
+pub(crate) async fn rp_backchannel_logout_by_sid_spares_a_later_sign_in_with_that_sid(
+    serve: Serve,
+) {
+    let app = hostile(serve).await;
+    app.provider
+        .misbehave(Misbehaviour::default().id_token_claim("sid", json!("kept-sid")));
+    let before = DevProvider::browser();
+    assert_eq!(sign_in(&app, &before).await.0, StatusCode::OK);
+    let t = now();
+    let token = app.provider.sign_jwt(
+        &Signing::default(),
+        "logout+jwt",
+        &json!({
+            "iss": app.provider.issuer(), "aud": "dev-client", "iat": t, "exp": t + 120,
+            "jti": format!("jti-sid-{t}"), "sid": "kept-sid",
+            "events": { BACKCHANNEL_EVENT: {} },
+        }),
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/auth/backchannel-logout", app.base))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        me_status(&before, &app).await,
+        StatusCode::UNAUTHORIZED,
+        "the session that began before the logout ends"
+    );
+    // Sessions count whole seconds: two later, a new sign-in with the same sid.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = DevProvider::browser();
+    assert_eq!(sign_in(&app, &after).await.0, StatusCode::OK);
+    assert_eq!(
+        me_status(&after, &app).await,
+        StatusCode::OK,
+        "a sign-in after the logout is not ended by it"
+    );
+}
+
 /// A signed-in app, and a back-channel logout token for alice's session with claims
 /// changed by `change`, signed by `signing`; posts it and checks 400 and a kept session.
 async fn backchannel_refused(serve: Serve, signing: Signing, change: fn(&mut Value), reason: &str) {
@@ -1427,6 +1471,7 @@ crate::suite! {$
     /// The scenarios of the hostile suite, run against `$serve`.
     hostile_suite(Serve):
         rp_callback_without_code_refused,
+        rp_backchannel_logout_by_sid_spares_a_later_sign_in_with_that_sid,
         rp_callback_after_the_pending_login_expired_refused,
         rp_session_store_write_failure_at_the_callback_gives_503,
         rp_unreadable_stored_session_is_signed_out,

@@ -293,6 +293,85 @@ pub(crate) async fn workos_user_management_switches_organization(serve: Serve) {
     organization_switch(&app).await;
 }
 
+/// An app that pins its organization (its login options name one, which the callback
+/// enforces) never lets a session switch out of it, whichever organizations the user
+/// belongs to: 403 `organization_pinned`, the session unchanged. A switch to the
+/// pinned organization itself goes through.
+pub(crate) async fn rp_organization_switch_out_of_the_pinned_organization_refused(serve: Serve) {
+    fn pinned(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
+        b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
+            .with_default_login_options(
+                auth_core::LoginOptions::default().with_organization_id("org_example"),
+            )
+    }
+    let app = hostile_with(serve, DevProvider::builder(), pinned).await;
+    let browser = DevProvider::browser();
+    app.provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("sign in");
+    let switch = |org: &'static str| {
+        browser
+            .post(format!("{}/auth/organization", app.base))
+            .header("origin", &app.base)
+            .form(&[("organization_id", org), ("return_to", "/me")])
+            .send()
+    };
+    let organization = || async {
+        let me: serde_json::Value = crate::me_at(&browser, &app.base)
+            .await
+            .json()
+            .await
+            .expect("json");
+        me["organization"].clone()
+    };
+    assert_eq!(organization().await, "org_example");
+    let r = switch("org_partner").await.expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        page_code(&r.text().await.expect("body")),
+        "organization_pinned"
+    );
+    assert_eq!(organization().await, "org_example", "the session stays");
+    let r = switch("org_example").await.expect("post");
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "to the pinned one itself"
+    );
+    assert_eq!(organization().await, "org_example");
+}
+
+/// An app that turns the organization switch off (`with_organization_switch(false)`,
+/// `OIDC_ORGANIZATION_SWITCH=0`) does not serve the route: a signed-in user's post
+/// finds nothing (404) and the session keeps its organization.
+pub(crate) async fn organization_switch_turned_off_is_not_served(serve: Serve) {
+    fn off(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
+        b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
+            .with_organization_switch(false)
+    }
+    let app = hostile_with(serve, DevProvider::builder(), off).await;
+    let browser = DevProvider::browser();
+    app.provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("sign in");
+    let r = browser
+        .post(format!("{}/auth/organization", app.base))
+        .header("origin", &app.base)
+        .form(&[("organization_id", "org_partner"), ("return_to", "/me")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let me: serde_json::Value = crate::me_at(&browser, &app.base)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["organization"], "org_example");
+}
+
 /// The organization switch with Redis sessions: the switch is the refresh token's one
 /// use under its lock in Redis, the switched session is stored (and announced to the
 /// fast path of every instance), and it behaves as with memory sessions.
@@ -468,6 +547,8 @@ crate::suite! {$
         workos_user_management_options_checked_before_the_redirect,
         workos_user_management_switches_organization,
         workos_user_management_switches_organization_with_redis_sessions,
+        rp_organization_switch_out_of_the_pinned_organization_refused,
+        organization_switch_turned_off_is_not_served,
         scalekit_sends_the_client_secret_in_the_form_body,
         rp_scalekit_access_token_for_another_audience_refused,
         rp_scalekit_access_token_without_iat_refused,

@@ -332,6 +332,10 @@ pub enum SwitchOrganizationError {
     /// or the new tokens did not name the organization asked for.
     #[error("the provider refused the switch: {0}")]
     Refused(String),
+    /// The app pins this provider's organization (its login options name one): a
+    /// session never leaves it, whatever the provider would allow.
+    #[error("the app pins the organization: no switch to another")]
+    Pinned,
     /// The provider (or the shared state) could not be reached: try again later.
     #[error("the provider is unavailable: {0}")]
     Unavailable(#[source] crate::Outage),
@@ -362,6 +366,17 @@ impl Auth {
             .provider_of(session)
             .filter(|p| p.config.protocol().switches_organizations())
             .ok_or(SwitchOrganizationError::Unsupported)?;
+        // The callback refuses a sign-in into any other organization than the pinned
+        // one; a switch must not be the way out of it.
+        if provider
+            .config
+            .default_login
+            .organization_id
+            .as_deref()
+            .is_some_and(|pinned| pinned != organization_id)
+        {
+            return Err(SwitchOrganizationError::Pinned);
+        }
         let refresh_token = session
             .refresh_token
             .as_ref()
@@ -500,5 +515,17 @@ mod tests {
     fn rp_workos_user_object_of_another_subject_refused() {
         let err = session_claims(&access("user_1"), &user("user_2"), None).err();
         assert_eq!(err, Some(TokenError::IdentityChanged));
+    }
+
+    /// WorkOS's refusal text reaches the logs escaped, as other provider text does: a
+    /// forged line break cannot start a log line of its own.
+    #[test]
+    fn rp_switch_refusal_text_is_logged_escaped() {
+        let forged = "invalid_grant\r\n2026-12-07T00:00:00Z INFO organization switched";
+        let refused = RefreshError::Refused(forged.into());
+        let e = SwitchOrganizationError::Refused(refused.to_string());
+        let shown = e.to_string();
+        assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
+        assert!(shown.contains("\\r\\n2026"), "{shown}");
     }
 }
