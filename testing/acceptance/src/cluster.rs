@@ -627,16 +627,27 @@ pub(crate) async fn cluster_redis_down_answers_503_then_recovers(serve: Serve) {
 
 /// An acceptance scenario (see the crate docs).
 pub(crate) async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
-    // Idle timeout 4 s (clock in whole seconds, so a gap reads up to 1 s longer).
-    let c = Cluster::start_with(serve, 60, |b| {
+    // Both instances read one clock that the test moves (the system's plus
+    // `IDLE_CLOCK_AHEAD` seconds): idle timeout 4 s.
+    static IDLE_CLOCK_AHEAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    fn idle(b: AuthConfigBuilder) -> AuthConfigBuilder {
         b.with_idle_timeout(Some(Duration::from_secs(4)))
-    })
-    .await;
+            .with_clock(auth_core::Clock::from_fn(|| {
+                let ahead = IDLE_CLOCK_AHEAD.load(std::sync::atomic::Ordering::SeqCst);
+                std::time::SystemTime::now() + Duration::from_secs(ahead)
+            }))
+    }
+    let advance = |secs: u64| {
+        IDLE_CLOCK_AHEAD.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    };
+    let c = Cluster::start_with(serve, 60, idle).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
-    // Used every second, alternately on each instance, for longer than the timeout.
+    // Used every second, alternately on each instance, for longer than the timeout (a
+    // short real pause lets each use's record reach the other instance's fast path).
     for i in 0..6 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        advance(1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(
             me_at(&client, &c.bases[i % 2]).await,
             StatusCode::OK,
@@ -644,7 +655,7 @@ pub(crate) async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
         );
     }
     // Then unused for 6 s: over on both.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    advance(6);
     assert_eq!(me_at(&client, &c.bases[1]).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::UNAUTHORIZED);
 }
