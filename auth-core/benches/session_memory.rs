@@ -5,7 +5,7 @@
 //! resident memory per session (which includes the allocator's own overhead).
 //!
 //! `cargo bench -p auth-core --bench session_memory` (`SESSIONS=n` to change the count;
-//! under `cargo test` it runs 2 000 sessions as a check).
+//! under `cargo test` it runs 500 sessions as a check).
 //!
 //! Measured twice: with ES256 ID tokens (`n` sessions) and with RS256 ones (a tenth
 //! of them: the mock provider's RS256 signing would take minutes for 100 000).
@@ -77,7 +77,7 @@ fn main() {
     let n: usize = std::env::var("SESSIONS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(if bench { 100_000 } else { 2_000 });
+        .unwrap_or(if bench { 100_000 } else { 500 });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -93,7 +93,7 @@ fn main() {
     let es256 = measure(&rt, Algorithm::ES256, n, true);
     // RS256 signing by the mock provider is slow (about 1 ms a token): a tenth of the
     // sessions, enough for a per-session average of counted allocations.
-    let rs256 = measure(&rt, Algorithm::RS256, (n / 10).max(2_000.min(n)), false);
+    let rs256 = measure(&rt, Algorithm::RS256, (n / 10).max(500.min(n)), false);
     // Counted allocations: the figures do not depend on the machine's load.
     for (alg, per_session) in [("ES256", es256), ("RS256", rs256)] {
         assert!(
