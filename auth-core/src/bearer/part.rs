@@ -241,7 +241,10 @@ impl Binding<'_> {
 
 /// The provider whose keys and rules judge `token`: the one provider that accepts
 /// bearer tokens, or among several the one whose issuer the token names (read before
-/// any check, only to choose; that provider's verifier then checks all).
+/// any check, only to choose; that provider's verifier then checks all). A provider
+/// that names the token's issuer itself comes before one whose tenant template only
+/// admits it (Entra's `common`), which would judge another provider's tokens by its
+/// own audience and rules.
 fn bearer_provider<'p>(
     providers: &'p [ProviderState],
     token: &str,
@@ -254,8 +257,15 @@ fn bearer_provider<'p>(
     if rest.peek().is_none() {
         return Ok(first);
     }
-    std::iter::once(first)
-        .chain(rest)
-        .find(|p| p.config.issues_unverified(token))
+    let candidates: Vec<&ProviderState> = std::iter::once(first).chain(rest).collect();
+    let naming = |templated: bool| {
+        candidates
+            .iter()
+            .copied()
+            .filter(move |p| p.config.tenants.is_some() == templated)
+            .find(|p| p.config.issues_unverified(token))
+    };
+    naming(false)
+        .or_else(|| naming(true))
         .ok_or(BearerError::Invalid(TokenError::InvalidIssuer))
 }

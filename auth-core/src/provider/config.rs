@@ -904,6 +904,67 @@ mod tests {
         );
     }
 
+    /// An Entra `common` provider beside a single-tenant one on the same host: a token
+    /// of that tenant is judged by the single-tenant provider (its audience, its rules),
+    /// not by `common`, which admits every tenant and was listed first.
+    #[tokio::test]
+    async fn rp_bearer_token_of_a_single_tenant_provider_judged_by_it_not_by_common() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let doc = |issuer: String, segment: &str| {
+            axum::Json(json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{base}/{segment}/oauth2/v2.0/authorize"),
+                "token_endpoint": format!("{base}/{segment}/oauth2/v2.0/token"),
+                "jwks_uri": format!("{base}/common/discovery/v2.0/keys"),
+            }))
+        };
+        let common = doc(format!("{base}/{{tenantid}}/v2.0"), "common");
+        let single = doc(format!("{base}/{T1}/v2.0"), T1);
+        let jwks = include_str!("../jose/testdata/jwks.json");
+        let app = axum::Router::new()
+            .route(
+                "/common/v2.0/.well-known/openid-configuration",
+                axum::routing::get(move || async move { common }),
+            )
+            .route(
+                &format!("/{T1}/v2.0/.well-known/openid-configuration"),
+                axum::routing::get(move || async move { single }),
+            )
+            .route(
+                "/common/discovery/v2.0/keys",
+                axum::routing::get(move || async move { jwks }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = AuthConfig::builder_for_providers("http://127.0.0.1:3000")
+            .with_provider(
+                crate::ProviderConfig::builder("common", format!("{base}/common/v2.0"), "c")
+                    .with_client_secret("s")
+                    .with_provider_kind(ProviderKind::EntraId)
+                    .with_api_audience("api://common-app"),
+            )
+            .with_provider(
+                crate::ProviderConfig::builder("corp", format!("{base}/{T1}/v2.0"), "c")
+                    .with_client_secret("s")
+                    .with_provider_kind(ProviderKind::EntraId)
+                    .with_api_audience("api://corp-app"),
+            )
+            .build()
+            .expect("config");
+        let auth = Auth::discover(config).await.expect("discovered");
+        let t = now();
+        let token = sign(json!({ "iss": format!("{base}/{T1}/v2.0"), "tid": T1,
+                                 "aud": "api://corp-app", "sub": "svc",
+                                 "exp": t + 300, "iat": t }));
+        let caller = auth
+            .authenticate_bearer(&token)
+            .await
+            .expect("judged by corp");
+        assert_eq!(caller.provider(), Some("corp"));
+    }
+
     /// A provider whose discovery document lists `extra` besides the basics.
     async fn provider_with(extra: serde_json::Value) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -341,4 +341,23 @@ mod time_tests {
         let within = Requirement::signed_in_within(Duration::from_secs(300));
         assert!(!within.is_met_by(&s, UNIX_EPOCH + Duration::from_secs(1_800_000_001)));
     }
+
+    /// A role scoped to a provider or an organization counts only there: a tenant of a
+    /// multi-tenant provider (or another provider) granting `admin` does not pass.
+    #[test]
+    fn rp_scoped_role_granted_elsewhere_not_met() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut s = AuthSession {
+            provider: Some("partner".into()),
+            ..AuthSession::bare()
+        };
+        s.access.roles = vec!["admin".into()];
+        s.access.organization = Some("org_partner".into());
+        assert!(Requirement::role("admin").is_met_by(&s, now));
+        assert!(!Requirement::role_from(Some("corp"), "admin").is_met_by(&s, now));
+        assert!(Requirement::role_from(Some("partner"), "admin").is_met_by(&s, now));
+        assert!(!Requirement::role_in("org_corp", "admin").is_met_by(&s, now));
+        assert!(Requirement::role_in("org_partner", "admin").is_met_by(&s, now));
+        assert!(!Requirement::role_in("org_partner", "owner").is_met_by(&s, now));
+    }
 }

@@ -274,8 +274,27 @@ pub async fn optional_user(
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Requirement {
-    /// The role ([`AuthSession::roles`]).
+    /// The role ([`AuthSession::roles`]), from whichever provider signed the user in.
+    ///
+    /// A role is what the provider's administrators grant: with a multi-tenant provider
+    /// (Entra's `common` or `organizations` without allowed tenants) every tenant's
+    /// own administrators grant it. Scope it with [`Requirement::role_from`] or
+    /// [`Requirement::role_in`] unless every provider's administrators are trusted.
     Role(String),
+    /// The role, granted by the provider of this id ([`AuthSession::provider`]).
+    RoleFrom {
+        /// The provider's id (`None`: the one provider of a single-provider app).
+        provider: Option<String>,
+        /// The role.
+        role: String,
+    },
+    /// The role, held in this organization ([`AuthSession::organization`]).
+    RoleIn {
+        /// The organization.
+        organization: String,
+        /// The role.
+        role: String,
+    },
     /// The permission ([`AuthSession::permissions`]).
     Permission(String),
     /// Membership of the organization ([`AuthSession::organization`]).
@@ -292,6 +311,24 @@ impl Requirement {
     /// The role `role`.
     pub fn role(role: impl Into<String>) -> Self {
         Self::Role(role.into())
+    }
+
+    /// The role `role`, granted by the provider `provider` (its id; `None` for the one
+    /// provider of a single-provider app): a role from another provider does not count.
+    pub fn role_from(provider: Option<&str>, role: impl Into<String>) -> Self {
+        Self::RoleFrom {
+            provider: provider.map(str::to_owned),
+            role: role.into(),
+        }
+    }
+
+    /// The role `role`, held in `organization`: the user's session must be in that
+    /// organization (a tenant's own administrators cannot grant it elsewhere).
+    pub fn role_in(organization: impl Into<String>, role: impl Into<String>) -> Self {
+        Self::RoleIn {
+            organization: organization.into(),
+            role: role.into(),
+        }
     }
 
     /// The permission `permission`.
@@ -324,6 +361,12 @@ impl Requirement {
     pub fn is_met_by(&self, user: &AuthSession, now: std::time::SystemTime) -> bool {
         match self {
             Self::Role(role) => user.has_role(role),
+            Self::RoleFrom { provider, role } => {
+                user.provider() == provider.as_deref() && user.has_role(role)
+            }
+            Self::RoleIn { organization, role } => {
+                user.organization() == Some(organization.as_str()) && user.has_role(role)
+            }
             Self::Permission(permission) => user.has_permission(permission),
             Self::Organization(org) => user.organization() == Some(org.as_str()),
             Self::SignedInWithin(max_age) => {
@@ -392,7 +435,11 @@ pub async fn require(
         ],
     );
     match requirement {
-        Requirement::Role(_) | Requirement::Permission(_) | Requirement::Organization(_) => {
+        Requirement::Role(_)
+        | Requirement::RoleFrom { .. }
+        | Requirement::RoleIn { .. }
+        | Requirement::Permission(_)
+        | Requirement::Organization(_) => {
             tracing::info!(requirement = ?requirement, "signed-in user refused: requirement not met");
             Err(Rejection::new(
                 Reason::Forbidden,

@@ -164,7 +164,11 @@ impl Auth {
         let (param, value) = match requirement {
             Requirement::SignedInWithin(max_age) => ("max_age", max_age.as_secs().to_string()),
             Requirement::Acr(values) => ("acr_values", values.join(" ")),
-            Requirement::Role(_) | Requirement::Permission(_) | Requirement::Organization(_) => {
+            Requirement::Role(_)
+            | Requirement::RoleFrom { .. }
+            | Requirement::RoleIn { .. }
+            | Requirement::Permission(_)
+            | Requirement::Organization(_) => {
                 return self.forbidden_response(headers);
             }
         };
