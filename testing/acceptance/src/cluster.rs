@@ -34,7 +34,15 @@ struct Cluster {
     auths: Vec<Option<Auth>>,
     /// Each instance's refresh margin.
     refresh_margins: [Duration; 2],
+    /// One of the few places for two-instance deployments at once (see `DEPLOYMENTS`).
+    _place: tokio::sync::OwnedSemaphorePermit,
 }
+
+/// Two-instance deployments running at once in one test binary, at most: each is two
+/// apps, a provider and Redis, and their scenarios time refreshes, failovers and
+/// fast-path delivery against real clocks; the others' load would stretch them.
+static DEPLOYMENTS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(2)));
 
 fn port_of(base: &str) -> u16 {
     base.rsplit(':')
@@ -64,6 +72,10 @@ impl Cluster {
         redis_ca: Option<std::path::PathBuf>,
     ) -> Cluster {
         crate::init();
+        let place = std::sync::Arc::clone(&DEPLOYMENTS)
+            .acquire_owned()
+            .await
+            .expect("never closed");
         let listeners: Vec<TcpListener> = (0..2)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
             .collect();
@@ -94,6 +106,7 @@ impl Cluster {
             running: vec![None, None],
             auths: vec![None, None],
             refresh_margins: [Duration::from_secs(4); 2],
+            _place: place,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
             cluster.launch(i, listener).await;
