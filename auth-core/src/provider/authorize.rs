@@ -683,6 +683,26 @@ mod tests {
         ));
     }
 
+    /// A visitor's `max_age` must be whole seconds in at most 10 digits.
+    #[test]
+    fn rp_max_age_that_is_not_whole_seconds_refused() {
+        for q in [
+            "max_age=soon",
+            "max_age=-1",
+            "max_age=1.5",
+            "max_age=",
+            "max_age=99999999999",
+        ] {
+            assert_eq!(
+                LoginOptions::from_query(q),
+                Err(LoginOptionError::InvalidMaxAge),
+                "{q}"
+            );
+        }
+        let (o, _) = LoginOptions::from_query("max_age=300").expect("whole seconds");
+        assert_eq!(o.max_age, Some(300));
+    }
+
     fn workos(kind: ProviderKind, o: LoginOptions) -> Result<LoginOptions, LoginOptionError> {
         o.checked_for(kind)
     }
