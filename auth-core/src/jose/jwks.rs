@@ -102,6 +102,19 @@ struct Lookup {
     refresh_due: bool,
 }
 
+impl Lookup {
+    /// Tokens anyone can send wait out the cooldown: after an unknown-`kid` miss for a
+    /// live set, after a failed fetch for an expired one.
+    fn must_wait(&self, source: TokenSource) -> bool {
+        let cooling = if self.expired {
+            self.failed_recently
+        } else {
+            self.in_cooldown
+        };
+        cooling && source == TokenSource::Request
+    }
+}
+
 impl std::fmt::Debug for JwksCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwksCache")
@@ -158,30 +171,16 @@ impl JwksCache {
             }
             return Ok(seen.found);
         }
-        // Tokens anyone can send wait out the cooldown: after an unknown-`kid` miss for a
-        // live set, after a failed fetch for an expired one.
-        let wait = if seen.expired {
-            seen.failed_recently
-        } else {
-            seen.in_cooldown
-        };
-        if wait && source == TokenSource::Request {
+        if seen.must_wait(source) {
             return Err(self.no_key(kid));
         }
         let _guard = self.fetch.lock().await;
-        // Another request may have fetched the set while we waited.
+        // Another request may have fetched the set while we waited; and a miss fetched
+        // between our look and the lock (whose cooldown is recorded before the lock is
+        // released) holds for us too, or a request that looked after that fetch but
+        // before its cooldown was recorded would fetch a second time.
         let now = self.lookup(kid, alg);
-        // A miss fetched between our look and the lock (its cooldown is set before the
-        // lock is released) holds for us too: without this, a request that looked after
-        // that fetch but before its cooldown was recorded would fetch a second time.
-        if now.in_cooldown && !now.expired && source == TokenSource::Request {
-            return if now.found.is_empty() {
-                Err(self.no_key(kid))
-            } else {
-                Ok(now.found)
-            };
-        }
-        if now.generation != seen.generation {
+        if now.generation != seen.generation || now.must_wait(source) {
             return if now.found.is_empty() || now.expired {
                 Err(self.no_key(kid))
             } else {
