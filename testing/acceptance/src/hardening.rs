@@ -461,7 +461,7 @@ pub(crate) async fn rp_key_removed_is_refused_after_the_key_set_max_age(serve: S
 
 // ---- Logout tokens (OIDC Back-Channel Logout 1.0 §2.6) ----
 
-async fn post_logout_token(app: &DevApp, token: &str) -> (StatusCode, String) {
+pub(crate) async fn post_logout_token(app: &DevApp, token: &str) -> (StatusCode, String) {
     let r = reqwest::Client::new()
         .post(format!("{}/auth/backchannel-logout", app.base))
         .form(&[("logout_token", token)])

@@ -944,13 +944,8 @@ pub(crate) async fn rp_backchannel_logout_by_sid_spares_a_later_sign_in_with_tha
             "events": { BACKCHANNEL_EVENT: {} },
         }),
     );
-    let r = reqwest::Client::new()
-        .post(format!("{}/auth/backchannel-logout", app.base))
-        .form(&[("logout_token", token)])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), StatusCode::OK);
+    let (status, _) = crate::hardening::post_logout_token(&app, &token).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
         me_status(&before, &app).await,
         StatusCode::UNAUTHORIZED,

@@ -317,14 +317,7 @@ pub(crate) async fn rp_organization_switch_out_of_the_pinned_organization_refuse
             .form(&[("organization_id", org), ("return_to", "/me")])
             .send()
     };
-    let organization = || async {
-        let me: serde_json::Value = crate::me_at(&browser, &app.base)
-            .await
-            .json()
-            .await
-            .expect("json");
-        me["organization"].clone()
-    };
+    let organization = || organization_of(&browser, &app.base);
     assert_eq!(organization().await, "org_example");
     let r = switch("org_partner").await.expect("post");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -364,12 +357,7 @@ pub(crate) async fn organization_switch_turned_off_is_not_served(serve: Serve) {
         .await
         .expect("post");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let me: serde_json::Value = crate::me_at(&browser, &app.base)
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(me["organization"], "org_example");
+    assert_eq!(organization_of(&browser, &app.base).await, "org_example");
 }
 
 /// The organization switch with Redis sessions: the switch is the refresh token's one
@@ -396,6 +384,16 @@ pub(crate) async fn workos_user_management_switches_organization_with_redis_sess
     drop(redis);
 }
 
+/// The organization `/me` shows for `browser`'s session.
+async fn organization_of(browser: &reqwest::Client, base: &str) -> serde_json::Value {
+    let me: serde_json::Value = crate::me_at(browser, base)
+        .await
+        .json()
+        .await
+        .expect("json");
+    me["organization"].clone()
+}
+
 async fn organization_switch(app: &DevApp) {
     let browser = DevProvider::browser();
     let switch = |origin: &str, org: &str| {
@@ -411,14 +409,7 @@ async fn organization_switch(app: &DevApp) {
         .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
         .await
         .expect("sign in");
-    let organization = || async {
-        let me: serde_json::Value = crate::me_at(&browser, &app.base)
-            .await
-            .json()
-            .await
-            .expect("json");
-        me["organization"].clone()
-    };
+    let organization = || organization_of(&browser, &app.base);
     assert_eq!(organization().await, "org_example");
 
     let r = switch(&app.base, "org_partner").await.expect("post");
