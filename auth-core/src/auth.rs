@@ -15,6 +15,7 @@ use crate::provider::discovery::{DiscoveryError, ProviderEndpoints};
 use crate::provider::state::ProviderState;
 use crate::session::AuthSession;
 use crate::session::logouts::LogoutRegistry;
+use crate::session::shared::FastPathStats;
 use crate::session::store::Sessions;
 
 pub(crate) struct Inner {
@@ -251,6 +252,13 @@ impl Auth {
                 crate::jose::jwks::TokenSource::Request,
             )
             .await
+    }
+
+    /// What the Redis fast path did so far (whether it serves now, requests served
+    /// from memory and requests that read Redis); `None` without it (memory store, an
+    /// app-given store, or `REDIS_SESSION_CACHE=0`).
+    pub fn fast_path(&self) -> Option<FastPathStats> {
+        self.0.shared.fast_path()
     }
 
     /// The configuration.

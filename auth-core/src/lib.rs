@@ -120,7 +120,7 @@ pub use provider::token::{InvalidTokenResponse, TokenExchangeError};
 pub use session::AuthSession;
 pub use session::cookie::SessionCookie;
 pub use session::memory::MemoryStore;
-pub use session::shared::SharedStateError;
+pub use session::shared::{FastPathStats, SharedStateError};
 pub use session::store::{SessionId, SessionStore, SharedStore, StoreError};
 /// The store trait's crate: a custom store implements [`SessionStore`] with its
 /// `session::{Id, Record}`. Re-exported (a 0.x crate in our API) because that trait is

@@ -523,6 +523,23 @@ mod tests {
         assert!(AuthConfig::from_lookup(env(&vars)).is_err());
     }
 
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_session_cache_is_on_unless_redis_session_cache_is_0() {
+        let secret = "ab".repeat(32);
+        let with = |cache: Option<&str>| {
+            let mut vars = BASE.to_vec();
+            vars.push(("REDIS_URL", "redis://127.0.0.1:6379/0"));
+            vars.push(("APP_SECRET", &secret));
+            vars.extend(cache.map(|v| ("REDIS_SESSION_CACHE", v)));
+            AuthConfig::from_lookup(env(&vars))
+        };
+        assert!(with(None).expect("config").redis.session_cache);
+        assert!(with(Some("1")).expect("config").redis.session_cache);
+        assert!(!with(Some("0")).expect("config").redis.session_cache);
+        assert!(with(Some("maybe")).is_err(), "not a switch");
+    }
+
     #[test]
     fn client_authentication_is_settled_by_discovery_unless_chosen() {
         use ClientAuthMethod::{ClientSecretBasic as Basic, ClientSecretPost as Post};

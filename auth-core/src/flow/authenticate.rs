@@ -55,14 +55,17 @@ impl Auth {
         };
         // The fast path: a session this instance checked, and no instance changed or
         // logged out since (see `redis_cache`).
-        let (cached, ticket) = match self
+        let (cached, ticket, read_at) = match self
             .0
             .shared
             .cached_session(&|| self.0.sessions.store_id(id).to_string())
         {
-            Cached::Hit(s) => (Some(s), None),
-            Cached::Miss(ticket) => (None, Some(ticket)),
-            Cached::Off => (None, None),
+            Cached::Hit(s, read_at) => (Some(s), None, Some(read_at)),
+            Cached::Miss(ticket) => {
+                let read_at = ticket.generation;
+                (None, Some(ticket), Some(read_at))
+            }
+            Cached::Off => (None, None, None),
         };
         let from_cache = cached.is_some();
         let stored = match cached {
@@ -94,8 +97,10 @@ impl Auth {
                 let mut session = AuthSession::clone(&stored);
                 session.last_seen = Some(self.0.config.clock.now_secs());
                 let session = Arc::new(session);
-                if let Err(e) = self.0.sessions.save(id, &session).await {
-                    tracing::warn!(error = %e, "could not record the session's use");
+                match self.0.sessions.save(id, &session, read_at).await {
+                    Ok(true) => {}
+                    Ok(false) => return ended_meanwhile(),
+                    Err(e) => tracing::warn!(error = %e, "could not record the session's use"),
                 }
                 Authenticated::User(session)
             }
@@ -105,8 +110,10 @@ impl Auth {
                 // The provider has rotated the refresh token: serve the request with the
                 // new tokens even if storing them fails. The next request of this session
                 // gets the same result from the refresh coordinator and stores it again.
-                if let Err(e) = self.0.sessions.save(id, &new).await {
-                    tracing::error!(error = %e, "could not store the refreshed session");
+                match self.0.sessions.save(id, &new, read_at).await {
+                    Ok(true) => {}
+                    Ok(false) => return ended_meanwhile(),
+                    Err(e) => tracing::error!(error = %e, "could not store the refreshed session"),
                 }
                 Authenticated::User(new)
             }
@@ -186,11 +193,319 @@ impl Auth {
     }
 }
 
+/// The session's record was deleted (a sign-out, on any instance) while this request
+/// used it: it goes on signed out, and the save brought nothing back.
+fn ended_meanwhile() -> Authenticated {
+    tracing::info!("session ended: signed out while this request used it");
+    Authenticated::Anonymous
+}
+
 /// Whether the stored session `current` holds other tokens than `seen` (a refresh or
 /// a replacement stored by someone else since `seen` was read).
 fn replaced(seen: &AuthSession, current: &AuthSession) -> bool {
     match (&seen.refresh_token, &current.refresh_token) {
         (Some(a), Some(b)) => !crate::jose::secret::constant_time_eq(a.secret(), b.secret()),
         _ => false,
+    }
+}
+
+/// The Redis fast path against sessions that end while a request uses them, with two
+/// instances on a real `redis-server`.
+#[cfg(all(test, feature = "redis"))]
+mod fast_path_tests {
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::jose::secret::RefreshToken;
+    use crate::session::logouts::LogoutRegistry;
+
+    const APP_SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    /// What instance B does while instance A's request waits on the token endpoint.
+    #[derive(Clone, Copy)]
+    enum Meanwhile {
+        SignOut,
+        Logout,
+    }
+
+    /// Instances A and B, A's session, and what B does.
+    type Cell = Arc<OnceLock<(Auth, Auth, SessionId, Meanwhile)>>;
+
+    /// A token endpoint that first runs what the cell holds on instance B and waits
+    /// for A to receive B's invalidation, then answers the refresh with new tokens; its
+    /// base URL.
+    async fn token_endpoint(cell: Cell) -> String {
+        let app = axum::Router::new().route(
+            "/token",
+            axum::routing::post(move || {
+                let cell = Arc::clone(&cell);
+                async move {
+                    if let Some((a, b, id, meanwhile)) = cell.get() {
+                        let heard = a.fast_path().expect("on").invalidations;
+                        match meanwhile {
+                            Meanwhile::SignOut => {
+                                let (_, deleted, _) = b.end_session(Some(id)).await;
+                                deleted.expect("signed out on B");
+                            }
+                            Meanwhile::Logout => {
+                                let iss = b.0.config.providers[0].issuer.as_str();
+                                let now = b.0.config.clock.now_secs();
+                                let shared = &b.0.shared;
+                                shared
+                                    .record_logout(
+                                        &LogoutRegistry::key_sub(iss, "alice"),
+                                        now,
+                                        Duration::from_secs(3600),
+                                        b.0.sessions.sealer(),
+                                    )
+                                    .await
+                                    .expect("recorded");
+                                shared.logouts_recorded().await.expect("announced");
+                            }
+                        }
+                        let deadline = Instant::now() + Duration::from_secs(5);
+                        while a.fast_path().expect("on").invalidations == heard {
+                            assert!(Instant::now() < deadline, "A never heard B");
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                        }
+                    }
+                    (
+                        [(http::header::CONTENT_TYPE, "application/json")],
+                        r#"{"access_token":"at-2","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-2"}"#,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    async fn instance(redis: &str, provider: &str) -> Auth {
+        instance_with(redis, provider, true).await
+    }
+
+    async fn instance_with(redis: &str, provider: &str, cache: bool) -> Auth {
+        let endpoint = |p: &str| url::Url::parse(&format!("{provider}{p}")).expect("url");
+        let config = crate::AuthConfig::builder(provider, "client", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                endpoint("/authorize"),
+                endpoint("/token"),
+                endpoint("/jwks"),
+            ))
+            .with_redis_url(redis)
+            .with_redis_timeout(Duration::from_millis(500))
+            .with_redis_session_cache(cache)
+            .with_app_secret_hex(APP_SECRET)
+            .build()
+            .expect("config");
+        Auth::discover(config).await.expect("auth")
+    }
+
+    async fn live(auth: &Auth) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !auth.fast_path().expect("on").live {
+            assert!(Instant::now() < deadline, "the fast path never went live");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Alice's session (its access token expired, so the next request refreshes),
+    /// stored through `auth`.
+    async fn signed_in(auth: &Auth, provider: &str) -> SessionId {
+        let now = auth.0.config.clock.now_secs();
+        let session = AuthSession {
+            claims: crate::Claims::default()
+                .with("sub", serde_json::json!("alice"))
+                .with("iss", serde_json::json!(provider)),
+            refresh_token: Some(RefreshToken::new("rt")),
+            expires_at: Some(now - 10),
+            authenticated_at: now - 100,
+            last_seen: Some(now),
+            ..AuthSession::bare()
+        };
+        let cookie = auth.start_session(None, &session).await.expect("stored");
+        let value = cookie
+            .split(';')
+            .next()
+            .and_then(|c| c.split_once('='))
+            .expect("cookie")
+            .1;
+        SessionId(value.parse().expect("id"))
+    }
+
+    /// Instance A's request reads the session, then waits on the provider; meanwhile
+    /// instance B does `meanwhile`. A's save after the refresh must not bring the
+    /// session back into A's fast path (the save carries the generation of the read).
+    async fn ended_during_a_refresh(meanwhile: Meanwhile) {
+        let server = provider_harness::RedisServer::start();
+        let cell: Cell = Arc::default();
+        let provider = token_endpoint(Arc::clone(&cell)).await;
+        let a = instance(&server.url(), &provider).await;
+        let b = instance(&server.url(), &provider).await;
+        live(&a).await;
+        live(&b).await;
+        let id = signed_in(&a, &provider).await;
+        let _ = cell.set((a.clone(), b.clone(), id.clone(), meanwhile));
+        let misses = a.fast_path().expect("on").misses;
+        let first = a.authenticate(Some(&id)).await;
+        assert!(
+            a.fast_path().expect("on").misses > misses,
+            "the request read through the fast path"
+        );
+        if let Meanwhile::SignOut = meanwhile {
+            assert!(
+                matches!(first, Authenticated::Anonymous),
+                "signed out while refreshing: {first:?}"
+            );
+        }
+        live(&a).await;
+        for _ in 0..3 {
+            let next = a.authenticate(Some(&id)).await;
+            assert!(
+                matches!(next, Authenticated::Anonymous),
+                "the session came back: {next:?}"
+            );
+        }
+    }
+
+    /// A sign-out on B lands while A's request refreshes: A's save finds no record
+    /// (`SET XX` wrote nothing), so A caches nothing and the request goes on signed out.
+    #[tokio::test]
+    async fn a_sign_out_on_another_instance_during_a_refresh_is_not_undone() {
+        ended_during_a_refresh(Meanwhile::SignOut).await;
+    }
+
+    /// A back-channel logout recorded on B lands while A's request refreshes: the
+    /// record still exists and A's save writes it, but A must not cache it (the next
+    /// request reads the logout markers and ends it).
+    #[tokio::test]
+    async fn a_logout_on_another_instance_during_a_refresh_is_not_undone() {
+        ended_during_a_refresh(Meanwhile::Logout).await;
+    }
+
+    /// Instance A cannot publish (its Redis user loses `SPUBLISH`) when it signs a
+    /// session out: its invalidation is lost, but B, which heard A's heartbeats until
+    /// then, stops serving from memory when A falls silent, and reads the record's
+    /// deletion from Redis.
+    #[tokio::test]
+    async fn a_failed_invalidation_publish_stops_the_other_instances_serving_from_memory() {
+        let server = provider_harness::RedisServer::start();
+        for user in ["a", "b"] {
+            let ok = server.cli(&[
+                "ACL",
+                "SETUSER",
+                user,
+                "on",
+                &format!(">pw-{user}"),
+                "~*",
+                "&*",
+                "+@all",
+            ]);
+            assert_eq!(ok, "OK");
+        }
+        let url = |user: &str| {
+            format!(
+                "redis://{user}:pw-{user}@127.0.0.1:{}",
+                server.url().rsplit(':').next().expect("port")
+            )
+        };
+        let cell: Cell = Arc::default();
+        let provider = token_endpoint(cell).await;
+        let a = instance(&url("a"), &provider).await;
+        let b = instance(&url("b"), &provider).await;
+        live(&a).await;
+        live(&b).await;
+        let id = signed_in(&a, &provider).await;
+        // The session, refreshed once by A, then served by B from memory.
+        assert!(matches!(
+            a.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        live(&b).await;
+        assert!(matches!(
+            b.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        let hits = b.fast_path().expect("on").hits;
+        assert!(matches!(
+            b.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        assert_eq!(
+            b.fast_path().expect("on").hits,
+            hits + 1,
+            "B serves it from memory"
+        );
+        assert_eq!(server.cli(&["ACL", "SETUSER", "a", "-spublish"]), "OK");
+        let (_, deleted, _) = a.end_session(Some(&id)).await;
+        deleted.expect("the record is deleted");
+        let signed_out = Instant::now();
+        while matches!(b.authenticate(Some(&id)).await, Authenticated::User(_)) {
+            assert!(
+                signed_out.elapsed() < Duration::from_millis(300),
+                "B still serves the session {:?} after A's sign-out",
+                signed_out.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        eprintln!(
+            "B stopped serving after {:?}: {:?}",
+            signed_out.elapsed(),
+            b.fast_path()
+        );
+        assert!(
+            !a.fast_path().expect("on").live,
+            "A, which cannot publish, paused itself"
+        );
+    }
+
+    /// `REDIS_SESSION_CACHE=0` (`with_redis_session_cache(false)`): no fast path, and
+    /// every request reads Redis, so a record deleted behind the app's back (a
+    /// `FLUSHDB`, which sends no invalidation) is gone at the next request. With the
+    /// fast path on, the same deletion is served from memory until the entry's 5 s
+    /// bound: the contrast shows which one ran.
+    #[tokio::test]
+    async fn redis_session_cache_0_reads_redis_on_every_request() {
+        let server = provider_harness::RedisServer::start();
+        let provider = token_endpoint(Arc::default()).await;
+        let direct = instance_with(&server.url(), &provider, false).await;
+        assert!(direct.fast_path().is_none());
+        let cached = instance(&server.url(), &provider).await;
+        live(&cached).await;
+        let id = signed_in(&cached, &provider).await;
+        // Refreshed once (its access token had expired), then kept in memory.
+        assert!(matches!(
+            cached.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        live(&cached).await;
+        assert!(matches!(
+            cached.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        assert!(matches!(
+            direct.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        let hits = cached.fast_path().expect("on").hits;
+        assert_eq!(server.cli(&["FLUSHDB"]), "OK");
+        assert!(
+            matches!(
+                direct.authenticate(Some(&id)).await,
+                Authenticated::Anonymous
+            ),
+            "without the fast path the deletion is seen at once"
+        );
+        live(&cached).await;
+        assert!(
+            matches!(cached.authenticate(Some(&id)).await, Authenticated::User(_)),
+            "with it, a write no instance announced waits for the entry's bound"
+        );
+        assert_eq!(cached.fast_path().expect("on").hits, hits + 1);
     }
 }

@@ -63,9 +63,14 @@ impl<V: Clone> Expiring<V> {
         id
     }
 
-    fn replace(&self, id: &Id, value: V, expiry: OffsetDateTime) {
-        if let Some(entry) = self.state().entries.get_mut(id) {
-            *entry = (value, expiry);
+    /// Replaces the entry of `id` if there is one: whether there was.
+    fn replace(&self, id: &Id, value: V, expiry: OffsetDateTime) -> bool {
+        match self.state().entries.get_mut(id) {
+            Some(entry) => {
+                *entry = (value, expiry);
+                true
+            }
+            None => false,
         }
     }
 
@@ -124,7 +129,8 @@ impl SessionStore for MemoryStore {
     }
 
     async fn save(&self, record: &Record) -> Result<(), StoreError> {
-        self.0
+        let _ = self
+            .0
             .replace(&record.id, record.clone(), record.expiry_date);
         Ok(())
     }
@@ -162,8 +168,14 @@ impl LocalSessions {
     }
 
     /// Replaces the session of `id` if it still exists.
-    pub(crate) fn save(&self, id: &Id, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) {
-        self.0.replace(id, session, expiry);
+    /// Stores `session` again if `id` still has one: whether it did.
+    pub(crate) fn save(
+        &self,
+        id: &Id,
+        session: Arc<crate::AuthSession>,
+        expiry: OffsetDateTime,
+    ) -> bool {
+        self.0.replace(id, session, expiry)
     }
 
     pub(crate) fn delete(&self, id: &Id) {

@@ -19,6 +19,7 @@ use fred::prelude::{
     LuaInterface, Pool, ReconnectPolicy, SetOptions,
 };
 use sha2::{Digest, Sha256};
+use tower_sessions_core::session::Record;
 
 use crate::session::AuthSession;
 use crate::session::Refreshed;
@@ -164,10 +165,7 @@ impl RedisShared {
             }
         }
         let cache = if cache {
-            Some(crate::session::redis_cache::start(
-                subscriber_config,
-                pool.clone(),
-            )?)
+            Some(crate::session::redis_cache::start(subscriber_config)?)
         } else {
             None
         };
@@ -178,13 +176,24 @@ impl RedisShared {
         })
     }
 
-    /// Publishes a session cache invalidation.
-    async fn publish(&self, message: String) -> Result<(), RedisError> {
-        use fred::prelude::PubsubInterface as _;
-        self.pool
-            .next()
-            .publish::<(), _, _>(crate::session::redis_cache::CHANNEL, message)
-            .await
+    /// Stores `record` again if it is still there (`SET .. XX`, in the layout of
+    /// `tower-sessions-redis-store`): whether it was (a record deleted meanwhile, by a
+    /// sign-out on any instance, is not brought back).
+    async fn save_existing(&self, record: &Record) -> Result<bool, RedisError> {
+        let value = rmp_serde::to_vec(record)
+            .map_err(|e| RedisError::new(ErrorKind::Unknown, e.to_string()))?;
+        let expire = Expiration::EXAT(record.expiry_date.unix_timestamp());
+        let set: Option<String> = self
+            .pool
+            .set(
+                record.id.to_string(),
+                value.as_slice(),
+                Some(expire),
+                Some(SetOptions::XX),
+                false,
+            )
+            .await?;
+        Ok(set.is_some())
     }
 
     /// The session store on this connection pool.
@@ -375,18 +384,23 @@ impl SharedState for RedisShared {
         Some(crate::session::store::SharedStore::new(self.store()))
     }
 
+    fn save_record<'a>(&'a self, record: &'a Record) -> Answer<'a, bool> {
+        answer(self.save_existing(record))
+    }
+
     fn cached_session(&self, key: &dyn Fn() -> String) -> Cached {
         let Some(cache) = &self.cache else {
             return Cached::Off;
         };
         let key = key();
         match cache.get(&key) {
-            Some(session) => Cached::Hit(session),
-            None => Cached::Miss(CacheTicket {
-                key,
-                generation: cache.generation(),
-            }),
+            Ok((session, read_at)) => Cached::Hit(session, read_at),
+            Err(generation) => Cached::Miss(CacheTicket { key, generation }),
         }
+    }
+
+    fn fast_path(&self) -> Option<crate::session::shared::FastPathStats> {
+        self.cache.as_ref().map(|c| c.stats())
     }
 
     fn keep_checked(&self, ticket: CacheTicket, session: &Arc<AuthSession>) {
@@ -399,20 +413,19 @@ impl SharedState for RedisShared {
         &'a self,
         key: &'a str,
         session: Option<&'a Arc<AuthSession>>,
+        read_at: Option<u64>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
             let Some(cache) = &self.cache else {
                 return;
             };
             match session {
-                Some(s) => cache.wrote(key, Arc::clone(s)),
-                None => cache.invalidate(key),
+                Some(s) => cache.wrote(key, Arc::clone(s), read_at),
+                None => {
+                    cache.invalidate(key);
+                }
             }
-            // Not sent: the others see the change when their entry expires (5 s) or
-            // their heartbeat stops.
-            if let Err(e) = self.publish(cache.changed_message(key)).await {
-                tracing::warn!(error = %e, "could not announce a session change to the other instances");
-            }
+            cache.announce_change(key).await;
         })
     }
 
@@ -440,7 +453,15 @@ impl SharedState for RedisShared {
                 return Ok(());
             };
             cache.flush();
-            self.publish(cache.flush_message()).await
+            if cache.announce_flush().await {
+                Ok(())
+            } else {
+                // Sent later: the provider's retry is answered then.
+                Err(RedisError::new(
+                    ErrorKind::Timeout,
+                    "the logout could not be announced to the other instances in time",
+                ))
+            }
         })
     }
 

@@ -3,25 +3,44 @@
 //! while it can prove the entry fresh; otherwise it reads Redis as before (the record,
 //! then the logout markers).
 //!
-//! Freshness comes from invalidation messages on one Redis pub/sub channel
-//! (`auth:invalidate`), which this crate publishes itself after every write it makes:
-//! a session stored again (refresh, organization switch, recorded use) or deleted
-//! names its store key (`s <instance> <key>`), and a recorded back-channel logout asks
-//! every instance to drop everything (`x <instance>`; logouts are rare). Each instance
-//! also publishes a heartbeat to a channel of its own every 20 ms, carrying the time it
-//! was sent. Redis delivers the messages of a connection in the order it processed
-//! them, so once a heartbeat comes back, every invalidation Redis processed before it
-//! has been handled. A cached entry is served only:
-//! - while the last heartbeat that came back was sent less than 80 ms ago (so an
-//!   invalidation is in force within 100 ms; an unresponsive or lagging connection
-//!   stops the fast path within that time),
+//! Freshness comes from messages on one sharded pub/sub channel (`{auth}:invalidate`,
+//! Redis 7 `SPUBLISH`/`SSUBSCRIBE`), which this crate publishes itself. Each message is
+//! `<kind> <instance> <sequence> <payload>`: a session stored again or deleted names its
+//! store key (`s`), a recorded back-channel logout asks every instance to drop
+//! everything (`x`; logouts are rare), every instance sends a heartbeat every 20 ms
+//! carrying the time it was sent (`h`), and an instance that stops says so (`q`).
+//!
+//! Why one channel, sharded: Redis delivers the messages of one channel, as one node
+//! processed them, in order. A sharded channel lives on the one node that owns its hash
+//! slot, in a Cluster too (a classic `PUBLISH` there goes to any node and crosses the
+//! cluster bus, so a heartbeat and an invalidation could take different paths and the
+//! one's return would prove nothing about the other's delivery). So once an instance's
+//! own heartbeat comes back, every invalidation the channel carried before it has been
+//! handled.
+//!
+//! Each instance publishes its messages in order on a connection of its own, numbered;
+//! a receiver that sees a number skipped (a message lost, or dropped after a failed
+//! publish) drops everything. An instance whose publish fails stops serving from memory
+//! itself and sends its invalidations again; the others, which hear every instance's
+//! heartbeat, stop serving from memory while any instance they heard is silent (its
+//! invalidations cannot be proven delivered), until it is heard again or has been silent
+//! for 1 s (gone; one that stops cleanly says so at once).
+//!
+//! A cached entry is served only:
+//! - while this instance's last heartbeat that came back was sent less than 80 ms ago
+//!   and no other instance has been silent for 80 ms (so an invalidation is in force
+//!   within 100 ms; an unresponsive or lagging connection stops the fast path within
+//!   that time),
 //! - within 5 s of being loaded (a bound on what a lost message could cost),
-//! - and if no invalidation or flush arrived between its load and its insertion (a
-//!   generation counter: a load racing with an invalidation is not cached).
+//! - and if no invalidation or flush arrived between the read that produced it and its
+//!   insertion (a generation counter: a load, or a save of a session read earlier, that
+//!   raced an invalidation is not cached; nor is a save that found the record deleted).
 //!
 //! Everything is dropped on a reconnect of the subscriber, on a lagging message
-//! channel and when the heartbeat stops. A write this crate did not make (a key
-//! deleted by hand in Redis) is seen within the 5 s bound.
+//! channel, on a skipped sequence number and when the heartbeat stops. A write this
+//! crate did not make (a key deleted by hand in Redis), or one by an instance cut off
+//! from the channel for more than 1 s while its writes still land, is seen within the
+//! 5 s bound.
 //!
 //! Peers (oauth2-proxy, connect-redis) read Redis on every request; server-assisted
 //! client-side caching (RESP3 `CLIENT TRACKING`) was the other way, but fred offers it
@@ -29,30 +48,85 @@
 //! invalidations, and in a cluster BCAST reaches one node: our own messages work the
 //! same on one server, TLS, Cluster and Sentinel.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use fred::prelude::{Builder, ClientLike, Config, EventInterface, ReconnectPolicy};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::session::AuthSession;
+use crate::session::shared::FastPathStats;
 
-/// The channel of invalidations.
-pub(crate) const CHANNEL: &str = "auth:invalidate";
-/// How often an instance sends itself a heartbeat.
+/// The channel of every message (hash-tagged: one slot, one node in a Cluster).
+pub(crate) const CHANNEL: &str = "{auth}:invalidate";
+/// How often an instance sends a heartbeat.
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(20);
-/// How old the last returned heartbeat may be for an entry to be served.
+/// How old this instance's last returned heartbeat, or the last message heard from any
+/// other instance, may be for an entry to be served.
 const FRESH_FOR: Duration = Duration::from_millis(80);
 /// The longest an entry is served after it was loaded.
 const MAX_AGE: Duration = Duration::from_secs(5);
+/// How long an instance that fell silent is waited for before it counts as gone.
+const FORGET_AFTER: Duration = Duration::from_secs(1);
+/// How long a publish may take before it is sent again.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a writer waits for its invalidation to reach Redis (it stays queued after).
+const DELIVERY_WAIT: Duration = Duration::from_millis(100);
+/// After this long without a heartbeat back, the subscription is made again.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 /// Entries kept at most (all dropped when full).
 const MAX_ENTRIES: usize = 100_000;
+/// Messages kept for sending at most (the oldest are dropped: the receivers see a
+/// skipped number and drop everything).
+const MAX_UNSENT: usize = 10_000;
 
 struct Entry {
     session: Arc<AuthSession>,
     loaded: Instant,
 }
+
+/// A message this instance publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Message {
+    /// A heartbeat sent at this many ms after the cache's epoch.
+    Heartbeat(u64),
+    /// The session under this store key changed.
+    Changed(String),
+    /// Every instance drops everything.
+    Flush,
+    /// This instance stops.
+    Leaving,
+}
+
+impl Message {
+    /// The message as sent: `<kind> <instance> <sequence> <payload>`.
+    fn text(&self, instance: &str, sequence: u64) -> String {
+        match self {
+            Message::Heartbeat(sent) => format!("h {instance} {sequence} {sent}"),
+            Message::Changed(key) => format!("s {instance} {sequence} {key}"),
+            Message::Flush => format!("x {instance} {sequence}"),
+            Message::Leaving => format!("q {instance} {sequence}"),
+        }
+    }
+}
+
+/// A message to publish, and who waits for it to reach Redis.
+struct Outgoing {
+    message: Message,
+    delivered: Option<oneshot::Sender<()>>,
+}
+
+/// What this instance heard from another one.
+struct Peer {
+    sequence: u64,
+    heard_ms: u64,
+}
+
+/// The other instances heard on the channel (kept by the receiving task).
+#[derive(Default)]
+struct Peers(HashMap<String, Peer>);
 
 /// The cache of one instance.
 pub(crate) struct SessionCache {
@@ -62,9 +136,16 @@ pub(crate) struct SessionCache {
     /// When the last heartbeat that came back was sent (ms after `epoch`); 0: none
     /// since the last flush.
     fresh_since: AtomicU64,
+    /// Another instance has been silent for longer than `FRESH_FOR`.
+    others_silent: AtomicBool,
     epoch: Instant,
     /// This instance's name on the channel (its own messages are already applied).
     instance: String,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    invalidations: AtomicU64,
+    /// To the publishing task.
+    outgoing: mpsc::UnboundedSender<Outgoing>,
 }
 
 impl std::fmt::Debug for SessionCache {
@@ -76,16 +157,23 @@ impl std::fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
-    fn new() -> Self {
+    fn new() -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
         let mut nonce = [0u8; 12];
         let _ = aws_lc_rs::rand::fill(&mut nonce);
-        Self {
+        let (outgoing, receiver) = mpsc::unbounded_channel();
+        let cache = Self {
             entries: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             fresh_since: AtomicU64::new(0),
+            others_silent: AtomicBool::new(false),
             epoch: Instant::now(),
             instance: hex::encode(nonce),
-        }
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+            outgoing,
+        };
+        (cache, receiver)
     }
 
     fn now_ms(&self) -> u64 {
@@ -98,35 +186,42 @@ impl SessionCache {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether invalidations are known to be in force (a heartbeat came back recently).
+    /// Whether invalidations are known to be in force: this instance's heartbeat came
+    /// back recently and every other instance was heard recently.
     pub(crate) fn live(&self) -> bool {
         let since = self.fresh_since.load(Ordering::Acquire);
-        since != 0 && self.now_ms().saturating_sub(since) < FRESH_FOR.as_millis() as u64
+        since != 0
+            && self.now_ms().saturating_sub(since) < FRESH_FOR.as_millis() as u64
+            && !self.others_silent.load(Ordering::Acquire)
     }
 
-    /// The session cached under `key`, if it can be proven fresh.
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<AuthSession>> {
-        if !self.live() {
-            return None;
-        }
+    /// The session cached under `key` if it can be proven fresh, with the generation
+    /// it was read at; else the generation to pass to [`Self::insert`] after a load.
+    pub(crate) fn get(&self, key: &str) -> Result<(Arc<AuthSession>, u64), u64> {
         let entries = self.lock();
-        let entry = entries.get(key)?;
-        (entry.loaded.elapsed() < MAX_AGE).then(|| Arc::clone(&entry.session))
+        let generation = self.generation.load(Ordering::Acquire);
+        let found = self
+            .live()
+            .then(|| entries.get(key))
+            .flatten()
+            .filter(|e| e.loaded.elapsed() < MAX_AGE);
+        match found {
+            Some(e) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Ok((Arc::clone(&e.session), generation))
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Err(generation)
+            }
+        }
     }
 
-    /// The generation to pass to [`Self::insert`] after a load.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Caches `session`, loaded (and checked) since `generation` was read, unless an
+    /// Caches `session`, read (and checked) since `generation` was read, unless an
     /// invalidation arrived meanwhile.
     pub(crate) fn insert(&self, key: String, session: Arc<AuthSession>, generation: u64) {
-        if !self.live() {
-            return;
-        }
         let mut entries = self.lock();
-        if self.generation.load(Ordering::Acquire) != generation {
+        if !self.live() || self.generation.load(Ordering::Acquire) != generation {
             return;
         }
         if entries.len() >= MAX_ENTRIES {
@@ -141,18 +236,24 @@ impl SessionCache {
         );
     }
 
-    /// This instance wrote `session` under `key` (and publishes the change).
-    pub(crate) fn wrote(&self, key: &str, session: Arc<AuthSession>) {
-        let generation = self.generation();
-        self.invalidate(key);
-        self.insert(key.to_owned(), session, generation.wrapping_add(1));
+    /// This instance stored `session` under `key`, computed from a session read at
+    /// generation `read_at`: it is cached only if nothing was invalidated since that
+    /// read (a sign-out or logout landing between a request's read and its save must
+    /// not be undone by the save).
+    pub(crate) fn wrote(&self, key: &str, session: Arc<AuthSession>, read_at: Option<u64>) {
+        let before = self.invalidate(key);
+        if let Some(read_at) = read_at
+            && read_at == before
+        {
+            self.insert(key.to_owned(), session, before.wrapping_add(1));
+        }
     }
 
-    /// Drops the entry of `key`.
-    pub(crate) fn invalidate(&self, key: &str) {
+    /// Drops the entry of `key`; the generation before the drop.
+    pub(crate) fn invalidate(&self, key: &str) -> u64 {
         let mut entries = self.lock();
-        self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(key);
+        self.generation.fetch_add(1, Ordering::AcqRel)
     }
 
     /// Drops everything.
@@ -168,34 +269,124 @@ impl SessionCache {
         self.flush();
     }
 
-    /// The message that says `key` changed.
-    pub(crate) fn changed_message(&self, key: &str) -> String {
-        format!("s {} {key}", self.instance)
+    /// What the fast path did so far.
+    pub(crate) fn stats(&self) -> FastPathStats {
+        FastPathStats {
+            live: self.live(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            invalidations: self.invalidations.load(Ordering::Relaxed),
+        }
     }
 
-    /// The message that asks every instance to drop everything.
-    pub(crate) fn flush_message(&self) -> String {
-        format!("x {}", self.instance)
+    /// Tells the other instances that the session under `key` changed; resolves when
+    /// the message reached Redis, or after [`DELIVERY_WAIT`] (it stays queued).
+    pub(crate) async fn announce_change(&self, key: &str) {
+        if !self.announce(Message::Changed(key.to_owned())).await {
+            tracing::debug!("a session invalidation is slow to reach Redis: it stays queued");
+        }
     }
 
-    fn heartbeat_channel(&self) -> String {
-        format!("auth:heartbeat:{}", self.instance)
+    /// Tells every instance to drop everything (after recorded logouts): whether the
+    /// message reached Redis within [`DELIVERY_WAIT`] (it stays queued if not).
+    pub(crate) async fn announce_flush(&self) -> bool {
+        self.announce(Message::Flush).await
     }
 
-    /// Applies a message of the invalidation channel.
-    fn apply(&self, message: &str) {
-        let mut parts = message.splitn(3, ' ');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some("s"), Some(from), Some(key)) => {
-                if from != self.instance {
-                    self.invalidate(key);
-                }
+    async fn announce(&self, message: Message) -> bool {
+        let (delivered, wait) = oneshot::channel();
+        let queued = self.outgoing.send(Outgoing {
+            message,
+            delivered: Some(delivered),
+        });
+        queued.is_ok() && matches!(tokio::time::timeout(DELIVERY_WAIT, wait).await, Ok(Ok(())))
+    }
+
+    /// Applies a message of the channel (`now_ms`: when it arrived).
+    fn receive(&self, peers: &mut Peers, message: &str, now_ms: u64) {
+        let mut parts = message.splitn(4, ' ');
+        let (Some(kind), Some(from), Some(Ok(sequence))) = (
+            parts.next(),
+            parts.next(),
+            parts.next().map(str::parse::<u64>),
+        ) else {
+            tracing::warn!("unknown message on the session invalidation channel: flushing");
+            self.flush();
+            return;
+        };
+        let payload = parts.next().unwrap_or("");
+        if from == self.instance {
+            // Its own changes are applied when made; its heartbeat proves delivery.
+            if kind == "h"
+                && let Ok(sent) = payload.parse()
+            {
+                self.heartbeat_returned(sent);
             }
-            (Some("x"), _, _) => self.flush(),
+            return;
+        }
+        if kind == "q" {
+            peers.0.remove(from);
+            return;
+        }
+        match peers.0.get_mut(from) {
+            None => {
+                peers.0.insert(
+                    from.to_owned(),
+                    Peer {
+                        sequence,
+                        heard_ms: now_ms,
+                    },
+                );
+            }
+            Some(peer) => {
+                if sequence <= peer.sequence {
+                    // Sent again after a publish that timed out but had landed.
+                    return;
+                }
+                if sequence != peer.sequence + 1 {
+                    tracing::warn!(
+                        missed = sequence - peer.sequence - 1,
+                        "session invalidations from another instance were lost: flushing the cache"
+                    );
+                    self.flush();
+                }
+                peer.sequence = sequence;
+                peer.heard_ms = now_ms;
+            }
+        }
+        match kind {
+            "h" => {}
+            "s" => {
+                self.invalidate(payload);
+                self.invalidations.fetch_add(1, Ordering::Relaxed);
+            }
+            "x" => {
+                self.flush();
+                self.invalidations.fetch_add(1, Ordering::Relaxed);
+            }
             _ => {
                 tracing::warn!("unknown message on the session invalidation channel: flushing");
                 self.flush();
             }
+        }
+    }
+
+    /// Forgets instances silent for [`FORGET_AFTER`], and pauses (and flushes) while any
+    /// other has been silent for [`FRESH_FOR`].
+    fn check_peers(&self, peers: &mut Peers, now_ms: u64) {
+        let forget = FORGET_AFTER.as_millis() as u64;
+        let fresh = FRESH_FOR.as_millis() as u64;
+        peers
+            .0
+            .retain(|_, p| now_ms.saturating_sub(p.heard_ms) < forget);
+        let silent = peers
+            .0
+            .values()
+            .any(|p| now_ms.saturating_sub(p.heard_ms) >= fresh);
+        let was = self.others_silent.swap(silent, Ordering::AcqRel);
+        if silent && !was {
+            tracing::debug!("another instance fell silent: the fast path pauses");
+            self.flush();
         }
     }
 
@@ -205,45 +396,50 @@ impl SessionCache {
     }
 }
 
-/// Starts the cache of an instance: a subscriber connection of its own (built from
-/// the same configuration as the pool), and the task that applies invalidations and
-/// sends heartbeats through `publisher`. The task ends when the cache is dropped.
-pub(crate) fn start(
-    config: Config,
-    publisher: fred::prelude::Pool,
-) -> Result<Arc<SessionCache>, crate::SharedStateError> {
-    let cache = Arc::new(SessionCache::new());
-    let subscriber = Builder::from_config(config)
+/// Starts the cache of an instance: a subscriber connection and a publishing
+/// connection of its own (built from the pool's configuration), the task that applies
+/// messages and sends heartbeats and the task that publishes in order. Both end when
+/// the cache is dropped.
+pub(crate) fn start(config: Config) -> Result<Arc<SessionCache>, crate::SharedStateError> {
+    let (cache, outgoing) = SessionCache::new();
+    let cache = Arc::new(cache);
+    let subscriber = Builder::from_config(config.clone())
         .with_performance_config(|p| p.broadcast_channel_capacity = 4096)
+        .set_policy(ReconnectPolicy::new_constant(0, 250))
+        .build_subscriber_client()
+        .map_err(crate::SharedStateError::new)?;
+    let publisher = Builder::from_config(config)
+        .with_performance_config(|p| p.default_command_timeout = PUBLISH_TIMEOUT)
         .set_policy(ReconnectPolicy::new_constant(0, 250))
         .build()
         .map_err(crate::SharedStateError::new)?;
     let weak = Arc::downgrade(&cache);
-    let heartbeat = cache.heartbeat_channel();
-    tokio::spawn(run(weak, subscriber, publisher, heartbeat));
+    tokio::spawn(publish(
+        weak.clone(),
+        publisher,
+        outgoing,
+        cache.instance.clone(),
+    ));
+    tokio::spawn(receive(weak, subscriber));
     Ok(cache)
 }
 
-async fn run(
-    cache: Weak<SessionCache>,
-    subscriber: fred::prelude::Client,
-    publisher: fred::prelude::Pool,
-    heartbeat: String,
-) {
+/// Applies the channel's messages, sends a heartbeat every [`HEARTBEAT_EVERY`] and
+/// watches the other instances.
+async fn receive(cache: Weak<SessionCache>, subscriber: fred::clients::SubscriberClient) {
     use fred::prelude::PubsubInterface as _;
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
     let _connection = subscriber.connect();
-    let subscribe = || async {
-        subscriber
-            .subscribe(vec![CHANNEL.to_owned(), heartbeat.clone()])
-            .await
-    };
+    // Subscribes again after every reconnection (and a failover's new node).
+    let _resubscriptions = subscriber.manage_subscriptions();
     if subscriber.wait_for_connect().await.is_ok()
-        && let Err(e) = subscribe().await
+        && let Err(e) = subscriber.ssubscribe(CHANNEL).await
     {
         tracing::warn!(error = %e, "could not subscribe to session invalidations");
     }
+    let mut peers = Peers::default();
+    let mut last_subscribe = Instant::now();
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -251,19 +447,11 @@ async fn run(
             message = messages.recv() => {
                 let Some(cache) = cache.upgrade() else { break };
                 match message {
-                    Ok(m) => {
-                        let text: Option<String> = m.value.convert().ok();
-                        let channel: &str = &m.channel;
-                        match (channel == heartbeat, text) {
-                            (true, Some(t)) => {
-                                if let Ok(sent) = t.parse() {
-                                    cache.heartbeat_returned(sent);
-                                }
-                            }
-                            (false, Some(t)) => cache.apply(&t),
-                            (_, None) => cache.flush(),
-                        }
-                    }
+                    Ok(m) if &*m.channel == CHANNEL => match m.value.convert::<String>() {
+                        Ok(text) => cache.receive(&mut peers, text.as_str(), cache.now_ms()),
+                        Err(_) => cache.flush(),
+                    },
+                    Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "session invalidations lagged: flushing the cache");
                         cache.flush_and_pause();
@@ -274,28 +462,103 @@ async fn run(
                     }
                 }
             }
-            reconnected = reconnects.recv() => {
+            _ = reconnects.recv() => {
                 let Some(cache) = cache.upgrade() else { break };
                 // Messages published while disconnected are lost: start afresh.
                 cache.flush_and_pause();
-                if reconnected.is_ok() && let Err(e) = subscribe().await {
-                    tracing::warn!(error = %e, "could not subscribe to session invalidations again");
-                }
+                peers = Peers::default();
             }
             _ = tick.tick() => {
                 let Some(cache) = cache.upgrade() else { break };
-                let sent = cache.now_ms();
-                drop(cache);
-                let publish = publisher
-                    .next()
-                    .publish::<(), _, _>(heartbeat.clone(), sent.to_string());
-                if tokio::time::timeout(FRESH_FOR, publish).await.is_err() {
-                    tracing::debug!("session cache heartbeat timed out");
+                let now = cache.now_ms();
+                let _ = cache.outgoing.send(Outgoing { message: Message::Heartbeat(now), delivered: None });
+                cache.check_peers(&mut peers, now);
+                // A subscription the server dropped (a slot moved) shows as heartbeats
+                // that no longer come back: subscribe again.
+                let since = cache.fresh_since.load(Ordering::Acquire);
+                if now.saturating_sub(since) > RESUBSCRIBE_AFTER.as_millis() as u64
+                    && last_subscribe.elapsed() > RESUBSCRIBE_AFTER
+                {
+                    last_subscribe = Instant::now();
+                    let subscriber = subscriber.clone();
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(PUBLISH_TIMEOUT, subscriber.ssubscribe(CHANNEL)).await;
+                    });
                 }
             }
         }
     }
     let _ = subscriber.quit().await;
+}
+
+/// Publishes this instance's messages in order, numbered, on one connection, sending
+/// again what a failed publish may not have delivered.
+async fn publish(
+    cache: Weak<SessionCache>,
+    publisher: fred::prelude::Client,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    instance: String,
+) {
+    use fred::prelude::PubsubInterface as _;
+    let _connection = publisher.connect();
+    let mut sequence = 0u64;
+    let mut failing = false;
+    let mut unsent: VecDeque<(String, bool, Option<oneshot::Sender<()>>)> = VecDeque::new();
+    let mut queue = |o: Outgoing, unsent: &mut VecDeque<_>| {
+        sequence += 1;
+        let heartbeat = matches!(o.message, Message::Heartbeat(_));
+        unsent.push_back((o.message.text(&instance, sequence), heartbeat, o.delivered));
+        if unsent.len() > MAX_UNSENT {
+            unsent.pop_front();
+        }
+    };
+    loop {
+        if unsent.is_empty() {
+            match outgoing.recv().await {
+                Some(o) => queue(o, &mut unsent),
+                None => break,
+            }
+        }
+        while let Ok(o) = outgoing.try_recv() {
+            queue(o, &mut unsent);
+        }
+        let pipeline = publisher.pipeline();
+        for (text, _, _) in &unsent {
+            let _: Result<(), _> = pipeline.spublish(CHANNEL, text.as_str()).await;
+        }
+        match pipeline.all::<Vec<i64>>().await {
+            Ok(_) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("session invalidations are published again");
+                }
+                for (_, _, delivered) in unsent.drain(..) {
+                    if let Some(d) = delivered {
+                        let _ = d.send(());
+                    }
+                }
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(error = %e, "could not publish session invalidations: the fast path pauses until they are sent");
+                }
+                if let Some(cache) = cache.upgrade() {
+                    cache.flush_and_pause();
+                }
+                // Invalidations are sent again; stale heartbeats are not (the
+                // receivers see their numbers skipped and drop everything).
+                unsent.retain(|(_, heartbeat, _)| !heartbeat);
+                tokio::time::sleep(HEARTBEAT_EVERY).await;
+            }
+        }
+    }
+    // The cache is gone: say so, so that no one waits for this instance.
+    sequence += 1;
+    let _ = tokio::time::timeout(
+        PUBLISH_TIMEOUT,
+        publisher.spublish::<(), _, _>(CHANNEL, Message::Leaving.text(&instance, sequence)),
+    )
+    .await;
+    let _ = publisher.quit().await;
 }
 
 #[cfg(test)]
@@ -307,67 +570,140 @@ mod tests {
     }
 
     fn live() -> SessionCache {
-        let c = SessionCache::new();
+        let (c, _) = SessionCache::new();
         c.heartbeat_returned(c.now_ms());
         c
     }
 
+    fn cached(c: &SessionCache, key: &str) -> bool {
+        c.get(key).is_ok()
+    }
+
+    fn generation(c: &SessionCache) -> u64 {
+        c.generation.load(Ordering::Acquire)
+    }
+
     #[test]
     fn nothing_is_served_without_a_recent_heartbeat() {
-        let c = SessionCache::new();
-        c.insert("k".into(), session(), c.generation());
-        assert!(c.get("k").is_none(), "not live: not even cached");
+        let (c, _) = SessionCache::new();
+        c.insert("k".into(), session(), generation(&c));
+        assert!(!cached(&c, "k"), "not live: not even cached");
         let c = live();
-        c.insert("k".into(), session(), c.generation());
-        assert!(c.get("k").is_some());
-        // The heartbeat stops: within FRESH_FOR nothing is served.
-        c.fresh_since.store(1, Ordering::Release);
-        std::thread::sleep(Duration::from_millis(2));
-        let stale = c.now_ms().saturating_sub(1) >= FRESH_FOR.as_millis() as u64;
-        assert_eq!(c.get("k").is_none(), stale || !c.live());
+        c.insert("k".into(), session(), generation(&c));
+        assert!(cached(&c, "k"));
+        // No heartbeat comes back: past the window, nothing is served.
+        std::thread::sleep(FRESH_FOR + Duration::from_millis(5));
+        assert!(!c.live());
+        assert!(!cached(&c, "k"));
     }
 
     #[test]
     fn a_load_that_raced_an_invalidation_is_not_cached() {
         let c = live();
-        let seen = c.generation();
-        c.apply("s other-instance k");
+        let mut peers = Peers::default();
+        let seen = generation(&c);
+        c.receive(&mut peers, "s other 1 k", c.now_ms());
         c.insert("k".into(), session(), seen);
-        assert!(c.get("k").is_none());
+        assert!(!cached(&c, "k"));
     }
 
     #[test]
-    fn invalidations_from_other_instances_drop_entries_and_x_drops_all() {
+    fn a_save_of_a_session_read_before_an_invalidation_is_not_cached() {
         let c = live();
-        for k in ["a", "b"] {
-            c.insert(k.into(), session(), c.generation());
-        }
-        c.apply(&c.changed_message("a"));
-        assert!(c.get("a").is_some(), "its own message: already applied");
-        c.apply("s other a");
-        assert!(c.get("a").is_none());
-        assert!(c.get("b").is_some());
-        c.apply("x other");
-        assert!(c.get("b").is_none());
-        c.insert("b".into(), session(), c.generation());
-        c.apply("garbage");
-        assert!(c.get("b").is_none(), "an unknown message flushes");
-    }
-
-    #[test]
-    fn a_flush_pauses_the_fast_path_until_a_heartbeat() {
-        let c = live();
-        c.insert("k".into(), session(), c.generation());
-        c.flush_and_pause();
-        assert!(!c.live());
-        c.insert("k".into(), session(), c.generation());
-        assert!(c.get("k").is_none());
+        let mut peers = Peers::default();
+        let read_at = c.get("k").expect_err("nothing cached yet");
+        // Another instance signs the session out between this request's read and save.
+        c.receive(&mut peers, "s other 1 k", c.now_ms());
+        c.wrote("k", session(), Some(read_at));
+        assert!(!cached(&c, "k"), "the save must not bring the session back");
+        // A write not read through the fast path is not cached either.
+        c.wrote("k", session(), None);
+        assert!(!cached(&c, "k"));
     }
 
     #[test]
     fn own_writes_are_cached_at_once() {
         let c = live();
-        c.wrote("k", session());
-        assert!(c.get("k").is_some());
+        let read_at = c.get("k").expect_err("nothing cached yet");
+        c.wrote("k", session(), Some(read_at));
+        let (_, at) = c.get("k").expect("cached");
+        c.wrote("k", session(), Some(at));
+        assert!(cached(&c, "k"));
+        assert_eq!(c.stats().hits, 2);
+    }
+
+    #[test]
+    fn invalidations_from_other_instances_drop_entries_and_x_drops_all() {
+        let c = live();
+        let mut peers = Peers::default();
+        for k in ["a", "b"] {
+            c.insert(k.into(), session(), generation(&c));
+        }
+        let own = Message::Changed("a".into()).text(&c.instance, 1);
+        c.receive(&mut peers, &own, c.now_ms());
+        assert!(cached(&c, "a"), "its own message: already applied");
+        c.receive(&mut peers, "s other 1 a", c.now_ms());
+        assert!(!cached(&c, "a"));
+        assert!(cached(&c, "b"));
+        c.receive(&mut peers, "x other 2", c.now_ms());
+        assert!(!cached(&c, "b"));
+        c.insert("b".into(), session(), generation(&c));
+        c.receive(&mut peers, "garbage", c.now_ms());
+        assert!(!cached(&c, "b"), "an unknown message flushes");
+    }
+
+    #[test]
+    fn a_skipped_sequence_number_drops_everything() {
+        let c = live();
+        let mut peers = Peers::default();
+        c.receive(&mut peers, "h other 7 1", c.now_ms());
+        c.insert("k".into(), session(), generation(&c));
+        c.receive(&mut peers, "h other 8 2", c.now_ms());
+        c.receive(&mut peers, "h other 8 2", c.now_ms());
+        assert!(cached(&c, "k"), "in order, and a message sent again: kept");
+        // Message 9 (an invalidation whose publish failed) never arrives.
+        c.receive(&mut peers, "h other 10 3", c.now_ms());
+        assert!(!cached(&c, "k"), "a lost message may have named it");
+    }
+
+    #[test]
+    fn a_silent_instance_pauses_the_fast_path_until_heard_or_gone() {
+        let c = live();
+        let mut peers = Peers::default();
+        let t0 = c.now_ms();
+        c.receive(&mut peers, "h other 1 1", t0);
+        c.insert("k".into(), session(), generation(&c));
+        c.check_peers(&mut peers, t0 + 20);
+        assert!(cached(&c, "k"));
+        // Silent past the window: its invalidations cannot be proven delivered.
+        c.check_peers(&mut peers, t0 + FRESH_FOR.as_millis() as u64);
+        assert!(!c.live() && !cached(&c, "k"));
+        c.heartbeat_returned(c.now_ms());
+        c.insert("k".into(), session(), generation(&c));
+        assert!(!cached(&c, "k"), "nothing is cached while it is silent");
+        // Heard again: served again.
+        c.receive(&mut peers, "h other 2 2", t0 + 100);
+        c.check_peers(&mut peers, t0 + 110);
+        assert!(c.live());
+        // Silent for good: forgotten after FORGET_AFTER, and the pause ends.
+        c.check_peers(&mut peers, t0 + 200);
+        assert!(!c.live());
+        c.check_peers(&mut peers, t0 + 100 + FORGET_AFTER.as_millis() as u64);
+        assert!(c.live());
+        // One that says it leaves is forgotten at once.
+        c.receive(&mut peers, "h third 1 1", t0 + 2000);
+        c.receive(&mut peers, "q third 2", t0 + 2001);
+        c.check_peers(&mut peers, t0 + 2500);
+        assert!(c.live());
+    }
+
+    #[test]
+    fn a_flush_pauses_the_fast_path_until_a_heartbeat() {
+        let c = live();
+        c.insert("k".into(), session(), generation(&c));
+        c.flush_and_pause();
+        assert!(!c.live());
+        c.insert("k".into(), session(), generation(&c));
+        assert!(!cached(&c, "k"));
     }
 }

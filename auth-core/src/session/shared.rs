@@ -47,13 +47,29 @@ pub(crate) enum Once {
     DpopProof,
 }
 
+/// What the fast path did, for tests and operators: [`crate::Auth::fast_path`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FastPathStats {
+    /// Whether entries may be served now (heartbeat back within 80 ms, no instance
+    /// silent).
+    pub live: bool,
+    /// Requests served from memory.
+    pub hits: u64,
+    /// Requests that read Redis (nothing cached, or the fast path paused).
+    pub misses: u64,
+    /// Invalidations received from other instances (changed sessions and flushes).
+    pub invalidations: u64,
+}
+
 /// A look into the fast path's cache of sessions this instance checked.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) enum Cached {
     /// No cache: every request loads its session from the store.
     Off,
-    /// Served from memory: no instance changed it or logged anyone out since.
-    Hit(Arc<AuthSession>),
+    /// Served from memory: no instance changed it or logged anyone out since. With
+    /// the cache's generation at this read (for [`SharedState::session_changed`]).
+    Hit(Arc<AuthSession>, u64),
     /// Not cached; once loaded and checked, [`SharedState::keep_checked`] caches it,
     /// unless an invalidation arrived in between.
     Miss(CacheTicket),
@@ -66,6 +82,11 @@ pub(crate) struct CacheTicket {
     pub(crate) key: String,
     pub(crate) generation: u64,
 }
+
+/// [`SharedState::save_record`] on a state that keeps no records (never called).
+#[derive(Debug, thiserror::Error)]
+#[error("this shared state keeps no session records")]
+struct NoRecords;
 
 /// What every instance of the app must agree on. Every method that asks another
 /// process returns a future; an error means "cannot be decided now" (503).
@@ -81,13 +102,30 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
     /// Caches a session loaded and checked after a [`Cached::Miss`].
     fn keep_checked(&self, ticket: CacheTicket, session: &Arc<AuthSession>);
 
-    /// This instance stored (`Some`) or deleted (`None`) the session under `key`: its
-    /// own cache takes it, the other instances drop theirs. Never fails: an
-    /// announcement that cannot be sent is covered by the cache's expiry.
+    /// What the fast path did, when there is one.
+    fn fast_path(&self) -> Option<FastPathStats> {
+        None
+    }
+
+    /// Stores a session record again only if it still exists, when this state keeps
+    /// the records itself: whether it did.
+    fn save_record<'a>(
+        &'a self,
+        _record: &'a tower_sessions_core::session::Record,
+    ) -> Answer<'a, bool> {
+        Box::pin(std::future::ready(Err(SharedStateError::new(NoRecords))))
+    }
+
+    /// This instance stored (`Some`) or deleted (`None`) the session under `key`: the
+    /// other instances drop theirs; its own cache takes a stored one if it was computed
+    /// from a session read through the fast path at generation `read_at` and nothing
+    /// was invalidated since. Never fails: an announcement that cannot be sent now is
+    /// sent again, and the others pause their fast path meanwhile.
     fn session_changed<'a>(
         &'a self,
         key: &'a str,
         session: Option<&'a Arc<AuthSession>>,
+        read_at: Option<u64>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
     /// Remembers `key` until `until` (Unix time): true the first time on any instance,
@@ -175,6 +213,7 @@ impl SharedState for ThisProcess {
         &'a self,
         _: &'a str,
         _: Option<&'a Arc<AuthSession>>,
+        _: Option<u64>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(std::future::ready(()))
     }

@@ -104,6 +104,9 @@ enum Place {
     External {
         store: SharedStore,
         sealer: Option<Box<crate::session::seal::Sealer>>,
+        /// The store is the shared state's own (Redis), which saves only records
+        /// that still exist and says whether it did.
+        shared_records: bool,
     },
 }
 
@@ -118,6 +121,7 @@ impl Sessions {
         clock: Clock,
         shared: Arc<dyn SharedState>,
     ) -> Self {
+        let shared_records = settings.store.is_none();
         let external = settings.store.clone().or_else(|| shared.session_store());
         let place = match external {
             None => Place::Local(crate::session::memory::LocalSessions::default()),
@@ -133,7 +137,11 @@ impl Sessions {
                         None
                     }
                 };
-                Place::External { store, sealer }
+                Place::External {
+                    store,
+                    sealer,
+                    shared_records,
+                }
             }
         };
         let cookie = SessionCookie {
@@ -228,7 +236,9 @@ impl Sessions {
             Place::External { store, .. } => {
                 let key = self.store_id(id);
                 store.delete(&key).await?;
-                self.shared.session_changed(&key.to_string(), None).await;
+                self.shared
+                    .session_changed(&key.to_string(), None, None)
+                    .await;
                 Ok(())
             }
         }
@@ -274,19 +284,42 @@ impl Sessions {
         }
     }
 
-    pub(crate) async fn save(&self, id: &Id, session: &Arc<AuthSession>) -> Result<(), StoreError> {
+    /// Stores `session` again under `id` if its record still exists (a session deleted
+    /// meanwhile, by a sign-out on any instance, is not brought back): whether it did.
+    /// `read_at`: the fast path's generation when the session it was computed from
+    /// was read (`None`: not read through the fast path).
+    pub(crate) async fn save(
+        &self,
+        id: &Id,
+        session: &Arc<AuthSession>,
+        read_at: Option<u64>,
+    ) -> Result<bool, StoreError> {
         match &self.place {
             Place::Local(local) => {
-                local.save(id, Arc::clone(session), self.expiry_date(session));
-                Ok(())
+                Ok(local.save(id, Arc::clone(session), self.expiry_date(session)))
             }
-            Place::External { store, .. } => {
+            Place::External {
+                store,
+                shared_records,
+                ..
+            } => {
                 let key = self.store_id(id);
-                store.save(&self.record(key, session)?).await?;
+                let record = self.record(key, session)?;
+                let written = if *shared_records {
+                    self.shared
+                        .save_record(&record)
+                        .await
+                        .map_err(|e| StoreError::Backend(e.to_string()))?
+                } else {
+                    // A store of the app's own cannot say; tower-sessions' stores
+                    // save in place.
+                    store.save(&record).await?;
+                    true
+                };
                 self.shared
-                    .session_changed(&key.to_string(), Some(session))
+                    .session_changed(&key.to_string(), written.then_some(session), read_at)
                     .await;
-                Ok(())
+                Ok(written)
             }
         }
     }
@@ -685,7 +718,7 @@ mod tests {
                         renewed.expires_at = Some(T0 + 3600);
                         auth.0
                             .sessions
-                            .save(id, &Arc::new(renewed))
+                            .save(id, &Arc::new(renewed), None)
                             .await
                             .expect("save");
                     }

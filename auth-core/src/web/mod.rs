@@ -563,9 +563,8 @@ impl Auth {
         }
         self.0
             .sessions
-            .save(&id.0, &std::sync::Arc::new(switched))
-            .await?;
-        Ok(true)
+            .save(&id.0, &std::sync::Arc::new(switched), None)
+            .await
     }
 
     /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid (matching

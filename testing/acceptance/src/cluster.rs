@@ -34,6 +34,8 @@ struct Cluster {
     auths: Vec<Option<Auth>>,
     /// Each instance's refresh margin.
     refresh_margins: [Duration; 2],
+    /// Each instance's clock, when not the system's.
+    clocks: [Option<auth_core::Clock>; 2],
     /// One of the few places for two-instance deployments at once (see `DEPLOYMENTS`).
     _place: tokio::sync::OwnedSemaphorePermit,
 }
@@ -106,6 +108,7 @@ impl Cluster {
             running: vec![None, None],
             auths: vec![None, None],
             refresh_margins: [Duration::from_secs(4); 2],
+            clocks: [None, None],
             _place: place,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
@@ -121,6 +124,9 @@ impl Cluster {
             .with_redis_url(&self.redis_url);
         if let Some(ca) = &self.redis_ca {
             builder = builder.with_redis_ca_file(ca);
+        }
+        if let Some(clock) = &self.clocks[i] {
+            builder = builder.with_clock(clock.clone());
         }
         let builder = builder
             .with_redis_timeout(Duration::from_millis(500))
@@ -245,28 +251,53 @@ pub(crate) async fn cluster_backchannel_logout_on_one_instance_ends_the_session_
     me_within(&client, &c.bases[0], StatusCode::UNAUTHORIZED).await;
 }
 
+/// Waits until instance `i`'s fast path is live, then proves it serves `client`'s
+/// session from memory (its hit counter moves on a request).
+async fn served_from_memory(c: &Cluster, client: &Client, i: usize) {
+    let auth = c.auths[i].clone().expect("running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = auth.fast_path().expect("the fast path is on");
+        if before.live {
+            assert_eq!(me_at(client, &c.bases[i]).await, StatusCode::OK);
+            assert_eq!(me_at(client, &c.bases[i]).await, StatusCode::OK);
+            let after = auth.fast_path().expect("on");
+            if after.hits > before.hits {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "instance {i}: the fast path never served: {:?}",
+            auth.fast_path()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The fast path (each instance keeps the sessions it checked) with its bounds: a
-/// back-channel logout received by one instance is in force on the other within
-/// 100 ms, and so is a refresh: the other instance, whose refresh is not due yet (a
-/// smaller refresh margin), serves the new tokens within 100 ms without refreshing.
-/// Without the invalidation, it would serve its cached session for up to 5 s.
+/// refresh on one instance is in force on the other within 100 ms (the other, whose
+/// refresh is not due, serves the new tokens without refreshing), and so is a
+/// back-channel logout received by one. Each instance is first proven to serve the
+/// session from memory: without the invalidations it would serve its cached session
+/// for up to 5 s; with the fast path off, the test would prove nothing.
 pub(crate) async fn cluster_logout_and_refresh_reach_every_instance_within_100_ms(serve: Serve) {
-    // 10 s tokens: instance 0 refreshes 7 s before expiry (3 s after sign-in),
-    // instance 1 at 1 s before (9 s after).
-    let mut c = Cluster::start(serve, 10).await;
-    c.refresh_margins = [Duration::from_secs(7), Duration::from_secs(1)];
+    // 60 s tokens, refreshed 4 s before expiry; instance 0's clock is moved 57 s on
+    // when its refresh should be due (nothing is due before, however slow the machine).
+    let mut c = Cluster::start(serve, 60).await;
+    let skew = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ahead = std::sync::Arc::clone(&skew);
+    c.clocks[0] = Some(auth_core::Clock::from_fn(move || {
+        std::time::SystemTime::now()
+            + Duration::from_secs(ahead.load(std::sync::atomic::Ordering::SeqCst))
+    }));
     c.restart_all().await;
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let client = crate::browser_with(jar.clone());
-    let grants_before = c.stats().await["refresh_grants_ok"].as_u64().expect("n");
     let (last, hops) = sign_in_at(&client, &c.bases[0], "").await;
-    let signed_in = Instant::now();
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
-    // Both instances load and keep it.
-    for _ in 0..3 {
-        for base in &c.bases {
-            assert_eq!(me_at(&client, base).await, StatusCode::OK);
-        }
+    for i in 0..2 {
+        served_from_memory(&c, &client, i).await;
     }
     let session_of = |i: usize| {
         use reqwest::cookie::CookieStore as _;
@@ -293,12 +324,8 @@ pub(crate) async fn cluster_logout_and_refresh_reach_every_instance_within_100_m
     let old = token_on(1).await;
     assert_eq!(token_on(0).await, old);
     let before = c.stats().await["refresh_grants_ok"].as_u64().expect("n");
-    assert_eq!(
-        before, grants_before,
-        "the tokens read are the sign-in's (nothing refreshed within 3 s of it)"
-    );
-    // 3.5 s after sign-in, instance 0's refresh is due, not instance 1's.
-    tokio::time::sleep(Duration::from_millis(3500).saturating_sub(signed_in.elapsed())).await;
+    // Instance 0's refresh is due; instance 1's is not.
+    skew.store(57, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(me_at(&client, &c.bases[0]).await, StatusCode::OK);
     let refreshed = Instant::now();
     let new = token_on(0).await;
@@ -324,10 +351,27 @@ pub(crate) async fn cluster_logout_and_refresh_reach_every_instance_within_100_m
         "one refresh: {s}"
     );
 
-    // Sign out at the provider: it calls instance 0's back-channel URL only.
+    // Both serve from memory again, then the provider signs the user out: it calls
+    // instance 0's back-channel URL only, and has had its answer when the browser's
+    // sign-out returns.
+    for i in 0..2 {
+        served_from_memory(&c, &client, i).await;
+    }
+    let (auth, id) = session_of(1);
     sign_out_at_provider(&client, &c.provider.issuer).await;
+    let logged_out = Instant::now();
+    while matches!(
+        auth.authenticate(Some(&id)).await,
+        auth_core::Authenticated::User(_)
+    ) {
+        assert!(
+            logged_out.elapsed() < PROPAGATION,
+            "instance 1 still serves the session after {:?}",
+            logged_out.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
-    me_within(&client, &c.bases[1], StatusCode::UNAUTHORIZED).await;
     me_within(&client, &c.bases[0], StatusCode::UNAUTHORIZED).await;
 }
 
@@ -417,6 +461,11 @@ async fn shared_deployment(
     if fail_over {
         failover_keeps_the_session(&c, &client, topology).await;
     }
+    // Invalidations and heartbeats share one sharded channel, so each instance's
+    // heartbeat proves delivery on this topology too (after a failover as well).
+    for i in 0..2 {
+        served_from_memory(&c, &client, i).await;
+    }
     sign_out_at_provider(&client, &c.provider.issuer).await;
     assert_eq!(c.stats().await["backchannel_logouts_ok"], 1);
     me_within(&client, &c.bases[1], StatusCode::UNAUTHORIZED).await;
@@ -447,6 +496,10 @@ async fn failover_keeps_the_session(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     failing.await.expect("the failover");
+    assert!(
+        seen.values().sum::<u32>() > 0,
+        "no answer seen during the failover"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     for base in &c.bases {
         loop {
@@ -678,7 +731,21 @@ pub(crate) async fn cluster_redis_stalled_is_bounded_by_the_timeout(serve: Serve
     let c = Cluster::start(serve, 60).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
+    // Instance 1 serves the session from memory when Redis stalls.
+    served_from_memory(&c, &client, 1).await;
+    let auth = c.auths[1].clone().expect("running");
     c.server().pause();
+    let stalled = Instant::now();
+    // Its heartbeat no longer comes back: it stops serving from memory (80 ms, and a
+    // heartbeat's interval), and a request then waits on Redis, bounded.
+    while auth.fast_path().expect("on").live {
+        assert!(
+            stalled.elapsed() < Duration::from_millis(300),
+            "still serving from memory {:?} into the stall",
+            stalled.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let started = Instant::now();
     let status = me_at(&client, &c.bases[1]).await;
     let waited = started.elapsed();
