@@ -561,16 +561,90 @@ pub(crate) async fn redis_sentinel_shared_sessions_refresh_and_logout(serve: Ser
     shared_deployment(serve, provider_harness::topologies::sentinel(), true).await;
 }
 
+/// `rediss-cluster://`: the Cluster over TLS only (no plain port on any node; the
+/// cluster bus and replication over TLS too).
+pub(crate) async fn redis_tls_cluster_shared_sessions_refresh_and_logout(serve: Serve) {
+    shared_deployment(serve, provider_harness::topologies::cluster_tls(), false).await;
+}
+
+/// `rediss-sentinel://`: the sentinel and both servers over TLS only.
+pub(crate) async fn redis_tls_sentinel_shared_sessions_refresh_and_logout(serve: Serve) {
+    shared_deployment(serve, provider_harness::topologies::sentinel_tls(), false).await;
+}
+
+/// A relay in front of `port` that keeps every byte the app sends; its port.
+async fn recording_relay(port: u16, sent: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let relay = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut app, _)) = listener.accept().await {
+            let sent = std::sync::Arc::clone(&sent);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                    return;
+                };
+                let (mut from_server, mut to_server) = server.into_split();
+                let (mut from_app, mut to_app) = app.split();
+                let index = {
+                    let mut all = sent.lock().expect("lock");
+                    all.push(Vec::new());
+                    all.len() - 1
+                };
+                let upstream = async {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = from_app.read(&mut buf).await {
+                        sent.lock().expect("lock")[index].extend_from_slice(&buf[..n]);
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let downstream = tokio::io::copy(&mut from_server, &mut to_app);
+                let _ = tokio::join!(upstream, downstream);
+            });
+        }
+    });
+    relay
+}
+
 /// A `rediss://` server whose certificate does not chain to `REDIS_CA_FILE` is never
-/// used: requests answer 503, nothing is sent in clear.
+/// used: requests answer 503, and nothing is sent in clear (a relay in front of the
+/// server sees only TLS records from the app: each connection opens with a handshake
+/// record, and no Redis command appears in what it sent).
 pub(crate) async fn redis_tls_with_another_ca_is_refused(serve: Serve) {
     let tls = provider_harness::topologies::tls();
-    // The server's own key is no CA of its certificate.
-    let wrong_ca = tls.dir().join("server.crt");
-    let c = Cluster::start_on(serve, 60, |b| b, None, tls.url.clone(), Some(wrong_ca)).await;
+    // The server's own certificate is no CA of itself.
+    let wrong_ca = tls
+        .ca_file
+        .as_ref()
+        .expect("ca")
+        .with_file_name("server.crt");
+    let port = port_of(tls.url.trim_end_matches('/'));
+    let sent = std::sync::Arc::default();
+    let relay = recording_relay(port, std::sync::Arc::clone(&sent)).await;
+    let url = format!("rediss://127.0.0.1:{relay}");
+    let c = Cluster::start_on(serve, 60, |b| b, None, url, Some(wrong_ca)).await;
     let client = browser();
     let (last, _) = sign_in_at(&client, &c.bases[0], "").await;
     assert_eq!(last.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let sent = sent.lock().expect("lock").clone();
+    assert!(!sent.is_empty(), "the app never tried the server");
+    for bytes in sent.iter().filter(|b| !b.is_empty()) {
+        assert_eq!(
+            bytes[0], 0x16,
+            "a connection that did not open with a TLS handshake"
+        );
+        for command in [&b"PING"[..], b"HELLO", b"AUTH", b"CLIENT", b"SET", b"GET"] {
+            assert!(
+                !bytes.windows(command.len()).any(|w| w == command),
+                "{} sent in clear",
+                String::from_utf8_lossy(command)
+            );
+        }
+    }
 }
 
 /// An acceptance scenario (see the crate docs).

@@ -1061,6 +1061,8 @@ crate::suite! {$
         redis_tls_shared_sessions_refresh_and_logout,
         redis_cluster_shared_sessions_refresh_and_logout,
         redis_sentinel_shared_sessions_refresh_and_logout,
+        redis_tls_cluster_shared_sessions_refresh_and_logout,
+        redis_tls_sentinel_shared_sessions_refresh_and_logout,
         redis_tls_with_another_ca_is_refused,
         cluster_refresh_is_single_flight_across_instances,
         cluster_sessions_survive_restarting_every_instance,

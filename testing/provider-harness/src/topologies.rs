@@ -1,7 +1,8 @@
 //! Redis as production runs it: over TLS (a CA made at test time with openssl), as a
 //! Cluster (3 masters and 3 replicas), and behind Sentinel (a master, a replica and a
-//! sentinel), from Debian's `redis-server` 7 and `redis-cli`. Each is started once per
-//! test binary ([`tls`], [`cluster`], [`sentinel`]) and shared by its tests; a watchdog
+//! sentinel), the last two also over TLS only, from Debian's `redis-server` 7 and
+//! `redis-cli`. Each is started once per test binary ([`tls`], [`cluster`],
+//! [`cluster_tls`], [`sentinel`], [`sentinel_tls`]) and shared by its tests; a watchdog
 //! process stops the servers when the test binary exits.
 
 use std::net::TcpListener;
@@ -29,10 +30,16 @@ pub struct RedisTopology {
 #[derive(Debug, Clone)]
 enum Kind {
     Tls,
-    /// Its nodes' ports.
-    Cluster(Vec<String>),
-    /// The sentinel's port.
-    Sentinel(String),
+    /// Its nodes' ports, and whether they speak TLS.
+    Cluster {
+        ports: Vec<u16>,
+        tls: bool,
+    },
+    /// The sentinel's port, and whether it speaks TLS.
+    Sentinel {
+        port: u16,
+        tls: bool,
+    },
 }
 
 impl RedisTopology {
@@ -68,61 +75,61 @@ impl RedisTopology {
     pub fn fail_over(&self) {
         match &self.kind {
             Kind::Tls => panic!("a single server has nothing to fail over to"),
-            Kind::Cluster(ports) => {
-                let nodes = cli(&["-p", &ports[0], "cluster", "nodes"]);
-                let replicas: Vec<String> = nodes
+            Kind::Cluster { ports, tls } => {
+                let tls = *tls;
+                let nodes = node_cli(ports[0], tls, &["cluster", "nodes"]);
+                let replicas: Vec<u16> = nodes
                     .lines()
                     .filter(|l| l.split(' ').nth(2).is_some_and(|f| f.contains("slave")))
                     .filter_map(|l| {
                         let addr = l.split(' ').nth(1)?;
                         let port = addr.split('@').next()?.rsplit(':').next()?;
-                        Some(port.to_string())
+                        port.parse().ok()
                     })
                     .collect();
                 assert!(!replicas.is_empty(), "no replica in {nodes}");
-                for port in &replicas {
-                    assert_eq!(cli(&["-p", port, "cluster", "failover"]), "OK");
+                for &port in &replicas {
+                    assert_eq!(node_cli(port, tls, &["cluster", "failover"]), "OK");
                     wait_for("the replica taking over", Duration::from_secs(30), || {
-                        cli(&["-p", port, "role"]).starts_with("master")
+                        node_cli(port, tls, &["role"]).starts_with("master")
                     });
-                    for p in ports {
+                    for &p in ports {
                         wait_for(
                             "cluster_state:ok after a failover",
                             Duration::from_secs(30),
-                            || cli(&["-p", p, "cluster", "info"]).contains("cluster_state:ok"),
+                            || node_cli(p, tls, &["cluster", "info"]).contains("cluster_state:ok"),
                         );
                     }
                 }
             }
-            Kind::Sentinel(sentinel) => {
+            Kind::Sentinel {
+                port: sentinel,
+                tls,
+            } => {
+                let (sentinel, tls) = (*sentinel, *tls);
                 let master = || {
-                    cli(&[
-                        "-p",
+                    node_cli(
                         sentinel,
-                        "sentinel",
-                        "get-master-addr-by-name",
-                        "mymaster",
-                    ])
+                        tls,
+                        &["sentinel", "get-master-addr-by-name", "mymaster"],
+                    )
                     .lines()
                     .nth(1)
-                    .unwrap_or_default()
-                    .to_string()
+                    .and_then(|p| p.parse::<u16>().ok())
                 };
-                let before = master();
-                assert!(!before.is_empty(), "the sentinel names no master");
-                cli(&["-p", &before, "wait", "1", "2000"]);
+                let before = master().expect("the sentinel names a master");
+                node_cli(before, tls, &["wait", "1", "2000"]);
                 assert_eq!(
-                    cli(&["-p", sentinel, "sentinel", "failover", "mymaster"]),
+                    node_cli(sentinel, tls, &["sentinel", "failover", "mymaster"]),
                     "OK"
                 );
                 wait_for(
                     "the sentinel naming a new master",
                     Duration::from_secs(30),
                     || {
-                        let now = master();
-                        !now.is_empty()
-                            && now != before
-                            && cli(&["-p", &now, "role"]).starts_with("master")
+                        master().is_some_and(|now| {
+                            now != before && node_cli(now, tls, &["role"]).starts_with("master")
+                        })
                     },
                 );
             }
@@ -241,6 +248,16 @@ fn cli(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim_end().to_string()
 }
 
+/// `redis-cli` with `args` against the server on `port`, over TLS when `tls`.
+fn node_cli(port: u16, tls: bool, args: &[&str]) -> String {
+    let to = cli_to(port, tls);
+    cli(&to
+        .iter()
+        .map(String::as_str)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>())
+}
+
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")
         .args(args)
@@ -252,12 +269,13 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(status.success(), "openssl {args:?}");
 }
 
-/// A `redis-server` that speaks only TLS, with a certificate for 127.0.0.1 and
-/// localhost issued by a CA made now.
-pub fn tls() -> &'static RedisTopology {
-    static TLS: OnceLock<RedisTopology> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let dir = fresh_dir("redis-tls");
+/// A CA made now and a server certificate it issued for 127.0.0.1 and localhost, in
+/// one directory (`ca.crt`, `server.crt`, `server.key`), shared by every TLS deployment
+/// of the test binary.
+fn certificates() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = fresh_dir("redis-certs");
         openssl(
             &dir,
             &[
@@ -316,43 +334,85 @@ pub fn tls() -> &'static RedisTopology {
                 "ext.cnf",
             ],
         );
-        let ca = dir.join("ca.crt");
-        let ca_path = ca.to_str().expect("path").to_string();
+        dir
+    })
+}
+
+/// The CA certificate of [`certificates`].
+fn ca_file() -> PathBuf {
+    certificates().join("ca.crt")
+}
+
+/// A server's arguments to listen on `port` with TLS only (`--port 0`: no plain port),
+/// its cluster bus and replication over TLS too.
+fn tls_server_args(port: u16) -> Vec<String> {
+    let file = |name: &str| {
+        certificates()
+            .join(name)
+            .to_str()
+            .expect("path")
+            .to_string()
+    };
+    strings(&[
+        "--port",
+        "0",
+        "--tls-port",
+        &port.to_string(),
+        "--tls-cert-file",
+        &file("server.crt"),
+        "--tls-key-file",
+        &file("server.key"),
+        "--tls-ca-cert-file",
+        &file("ca.crt"),
+        "--tls-auth-clients",
+        "no",
+        "--tls-replication",
+        "yes",
+    ])
+}
+
+/// `redis-cli` arguments to reach `port`, over TLS when `tls`.
+fn cli_to(port: u16, tls: bool) -> Vec<String> {
+    let mut args = Vec::new();
+    if tls {
+        args.extend(strings(&[
+            "--tls",
+            "--cacert",
+            ca_file().to_str().expect("path"),
+        ]));
+    }
+    args.extend(strings(&["-p", &port.to_string()]));
+    args
+}
+
+/// A `redis-server` that speaks only TLS, with a certificate for 127.0.0.1 and
+/// localhost issued by a CA made now.
+pub fn tls() -> &'static RedisTopology {
+    static TLS: OnceLock<RedisTopology> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let dir = fresh_dir("redis-tls");
         let (server, port) = spawn_on_free_port(
             &dir,
             |port| {
-                strings(&[
-                    "--port",
-                    "0",
-                    "--tls-port",
-                    &port.to_string(),
+                let mut args = tls_server_args(port);
+                args.extend(strings(&[
                     "--bind",
                     "127.0.0.1",
-                    "--tls-cert-file",
-                    "server.crt",
-                    "--tls-key-file",
-                    "server.key",
-                    "--tls-ca-cert-file",
-                    "ca.crt",
-                    "--tls-auth-clients",
-                    "no",
                     "--save",
                     "",
                     "--appendonly",
                     "no",
-                ])
+                ]));
+                args
             },
-            |port| strings(&["--tls", "--cacert", &ca_path, "-p", &port.to_string()]),
+            |port| cli_to(port, true),
         );
-        let port = port.to_string();
-        let servers = vec![server];
-        let cli_args = strings(&["--tls", "--cacert", &ca_path, "-p", &port]);
         let topology = RedisTopology {
             url: format!("rediss://127.0.0.1:{port}"),
-            ca_file: Some(ca),
-            cli: cli_args,
+            ca_file: Some(ca_file()),
+            cli: cli_to(port, true),
             dir,
-            servers,
+            servers: vec![server],
             kind: Kind::Tls,
         };
         assert_eq!(topology.cli(&["ping"]), "PONG");
@@ -363,140 +423,214 @@ pub fn tls() -> &'static RedisTopology {
 /// A Redis Cluster of three masters and three replicas on loopback.
 pub fn cluster() -> &'static RedisTopology {
     static CLUSTER: OnceLock<RedisTopology> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        let dir = fresh_dir("redis-cluster");
-        let mut servers = Vec::new();
-        let mut ports = Vec::new();
-        for node in 0..6 {
-            let node_dir = dir.join(format!("node{node}"));
-            std::fs::create_dir_all(&node_dir).expect("node dir");
-            // The cluster bus listens on the port + 10000: a server that cannot take
-            // either exits, and another port is tried.
-            let (server, port) = spawn_on_free_port(
-                &node_dir,
-                |port| {
-                    strings(&[
-                        "--port",
-                        &port.to_string(),
-                        "--bind",
-                        "127.0.0.1",
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "2000",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                    ])
-                },
-                |port| strings(&["-p", &port.to_string()]),
-            );
-            servers.push(server);
-            ports.push(port.to_string());
-        }
-        let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let mut create = Command::new("redis-cli");
-        create.arg("--cluster").arg("create").args(&nodes);
-        create.args(["--cluster-replicas", "1", "--cluster-yes"]);
-        let status = create
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("redis-cli --cluster create");
-        assert!(status.success(), "redis-cli --cluster create");
-        for port in &ports {
-            wait_for(
-                "cluster_state:ok on every node",
-                Duration::from_secs(30),
-                || cli(&["-p", port, "cluster", "info"]).contains("cluster_state:ok"),
-            );
-        }
-        let others: Vec<String> = ports[1..]
-            .iter()
-            .map(|p| format!("node=127.0.0.1:{p}"))
-            .collect();
-        RedisTopology {
-            url: format!(
-                "redis-cluster://127.0.0.1:{}?{}",
-                ports[0],
-                others.join("&")
-            ),
-            ca_file: None,
-            cli: vec!["-c".into(), "-p".into(), ports[0].clone()],
-            dir,
-            servers,
-            kind: Kind::Cluster(ports.clone()),
-        }
-    })
+    CLUSTER.get_or_init(|| make_cluster(false))
+}
+
+/// [`cluster`] speaking only TLS (clients, cluster bus and replication), reached with
+/// `rediss-cluster://`.
+pub fn cluster_tls() -> &'static RedisTopology {
+    static CLUSTER: OnceLock<RedisTopology> = OnceLock::new();
+    CLUSTER.get_or_init(|| make_cluster(true))
+}
+
+fn make_cluster(tls: bool) -> RedisTopology {
+    let dir = fresh_dir(if tls {
+        "redis-cluster-tls"
+    } else {
+        "redis-cluster"
+    });
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    for node in 0..6 {
+        let node_dir = dir.join(format!("node{node}"));
+        std::fs::create_dir_all(&node_dir).expect("node dir");
+        // The cluster bus listens on the port + 10000: a server that cannot take
+        // either exits, and another port is tried.
+        let (server, port) = spawn_on_free_port(
+            &node_dir,
+            |port| {
+                let mut args = if tls {
+                    let mut args = tls_server_args(port);
+                    args.extend(strings(&["--tls-cluster", "yes"]));
+                    args
+                } else {
+                    strings(&["--port", &port.to_string()])
+                };
+                args.extend(strings(&[
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ]));
+                args
+            },
+            |port| cli_to(port, tls),
+        );
+        servers.push(server);
+        ports.push(port);
+    }
+    let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut create = Command::new("redis-cli");
+    if tls {
+        create.args(["--tls", "--cacert", ca_file().to_str().expect("path")]);
+    }
+    create.arg("--cluster").arg("create").args(&nodes);
+    create.args(["--cluster-replicas", "1", "--cluster-yes"]);
+    let status = create
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("redis-cli --cluster create");
+    assert!(status.success(), "redis-cli --cluster create");
+    for port in &ports {
+        wait_for(
+            "cluster_state:ok on every node",
+            Duration::from_secs(30),
+            || node_cli(*port, tls, &["cluster", "info"]).contains("cluster_state:ok"),
+        );
+    }
+    let others: Vec<String> = ports[1..]
+        .iter()
+        .map(|p| format!("node=127.0.0.1:{p}"))
+        .collect();
+    let mut cli = vec!["-c".to_string()];
+    cli.extend(cli_to(ports[0], tls));
+    RedisTopology {
+        url: format!(
+            "{}://127.0.0.1:{}?{}",
+            if tls {
+                "rediss-cluster"
+            } else {
+                "redis-cluster"
+            },
+            ports[0],
+            others.join("&")
+        ),
+        ca_file: tls.then(ca_file),
+        cli,
+        dir,
+        servers,
+        kind: Kind::Cluster { ports, tls },
+    }
 }
 
 /// A master, its replica and a sentinel that monitors them as `mymaster`.
 pub fn sentinel() -> &'static RedisTopology {
     static SENTINEL: OnceLock<RedisTopology> = OnceLock::new();
-    SENTINEL.get_or_init(|| {
-        let dir = fresh_dir("redis-sentinel");
-        let mut servers = Vec::new();
-        let mut server = |name: &str, extra: &[String]| {
-            let node_dir = dir.join(name);
-            std::fs::create_dir_all(&node_dir).expect("node dir");
-            let (child, port) = spawn_on_free_port(
-                &node_dir,
-                |port| {
-                    let mut args = strings(&[
-                        "--port",
-                        &port.to_string(),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                    ]);
-                    args.extend(extra.iter().cloned());
-                    args
-                },
-                |port| strings(&["-p", &port.to_string()]),
-            );
-            servers.push(child);
-            port
-        };
-        let master = server("master", &[]);
-        let replica = server(
-            "replica",
-            &["--replicaof".into(), "127.0.0.1".into(), master.to_string()],
-        );
-        let conf = dir.join("sentinel.conf");
-        let (child, sentinel) = spawn_on_free_port(
-            &dir,
+    SENTINEL.get_or_init(|| make_sentinel(false))
+}
+
+/// [`sentinel`] speaking only TLS (the sentinel, the servers and replication),
+/// reached with `rediss-sentinel://`.
+pub fn sentinel_tls() -> &'static RedisTopology {
+    static SENTINEL: OnceLock<RedisTopology> = OnceLock::new();
+    SENTINEL.get_or_init(|| make_sentinel(true))
+}
+
+fn make_sentinel(tls: bool) -> RedisTopology {
+    let dir = fresh_dir(if tls {
+        "redis-sentinel-tls"
+    } else {
+        "redis-sentinel"
+    });
+    let mut servers = Vec::new();
+    let mut server = |name: &str, extra: &[String]| {
+        let node_dir = dir.join(name);
+        std::fs::create_dir_all(&node_dir).expect("node dir");
+        let (child, port) = spawn_on_free_port(
+            &node_dir,
             |port| {
-                // Written for each port tried (a sentinel rewrites its file as it runs).
-                std::fs::write(
-                    &conf,
-                    format!(
-                        "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master} 1\n\
-                         sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n"
-                    ),
-                )
-                .expect("sentinel.conf");
-                vec![conf.to_str().expect("path").to_string(), "--sentinel".into()]
+                let mut args = if tls {
+                    tls_server_args(port)
+                } else {
+                    strings(&["--port", &port.to_string()])
+                };
+                args.extend(strings(&[
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ]));
+                args.extend(extra.iter().cloned());
+                args
             },
-            |port| strings(&["-p", &port.to_string()]),
+            |port| cli_to(port, tls),
         );
         servers.push(child);
-        let s = sentinel.to_string();
-        wait_for("the sentinel seeing the replica", Duration::from_secs(30), || {
-            cli(&["-p", &s, "sentinel", "replicas", "mymaster"]).contains(&replica.to_string())
-        });
-        RedisTopology {
-            url: format!("redis-sentinel://127.0.0.1:{sentinel}/0?sentinelServiceName=mymaster"),
-            ca_file: None,
-            cli: vec!["-p".into(), master.to_string()],
-            dir,
-            servers,
-            kind: Kind::Sentinel(sentinel.to_string()),
-        }
-    })
+        port
+    };
+    let master = server("master", &[]);
+    let replica = server(
+        "replica",
+        &["--replicaof".into(), "127.0.0.1".into(), master.to_string()],
+    );
+    let conf = dir.join("sentinel.conf");
+    let (child, sentinel) = spawn_on_free_port(
+        &dir,
+        |port| {
+            let listen = if tls {
+                let file = |name: &str| certificates().join(name).display().to_string();
+                format!(
+                    "port 0\ntls-port {port}\ntls-cert-file {}\ntls-key-file {}\n\
+                     tls-ca-cert-file {}\ntls-auth-clients no\ntls-replication yes\n",
+                    file("server.crt"),
+                    file("server.key"),
+                    file("ca.crt")
+                )
+            } else {
+                format!("port {port}\n")
+            };
+            // Written for each port tried (a sentinel rewrites its file as it runs).
+            std::fs::write(
+                &conf,
+                format!(
+                    "{listen}bind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master} 1\n\
+                     sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n"
+                ),
+            )
+            .expect("sentinel.conf");
+            vec![
+                conf.to_str().expect("path").to_string(),
+                "--sentinel".into(),
+            ]
+        },
+        |port| cli_to(port, tls),
+    );
+    servers.push(child);
+    wait_for(
+        "the sentinel seeing the replica",
+        Duration::from_secs(30),
+        || {
+            node_cli(sentinel, tls, &["sentinel", "replicas", "mymaster"])
+                .contains(&replica.to_string())
+        },
+    );
+    RedisTopology {
+        url: format!(
+            "{}://127.0.0.1:{sentinel}/0?sentinelServiceName=mymaster",
+            if tls {
+                "rediss-sentinel"
+            } else {
+                "redis-sentinel"
+            }
+        ),
+        ca_file: tls.then(ca_file),
+        cli: cli_to(master, tls),
+        dir,
+        servers,
+        kind: Kind::Sentinel {
+            port: sentinel,
+            tls,
+        },
+    }
 }
