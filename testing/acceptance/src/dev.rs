@@ -16,6 +16,8 @@ pub(crate) struct DevApp {
     pub(crate) provider: DevProvider,
     /// Every refusal the app reported ([`auth_core::AuthEvent`], as `Debug` text).
     pub(crate) events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The app's `Auth` (a handle on the one it serves with).
+    pub(crate) auth: Auth,
     _server: Running,
 }
 
@@ -63,6 +65,7 @@ pub(crate) async fn start_dev_with(
         base,
         provider,
         events,
+        auth: auth.clone(),
         _server: serve(auth, listener),
     }
 }

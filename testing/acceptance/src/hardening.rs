@@ -312,6 +312,71 @@ pub(crate) async fn rp_login_from_a_subresource_creates_no_pending_login(serve: 
 
 // ---- Body limit ----
 
+/// Posts a body of 32 KiB and one of 32 KiB + 1 to every auth route of `auth` that
+/// takes `POST`: the first is read (whatever the route then answers), the second gets
+/// 413 unread. Returns the paths checked.
+async fn bodies_bounded(auth: &auth_core::Auth, base: &str) -> Vec<String> {
+    let client = DevProvider::browser();
+    let mut checked = Vec::new();
+    for route in auth.routes() {
+        if !route.methods().contains(&http::Method::POST) {
+            continue;
+        }
+        assert_eq!(route.body_limit(), 32 * 1024, "{}", route.path());
+        let post = |len: usize| {
+            client
+                .post(format!("{base}{}", route.path()))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", base)
+                .body("a".repeat(len))
+                .send()
+        };
+        let at_limit = post(32 * 1024).await.expect("post").status();
+        assert_ne!(
+            at_limit,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{}: 32 KiB is read",
+            route.path()
+        );
+        let over = post(32 * 1024 + 1).await.expect("post").status();
+        assert_eq!(over, StatusCode::PAYLOAD_TOO_LARGE, "{}", route.path());
+        checked.push(route.path().to_owned());
+    }
+    checked
+}
+
+/// Every auth route that takes a body (sign-out, back-channel logout with one
+/// provider and per provider, the organization switch) reads at most 32 KiB, on both
+/// frameworks.
+pub(crate) async fn rp_every_auth_route_with_a_body_refuses_more_than_32_kib(serve: Serve) {
+    let app = hostile(serve).await;
+    assert_eq!(
+        bodies_bounded(&app.auth, &app.base).await,
+        ["/auth/logout", "/auth/backchannel-logout"]
+    );
+    let workos = hostile_with(serve, DevProvider::builder(), |b| {
+        b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
+    })
+    .await;
+    assert_eq!(
+        bodies_bounded(&workos.auth, &workos.base).await,
+        [
+            "/auth/logout",
+            "/auth/backchannel-logout",
+            "/auth/organization"
+        ]
+    );
+    let two = crate::providers::two_providers_approving(serve, true).await;
+    assert_eq!(
+        bodies_bounded(&two.auth, &two.base).await,
+        [
+            "/auth/logout",
+            "/auth/backchannel-logout/a",
+            "/auth/backchannel-logout/b"
+        ]
+    );
+}
+
 /// One body limit on both frameworks: a back-channel logout body over 32 KiB gets 413.
 pub(crate) async fn rp_backchannel_logout_oversized_body_gets_413(serve: Serve) {
     let app = hostile(serve).await;
@@ -536,6 +601,7 @@ crate::suite! {$
         rp_protected_route_from_a_subresource_gets_401_and_no_cookie,
         rp_login_from_a_subresource_creates_no_pending_login,
         rp_backchannel_logout_oversized_body_gets_413,
+        rp_every_auth_route_with_a_body_refuses_more_than_32_kib,
         rp_auth_time_missing_with_max_age_refused,
         rp_auth_time_older_than_max_age_refused,
         rp_untyped_bearer_refused_when_the_api_audience_is_the_client_id,

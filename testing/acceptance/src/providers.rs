@@ -23,6 +23,8 @@ pub(crate) struct TwoProviders {
     pub(crate) a: DevProvider,
     pub(crate) b: DevProvider,
     events: Arc<Mutex<Vec<String>>>,
+    /// The app's `Auth` (a handle on the one it serves with).
+    pub(crate) auth: Auth,
     _server: Running,
 }
 
@@ -88,6 +90,7 @@ pub(crate) async fn two_providers_approving(serve: Serve, auto_approve: bool) ->
         a,
         b,
         events,
+        auth: auth.clone(),
         _server: serve(auth, listener),
     }
 }
