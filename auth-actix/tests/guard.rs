@@ -11,8 +11,8 @@ use actix_web::middleware::Condition;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use auth_actix::{
-    Auth, AuthExt, AuthUser, BearerUser, MaybeAuthUser, MaybeBearerUser, RequireAuth,
-    auth_middleware, auth_routes,
+    Auth, AuthExt, AuthUser, BearerUser, MaybeAuthUser, MaybeBearerUser, Require, RequireAuth,
+    Requirement, auth_middleware, auth_routes,
 };
 
 fn in_or_out(signed_in: bool) -> &'static str {
@@ -47,6 +47,16 @@ fn routes(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
                 "/me",
                 web::get().to(|u: AuthUser| async move { u.sub().to_owned() }),
             ))
+            .service(
+                web::resource("/mfa")
+                    .wrap(Require::new(Requirement::acr(["urn:mfa"])))
+                    .route(web::get().to(|| async { "mfa" })),
+            )
+            .service(
+                web::resource("/org")
+                    .wrap(Require::new(Requirement::organization("org_example")))
+                    .route(web::get().to(|| async { "org" })),
+            )
             .service(
                 web::scope("/admin")
                     .wrap(RequireAuth)

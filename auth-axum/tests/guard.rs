@@ -5,7 +5,9 @@ use std::net::TcpListener;
 
 use acceptance::GuardApp;
 use acceptance::Running;
-use auth_axum::{AuthUser, BearerUser, auth_layer, auth_router, require_auth};
+use auth_axum::{
+    AuthUser, BearerUser, Requirement, auth_layer, auth_router, require, require_auth,
+};
 use axum::Router;
 use axum::routing::get;
 
@@ -34,6 +36,14 @@ fn serve(app: GuardApp, listener: TcpListener) -> Running {
             get(|u: Option<BearerUser>| async move { if u.is_some() { "in" } else { "out" } }),
         )
         .nest("/nested", nested)
+        .route(
+            "/mfa",
+            get(|| async { "mfa" }).route_layer(require(Requirement::acr(["urn:mfa"]))),
+        )
+        .route(
+            "/org",
+            get(|| async { "org" }).route_layer(require(Requirement::organization("org_example"))),
+        )
         .merge(guarded)
         .merge(auth_router(auth.clone()));
     if layer {

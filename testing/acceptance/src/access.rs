@@ -112,6 +112,51 @@ pub(crate) async fn admin_requires_the_admin_role(serve: Serve) {
     );
 }
 
+/// An app whose users tell the role guard from the permission guard: carol has the
+/// permission `reports:read` and not the role `admin`, dave the role and not the
+/// permission (swapping the two guards fails the test below).
+async fn role_or_permission(serve: Serve) -> DevApp {
+    use auth_testkit::TestUser;
+    hostile_with(
+        serve,
+        DevProvider::builder()
+            .user(
+                TestUser::new("carol")
+                    .organization("org_example")
+                    .role("member")
+                    .permission("reports:read"),
+            )
+            .user(
+                TestUser::new("dave")
+                    .organization("org_example")
+                    .role("admin"),
+            ),
+        crate::hostile::keep,
+    )
+    .await
+}
+
+/// `/admin` checks the role and `/reports` the permission, not each other's.
+pub(crate) async fn role_and_permission_guards_are_told_apart(serve: Serve) {
+    let app = role_or_permission(serve).await;
+    let (admin, reports) = (
+        format!("{}/admin", app.base),
+        format!("{}/reports", app.base),
+    );
+    let carol = browser_of(&app, "carol").await;
+    assert_eq!(get_json(&carol, &reports).await.status(), StatusCode::OK);
+    let refused = get_json(&carol, &admin).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"], "forbidden");
+    let dave = browser_of(&app, "dave").await;
+    assert_eq!(get_json(&dave, &admin).await.status(), StatusCode::OK);
+    let refused = get_json(&dave, &reports).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"], "forbidden");
+}
+
 /// `/reports` requires the permission `reports:read`.
 pub(crate) async fn reports_require_the_reports_permission(serve: Serve) {
     let app = hostile(serve).await;
@@ -290,6 +335,7 @@ crate::suite! {$
         me_shows_iss_organization_roles_and_permissions,
         admin_requires_the_admin_role,
         reports_require_the_reports_permission,
+        role_and_permission_guards_are_told_apart,
         sensitive_requires_a_recent_sign_in,
         rp_step_up_without_auth_time_is_not_a_recent_sign_in,
         rp_organization_mismatch_refused,

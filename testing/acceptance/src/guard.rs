@@ -1,7 +1,8 @@
 //! The guard suite: the adapters' guards, extractors and routes, written once and run
 //! against both (`auth-axum/tests/guard.rs`, `auth-actix/tests/guard.rs`), with manual
 //! endpoints of a provider that cannot be reached (no discovery, no provider running):
-//! everything here is decided before any provider is asked.
+//! everything here is decided before any provider is asked, except the guards of a
+//! signed-in user's claims, which sign in at the development provider.
 //!
 //! Each adapter serves the same small app ([`GuardApp`]):
 //!
@@ -11,6 +12,8 @@
 //! | `/maybe` | the optional user extractor: `in` or `out` |
 //! | `/me` | the user extractor: the user's `sub` |
 //! | `/admin` | a handler without extractor behind the adapter's guard: `admin` |
+//! | `/mfa` | behind the guard of `Requirement::acr(["urn:mfa"])`: `mfa` |
+//! | `/org` | behind the guard of `Requirement::organization("org_example")`: `org` |
 //! | `/nested/me` | the user extractor inside a nested router / scope `/nested` |
 //! | `/api` | the bearer extractor: the token's `sub` |
 //! | `/maybe-api` | the optional bearer extractor: `in` or `out` |
@@ -433,6 +436,67 @@ pub(crate) async fn bearer_without_configured_api_audience_is_a_500(serve: Serve
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
+/// `Requirement::acr` and `Requirement::organization` as guards, for users signed in
+/// at the development provider: alice (organization `org_example`) passes `/org` and
+/// is sent to step up at `/mfa` until she signs in with `acr` `urn:mfa`; carol
+/// (`org_other`) is refused `/org`.
+pub(crate) async fn guards_check_the_acr_and_the_organization_of_the_user(serve: ServeGuard) {
+    use auth_testkit::{DevProvider, Misbehaviour, TestUser};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let provider = DevProvider::builder()
+        .app(&base)
+        .auto_approve(true)
+        .user(TestUser::new("alice").organization("org_example"))
+        .user(TestUser::new("carol").organization("org_other"))
+        .start()
+        .await
+        .expect("dev provider");
+    let config = provider.auth_config(&base).build().expect("config");
+    let auth = Auth::discover(config).await.expect("discovery");
+    let _running = serve(GuardApp { auth, layer: true }, listener);
+    let signed_in = |user: &'static str| {
+        let (provider, base) = (&provider, &base);
+        async move {
+            let browser = DevProvider::browser();
+            let r = provider
+                .sign_in(&browser, &format!("{base}/auth/login"), user)
+                .await
+                .expect("sign in");
+            assert_eq!(r.status(), StatusCode::OK, "{user}");
+            browser
+        }
+    };
+    let get = |browser: &reqwest::Client, path: &str| {
+        browser
+            .get(format!("{base}{path}"))
+            .header("accept", "application/json")
+            .send()
+    };
+    let alice = signed_in("alice").await;
+    let r = get(&alice, "/org").await.expect("org");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.expect("body"), "org");
+    let r = get(&alice, "/mfa").await.expect("mfa");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = header(&r, WWW_AUTHENTICATE);
+    assert!(
+        challenge.contains("insufficient_user_authentication")
+            && challenge.contains(r#"acr_values="urn:mfa""#),
+        "{challenge}"
+    );
+    let carol = signed_in("carol").await;
+    let r = get(&carol, "/org").await.expect("org");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "forbidden");
+    provider.misbehave(Misbehaviour::default().id_token_claim("acr", serde_json::json!("urn:mfa")));
+    let alice = signed_in("alice").await;
+    let r = get(&alice, "/mfa").await.expect("mfa");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.expect("body"), "mfa");
+}
+
 crate::suite! {$
     /// Every guard scenario, run against the adapter's guard app: the argument serves it
     /// (see [`ServeGuard`]).
@@ -459,4 +523,5 @@ crate::suite! {$
         rp_bearer_token_invalid_refused_with_401_even_when_optional,
         bearer_token_when_jwks_unreachable_answers_503,
         bearer_without_configured_api_audience_is_a_500,
+        guards_check_the_acr_and_the_organization_of_the_user,
 }

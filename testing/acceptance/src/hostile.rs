@@ -16,7 +16,7 @@ use crate::{API, API_SCOPE, Serve, follow, futures_join, me_at};
 
 pub(crate) const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-fn keep(b: AuthConfigBuilder) -> AuthConfigBuilder {
+pub(crate) fn keep(b: AuthConfigBuilder) -> AuthConfigBuilder {
     b
 }
 
