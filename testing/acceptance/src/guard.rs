@@ -94,11 +94,17 @@ impl SessionStore for DownStore {
 struct Served {
     base: String,
     client: reqwest::Client,
+    /// Every refusal the app reported ([`auth_core::AuthEvent`], as `Debug` text).
+    events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _running: Running,
 }
 
 impl Served {
     async fn start(serve: ServeGuard, config: AuthConfigBuilder, layer: bool) -> Self {
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&events);
+        let config =
+            config.with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")));
         let auth = Auth::discover(config.build().expect("config"))
             .await
             .expect("manual endpoints need no discovery");
@@ -109,8 +115,14 @@ impl Served {
         Self {
             base,
             client,
+            events,
             _running: running,
         }
+    }
+
+    /// The refusals reported so far.
+    fn events(&self) -> Vec<String> {
+        self.events.lock().expect("events").clone()
     }
 
     async fn app(serve: ServeGuard) -> Self {
@@ -264,12 +276,23 @@ pub(crate) async fn rp_login_hint_oversized_refused_with_400(serve: ServeGuard) 
     let r = app.get(&path, &[]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get(LOCATION).is_none(), "no login started");
+    let page = r.text().await.expect("body");
+    assert_eq!(crate::page_code(&page), "invalid_request");
+    assert!(
+        page.contains("the login_hint parameter is too long"),
+        "{page}"
+    );
 }
 
 pub(crate) async fn rp_callback_without_pending_login_refused_with_400(serve: ServeGuard) {
     let app = Served::app(serve).await;
     let r = app.get("/auth/callback?code=abc&state=def", &[]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        crate::page_code(&r.text().await.expect("body")),
+        "login_expired"
+    );
+    assert_eq!(app.events(), ["LoginRefused(PendingLoginMissing)"]);
 }
 
 pub(crate) async fn rp_backchannel_logout_token_malformed_refused_with_400(serve: ServeGuard) {
@@ -284,6 +307,12 @@ pub(crate) async fn rp_backchannel_logout_token_malformed_refused_with_400(serve
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(
+        app.events(),
+        ["BackchannelLogoutRefused(Invalid(Malformed))"]
+    );
 }
 
 pub(crate) async fn backchannel_logout_when_jwks_unreachable_answers_503_so_the_provider_retries(
@@ -301,6 +330,13 @@ pub(crate) async fn backchannel_logout_when_jwks_unreachable_answers_503_so_the_
         )
         .await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let events = app.events();
+    assert!(
+        matches!(events.as_slice(), [e] if e.starts_with("BackchannelLogoutRefused(Unavailable(Keys(Unreachable(")),
+        "{events:?}"
+    );
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "temporarily_unavailable");
 }
 
 pub(crate) async fn custom_prefix_moves_every_route(serve: ServeGuard) {
@@ -370,6 +406,10 @@ pub(crate) async fn logout_with_store_down_says_so_and_still_clears_the_cookie(s
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let cookie = header(&r, SET_COOKIE);
     assert!(cookie.contains("Max-Age=0"), "{cookie}");
+    assert_eq!(
+        crate::page_code(&r.text().await.expect("body")),
+        "temporarily_unavailable"
+    );
 }
 
 /// The guard app with bearer tokens for `https://api.test` (or none configured).
@@ -434,6 +474,9 @@ pub(crate) async fn bearer_without_configured_api_audience_is_a_500(serve: Serve
     let authorization = format!("Bearer {JWT_SHAPED}");
     let r = app.get("/api", &[("authorization", &authorization)]).await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error_description"], "bearer tokens are not enabled");
+    assert_eq!(app.events(), ["BearerRefused(NotConfigured)"]);
 }
 
 /// `Requirement::acr` and `Requirement::organization` as guards, for users signed in
