@@ -844,11 +844,17 @@ pub(crate) async fn rp_backchannel_logout_bad_tokens_refused(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
     let client = browser();
     sign_in(&client, &app, "").await;
-    for body in [
-        "",
-        "logout_token=",
-        "logout_token=a.b.c",
-        "logout_token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
+    for (body, rule) in [
+        ("", "BackchannelLogoutRefused(MissingToken)"),
+        ("logout_token=", "BackchannelLogoutRefused(MissingToken)"),
+        (
+            "logout_token=a.b.c",
+            "BackchannelLogoutRefused(Invalid(Malformed))",
+        ),
+        (
+            "logout_token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
+            "BackchannelLogoutRefused(Invalid(AlgorithmNotAllowed(\"none\")))",
+        ),
     ] {
         let r = client
             .post(format!("{}/auth/backchannel-logout", app.base))
@@ -858,6 +864,9 @@ pub(crate) async fn rp_backchannel_logout_bad_tokens_refused(serve: Serve) {
             .await
             .expect("post");
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: Value = r.json().await.expect("json");
+        assert_eq!(answer["error"], "invalid_request", "{body}");
+        assert_eq!(app.last_event(), rule, "{body}");
     }
     assert_eq!(
         me(&client, &app).await.status(),
