@@ -241,10 +241,20 @@ pub(crate) async fn workos_user_management_options_checked_before_the_redirect(s
     }
     let app = hostile_with(serve, DevProvider::builder(), scoped).await;
     let browser = DevProvider::browser();
-    for query in [
-        "provider=github",
-        "provider=GoogleOAuth&screen_hint=sign-up",
-        "connection_id=conn_1&organization_id=org_1",
+    // Three rules: each refusal's page names the rule it broke.
+    for (query, rule) in [
+        (
+            "provider=github",
+            "provider must be one of authkit, AppleOAuth, GitHubOAuth, GoogleOAuth, MicrosoftOAuth",
+        ),
+        (
+            "provider=GoogleOAuth&screen_hint=sign-up",
+            "screen_hint applies only to provider=authkit",
+        ),
+        (
+            "connection_id=conn_1&organization_id=org_1",
+            "connection_id names one SSO connection: send it without organization_id or provider",
+        ),
     ] {
         let r = browser
             .get(format!("{}/auth/login?{query}", app.base))
@@ -253,7 +263,9 @@ pub(crate) async fn workos_user_management_options_checked_before_the_redirect(s
             .expect("login");
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
         assert!(r.headers().get(LOCATION).is_none(), "{query}");
-        assert_eq!(page_code(&r.text().await.expect("body")), "invalid_request");
+        let page = r.text().await.expect("body");
+        assert_eq!(page_code(&page), "invalid_request");
+        assert!(page.contains(&format!("<p>{rule}</p>")), "{query}: {page}");
     }
     let r = browser
         .get(format!("{}/auth/login?provider=GitHubOAuth", app.base))
