@@ -144,6 +144,7 @@ pub(crate) struct SessionCache {
     hits: AtomicU64,
     misses: AtomicU64,
     invalidations: AtomicU64,
+    announced: AtomicU64,
     /// To the publishing task.
     outgoing: mpsc::UnboundedSender<Outgoing>,
 }
@@ -171,6 +172,7 @@ impl SessionCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
+            announced: AtomicU64::new(0),
             outgoing,
         };
         (cache, receiver)
@@ -276,6 +278,7 @@ impl SessionCache {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
+            announced: self.announced.load(Ordering::Relaxed),
         }
     }
 
@@ -294,6 +297,7 @@ impl SessionCache {
     }
 
     async fn announce(&self, message: Message) -> bool {
+        self.announced.fetch_add(1, Ordering::Relaxed);
         let (delivered, wait) = oneshot::channel();
         let queued = self.outgoing.send(Outgoing {
             message,

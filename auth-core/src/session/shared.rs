@@ -60,6 +60,9 @@ pub struct FastPathStats {
     pub misses: u64,
     /// Invalidations received from other instances (changed sessions and flushes).
     pub invalidations: u64,
+    /// Invalidations this instance announced to the others (its session writes and
+    /// deletes, its recorded logouts).
+    pub announced: u64,
 }
 
 /// A look into the fast path's cache of sessions this instance checked.

@@ -783,16 +783,36 @@ pub(crate) async fn cluster_idle_session_ends_on_every_instance(serve: Serve) {
     let c = Cluster::start_with(serve, 60, idle).await;
     let client = browser();
     sign_in_at(&client, &c.bases[0], "").await;
-    // Used every second, alternately on each instance, for longer than the timeout (a
-    // short real pause lets each use's record reach the other instance's fast path).
+    // Used every second, alternately on each instance, for longer than the timeout.
+    // A use that recorded itself (a write, announced) is waited for on the other
+    // instance before the next use there: its fast path must not judge the idle time
+    // by the record before it.
+    let stats = |i: usize| {
+        c.auths[i]
+            .as_ref()
+            .expect("running")
+            .fast_path()
+            .expect("on")
+    };
     for i in 0..6 {
         advance(1);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (this, other) = (i % 2, 1 - i % 2);
+        let (announced, heard) = (stats(this).announced, stats(other).invalidations);
         assert_eq!(
-            me_at(&client, &c.bases[i % 2]).await,
+            me_at(&client, &c.bases[this]).await,
             StatusCode::OK,
             "use {i}"
         );
+        if stats(this).announced > announced {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while stats(other).invalidations == heard {
+                assert!(
+                    Instant::now() < deadline,
+                    "use {i} never reached instance {other}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
     }
     // Then unused for 6 s: over on both.
     advance(6);

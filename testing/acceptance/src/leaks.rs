@@ -189,29 +189,46 @@ pub(crate) async fn no_secret_in_trace_logs_pages_or_debug(serve: Serve) {
         "the flow saw a code, a verifier and tokens, refreshed, and got a bearer token: {secrets:?}"
     );
     secrets.extend([SECRET.to_string(), sid, token]);
-    // Let the last events land.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs =
-        String::from_utf8_lossy(&logs.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
-    assert!(
-        logs.contains("auth_core") && logs.len() > 10_000,
-        "TRACE capture is on ({} bytes)",
-        logs.len()
-    );
-    // Each route and the refresh ran in a span of its own, with its outcome.
-    for (span, outcome) in [
+    // Each route and the refresh ran in a span of its own, with its outcome. A span's
+    // last event may land just after its response: wait for all of them (bounded).
+    let spans = [
         ("auth.login", "redirected"),
         ("auth.callback", "signed_in"),
         ("auth.callback", "login_expired"),
         ("auth.refresh", "refreshed"),
         ("auth.logout", "signed_out"),
-    ] {
+    ];
+    let captured =
+        || String::from_utf8_lossy(&logs.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let missing = |logs: &str| {
+        spans
+            .iter()
+            .filter(|(span, outcome)| {
+                !logs
+                    .lines()
+                    .any(|l| l.contains(&format!("{span}{{")) && l.contains(outcome))
+            })
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let logs = loop {
+        let logs = captured();
+        let absent = missing(&logs);
+        if absent.is_empty() {
+            break logs;
+        }
         assert!(
-            logs.lines()
-                .any(|l| l.contains(&format!("{span}{{")) && l.contains(outcome)),
-            "no {span} span with outcome {outcome}"
+            std::time::Instant::now() < deadline,
+            "no span with these outcomes: {absent:?}"
         );
-    }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        logs.contains("auth_core") && logs.len() > 10_000,
+        "TRACE capture is on ({} bytes)",
+        logs.len()
+    );
     for secret in &secrets {
         for (what, text) in [("logs", &logs), ("pages", &pages), ("Debug output", &debug)] {
             if let Some(at) = text.find(secret.as_str()) {
