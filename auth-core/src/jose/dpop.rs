@@ -252,6 +252,21 @@ pub(crate) struct Proven {
 /// Checks a DPoP proof for `target` (RFC 9449 §4.3). Whether it was used before is the
 /// caller's to check, once the token it proves is valid and bound to its key
 /// ([`ReplayCache::first_use`], then the shared state).
+/// Whether the proof's header, as sent, has a `jwk` with a private or symmetric
+/// member (or cannot be read as JSON at all).
+fn has_private_members(proof: &str) -> bool {
+    const PRIVATE: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+    let header = proof
+        .split('.')
+        .next()
+        .and_then(|h| B64.decode(h).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    match header.as_ref().and_then(|h| h.get("jwk")).and_then(|j| j.as_object()) {
+        Some(jwk) => PRIVATE.iter().any(|m| jwk.contains_key(*m)),
+        None => true,
+    }
+}
+
 pub(crate) fn verify_proof(
     proof: &str,
     target: &ProofTarget<'_>,
@@ -276,14 +291,9 @@ pub(crate) fn verify_proof(
         return Err(DpopProofError::Malformed);
     }
     let jwk = header.jwk.ok_or(DpopProofError::Malformed)?;
-    let private = serde_json::to_value(&jwk)
-        .ok()
-        .and_then(|v| {
-            v.as_object()
-                .map(|o| o.contains_key("d") || o.contains_key("p"))
-        })
-        .unwrap_or(true);
-    if private {
+    // A private key in the header is refused (RFC 9449 §4.3). The parsed `jwk` keeps
+    // only public members, so its members are read from the header as sent.
+    if has_private_members(proof) {
         return Err(DpopProofError::Malformed);
     }
     let key = DecodingKey::from_jwk(&jwk).map_err(|_| DpopProofError::Malformed)?;
@@ -427,6 +437,107 @@ mod tests {
         assert_eq!(back.thumbprint(), key.thumbprint());
         assert!(!format!("{key:?}").contains(&text[1..20]));
         assert!(serde_json::from_str::<DpopKey>("\"AAAA\"").is_err());
+    }
+
+    const URL: &str = "https://app.example.com/api";
+    const NOW: i64 = 1_800_000_000;
+
+    fn target() -> ProofTarget<'static> {
+        ProofTarget {
+            method: "GET",
+            url: URL,
+            access_token: "at",
+            now: NOW,
+            leeway: 0,
+        }
+    }
+
+    /// A proof of `key` with `header` (as sent) and valid claims, signed by `key`.
+    fn crafted(key: &DpopKey, header: serde_json::Value) -> String {
+        let claims = json!({
+            "jti": "j-1", "htm": "GET", "htu": URL, "iat": NOW,
+            "ath": B64.encode(Sha256::digest(b"at")),
+        });
+        let signing_input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key.0.key, Algorithm::ES256)
+                .expect("sign");
+        format!("{signing_input}.{signature}")
+    }
+
+    fn public_jwk(key: &DpopKey) -> serde_json::Value {
+        serde_json::to_value(&key.0.jwk).expect("jwk")
+    }
+
+    #[test]
+    fn a_crafted_proof_with_the_right_header_is_accepted() {
+        let key = DpopKey::generate();
+        let proof = crafted(
+            &key,
+            json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(&key) }),
+        );
+        let proven = verify_proof(&proof, &target()).expect("valid");
+        assert_eq!(proven.jkt, key.thumbprint());
+    }
+
+    /// Signed by one key with another key in its header: the signature does not
+    /// verify with the proof's own key.
+    #[test]
+    fn rp_dpop_proof_signed_by_another_key_is_a_bad_signature() {
+        let (signer, named) = (DpopKey::generate(), DpopKey::generate());
+        let proof = crafted(
+            &signer,
+            json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(&named) }),
+        );
+        assert_eq!(
+            verify_proof(&proof, &target()).err(),
+            Some(DpopProofError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn rp_dpop_proof_without_the_dpop_typ_is_malformed() {
+        let key = DpopKey::generate();
+        for typ in [json!("JWT"), json!("at+jwt"), serde_json::Value::Null] {
+            let mut header = json!({ "alg": "ES256", "jwk": public_jwk(&key) });
+            if !typ.is_null() {
+                header["typ"] = typ.clone();
+            }
+            assert_eq!(
+                verify_proof(&crafted(&key, header), &target()).err(),
+                Some(DpopProofError::Malformed),
+                "typ {typ}"
+            );
+        }
+    }
+
+    #[test]
+    fn rp_dpop_proof_without_a_jwk_is_malformed() {
+        let key = DpopKey::generate();
+        let proof = crafted(&key, json!({ "typ": "dpop+jwt", "alg": "ES256" }));
+        assert_eq!(
+            verify_proof(&proof, &target()).err(),
+            Some(DpopProofError::Malformed)
+        );
+    }
+
+    /// A header that carries the private key (`d`) is refused even though its
+    /// signature verifies: RFC 9449 §4.3 forbids it, and the parsed key would not show
+    /// it.
+    #[test]
+    fn rp_dpop_proof_with_a_private_jwk_is_malformed() {
+        let key = DpopKey::generate();
+        let mut jwk = public_jwk(&key);
+        jwk["d"] = json!(B64.encode([7u8; 32]));
+        let proof = crafted(&key, json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": jwk }));
+        assert_eq!(
+            verify_proof(&proof, &target()).err(),
+            Some(DpopProofError::Malformed)
+        );
     }
 
     /// A full record (a flood from valid tokens' holders) never refuses a fresh proof of
