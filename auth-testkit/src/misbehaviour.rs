@@ -34,6 +34,7 @@ pub struct Misbehaviour {
     pub(crate) discovery_issuer: Option<String>,
     pub(crate) jwks_status: Option<u16>,
     pub(crate) jwks_max_age: Option<Duration>,
+    pub(crate) userinfo_status: Option<u16>,
 }
 
 impl Misbehaviour {
@@ -96,6 +97,12 @@ impl Misbehaviour {
     /// The JWKS endpoint answers this status, with no keys.
     pub fn jwks_status(mut self, status: u16) -> Self {
         self.jwks_status = Some(status);
+        self
+    }
+
+    /// The UserInfo endpoint answers this status (with an empty JSON object).
+    pub fn userinfo_status(mut self, status: u16) -> Self {
+        self.userinfo_status = Some(status);
         self
     }
 

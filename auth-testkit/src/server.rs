@@ -771,6 +771,10 @@ fn token_grant(p: &Provider, headers: &HeaderMap, body: &str) -> Result<Value, R
 
 async fn userinfo(State(p): P, headers: HeaderMap) -> Response {
     p.counters.userinfo.fetch_add(1, Ordering::Relaxed);
+    if let Some(status) = p.misbehaviour().userinfo_status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, axum::Json(serde_json::json!({}))).into_response();
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

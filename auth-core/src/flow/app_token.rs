@@ -563,6 +563,76 @@ mod tests {
         assert_eq!(claims.email(), Some("a@example.com"));
     }
 
+    /// Each way UserInfo fails has its own error: no endpoint, unreachable, an error
+    /// status, an answer that is not a JSON object, another subject, and a session of
+    /// a provider the app no longer has.
+    #[tokio::test]
+    async fn rp_userinfo_failures_are_each_named() {
+        let app = axum::Router::new()
+            .route(
+                "/status",
+                get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "{}") }),
+            )
+            .route("/html", get(|| async { "<html>not json</html>" }))
+            .route(
+                "/array",
+                get(|| async { axum::Json(serde_json::json!([1])) }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            format!("http://{}", l.local_addr().expect("addr"))
+        };
+        let with_userinfo = |userinfo: Option<String>| {
+            let base = base.clone();
+            async move {
+                let url = |p: &str| url::Url::parse(&format!("{base}{p}")).expect("url");
+                let mut endpoints =
+                    ProviderEndpoints::new(url("/authorize"), url("/token"), url("/jwks"));
+                endpoints.userinfo_endpoint = userinfo.map(|u| url::Url::parse(&u).expect("url"));
+                let config = AuthConfig::builder(&base, "app", "http://127.0.0.1:3000")
+                    .with_client_secret("secret")
+                    .with_endpoints(endpoints)
+                    .build()
+                    .expect("config");
+                Auth::discover(config).await.expect("auth")
+            }
+        };
+        let token = AccessToken::new("at");
+        let fetch = |auth: Auth| {
+            let token = token.clone();
+            async move {
+                auth.userinfo_with(&auth.0.providers[0], &token, None, "alice")
+                    .await
+                    .expect_err("refused")
+            }
+        };
+        let e = fetch(with_userinfo(None).await).await;
+        assert!(matches!(e, UserInfoError::NoEndpoint), "{e:?}");
+        let e = fetch(with_userinfo(Some(format!("{closed}/userinfo"))).await).await;
+        assert!(matches!(e, UserInfoError::Unreachable(_)), "{e:?}");
+        let e = fetch(with_userinfo(Some(format!("{base}/status"))).await).await;
+        assert!(matches!(e, UserInfoError::Status(500)), "{e:?}");
+        for not_an_object in ["/html", "/array"] {
+            let e = fetch(with_userinfo(Some(format!("{base}{not_an_object}"))).await).await;
+            assert!(
+                matches!(e, UserInfoError::Invalid),
+                "{not_an_object}: {e:?}"
+            );
+        }
+        let auth = with_userinfo(Some(format!("{base}/status"))).await;
+        let elsewhere = AuthSession {
+            provider: Some("gone".into()),
+            ..AuthSession::bare()
+        };
+        let e = auth.userinfo(&elsewhere).await.expect_err("refused");
+        assert!(matches!(e, UserInfoError::ProviderUnavailable), "{e:?}");
+    }
+
     #[test]
     fn tokens_are_renewed_ahead_of_expiry() {
         assert_eq!(renew_margin(300), 30);

@@ -261,7 +261,11 @@ fn has_private_members(proof: &str) -> bool {
         .next()
         .and_then(|h| B64.decode(h).ok())
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-    match header.as_ref().and_then(|h| h.get("jwk")).and_then(|j| j.as_object()) {
+    match header
+        .as_ref()
+        .and_then(|h| h.get("jwk"))
+        .and_then(|j| j.as_object())
+    {
         Some(jwk) => PRIVATE.iter().any(|m| jwk.contains_key(*m)),
         None => true,
     }
@@ -533,7 +537,10 @@ mod tests {
         let key = DpopKey::generate();
         let mut jwk = public_jwk(&key);
         jwk["d"] = json!(B64.encode([7u8; 32]));
-        let proof = crafted(&key, json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": jwk }));
+        let proof = crafted(
+            &key,
+            json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": jwk }),
+        );
         assert_eq!(
             verify_proof(&proof, &target()).err(),
             Some(DpopProofError::Malformed)

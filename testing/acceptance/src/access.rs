@@ -306,6 +306,24 @@ pub(crate) async fn rp_google_hosted_domain_mismatch_refused(serve: Serve) {
     assert_eq!(sign_in_as(&app, "alice", "").await.0, StatusCode::OK);
 }
 
+/// UserInfo at sign-in that fails refuses the sign-in: 502, and the rule names the
+/// UserInfo answer; once UserInfo answers, the same app signs in.
+pub(crate) async fn rp_userinfo_failing_at_sign_in_refuses_it(serve: Serve) {
+    let app = hostile_with(serve, DevProvider::builder(), |b| {
+        b.with_userinfo_at_sign_in(true)
+    })
+    .await;
+    crate::hostile::refused(
+        &app,
+        Misbehaviour::default().userinfo_status(500),
+        "UserInfo(Status(500))",
+    )
+    .await;
+    app.provider.behave();
+    let (status, _) = sign_in_as(&app, "alice", "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 /// With UserInfo at sign-in, the claims the ID token lacks come from the provider's
 /// UserInfo endpoint (the ID token's own claims win).
 pub(crate) async fn userinfo_at_sign_in_adds_what_the_id_token_lacks(serve: Serve) {
@@ -342,4 +360,5 @@ crate::suite! {$
         rp_acr_not_among_the_acr_values_refused,
         rp_google_hosted_domain_mismatch_refused,
         userinfo_at_sign_in_adds_what_the_id_token_lacks,
+        rp_userinfo_failing_at_sign_in_refuses_it,
 }

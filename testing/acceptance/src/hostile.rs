@@ -64,7 +64,9 @@ fn refusal_page(reason: &str) -> (StatusCode, &'static str) {
         (StatusCode::BAD_REQUEST, "invalid_token")
     } else if starts("Exchange(Refused") {
         (StatusCode::BAD_REQUEST, "login_expired")
-    } else if starts("Exchange") || starts("KeysUnavailable") {
+    } else if starts("UserInfo(SubjectMismatch") {
+        (StatusCode::BAD_REQUEST, "invalid_token")
+    } else if starts("Exchange") || starts("KeysUnavailable") || starts("UserInfo") {
         (StatusCode::BAD_GATEWAY, "provider_unavailable")
     } else {
         panic!("no expected page for the rule {reason}")
