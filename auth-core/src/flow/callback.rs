@@ -483,4 +483,115 @@ mod tests {
         let q = format!("state={}", "a".repeat(MAX_QUERY));
         assert!(matches!(parse_query(&q), Err(CallbackError::Malformed(_))));
     }
+
+    /// An app with two named providers: `a` (manual endpoints) and `b`, whose issuer
+    /// does not answer (down at start: not discovered), with every refusal reported.
+    async fn b_down() -> (
+        crate::Auth,
+        std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        String,
+    ) {
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            format!("http://{}", l.local_addr().expect("addr"))
+        };
+        let a = "http://127.0.0.1:9";
+        let url = |p: &str| url::Url::parse(&format!("{a}{p}")).expect("url");
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&events);
+        let config = crate::AuthConfig::builder_for_providers("http://127.0.0.1:3000")
+            .with_provider(
+                crate::ProviderConfig::builder("a", a, "client")
+                    .with_client_secret("secret")
+                    .with_endpoints(crate::ProviderEndpoints::new(
+                        url("/authorize"),
+                        url("/token"),
+                        url("/jwks"),
+                    )),
+            )
+            .with_provider(
+                crate::ProviderConfig::builder("b", &closed, "client").with_client_secret("secret"),
+            )
+            .with_connect_timeout(std::time::Duration::from_millis(200))
+            .with_app_secret_hex(&"ab".repeat(32))
+            .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
+            .build()
+            .expect("config");
+        let auth = crate::Auth::discover(config).await.expect("a is up");
+        (auth, events, closed)
+    }
+
+    /// A callback for a provider that is not discovered (its pending login made by an
+    /// instance that had it): 503 `provider_unavailable`, `CallbackError::ProviderUnavailable`.
+    #[tokio::test]
+    async fn rp_callback_of_a_provider_not_discovered_is_unavailable() {
+        let (auth, events, _) = b_down().await;
+        let now = auth.0.config.clock.now_secs();
+        let pending = crate::flow::pending::PendingLogin {
+            state: "s-1".into(),
+            nonce: "n-1".into(),
+            pkce_verifier: "v".repeat(43),
+            return_to: None,
+            created_at: now,
+            max_age: None,
+            acr_values: Vec::new(),
+            organization: None,
+            provider: Some("b".into()),
+        };
+        let cookie = auth.0.pending.seal(&pending);
+        let pair = cookie.split(';').next().expect("name=value").to_owned();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, pair.parse().expect("header"));
+        let uri: http::Uri = "/auth/callback/b?code=c&state=s-1".parse().expect("uri");
+        let b = auth.0.provider_index(Some("b"));
+        let r = auth.callback_response_at(b, &uri, &headers).await;
+        assert_eq!(r.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.body().contains("provider_unavailable"), "{}", r.body());
+        assert_eq!(
+            events.lock().expect("events").as_slice(),
+            ["LoginRefused(ProviderUnavailable)"]
+        );
+    }
+
+    /// Whatever needs a provider that is not discovered says so by name: an ID token
+    /// of its issuer (`JwksError::NotDiscovered`), and the app's own token from it
+    /// (`TokenExchangeError::NotDiscovered`).
+    #[tokio::test]
+    async fn what_needs_a_provider_not_discovered_says_so() {
+        let (auth, _, b_issuer) = b_down().await;
+        let unsigned = |claims: serde_json::Value| {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            format!(
+                "{}.{}.c2ln",
+                b64.encode(r#"{"alg":"RS256","kid":"k"}"#),
+                b64.encode(claims.to_string())
+            )
+        };
+        let token = unsigned(serde_json::json!({ "iss": b_issuer, "sub": "alice" }));
+        let e = auth
+            .validate_id_token(&token, "n")
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(
+                e,
+                crate::VerifyError::KeysUnavailable(crate::JwksError::NotDiscovered)
+            ),
+            "{e:?}"
+        );
+        let tokens = auth.app_tokens(
+            crate::AppTokenRequest::new()
+                .at_provider("b")
+                .with_audience("https://api.test"),
+        );
+        let e = tokens.access_token().await.expect_err("refused");
+        assert!(
+            matches!(
+                e,
+                crate::AppTokenError::Token(crate::TokenExchangeError::NotDiscovered)
+            ),
+            "{e:?}"
+        );
+    }
 }

@@ -144,6 +144,19 @@ fn workos_user_management(b: auth_core::AuthConfigBuilder) -> auth_core::AuthCon
         .with_refresh_margin(std::time::Duration::from_secs(120))
 }
 
+/// WorkOS's authenticate endpoint failing with a server error refuses the sign-in
+/// with 502 and names the status (`CallbackError::Exchange(Status)`), no session.
+pub(crate) async fn rp_workos_authenticate_server_error_gives_502(serve: Serve) {
+    let app = hostile_with(serve, DevProvider::builder(), workos_user_management).await;
+    crate::hostile::refused(
+        &app,
+        auth_testkit::Misbehaviour::default()
+            .token_endpoint(auth_testkit::TokenFault::Status(500, "{}".into())),
+        "Exchange(Status(500))",
+    )
+    .await;
+}
+
 /// WorkOS User Management end to end: the authorize request of WorkOS's reference
 /// (`provider=authkit`, PKCE S256, no `scope` or `nonce`), the code exchanged at
 /// `/user_management/authenticate` with the API key, `/me` from the validated access
@@ -548,6 +561,7 @@ crate::suite! {$
         auth0_invitation_link_passes_through,
         workos_user_management_sign_in_refresh_and_sign_out,
         workos_user_management_options_checked_before_the_redirect,
+        rp_workos_authenticate_server_error_gives_502,
         workos_user_management_switches_organization,
         workos_user_management_switches_organization_with_redis_sessions,
         rp_organization_switch_out_of_the_pinned_organization_refused,
