@@ -361,8 +361,8 @@ mod tests {
 
         redis.stop();
         match auth.backchannel_logout(body.as_bytes()).await {
-            Err(BackchannelError::Unavailable(_)) => {}
-            other => panic!("expected Unavailable, got {other:?}"),
+            Err(BackchannelError::Unavailable(crate::Outage::SharedState(_))) => {}
+            other => panic!("expected Unavailable(SharedState), got {other:?}"),
         }
         let r = auth.backchannel_response(body.as_bytes()).await;
         assert_eq!(r.status(), http::StatusCode::SERVICE_UNAVAILABLE);

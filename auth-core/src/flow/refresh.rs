@@ -476,6 +476,140 @@ mod tests {
         assert!(c.cell_for(&rt, 1070, 30).get().is_none());
     }
 
+    /// Each refresh outcome by name: the provider refusing the grant
+    /// (`RefreshError::Refused`, the session ends), tokens the session cannot use
+    /// (`InvalidTokens`, it ends), the token endpoint down (`Outage::TokenEndpoint`) and
+    /// the keys of the refreshed ID token unavailable (`Outage::Keys`): 503, kept.
+    #[tokio::test]
+    async fn refresh_outcomes_are_each_named() {
+        use std::sync::{Arc, Mutex};
+        let mode: Arc<Mutex<&'static str>> = Arc::new(Mutex::new("refused"));
+        let (for_token, for_jwks) = (Arc::clone(&mode), Arc::clone(&mode));
+        let jwks = include_str!("../jose/testdata/jwks.json");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let issuer = base.clone();
+        let app = axum::Router::new()
+            .route(
+                "/token",
+                axum::routing::post(move || {
+                    let mode = *for_token.lock().expect("mode");
+                    let issuer = issuer.clone();
+                    async move {
+                        use axum::http::StatusCode;
+                        let json = |status: StatusCode, body: serde_json::Value| {
+                            (
+                                status,
+                                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                                body.to_string(),
+                            )
+                        };
+                        let tokens = |token_type: &str, id_token: Option<String>| {
+                            let mut body = serde_json::json!({
+                                "access_token": "at-2", "token_type": token_type,
+                                "expires_in": 3600, "refresh_token": "rt-2",
+                            });
+                            if let Some(t) = id_token {
+                                body["id_token"] = serde_json::json!(t);
+                            }
+                            json(StatusCode::OK, body)
+                        };
+                        match mode {
+                            "refused" => json(
+                                StatusCode::BAD_REQUEST,
+                                serde_json::json!({ "error": "invalid_grant" }),
+                            ),
+                            "dpop" => tokens("DPoP", None),
+                            "down" => json(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({})),
+                            _ => {
+                                // An ID token signed with a key the cached set lacks.
+                                let mut header =
+                                    jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                                header.kid = Some("rsa-new".into());
+                                let now = crate::Clock::system().now_secs();
+                                let claims = serde_json::json!({
+                                    "iss": issuer, "aud": "client", "sub": "alice",
+                                    "iat": now, "exp": now + 300,
+                                });
+                                let key = jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!(
+                                    "../jose/testdata/rsa.pem"
+                                ))
+                                .expect("key");
+                                let t = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
+                                tokens("Bearer", Some(t))
+                            }
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || {
+                    let mode = *for_jwks.lock().expect("mode");
+                    async move {
+                        use axum::response::IntoResponse as _;
+                        if mode == "keys_down" {
+                            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "").into_response()
+                        } else {
+                            jwks.into_response()
+                        }
+                    }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let endpoint = |p: &str| url::Url::parse(&format!("{base}{p}")).expect("url");
+        let config = crate::AuthConfig::builder(&base, "client", "http://127.0.0.1:3000")
+            .with_client_secret("secret")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                endpoint("/authorize"),
+                endpoint("/token"),
+                endpoint("/jwks"),
+            ))
+            .with_jwks_refetch_cooldown(Duration::ZERO)
+            .build()
+            .expect("config");
+        let auth = Auth::discover(config).await.expect("auth");
+        let now = auth.0.config.clock.now_secs();
+        let session = AuthSession {
+            claims: crate::Claims::default()
+                .with("sub", serde_json::json!("alice"))
+                .with("iss", serde_json::json!(base)),
+            refresh_token: Some(RefreshToken::new("rt")),
+            expires_at: Some(now - 10),
+            authenticated_at: now - 100,
+            last_seen: Some(now),
+            ..AuthSession::bare()
+        };
+        let mut check = async |m: &'static str| {
+            *mode.lock().expect("mode") = m;
+            auth.check_session(&session).await
+        };
+        match check("refused").await {
+            SessionStatus::RefreshFailed(RefreshError::Refused(e)) => {
+                assert_eq!(e, "invalid_grant")
+            }
+            other => panic!("{other:?}"),
+        }
+        match check("dpop").await {
+            SessionStatus::RefreshFailed(RefreshError::InvalidTokens(
+                TokenError::UnexpectedType,
+            )) => {}
+            other => panic!("{other:?}"),
+        }
+        match check("down").await {
+            SessionStatus::Unavailable(RefreshError::Unavailable(Outage::TokenEndpoint(_))) => {}
+            other => panic!("{other:?}"),
+        }
+        match check("keys_down").await {
+            SessionStatus::Unavailable(RefreshError::Unavailable(Outage::Keys(
+                crate::JwksError::Status(500),
+            ))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// A provider whose every endpoint answers after `delay` with a 503; its base URL.
     #[cfg(feature = "redis")]
     async fn slow_provider(delay: Duration) -> String {

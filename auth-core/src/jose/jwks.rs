@@ -376,8 +376,14 @@ mod tests {
 
     #[test]
     fn jwks_without_keys_refused() {
-        assert!(parse_jwks(b"{}").is_err());
-        assert!(parse_jwks(b"not json").is_err());
+        assert!(matches!(
+            parse_jwks(b"{}"),
+            Err(JwksError::Invalid("it has no \"keys\" array"))
+        ));
+        assert!(matches!(
+            parse_jwks(b"not json"),
+            Err(JwksError::Invalid("it is not JSON"))
+        ));
     }
 }
 

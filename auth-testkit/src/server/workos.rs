@@ -292,6 +292,19 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
     if !u.permissions.is_empty() {
         claims["permissions"] = u.permissions.clone().into();
     }
+    // Misbehaviour: access token claims set or removed, as at the OpenID token endpoint.
+    if let Some(o) = claims.as_object_mut() {
+        for (claim, value) in p.misbehaviour().access_token_claims {
+            match value {
+                Some(v) => {
+                    o.insert(claim, v);
+                }
+                None => {
+                    o.remove(&claim);
+                }
+            }
+        }
+    }
     let access_token = p.keys().sign(&Signing::default(), "JWT", &claims);
     let refresh_token = random_token(32);
     {

@@ -360,6 +360,40 @@ pub(crate) async fn rp_organization_switch_out_of_the_pinned_organization_refuse
     assert_eq!(organization().await, "org_example");
 }
 
+/// WorkOS answering a switch with tokens for another organization than the one
+/// asked for (`SwitchOrganizationError::OtherOrganization`): 403 `organization_refused`,
+/// and since the old refresh token is spent the session goes on with the new tokens
+/// (their organization), not with a refresh token that no longer works.
+pub(crate) async fn rp_organization_switch_answered_for_another_organization_is_refused(
+    serve: Serve,
+) {
+    let app = hostile_with(serve, DevProvider::builder(), workos_user_management).await;
+    let browser = DevProvider::browser();
+    app.provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("sign in");
+    assert_eq!(organization_of(&browser, &app.base).await, "org_example");
+    app.provider.misbehave(
+        auth_testkit::Misbehaviour::default()
+            .access_token_claim("org_id", serde_json::json!("org_elsewhere")),
+    );
+    let r = browser
+        .post(format!("{}/auth/organization", app.base))
+        .header("origin", &app.base)
+        .form(&[("organization_id", "org_partner")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        page_code(&r.text().await.expect("body")),
+        "organization_refused"
+    );
+    app.provider.behave();
+    assert_eq!(organization_of(&browser, &app.base).await, "org_elsewhere");
+}
+
 /// An app that turns the organization switch off (`with_organization_switch(false)`,
 /// `OIDC_ORGANIZATION_SWITCH=0`) does not serve the route: a signed-in user's post
 /// finds nothing (404) and the session keeps its organization.
@@ -562,6 +596,7 @@ crate::suite! {$
         workos_user_management_sign_in_refresh_and_sign_out,
         workos_user_management_options_checked_before_the_redirect,
         rp_workos_authenticate_server_error_gives_502,
+        rp_organization_switch_answered_for_another_organization_is_refused,
         workos_user_management_switches_organization,
         workos_user_management_switches_organization_with_redis_sessions,
         rp_organization_switch_out_of_the_pinned_organization_refused,

@@ -528,4 +528,163 @@ mod tests {
         assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
         assert!(shown.contains("\\r\\n2026"), "{shown}");
     }
+
+    /// A WorkOS API stub: the key set, and `/user_management/authenticate` answering
+    /// `status` with `body`; its base URL.
+    async fn workos_api(status: u16, body: &'static str) -> String {
+        let jwks = include_str!("../../jose/testdata/jwks.json");
+        let app = axum::Router::new()
+            .route(
+                "/sso/jwks/client_1",
+                axum::routing::get(move || async move { jwks }),
+            )
+            .route(
+                "/user_management/authenticate",
+                axum::routing::post(move || async move {
+                    (
+                        http::StatusCode::from_u16(status).expect("status"),
+                        [(http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    async fn workos_app(
+        base: &str,
+        tweak: impl FnOnce(crate::AuthConfigBuilder) -> crate::AuthConfigBuilder,
+    ) -> Auth {
+        let config = tweak(
+            crate::AuthConfig::builder(base, "client_1", "http://127.0.0.1:3000")
+                .with_client_secret("sk_test")
+                .with_provider_kind(crate::ProviderKind::WorkosUserManagement),
+        )
+        .build()
+        .expect("config");
+        Auth::discover(config).await.expect("auth")
+    }
+
+    fn signed_in(refresh_token: Option<&str>) -> AuthSession {
+        AuthSession {
+            claims: crate::Claims::default().with("sub", serde_json::json!("user_1")),
+            refresh_token: refresh_token.map(crate::RefreshToken::new),
+            ..AuthSession::bare()
+        }
+    }
+
+    /// Each refusal of `Auth::switch_organization` by name: an organization id that
+    /// cannot be one, a provider or session that cannot switch, a pinned organization,
+    /// WorkOS refusing the grant, and WorkOS down.
+    #[tokio::test]
+    async fn switch_organization_refusals_are_each_named() {
+        let refusing = workos_api(400, r#"{"error":"invalid_grant"}"#).await;
+        let auth = workos_app(&refusing, |b| b).await;
+        let session = signed_in(Some("rt"));
+        for bad in [String::new(), "o".repeat(2000)] {
+            let e = auth
+                .switch_organization(&session, &bad)
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(e, SwitchOrganizationError::InvalidOrganization),
+                "{e:?}"
+            );
+        }
+        let e = auth
+            .switch_organization(&signed_in(None), "org_2")
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(e, SwitchOrganizationError::Unsupported),
+            "no refresh token: {e:?}"
+        );
+        let e = auth
+            .switch_organization(&session, "org_2")
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&e, SwitchOrganizationError::Refused(why) if why.contains("invalid_grant")),
+            "{e:?}"
+        );
+        let pinned = workos_app(&refusing, |b| {
+            b.with_default_login_options(
+                crate::LoginOptions::default().with_organization_id("org_1"),
+            )
+        })
+        .await;
+        let e = pinned
+            .switch_organization(&session, "org_2")
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, SwitchOrganizationError::Pinned), "{e:?}");
+        let down = workos_api(500, "{}").await;
+        let auth = workos_app(&down, |b| b).await;
+        let e = auth
+            .switch_organization(&session, "org_2")
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(
+                e,
+                SwitchOrganizationError::Unavailable(crate::Outage::TokenEndpoint(
+                    crate::TokenExchangeError::Status(500)
+                ))
+            ),
+            "{e:?}"
+        );
+        // A provider that is not WorkOS User Management cannot switch.
+        let url = |p: &str| url::Url::parse(&format!("{down}{p}")).expect("url");
+        let oidc = crate::AuthConfig::builder(&down, "client", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/sso/jwks/client_1"),
+            ))
+            .build()
+            .expect("config");
+        let oidc = Auth::discover(oidc).await.expect("auth");
+        let e = oidc
+            .switch_organization(&session, "org_2")
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, SwitchOrganizationError::Unsupported), "{e:?}");
+    }
+
+    /// Another instance refreshes the same refresh token (it holds the lock in Redis):
+    /// the switch does not wait for it, `Outage::RefreshUnderWay` (503, try again).
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn a_switch_during_another_instances_refresh_is_under_way() {
+        let server = provider_harness::RedisServer::start();
+        let base = workos_api(400, r#"{"error":"invalid_grant"}"#).await;
+        let auth = workos_app(&base, |b| {
+            b.with_redis_url(&server.url())
+                .with_app_secret_hex(&"ab".repeat(32))
+        })
+        .await;
+        assert!(
+            auth.0
+                .shared
+                .lock_refresh("rt", "another-instance", std::time::Duration::from_secs(30))
+                .await
+                .expect("lock")
+        );
+        let e = auth
+            .switch_organization(&signed_in(Some("rt")), "org_2")
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(
+                e,
+                SwitchOrganizationError::Unavailable(crate::Outage::RefreshUnderWay)
+            ),
+            "{e:?}"
+        );
+    }
 }
