@@ -545,21 +545,25 @@ fn token_error(p: &Provider, status: StatusCode, error: &str, description: &str)
     resp
 }
 
+/// The answer of a token endpoint told to fail ([`TokenFault::Status`]): `status`
+/// with `body` as JSON, the grant left unused.
+pub(crate) fn status_answer(status: u16, body: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_owned(),
+    )
+        .into_response()
+}
+
 /// `POST /token`: `authorization_code` (PKCE checked) and `refresh_token` (rotated).
 async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
     p.counters.token_requests.fetch_add(1, Ordering::Relaxed);
     let fault = p.misbehaviour().token;
     match &fault {
         Some(TokenFault::Hang(delay)) => tokio::time::sleep(*delay).await,
-        Some(TokenFault::Status(status, body)) => {
-            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return (
-                status,
-                [(header::CONTENT_TYPE, "application/json")],
-                body.clone(),
-            )
-                .into_response();
-        }
+        Some(TokenFault::Status(status, body)) => return status_answer(*status, body),
         _ => {}
     }
     let mut response = match token_grant(&p, &headers, &body) {

@@ -582,7 +582,7 @@ mod tests {
             last_seen: Some(now),
             ..AuthSession::bare()
         };
-        let mut check = async |m: &'static str| {
+        let check = async |m: &'static str| {
             *mode.lock().expect("mode") = m;
             auth.check_session(&session).await
         };

@@ -140,13 +140,7 @@ async fn authenticate(State(p): P, body: axum::body::Bytes) -> Response {
     p.counters.token_requests.fetch_add(1, Ordering::Relaxed);
     // The one token-endpoint fault WorkOS's endpoint plays: an answer of this status.
     if let Some(crate::TokenFault::Status(status, body)) = &p.misbehaviour().token {
-        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.clone(),
-        )
-            .into_response();
+        return super::status_answer(*status, body);
     }
     let Ok(request) = serde_json::from_slice::<Authenticate>(&body) else {
         return token_error(

@@ -664,7 +664,7 @@ mod tests {
         let server = provider_harness::RedisServer::start();
         let base = workos_api(400, r#"{"error":"invalid_grant"}"#).await;
         let auth = workos_app(&base, |b| {
-            b.with_redis_url(&server.url())
+            b.with_redis_url(server.url())
                 .with_app_secret_hex(&"ab".repeat(32))
         })
         .await;
