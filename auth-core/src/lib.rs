@@ -96,14 +96,18 @@ mod web;
 pub use auth::{Auth, LoginError, LoginStart};
 pub use bearer::{BearerAuth, BearerError};
 pub use clock::Clock;
-pub use config::{AuthConfig, AuthConfigBuilder, AuthEvent};
+pub use config::{
+    AuditRecord, AuthConfig, AuthConfigBuilder, AuthEvent, SessionEndReason, SessionEvent,
+};
 pub use config_error::ConfigError;
 pub use flow::app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
 pub use flow::authenticate::Authenticated;
 pub use flow::callback::CallbackError;
+pub use flow::control::SessionInfo;
 pub use flow::logout::BackchannelError;
 pub use flow::protocol::workos::SwitchOrganizationError;
 pub use flow::refresh::RefreshError;
+pub use flow::sign_in::{SignIn, SignInDecision, SignInHookError, SignInHookFailure};
 pub use http_client::HttpError;
 pub use jose::client_key::ClientKey;
 pub use jose::dpop::{DpopKey, DpopProofError};
@@ -117,11 +121,11 @@ pub use provider::config::{
 pub use provider::discovery::{DiscoveryError, ProviderEndpoints};
 pub use provider::presets::{Preset, ProviderKind, UnknownProviderKind};
 pub use provider::token::{InvalidTokenResponse, TokenExchangeError};
-pub use session::AuthSession;
 pub use session::cookie::SessionCookie;
 pub use session::memory::MemoryStore;
 pub use session::shared::{FastPathStats, SharedStateError};
 pub use session::store::{SessionId, SessionStore, SharedStore, StoreError};
+pub use session::{AppDataError, AuthSession};
 /// The store trait's crate: a custom store implements [`SessionStore`] with its
 /// `session::{Id, Record}`. Re-exported (a 0.x crate in our API) because that trait is
 /// the point: any tower-sessions store (Redis, SQL...) works unchanged.

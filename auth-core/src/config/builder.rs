@@ -74,6 +74,8 @@ pub struct AuthConfigBuilder {
     organization_switch: bool,
     post_logout_redirect_uri: Option<String>,
     event_hook: Option<EventHook>,
+    sign_in_hook: Option<crate::flow::sign_in::SignInHook>,
+    revoke_on_logout: bool,
     chooser_page: Option<ChooserPage>,
     clock: Clock,
     session: SessionSettings,
@@ -95,6 +97,8 @@ impl AuthConfigBuilder {
             organization_switch: true,
             post_logout_redirect_uri: None,
             event_hook: None,
+            sign_in_hook: None,
+            revoke_on_logout: true,
             chooser_page: None,
             clock: Clock::system(),
             session: SessionSettings::default(),
@@ -391,6 +395,57 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// The app's sign-in hook: called after every check of the callback and before the
+    /// session is created, with who is signing in ([`SignIn`](crate::SignIn)). It
+    /// lets the user in, with the app's own user id and data kept in the session, or
+    /// refuses them (403, page code `sign_in_refused`, no session). A hook that
+    /// returns an error, panics or takes longer than its time-out (10 s;
+    /// [`AuthConfigBuilder::with_sign_in_hook_timeout`]) refuses the sign-in with 503.
+    ///
+    /// ```
+    /// use auth_core::{AuthConfig, SignInDecision};
+    /// let config = AuthConfig::builder("https://id.example.com", "client", "https://app.example.com")
+    ///     .with_sign_in_hook(|who: auth_core::SignIn| async move {
+    ///         if who.claims().get("email_verified") == Some(serde_json::json!(false)) {
+    ///             return Ok::<_, std::io::Error>(SignInDecision::deny_because("verify your email first"));
+    ///         }
+    ///         Ok(SignInDecision::allow().with_user_id(format!("usr_{}", who.sub())))
+    ///     });
+    /// ```
+    pub fn with_sign_in_hook<F, Fut, E>(mut self, hook: F) -> Self
+    where
+        F: Fn(crate::SignIn) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<crate::SignInDecision, E>> + Send + 'static,
+        E: Into<crate::SignInHookError>,
+    {
+        let timeout = self
+            .sign_in_hook
+            .as_ref()
+            .map_or(crate::flow::sign_in::DEFAULT_HOOK_TIMEOUT, |h| h.timeout);
+        let mut hook = crate::flow::sign_in::SignInHook::new(hook);
+        hook.timeout = timeout;
+        self.sign_in_hook = Some(hook);
+        self
+    }
+
+    /// How long the sign-in hook may take (default 10 s); past it the sign-in is
+    /// refused with 503. Set it after [`AuthConfigBuilder::with_sign_in_hook`].
+    pub fn with_sign_in_hook_timeout(mut self, timeout: Duration) -> Self {
+        if let Some(hook) = &mut self.sign_in_hook {
+            hook.timeout = timeout;
+        }
+        self
+    }
+
+    /// Whether ending a session (sign-out, [`Auth::end_sessions_of`](crate::Auth::end_sessions_of),
+    /// [`Auth::end_session_by_handle`](crate::Auth::end_session_by_handle)) also revokes
+    /// its refresh token at the provider's `revocation_endpoint` (RFC 7009), when
+    /// discovery names one (`OIDC_REVOKE_ON_LOGOUT`, default on).
+    pub fn with_revoke_on_logout(mut self, on: bool) -> Self {
+        self.revoke_on_logout = on;
+        self
+    }
+
     /// The claim that holds the user's organization (`OIDC_ORGANIZATION_CLAIM`), as
     /// [`AuthConfigBuilder::with_roles_claim`].
     pub fn with_organization_claim(self, claim: impl Into<String>) -> Self {
@@ -638,6 +693,8 @@ impl AuthConfigBuilder {
             organization_switch: self.organization_switch,
             post_logout_redirect_uri,
             event_hook: self.event_hook,
+            sign_in_hook: self.sign_in_hook,
+            revoke_on_logout: self.revoke_on_logout,
             chooser_page: self.chooser_page,
             clock: self.clock,
             session: self.session,

@@ -115,6 +115,9 @@ impl AuthConfig {
         if let Some(v) = get("OIDC_ORGANIZATION_SWITCH").filter(|s| !s.trim().is_empty()) {
             b = b.with_organization_switch(switch(Some(v), "OIDC_ORGANIZATION_SWITCH")?);
         }
+        if let Some(v) = get("OIDC_REVOKE_ON_LOGOUT").filter(|s| !s.trim().is_empty()) {
+            b = b.with_revoke_on_logout(switch(Some(v), "OIDC_REVOKE_ON_LOGOUT")?);
+        }
         if let Some(v) = get("REDIS_SESSION_CACHE").filter(|s| !s.trim().is_empty()) {
             b.redis.session_cache = switch(Some(v), "REDIS_SESSION_CACHE")?;
         }

@@ -10,6 +10,7 @@ use crate::provider::config::{ChooserPage, ProviderConfig, ProviderConfigBuilder
 
 mod builder;
 mod env;
+mod events;
 mod settings;
 
 pub(crate) use crate::clock::Clock;
@@ -17,20 +18,8 @@ pub(crate) use crate::config_error::{ConfigError, parse_url};
 pub(crate) use crate::jose::TokenSettings;
 pub(crate) use crate::provider::config::ClientAuthMethod;
 pub use builder::AuthConfigBuilder;
+pub use events::{AuditRecord, AuthEvent, SessionEndReason, SessionEvent};
 pub(crate) use settings::{BearerSettings, HttpSettings, RedisSettings, SessionSettings};
-
-/// A refusal and its typed reason, given to the hook of
-/// [`AuthConfigBuilder::with_event_hook`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum AuthEvent<'a> {
-    /// A sign-in was refused at the callback.
-    LoginRefused(&'a crate::CallbackError),
-    /// A bearer token was refused.
-    BearerRefused(&'a crate::BearerError),
-    /// A back-channel logout request was refused.
-    BackchannelLogoutRefused(&'a crate::BackchannelError),
-}
 
 /// The hook of [`AuthConfigBuilder::with_event_hook`].
 #[derive(Clone)]
@@ -60,6 +49,9 @@ pub struct AuthConfig {
     pub(crate) organization_switch: bool,
     pub(crate) post_logout_redirect_uri: Url,
     pub(crate) event_hook: Option<EventHook>,
+    pub(crate) sign_in_hook: Option<crate::flow::sign_in::SignInHook>,
+    /// Ending a session revokes its refresh token at the provider (RFC 7009).
+    pub(crate) revoke_on_logout: bool,
     pub(crate) chooser_page: Option<ChooserPage>,
     pub(crate) clock: Clock,
     pub(crate) session: SessionSettings,

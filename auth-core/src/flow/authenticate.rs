@@ -119,7 +119,14 @@ impl Auth {
             }
             SessionStatus::Ended(why) => {
                 tracing::info!(reason = ?why, "session ended");
-                self.forget(id).await
+                let reason = match why {
+                    crate::session::store::SessionEnd::LoggedOut => {
+                        crate::SessionEndReason::BackchannelLogout
+                    }
+                    crate::session::store::SessionEnd::IdleTimeout => crate::SessionEndReason::Idle,
+                    _ => crate::SessionEndReason::Expired,
+                };
+                self.forget(id, &stored, reason).await
             }
             SessionStatus::RefreshFailed(e) => {
                 // A refused refresh token may only mean that another request (or
@@ -135,7 +142,8 @@ impl Auth {
                     return Authenticated::User(current);
                 }
                 tracing::info!(reason = ?e, "session ended: the refresh failed");
-                self.forget(id).await
+                self.forget(id, &stored, crate::SessionEndReason::RefreshRefused)
+                    .await
             }
             SessionStatus::Unavailable(e) => {
                 tracing::warn!(error = %e, "session check unavailable");
@@ -145,17 +153,31 @@ impl Auth {
     }
 
     /// Stores a new signed-in session under a fresh random id (never the id the browser
-    /// had before: no fixation), deletes the previous one, and returns the
-    /// `Set-Cookie` value.
+    /// had before: no fixation), with its handle set, adds it to its user's index,
+    /// deletes the previous one, and returns the `Set-Cookie` value. A user past
+    /// `MAX_SESSIONS_PER_USER` sessions loses the oldest.
     pub(crate) async fn start_session(
         &self,
         previous: Option<&SessionId>,
-        session: &AuthSession,
+        session: &mut AuthSession,
     ) -> Result<String, StoreError> {
+        let sessions = &self.0.sessions;
         if let Some(SessionId(old)) = previous {
-            self.0.sessions.delete(old).await?;
+            sessions.delete(old).await?;
         }
-        self.0.sessions.create(session).await
+        let (cookie, key) = sessions.create(session).await?;
+        let count = match sessions.index(&key, session).await {
+            Ok(n) => n,
+            Err(e) => {
+                // A session that cannot be indexed could not be ended by the app: undo.
+                let _ = sessions.delete_by_key(&key).await;
+                return Err(e);
+            }
+        };
+        if count > crate::session::store::MAX_SESSIONS_PER_USER {
+            self.end_oldest_sessions(session).await;
+        }
+        Ok(cookie)
     }
 
     /// Deletes the session of `id` and returns it (for the logout redirect's
@@ -171,15 +193,33 @@ impl Auth {
         };
         let session = sessions.load(id).await.ok().flatten();
         let deleted = sessions.delete(id).await;
+        if let (Some(s), Ok(())) = (&session, &deleted) {
+            sessions.unindex(&sessions.store_id(id), s).await;
+            self.emit(&crate::AuthEvent::SignedOut(&crate::SessionEvent::of(s)));
+            self.revoke_refresh_token(s).await;
+        }
         (session, deleted, removal)
     }
 }
 
 impl Auth {
-    /// Deletes an ended session: the request goes on signed out.
-    async fn forget(&self, id: &tower_sessions_core::session::Id) -> Authenticated {
-        if let Err(e) = self.0.sessions.delete(id).await {
-            tracing::error!(error = %e, "could not delete the ended session");
+    /// Deletes an ended session (and reports why): the request goes on signed out.
+    async fn forget(
+        &self,
+        id: &tower_sessions_core::session::Id,
+        session: &AuthSession,
+        reason: crate::SessionEndReason,
+    ) -> Authenticated {
+        let sessions = &self.0.sessions;
+        match sessions.delete(id).await {
+            Ok(()) => {
+                sessions.unindex(&sessions.store_id(id), session).await;
+                self.emit(&crate::AuthEvent::SessionEnded(
+                    &crate::SessionEvent::of(session),
+                    reason,
+                ));
+            }
+            Err(e) => tracing::error!(error = %e, "could not delete the ended session"),
         }
         Authenticated::Anonymous
     }
@@ -328,7 +368,10 @@ mod fast_path_tests {
             last_seen: Some(now),
             ..AuthSession::bare()
         };
-        let cookie = auth.start_session(None, &session).await.expect("stored");
+        let cookie = auth
+            .start_session(None, &mut session.clone())
+            .await
+            .expect("stored");
         let value = cookie
             .split(';')
             .next()

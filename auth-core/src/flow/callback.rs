@@ -97,6 +97,21 @@ pub enum CallbackError {
     /// UserInfo at sign-in (`with_userinfo_at_sign_in`) failed.
     #[error("the userinfo claims could not be added")]
     UserInfo(#[source] crate::UserInfoError),
+    /// The app's sign-in hook refused the user (with its reason, when it gave one).
+    #[error("the app refused the sign-in")]
+    SignInRefused(Option<String>),
+    /// The app's sign-in hook failed (an error, a panic, a time-out): try again.
+    #[error(transparent)]
+    SignInHook(crate::SignInHookFailure),
+}
+
+impl CallbackError {
+    /// Whether the app's sign-in hook refused or failed (reported as
+    /// [`AuthEvent::SignInRefused`](crate::AuthEvent::SignInRefused), not as a
+    /// protocol refusal).
+    pub fn is_sign_in_hook(&self) -> bool {
+        matches!(self, Self::SignInRefused(_) | Self::SignInHook(_))
+    }
 }
 
 /// A successful callback: the new session and where to send the browser.
@@ -270,6 +285,11 @@ impl Auth {
         let session = config
             .protocol()
             .sign_in(self, provider, discovered, &pending, &code, now)
+            .await
+            .map_err(|e| fail(e, consumed.clone()))?;
+        // Every check passed: the app decides now, before anything is created.
+        let session = self
+            .run_sign_in_hook(session)
             .await
             .map_err(|e| fail(e, consumed.clone()))?;
         Ok(self.completed(&pending, session, consumed))

@@ -6,7 +6,9 @@
 pub(crate) mod app_token;
 pub(crate) mod authenticate;
 pub(crate) mod callback;
+pub(crate) mod control;
 pub(crate) mod logout;
 pub(crate) mod pending;
 pub(crate) mod protocol;
 pub(crate) mod refresh;
+pub(crate) mod sign_in;

@@ -345,6 +345,13 @@ impl Auth {
                 Err(RefreshError::Unavailable(_)) => "unavailable",
             },
         );
+        if result.is_ok() {
+            // Once per refresh at the provider (the requests and instances that share
+            // it are not refreshes of their own).
+            self.emit(&crate::AuthEvent::Refreshed(&crate::SessionEvent::of(
+                session,
+            )));
+        }
         result
     }
 

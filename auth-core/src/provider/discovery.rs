@@ -86,6 +86,8 @@ pub struct ProviderEndpoints {
     pub dpop_signing_alg_values_supported: Vec<String>,
     /// The algorithms it signs ID tokens with (empty: not said).
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// The token revocation endpoint (RFC 7009), if any.
+    pub revocation_endpoint: Option<Url>,
 }
 
 impl ProviderEndpoints {
@@ -105,6 +107,7 @@ impl ProviderEndpoints {
             code_challenge_methods_supported: Vec::new(),
             dpop_signing_alg_values_supported: Vec::new(),
             id_token_signing_alg_values_supported: Vec::new(),
+            revocation_endpoint: None,
         }
     }
 
@@ -155,6 +158,9 @@ impl ProviderEndpoints {
         if let Some(u) = &self.pushed_authorization_request_endpoint {
             v.push(("pushed_authorization_request_endpoint", u));
         }
+        if let Some(u) = &self.revocation_endpoint {
+            v.push(("revocation_endpoint", u));
+        }
         v
     }
 }
@@ -183,6 +189,8 @@ struct DiscoveryDocument {
     dpop_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
     id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    revocation_endpoint: Option<Url>,
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
@@ -244,6 +252,7 @@ pub(crate) async fn discover(
             .into_iter()
             .take(16)
             .collect(),
+        revocation_endpoint: doc.revocation_endpoint,
     };
     for (name, u) in endpoints.urls() {
         check_secure(name, u)?;

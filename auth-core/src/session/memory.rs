@@ -163,8 +163,13 @@ impl LocalSessions {
     }
 
     /// Stores `session` under a new random id.
-    pub(crate) fn create(&self, session: Arc<crate::AuthSession>, expiry: OffsetDateTime) -> Id {
-        self.0.insert_new(Id::default(), expiry, |_| session)
+    /// Stores the session `make` builds for its fresh id.
+    pub(crate) fn create_with(
+        &self,
+        expiry: OffsetDateTime,
+        make: impl FnOnce(&Id) -> Arc<crate::AuthSession>,
+    ) -> Id {
+        self.0.insert_new(Id::default(), expiry, |id| make(&id))
     }
 
     /// Replaces the session of `id` if it still exists.
@@ -224,13 +229,13 @@ mod tests {
         let local = LocalSessions::default();
         let session = Arc::new(crate::AuthSession::bare());
         let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
-        let id = local.create(Arc::clone(&session), later);
+        let id = local.create_with(later, |_| Arc::clone(&session));
         assert!(local.load(&id).is_some());
         local.delete(&id);
         local.save(&id, Arc::clone(&session), later);
         assert!(local.load(&id).is_none());
         let past = OffsetDateTime::now_utc() - time::Duration::seconds(1);
-        let old = local.create(session, past);
+        let old = local.create_with(past, |_| session);
         assert!(local.load(&old).is_none());
         assert_eq!(format!("{local:?}"), "LocalSessions { .. }");
     }

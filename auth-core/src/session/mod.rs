@@ -53,7 +53,40 @@ pub struct AuthSession {
     /// The session's DPoP key (RFC 9449), when its tokens are bound to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dpop_key: Option<crate::jose::dpop::DpopKey>,
+    /// The app's user id and data, the session's handle and the browser's user agent.
+    #[serde(default, skip_serializing_if = "SessionMeta::is_empty")]
+    pub(crate) meta: SessionMeta,
 }
+
+/// What a session keeps beside the tokens: the app's user id and data (from its
+/// sign-in hook), the session's handle and the user agent it was created from.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SessionMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user_id: Option<String>,
+    /// The app's data, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) app_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) handle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user_agent: Option<String>,
+}
+
+impl SessionMeta {
+    fn is_empty(&self) -> bool {
+        self.user_id.is_none()
+            && self.app_data.is_none()
+            && self.handle.is_none()
+            && self.user_agent.is_none()
+    }
+}
+
+/// The app data of a session does not read as the type asked for (an app upgrade
+/// changed it): treat the user as signed out.
+#[derive(Debug, thiserror::Error)]
+#[error("the session's app data does not read as this type: {0}")]
+pub struct AppDataError(#[source] serde_json::Error);
 
 impl AuthSession {
     /// The key under which adapters store the session.
@@ -191,6 +224,41 @@ impl AuthSession {
     pub fn acr(&self) -> Option<&str> {
         self.access.acr.as_deref()
     }
+
+    /// The app's own id of the user, as its sign-in hook gave it
+    /// ([`SignInDecision::with_user_id`](crate::SignInDecision::with_user_id)).
+    pub fn user_id(&self) -> Option<&str> {
+        self.meta.user_id.as_deref()
+    }
+
+    /// The app's data, as its sign-in hook gave it
+    /// ([`SignInDecision::with_app_data`](crate::SignInDecision::with_app_data)), read
+    /// as `T`; `Ok(None)` when it gave none.
+    ///
+    /// # Errors
+    /// When the data does not read as `T` (stored by an older version of the app):
+    /// treat the user as signed out (the adapters' app-data extractors do).
+    pub fn app_data<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, AppDataError> {
+        self.meta
+            .app_data
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(AppDataError)
+    }
+
+    /// The session's handle: opaque and stable, never usable as a session cookie. It
+    /// names the session in events, in [`Auth::sessions_of`](crate::Auth::sessions_of)
+    /// and to [`Auth::end_session_by_handle`](crate::Auth::end_session_by_handle).
+    pub fn handle(&self) -> Option<&str> {
+        self.meta.handle.as_deref()
+    }
+
+    /// The user agent of the browser the session was created from (at most 256
+    /// characters).
+    pub fn user_agent(&self) -> Option<&str> {
+        self.meta.user_agent.as_deref()
+    }
 }
 
 /// What a refresh gave, as a protocol's refresh call made it (and as an instance
@@ -244,6 +312,7 @@ impl AuthSession {
             access: Default::default(),
             provider: None,
             dpop_key: None,
+            meta: SessionMeta::default(),
         }
     }
 }

@@ -25,7 +25,9 @@ use crate::session::AuthSession;
 use crate::session::Refreshed;
 use crate::session::logouts::LogoutRegistry;
 use crate::session::seal::Sealer;
-use crate::session::shared::{Answer, CacheTicket, Cached, Once, SharedState, SharedStateError};
+use crate::session::shared::{
+    Answer, CacheTicket, Cached, IndexEntry, Once, SharedState, SharedStateError,
+};
 
 /// Connections kept to Redis.
 const POOL_SIZE: usize = 4;
@@ -140,6 +142,9 @@ impl RedisShared {
         if url.starts_with("rediss") {
             config.tls = Some(tls_config(ca_file)?);
         }
+        // Redis down at start is an outage like any other: the first connection is
+        // retried as a lost one is (fred gives up on it by default).
+        config.fail_fast = false;
         let clustered = config.server.is_clustered();
         let subscriber_config = config.clone();
         let pool = Builder::from_config(config)
@@ -273,6 +278,61 @@ impl RedisShared {
                 std::str::from_utf8(&plain).ok()?.parse().ok()
             })
             .collect())
+    }
+
+    /// Adds a session to the index of `user`: a hash under `auth:index:<sha256>`, one
+    /// field per session handle, its value sealed (bound to the key and the handle) when
+    /// a key is configured; the hash lives `ttl` after the last addition.
+    async fn add_to_index(
+        &self,
+        user: &str,
+        handle: &str,
+        entry: &IndexEntry,
+        ttl: Duration,
+        sealer: Option<&Sealer>,
+    ) -> Result<usize, RedisError> {
+        use fred::prelude::HashesInterface as _;
+        let key = hashed("auth:index:", user);
+        let json = serde_json::to_vec(entry).unwrap_or_default();
+        let value = match sealer {
+            Some(s) => s
+                .seal(&json, format!("{key}|{handle}").as_bytes())
+                .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
+            None => String::from_utf8(json).unwrap_or_default(),
+        };
+        let () = self.pool.hset(&key, (handle, value)).await?;
+        let () = self
+            .pool
+            .expire(&key, ttl.as_secs().max(1) as i64, None)
+            .await?;
+        self.pool.hlen(&key).await
+    }
+
+    /// The sessions in the index of `user`; a field that does not open (forged, or
+    /// another key's) is dropped.
+    async fn list_index(
+        &self,
+        user: &str,
+        sealer: Option<&Sealer>,
+    ) -> Result<Vec<(String, IndexEntry)>, RedisError> {
+        use fred::prelude::HashesInterface as _;
+        let key = hashed("auth:index:", user);
+        let fields: std::collections::HashMap<String, String> = self.pool.hgetall(&key).await?;
+        let mut out = Vec::with_capacity(fields.len());
+        for (handle, value) in fields {
+            let plain = match sealer {
+                Some(s) => s.open(&value, format!("{key}|{handle}").as_bytes()),
+                None => Some(value.into_bytes()),
+            };
+            match plain.and_then(|p| serde_json::from_slice::<IndexEntry>(&p).ok()) {
+                Some(entry) => out.push((handle, entry)),
+                None => {
+                    tracing::warn!("an entry of a session index does not open: dropped");
+                    let _: i64 = self.pool.hdel(&key, handle).await?;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Sets `prefix` + hash of `key` until `until` if it is not set: whether it was not.
@@ -426,6 +486,33 @@ impl SharedState for RedisShared {
                 }
             }
             cache.announce_change(key).await;
+        })
+    }
+
+    fn index_add<'a>(
+        &'a self,
+        user: &'a str,
+        handle: &'a str,
+        entry: &'a IndexEntry,
+        ttl: Duration,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, usize> {
+        answer(self.add_to_index(user, handle, entry, ttl, sealer))
+    }
+
+    fn index_list<'a>(
+        &'a self,
+        user: &'a str,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, Vec<(String, IndexEntry)>> {
+        answer(self.list_index(user, sealer))
+    }
+
+    fn index_remove<'a>(&'a self, user: &'a str, handle: &'a str) -> Answer<'a, ()> {
+        use fred::prelude::HashesInterface as _;
+        answer(async move {
+            let _: i64 = self.pool.hdel(hashed("auth:index:", user), handle).await?;
+            Ok(())
         })
     }
 

@@ -530,7 +530,17 @@ async fn publish(
         for (text, _, _) in &unsent {
             let _: Result<(), _> = pipeline.spublish(CHANNEL, text.as_str()).await;
         }
-        match pipeline.all::<Vec<i64>>().await {
+        // Bounded here too: a pipeline caught by a lost connection may never be
+        // answered.
+        let sent = tokio::time::timeout(PUBLISH_TIMEOUT, pipeline.all::<Vec<i64>>())
+            .await
+            .unwrap_or_else(|_| {
+                Err(fred::error::Error::new(
+                    fred::error::ErrorKind::Timeout,
+                    "publishing took too long",
+                ))
+            });
+        match sent {
             Ok(_) => {
                 if std::mem::take(&mut failing) {
                     tracing::info!("session invalidations are published again");
@@ -709,5 +719,76 @@ mod tests {
         assert!(!c.live());
         c.insert("k".into(), session(), generation(&c));
         assert!(!cached(&c, "k"));
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use std::time::{Duration, Instant};
+
+    /// Redis restarts: the fast path stops, then comes back by itself (the subscriber
+    /// and the publisher reconnect, the heartbeat returns).
+    #[tokio::test]
+    async fn the_fast_path_comes_back_after_redis_restarts() {
+        let mut server = provider_harness::RedisServer::start();
+        let shared = crate::session::redis::RedisShared::connect(
+            &server.url(),
+            Duration::from_millis(300),
+            None,
+            true,
+        )
+        .await
+        .expect("connect");
+        use crate::session::shared::SharedState as _;
+        let live =
+            |shared: &crate::session::redis::RedisShared| shared.fast_path().expect("on").live;
+        let until_live = async |shared: &crate::session::redis::RedisShared, what: &str| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !live(shared) {
+                assert!(Instant::now() < deadline, "{what}: never live");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        until_live(&shared, "at start").await;
+        server.stop();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!live(&shared), "Redis is down: nothing is proven fresh");
+        server.restart();
+        until_live(&shared, "after the restart").await;
+    }
+
+    /// The app started while Redis was down: once Redis is up, shared state and the
+    /// fast path work (the first connection is retried as a lost one is).
+    #[tokio::test]
+    async fn an_app_started_while_redis_is_down_recovers_when_it_comes_up() {
+        use crate::session::shared::{Once, SharedState as _};
+        let mut server = provider_harness::RedisServer::start();
+        server.stop();
+        let shared = crate::session::redis::RedisShared::connect(
+            &server.url(),
+            Duration::from_millis(300),
+            None,
+            true,
+        )
+        .await
+        .expect("starts anyway");
+        assert!(
+            shared
+                .first_use(Once::LogoutToken, "j-1", 4_000_000_000)
+                .await
+                .is_err()
+        );
+        server.restart();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let used = shared
+                .first_use(Once::LogoutToken, "j-2", 4_000_000_000)
+                .await;
+            if used.is_ok() && shared.fast_path().expect("on").live {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never recovered: {used:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }

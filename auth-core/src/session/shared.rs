@@ -91,6 +91,16 @@ pub(crate) struct CacheTicket {
 #[error("this shared state keeps no session records")]
 struct NoRecords;
 
+/// One session in the index of a user's sessions: its store key, when it began, and
+/// when it ends at the latest (its lifetime). The index is how the app finds every
+/// session of a user (store keys are keyed hashes of the ids browsers hold).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct IndexEntry {
+    pub(crate) key: String,
+    pub(crate) created: i64,
+    pub(crate) until: i64,
+}
+
 /// What every instance of the app must agree on. Every method that asks another
 /// process returns a future; an error means "cannot be decided now" (503).
 pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
@@ -130,6 +140,28 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
         session: Option<&'a Arc<AuthSession>>,
         read_at: Option<u64>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// Adds the session `handle` to the index of `user` (its provider and `sub`), kept
+    /// for `ttl` after the last addition; how many sessions the index holds then.
+    fn index_add<'a>(
+        &'a self,
+        user: &'a str,
+        handle: &'a str,
+        entry: &'a IndexEntry,
+        ttl: Duration,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, usize>;
+
+    /// The sessions in the index of `user`, by handle (some may have ended: the
+    /// caller checks each record and removes the dead ones).
+    fn index_list<'a>(
+        &'a self,
+        user: &'a str,
+        sealer: Option<&'a Sealer>,
+    ) -> Answer<'a, Vec<(String, IndexEntry)>>;
+
+    /// Removes the session `handle` from the index of `user`.
+    fn index_remove<'a>(&'a self, user: &'a str, handle: &'a str) -> Answer<'a, ()>;
 
     /// Remembers `key` until `until` (Unix time): true the first time on any instance,
     /// false for a replay.
@@ -193,9 +225,30 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
 
 /// No other instance: what this process knows is all there is. Logouts and uses are
 /// kept by the process's own registries (`LogoutRegistry`, the DPoP replay cache),
-/// the refresh lock is always free and a refresh has no one to publish to.
+/// the refresh lock is always free and a refresh has no one to publish to. The index
+/// of each user's sessions is kept here, its ended entries swept as sessions are
+/// added.
 #[derive(Debug, Default)]
-pub(crate) struct ThisProcess;
+pub(crate) struct ThisProcess {
+    index: std::sync::Mutex<LocalIndex>,
+}
+
+/// The index of each user's sessions in this process.
+#[derive(Debug, Default)]
+struct LocalIndex {
+    users: std::collections::HashMap<String, std::collections::HashMap<String, IndexEntry>>,
+    /// Additions since the last sweep of entries past their lifetime.
+    added: usize,
+}
+
+/// A sweep of the local index every this many additions.
+const SWEEP_EVERY: usize = 1024;
+
+impl ThisProcess {
+    fn index(&self) -> std::sync::MutexGuard<'_, LocalIndex> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 fn now<'a, T: Send + 'a>(value: T) -> Answer<'a, T> {
     Box::pin(std::future::ready(Ok(value)))
@@ -219,6 +272,54 @@ impl SharedState for ThisProcess {
         _: Option<u64>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(std::future::ready(()))
+    }
+
+    fn index_add<'a>(
+        &'a self,
+        user: &'a str,
+        handle: &'a str,
+        entry: &'a IndexEntry,
+        _: Duration,
+        _: Option<&'a Sealer>,
+    ) -> Answer<'a, usize> {
+        let mut index = self.index();
+        index.added += 1;
+        if index.added >= SWEEP_EVERY {
+            index.added = 0;
+            let now = entry.created;
+            index.users.retain(|_, sessions| {
+                sessions.retain(|_, e| e.until > now);
+                !sessions.is_empty()
+            });
+        }
+        let sessions = index.users.entry(user.to_owned()).or_default();
+        sessions.insert(handle.to_owned(), entry.clone());
+        now(sessions.len())
+    }
+
+    fn index_list<'a>(
+        &'a self,
+        user: &'a str,
+        _: Option<&'a Sealer>,
+    ) -> Answer<'a, Vec<(String, IndexEntry)>> {
+        let list = self
+            .index()
+            .users
+            .get(user)
+            .map(|s| s.iter().map(|(h, e)| (h.clone(), e.clone())).collect())
+            .unwrap_or_default();
+        now(list)
+    }
+
+    fn index_remove<'a>(&'a self, user: &'a str, handle: &'a str) -> Answer<'a, ()> {
+        let mut index = self.index();
+        if let Some(sessions) = index.users.get_mut(user) {
+            sessions.remove(handle);
+            if sessions.is_empty() {
+                index.users.remove(user);
+            }
+        }
+        now(())
     }
 
     fn first_use<'a>(&'a self, _: Once, _: &'a str, _: i64) -> Answer<'a, bool> {
@@ -295,5 +396,5 @@ pub(crate) async fn connect(
         return Ok(Arc::new(shared));
     }
     let _ = (redis, own_store);
-    Ok(Arc::new(ThisProcess))
+    Ok(Arc::new(ThisProcess::default()))
 }

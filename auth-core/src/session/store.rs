@@ -92,7 +92,21 @@ pub(crate) struct Sessions {
     clock: Clock,
     cookie: SessionCookie,
     shared: Arc<dyn SharedState>,
+    /// The key of session handles (from the app's key, else random for this process).
+    handle_key: HandleKey,
 }
+
+/// The HMAC key of session handles.
+struct HandleKey([u8; 32]);
+
+impl std::fmt::Debug for HandleKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandleKey([redacted])")
+    }
+}
+
+/// Sessions a user may have at once; a sign-in past it ends the oldest.
+pub(crate) const MAX_SESSIONS_PER_USER: usize = 100;
 
 /// Where sessions live.
 #[derive(Debug)]
@@ -122,6 +136,23 @@ impl Sessions {
         shared: Arc<dyn SharedState>,
     ) -> Self {
         let shared_records = settings.store.is_none();
+        let handle_key = {
+            let mut key = [0u8; 32];
+            match settings
+                .session_key
+                .as_ref()
+                .or(settings.cookie_key.as_ref())
+            {
+                Some(secret) => {
+                    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"auth-rs"), &secret.0);
+                    let _ = hk.expand(b"session handle v1", &mut key);
+                }
+                None => {
+                    let _ = aws_lc_rs::rand::fill(&mut key);
+                }
+            }
+            HandleKey(key)
+        };
         let external = settings.store.clone().or_else(|| shared.session_store());
         let place = match external {
             None => Place::Local(crate::session::memory::LocalSessions::default()),
@@ -160,6 +191,103 @@ impl Sessions {
             clock,
             cookie,
             shared,
+            handle_key,
+        }
+    }
+
+    /// The handle of the session stored under `store_key`: HMAC-SHA256 of it, 128
+    /// bits, base64url. Stable, and never a session id (which a keyed hash cannot be
+    /// turned back into).
+    pub(crate) fn handle_of(&self, store_key: &Id) -> String {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.handle_key.0)
+            .expect("HMAC takes any key size");
+        mac.update(b"handle|");
+        mac.update(store_key.to_string().as_bytes());
+        let out = mac.finalize().into_bytes();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&out[..16])
+    }
+
+    /// The index of a user's sessions is keyed by this: their provider and `sub`.
+    pub(crate) fn user_key(provider: Option<&str>, sub: &str) -> String {
+        format!("{}\n{sub}", provider.unwrap_or(""))
+    }
+
+    /// Adds the session stored under `store_key` to its user's index; how many
+    /// sessions the user has then (some may have ended since).
+    pub(crate) async fn index(
+        &self,
+        store_key: &Id,
+        session: &AuthSession,
+    ) -> Result<usize, StoreError> {
+        let handle = self.handle_of(store_key);
+        let entry = crate::session::shared::IndexEntry {
+            key: store_key.to_string(),
+            created: session.authenticated_at,
+            until: self.end_of(session).0,
+        };
+        self.shared
+            .index_add(
+                &Self::user_key(session.provider(), session.sub()),
+                &handle,
+                &entry,
+                self.lifetime,
+                self.sealer(),
+            )
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    /// The sessions of a user that are still stored, with their handle and store key;
+    /// index entries of sessions that ended are removed on the way.
+    pub(crate) async fn of_user(
+        &self,
+        provider: Option<&str>,
+        sub: &str,
+    ) -> Result<Vec<(String, Id, Arc<AuthSession>)>, StoreError> {
+        let user = Self::user_key(provider, sub);
+        let backend = |e: crate::SharedStateError| StoreError::Backend(e.to_string());
+        let entries = self
+            .shared
+            .index_list(&user, self.sealer())
+            .await
+            .map_err(backend)?;
+        let now = self.clock.now_secs();
+        let mut live = Vec::with_capacity(entries.len());
+        for (handle, entry) in entries {
+            let found = match entry.key.parse::<Id>() {
+                Ok(key) => self.load_by_key(&key).await?.map(|s| (key, s)),
+                Err(_) => None,
+            };
+            match found {
+                Some((key, s))
+                    if s.sub() == sub
+                        && s.provider() == provider
+                        && self.expired(&s, now).is_none() =>
+                {
+                    live.push((handle, key, s));
+                }
+                _ => self
+                    .shared
+                    .index_remove(&user, &handle)
+                    .await
+                    .map_err(backend)?,
+            }
+        }
+        Ok(live)
+    }
+
+    /// Removes a session from its user's index (it ended).
+    pub(crate) async fn unindex(&self, store_key: &Id, session: &AuthSession) {
+        let user = Self::user_key(session.provider(), session.sub());
+        if let Err(e) = self
+            .shared
+            .index_remove(&user, &self.handle_of(store_key))
+            .await
+        {
+            // Cleaned up when the user's sessions are next listed.
+            tracing::debug!(error = %e, "could not remove an ended session from its index");
         }
     }
 
@@ -197,24 +325,32 @@ impl Sessions {
         }
     }
 
-    /// Stores `session` under a fresh random id and returns the `Set-Cookie` value
-    /// that carries it.
-    pub(crate) async fn create(&self, session: &AuthSession) -> Result<String, StoreError> {
+    /// Stores `session` under a fresh random id, with its handle set, and returns the
+    /// `Set-Cookie` value that carries it and the store key it is under.
+    pub(crate) async fn create(
+        &self,
+        session: &mut AuthSession,
+    ) -> Result<(String, Id), StoreError> {
         let lifetime = self.lifetime.as_secs() as i64;
         let store = match &self.place {
             Place::Local(local) => {
-                let id = local.create(Arc::new(session.clone()), self.expiry_date(session));
-                return Ok(self.cookie_value(&id.to_string(), lifetime));
+                let expiry = self.expiry_date(session);
+                let id = local.create_with(expiry, |id| {
+                    session.meta.handle = Some(self.handle_of(id));
+                    Arc::new(session.clone())
+                });
+                return Ok((self.cookie_value(&id.to_string(), lifetime), id));
             }
             Place::External { store, .. } => store,
         };
         loop {
             let id = Id::default();
             let key = self.store_id(&id);
+            session.meta.handle = Some(self.handle_of(&key));
             let mut record = self.record(key, session)?;
             store.create(&mut record).await?;
             if record.id == key {
-                return Ok(self.cookie_value(&id.to_string(), lifetime));
+                return Ok((self.cookie_value(&id.to_string(), lifetime), key));
             }
             // The store moved the record to another id (a collision of 128-bit keys):
             // no cookie id maps to it, so try another.
@@ -228,13 +364,18 @@ impl Sessions {
     }
 
     pub(crate) async fn delete(&self, id: &Id) -> Result<(), StoreError> {
+        self.delete_by_key(&self.store_id(id)).await
+    }
+
+    /// Deletes the session stored under `key` (and tells the other instances).
+    pub(crate) async fn delete_by_key(&self, key: &Id) -> Result<(), StoreError> {
         match &self.place {
             Place::Local(local) => {
-                local.delete(id);
+                local.delete(key);
                 Ok(())
             }
             Place::External { store, .. } => {
-                let key = self.store_id(id);
+                let key = *key;
                 store.delete(&key).await?;
                 self.shared
                     .session_changed(&key.to_string(), None, None)
@@ -245,11 +386,20 @@ impl Sessions {
     }
 
     pub(crate) async fn load(&self, id: &Id) -> Result<Option<Arc<AuthSession>>, StoreError> {
+        self.load_by_key(&self.store_id(id)).await
+    }
+
+    /// The session stored under `key` (a store key: the id itself in this process's
+    /// memory, its keyed hash in a sealed external store).
+    pub(crate) async fn load_by_key(
+        &self,
+        key: &Id,
+    ) -> Result<Option<Arc<AuthSession>>, StoreError> {
         let store = match &self.place {
-            Place::Local(local) => return Ok(local.load(id)),
+            Place::Local(local) => return Ok(local.load(key)),
             Place::External { store, .. } => store,
         };
-        let Some(mut record) = store.load(&self.store_id(id)).await? else {
+        let Some(mut record) = store.load(key).await? else {
             return Ok(None);
         };
         let parsed = match (self.sealer(), record.data.remove(AuthSession::KEY)) {
@@ -511,7 +661,10 @@ mod tests {
     }
 
     async fn signed_in(auth: &Auth, s: &AuthSession) -> SessionId {
-        let cookie = auth.start_session(None, s).await.expect("stored");
+        let cookie = auth
+            .start_session(None, &mut s.clone())
+            .await
+            .expect("stored");
         let value = cookie
             .split(';')
             .next()

@@ -278,9 +278,13 @@ impl Auth {
             )
             .await
         {
-            Ok(done) => {
+            Ok(mut done) => {
+                done.session.meta.user_agent = user_agent(headers);
                 let previous = self.session_id_from_headers(headers);
-                let cookie = match self.start_session(previous.as_ref(), &done.session).await {
+                let cookie = match self
+                    .start_session(previous.as_ref(), &mut done.session)
+                    .await
+                {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::error!(error = %e, "could not store the new session");
@@ -290,13 +294,19 @@ impl Auth {
                     }
                 };
                 tracing::info!(sub = %done.session.claims().sub(), "login completed");
+                self.emit(&crate::AuthEvent::SignedIn(&crate::SessionEvent::of(
+                    &done.session,
+                )));
                 let mut response = redirect(&done.return_to);
                 add_cookies(&mut response, &done.set_cookies);
                 add_cookies(&mut response, &[cookie]);
                 (response, "signed_in")
             }
             Err(failure) => {
-                self.emit(&crate::AuthEvent::LoginRefused(&failure.error));
+                // The hook's refusals were reported as such.
+                if !failure.error.is_sign_in_hook() {
+                    self.emit(&crate::AuthEvent::LoginRefused(&failure.error));
+                }
                 let (status, code, title) = callback_error_info(&failure.error);
                 if status.is_server_error() {
                     tracing::error!(error = %failure.error, "login failed");
@@ -309,7 +319,10 @@ impl Auth {
                         status,
                         code,
                         title,
-                        hint: callback_error_hint(&failure.error),
+                        hint: match &failure.error {
+                            crate::CallbackError::SignInRefused(Some(reason)) => reason,
+                            e => callback_error_hint(e),
+                        },
                         return_to: failure.return_to.as_deref(),
                     },
                 );
@@ -964,4 +977,16 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
     }
+}
+
+/// The request's `User-Agent`, kept with the session it creates: printable ASCII, at
+/// most 256 characters.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::USER_AGENT)?.to_str().ok()?;
+    let kept: String = value
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(256)
+        .collect();
+    (!kept.is_empty()).then_some(kept)
 }

@@ -362,6 +362,14 @@ pub(super) fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static st
             "sign_in_too_old",
             "Please sign in again",
         ),
+        CallbackError::SignInRefused(_) => {
+            (StatusCode::FORBIDDEN, "sign_in_refused", "Sign-in refused")
+        }
+        CallbackError::SignInHook(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sign_in_unavailable",
+            "Sign-in is temporarily unavailable",
+        ),
         CallbackError::UserInfo(crate::UserInfoError::SubjectMismatch) => (
             StatusCode::BAD_REQUEST,
             "invalid_token",
@@ -408,6 +416,8 @@ pub(super) fn callback_error_hint(e: &CallbackError) -> &'static str {
         CallbackError::PendingLoginMissing | CallbackError::PendingLoginExpired => {
             "The sign-in took too long, or was finished in another browser. Please start again."
         }
+        CallbackError::SignInRefused(_) => "This account cannot sign in here.",
+        CallbackError::SignInHook(_) => "Please try again in a moment.",
         CallbackError::Provider { .. }
         | CallbackError::Malformed(_)
         | CallbackError::MissingState

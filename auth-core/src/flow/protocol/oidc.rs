@@ -121,6 +121,7 @@ impl Auth {
             access,
             provider: config.id.clone(),
             dpop_key: dpop,
+            meta: Default::default(),
         })
     }
 

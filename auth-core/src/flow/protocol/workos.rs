@@ -258,6 +258,7 @@ impl Auth {
             access,
             provider: config.id.clone(),
             dpop_key: None,
+            meta: Default::default(),
         })
     }
 
