@@ -45,8 +45,8 @@ impl SessionEvent {
         Self {
             provider: session.provider.clone(),
             sub: session.sub().to_owned(),
-            user_id: session.meta.user_id.clone(),
-            session: session.meta.handle.clone(),
+            user_id: session.user_id().map(str::to_owned),
+            session: session.handle(),
         }
     }
 

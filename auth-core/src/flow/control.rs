@@ -46,7 +46,7 @@ impl Auth {
                 id,
                 created_at: s.authenticated_at,
                 last_seen: s.last_seen_secs(),
-                user_agent: s.meta.user_agent.clone(),
+                user_agent: s.user_agent().map(str::to_owned),
             })
             .collect();
         list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
@@ -113,7 +113,7 @@ impl Auth {
             .await?;
         let mut ended = 0;
         for (handle, key, session) in live {
-            if current.handle() == Some(handle.as_str()) {
+            if current.handle().as_deref() == Some(handle.as_str()) {
                 continue;
             }
             self.end_stored(&key, &session, SessionEndReason::Revoked)

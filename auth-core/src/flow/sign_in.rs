@@ -219,8 +219,11 @@ impl Auth {
         let event = crate::SessionEvent::of(&session);
         match decided {
             Ok(SignInDecision(Decision::Allow { user_id, data })) => {
-                session.meta.user_id = user_id;
-                session.meta.app_data = data;
+                if user_id.is_some() || data.is_some() {
+                    let app = session.app_mut();
+                    app.user_id = user_id;
+                    app.data = data;
+                }
                 Ok(session)
             }
             Ok(SignInDecision(Decision::Deny(reason))) => {

@@ -183,6 +183,22 @@ impl LocalSessions {
         self.0.replace(id, session, expiry)
     }
 
+    /// The live sessions `pick` selects, with their ids (a scan of every session:
+    /// for listing a user's sessions, not for requests).
+    pub(crate) fn find(
+        &self,
+        pick: impl Fn(&crate::AuthSession) -> bool,
+    ) -> Vec<(Id, Arc<crate::AuthSession>)> {
+        let now = OffsetDateTime::now_utc();
+        self.0
+            .state()
+            .entries
+            .iter()
+            .filter(|(_, (s, expiry))| *expiry > now && pick(s))
+            .map(|(id, (s, _))| (*id, Arc::clone(s)))
+            .collect()
+    }
+
     pub(crate) fn delete(&self, id: &Id) {
         self.0.remove(id);
     }

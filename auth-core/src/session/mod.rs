@@ -53,33 +53,69 @@ pub struct AuthSession {
     /// The session's DPoP key (RFC 9449), when its tokens are bound to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dpop_key: Option<crate::jose::dpop::DpopKey>,
-    /// The app's user id and data, the session's handle and the browser's user agent.
-    #[serde(default, skip_serializing_if = "SessionMeta::is_empty")]
-    pub(crate) meta: SessionMeta,
+    /// The session's handle (set when it is stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) handle: Option<Handle>,
+    /// The app's user id and data, and the browser's user agent (none: no allocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) app: Option<Box<AppMeta>>,
 }
 
-/// What a session keeps beside the tokens: the app's user id and data (from its
-/// sign-in hook), the session's handle and the user agent it was created from.
+/// A session's handle: 128 bits of a keyed hash of its store key, kept inline (a
+/// session costs no allocation for it), written as base64url.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Handle(pub(crate) [u8; 16]);
+
+impl std::fmt::Display for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use base64::Engine as _;
+        f.write_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handle({self})")
+    }
+}
+
+impl std::str::FromStr for Handle {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| ())?;
+        Ok(Self(bytes.try_into().map_err(|_| ())?))
+    }
+}
+
+impl Serialize for Handle {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Handle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|()| serde::de::Error::custom("not a session handle"))
+    }
+}
+
+/// What the app keeps in a session (from its sign-in hook), and the user agent the
+/// session was created from.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub(crate) struct SessionMeta {
+pub(crate) struct AppMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) user_id: Option<String>,
     /// The app's data, as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) app_data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) handle: Option<String>,
+    pub(crate) data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) user_agent: Option<String>,
-}
-
-impl SessionMeta {
-    fn is_empty(&self) -> bool {
-        self.user_id.is_none()
-            && self.app_data.is_none()
-            && self.handle.is_none()
-            && self.user_agent.is_none()
-    }
 }
 
 /// The app data of a session does not read as the type asked for (an app upgrade
@@ -228,7 +264,7 @@ impl AuthSession {
     /// The app's own id of the user, as its sign-in hook gave it
     /// ([`SignInDecision::with_user_id`](crate::SignInDecision::with_user_id)).
     pub fn user_id(&self) -> Option<&str> {
-        self.meta.user_id.as_deref()
+        self.app.as_ref()?.user_id.as_deref()
     }
 
     /// The app's data, as its sign-in hook gave it
@@ -239,9 +275,9 @@ impl AuthSession {
     /// When the data does not read as `T` (stored by an older version of the app):
     /// treat the user as signed out (the adapters' app-data extractors do).
     pub fn app_data<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, AppDataError> {
-        self.meta
-            .app_data
-            .as_deref()
+        self.app
+            .as_ref()
+            .and_then(|a| a.data.as_deref())
             .map(serde_json::from_str)
             .transpose()
             .map_err(AppDataError)
@@ -250,14 +286,19 @@ impl AuthSession {
     /// The session's handle: opaque and stable, never usable as a session cookie. It
     /// names the session in events, in [`Auth::sessions_of`](crate::Auth::sessions_of)
     /// and to [`Auth::end_session_by_handle`](crate::Auth::end_session_by_handle).
-    pub fn handle(&self) -> Option<&str> {
-        self.meta.handle.as_deref()
+    pub fn handle(&self) -> Option<String> {
+        self.handle.map(|h| h.to_string())
     }
 
     /// The user agent of the browser the session was created from (at most 256
     /// characters).
     pub fn user_agent(&self) -> Option<&str> {
-        self.meta.user_agent.as_deref()
+        self.app.as_ref()?.user_agent.as_deref()
+    }
+
+    /// The app's part of the session, made when first needed.
+    pub(crate) fn app_mut(&mut self) -> &mut AppMeta {
+        self.app.get_or_insert_with(Default::default)
     }
 }
 
@@ -312,7 +353,8 @@ impl AuthSession {
             access: Default::default(),
             provider: None,
             dpop_key: None,
-            meta: SessionMeta::default(),
+            handle: None,
+            app: None,
         }
     }
 }

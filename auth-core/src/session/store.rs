@@ -96,6 +96,11 @@ pub(crate) struct Sessions {
     handle_key: HandleKey,
 }
 
+/// Whether `session` is the user `sub` of provider `provider`.
+fn same_user(session: &AuthSession, provider: Option<&str>, sub: &str) -> bool {
+    session.provider() == provider && session.sub() == sub
+}
+
 /// The HMAC key of session handles.
 struct HandleKey([u8; 32]);
 
@@ -198,15 +203,16 @@ impl Sessions {
     /// The handle of the session stored under `store_key`: HMAC-SHA256 of it, 128
     /// bits, base64url. Stable, and never a session id (which a keyed hash cannot be
     /// turned back into).
-    pub(crate) fn handle_of(&self, store_key: &Id) -> String {
-        use base64::Engine as _;
+    pub(crate) fn handle_of(&self, store_key: &Id) -> crate::session::Handle {
         use hmac::Mac as _;
         let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.handle_key.0)
             .expect("HMAC takes any key size");
         mac.update(b"handle|");
         mac.update(store_key.to_string().as_bytes());
         let out = mac.finalize().into_bytes();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&out[..16])
+        let mut handle = [0u8; 16];
+        handle.copy_from_slice(&out[..16]);
+        crate::session::Handle(handle)
     }
 
     /// The index of a user's sessions is keyed by this: their provider and `sub`.
@@ -221,7 +227,12 @@ impl Sessions {
         store_key: &Id,
         session: &AuthSession,
     ) -> Result<usize, StoreError> {
-        let handle = self.handle_of(store_key);
+        if let Place::Local(_) = &self.place {
+            // Sessions in this process's memory need no index (a scan finds them when
+            // the app asks), and no bound beyond the store's own.
+            return Ok(0);
+        }
+        let handle = self.handle_of(store_key).to_string();
         let entry = crate::session::shared::IndexEntry {
             key: store_key.to_string(),
             created: session.authenticated_at,
@@ -246,6 +257,14 @@ impl Sessions {
         provider: Option<&str>,
         sub: &str,
     ) -> Result<Vec<(String, Id, Arc<AuthSession>)>, StoreError> {
+        let now = self.clock.now_secs();
+        if let Place::Local(local) = &self.place {
+            return Ok(local
+                .find(|s| same_user(s, provider, sub) && self.expired(s, now).is_none())
+                .into_iter()
+                .map(|(id, s)| (self.handle_of(&id).to_string(), id, s))
+                .collect());
+        }
         let user = Self::user_key(provider, sub);
         let backend = |e: crate::SharedStateError| StoreError::Backend(e.to_string());
         let entries = self
@@ -253,7 +272,6 @@ impl Sessions {
             .index_list(&user, self.sealer())
             .await
             .map_err(backend)?;
-        let now = self.clock.now_secs();
         let mut live = Vec::with_capacity(entries.len());
         for (handle, entry) in entries {
             let found = match entry.key.parse::<Id>() {
@@ -262,9 +280,7 @@ impl Sessions {
             };
             match found {
                 Some((key, s))
-                    if s.sub() == sub
-                        && s.provider() == provider
-                        && self.expired(&s, now).is_none() =>
+                    if same_user(&s, provider, sub) && self.expired(&s, now).is_none() =>
                 {
                     live.push((handle, key, s));
                 }
@@ -280,10 +296,13 @@ impl Sessions {
 
     /// Removes a session from its user's index (it ended).
     pub(crate) async fn unindex(&self, store_key: &Id, session: &AuthSession) {
+        if let Place::Local(_) = &self.place {
+            return;
+        }
         let user = Self::user_key(session.provider(), session.sub());
         if let Err(e) = self
             .shared
-            .index_remove(&user, &self.handle_of(store_key))
+            .index_remove(&user, &self.handle_of(store_key).to_string())
             .await
         {
             // Cleaned up when the user's sessions are next listed.
@@ -336,7 +355,7 @@ impl Sessions {
             Place::Local(local) => {
                 let expiry = self.expiry_date(session);
                 let id = local.create_with(expiry, |id| {
-                    session.meta.handle = Some(self.handle_of(id));
+                    session.handle = Some(self.handle_of(id));
                     Arc::new(session.clone())
                 });
                 return Ok((self.cookie_value(&id.to_string(), lifetime), id));
@@ -346,7 +365,7 @@ impl Sessions {
         loop {
             let id = Id::default();
             let key = self.store_id(&id);
-            session.meta.handle = Some(self.handle_of(&key));
+            session.handle = Some(self.handle_of(&key));
             let mut record = self.record(key, session)?;
             store.create(&mut record).await?;
             if record.id == key {

@@ -279,7 +279,9 @@ impl Auth {
             .await
         {
             Ok(mut done) => {
-                done.session.meta.user_agent = user_agent(headers);
+                if let Some(agent) = user_agent(headers) {
+                    done.session.app_mut().user_agent = Some(agent);
+                }
                 let previous = self.session_id_from_headers(headers);
                 let cookie = match self
                     .start_session(previous.as_ref(), &mut done.session)

@@ -121,7 +121,8 @@ impl Auth {
             access,
             provider: config.id.clone(),
             dpop_key: dpop,
-            meta: Default::default(),
+            handle: None,
+            app: None,
         })
     }
 

@@ -258,7 +258,8 @@ impl Auth {
             access,
             provider: config.id.clone(),
             dpop_key: None,
-            meta: Default::default(),
+            handle: None,
+            app: None,
         })
     }
 
