@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod app_user;
 mod authorized;
 mod bearer;
 mod convert;
@@ -55,6 +56,7 @@ mod middleware;
 mod request;
 mod routes;
 
+pub use app_user::{AppUser, SameOrigin};
 pub use auth_core;
 pub use auth_core::adapter::shared::*;
 pub use authorized::Authorized;

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod app_user;
 mod authorized;
 mod bearer;
 mod extract;
@@ -41,6 +42,7 @@ mod layer;
 mod request;
 mod routes;
 
+pub use app_user::{AppUser, SameOrigin};
 pub use auth_core;
 pub use auth_core::adapter::shared::*;
 pub use authorized::{Authorized, RequireLayer, RequireService, require};

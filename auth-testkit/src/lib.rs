@@ -745,7 +745,19 @@ pub async fn config_from_env_or_dev_provider(
     default_app_url: &str,
 ) -> Result<(auth_core::AuthConfig, Option<DevProvider>), Box<dyn std::error::Error + Send + Sync>>
 {
-    config_from_lookup_or_dev_provider(default_app_url, |name| {
+    let (builder, provider) = builder_from_env_or_dev_provider(default_app_url).await?;
+    Ok((builder.build()?, provider))
+}
+
+/// As [`config_from_env_or_dev_provider`], the builder before `build()`: for what the
+/// environment cannot say (the app's sign-in hook, its event hook).
+pub async fn builder_from_env_or_dev_provider(
+    default_app_url: &str,
+) -> Result<
+    (auth_core::AuthConfigBuilder, Option<DevProvider>),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    builder_from_lookup_or_dev_provider(default_app_url, |name| {
         std::env::var(name).ok().filter(|v| !v.is_empty())
     })
     .await
@@ -761,6 +773,18 @@ pub async fn config_from_lookup_or_dev_provider(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<(auth_core::AuthConfig, Option<DevProvider>), Box<dyn std::error::Error + Send + Sync>>
 {
+    let (builder, provider) = builder_from_lookup_or_dev_provider(default_app_url, get).await?;
+    Ok((builder.build()?, provider))
+}
+
+/// As [`config_from_lookup_or_dev_provider`], the builder before `build()`.
+pub async fn builder_from_lookup_or_dev_provider(
+    default_app_url: &str,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<
+    (auth_core::AuthConfigBuilder, Option<DevProvider>),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
     let env = |name: &str| get(name).filter(|v| !v.is_empty());
     let app_url = env("APP_URL").unwrap_or_else(|| default_app_url.to_owned());
     let local = url::Url::parse(&app_url).is_ok_and(|u| {
@@ -777,7 +801,7 @@ pub async fn config_from_lookup_or_dev_provider(
         || env("OIDC_PROVIDERS").is_some()
         || !local
     {
-        return Ok((auth_core::AuthConfig::from_lookup(env)?, None));
+        return Ok((auth_core::AuthConfig::builder_from_lookup(env)?, None));
     }
     // The enterprise client (`OIDC_PROFILE=fapi2`, `OIDC_CLIENT_AUTH=private_key_jwt`):
     // the app's key (`OIDC_CLIENT_PRIVATE_KEY_FILE`, or one made now) is registered,
@@ -804,7 +828,7 @@ pub async fn config_from_lookup_or_dev_provider(
         .map(|(i, s)| (i.to_owned(), s.to_owned()))
         .expect("registered above");
     let issuer = provider.issuer().to_owned();
-    let config = auth_core::AuthConfig::from_lookup(|name| match name {
+    let config = auth_core::AuthConfig::builder_from_lookup(|name| match name {
         "OIDC_ISSUER" => Some(issuer.clone()),
         "OIDC_CLIENT_ID" => Some(id.clone()),
         "OIDC_CLIENT_SECRET" if key_file.is_none() => Some(secret.clone()),

@@ -73,7 +73,7 @@ pub struct AuthConfigBuilder {
     route_prefix: String,
     organization_switch: bool,
     post_logout_redirect_uri: Option<String>,
-    event_hook: Option<EventHook>,
+    event_hooks: Vec<EventHook>,
     sign_in_hook: Option<crate::flow::sign_in::SignInHook>,
     revoke_on_logout: bool,
     chooser_page: Option<ChooserPage>,
@@ -96,7 +96,7 @@ impl AuthConfigBuilder {
             route_prefix: "/auth".into(),
             organization_switch: true,
             post_logout_redirect_uri: None,
-            event_hook: None,
+            event_hooks: Vec::new(),
             sign_in_hook: None,
             revoke_on_logout: true,
             chooser_page: None,
@@ -383,15 +383,17 @@ impl AuthConfigBuilder {
         })
     }
 
-    /// Calls `hook` with every refusal, with its typed reason ([`AuthEvent`]): for
-    /// metrics, alerts or an audit trail, and for tests that must know which rule
-    /// refused. It runs on the request's task: keep it quick, and never log the
-    /// `Debug` of a provider's description where logs must not hold provider text.
+    /// Calls `hook` with every event ([`AuthEvent`]): each refusal with its typed
+    /// reason, and each session's life (signed in, refreshed, signed out, ended, with
+    /// [`AuthEvent::audit`] for an audit trail); for metrics, alerts, and tests that
+    /// must know which rule refused. Each call adds a hook (all are called, in order).
+    /// It runs on the request's task: keep it quick, and never log the `Debug` of a
+    /// provider's description where logs must not hold provider text.
     pub fn with_event_hook(
         mut self,
         hook: impl Fn(&AuthEvent<'_>) + Send + Sync + 'static,
     ) -> Self {
-        self.event_hook = Some(EventHook(Arc::new(hook)));
+        self.event_hooks.push(EventHook(Arc::new(hook)));
         self
     }
 
@@ -692,7 +694,7 @@ impl AuthConfigBuilder {
             route_prefix: prefix,
             organization_switch: self.organization_switch,
             post_logout_redirect_uri,
-            event_hook: self.event_hook,
+            event_hooks: self.event_hooks,
             sign_in_hook: self.sign_in_hook,
             revoke_on_logout: self.revoke_on_logout,
             chooser_page: self.chooser_page,

@@ -23,11 +23,25 @@ impl AuthConfig {
     /// `OIDC_X_ALLOWED_TENANTS`, `OIDC_X_CLIENT_AUTH`, `OIDC_X_USERINFO` and the
     /// `OIDC_X_*_CLAIM`s (X uppercased, `-` as `_`); `OIDC_ISSUER` must then be unset.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::builder_from_env()?.build()
     }
 
     /// Like [`AuthConfig::from_env`], reading variables from a function (tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::builder_from_lookup(get)?.build()
+    }
+
+    /// The builder [`AuthConfig::from_env`] builds: for what the environment cannot
+    /// say (a sign-in hook, an event hook, a session store), set on it before
+    /// `build()`.
+    pub fn builder_from_env() -> Result<AuthConfigBuilder, ConfigError> {
+        Self::builder_from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Like [`AuthConfig::builder_from_env`], reading variables from a function.
+    pub fn builder_from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<AuthConfigBuilder, ConfigError> {
         let req = |name: &'static str| get(name).ok_or(ConfigError::MissingEnv(name));
         let mut b = match get("OIDC_PROVIDERS").filter(|s| !s.trim().is_empty()) {
             None => {
@@ -131,7 +145,7 @@ impl AuthConfig {
                 });
             }
         }
-        b.build()
+        Ok(b)
     }
 }
 

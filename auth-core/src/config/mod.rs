@@ -48,7 +48,7 @@ pub struct AuthConfig {
     /// `POST {prefix}/organization` is served (with a provider that can switch).
     pub(crate) organization_switch: bool,
     pub(crate) post_logout_redirect_uri: Url,
-    pub(crate) event_hook: Option<EventHook>,
+    pub(crate) event_hooks: Vec<EventHook>,
     pub(crate) sign_in_hook: Option<crate::flow::sign_in::SignInHook>,
     /// Ending a session revokes its refresh token at the provider (RFC 7009).
     pub(crate) revoke_on_logout: bool,

@@ -200,6 +200,29 @@ impl Auth {
         }
         (session, deleted, removal)
     }
+
+    /// Ends the session of `id` as expired, without the user's sign-out (no provider
+    /// logout, no revocation): a session the app can no longer read.
+    pub(crate) async fn end_session_quietly(
+        &self,
+        id: Option<&SessionId>,
+    ) -> (Option<Arc<AuthSession>>, Result<(), StoreError>, String) {
+        let sessions = &self.0.sessions;
+        let removal = sessions.removal_cookie();
+        let Some(SessionId(id)) = id else {
+            return (None, Ok(()), removal);
+        };
+        let session = sessions.load(id).await.ok().flatten();
+        let deleted = sessions.delete(id).await;
+        if let (Some(s), Ok(())) = (&session, &deleted) {
+            sessions.unindex(&sessions.store_id(id), s).await;
+            self.emit(&crate::AuthEvent::SessionEnded(
+                &crate::SessionEvent::of(s),
+                crate::SessionEndReason::Expired,
+            ));
+        }
+        (session, deleted, removal)
+    }
 }
 
 impl Auth {

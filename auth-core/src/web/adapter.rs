@@ -270,6 +270,70 @@ pub async fn optional_user(
     }
 }
 
+/// Refuses a state-changing request (any method but `GET`, `HEAD` and `OPTIONS`) that
+/// another site started: an `Origin` other than the app's (`null` included), or
+/// `Sec-Fetch-Site` other than `same-origin`. A request with neither header (a
+/// script, an API client) passes: a browser sends them on cross-site requests. The
+/// rejection is 403, page code `cross_site_request` (JSON `{"error":
+/// "cross_site_request"}` for an API client). Use it on the app's own state-changing
+/// routes (the auth routes check themselves).
+pub fn require_same_origin(req: &impl RequestHead) -> Result<(), Rejection> {
+    if matches!(req.method(), "GET" | "HEAD" | "OPTIONS") {
+        return Ok(());
+    }
+    let Some(auth) = auth_of(req) else {
+        return Err(Rejection::missing_layer("the same-origin check"));
+    };
+    let app_origin = auth.config().app_url().origin().ascii_serialization();
+    let origin_ok = req
+        .header_values("origin")
+        .all(|o| o == app_origin.as_bytes());
+    let site_ok = req
+        .header_values("sec-fetch-site")
+        .all(|s| s == b"same-origin");
+    if origin_ok && site_ok {
+        return Ok(());
+    }
+    tracing::warn!(method = req.method(), "a cross-site request refused");
+    let headers = request_headers(req, &["accept", "x-requested-with", "sec-fetch-mode"]);
+    let response = auth.error_response(
+        &headers,
+        StatusCode::FORBIDDEN,
+        "cross_site_request",
+        "The request was not confirmed",
+        "Another site sent this request. Use this site's own pages.",
+    );
+    Err(Rejection::new(Reason::Forbidden, response))
+}
+
+/// The signed-in user with the app's data ([`AuthSession::app_data`]) read as `T`. A
+/// session whose data does not read as `T` (stored by an older version of the app),
+/// or has none, is signed out cleanly: it is ended and the request is answered as for
+/// no session (a browser to login, 401 for an API client), never a 500.
+pub async fn require_app_user<T: serde::de::DeserializeOwned>(
+    req: &mut impl RequestHead,
+) -> Result<(Arc<AuthSession>, T), Rejection> {
+    let user = require_user(req).await?;
+    match user.app_data::<T>() {
+        Ok(Some(data)) => Ok((user, data)),
+        unreadable => {
+            let auth = auth_of(req).ok_or_else(|| Rejection::missing_layer("the app data"))?;
+            if let Err(e) = unreadable {
+                tracing::warn!(error = %e, "a session's app data does not read: it is signed out");
+            } else {
+                tracing::warn!("a session without the app's data: it is signed out");
+            }
+            let id = auth.session_id(req.header_values("cookie"));
+            let (_, ended, _) = auth.end_session_quietly(id.as_ref()).await;
+            if let Err(e) = ended {
+                tracing::error!(error = %e, "could not end the session");
+                return Err(reject_user(&auth, req, &Authenticated::Unavailable));
+            }
+            Err(reject_user(&auth, req, &Authenticated::Anonymous))
+        }
+    }
+}
+
 /// What a route requires of its signed-in user beyond being signed in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

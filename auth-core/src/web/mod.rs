@@ -42,7 +42,7 @@ pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 impl Auth {
     /// Gives `event` to the app's hook, if any.
     pub(crate) fn emit(&self, event: &crate::AuthEvent<'_>) {
-        if let Some(hook) = &self.0.config.event_hook {
+        for hook in &self.0.config.event_hooks {
             hook.call(event);
         }
     }

@@ -8,22 +8,48 @@ use std::time::Duration;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{
     Auth, AuthUser, Authorized, BearerUser, MaybeAuthUser, Policy, Require, Requirement,
-    auth_middleware, auth_routes,
+    SameOrigin, auth_middleware, auth_routes,
 };
+use example_users::Users;
 use serde::Serialize;
+use serde_json::json;
 
 /// Serves `GET /` (public), `GET /me` (protected by the session, JSON), `GET /admin`
 /// (role `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed
-/// in within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON)
-/// and the auth routes on `listener`. Run the returned server inside an actix system
-/// (`#[actix_web::main]`).
-pub fn server(auth: Auth, listener: TcpListener) -> std::io::Result<Server> {
+/// in within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
+/// the admin's `/admin/users` routes (role `admin`), the user's own
+/// `/account/sessions` routes, and the auth routes on `listener`. `users` are the app's
+/// own (configure the sign-in hook with `example_users::configure`). Run the returned
+/// server inside an actix system (`#[actix_web::main]`).
+pub fn server(auth: Auth, users: Users, listener: TcpListener) -> std::io::Result<Server> {
+    let shared = web::Data::new(Shared {
+        auth: auth.clone(),
+        users,
+    });
     Ok(HttpServer::new(move || {
         let admins = Require::new(Requirement::role("admin"));
         let recent = Require::new(Requirement::signed_in_within(Duration::from_secs(300)));
         App::new()
+            .app_data(shared.clone())
             .wrap(auth_middleware(&auth))
             .configure(auth_routes(&auth))
+            .service(
+                web::scope("/admin/users")
+                    .wrap(Require::new(Requirement::role("admin")))
+                    .route("", web::get().to(admin_users))
+                    .route("/{user_id}/sign-out", web::post().to(admin_sign_out))
+                    .route("/{user_id}/block", web::post().to(admin_block))
+                    .route("/{user_id}/unblock", web::post().to(admin_unblock)),
+            )
+            .route("/account/sessions", web::get().to(account_sessions))
+            .route(
+                "/account/sessions/revoke-others",
+                web::post().to(revoke_other_sessions),
+            )
+            .route(
+                "/account/sessions/{id}/revoke",
+                web::post().to(revoke_session),
+            )
             .route("/", web::get().to(home))
             .route("/me", web::get().to(me))
             .service(
@@ -41,6 +67,137 @@ pub fn server(auth: Auth, listener: TcpListener) -> std::io::Result<Server> {
     })
     .listen(listener)?
     .run())
+}
+
+/// What the handlers share.
+struct Shared {
+    auth: Auth,
+    users: Users,
+}
+
+/// `GET /admin/users`: the local users.
+async fn admin_users(app: web::Data<Shared>) -> HttpResponse {
+    match app.users.list().await {
+        Ok(users) => HttpResponse::Ok().json(users),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/users/{user_id}/sign-out`: ends every session of the user, on every
+/// instance.
+async fn admin_sign_out(
+    _: SameOrigin,
+    app: web::Data<Shared>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match app.users.get(&id).await {
+        Ok(Some(user)) => end_sessions(&app, &user).await,
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/users/{user_id}/block`: blocks the user and ends their sessions.
+async fn admin_block(_: SameOrigin, app: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
+    match app.users.set_blocked(&id, true).await {
+        Ok(Some(user)) => end_sessions(&app, &user).await,
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/users/{user_id}/unblock`: lets the user in again.
+async fn admin_unblock(
+    _: SameOrigin,
+    app: web::Data<Shared>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match app.users.set_blocked(&id, false).await {
+        Ok(Some(user)) => HttpResponse::Ok().json(user),
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+async fn end_sessions(app: &Shared, user: &example_users::User) -> HttpResponse {
+    match app
+        .auth
+        .end_sessions_of(user.provider.as_deref(), &user.sub)
+        .await
+    {
+        Ok(ended) => HttpResponse::Ok().json(json!({ "ended": ended })),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// One of the user's sessions, as `GET /account/sessions` lists it.
+#[derive(Serialize)]
+struct SessionView {
+    id: String,
+    created_at: i64,
+    last_seen: i64,
+    current: bool,
+    user_agent: Option<String>,
+}
+
+/// `GET /account/sessions`: the user's live sessions, newest first.
+async fn account_sessions(app: web::Data<Shared>, user: AuthUser) -> HttpResponse {
+    match app.auth.sessions_of(user.provider(), user.sub()).await {
+        Ok(list) => {
+            let current = user.handle();
+            let views: Vec<SessionView> = list
+                .into_iter()
+                .map(|s| SessionView {
+                    current: current.as_deref() == Some(s.id.as_str()),
+                    id: s.id,
+                    created_at: s.created_at,
+                    last_seen: s.last_seen,
+                    user_agent: s.user_agent,
+                })
+                .collect();
+            HttpResponse::Ok().json(views)
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `POST /account/sessions/{id}/revoke`: ends one of the user's sessions.
+async fn revoke_session(
+    _: SameOrigin,
+    app: web::Data<Shared>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match app
+        .auth
+        .end_session_by_handle(user.provider(), user.sub(), &id)
+        .await
+    {
+        Ok(true) => HttpResponse::NoContent().finish(),
+        Ok(false) => not_found(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `POST /account/sessions/revoke-others`: ends all the user's sessions but this one.
+async fn revoke_other_sessions(
+    _: SameOrigin,
+    app: web::Data<Shared>,
+    user: AuthUser,
+) -> HttpResponse {
+    match app.auth.end_other_sessions(&user).await {
+        Ok(ended) => HttpResponse::Ok().json(json!({ "ended": ended })),
+        Err(e) => unavailable(&e),
+    }
+}
+
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({ "error": "not_found" }))
+}
+
+fn unavailable(e: &dyn std::error::Error) -> HttpResponse {
+    tracing::error!(error = %e, "the user store or the sessions are unavailable");
+    HttpResponse::ServiceUnavailable().json(json!({ "error": "temporarily_unavailable" }))
 }
 
 async fn home(MaybeAuthUser(user): MaybeAuthUser) -> HttpResponse {
@@ -65,6 +222,8 @@ async fn home(MaybeAuthUser(user): MaybeAuthUser) -> HttpResponse {
 /// session. Every claim is in `user.claims()` (`json()` gives them as JSON text).
 #[derive(Serialize)]
 struct Me<'a> {
+    /// The app's own id of the user (from the sign-in hook).
+    user_id: Option<&'a str>,
     sub: &'a str,
     iss: &'a str,
     /// The id of the provider that signed the user in (apps with several providers).
@@ -80,6 +239,7 @@ impl<'a> Me<'a> {
     fn of(user: &'a auth_actix::AuthSession) -> Self {
         let c = user.claims();
         Me {
+            user_id: user.user_id(),
             sub: c.sub(),
             iss: c.iss(),
             provider: user.provider(),

@@ -21,6 +21,15 @@
 //! at one). The enterprise client: `OIDC_CLIENT_AUTH=private_key_jwt` with
 //! `OIDC_CLIENT_PRIVATE_KEY_FILE`, `OIDC_PAR=1`, `OIDC_DPOP=1`, or all of them with
 //! `OIDC_PROFILE=fapi2`.
+//!
+//! The app's own users live in SQLite at `DATABASE_URL` (default `sqlite://example.db`):
+//! a first sign-in creates one (`/me` shows its `user_id`), an `email_verified: false`
+//! ID token or a blocked user is refused (403 `sign_in_refused`). `GET /admin/users`,
+//! `POST /admin/users/{user_id}/sign-out|block|unblock` (role `admin`), and the user's
+//! own `GET /account/sessions`, `POST /account/sessions/{id}/revoke` and
+//! `POST /account/sessions/revoke-others`. `AUDIT_LOG=<file>` appends one JSON line per
+//! event. Signing out revokes the refresh token where the provider can
+//! (`OIDC_REVOKE_ON_LOGOUT=0` turns it off).
 
 use auth_actix::Auth;
 
@@ -36,10 +45,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     // Without OIDC_ISSUER: a development provider, in this process (auth-testkit).
-    let (config, dev_provider) =
-        auth_testkit::config_from_env_or_dev_provider(&format!("http://127.0.0.1:{port}"))
+    // The app's own users (DATABASE_URL, default sqlite://example.db) decide who gets
+    // in at sign-in; AUDIT_LOG (a file) gets one JSON line per sign-in, sign-out,
+    // refresh and ended session.
+    let users = example_users::Users::from_env().map_err(|e| e.to_string())?;
+    let audit = example_users::AuditLog::from_env()?;
+    let (builder, dev_provider) =
+        auth_testkit::builder_from_env_or_dev_provider(&format!("http://127.0.0.1:{port}"))
             .await
             .map_err(|e| e.to_string())?;
+    let config = example_users::configure(builder, &users, audit).build()?;
     let auth = Auth::discover(config).await?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     tracing::info!(
@@ -55,6 +70,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.issuer()
         );
     }
-    example_actix::server(auth, listener)?.await?;
+    example_actix::server(auth, users, listener)?.await?;
     Ok(())
 }

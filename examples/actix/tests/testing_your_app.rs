@@ -21,7 +21,12 @@ async fn me_shows_the_signed_in_user_and_the_api_takes_a_token() {
         .build()
         .expect("config");
     let auth = auth_actix::Auth::discover(config).await.expect("auth");
-    let server = example_actix::server(auth, listener).expect("server");
+    let server = example_actix::server(
+        auth,
+        example_users::Users::open("sqlite::memory:").expect("users"),
+        listener,
+    )
+    .expect("server");
     actix_web::rt::spawn(server);
 
     let browser = DevProvider::browser();

@@ -3,20 +3,33 @@
 use std::time::Duration;
 
 use auth_axum::{
-    Auth, AuthUser, Authorized, BearerUser, Policy, Requirement, auth_layer, auth_router, require,
+    Auth, AuthUser, Authorized, BearerUser, Policy, Requirement, SameOrigin, auth_layer,
+    auth_router, require,
 };
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use example_users::Users;
 use serde::Serialize;
+use serde_json::json;
 
 /// `GET /` (public), `GET /me` (protected by the session, JSON), `GET /admin` (role
 /// `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed in
-/// within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON) and
-/// the auth routes.
-pub fn app(auth: Auth) -> Router {
+/// within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
+/// the admin's `/admin/users` routes (role `admin`), the user's own
+/// `/account/sessions` routes, and the auth routes. `users` are the app's own
+/// (configure the sign-in hook with `example_users::configure`).
+pub fn app(auth: Auth, users: Users) -> Router {
     let admins = require(Requirement::role("admin"));
     let recent = require(Requirement::signed_in_within(Duration::from_secs(300)));
+    let admin_routes = Router::new()
+        .route("/admin/users", get(admin_users))
+        .route("/admin/users/{user_id}/sign-out", post(admin_sign_out))
+        .route("/admin/users/{user_id}/block", post(admin_block))
+        .route("/admin/users/{user_id}/unblock", post(admin_unblock))
+        .route_layer(admins.clone());
     Router::new()
         .route("/", get(home))
         .route("/me", get(me))
@@ -24,8 +37,143 @@ pub fn app(auth: Auth) -> Router {
         .route("/reports", get(reports))
         .route("/sensitive", get(me).route_layer(recent))
         .route("/api/me", get(api_me))
+        .route("/account/sessions", get(account_sessions))
+        .route("/account/sessions/{id}/revoke", post(revoke_session))
+        .route(
+            "/account/sessions/revoke-others",
+            post(revoke_other_sessions),
+        )
+        .merge(admin_routes)
+        .with_state(App {
+            auth: auth.clone(),
+            users,
+        })
         .merge(auth_router(auth.clone()))
         .layer(auth_layer(&auth))
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+struct App {
+    auth: Auth,
+    users: Users,
+}
+
+/// `GET /admin/users`: the local users.
+async fn admin_users(State(app): State<App>) -> Response {
+    match app.users.list().await {
+        Ok(users) => Json(users).into_response(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/users/{user_id}/sign-out`: ends every session of the user, on every
+/// instance.
+async fn admin_sign_out(_: SameOrigin, State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.users.get(&id).await {
+        Ok(Some(user)) => end_sessions(&app, &user).await,
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/users/{user_id}/block`: blocks the user and ends their sessions.
+async fn admin_block(_: SameOrigin, State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.users.set_blocked(&id, true).await {
+        Ok(Some(user)) => end_sessions(&app, &user).await,
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/users/{user_id}/unblock`: lets the user in again.
+async fn admin_unblock(_: SameOrigin, State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.users.set_blocked(&id, false).await {
+        Ok(Some(user)) => Json(user).into_response(),
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+async fn end_sessions(app: &App, user: &example_users::User) -> Response {
+    match app
+        .auth
+        .end_sessions_of(user.provider.as_deref(), &user.sub)
+        .await
+    {
+        Ok(ended) => Json(json!({ "ended": ended })).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// One of the user's sessions, as `GET /account/sessions` lists it.
+#[derive(Serialize)]
+struct SessionView {
+    id: String,
+    created_at: i64,
+    last_seen: i64,
+    current: bool,
+    user_agent: Option<String>,
+}
+
+/// `GET /account/sessions`: the user's live sessions, newest first.
+async fn account_sessions(State(app): State<App>, user: AuthUser) -> Response {
+    match app.auth.sessions_of(user.provider(), user.sub()).await {
+        Ok(list) => {
+            let current = user.handle();
+            let views: Vec<SessionView> = list
+                .into_iter()
+                .map(|s| SessionView {
+                    current: current.as_deref() == Some(s.id.as_str()),
+                    id: s.id,
+                    created_at: s.created_at,
+                    last_seen: s.last_seen,
+                    user_agent: s.user_agent,
+                })
+                .collect();
+            Json(views).into_response()
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `POST /account/sessions/{id}/revoke`: ends one of the user's sessions.
+async fn revoke_session(
+    _: SameOrigin,
+    State(app): State<App>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Response {
+    match app
+        .auth
+        .end_session_by_handle(user.provider(), user.sub(), &id)
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => not_found(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `POST /account/sessions/revoke-others`: ends all the user's sessions but this one.
+async fn revoke_other_sessions(_: SameOrigin, State(app): State<App>, user: AuthUser) -> Response {
+    match app.auth.end_other_sessions(&user).await {
+        Ok(ended) => Json(json!({ "ended": ended })).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "error": "not_found" }))).into_response()
+}
+
+fn unavailable(e: &dyn std::error::Error) -> Response {
+    tracing::error!(error = %e, "the user store or the sessions are unavailable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": "temporarily_unavailable" })),
+    )
+        .into_response()
 }
 
 async fn home(user: Option<AuthUser>) -> Html<String> {
@@ -48,6 +196,8 @@ async fn home(user: Option<AuthUser>) -> Html<String> {
 /// session. Every claim is in `user.claims()` (`json()` gives them as JSON text).
 #[derive(Serialize)]
 struct Me<'a> {
+    /// The app's own id of the user (from the sign-in hook).
+    user_id: Option<&'a str>,
     sub: &'a str,
     iss: &'a str,
     /// The id of the provider that signed the user in (apps with several providers).
@@ -63,6 +213,7 @@ impl<'a> Me<'a> {
     fn of(user: &'a auth_axum::AuthSession) -> Self {
         let c = user.claims();
         Me {
+            user_id: user.user_id(),
             sub: c.sub(),
             iss: c.iss(),
             provider: user.provider(),

@@ -23,7 +23,16 @@ async fn me_shows_the_signed_in_user_and_the_api_takes_a_token() {
         .build()
         .expect("config");
     let auth = auth_axum::Auth::discover(config).await.expect("auth");
-    tokio::spawn(async move { axum::serve(listener, example_axum::app(auth)).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            example_axum::app(
+                auth,
+                example_users::Users::open("sqlite::memory:").expect("users"),
+            ),
+        )
+        .await
+    });
 
     let browser = DevProvider::browser();
     let me = provider

@@ -9,7 +9,12 @@ pub(crate) fn serve(auth: Auth, listener: TcpListener) -> Running {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = example_actix::server(auth, listener).expect("server");
+            let server = example_actix::server(
+                auth,
+                example_users::Users::open("sqlite::memory:").expect("users"),
+                listener,
+            )
+            .expect("server");
             tx.send(server.handle()).expect("handle");
             server.await.expect("serve");
         });

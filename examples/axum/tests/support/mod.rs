@@ -9,9 +9,15 @@ pub(crate) fn serve(auth: Auth, listener: TcpListener) -> Running {
     listener.set_nonblocking(true).expect("nonblocking");
     let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
     let task = tokio::spawn(async move {
-        axum::serve(listener, example_axum::app(auth))
-            .await
-            .expect("serve");
+        axum::serve(
+            listener,
+            example_axum::app(
+                auth,
+                example_users::Users::open("sqlite::memory:").expect("users"),
+            ),
+        )
+        .await
+        .expect("serve");
     });
     Running::new(move || task.abort())
 }
