@@ -87,6 +87,8 @@ pub struct TestUser {
     /// Other organizations the user belongs to (WorkOS User Management's refresh with
     /// `organization_id` switches to one of them).
     pub other_organizations: Vec<String>,
+    /// `email_verified` with the email (default true).
+    pub email_verified: bool,
 }
 
 impl TestUser {
@@ -100,6 +102,7 @@ impl TestUser {
             roles: Vec::new(),
             permissions: Vec::new(),
             other_organizations: Vec::new(),
+            email_verified: true,
         }
     }
 
@@ -158,6 +161,12 @@ impl TestUser {
         self
     }
 
+    /// Whether the email is verified (`email_verified`; true unless set).
+    pub fn email_verified(mut self, verified: bool) -> Self {
+        self.email_verified = verified;
+        self
+    }
+
     /// The user's claims in ID tokens and at `userinfo`.
     fn claims(&self) -> Value {
         let mut c = self.membership_claims();
@@ -167,7 +176,7 @@ impl TestUser {
         }
         if let Some(e) = &self.email {
             c["email"] = e.as_str().into();
-            c["email_verified"] = true.into();
+            c["email_verified"] = self.email_verified.into();
         }
         c
     }
@@ -271,6 +280,10 @@ pub struct Stats {
     pub client_secret_post_authentications: u64,
     /// Token requests whose client authenticated with `client_secret_basic`.
     pub client_secret_basic_authentications: u64,
+    /// Revocation requests (RFC 7009) from an authenticated client.
+    pub revocations: u64,
+    /// Refresh tokens revoked (of the client that asked).
+    pub refresh_tokens_revoked: u64,
 }
 
 /// Configures a [`DevProvider`]; [`DevProvider::builder`] makes one.
@@ -463,6 +476,14 @@ fn default_users() -> Vec<TestUser> {
         TestUser::new("bob")
             .name("Bob Example")
             .email("bob@example.com")
+            .organization("org_example")
+            .role("member"),
+        // An email the provider has not verified (`email_verified: false`): apps that
+        // require verified emails refuse her.
+        TestUser::new("eve")
+            .name("Eve Unverified")
+            .email("eve@example.com")
+            .email_verified(false)
             .organization("org_example")
             .role("member"),
     ]

@@ -68,6 +68,8 @@ pub(crate) struct Counters {
     backchannel_failed: AtomicU64,
     secret_post: AtomicU64,
     secret_basic: AtomicU64,
+    revocations: AtomicU64,
+    refresh_tokens_revoked: AtomicU64,
 }
 
 /// What the provider remembers between requests.
@@ -183,6 +185,7 @@ pub(crate) fn router(provider: std::sync::Arc<Provider>) -> Router {
         .route("/jwks", get(jwks))
         .route("/userinfo", get(userinfo))
         .route("/end_session", get(end_session))
+        .route("/revoke", post(revoke))
         .with_state(provider)
 }
 
@@ -201,6 +204,7 @@ async fn discovery(State(p): P) -> Json<Value> {
         "userinfo_endpoint": format!("{i}/userinfo"),
         "jwks_uri": format!("{i}/jwks"),
         "end_session_endpoint": format!("{i}/end_session"),
+        "revocation_endpoint": format!("{i}/revoke"),
         "pushed_authorization_request_endpoint": format!("{i}/par"),
         "require_pushed_authorization_requests": p.par_required,
         "dpop_signing_alg_values_supported": ["ES256"],
@@ -555,6 +559,43 @@ pub(crate) fn status_answer(status: u16, body: &str) -> Response {
         body.to_owned(),
     )
         .into_response()
+}
+
+/// `POST /revoke` (RFC 7009): the client authenticates as at the token endpoint; a
+/// refresh token of its own is forgotten (later refreshes with it are refused). 200
+/// for an unknown token too, as the RFC says.
+async fn revoke(State(p): P, headers: HeaderMap, body: String) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let client = match p.authenticate_client(&headers, &form) {
+        Ok(c) => c.id.clone(),
+        Err(description) => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({ "error": "invalid_client", "error_description": description })),
+            )
+                .into_response();
+        }
+    };
+    p.counters.revocations.fetch_add(1, Ordering::Relaxed);
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let mut grants = p.grants();
+    if grants
+        .refresh
+        .get(token)
+        .is_some_and(|g| g.client_id == client)
+    {
+        grants.refresh.remove(token);
+        p.counters
+            .refresh_tokens_revoked
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    StatusCode::OK.into_response()
 }
 
 /// `POST /token`: `authorization_code` (PKCE checked) and `refresh_token` (rotated).
@@ -929,6 +970,8 @@ impl Provider {
             backchannel_logouts_failed: get(&c.backchannel_failed),
             client_secret_post_authentications: get(&c.secret_post),
             client_secret_basic_authentications: get(&c.secret_basic),
+            revocations: get(&c.revocations),
+            refresh_tokens_revoked: get(&c.refresh_tokens_revoked),
         }
     }
 

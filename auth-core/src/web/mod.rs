@@ -660,6 +660,18 @@ impl Auth {
     }
 }
 
+/// The request's `User-Agent`, kept with the session it creates: printable ASCII, at
+/// most 256 characters.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::USER_AGENT)?.to_str().ok()?;
+    let kept: String = value
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(256)
+        .collect();
+    (!kept.is_empty()).then_some(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use http::header::{ACCEPT, AUTHORIZATION, LOCATION, SET_COOKIE};
@@ -979,16 +991,4 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
     }
-}
-
-/// The request's `User-Agent`, kept with the session it creates: printable ASCII, at
-/// most 256 characters.
-fn user_agent(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(http::header::USER_AGENT)?.to_str().ok()?;
-    let kept: String = value
-        .chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .take(256)
-        .collect();
-    (!kept.is_empty()).then_some(kept)
 }

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! With no `OIDC_ISSUER` it starts a development provider of its own (auth-testkit,
-//! test users alice and bob) and prints the URL to open: `cargo run -p example-axum`.
+//! test users alice, bob and eve) and prints the URL to open: `cargo run -p example-axum`.
 //!
 //! Reads `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `APP_URL`, `PORT`
 //! (default 3000), and optionally `APP_SECRET` (hex, >= 32 bytes) and `REDIS_URL`
@@ -64,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if let Some(p) = &dev_provider {
         println!(
-            "\nOpen {} and sign in as a test user (alice or bob).\n\
+            "\nOpen {} and sign in as a test user (alice, bob, or eve whose email is unverified).\n\
              The development provider at {} is for development only; set OIDC_ISSUER,\n\
              OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and APP_URL to use a real one.\n",
             auth.config().app_url(),

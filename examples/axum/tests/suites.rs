@@ -12,6 +12,9 @@
 //!   invitation links, WorkOS User Management;
 //! - `providers`: several providers behind one app, the chooser, every mix-up refused;
 //! - `fapi`: private_key_jwt, PAR and DPoP against oidc-provider in FAPI 2.0 mode;
+//! - `accounts`: the example's own users (SQLite), the sign-in hook's refusals, the
+//!   admin's and the user's session control, the audit log, refresh-token revocation,
+//!   against this example's binary started with its environment;
 //! - `browser`: headless Chromium signs in through the development provider's page,
 //!   reloads, signs out, over http and over https with the `__Host-` cookies.
 //!
@@ -20,6 +23,9 @@
 
 mod support;
 
+mod accounts {
+    ::acceptance::accounts_suite!(crate::support::launch);
+}
 mod contract {
     ::acceptance::acceptance_suite!(crate::support::serve);
 }

@@ -51,6 +51,7 @@ macro_rules! suite {
 pub(crate) use suite;
 
 mod access;
+mod accounts;
 mod browser;
 mod cluster;
 mod dev;
@@ -66,6 +67,7 @@ mod vendors;
 // reachable from outside only through its suite, so one that no suite lists is dead
 // code (denied above). What other crates use is re-exported by name.
 pub(crate) use access::*;
+pub(crate) use accounts::*;
 pub(crate) use browser::*;
 pub(crate) use cluster::*;
 pub(crate) use dev::*;
@@ -78,6 +80,7 @@ pub(crate) use providers::*;
 pub(crate) use vendors::*;
 
 pub use access::authorization_suite;
+pub use accounts::{Launch, accounts_suite};
 pub use browser::browser_suite;
 pub use fapi::fapi_suite;
 pub use guard::{DownStore, GuardApp, ServeGuard, guard_config, guard_suite};

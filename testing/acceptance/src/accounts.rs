@@ -1,0 +1,559 @@
+//! The accounts suite (issue 29): the examples' own users (SQLite at `DATABASE_URL`),
+//! the sign-in hook's refusals, the admin's and the user's session control, the audit
+//! log at `AUDIT_LOG` and refresh-token revocation. Driven from outside, as a deployment
+//! runs: each scenario starts the example's binary (`main`, configured by its
+//! environment) against the development provider.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use auth_testkit::{DevProvider, DevProviderBuilder};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::{Running, page_code};
+
+/// Starts the example's binary with these environment variables, until the returned
+/// [`Running`] is dropped.
+pub type Launch = fn(&[(String, String)]) -> Running;
+
+/// The example's binary, its provider and its files.
+struct Example {
+    base: String,
+    provider: DevProvider,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    launch: Launch,
+    running: Option<Running>,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        self.running.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A directory of its own for one scenario's files.
+fn scenario_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("auth-accounts-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+impl Example {
+    /// The example on a free port, its own database and audit log, signing in at a
+    /// development provider built from `provider`; `extra` variables on top.
+    async fn start(launch: Launch, provider: DevProviderBuilder, extra: &[(&str, &str)]) -> Self {
+        crate::init();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let provider = provider
+            .app(&base)
+            .start()
+            .await
+            .expect("dev provider");
+        let (id, secret) = provider.client_credentials().expect("registered");
+        let dir = scenario_dir();
+        let mut env: Vec<(String, String)> = [
+            ("OIDC_ISSUER", provider.issuer()),
+            ("OIDC_CLIENT_ID", id),
+            ("OIDC_CLIENT_SECRET", secret),
+            ("APP_URL", &base),
+            ("PORT", &port.to_string()),
+            (
+                "DATABASE_URL",
+                &format!("sqlite://{}", dir.join("users.db").display()),
+            ),
+            ("AUDIT_LOG", &dir.join("audit.log").display().to_string()),
+            (
+                "APP_SECRET",
+                "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+            ("RUST_LOG", "warn"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+        let mut example = Self {
+            base,
+            provider,
+            dir,
+            env,
+            launch,
+            running: None,
+        };
+        example.run().await;
+        example
+    }
+
+    /// Starts the binary and waits until it answers.
+    async fn run(&mut self) {
+        self.running = Some((self.launch)(&self.env));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(&self.base).await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the example never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the binary and starts it again on the same port and database.
+    async fn restart(&mut self) {
+        self.running.take();
+        self.run().await;
+    }
+
+    /// A browser signed in as `user` (asserting the sign-in succeeded).
+    async fn signed_in(&self, user: &str) -> reqwest::Client {
+        let (status, body, browser) = self.sign_in(user, None).await;
+        assert_eq!(status, StatusCode::OK, "{user}: {body}");
+        browser
+    }
+
+    /// Signs in as `user` in a new browser (with `user_agent`): the last page.
+    async fn sign_in(
+        &self,
+        user: &str,
+        user_agent: Option<&str>,
+    ) -> (StatusCode, String, reqwest::Client) {
+        let mut builder = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(agent) = user_agent {
+            builder = builder.user_agent(agent);
+        }
+        let browser = builder.build().expect("client");
+        let page = self
+            .provider
+            .sign_in(&browser, &format!("{}/auth/login", self.base), user)
+            .await
+            .expect("the sign-in round trip");
+        let status = page.status();
+        (status, page.text().await.expect("body"), browser)
+    }
+
+    async fn get(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+        browser
+            .get(format!("{}{path}", self.base))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("get")
+    }
+
+    /// A same-origin POST (the app's own page sent it).
+    async fn post(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+        browser
+            .post(format!("{}{path}", self.base))
+            .header("accept", "application/json")
+            .header("origin", &self.base)
+            .send()
+            .await
+            .expect("post")
+    }
+
+    async fn json(&self, browser: &reqwest::Client, path: &str) -> Value {
+        let r = self.get(browser, path).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        r.json().await.expect("json")
+    }
+
+    async fn me_status(&self, browser: &reqwest::Client) -> StatusCode {
+        self.get(browser, "/me").await.status()
+    }
+
+    async fn user_id(&self, browser: &reqwest::Client) -> String {
+        self.json(browser, "/me").await["user_id"]
+            .as_str()
+            .expect("a user_id")
+            .to_owned()
+    }
+
+    /// The local id of the user whose `sub` is `sub`, as the admin lists it.
+    async fn local_id(&self, admin: &reqwest::Client, sub: &str) -> String {
+        let users = self.json(admin, "/admin/users").await;
+        users
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|u| u["sub"] == sub)
+            .and_then(|u| u["user_id"].as_str())
+            .unwrap_or_else(|| panic!("no local user {sub}: {users}"))
+            .to_owned()
+    }
+
+    /// Every line of the audit log.
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect()
+    }
+}
+
+/// A1: a first sign-in creates a local user (`usr_` + 16 or more random URL-safe
+/// characters) that later sign-ins of the same (`iss`, `sub`) reuse, also after a
+/// restart on the same `DATABASE_URL`.
+pub(crate) async fn accounts_a_first_sign_in_creates_a_local_user_kept_across_restarts(
+    launch: Launch,
+) {
+    let mut ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    let alice = ex.signed_in("alice").await;
+    let id = ex.user_id(&alice).await;
+    let random = id.strip_prefix("usr_").expect("usr_ prefix");
+    assert!(
+        random.len() >= 16
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{id}"
+    );
+    let again = ex.signed_in("alice").await;
+    assert_eq!(
+        ex.user_id(&again).await,
+        id,
+        "the same user, another sign-in"
+    );
+    let bob = ex.signed_in("bob").await;
+    assert_ne!(ex.user_id(&bob).await, id);
+    ex.restart().await;
+    let after = ex.signed_in("alice").await;
+    assert_eq!(ex.user_id(&after).await, id, "kept across a restart");
+}
+
+/// A2: an ID token with `email_verified: false` is refused before anything is created,
+/// and so is a blocked user: 403, page code `sign_in_refused`, no session.
+pub(crate) async fn accounts_unverified_emails_and_blocked_users_are_refused(launch: Launch) {
+    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    let (status, page, eve) = ex.sign_in("eve", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert_eq!(page_code(&page), "sign_in_refused");
+    assert_eq!(ex.me_status(&eve).await, StatusCode::UNAUTHORIZED);
+    let alice = ex.signed_in("alice").await;
+    let users = ex.json(&alice, "/admin/users").await;
+    assert!(
+        users
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|u| u["sub"] != "eve"),
+        "no local user for a refused first sign-in: {users}"
+    );
+    let bob = ex.signed_in("bob").await;
+    let bob_id = ex.local_id(&alice, "bob").await;
+    let r = ex
+        .post(&alice, &format!("/admin/users/{bob_id}/block"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.expect("json")["ended"], 1);
+    assert_eq!(ex.me_status(&bob).await, StatusCode::UNAUTHORIZED);
+    let (status, page, _) = ex.sign_in("bob", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert_eq!(page_code(&page), "sign_in_refused");
+    let r = ex
+        .post(&alice, &format!("/admin/users/{bob_id}/unblock"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    ex.signed_in("bob").await;
+}
+
+/// A3: `/admin/users` and its actions need the role `admin` (401 without a session, 403
+/// without the role), refuse cross-site requests, answer 404 for an unknown user, and
+/// a sign-out ends every session of the user.
+pub(crate) async fn accounts_admin_ends_a_users_sessions(launch: Launch) {
+    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    let anonymous = reqwest::Client::new();
+    assert_eq!(
+        ex.get(&anonymous, "/admin/users").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let bob = ex.signed_in("bob").await;
+    let bob_elsewhere = ex.signed_in("bob").await;
+    assert_eq!(
+        ex.get(&bob, "/admin/users").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let alice = ex.signed_in("alice").await;
+    let users = ex.json(&alice, "/admin/users").await;
+    let row = users
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|u| u["sub"] == "bob")
+        .cloned()
+        .expect("bob");
+    for field in ["user_id", "iss", "sub", "email", "blocked"] {
+        assert!(row.get(field).is_some(), "{field} in {row}");
+    }
+    assert_eq!(row["blocked"], false);
+    assert_eq!(row["email"], "bob@example.com");
+    let bob_id = row["user_id"].as_str().expect("id").to_owned();
+    let sign_out = format!("/admin/users/{bob_id}/sign-out");
+    assert_eq!(
+        ex.post(&bob, &sign_out).await.status(),
+        StatusCode::FORBIDDEN,
+        "not an admin"
+    );
+    assert_eq!(
+        ex.post(&alice, "/admin/users/usr_nobody/sign-out")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = alice
+            .post(format!("{}{sign_out}", ex.base))
+            .header("accept", "application/json")
+            .header(name, value)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+    }
+    assert_eq!(
+        ex.me_status(&bob).await,
+        StatusCode::OK,
+        "nothing ended yet"
+    );
+    let r = ex.post(&alice, &sign_out).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.expect("json")["ended"], 2);
+    assert_eq!(ex.me_status(&bob).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(ex.me_status(&bob_elsewhere).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(ex.me_status(&alice).await, StatusCode::OK);
+}
+
+/// A4: a user lists their live sessions (newest first, the current one marked, each
+/// with its user agent), ends one by its id (204, then 404), and ends all the others;
+/// an id is never usable as a session cookie.
+pub(crate) async fn accounts_users_see_and_end_their_own_sessions(launch: Launch) {
+    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    let (_, _, first) = ex.sign_in("alice", Some("first-browser/1.0")).await;
+    let (_, _, second) = ex.sign_in("alice", Some("second-browser/2.0")).await;
+    let (_, _, third) = ex.sign_in("alice", Some("third-browser/3.0")).await;
+    let list = ex.json(&first, "/account/sessions").await;
+    let list = list.as_array().expect("list").clone();
+    assert_eq!(list.len(), 3, "{list:?}");
+    let created: Vec<i64> = list
+        .iter()
+        .map(|s| s["created_at"].as_i64().expect("created_at"))
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    for s in &list {
+        assert!(
+            s["last_seen"].as_i64().expect("last_seen") >= s["created_at"].as_i64().expect("c")
+        );
+    }
+    let current: Vec<&Value> = list.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1, "{list:?}");
+    assert_eq!(current[0]["user_agent"], "first-browser/1.0");
+    let id_of = |agent: &str| {
+        list.iter()
+            .find(|s| s["user_agent"] == agent)
+            .and_then(|s| s["id"].as_str())
+            .expect("the session")
+            .to_owned()
+    };
+    let second_id = id_of("second-browser/2.0");
+    // An id is not a session cookie.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/me", ex.base))
+        .header("accept", "application/json")
+        .header("cookie", format!("auth_session={second_id}"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    // Another user's session is not this user's to end.
+    let bob = ex.signed_in("bob").await;
+    let bob_list = ex.json(&bob, "/account/sessions").await;
+    let bob_id = bob_list[0]["id"].as_str().expect("id").to_owned();
+    let revoke = |id: &str| format!("/account/sessions/{id}/revoke");
+    assert_eq!(
+        ex.post(&first, &revoke(&bob_id)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(ex.me_status(&bob).await, StatusCode::OK);
+    let cross = first
+        .post(format!("{}{}", ex.base, revoke(&second_id)))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        ex.post(&first, &revoke(&second_id)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(ex.me_status(&second).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ex.post(&first, &revoke(&second_id)).await.status(),
+        StatusCode::NOT_FOUND,
+        "no longer a live session"
+    );
+    let r = ex.post(&first, "/account/sessions/revoke-others").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.expect("json")["ended"], 1);
+    assert_eq!(ex.me_status(&third).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(ex.me_status(&first).await, StatusCode::OK);
+    let left = ex.json(&first, "/account/sessions").await;
+    assert_eq!(left.as_array().expect("list").len(), 1);
+}
+
+/// A5: `AUDIT_LOG` gets one JSON object per event with the contract's fields, never a
+/// token or a cookie value.
+pub(crate) async fn accounts_audit_log_has_a_line_per_event(launch: Launch) {
+    // 20 s access tokens, refreshed 30 s before expiry: every request refreshes.
+    let ex = Example::start(
+        launch,
+        DevProvider::builder().access_token_ttl(Duration::from_secs(20)),
+        &[],
+    )
+    .await;
+    let alice = ex.signed_in("alice").await;
+    let alice_id = ex.user_id(&alice).await;
+    let sessions = ex.json(&alice, "/account/sessions").await;
+    let handle = sessions[0]["id"].as_str().expect("id").to_owned();
+    ex.sign_in("eve", None).await;
+    let bob = ex.signed_in("bob").await;
+    let bob_id = ex.local_id(&alice, "bob").await;
+    assert_eq!(
+        ex.post(&alice, &format!("/admin/users/{bob_id}/sign-out"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(ex.me_status(&bob).await, StatusCode::UNAUTHORIZED);
+    let other = ex.signed_in("alice").await;
+    let r = ex.post(&other, "/account/sessions/revoke-others").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let out = ex.signed_in("alice").await;
+    let r = out
+        .get(format!("{}/auth/logout", ex.base))
+        .send()
+        .await
+        .expect("logout");
+    assert!(r.status().is_success() || r.status().is_redirection());
+    let lines = ex.audit();
+    let keys = [
+        "event", "at", "provider", "sub", "user_id", "session", "reason",
+    ];
+    for line in &lines {
+        let object = line.as_object().expect("an object");
+        let mut found: Vec<&str> = object.keys().map(String::as_str).collect();
+        found.sort_unstable();
+        let mut expected = keys.to_vec();
+        expected.sort_unstable();
+        assert_eq!(found, expected, "{line}");
+        assert!(line["at"].as_u64().is_some(), "{line}");
+        for value in object.values().filter_map(Value::as_str) {
+            assert!(
+                value.len() < 128 && value.matches('.').count() < 2,
+                "a token-like value in the audit log: {line}"
+            );
+        }
+    }
+    let has = |event: &str, pick: &dyn Fn(&Value) -> bool| {
+        lines.iter().any(|l| l["event"] == event && pick(l))
+    };
+    assert!(
+        has("signed_in", &|l| l["sub"] == "alice"
+            && l["user_id"] == alice_id.as_str()
+            && l["session"] == handle.as_str()),
+        "{lines:?}"
+    );
+    assert!(
+        has("sign_in_refused", &|l| l["sub"] == "eve"
+            && l["reason"] == "email_not_verified"
+            && l["session"].is_null()),
+        "{lines:?}"
+    );
+    assert!(has("refreshed", &|l| l["sub"] == "alice"), "{lines:?}");
+    assert!(
+        has("session_ended", &|l| l["sub"] == "bob"
+            && l["reason"] == "admin"),
+        "{lines:?}"
+    );
+    assert!(
+        has("session_ended", &|l| l["sub"] == "alice"
+            && l["reason"] == "revoked"),
+        "{lines:?}"
+    );
+    assert!(has("signed_out", &|l| l["sub"] == "alice"), "{lines:?}");
+}
+
+/// A6: signing out (RP-initiated, an admin's sign-out, a revoked session) revokes the
+/// session's refresh token at the provider's `revocation_endpoint` (RFC 7009), after
+/// the session ended; `OIDC_REVOKE_ON_LOGOUT=0` turns it off.
+pub(crate) async fn accounts_ending_a_session_revokes_its_refresh_token(launch: Launch) {
+    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    let revoked = || ex.provider.stats().refresh_tokens_revoked;
+    let alice = ex.signed_in("alice").await;
+    let r = alice
+        .get(format!("{}/auth/logout", ex.base))
+        .send()
+        .await
+        .expect("logout");
+    assert!(r.status().is_success() || r.status().is_redirection());
+    assert_eq!(ex.me_status(&alice).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(revoked(), 1, "RP-initiated logout");
+    let admin = ex.signed_in("alice").await;
+    ex.signed_in("bob").await;
+    let bob_id = ex.local_id(&admin, "bob").await;
+    ex.post(&admin, &format!("/admin/users/{bob_id}/sign-out"))
+        .await;
+    assert_eq!(revoked(), 2, "the admin's sign-out");
+    let other = ex.signed_in("alice").await;
+    let r = ex.post(&admin, "/account/sessions/revoke-others").await;
+    assert_eq!(r.json::<Value>().await.expect("json")["ended"], 1);
+    assert_eq!(ex.me_status(&other).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(revoked(), 3, "a revoked session");
+    drop(ex);
+
+    let off = Example::start(
+        launch,
+        DevProvider::builder(),
+        &[("OIDC_REVOKE_ON_LOGOUT", "0")],
+    )
+    .await;
+    let alice = off.signed_in("alice").await;
+    alice
+        .get(format!("{}/auth/logout", off.base))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(off.me_status(&alice).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(off.provider.stats().revocations, 0, "turned off");
+}
+
+crate::suite! {$
+    /// The accounts suite: call `accounts_suite!(launch)` in a test file, with a
+    /// function that starts the example's binary ([`Launch`]).
+    accounts_suite(Launch):
+        accounts_a_first_sign_in_creates_a_local_user_kept_across_restarts,
+        accounts_unverified_emails_and_blocked_users_are_refused,
+        accounts_admin_ends_a_users_sessions,
+        accounts_users_see_and_end_their_own_sessions,
+        accounts_audit_log_has_a_line_per_event,
+        accounts_ending_a_session_revokes_its_refresh_token,
+}
