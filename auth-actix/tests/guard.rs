@@ -4,15 +4,15 @@
 
 use std::net::TcpListener;
 
-use acceptance::GuardApp;
 use acceptance::Running;
+use acceptance::{GuardApp, GuardData};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Condition;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use auth_actix::{
-    Auth, AuthExt, AuthUser, BearerUser, MaybeAuthUser, MaybeBearerUser, Require, RequireAuth,
-    Requirement, auth_middleware, auth_routes,
+    AppUser, Auth, AuthExt, AuthUser, BearerUser, MaybeAuthUser, MaybeBearerUser, Require,
+    RequireAuth, Requirement, auth_middleware, auth_routes,
 };
 
 fn in_or_out(signed_in: bool) -> &'static str {
@@ -47,6 +47,10 @@ fn routes(auth: Auth) -> impl FnOnce(&mut web::ServiceConfig) {
                 "/me",
                 web::get().to(|u: AuthUser| async move { u.sub().to_owned() }),
             ))
+            .route(
+                "/app-data",
+                web::get().to(|u: AppUser<GuardData>| async move { u.data.plan }),
+            )
             .service(
                 web::resource("/mfa")
                     .wrap(Require::new(Requirement::acr(["urn:mfa"])))

@@ -3,10 +3,10 @@
 
 use std::net::TcpListener;
 
-use acceptance::GuardApp;
 use acceptance::Running;
+use acceptance::{GuardApp, GuardData};
 use auth_axum::{
-    AuthUser, BearerUser, Requirement, auth_layer, auth_router, require, require_auth,
+    AppUser, AuthUser, BearerUser, Requirement, auth_layer, auth_router, require, require_auth,
 };
 use axum::Router;
 use axum::routing::get;
@@ -36,6 +36,10 @@ fn serve(app: GuardApp, listener: TcpListener) -> Running {
             get(|u: Option<BearerUser>| async move { if u.is_some() { "in" } else { "out" } }),
         )
         .nest("/nested", nested)
+        .route(
+            "/app-data",
+            get(|u: AppUser<GuardData>| async move { u.data.plan }),
+        )
         .route(
             "/mfa",
             get(|| async { "mfa" }).route_layer(require(Requirement::acr(["urn:mfa"]))),

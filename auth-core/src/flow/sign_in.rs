@@ -242,3 +242,129 @@ impl Auth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// An app with manual endpoints (nothing is fetched), `hook` as its sign-in hook
+    /// (with a 200 ms time-out), reporting its events.
+    async fn app<F, Fut>(hook: F) -> (Auth, Arc<Mutex<Vec<String>>>)
+    where
+        F: Fn(SignIn) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<SignInDecision, SignInHookError>> + Send + 'static,
+    {
+        let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&events);
+        let config =
+            crate::AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    url("/authorize"),
+                    url("/token"),
+                    url("/jwks"),
+                ))
+                .with_sign_in_hook(hook)
+                .with_sign_in_hook_timeout(Duration::from_millis(200))
+                .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
+                .build()
+                .expect("config");
+        (crate::Auth::discover(config).await.expect("auth"), events)
+    }
+
+    fn alice() -> AuthSession {
+        AuthSession {
+            claims: Claims::default()
+                .with("sub", serde_json::json!("alice"))
+                .with("iss", serde_json::json!("http://127.0.0.1:9")),
+            ..AuthSession::bare()
+        }
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Mine {
+        id: String,
+    }
+
+    #[tokio::test]
+    async fn an_allowed_sign_in_keeps_the_apps_user_id_and_data() {
+        let (auth, _) = app(|who: SignIn| async move {
+            assert_eq!((who.sub(), who.iss()), ("alice", "http://127.0.0.1:9"));
+            Ok(SignInDecision::allow()
+                .with_user_id("usr_1")
+                .with_app_data(&Mine { id: "m-1".into() })?)
+        })
+        .await;
+        let session = auth.run_sign_in_hook(alice()).await.expect("allowed");
+        assert_eq!(session.user_id(), Some("usr_1"));
+        assert_eq!(
+            session.app_data::<Mine>().expect("reads"),
+            Some(Mine { id: "m-1".into() })
+        );
+        // Data of another shape (an app upgrade changed the type) does not read.
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Upgraded {
+            tier: u8,
+        }
+        assert!(session.app_data::<Upgraded>().is_err());
+        let plain = app(|_| async { Ok(SignInDecision::allow()) }).await.0;
+        let session = plain.run_sign_in_hook(alice()).await.expect("allowed");
+        assert!(session.user_id().is_none() && session.app.is_none());
+    }
+
+    #[tokio::test]
+    async fn rp_sign_in_refused_by_the_hook_with_its_reason() {
+        let (auth, events) =
+            app(|_| async { Ok(SignInDecision::deny_because("user_blocked")) }).await;
+        match auth.run_sign_in_hook(alice()).await {
+            Err(CallbackError::SignInRefused(Some(reason))) => assert_eq!(reason, "user_blocked"),
+            other => panic!("{other:?}"),
+        }
+        let events = events.lock().expect("events");
+        assert!(
+            events[0].starts_with("SignInRefused(") && events[0].contains("\"user_blocked\""),
+            "{events:?}"
+        );
+    }
+
+    /// A hook that errors, panics or hangs refuses the sign-in (503), with the failure
+    /// named.
+    #[tokio::test]
+    async fn rp_a_failing_sign_in_hook_refuses_the_sign_in() {
+        let (auth, _) = app(|_| async {
+            Err::<SignInDecision, SignInHookError>("the database is down".into())
+        })
+        .await;
+        assert!(matches!(
+            auth.run_sign_in_hook(alice()).await,
+            Err(CallbackError::SignInHook(SignInHookFailure::Failed(m))) if m == "the database is down"
+        ));
+        let (auth, _) = app(|who: SignIn| async move {
+            if who.sub() == "alice" {
+                panic!("a bug in the hook");
+            }
+            Ok(SignInDecision::allow())
+        })
+        .await;
+        assert!(matches!(
+            auth.run_sign_in_hook(alice()).await,
+            Err(CallbackError::SignInHook(SignInHookFailure::Panicked))
+        ));
+        let (auth, events) = app(|_| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(SignInDecision::allow())
+        })
+        .await;
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            auth.run_sign_in_hook(alice()).await,
+            Err(CallbackError::SignInHook(SignInHookFailure::TimedOut(_)))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(events.lock().expect("events")[0].contains("sign_in_hook_failed"));
+    }
+}

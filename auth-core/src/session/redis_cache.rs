@@ -410,7 +410,7 @@ pub(crate) fn start(config: Config) -> Result<Arc<SessionCache>, crate::SharedSt
     let subscriber = Builder::from_config(config.clone())
         .with_performance_config(|p| p.broadcast_channel_capacity = 4096)
         .set_policy(ReconnectPolicy::new_constant(0, 250))
-        .build_subscriber_client()
+        .build()
         .map_err(crate::SharedStateError::new)?;
     let publisher = Builder::from_config(config)
         .with_performance_config(|p| p.default_command_timeout = PUBLISH_TIMEOUT)
@@ -430,17 +430,25 @@ pub(crate) fn start(config: Config) -> Result<Arc<SessionCache>, crate::SharedSt
 
 /// Applies the channel's messages, sends a heartbeat every [`HEARTBEAT_EVERY`] and
 /// watches the other instances.
-async fn receive(cache: Weak<SessionCache>, subscriber: fred::clients::SubscriberClient) {
+async fn receive(cache: Weak<SessionCache>, subscriber: fred::prelude::Client) {
     use fred::prelude::PubsubInterface as _;
     let mut messages = subscriber.message_rx();
     let mut reconnects = subscriber.reconnect_rx();
     let _connection = subscriber.connect();
-    // Subscribes again after every reconnection (and a failover's new node).
-    let _resubscriptions = subscriber.manage_subscriptions();
-    if subscriber.wait_for_connect().await.is_ok()
-        && let Err(e) = subscriber.ssubscribe(CHANNEL).await
-    {
-        tracing::warn!(error = %e, "could not subscribe to session invalidations");
+    let subscribe = || {
+        let subscriber = subscriber.clone();
+        async move {
+            match tokio::time::timeout(PUBLISH_TIMEOUT, subscriber.ssubscribe(CHANNEL)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "could not subscribe to session invalidations");
+                }
+                Err(_) => tracing::warn!("subscribing to session invalidations timed out"),
+            }
+        }
+    };
+    if subscriber.wait_for_connect().await.is_ok() {
+        subscribe().await;
     }
     let mut peers = Peers::default();
     let mut last_subscribe = Instant::now();
@@ -468,9 +476,12 @@ async fn receive(cache: Weak<SessionCache>, subscriber: fred::clients::Subscribe
             }
             _ = reconnects.recv() => {
                 let Some(cache) = cache.upgrade() else { break };
-                // Messages published while disconnected are lost: start afresh.
+                // Messages published while disconnected are lost: start afresh, and
+                // subscribe on the new connection (a failover's new node included).
                 cache.flush_and_pause();
                 peers = Peers::default();
+                last_subscribe = Instant::now();
+                tokio::spawn(subscribe());
             }
             _ = tick.tick() => {
                 let Some(cache) = cache.upgrade() else { break };
@@ -484,10 +495,7 @@ async fn receive(cache: Weak<SessionCache>, subscriber: fred::clients::Subscribe
                     && last_subscribe.elapsed() > RESUBSCRIBE_AFTER
                 {
                     last_subscribe = Instant::now();
-                    let subscriber = subscriber.clone();
-                    tokio::spawn(async move {
-                        let _ = tokio::time::timeout(PUBLISH_TIMEOUT, subscriber.ssubscribe(CHANNEL)).await;
-                    });
+                    tokio::spawn(subscribe());
                 }
             }
         }

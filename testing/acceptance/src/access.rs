@@ -324,6 +324,47 @@ pub(crate) async fn rp_userinfo_failing_at_sign_in_refuses_it(serve: Serve) {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A sign-in hook that fails (here: its user store is down) refuses the sign-in with
+/// 503 `sign_in_unavailable` and creates no session; the event names the failure.
+pub(crate) async fn rp_sign_in_hook_failure_answers_503_and_creates_no_session(serve: Serve) {
+    let app = hostile_with(serve, DevProvider::builder(), |b| {
+        b.with_sign_in_hook(|_| async {
+            Err::<auth_core::SignInDecision, auth_core::SignInHookError>(
+                "the user store is down".into(),
+            )
+        })
+    })
+    .await;
+    let browser = DevProvider::browser();
+    let page = app
+        .provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("the sign-in round trip");
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.headers()
+            .get("set-cookie")
+            .is_none_or(|c| { !c.to_str().unwrap_or_default().starts_with("auth_session=") })
+    );
+    assert_eq!(
+        page_code(&page.text().await.expect("body")),
+        "sign_in_unavailable"
+    );
+    assert_eq!(
+        get_json(&browser, &format!("{}/me", app.base))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let events = app.events();
+    let last = events.last().cloned().unwrap_or_default();
+    assert!(
+        last.starts_with("SignInRefused(") && last.contains("sign_in_hook_failed"),
+        "{events:?}"
+    );
+}
+
 /// With UserInfo at sign-in, the claims the ID token lacks come from the provider's
 /// UserInfo endpoint (the ID token's own claims win).
 pub(crate) async fn userinfo_at_sign_in_adds_what_the_id_token_lacks(serve: Serve) {
@@ -361,4 +402,5 @@ crate::suite! {$
         rp_google_hosted_domain_mismatch_refused,
         userinfo_at_sign_in_adds_what_the_id_token_lacks,
         rp_userinfo_failing_at_sign_in_refuses_it,
+        rp_sign_in_hook_failure_answers_503_and_creates_no_session,
 }

@@ -54,11 +54,7 @@ impl Example {
             .expect("a free port")
             .port();
         let base = format!("http://127.0.0.1:{port}");
-        let provider = provider
-            .app(&base)
-            .start()
-            .await
-            .expect("dev provider");
+        let provider = provider.app(&base).start().await.expect("dev provider");
         let (id, secret) = provider.client_credentials().expect("registered");
         let dir = scenario_dir();
         let mut env: Vec<(String, String)> = [

@@ -14,6 +14,7 @@
 //! | `/admin` | a handler without extractor behind the adapter's guard: `admin` |
 //! | `/mfa` | behind the guard of `Requirement::acr(["urn:mfa"])`: `mfa` |
 //! | `/org` | behind the guard of `Requirement::organization("org_example")`: `org` |
+//! | `/app-data` | the app-data extractor of [`GuardData`]: its `plan` |
 //! | `/nested/me` | the user extractor inside a nested router / scope `/nested` |
 //! | `/api` | the bearer extractor: the token's `sub` |
 //! | `/maybe-api` | the optional bearer extractor: `in` or `out` |
@@ -68,6 +69,13 @@ pub fn guard_config(prefix: &str) -> AuthConfigBuilder {
             url("/jwks"),
         ))
         .with_route_prefix(prefix)
+}
+
+/// The app data the guard app's `/app-data` reads.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct GuardData {
+    /// The user's plan.
+    pub plan: String,
 }
 
 /// A session store that is down: every call fails.
@@ -540,6 +548,64 @@ pub(crate) async fn guards_check_the_acr_and_the_organization_of_the_user(serve:
     assert_eq!(r.text().await.expect("body"), "mfa");
 }
 
+/// App data that no longer reads as the app's type (an older version of the app wrote
+/// another shape) signs the user out cleanly: 401, then no session, never a 500.
+pub(crate) async fn app_data_that_no_longer_reads_signs_the_user_out(serve: ServeGuard) {
+    use auth_testkit::DevProvider;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let provider = DevProvider::builder()
+        .app(&base)
+        .start()
+        .await
+        .expect("dev provider");
+    let config = provider
+        .auth_config(&base)
+        .with_sign_in_hook(|who: auth_core::SignIn| async move {
+            let decision = auth_core::SignInDecision::allow();
+            if who.sub() == "alice" {
+                decision.with_app_data(&GuardData { plan: "pro".into() })
+            } else {
+                decision.with_app_data(&serde_json::json!({ "old_shape": 1 }))
+            }
+        })
+        .build()
+        .expect("config");
+    let auth = Auth::discover(config).await.expect("discovery");
+    let _running = serve(GuardApp { auth, layer: true }, listener);
+    let signed_in = |user: &'static str| {
+        let (provider, base) = (&provider, &base);
+        async move {
+            let browser = DevProvider::browser();
+            let r = provider
+                .sign_in(&browser, &format!("{base}/auth/login"), user)
+                .await
+                .expect("sign in");
+            assert_eq!(r.status(), StatusCode::OK, "{user}");
+            browser
+        }
+    };
+    let get = |browser: &reqwest::Client, path: &str| {
+        browser
+            .get(format!("{base}{path}"))
+            .header("accept", "application/json")
+            .send()
+    };
+    let alice = signed_in("alice").await;
+    let r = get(&alice, "/app-data").await.expect("app data");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.expect("body"), "pro");
+    let bob = signed_in("bob").await;
+    assert_eq!(get(&bob, "/me").await.expect("me").status(), StatusCode::OK);
+    let r = get(&bob, "/app-data").await.expect("app data");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&bob, "/me").await.expect("me").status(),
+        StatusCode::UNAUTHORIZED,
+        "signed out"
+    );
+}
+
 crate::suite! {$
     /// Every guard scenario, run against the adapter's guard app: the argument serves it
     /// (see [`ServeGuard`]).
@@ -567,4 +633,5 @@ crate::suite! {$
         bearer_token_when_jwks_unreachable_answers_503,
         bearer_without_configured_api_audience_is_a_500,
         guards_check_the_acr_and_the_organization_of_the_user,
+        app_data_that_no_longer_reads_signs_the_user_out,
 }

@@ -83,7 +83,7 @@ pub use access::authorization_suite;
 pub use accounts::{Launch, accounts_suite};
 pub use browser::browser_suite;
 pub use fapi::fapi_suite;
-pub use guard::{DownStore, GuardApp, ServeGuard, guard_config, guard_suite};
+pub use guard::{DownStore, GuardApp, GuardData, ServeGuard, guard_config, guard_suite};
 pub use hardening::hardening_suite;
 pub use hostile::hostile_suite;
 pub use leaks::leaks_suite;
@@ -1070,6 +1070,7 @@ crate::suite! {$
         cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
         cluster_forged_logout_marker_in_redis_has_no_effect,
         cluster_logout_and_refresh_reach_every_instance_within_100_ms,
+        cluster_ending_a_users_sessions_reaches_every_instance_within_100_ms,
         redis_tls_shared_sessions_refresh_and_logout,
         redis_cluster_shared_sessions_refresh_and_logout,
         redis_sentinel_shared_sessions_refresh_and_logout,
