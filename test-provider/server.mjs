@@ -169,6 +169,9 @@ function freshStats() {
     backchannel_logouts_ok: 0,
     backchannel_logouts_failed: 0,
     end_sessions: 0,
+    // Revocation requests (RFC 7009) answered 200, and the token_type_hint of each.
+    revocations: 0,
+    revocation_hints: [],
     last_authorization_params: {},
     // Raw `prompt` parameter of every authorization request that carried one.
     prompts: [],
@@ -366,7 +369,8 @@ function createInstance(config, issuer) {
         dPoP: { enabled: config.fapi, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
         fapi: { enabled: config.fapi, profile: '2.0' },
         introspection: { enabled: false },
-        revocation: { enabled: false },
+        // RFC 7009: the relying party revokes a session's refresh token when it ends.
+        revocation: { enabled: true },
         registration: { enabled: false },
       },
       issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -435,6 +439,12 @@ function createInstance(config, issuer) {
         }
       }
       if (route === 'end_session_confirm' && ctx.status === 303) stats.end_sessions += 1;
+      if (route === 'revocation' && ctx.status === 200) {
+        stats.revocations += 1;
+        let hint;
+        try { hint = ctx.oidc.params?.token_type_hint; } catch { hint = undefined; }
+        pushCapped(stats.revocation_hints, hint ?? null);
+      }
     });
 
     provider.on('backchannel.success', (_ctx, client, accountId, sid) => {

@@ -78,9 +78,15 @@ fn bare_validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
 
 /// `ours` against `bare` on the same token, alternated pair by pair so that the
 /// machine's load affects both alike; prints the ratio of their total times.
-fn interleaved(name: &str, mut ours: impl FnMut(), mut bare: impl FnMut()) {
-    const PAIRS: u32 = 3_000;
-    for _ in 0..200 {
+fn interleaved(name: &str, ours: impl FnMut(), bare: impl FnMut()) {
+    interleaved_n(name, 3_000, ours, bare);
+}
+
+/// [`interleaved`] with `pairs` pairs (after as many warm-up pairs, at most 200).
+fn interleaved_n(name: &str, pairs: u32, mut ours: impl FnMut(), mut bare: impl FnMut()) {
+    #[allow(non_snake_case)]
+    let PAIRS = pairs;
+    for _ in 0..pairs.min(200) {
         ours();
         bare();
     }
@@ -132,6 +138,44 @@ fn login_and_callback(c: &mut Criterion) {
             cpu
         })
     });
+    // A sign-in hook that does nothing (issue 29): the callback's CPU with it against
+    // without, alternated (the login before each callback is not measured).
+    let hooked = rt
+        .block_on(Auth::discover(
+            provider
+                .config()
+                .with_sign_in_hook(|_| async {
+                    Ok::<_, std::io::Error>(auth_core::SignInDecision::allow())
+                })
+                .build()
+                .expect("config"),
+        ))
+        .expect("auth");
+    let callback_cpu = |auth: &Auth| {
+        let pending = rt.block_on(support::start_login(auth));
+        let start = cpu_time::ThreadTime::now();
+        let done = rt.block_on(auth.respond(Endpoint::Callback, &pending.request));
+        let spent = start.elapsed();
+        assert_eq!(done.status(), 303, "{}", done.body());
+        spent
+    };
+    let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
+    let pairs = 300;
+    for i in 0..pairs {
+        if i % 2 == 0 {
+            with += callback_cpu(&hooked);
+            without += callback_cpu(&auth);
+        } else {
+            without += callback_cpu(&auth);
+            with += callback_cpu(&hooked);
+        }
+    }
+    println!(
+        "callback/cpu_noop_sign_in_hook: with {:.0} µs, without {:.0} µs, ratio {:.3} ({pairs} interleaved pairs, RP thread CPU)",
+        with.as_secs_f64() * 1e6 / f64::from(pairs),
+        without.as_secs_f64() * 1e6 / f64::from(pairs),
+        with.as_secs_f64() / without.as_secs_f64()
+    );
 }
 
 fn token_validation(c: &mut Criterion) {
@@ -258,6 +302,44 @@ fn sessions(c: &mut Criterion) {
         .block_on(Auth::discover(provider.config().build().expect("config")))
         .expect("auth");
     bench_session(c, &rt, "memory", &memory);
+
+    // The app's data in the session (issue 29): a signed-in request with a user id and
+    // a small struct from the sign-in hook, against one without, alternated.
+    let with_data = rt
+        .block_on(Auth::discover(
+            provider
+                .config()
+                .with_sign_in_hook(|who: auth_core::SignIn| async move {
+                    auth_core::SignInDecision::allow()
+                        .with_user_id(format!("usr_{}", who.sub()))
+                        .with_app_data(&serde_json::json!({
+                            "user_id": format!("usr_{}", who.sub()), "plan": "pro", "seats": 25,
+                        }))
+                })
+                .build()
+                .expect("config"),
+        ))
+        .expect("auth");
+    bench_session(c, &rt, "memory_with_app_data", &with_data);
+    let signed_in = |auth: &Auth| {
+        let cookie = rt.block_on(support::sign_in(auth));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, cookie);
+        headers
+    };
+    let (plain_headers, data_headers) = (signed_in(&memory), signed_in(&with_data));
+    let check = |auth: &Auth, headers: &HeaderMap| {
+        let id = auth.session_id_from_headers(headers);
+        match ready(auth.authenticate(id.as_ref())) {
+            Authenticated::User(s) => assert!(s.sub() != ""),
+            other => panic!("not signed in: {other:?}"),
+        }
+    };
+    interleaved(
+        "session/memory_with_app_data vs session/memory",
+        || check(&with_data, &data_headers),
+        || check(&memory, &plain_headers),
+    );
 
     // Any tower-sessions store (SQL...): records sealed with AES-256-GCM, decoded per
     // request.

@@ -234,3 +234,87 @@ impl Auth {
         }
     }
 }
+
+/// The index of a user's sessions in Redis, against real `redis-server`s.
+#[cfg(all(test, feature = "redis"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::session::store::Sessions;
+
+    async fn on_redis(url: &str) -> Auth {
+        let endpoint = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+        let config =
+            crate::AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    endpoint("/authorize"),
+                    endpoint("/token"),
+                    endpoint("/jwks"),
+                ))
+                .with_redis_url(url)
+                .with_redis_timeout(Duration::from_millis(500))
+                .with_app_secret_hex(&"ab".repeat(32))
+                .build()
+                .expect("config");
+        Auth::discover(config).await.expect("auth")
+    }
+
+    fn alice(now: i64) -> AuthSession {
+        AuthSession {
+            claims: crate::Claims::default()
+                .with("sub", serde_json::json!("alice"))
+                .with("iss", serde_json::json!("http://127.0.0.1:9")),
+            authenticated_at: now,
+            last_seen: Some(now),
+            ..AuthSession::bare()
+        }
+    }
+
+    /// An index entry outlives its session (the record expired, or was deleted behind
+    /// the app's back): listing the user's sessions drops it, in Redis too. What Redis
+    /// holds for the index is sealed: no store key, handle's session or `sub` in clear.
+    #[tokio::test]
+    async fn a_session_index_that_outlives_its_sessions_is_cleaned_up() {
+        let server = provider_harness::RedisServer::start();
+        let auth = on_redis(&server.url()).await;
+        let now = auth.0.config.clock.now_secs();
+        for _ in 0..3 {
+            auth.start_session(None, &mut alice(now))
+                .await
+                .expect("stored");
+        }
+        let index_key = server.cli(&["--scan", "--pattern", "auth:index:*"]);
+        assert_eq!(
+            index_key.lines().count(),
+            1,
+            "one index for alice: {index_key}"
+        );
+        assert_eq!(server.cli(&["HLEN", &index_key]), "3");
+        let dump = server.cli(&["HGETALL", &index_key]);
+        assert!(
+            !dump.contains("alice") && !dump.contains("created"),
+            "{dump}"
+        );
+        // One record goes away without the app (as an expired one does).
+        let (_, key, _) = auth
+            .0
+            .sessions
+            .of_user(None, "alice")
+            .await
+            .expect("listed")[0]
+            .clone();
+        assert_eq!(server.cli(&["DEL", &key.to_string()]), "1");
+        let listed = auth.sessions_of(None, "alice").await.expect("listed");
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            server.cli(&["HLEN", &index_key]),
+            "2",
+            "the dead entry is gone"
+        );
+        // Ending them all empties the index.
+        assert_eq!(auth.end_sessions_of(None, "alice").await.expect("ended"), 2);
+        assert_eq!(server.cli(&["EXISTS", &index_key]), "0");
+        assert!(Sessions::user_key(None, "alice").contains("alice"));
+    }
+}

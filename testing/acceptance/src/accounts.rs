@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use auth_testkit::{DevProvider, DevProviderBuilder};
+use auth_testkit::{ClientRegistration, DevProvider, DevProviderBuilder};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ pub type Launch = fn(&[(String, String)]) -> Running;
 /// The example's binary, its provider and its files.
 struct Example {
     base: String,
-    provider: DevProvider,
+    provider: std::sync::Arc<DevProvider>,
     dir: PathBuf,
     env: Vec<(String, String)>,
     launch: Launch,
@@ -32,6 +32,13 @@ impl Drop for Example {
         self.running.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A directory of its own for one scenario's files.
@@ -47,16 +54,63 @@ fn scenario_dir() -> PathBuf {
 impl Example {
     /// The example on a free port, its own database and audit log, signing in at a
     /// development provider built from `provider`; `extra` variables on top.
-    async fn start(launch: Launch, provider: DevProviderBuilder, extra: &[(&str, &str)]) -> Self {
+    async fn start(
+        launch: Launch,
+        provider: DevProviderBuilder,
+        redis: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         crate::init();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let provider = provider.app(&base).start().await.expect("dev provider");
-        let (id, secret) = provider.client_credentials().expect("registered");
+        Self::on(launch, provider.into(), port, scenario_dir(), redis, extra).await
+    }
+
+    /// Two instances of the example on one Redis and one database, signing in at one
+    /// development provider (a client registered for both).
+    async fn pair(launch: Launch, redis: &str) -> (Self, Self) {
+        crate::init();
+        let ports = [free_port(), free_port()];
+        let bases = ports.map(|p| format!("http://127.0.0.1:{p}"));
+        let mut client =
+            ClientRegistration::for_app(auth_testkit::DEV_CLIENT_ID, "pair-secret", &bases[0]);
+        let second = ClientRegistration::for_app(auth_testkit::DEV_CLIENT_ID, "", &bases[1]);
+        client.redirect_uris.extend(second.redirect_uris);
+        client
+            .post_logout_redirect_uris
+            .extend(second.post_logout_redirect_uris);
+        let provider: std::sync::Arc<DevProvider> = DevProvider::builder()
+            .client(client)
+            .start()
+            .await
+            .expect("dev provider")
+            .into();
         let dir = scenario_dir();
+        let a = Self::on(
+            launch,
+            provider.clone(),
+            ports[0],
+            dir.clone(),
+            Some(redis),
+            &[],
+        )
+        .await;
+        let b = Self::on(launch, provider, ports[1], dir, Some(redis), &[]).await;
+        (a, b)
+    }
+
+    /// The example on `port`, with its files in `dir`.
+    async fn on(
+        launch: Launch,
+        provider: std::sync::Arc<DevProvider>,
+        port: u16,
+        dir: PathBuf,
+        redis: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let base = format!("http://127.0.0.1:{port}");
+        let (id, secret) = provider.client_credentials().expect("registered");
         let mut env: Vec<(String, String)> = [
             ("OIDC_ISSUER", provider.issuer()),
             ("OIDC_CLIENT_ID", id),
@@ -77,6 +131,9 @@ impl Example {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+        if let Some(url) = redis {
+            env.push(("REDIS_URL".into(), url.into()));
+        }
         for (k, v) in extra {
             env.retain(|(name, _)| name != k);
             env.push((k.to_string(), v.to_string()));
@@ -203,13 +260,32 @@ impl Example {
     }
 }
 
+/// Runs `scenario` with the example's sessions in memory, then in Redis (a
+/// `redis-server` of its own).
+async fn both<F, Fut>(scenario: F)
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    scenario(None).await;
+    let redis = provider_harness::RedisServer::start();
+    scenario(Some(redis.url())).await;
+}
+
 /// A1: a first sign-in creates a local user (`usr_` + 16 or more random URL-safe
 /// characters) that later sign-ins of the same (`iss`, `sub`) reuse, also after a
 /// restart on the same `DATABASE_URL`.
 pub(crate) async fn accounts_a_first_sign_in_creates_a_local_user_kept_across_restarts(
     launch: Launch,
 ) {
-    let mut ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    both(|redis| a_first_sign_in_creates_a_local_user_kept_across_restarts(launch, redis)).await;
+}
+
+async fn a_first_sign_in_creates_a_local_user_kept_across_restarts(
+    launch: Launch,
+    redis: Option<String>,
+) {
+    let mut ex = Example::start(launch, DevProvider::builder(), redis.as_deref(), &[]).await;
     let alice = ex.signed_in("alice").await;
     let id = ex.user_id(&alice).await;
     let random = id.strip_prefix("usr_").expect("usr_ prefix");
@@ -236,7 +312,11 @@ pub(crate) async fn accounts_a_first_sign_in_creates_a_local_user_kept_across_re
 /// A2: an ID token with `email_verified: false` is refused before anything is created,
 /// and so is a blocked user: 403, page code `sign_in_refused`, no session.
 pub(crate) async fn accounts_unverified_emails_and_blocked_users_are_refused(launch: Launch) {
-    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    both(|redis| unverified_emails_and_blocked_users_are_refused(launch, redis)).await;
+}
+
+async fn unverified_emails_and_blocked_users_are_refused(launch: Launch, redis: Option<String>) {
+    let ex = Example::start(launch, DevProvider::builder(), redis.as_deref(), &[]).await;
     let (status, page, eve) = ex.sign_in("eve", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert_eq!(page_code(&page), "sign_in_refused");
@@ -273,7 +353,11 @@ pub(crate) async fn accounts_unverified_emails_and_blocked_users_are_refused(lau
 /// without the role), refuse cross-site requests, answer 404 for an unknown user, and
 /// a sign-out ends every session of the user.
 pub(crate) async fn accounts_admin_ends_a_users_sessions(launch: Launch) {
-    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    both(|redis| admin_ends_a_users_sessions(launch, redis)).await;
+}
+
+async fn admin_ends_a_users_sessions(launch: Launch, redis: Option<String>) {
+    let ex = Example::start(launch, DevProvider::builder(), redis.as_deref(), &[]).await;
     let anonymous = reqwest::Client::new();
     assert_eq!(
         ex.get(&anonymous, "/admin/users").await.status(),
@@ -343,7 +427,11 @@ pub(crate) async fn accounts_admin_ends_a_users_sessions(launch: Launch) {
 /// with its user agent), ends one by its id (204, then 404), and ends all the others;
 /// an id is never usable as a session cookie.
 pub(crate) async fn accounts_users_see_and_end_their_own_sessions(launch: Launch) {
-    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    both(|redis| users_see_and_end_their_own_sessions(launch, redis)).await;
+}
+
+async fn users_see_and_end_their_own_sessions(launch: Launch, redis: Option<String>) {
+    let ex = Example::start(launch, DevProvider::builder(), redis.as_deref(), &[]).await;
     let (_, _, first) = ex.sign_in("alice", Some("first-browser/1.0")).await;
     let (_, _, second) = ex.sign_in("alice", Some("second-browser/2.0")).await;
     let (_, _, third) = ex.sign_in("alice", Some("third-browser/3.0")).await;
@@ -419,10 +507,15 @@ pub(crate) async fn accounts_users_see_and_end_their_own_sessions(launch: Launch
 /// A5: `AUDIT_LOG` gets one JSON object per event with the contract's fields, never a
 /// token or a cookie value.
 pub(crate) async fn accounts_audit_log_has_a_line_per_event(launch: Launch) {
+    both(|redis| audit_log_has_a_line_per_event(launch, redis)).await;
+}
+
+async fn audit_log_has_a_line_per_event(launch: Launch, redis: Option<String>) {
     // 20 s access tokens, refreshed 30 s before expiry: every request refreshes.
     let ex = Example::start(
         launch,
         DevProvider::builder().access_token_ttl(Duration::from_secs(20)),
+        redis.as_deref(),
         &[],
     )
     .await;
@@ -502,7 +595,11 @@ pub(crate) async fn accounts_audit_log_has_a_line_per_event(launch: Launch) {
 /// session's refresh token at the provider's `revocation_endpoint` (RFC 7009), after
 /// the session ended; `OIDC_REVOKE_ON_LOGOUT=0` turns it off.
 pub(crate) async fn accounts_ending_a_session_revokes_its_refresh_token(launch: Launch) {
-    let ex = Example::start(launch, DevProvider::builder(), &[]).await;
+    both(|redis| ending_a_session_revokes_its_refresh_token(launch, redis)).await;
+}
+
+async fn ending_a_session_revokes_its_refresh_token(launch: Launch, redis: Option<String>) {
+    let ex = Example::start(launch, DevProvider::builder(), redis.as_deref(), &[]).await;
     let revoked = || ex.provider.stats().refresh_tokens_revoked;
     let alice = ex.signed_in("alice").await;
     let r = alice
@@ -529,6 +626,7 @@ pub(crate) async fn accounts_ending_a_session_revokes_its_refresh_token(launch: 
     let off = Example::start(
         launch,
         DevProvider::builder(),
+        redis.as_deref(),
         &[("OIDC_REVOKE_ON_LOGOUT", "0")],
     )
     .await;
@@ -542,6 +640,52 @@ pub(crate) async fn accounts_ending_a_session_revokes_its_refresh_token(launch: 
     assert_eq!(off.provider.stats().revocations, 0, "turned off");
 }
 
+/// Two instances on one Redis and one database (A1-A4 across instances): a user
+/// created on one is the same on the other, each lists the sessions made on either,
+/// and an admin's sign-out or a revoke-others answered by one is in force on the
+/// other within 100 ms, measured from that answer.
+pub(crate) async fn accounts_two_instances_share_users_and_session_control(launch: Launch) {
+    let redis = provider_harness::RedisServer::start();
+    let (a, b) = Example::pair(launch, &redis.url()).await;
+    let alice = a.signed_in("alice").await;
+    let on_b = b.signed_in("alice").await;
+    assert_eq!(a.user_id(&alice).await, b.user_id(&on_b).await);
+    let listed = b.json(&on_b, "/account/sessions").await;
+    assert_eq!(listed.as_array().expect("list").len(), 2, "{listed}");
+    // Cookies are per host, not per port: a browser signed in on one is signed in on
+    // both, as behind a load balancer.
+    let bob = b.signed_in("bob").await;
+    assert_eq!(a.me_status(&bob).await, StatusCode::OK);
+    let bob_id = a.local_id(&alice, "bob").await;
+    let r = a
+        .post(&alice, &format!("/admin/users/{bob_id}/sign-out"))
+        .await;
+    let ended = Instant::now();
+    assert_eq!(r.status(), StatusCode::OK);
+    gone_within(&b, &bob, ended).await;
+    let r = a.post(&alice, "/account/sessions/revoke-others").await;
+    let ended = Instant::now();
+    assert_eq!(r.json::<Value>().await.expect("json")["ended"], 1);
+    gone_within(&b, &on_b, ended).await;
+    assert_eq!(b.me_status(&alice).await, StatusCode::OK);
+}
+
+/// `browser`'s `/me` on `ex` answers 401 within 100 ms of `ended`.
+async fn gone_within(ex: &Example, browser: &reqwest::Client, ended: Instant) {
+    while ex.me_status(browser).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            ended.elapsed() < Duration::from_millis(100),
+            "still signed in {:?} after the end",
+            ended.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "signed out on the other instance after {:?}",
+        ended.elapsed()
+    );
+}
+
 crate::suite! {$
     /// The accounts suite: call `accounts_suite!(launch)` in a test file, with a
     /// function that starts the example's binary ([`Launch`]).
@@ -552,4 +696,5 @@ crate::suite! {$
         accounts_users_see_and_end_their_own_sessions,
         accounts_audit_log_has_a_line_per_event,
         accounts_ending_a_session_revokes_its_refresh_token,
+        accounts_two_instances_share_users_and_session_control,
 }

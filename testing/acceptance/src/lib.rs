@@ -822,8 +822,12 @@ pub(crate) async fn rp_initiated_logout_clears_session_and_redirects_to_provider
             .any(|(k, v)| k == "id_token_hint" && v.split('.').count() == 3)
     );
     assert!(q.contains(&("post_logout_redirect_uri".into(), format!("{}/", app.base))));
-    // The local session is gone before the provider is even visited.
+    // The local session is gone before the provider is even visited, and its refresh
+    // token was revoked at oidc-provider's revocation endpoint (RFC 7009).
     assert_eq!(me(&client, &app).await.status(), StatusCode::UNAUTHORIZED);
+    let s = stats(&app).await;
+    assert_eq!(s["revocations"], 1, "{s}");
+    assert_eq!(s["revocation_hints"], json!(["refresh_token"]), "{s}");
     let (last, hops) = follow(&client, loc.as_str()).await;
     assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
 }
