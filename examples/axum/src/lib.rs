@@ -106,31 +106,11 @@ async fn end_sessions(app: &App, user: &example_users::User) -> Response {
     }
 }
 
-/// One of the user's sessions, as `GET /account/sessions` lists it.
-#[derive(Serialize)]
-struct SessionView {
-    id: String,
-    created_at: i64,
-    last_seen: i64,
-    current: bool,
-    user_agent: Option<String>,
-}
-
 /// `GET /account/sessions`: the user's live sessions, newest first.
 async fn account_sessions(State(app): State<App>, user: AuthUser) -> Response {
     match app.auth.sessions_of(user.provider(), user.sub()).await {
         Ok(list) => {
-            let current = user.handle();
-            let views: Vec<SessionView> = list
-                .into_iter()
-                .map(|s| SessionView {
-                    current: current.as_deref() == Some(s.id.as_str()),
-                    id: s.id,
-                    created_at: s.created_at,
-                    last_seen: s.last_seen,
-                    user_agent: s.user_agent,
-                })
-                .collect();
+            let views = example_users::session_views(list, user.handle().as_deref());
             Json(views).into_response()
         }
         Err(e) => unavailable(&e),

@@ -212,6 +212,34 @@ fn sqlite_path(url: &str) -> Result<Option<PathBuf>, Error> {
     Ok(Some(PathBuf::from(path)))
 }
 
+/// One of the user's sessions, as `GET /account/sessions` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionView {
+    /// The session's handle: opaque, never a cookie.
+    pub id: String,
+    /// When the user signed in (seconds since the epoch).
+    pub created_at: i64,
+    /// When the session was last used, as recorded.
+    pub last_seen: i64,
+    /// Whether it is the session of the request.
+    pub current: bool,
+    /// The browser it was created from.
+    pub user_agent: Option<String>,
+}
+
+/// `list` (newest first) as `GET /account/sessions` answers it, `current` marked.
+pub fn session_views(list: Vec<auth_core::SessionInfo>, current: Option<&str>) -> Vec<SessionView> {
+    list.into_iter()
+        .map(|s| SessionView {
+            current: current == Some(s.id.as_str()),
+            id: s.id,
+            created_at: s.created_at,
+            last_seen: s.last_seen,
+            user_agent: s.user_agent,
+        })
+        .collect()
+}
+
 /// The audit log at `AUDIT_LOG`: one JSON object per line per event.
 #[derive(Clone)]
 pub struct AuditLog(Arc<Mutex<std::fs::File>>);
