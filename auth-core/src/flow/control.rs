@@ -148,6 +148,36 @@ impl Auth {
         }
     }
 
+    /// After a back-channel logout of `sub` of `iss` (by `sid` when given) at `at`:
+    /// ends the sessions it applies to (as `LogoutRegistry::ends` decides: begun at or
+    /// before `at`; with a `sid`, those of that `sid` and those without one) now,
+    /// reported as [`SessionEndReason::BackchannelLogout`], without revoking (the
+    /// provider ended them). Best effort: the recorded logout ends any other when it
+    /// is next used.
+    pub(crate) async fn end_logged_out(
+        &self,
+        provider: Option<&str>,
+        iss: &str,
+        sub: &str,
+        sid: Option<&str>,
+        at: i64,
+    ) {
+        let Ok(live) = self.0.sessions.of_user(provider, sub).await else {
+            return;
+        };
+        for (_, key, session) in live {
+            let applies = session.iss() == iss
+                && session.authenticated_at <= at
+                && sid.is_none_or(|sid| session.claims.sid().is_none_or(|s| s == sid));
+            if applies {
+                let reason = SessionEndReason::BackchannelLogout;
+                if let Err(e) = self.end_stored_with(&key, &session, reason, false).await {
+                    tracing::warn!(error = %e, "a logged-out session is ended when next used");
+                }
+            }
+        }
+    }
+
     /// Deletes the stored session `session` (under `key`) on every instance, removes
     /// it from its user's index, reports it, then revokes its refresh token.
     async fn end_stored(
@@ -156,6 +186,16 @@ impl Auth {
         session: &Arc<AuthSession>,
         reason: SessionEndReason,
     ) -> Result<(), StoreError> {
+        self.end_stored_with(key, session, reason, true).await
+    }
+
+    async fn end_stored_with(
+        &self,
+        key: &tower_sessions_core::session::Id,
+        session: &Arc<AuthSession>,
+        reason: SessionEndReason,
+        revoke: bool,
+    ) -> Result<(), StoreError> {
         let sessions = &self.0.sessions;
         sessions.delete_by_key(key).await?;
         sessions.unindex(key, session).await;
@@ -163,7 +203,9 @@ impl Auth {
             &SessionEvent::of(session),
             reason,
         ));
-        self.revoke_refresh_token(session).await;
+        if revoke {
+            self.revoke_refresh_token(session).await;
+        }
         Ok(())
     }
 

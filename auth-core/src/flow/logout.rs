@@ -192,6 +192,13 @@ impl Auth {
         for key in keys {
             self.0.logouts.record(key, at, forget_before);
         }
+        // The sessions it ends are ended now (and reported), where the user's index
+        // finds them; any other is ended by the recorded logout when next used.
+        if let Some(sub) = sub {
+            let provider = route.and_then(|i| self.0.providers[i].config.id.clone());
+            self.end_logged_out(provider.as_deref(), iss, sub, sid, at)
+                .await;
+        }
         Ok(())
     }
 

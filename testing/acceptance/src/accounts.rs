@@ -543,6 +543,34 @@ async fn audit_log_has_a_line_per_event(launch: Launch, redis: Option<String>) {
         .await
         .expect("logout");
     assert!(r.status().is_success() || r.status().is_redirection());
+    // A back-channel logout of bob's: his session ends (and is reported) at once, not
+    // at its next request.
+    let bob_again = ex.signed_in("bob").await;
+    let t = crate::hostile::now();
+    let token = ex.provider.sign_jwt(
+        &auth_testkit::Signing::Key(auth_testkit::Alg::RS256),
+        "logout+jwt",
+        &serde_json::json!({
+            "iss": ex.provider.issuer(), "aud": auth_testkit::DEV_CLIENT_ID, "iat": t,
+            "exp": t + 120, "jti": format!("jti-audit-{t}"), "sub": "bob",
+            "events": { crate::hostile::BACKCHANNEL_EVENT: {} },
+        }),
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/auth/backchannel-logout", ex.base))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .expect("back-channel logout");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        ex.audit().iter().any(|l| l["event"] == "session_ended"
+            && l["sub"] == "bob"
+            && l["reason"] == "backchannel_logout"),
+        "reported when the logout arrived: {:?}",
+        ex.audit()
+    );
+    assert_eq!(ex.me_status(&bob_again).await, StatusCode::UNAUTHORIZED);
     let lines = ex.audit();
     let keys = [
         "event", "at", "provider", "sub", "user_id", "session", "reason",
