@@ -158,8 +158,13 @@ impl Auth {
         let mut down = Vec::new();
         for (index, attempt) in attempts {
             if let Err(e) = attempt {
-                // Down is retried; a provider that cannot meet the profile never will.
-                if !named || matches!(e, DiscoveryError::ProfileNotSupported { .. }) {
+                // Down is retried (with several providers, or when the app asked to
+                // start anyway); a provider that answers something it can never be
+                // used with (not the issuer, not the profile) stops the start.
+                let unreachable =
+                    matches!(e, DiscoveryError::Http(_) | DiscoveryError::Status { .. });
+                let waits = named || (inner.config.start_while_provider_down && unreachable);
+                if !waits || matches!(e, DiscoveryError::ProfileNotSupported { .. }) {
                     return Err(e);
                 }
                 tracing::warn!(provider = ?inner.providers[index].config.id, error = %e, "provider down at start; its routes answer 503 until it is discovered");
@@ -167,6 +172,7 @@ impl Auth {
             }
         }
         if down.len() == inner.providers.len()
+            && !inner.config.start_while_provider_down
             && let Some((_, e)) = down.pop()
         {
             return Err(e);

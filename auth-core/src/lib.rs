@@ -104,6 +104,7 @@ pub use flow::app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoErr
 pub use flow::authenticate::Authenticated;
 pub use flow::callback::CallbackError;
 pub use flow::control::SessionInfo;
+pub use flow::health::{Health, ProviderHealth, SharedHealth};
 pub use flow::logout::BackchannelError;
 pub use flow::protocol::workos::SwitchOrganizationError;
 pub use flow::refresh::RefreshError;

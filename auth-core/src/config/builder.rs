@@ -76,6 +76,7 @@ pub struct AuthConfigBuilder {
     event_hooks: Vec<EventHook>,
     sign_in_hook: Option<crate::flow::sign_in::SignInHook>,
     revoke_on_logout: bool,
+    start_while_provider_down: bool,
     chooser_page: Option<ChooserPage>,
     clock: Clock,
     session: SessionSettings,
@@ -99,6 +100,7 @@ impl AuthConfigBuilder {
             event_hooks: Vec::new(),
             sign_in_hook: None,
             revoke_on_logout: true,
+            start_while_provider_down: false,
             chooser_page: None,
             clock: Clock::system(),
             session: SessionSettings::default(),
@@ -448,6 +450,17 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// Whether [`Auth::discover`](crate::Auth::discover) starts the app when its
+    /// provider (or every provider) does not answer: off by default (a typo in the
+    /// issuer fails at start); on, the provider is retried in the background, its
+    /// sign-ins answer 503 and `{prefix}/health` says `unreachable` until it is
+    /// discovered (for an orchestrator that starts the app before the provider is
+    /// reachable). A provider that answers with something invalid still stops the start.
+    pub fn with_start_while_provider_down(mut self, on: bool) -> Self {
+        self.start_while_provider_down = on;
+        self
+    }
+
     /// The claim that holds the user's organization (`OIDC_ORGANIZATION_CLAIM`), as
     /// [`AuthConfigBuilder::with_roles_claim`].
     pub fn with_organization_claim(self, claim: impl Into<String>) -> Self {
@@ -697,6 +710,7 @@ impl AuthConfigBuilder {
             event_hooks: self.event_hooks,
             sign_in_hook: self.sign_in_hook,
             revoke_on_logout: self.revoke_on_logout,
+            start_while_provider_down: self.start_while_provider_down,
             chooser_page: self.chooser_page,
             clock: self.clock,
             session: self.session,

@@ -52,6 +52,9 @@ pub struct AuthConfig {
     pub(crate) sign_in_hook: Option<crate::flow::sign_in::SignInHook>,
     /// Ending a session revokes its refresh token at the provider (RFC 7009).
     pub(crate) revoke_on_logout: bool,
+    /// `Auth::discover` starts even when no provider answers (retried in the
+    /// background; `{prefix}/health` answers 503 meanwhile).
+    pub(crate) start_while_provider_down: bool,
     pub(crate) chooser_page: Option<ChooserPage>,
     pub(crate) clock: Clock,
     pub(crate) session: SessionSettings,

@@ -7,6 +7,7 @@ pub(crate) mod app_token;
 pub(crate) mod authenticate;
 pub(crate) mod callback;
 pub(crate) mod control;
+pub(crate) mod health;
 pub(crate) mod logout;
 pub(crate) mod pending;
 pub(crate) mod protocol;

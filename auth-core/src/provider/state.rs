@@ -20,6 +20,8 @@ use crate::provider::token::OAuthClient;
 pub(crate) struct ProviderState {
     pub(crate) config: ProviderConfig,
     ready: OnceLock<Discovered>,
+    /// A discovery attempt failed (and none succeeded since).
+    failed: std::sync::atomic::AtomicBool,
 }
 
 /// What discovery gave.
@@ -127,7 +129,14 @@ impl ProviderState {
         Self {
             config,
             ready: OnceLock::new(),
+            failed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether a discovery attempt failed and none succeeded since (the provider is
+    /// unreachable, rather than being discovered for the first time).
+    pub(crate) fn discovery_failed(&self) -> bool {
+        self.ready.get().is_none() && self.failed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The discovered parts, or [`NotDiscovered`] while the provider is down.
@@ -143,6 +152,18 @@ impl ProviderState {
     /// Discovers the provider (unless its endpoints were configured) and keeps the
     /// result; the JWKS is loaded too, a failure there only warned about.
     pub(crate) async fn discover(
+        &self,
+        tokens: &TokenSettings,
+        clock: &Clock,
+        http: &HttpClient,
+    ) -> Result<(), DiscoveryError> {
+        let result = self.discover_once(tokens, clock, http).await;
+        self.failed
+            .store(result.is_err(), std::sync::atomic::Ordering::Release);
+        result
+    }
+
+    async fn discover_once(
         &self,
         tokens: &TokenSettings,
         clock: &Clock,

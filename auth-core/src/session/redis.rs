@@ -444,6 +444,14 @@ impl SharedState for RedisShared {
         Some(crate::session::store::SharedStore::new(self.store()))
     }
 
+    fn ping(&self) -> Option<Answer<'_, ()>> {
+        use fred::prelude::ClientLike as _;
+        Some(answer(async move {
+            let _: String = self.pool.next().ping(None).await?;
+            Ok(())
+        }))
+    }
+
     fn save_record<'a>(&'a self, record: &'a Record) -> Answer<'a, bool> {
         answer(self.save_existing(record))
     }

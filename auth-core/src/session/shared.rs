@@ -115,6 +115,12 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
     /// Caches a session loaded and checked after a [`Cached::Miss`].
     fn keep_checked(&self, ticket: CacheTicket, session: &Arc<AuthSession>);
 
+    /// Whether the shared state answers now (`None`: there is none, this process is
+    /// all there is).
+    fn ping(&self) -> Option<Answer<'_, ()>> {
+        None
+    }
+
     /// What the fast path did, when there is one.
     fn fast_path(&self) -> Option<FastPathStats> {
         None

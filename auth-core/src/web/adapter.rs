@@ -679,6 +679,8 @@ pub enum Endpoint {
     /// `POST {prefix}/organization`: switches a WorkOS User Management session to
     /// another of the user's organizations (only with such a provider).
     SwitchOrganization,
+    /// `GET {prefix}/health`: readiness ([`Auth::health`]).
+    Health,
 }
 
 /// Which provider of several a route belongs to (an index into the configuration's
@@ -729,7 +731,8 @@ impl Auth {
     /// The auth routes, under the configured prefix. An adapter registers each one
     /// with its methods and body limit, and answers it with [`Auth::respond`].
     ///
-    /// One provider: `login`, `signup`, `callback`, `logout`, `backchannel-logout`;
+    /// Every app: `health` and `jwks`. One provider: `login`, `signup`, `callback`,
+    /// `logout`, `backchannel-logout`;
     /// and `organization` with a WorkOS User Management provider.
     /// Named providers: `login` and `signup` (the chooser), `logout`, and for each
     /// provider `login/{id}`, `signup/{id}`, `callback/{id}` and
@@ -742,6 +745,7 @@ impl Auth {
             ("/signup".into(), GET, Endpoint::Signup),
             ("/logout".into(), LOGOUT, Endpoint::Logout),
             ("/jwks".into(), GET, Endpoint::Jwks),
+            ("/health".into(), GET, Endpoint::Health),
         ];
         if self.config().has_named_providers() {
             for (index, provider) in self.config().providers().iter().enumerate() {
@@ -808,6 +812,7 @@ impl Auth {
                 self.login_response_at(Some(i), uri, headers, true).await
             }
             Endpoint::Jwks => self.jwks_response(),
+            Endpoint::Health => self.health_response().await,
             Endpoint::SwitchOrganization => {
                 self.organization_response(request.method(), headers, request.body().as_ref())
                     .await

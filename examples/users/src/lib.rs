@@ -294,18 +294,21 @@ impl AuditLog {
     }
 }
 
-/// The example's configuration on top of `builder`: the users' sign-in hook, and the
-/// audit log when there is one.
+/// The example's configuration on top of `builder`: the users' sign-in hook, the audit
+/// log when there is one, and a start that does not wait for the provider (it is
+/// retried in the background; `/auth/health` answers 503 meanwhile).
 pub fn configure(
     builder: AuthConfigBuilder,
     users: &Users,
     audit: Option<AuditLog>,
 ) -> AuthConfigBuilder {
     let users = users.clone();
-    let builder = builder.with_sign_in_hook(move |who| {
-        let users = users.clone();
-        async move { users.decide(who).await }
-    });
+    let builder = builder
+        .with_start_while_provider_down(true)
+        .with_sign_in_hook(move |who| {
+            let users = users.clone();
+            async move { users.decide(who).await }
+        });
     match audit {
         Some(log) => builder.with_event_hook(move |e| log.record(e)),
         None => builder,

@@ -698,6 +698,104 @@ pub(crate) async fn accounts_two_instances_share_users_and_session_control(launc
     assert_eq!(b.me_status(&alice).await, StatusCode::OK);
 }
 
+/// B2 (issue 30): the example starts while its provider does not answer, and
+/// `GET /auth/health` says so (503, the provider `unreachable`) until the provider is
+/// up and discovered in the background (200, `ready`); then sign-ins work. With Redis,
+/// `shared_state` is `ok`; without, `none`.
+pub(crate) async fn accounts_health_answers_503_until_the_provider_is_reachable(launch: Launch) {
+    crate::init();
+    let redis = provider_harness::RedisServer::start();
+    for redis_url in [None, Some(redis.url())] {
+        let (port, provider_port) = (free_port(), free_port());
+        let base = format!("http://127.0.0.1:{port}");
+        let issuer = format!("http://127.0.0.1:{provider_port}");
+        let dir = scenario_dir();
+        let mut env: Vec<(String, String)> = [
+            ("OIDC_ISSUER", issuer.as_str()),
+            ("OIDC_CLIENT_ID", auth_testkit::DEV_CLIENT_ID),
+            ("OIDC_CLIENT_SECRET", "health-secret"),
+            ("APP_URL", base.as_str()),
+            ("PORT", &port.to_string()),
+            (
+                "DATABASE_URL",
+                &format!("sqlite://{}", dir.join("users.db").display()),
+            ),
+            (
+                "APP_SECRET",
+                "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+            ("RUST_LOG", "error"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if let Some(url) = &redis_url {
+            env.push(("REDIS_URL".into(), url.clone()));
+        }
+        let _running = launch(&env);
+        let health = || async {
+            let r = loop {
+                if let Ok(r) = reqwest::get(format!("{base}/auth/health")).await {
+                    break r;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert_eq!(r.headers()["cache-control"], "no-store");
+            let status = r.status();
+            (status, r.json::<Value>().await.expect("json"))
+        };
+        let shared = if redis_url.is_some() { "ok" } else { "none" };
+        let (status, body) = health().await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "status": "unavailable",
+                "providers": { "default": "unreachable" },
+                "shared_state": shared,
+            })
+        );
+        let provider = DevProvider::builder()
+            .port(provider_port)
+            .client(ClientRegistration::for_app(
+                auth_testkit::DEV_CLIENT_ID,
+                "health-secret",
+                &base,
+            ))
+            .start()
+            .await
+            .expect("the provider comes up");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = health().await;
+            if status == StatusCode::OK {
+                assert_eq!(
+                    body,
+                    serde_json::json!({
+                        "status": "ok",
+                        "providers": { "default": "ready" },
+                        "shared_state": shared,
+                    })
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "never ready: {body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let page = provider
+            .sign_in(&browser, &format!("{base}/auth/login"), "alice")
+            .await
+            .expect("sign in");
+        assert_eq!(page.status(), StatusCode::OK);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// `browser`'s `/me` on `ex` answers 401 within 100 ms of `ended`.
 async fn gone_within(ex: &Example, browser: &reqwest::Client, ended: Instant) {
     while ex.me_status(browser).await != StatusCode::UNAUTHORIZED {
@@ -725,4 +823,5 @@ crate::suite! {$
         accounts_audit_log_has_a_line_per_event,
         accounts_ending_a_session_revokes_its_refresh_token,
         accounts_two_instances_share_users_and_session_control,
+        accounts_health_answers_503_until_the_provider_is_reachable,
 }
