@@ -124,6 +124,7 @@ impl Auth {
             config.http.connect_timeout,
             config.http.request_timeout,
             config.http.max_response_bytes,
+            &config.http.roots,
         )
         .map_err(DiscoveryError::Client)?;
         let shared = crate::session::shared::connect(&config.redis, config.session.store.is_some())
@@ -138,7 +139,7 @@ impl Auth {
             tasks.spawn(async move {
                 let inner = &auth.0;
                 let result = inner.providers[index]
-                    .discover(&inner.config.tokens, &inner.config.clock, &inner.http)
+                    .discover(&inner.config.tokens, &inner.config.clock)
                     .await;
                 (index, result)
             });
@@ -164,7 +165,10 @@ impl Auth {
                 let unreachable =
                     matches!(e, DiscoveryError::Http(_) | DiscoveryError::Status { .. });
                 let waits = named || (inner.config.start_while_provider_down && unreachable);
-                if !waits || matches!(e, DiscoveryError::ProfileNotSupported { .. }) {
+                // A certificate this app does not trust is its configuration
+                // (OIDC_CA_FILE), not an outage: waiting would not mend it.
+                let untrusted = matches!(&e, DiscoveryError::Http(h) if h.is_certificate_problem());
+                if !waits || untrusted || matches!(e, DiscoveryError::ProfileNotSupported { .. }) {
                     return Err(e);
                 }
                 tracing::warn!(provider = ?inner.providers[index].config.id, error = %e, "provider down at start; its routes answer 503 until it is discovered");
@@ -188,14 +192,19 @@ impl Auth {
         http: HttpClient,
         shared: Arc<dyn crate::session::shared::SharedState>,
     ) -> Self {
-        let key = match &config.session.cookie_key {
-            Some(k) => cookie::Key::derive_from(&k.0),
-            None => {
-                tracing::warn!(
-                    "APP_SECRET is not set: using a random cookie key; pending logins will not survive a restart or work across instances"
-                );
-                cookie::Key::generate()
-            }
+        crate::telemetry::describe();
+        let keys: Vec<cookie::Key> = if config.session.cookie_key.is_empty() {
+            tracing::warn!(
+                "APP_SECRET is not set: using a random cookie key; pending logins will not survive a restart or work across instances"
+            );
+            vec![cookie::Key::generate()]
+        } else {
+            config
+                .session
+                .cookie_key
+                .iter()
+                .map(|k| cookie::Key::derive_from(&k.0))
+                .collect()
         };
         let sessions = Sessions::new(
             &config.session,
@@ -204,12 +213,12 @@ impl Auth {
             Arc::clone(&shared),
         );
         let bearers = crate::bearer::Bearers::new(&config, Arc::clone(&shared));
-        let pending = PendingCookies::new(key, config.secure_cookies());
+        let pending = PendingCookies::new(keys, config.secure_cookies());
         let providers = config
             .providers
             .iter()
             .cloned()
-            .map(ProviderState::new)
+            .map(|p| ProviderState::new(p, &http))
             .collect();
         Self(Arc::new(Inner {
             config,
@@ -399,10 +408,10 @@ impl Auth {
         if let Some(basic) = basic {
             headers.insert(AUTHORIZATION, basic);
         }
-        let response = self
-            .0
+        let response = provider
             .http
             .send(
+                crate::http_client::Endpoint::Par,
                 http::Method::POST,
                 endpoint.as_str(),
                 headers,
@@ -456,7 +465,7 @@ pub(crate) fn retry_in_background(inner: Weak<Inner>, index: usize) {
             tokio::time::sleep(delay).await;
             let Some(inner) = inner.upgrade() else { return };
             let provider = &inner.providers[index];
-            match provider.discover(&inner.config.tokens, &inner.config.clock, &inner.http).await {
+            match provider.discover(&inner.config.tokens, &inner.config.clock).await {
                 Ok(()) => {
                     tracing::info!(issuer = %provider.config.issuer, "provider discovered");
                     return;

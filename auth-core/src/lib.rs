@@ -91,6 +91,7 @@ mod bearer;
 mod config;
 mod flow;
 mod outage;
+mod telemetry;
 mod web;
 
 pub use auth::{Auth, LoginError, LoginStart};

@@ -54,6 +54,7 @@ mod keys;
 mod misbehaviour;
 mod pages;
 mod server;
+mod tls;
 
 pub use keys::{Alg, Signing};
 pub use misbehaviour::{Misbehaviour, TokenFault};
@@ -300,6 +301,8 @@ pub struct DevProviderBuilder {
     par_required: bool,
     advertise_client_auth: bool,
     port: u16,
+    /// Serve https with this certificate chain and key (PEM).
+    tls: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The `client_id` [`DevProviderBuilder::app`] registers.
@@ -403,12 +406,25 @@ impl DevProviderBuilder {
         self
     }
 
+    /// Serves https, with this certificate chain and its private key (PEM): for
+    /// testing an app against a provider whose certificate chains to a CA of its own
+    /// (`OIDC_CA_FILE`). The issuer is then `https://127.0.0.1:<port>`.
+    pub fn tls(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.tls = Some((cert_chain_pem.to_vec(), key_pem.to_vec()));
+        self
+    }
+
     /// Starts the provider on `127.0.0.1` in the current tokio runtime. It stops when
     /// the returned handle is dropped.
     pub async fn start(self) -> std::io::Result<DevProvider> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
-        let issuer = format!("http://{addr}");
+        let acceptor = match &self.tls {
+            None => None,
+            Some((chain, key)) => Some(tls::acceptor(chain, key)?),
+        };
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let issuer = format!("{scheme}://{addr}");
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -451,7 +467,11 @@ impl DevProviderBuilder {
         });
         let app = server::router(provider.clone());
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let served = match acceptor {
+                None => axum::serve(listener, app).await,
+                Some(acceptor) => axum::serve(tls::TlsListener::new(listener, acceptor), app).await,
+            };
+            if let Err(e) = served {
                 tracing::error!(error = %e, "dev provider stopped");
             }
         });
@@ -530,6 +550,7 @@ impl DevProvider {
             par_required: false,
             advertise_client_auth: true,
             port: 0,
+            tls: None,
         }
     }
 

@@ -50,37 +50,42 @@ impl BearerError {
         }
     }
 
+    /// The error code of the answer (RFC 6750 §3.1, RFC 9449 §7.1): `invalid_request`,
+    /// `invalid_token`, `insufficient_scope`, `invalid_dpop_proof`,
+    /// `temporarily_unavailable` or `server_error`; `None` for a request without a token.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Self::Missing => None,
+            Self::Malformed => Some("invalid_request"),
+            Self::Invalid(_) => Some("invalid_token"),
+            Self::InsufficientScope(_) => Some("insufficient_scope"),
+            Self::Unavailable(_) => Some("temporarily_unavailable"),
+            Self::NotConfigured => Some("server_error"),
+            Self::InvalidProof(_) => Some("invalid_dpop_proof"),
+        }
+    }
+
     /// The answer of RFC 6750 §3: the status, a `WWW-Authenticate: Bearer` challenge
     /// with the error code, and a JSON body. Token errors are described in general
     /// terms ("the token has expired"); nothing of the token is echoed.
     pub fn to_response(&self) -> Response<String> {
-        let (code, challenge) = match self {
-            Self::Missing => (None, "Bearer".to_owned()),
-            Self::Malformed => (
-                Some("invalid_request"),
-                "Bearer error=\"invalid_request\"".to_owned(),
+        let code = self.error_code();
+        let challenge = match self {
+            Self::Missing => "Bearer".to_owned(),
+            Self::Malformed => "Bearer error=\"invalid_request\"".to_owned(),
+            Self::Invalid(e) => format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                describe(e)
             ),
-            Self::Invalid(e) => (
-                Some("invalid_token"),
-                format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    describe(e)
-                ),
+            Self::InsufficientScope(scopes) => format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                scopes.join(" ")
             ),
-            Self::InsufficientScope(scopes) => (
-                Some("insufficient_scope"),
-                format!(
-                    "Bearer error=\"insufficient_scope\", scope=\"{}\"",
-                    scopes.join(" ")
-                ),
-            ),
-            Self::Unavailable(_) => (Some("temporarily_unavailable"), String::new()),
-            Self::NotConfigured => (Some("server_error"), String::new()),
-            Self::InvalidProof(_) => (
-                Some("invalid_dpop_proof"),
+            Self::Unavailable(_) | Self::NotConfigured => String::new(),
+            Self::InvalidProof(_) => {
                 "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 ES384 PS256 PS384 PS512 EdDSA\""
-                    .to_owned(),
-            ),
+                    .to_owned()
+            }
         };
         let description = match self {
             Self::Invalid(e) => describe(e).to_owned(),

@@ -188,6 +188,7 @@ impl Auth {
     /// scopes. A token validated before (and not expired) costs a hash lookup.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
         let result = self.0.bearers.check_bearer(&self.0.providers, token).await;
+        crate::telemetry::bearer(result.as_ref());
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BearerRefused(e));
             match e {
@@ -217,6 +218,7 @@ impl Auth {
             .bearers
             .check_dpop(&self.0.providers, token, proof, method, url)
             .await;
+        crate::telemetry::bearer(result.as_ref());
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BearerRefused(e));
             tracing::debug!(error = %e, "DPoP-bound token refused");
@@ -300,6 +302,38 @@ mod tests {
             auth.authenticate_bearer(&t).await.unwrap_err(),
             BearerError::Invalid(TokenError::Expired)
         );
+    }
+
+    /// `auth_bearer_total` counts each token judged by its outcome (`accepted`, or the
+    /// RFC 6750 error code), a cached acceptance included; loading the provider's keys
+    /// is one `jwks` request in `auth_provider_request_duration_seconds`.
+    #[test]
+    fn bearer_tokens_are_counted_by_outcome() {
+        use crate::telemetry::testing::recorded;
+        recorded(|metrics| async move {
+            let now = Arc::new(AtomicI64::new(NOW));
+            let auth = auth(now, |b| {
+                b.with_api_audience("https://api.test")
+                    .with_required_api_scopes(["write"])
+            })
+            .await;
+            let start = metrics.take();
+            let jwks = [("provider", "default"), ("endpoint", "jwks")];
+            assert_eq!(
+                start.samples("auth_provider_request_duration_seconds", &jwks),
+                1
+            );
+            let t = token("read write");
+            auth.authenticate_bearer(&t).await.expect("valid");
+            auth.authenticate_bearer(&t).await.expect("cached");
+            auth.authenticate_bearer("not-a-jwt").await.unwrap_err();
+            auth.authenticate_bearer(&token("read")).await.unwrap_err();
+            let seen = metrics.take();
+            let bearer = |outcome| seen.counter("auth_bearer_total", &[("outcome", outcome)]);
+            assert_eq!(bearer("accepted"), 2, "{:?}", seen.counters());
+            assert_eq!(bearer("invalid_token"), 1, "{:?}", seen.counters());
+            assert_eq!(bearer("insufficient_scope"), 1, "{:?}", seen.counters());
+        });
     }
 
     /// An access token bound to `key` (`cnf.jkt`).

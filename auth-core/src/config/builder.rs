@@ -15,18 +15,62 @@ use crate::provider::discovery::ProviderEndpoints;
 use crate::provider::presets::ProviderKind;
 use crate::session::store::{SessionStore, SharedStore};
 
-fn key_from_hex(name: &'static str, hex_key: &str) -> Result<CookieKeyBytes, ConfigError> {
-    let bytes = hex::decode(hex_key.trim()).map_err(|_| ConfigError::Invalid {
-        name,
-        reason: "expected hex".into(),
-    })?;
-    if bytes.len() < 32 {
+/// The most keys a list may hold (a rotation needs two or three).
+const MAX_KEYS: usize = 8;
+
+/// A comma-separated list of keys, each hex of at least 32 bytes; an error names the
+/// entry at fault (by position, never by value).
+fn keys_from_hex(name: &'static str, list: &str) -> Result<Vec<CookieKeyBytes>, ConfigError> {
+    let entries: Vec<&str> = list.split(',').map(str::trim).collect();
+    if entries.len() > MAX_KEYS {
         return Err(ConfigError::Invalid {
             name,
-            reason: format!("{} bytes is too short, use at least 32", bytes.len()),
+            reason: format!("{} keys, at most {MAX_KEYS}", entries.len()),
         });
     }
-    Ok(CookieKeyBytes(bytes))
+    let count = entries.len();
+    let mut keys: Vec<CookieKeyBytes> = Vec::with_capacity(count);
+    for (i, entry) in entries.into_iter().enumerate() {
+        let which = if count == 1 {
+            String::new()
+        } else {
+            format!("key {} of {count}: ", i + 1)
+        };
+        let invalid = |reason: String| ConfigError::Invalid {
+            name,
+            reason: format!("{which}{reason}"),
+        };
+        if entry.is_empty() {
+            return Err(invalid("empty".into()));
+        }
+        let bytes = hex::decode(entry).map_err(|_| invalid("expected hex".into()))?;
+        if bytes.len() < 32 {
+            return Err(invalid(format!(
+                "{} bytes is too short, use at least 32",
+                bytes.len()
+            )));
+        }
+        if keys.iter().any(|k| k.0 == bytes) {
+            return Err(invalid("the same key twice".into()));
+        }
+        keys.push(CookieKeyBytes(bytes));
+    }
+    Ok(keys)
+}
+
+/// The certificates of a PEM file (`OIDC_CA_FILE`): at least one, each parsed.
+fn read_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "OIDC_CA_FILE",
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let pem = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| invalid("not PEM certificates".into()))?;
+    if roots.is_empty() {
+        return Err(invalid("no certificate in it".into()));
+    }
+    Ok(roots)
 }
 
 fn check_redis_url(u: &str) -> Result<(), ConfigError> {
@@ -327,10 +371,15 @@ impl AuthConfigBuilder {
 
     /// The cookie encryption key, as hex of at least 32 bytes (`APP_SECRET`). Every
     /// instance of the app must share it. Without it, a random key is made per start.
-    /// A key that is not such hex is reported by [`AuthConfigBuilder::build`].
-    pub fn with_app_secret_hex(mut self, hex_key: &str) -> Self {
-        match key_from_hex("APP_SECRET", hex_key) {
-            Ok(key) => self.session.cookie_key = Some(key),
+    ///
+    /// Several keys, comma-separated (`k2,k1`), rotate without signing anyone out:
+    /// the first seals everything new, every one opens. A session record sealed under
+    /// an older key is re-sealed under the first (and moved to its new store key)
+    /// within the first request that opens it. A key that is not such hex is reported
+    /// by [`AuthConfigBuilder::build`], naming the entry at fault.
+    pub fn with_app_secret_hex(mut self, hex_keys: &str) -> Self {
+        match keys_from_hex("APP_SECRET", hex_keys) {
+            Ok(keys) => self.session.cookie_key = keys,
             Err(e) => self.fail(e),
         }
         self
@@ -341,10 +390,11 @@ impl AuthConfigBuilder {
     /// bytes (`SESSION_ENCRYPTION_KEY`). Without it, a key is derived from
     /// `APP_SECRET`; with neither, records are stored in clear (with a warning).
     ///
-    /// A key that is not such hex is reported by [`AuthConfigBuilder::build`].
-    pub fn with_session_encryption_key_hex(mut self, hex_key: &str) -> Self {
-        match key_from_hex("SESSION_ENCRYPTION_KEY", hex_key) {
-            Ok(key) => self.session.session_key = Some(key),
+    /// Several keys, comma-separated, rotate as [`AuthConfigBuilder::with_app_secret_hex`]'s
+    /// do. A key that is not such hex is reported by [`AuthConfigBuilder::build`].
+    pub fn with_session_encryption_key_hex(mut self, hex_keys: &str) -> Self {
+        match keys_from_hex("SESSION_ENCRYPTION_KEY", hex_keys) {
+            Ok(keys) => self.session.session_key = keys,
             Err(e) => self.fail(e),
         }
         self
@@ -510,6 +560,20 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// More trust roots for the provider's https endpoints, every call (discovery, keys,
+    /// token, userinfo, PAR, revocation): a PEM file of one or more CA certificates
+    /// (`OIDC_CA_FILE`), trusted beside the system's roots. For a provider behind a
+    /// corporate CA. Read by [`AuthConfigBuilder::build`], which reports a file that
+    /// cannot be read or holds no certificate.
+    ///
+    /// The calls honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// (read by the HTTP client at start; loopback is not exempt unless `NO_PROXY` says
+    /// so).
+    pub fn with_provider_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.http.ca_file = Some(path.into());
+        self
+    }
+
     #[cfg(feature = "redis")]
     /// The CA certificates (PEM) that a `rediss://` server's certificate must chain to
     /// (`REDIS_CA_FILE`); without it, the system's roots.
@@ -618,7 +682,7 @@ impl AuthConfigBuilder {
         }
         if let Some(RedisUrl(u)) = &self.redis.url {
             check_redis_url(u)?;
-            let keyed = self.session.cookie_key.is_some() || self.session.session_key.is_some();
+            let keyed = !self.session.record_keys().is_empty();
             if !keyed && !self.session.dangerous_plaintext {
                 return Err(ConfigError::Invalid {
                     name: "REDIS_URL",
@@ -669,6 +733,9 @@ impl AuthConfigBuilder {
                 name: "bearer cache capacity",
                 reason: format!("must be at most {MAX_BEARER_CACHE_CAPACITY}"),
             });
+        }
+        if let Some(path) = &self.http.ca_file {
+            self.http.roots = read_roots(path)?;
         }
         let mut providers: Vec<ProviderConfig> = Vec::with_capacity(self.providers.len());
         for p in self.providers {

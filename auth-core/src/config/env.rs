@@ -123,6 +123,9 @@ impl AuthConfig {
             // Without the `redis` feature, kept for `build()` to name the feature.
             b.redis.url = Some(RedisUrl(s.trim().to_owned()));
         }
+        if let Some(s) = get("OIDC_CA_FILE").filter(|s| !s.trim().is_empty()) {
+            b = b.with_provider_ca_file(s.trim());
+        }
         if let Some(s) = get("REDIS_CA_FILE").filter(|s| !s.trim().is_empty()) {
             b.redis.ca_file = Some(s.trim().into());
         }

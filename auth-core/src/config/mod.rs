@@ -151,7 +151,7 @@ impl AuthConfig {
 
     /// Whether a cookie key was configured (`APP_SECRET`).
     pub fn has_cookie_key(&self) -> bool {
-        self.session.cookie_key.is_some()
+        !self.session.cookie_key.is_empty()
     }
 
     /// How long a session may live at most.
@@ -440,6 +440,50 @@ mod tests {
         vars.push(("APP_SECRET", "abcd"));
         let err = AuthConfig::from_lookup(env(&vars)).unwrap_err();
         assert!(err.to_string().contains("too short"));
+    }
+
+    /// A key list with a malformed entry is refused at start, naming the entry by its
+    /// position (never by its value); so are an empty entry and a key given twice.
+    #[test]
+    fn a_key_list_with_a_malformed_entry_is_refused_naming_it() {
+        let good = "ab".repeat(32);
+        for (name, list, why) in [
+            (
+                "APP_SECRET",
+                format!("{good},zz{}", "00".repeat(31)),
+                "key 2 of 2: expected hex",
+            ),
+            (
+                "APP_SECRET",
+                format!("{good},abcd"),
+                "key 2 of 2: 2 bytes is too short",
+            ),
+            (
+                "SESSION_ENCRYPTION_KEY",
+                format!("abcd,{good}"),
+                "key 1 of 2: 2 bytes is too short",
+            ),
+            (
+                "SESSION_ENCRYPTION_KEY",
+                format!("{good},,{}", "cd".repeat(32)),
+                "key 2 of 3: empty",
+            ),
+            (
+                "APP_SECRET",
+                format!("{good}, {good}"),
+                "key 2 of 2: the same key twice",
+            ),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, &list));
+            let err = AuthConfig::from_lookup(env(&vars)).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(why), "{list}: {err}");
+            assert!(!err.contains(&good), "{err}");
+        }
+        let mut vars = BASE.to_vec();
+        let rotated = format!("{}, {good}", "cd".repeat(32));
+        vars.push(("APP_SECRET", &rotated));
+        AuthConfig::from_lookup(env(&vars)).expect("two keys");
     }
 
     /// A setter that checks its value never breaks the chain: its error is kept, the

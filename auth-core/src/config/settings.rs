@@ -25,6 +25,11 @@ pub(crate) struct HttpSettings {
     /// A whole request's bound (`OIDC_HTTP_TIMEOUT_SECS`).
     pub(crate) request_timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    /// `OIDC_CA_FILE`: more trust roots for the provider's certificates (PEM), read by
+    /// `build()` into `roots`.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+    /// The certificates of `ca_file`, trusted beside the system's roots.
+    pub(crate) roots: Vec<reqwest::Certificate>,
 }
 
 impl Default for HttpSettings {
@@ -33,6 +38,8 @@ impl Default for HttpSettings {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 1024 * 1024,
+            ca_file: None,
+            roots: Vec::new(),
         }
     }
 }

@@ -23,7 +23,7 @@ use http::{HeaderValue, StatusCode};
 use oauth2::{Scope, TokenResponse};
 
 use crate::auth::Auth;
-use crate::http_client::HttpError;
+use crate::http_client::{Endpoint, HttpError};
 use crate::jose::Claims;
 use crate::jose::secret::AccessToken;
 use crate::provider::token::{TokenExchangeError, check_token_type, map_token_error};
@@ -172,7 +172,13 @@ impl AppTokens {
                 .auth
                 .0
                 .http
-                .send(parts.method.clone(), &url, headers, body.clone())
+                .send(
+                    Endpoint::Api,
+                    parts.method.clone(),
+                    &url,
+                    headers,
+                    body.clone(),
+                )
                 .await
                 .map_err(AppTokenError::Api)?;
             if response.status() != StatusCode::UNAUTHORIZED || retried {
@@ -212,7 +218,7 @@ impl AppTokens {
             exchange = exchange.add_extra_param("resource", resource.clone());
         }
         let response = exchange
-            .request_async(&core.http)
+            .request_async(&provider.http)
             .await
             .map_err(|e| AppTokenError::Token(map_token_error(e)))?;
         check_token_type(&response, false).map_err(AppTokenError::Token)?;
@@ -337,9 +343,13 @@ impl Auth {
             Ok::<_, UserInfoError>(headers)
         };
         let get = |headers| {
-            inner
-                .http
-                .send(http::Method::GET, endpoint.as_str(), headers, Vec::new())
+            provider.http.send(
+                Endpoint::Userinfo,
+                http::Method::GET,
+                endpoint.as_str(),
+                headers,
+                Vec::new(),
+            )
         };
         let mut response = get(request(None)?)
             .await

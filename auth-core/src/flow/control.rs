@@ -250,10 +250,10 @@ impl Auth {
             basic.set_sensitive(true);
             headers.insert(http::header::AUTHORIZATION, basic);
         }
-        match self
-            .0
+        match provider
             .http
             .send(
+                crate::http_client::Endpoint::Revocation,
                 http::Method::POST,
                 endpoint.as_str(),
                 headers,

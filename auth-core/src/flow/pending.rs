@@ -49,7 +49,8 @@ impl std::fmt::Debug for PendingLogin {
 /// Names and attributes of the pending-login cookies.
 #[derive(Clone)]
 pub(crate) struct PendingCookies {
-    key: Key,
+    /// The first seals; every one opens (`APP_SECRET`'s keys, rotated).
+    keys: Vec<Key>,
     base_name: String,
     path: String,
     secure: bool,
@@ -65,7 +66,9 @@ impl std::fmt::Debug for PendingCookies {
 }
 
 impl PendingCookies {
-    pub(crate) fn new(key: Key, secure: bool) -> Self {
+    /// `keys` must not be empty: the first seals, every one opens.
+    pub(crate) fn new(keys: Vec<Key>, secure: bool) -> Self {
+        assert!(!keys.is_empty(), "at least one key");
         // `__Host-` over https: `Secure`, `Path=/` and no `Domain`, so a sibling
         // subdomain cannot plant a pending login of its own (login CSRF, RFC 9700
         // §4.7.1; RFC 6265bis §4.1.3.2). `Path=/` on plain http too: one behaviour.
@@ -75,7 +78,7 @@ impl PendingCookies {
             "auth_pending_"
         };
         Self {
-            key,
+            keys,
             base_name: base_name.to_string(),
             path: "/".to_string(),
             secure,
@@ -102,7 +105,7 @@ impl PendingCookies {
         let mut jar = CookieJar::new();
         let mut c = self.base(self.name_for(&pending.state), value);
         c.set_max_age(cookie::time::Duration::seconds(PENDING_TTL_SECS));
-        jar.private_mut(&self.key).add(c);
+        jar.private_mut(&self.keys[0]).add(c);
         jar.delta()
             .next()
             .map(|c| c.encoded().to_string())
@@ -138,7 +141,10 @@ impl PendingCookies {
         }
         let mut jar = CookieJar::new();
         jar.add_original(Cookie::new(name.to_string(), value.to_string()));
-        let plain = jar.private(&self.key).get(name)?;
+        let plain = self
+            .keys
+            .iter()
+            .find_map(|key| jar.private(key).get(name))?;
         serde_json::from_str(plain.value()).ok()
     }
 
@@ -171,7 +177,7 @@ mod tests {
     use super::*;
 
     fn cookies() -> PendingCookies {
-        PendingCookies::new(Key::generate(), false)
+        PendingCookies::new(vec![Key::generate()], false)
     }
 
     fn pending(state: &str, at: i64) -> PendingLogin {
@@ -191,6 +197,34 @@ mod tests {
     fn as_request(set_cookie: &str) -> Vec<(String, String)> {
         let c = Cookie::parse_encoded(set_cookie.to_string()).expect("cookie");
         vec![(c.name().to_string(), c.value().to_string())]
+    }
+
+    /// A login started under `k1` completes after a restart with `k2,k1` (the cookie
+    /// opens; new ones are sealed under `k2`), and not after one with `k2` alone.
+    #[test]
+    fn a_pending_login_sealed_under_an_older_key_still_opens() {
+        let (k1, k2) = (Key::generate(), Key::generate());
+        let state = "state-abcdefghijklmnop";
+        let set = PendingCookies::new(vec![k1.clone()], false).seal(&pending(state, 100));
+        let rotated = PendingCookies::new(vec![k2.clone(), k1.clone()], false);
+        assert!(rotated.open(&as_request(&set), state).is_some());
+        assert!(
+            PendingCookies::new(vec![k2.clone()], false)
+                .open(&as_request(&set), state)
+                .is_none()
+        );
+        let new = rotated.seal(&pending(state, 100));
+        assert!(
+            PendingCookies::new(vec![k1], false)
+                .open(&as_request(&new), state)
+                .is_none(),
+            "sealed under the first key"
+        );
+        assert!(
+            PendingCookies::new(vec![k2], false)
+                .open(&as_request(&new), state)
+                .is_some()
+        );
     }
 
     #[test]

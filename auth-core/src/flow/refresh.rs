@@ -345,6 +345,15 @@ impl Auth {
                 Err(RefreshError::Unavailable(_)) => "unavailable",
             },
         );
+        crate::telemetry::refresh(
+            session.provider.as_deref(),
+            match &result {
+                Ok(_) => "success",
+                // Tokens the provider should not have issued end the session too.
+                Err(RefreshError::Refused(_) | RefreshError::InvalidTokens(_)) => "refused",
+                Err(RefreshError::Unavailable(_)) => "unavailable",
+            },
+        );
         if result.is_ok() {
             // Once per refresh at the provider (the requests and instances that share
             // it are not refreshes of their own).
@@ -487,8 +496,17 @@ mod tests {
     /// (`RefreshError::Refused`, the session ends), tokens the session cannot use
     /// (`InvalidTokens`, it ends), the token endpoint down (`Outage::TokenEndpoint`) and
     /// the keys of the refreshed ID token unavailable (`Outage::Keys`): 503, kept.
-    #[tokio::test]
-    async fn refresh_outcomes_are_each_named() {
+    ///
+    /// Each is counted in `auth_refreshes_total` (`refused` for both that end the
+    /// session, `unavailable` for both outages), and each token request is measured.
+    #[test]
+    fn refresh_outcomes_are_each_named() {
+        crate::telemetry::testing::recorded(refresh_outcomes_are_each_named_and_counted);
+    }
+
+    async fn refresh_outcomes_are_each_named_and_counted(
+        metrics: crate::telemetry::testing::Recorded,
+    ) {
         use std::sync::{Arc, Mutex};
         let mode: Arc<Mutex<&'static str>> = Arc::new(Mutex::new("refused"));
         let (for_token, for_jwks) = (Arc::clone(&mode), Arc::clone(&mode));
@@ -591,7 +609,27 @@ mod tests {
         };
         let check = async |m: &'static str| {
             *mode.lock().expect("mode") = m;
-            auth.check_session(&session).await
+            metrics.take();
+            let status = auth.check_session(&session).await;
+            let seen = metrics.take();
+            let outcome = match m {
+                "refused" | "dpop" => "refused",
+                _ => "unavailable",
+            };
+            let refreshes = [("provider", "default"), ("outcome", outcome)];
+            assert_eq!(
+                seen.counter("auth_refreshes_total", &refreshes),
+                1,
+                "{m}: {:?}",
+                seen.counters()
+            );
+            let token = [("provider", "default"), ("endpoint", "token")];
+            assert_eq!(
+                seen.samples("auth_provider_request_duration_seconds", &token),
+                1,
+                "{m}"
+            );
+            status
         };
         match check("refused").await {
             SessionStatus::RefreshFailed(RefreshError::Refused(e)) => {

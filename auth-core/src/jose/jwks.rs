@@ -315,7 +315,10 @@ async fn refetch(http: &HttpClient, uri: &str, set: &RwLock<KeySet>) -> Result<u
 }
 
 async fn fetch_keys(http: &HttpClient, uri: &str) -> Result<(Vec<CachedKey>, Duration), JwksError> {
-    let resp = http.get(uri).await.map_err(JwksError::Unreachable)?;
+    let resp = http
+        .get(crate::http_client::Endpoint::Jwks, uri)
+        .await
+        .map_err(JwksError::Unreachable)?;
     if !resp.status().is_success() {
         return Err(JwksError::Status(resp.status().as_u16()));
     }
@@ -447,8 +450,13 @@ mod rotation_tests {
     }
 
     fn cache(url: &str, cooldown: Duration) -> JwksCache {
-        let http = HttpClient::new(Duration::from_secs(2), Duration::from_secs(2), 64 * 1024)
-            .expect("http");
+        let http = HttpClient::new(
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+            64 * 1024,
+            &[],
+        )
+        .expect("http");
         JwksCache::new(http, url.to_string(), cooldown)
     }
 

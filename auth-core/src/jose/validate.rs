@@ -487,8 +487,8 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn verifier() -> Verifier {
-        let http =
-            HttpClient::new(Duration::from_secs(1), Duration::from_secs(1), 1024).expect("http");
+        let http = HttpClient::new(Duration::from_secs(1), Duration::from_secs(1), 1024, &[])
+            .expect("http");
         let keys = parse_jwks(include_bytes!("testdata/jwks.json")).expect("jwks");
         Verifier {
             jwks: JwksCache::preloaded(http, keys),

@@ -202,7 +202,9 @@ pub(crate) async fn discover(
         "{}/.well-known/openid-configuration",
         config.issuer.trim_end_matches('/')
     );
-    let resp = http.get(&url).await?;
+    let resp = http
+        .get(crate::http_client::Endpoint::Discovery, &url)
+        .await?;
     if !resp.status().is_success() {
         return Err(DiscoveryError::Status {
             url,

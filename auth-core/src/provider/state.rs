@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use oauth2::{AuthType, AuthUrl, ClientId, ClientSecret as OAuthSecret, RedirectUrl, TokenUrl};
 
 use crate::clock::Clock;
-use crate::http_client::HttpClient;
+use crate::http_client::{Endpoint, HttpClient};
 use crate::jose::TokenSettings;
 use crate::jose::{JwksCache, Verifier};
 use crate::provider::config::ClientAuthMethod;
@@ -19,6 +19,8 @@ use crate::provider::token::OAuthClient;
 /// A provider of the app.
 pub(crate) struct ProviderState {
     pub(crate) config: ProviderConfig,
+    /// The app's client, its requests measured as this provider's.
+    pub(crate) http: HttpClient,
     ready: OnceLock<Discovered>,
     /// A discovery attempt failed (and none succeeded since).
     failed: std::sync::atomic::AtomicBool,
@@ -64,7 +66,11 @@ impl Transport<'_> {
         let (mut parts, body) = request.into_parts();
         let url = parts.uri.to_string();
         let (http, key, nonce, clock) = match self {
-            Self::Plain(http) => return http.send(parts.method, &url, parts.headers, body).await,
+            Self::Plain(http) => {
+                return http
+                    .send(Endpoint::Token, parts.method, &url, parts.headers, body)
+                    .await;
+            }
             Self::Dpop {
                 http,
                 key,
@@ -83,7 +89,9 @@ impl Transport<'_> {
         if let Ok(value) = http::HeaderValue::try_from(proof) {
             parts.headers.insert("dpop", value);
         }
-        let response = http.send(parts.method, &url, parts.headers, body).await?;
+        let response = http
+            .send(Endpoint::Token, parts.method, &url, parts.headers, body)
+            .await?;
         if let Some(fresh) = response
             .headers()
             .get("dpop-nonce")
@@ -125,8 +133,9 @@ impl std::fmt::Debug for ProviderState {
 }
 
 impl ProviderState {
-    pub(crate) fn new(config: ProviderConfig) -> Self {
+    pub(crate) fn new(config: ProviderConfig, http: &HttpClient) -> Self {
         Self {
+            http: http.for_provider(config.id.as_deref()),
             config,
             ready: OnceLock::new(),
             failed: std::sync::atomic::AtomicBool::new(false),
@@ -155,9 +164,8 @@ impl ProviderState {
         &self,
         tokens: &TokenSettings,
         clock: &Clock,
-        http: &HttpClient,
     ) -> Result<(), DiscoveryError> {
-        let result = self.discover_once(tokens, clock, http).await;
+        let result = self.discover_once(tokens, clock, &self.http).await;
         self.failed
             .store(result.is_err(), std::sync::atomic::Ordering::Release);
         result

@@ -2,7 +2,9 @@
 //! encrypted and authenticated (AES-256-GCM), and stored under a keyed hash of the
 //! session id, so that whoever can read the store sees neither tokens, claims nor the
 //! session ids that browsers present. Keys come from `SESSION_ENCRYPTION_KEY`, or are
-//! derived from `APP_SECRET` (HKDF-SHA256).
+//! derived from `APP_SECRET` (HKDF-SHA256). Either may list several keys (rotation):
+//! the first seals and names store keys, every one opens, and [`Sealer::store_ids`]
+//! gives the store key of an id under each, newest first.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -20,6 +22,12 @@ const MAX_SEALED: usize = 256 * 1024;
 
 /// Seals and opens session records; maps session ids to store keys.
 pub(crate) struct Sealer {
+    /// Never empty: the first seals.
+    keys: Vec<SealKey>,
+}
+
+/// What one secret gives: the record cipher and the id key.
+struct SealKey {
     cipher: Aes256Gcm,
     id_key: [u8; 32],
 }
@@ -32,36 +40,49 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// Derives the encryption key and the id key from `secret` (>= 32 bytes).
+    #[cfg(test)]
     pub(crate) fn derive(secret: &[u8]) -> Self {
-        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"auth-rs"), secret);
-        let mut enc = [0u8; 32];
-        let mut id_key = [0u8; 32];
-        // 32-byte outputs are far below HKDF-SHA256's limit: these cannot fail.
-        let _ = hk.expand(b"session record encryption v1", &mut enc);
-        let _ = hk.expand(b"session id mapping v1", &mut id_key);
-        Self {
-            cipher: Aes256Gcm::new(&enc.into()),
-            id_key,
-        }
+        Self::derive_all([secret]).expect("one secret")
     }
 
-    /// The store key of the session id a browser presents: HMAC-SHA256, truncated to
-    /// 128 bits.
+    /// A sealer of several secrets, the first sealing (`None` without any).
+    pub(crate) fn derive_all<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) -> Option<Self> {
+        let keys: Vec<SealKey> = secrets
+            .into_iter()
+            .map(|secret| {
+                let hk = hkdf::Hkdf::<Sha256>::new(Some(b"auth-rs"), secret);
+                let mut enc = [0u8; 32];
+                let mut id_key = [0u8; 32];
+                // 32-byte outputs are far below HKDF-SHA256's limit: these cannot fail.
+                let _ = hk.expand(b"session record encryption v1", &mut enc);
+                let _ = hk.expand(b"session id mapping v1", &mut id_key);
+                SealKey {
+                    cipher: Aes256Gcm::new(&enc.into()),
+                    id_key,
+                }
+            })
+            .collect();
+        (!keys.is_empty()).then_some(Self { keys })
+    }
+
+    /// The store key of the session id a browser presents, under the first key:
+    /// HMAC-SHA256, truncated to 128 bits.
     pub(crate) fn store_id(&self, id: &Id) -> Id {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.id_key).expect("HMAC takes any key size");
-        mac.update(id.to_string().as_bytes());
-        let out = mac.finalize().into_bytes();
-        let mut first = [0u8; 16];
-        first.copy_from_slice(&out[..16]);
-        Id(i128::from_le_bytes(first))
+        self.keys[0].store_id(id)
     }
 
-    /// `base64url(nonce || ciphertext)`, bound to `context` (the store key).
+    /// The store keys of `id` under the older keys, newest first (none with one key).
+    pub(crate) fn older_store_ids(&self, id: &Id) -> impl Iterator<Item = Id> + '_ {
+        let id = *id;
+        self.keys[1..].iter().map(move |k| k.store_id(&id))
+    }
+
+    /// `base64url(nonce || ciphertext)`, bound to `context` (the store key), under the
+    /// first key.
     pub(crate) fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<String, String> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = [AAD_PREFIX, context].concat();
-        let ct = self
+        let ct = self.keys[0]
             .cipher
             .encrypt(
                 &nonce,
@@ -76,8 +97,8 @@ impl Sealer {
         Ok(URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// The plaintext of a sealed record; `None` if it was altered, sealed with another
-    /// key, or is not a sealed record.
+    /// The plaintext of a sealed record, under whichever key sealed it; `None` if it
+    /// was altered, sealed with a key not in the list, or is not a sealed record.
     pub(crate) fn open(&self, sealed: &str, context: &[u8]) -> Option<Vec<u8>> {
         if sealed.len() > MAX_SEALED {
             return None;
@@ -88,15 +109,24 @@ impl Sealer {
         }
         let (nonce, ct) = raw.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().ok()?;
-        self.cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: &[AAD_PREFIX, context].concat(),
-                },
-            )
-            .ok()
+        let aad = [AAD_PREFIX, context].concat();
+        self.keys.iter().find_map(|k| {
+            k.cipher
+                .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: &aad })
+                .ok()
+        })
+    }
+}
+
+impl SealKey {
+    fn store_id(&self, id: &Id) -> Id {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.id_key).expect("HMAC takes any key size");
+        mac.update(id.to_string().as_bytes());
+        let out = mac.finalize().into_bytes();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&out[..16]);
+        Id(i128::from_le_bytes(first))
     }
 }
 
@@ -116,6 +146,30 @@ mod tests {
         assert!(Sealer::derive(&[8u8; 32]).open(&sealed, b"key-1").is_none());
         assert!(s.open("not sealed", b"key-1").is_none());
         assert!(s.open(&"A".repeat(MAX_SEALED + 1), b"key-1").is_none());
+    }
+
+    /// A rotated list (`k2,k1`): new records are sealed under k2, and records sealed
+    /// under k1 still open; store keys are k2's first, then k1's. A list without the
+    /// sealing key opens nothing.
+    #[test]
+    fn a_rotated_key_list_seals_with_the_first_and_opens_with_every_key() {
+        let (k1, k2, k3) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        let old = Sealer::derive(&k1);
+        let rotated = Sealer::derive_all([&k2[..], &k1[..]]).unwrap();
+        let before = old.seal(b"tokens", b"ctx").unwrap();
+        assert_eq!(rotated.open(&before, b"ctx").unwrap(), b"tokens");
+        let after = rotated.seal(b"tokens", b"ctx").unwrap();
+        assert!(old.open(&after, b"ctx").is_none(), "sealed under k2");
+        assert_eq!(Sealer::derive(&k2).open(&after, b"ctx").unwrap(), b"tokens");
+        assert!(Sealer::derive(&k3).open(&before, b"ctx").is_none());
+        let id = Id::default();
+        assert_eq!(rotated.store_id(&id), Sealer::derive(&k2).store_id(&id));
+        assert_eq!(
+            rotated.older_store_ids(&id).collect::<Vec<_>>(),
+            [old.store_id(&id)]
+        );
+        assert_eq!(old.older_store_ids(&id).count(), 0);
+        assert!(Sealer::derive_all([]).is_none());
     }
 
     #[test]

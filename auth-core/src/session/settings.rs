@@ -21,14 +21,27 @@ pub(crate) struct SessionSettings {
     pub(crate) idle_timeout: Option<Duration>,
     /// How long before the access token's expiry a request refreshes it.
     pub(crate) refresh_margin: Duration,
-    /// `APP_SECRET`: cookies, and sealed sessions unless `session_key` is set.
-    pub(crate) cookie_key: Option<CookieKeyBytes>,
-    /// `SESSION_ENCRYPTION_KEY`: sealed sessions.
-    pub(crate) session_key: Option<CookieKeyBytes>,
+    /// `APP_SECRET`: cookies, and sealed sessions unless `session_key` is set. The
+    /// first key seals, every key opens (empty: none given).
+    pub(crate) cookie_key: Vec<CookieKeyBytes>,
+    /// `SESSION_ENCRYPTION_KEY`: sealed sessions, the first key sealing.
+    pub(crate) session_key: Vec<CookieKeyBytes>,
     /// The app's own session store (else memory, or Redis with `REDIS_URL`).
     pub(crate) store: Option<SharedStore>,
     /// `SESSION_STORE_PLAINTEXT=dangerous`: shared sessions stored unsealed.
     pub(crate) dangerous_plaintext: bool,
+}
+
+impl SessionSettings {
+    /// The keys that seal session records: `SESSION_ENCRYPTION_KEY`'s, else
+    /// `APP_SECRET`'s (empty: records are not sealed).
+    pub(crate) fn record_keys(&self) -> &[CookieKeyBytes] {
+        if self.session_key.is_empty() {
+            &self.cookie_key
+        } else {
+            &self.session_key
+        }
+    }
 }
 
 impl Default for SessionSettings {
@@ -37,8 +50,8 @@ impl Default for SessionSettings {
             lifetime: Duration::from_secs(7 * 24 * 3600),
             idle_timeout: Some(Duration::from_secs(3 * 24 * 3600)),
             refresh_margin: Duration::from_secs(30),
-            cookie_key: None,
-            session_key: None,
+            cookie_key: Vec::new(),
+            session_key: Vec::new(),
             store: None,
             dangerous_plaintext: false,
         }
@@ -88,7 +101,7 @@ impl fmt::Debug for RedisUrl {
     }
 }
 
-/// Key material for cookie encryption (never printed).
+/// Key material for cookie or record encryption (never printed).
 #[derive(Clone)]
 pub(crate) struct CookieKeyBytes(pub(crate) Vec<u8>);
 

@@ -143,11 +143,7 @@ impl Sessions {
         let shared_records = settings.store.is_none();
         let handle_key = {
             let mut key = [0u8; 32];
-            match settings
-                .session_key
-                .as_ref()
-                .or(settings.cookie_key.as_ref())
-            {
+            match settings.record_keys().first() {
                 Some(secret) => {
                     let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"auth-rs"), &secret.0);
                     let _ = hk.expand(b"session handle v1", &mut key);
@@ -162,17 +158,15 @@ impl Sessions {
         let place = match external {
             None => Place::Local(crate::session::memory::LocalSessions::default()),
             Some(store) => {
-                let sealer = match (&settings.session_key, &settings.cookie_key) {
-                    (Some(k), _) | (None, Some(k)) => {
-                        Some(Box::new(crate::session::seal::Sealer::derive(&k.0)))
-                    }
-                    (None, None) => {
-                        tracing::warn!(
-                            "sessions are stored outside this process without encryption: set APP_SECRET or SESSION_ENCRYPTION_KEY"
-                        );
-                        None
-                    }
-                };
+                let sealer = crate::session::seal::Sealer::derive_all(
+                    settings.record_keys().iter().map(|k| k.0.as_slice()),
+                )
+                .map(Box::new);
+                if sealer.is_none() {
+                    tracing::warn!(
+                        "sessions are stored outside this process without encryption: set APP_SECRET or SESSION_ENCRYPTION_KEY"
+                    );
+                }
                 Place::External {
                     store,
                     sealer,
@@ -215,6 +209,15 @@ impl Sessions {
         crate::session::Handle(handle)
     }
 
+    /// The handle a session is indexed under: its own (kept when a key rotation moves
+    /// it to another store key), else the one of its store key.
+    fn handle_in_index(&self, store_key: &Id, session: &AuthSession) -> String {
+        match session.handle {
+            Some(handle) => handle.to_string(),
+            None => self.handle_of(store_key).to_string(),
+        }
+    }
+
     /// The index of a user's sessions is keyed by this: their provider and `sub`.
     pub(crate) fn user_key(provider: Option<&str>, sub: &str) -> String {
         format!("{}\n{sub}", provider.unwrap_or(""))
@@ -232,7 +235,7 @@ impl Sessions {
             // the app asks), and no bound beyond the store's own.
             return Ok(0);
         }
-        let handle = self.handle_of(store_key).to_string();
+        let handle = self.handle_in_index(store_key, session);
         let entry = crate::session::shared::IndexEntry {
             key: store_key.to_string(),
             created: session.authenticated_at,
@@ -302,7 +305,7 @@ impl Sessions {
         let user = Self::user_key(session.provider(), session.sub());
         if let Err(e) = self
             .shared
-            .index_remove(&user, &self.handle_of(store_key).to_string())
+            .index_remove(&user, &self.handle_in_index(store_key, session))
             .await
         {
             // Cleaned up when the user's sessions are next listed.
@@ -382,8 +385,16 @@ impl Sessions {
         self.cookie_value("", 0)
     }
 
+    /// Deletes the session of `id`, under each key's store key (a session not moved
+    /// yet after a key rotation is under an older key's).
     pub(crate) async fn delete(&self, id: &Id) -> Result<(), StoreError> {
-        self.delete_by_key(&self.store_id(id)).await
+        self.delete_by_key(&self.store_id(id)).await?;
+        if let Some(sealer) = self.sealer() {
+            for older in sealer.older_store_ids(id) {
+                self.delete_by_key(&older).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the session stored under `key` (and tells the other instances).
@@ -404,8 +415,51 @@ impl Sessions {
         }
     }
 
+    /// The session of `id`. Under the first key's store key, else (after a key
+    /// rotation) under an older key's, newest first: a session found there is sealed
+    /// again under the first key, moved to its store key and kept in its user's index
+    /// under the same handle, before it is returned.
     pub(crate) async fn load(&self, id: &Id) -> Result<Option<Arc<AuthSession>>, StoreError> {
-        self.load_by_key(&self.store_id(id)).await
+        let key = self.store_id(id);
+        if let Some(session) = self.load_by_key(&key).await? {
+            return Ok(Some(session));
+        }
+        let Some(sealer) = self.sealer() else {
+            return Ok(None);
+        };
+        for older in sealer.older_store_ids(id) {
+            if let Some(session) = self.load_by_key(&older).await? {
+                return self.move_to(key, older, session).await;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Moves `session` from store key `from` (an older key's) to `to` (the first
+    /// key's), sealed under the first key. A concurrent request that moved it first
+    /// wins: its record is the one returned.
+    async fn move_to(
+        &self,
+        to: Id,
+        from: Id,
+        session: Arc<AuthSession>,
+    ) -> Result<Option<Arc<AuthSession>>, StoreError> {
+        let Place::External { store, .. } = &self.place else {
+            return Ok(Some(session));
+        };
+        let mut record = self.record(to, &session)?;
+        store.create(&mut record).await?;
+        if record.id != to {
+            // Another request moved it meanwhile (the store kept that record).
+            store.delete(&record.id).await?;
+            return self.load_by_key(&to).await;
+        }
+        if let Err(e) = self.index(&to, &session).await {
+            tracing::warn!(error = %e, "could not index a session moved to the first key");
+        }
+        self.delete_by_key(&from).await?;
+        tracing::debug!("a session sealed under an older key was sealed again under the first");
+        Ok(Some(session))
     }
 
     /// The session stored under `key` (a store key: the id itself in this process's
@@ -669,14 +723,50 @@ mod tests {
     /// An `Auth` whose records go to the returned external store, sealed with `key`.
     async fn sealed(key_hex: String) -> (Auth, crate::MemoryStore) {
         let external = crate::MemoryStore::default();
-        let shared = external.clone();
+        (sealed_on(external.clone(), key_hex).await, external)
+    }
+
+    /// An `Auth` whose records go to `external`, sealed with the keys of `key_hex`.
+    async fn sealed_on(external: crate::MemoryStore, key_hex: String) -> Auth {
         let now = Arc::new(AtomicI64::new(T0));
-        let auth = auth_with(now, None, Duration::from_secs(1000), move |b| {
-            b.with_session_store(shared)
+        auth_with(now, None, Duration::from_secs(1000), move |b| {
+            b.with_session_store(external)
                 .with_session_encryption_key_hex(&key_hex)
         })
-        .await;
-        (auth, external)
+        .await
+    }
+
+    /// Key rotation (issue 30, B1): a session sealed under `k1` is found by an app
+    /// started with `k2,k1`, and its first request moves it under `k2`'s store key,
+    /// sealed under `k2`, with the same handle, so an app with `k2` alone still finds
+    /// it. An app with an unrelated `k3` alone finds nothing: signed out, no error.
+    #[tokio::test]
+    async fn a_session_sealed_under_an_older_key_is_moved_to_the_first_by_its_first_request() {
+        let (k1, k2, k3) = ("a1".repeat(32), "b2".repeat(32), "c3".repeat(32));
+        let store = crate::MemoryStore::default();
+        let before = sealed_on(store.clone(), k1.clone()).await;
+        let id = signed_in(&before, &session(None)).await;
+        let Authenticated::User(first) = before.authenticate(Some(&id)).await else {
+            panic!("signed in");
+        };
+        let old_key = before.0.sessions.store_id(&id.0);
+        let rotated = sealed_on(store.clone(), format!("{k2},{k1}")).await;
+        let new_key = rotated.0.sessions.store_id(&id.0);
+        assert_ne!(old_key, new_key);
+        assert!(
+            store.load(&new_key).await.unwrap().is_none(),
+            "not moved yet"
+        );
+        let Authenticated::User(moved) = rotated.authenticate(Some(&id)).await else {
+            panic!("still signed in after the rotation");
+        };
+        assert_eq!(moved.handle(), first.handle(), "the same handle");
+        assert!(store.load(&old_key).await.unwrap().is_none(), "moved away");
+        assert!(store.load(&new_key).await.unwrap().is_some(), "moved here");
+        let after = sealed_on(store.clone(), k2).await;
+        assert!(!anonymous(&after, &id).await, "sealed under k2");
+        let unrelated = sealed_on(store.clone(), k3).await;
+        assert!(anonymous(&unrelated, &id).await);
     }
 
     async fn signed_in(auth: &Auth, s: &AuthSession) -> SessionId {

@@ -622,7 +622,10 @@ async fn resolve_bearer(
     let (scheme, token) = match Auth::access_credential(req.header_values("authorization")) {
         Ok(Some(credential)) => credential,
         Ok(None) => return Ok(None),
-        Err(e) => return Err(Rejection::bearer(e)),
+        Err(e) => {
+            crate::telemetry::bearer::<()>(Err(&e));
+            return Err(Rejection::bearer(e));
+        }
     };
     let caller = match scheme {
         crate::bearer::Scheme::Bearer => auth.authenticate_bearer(token).await,

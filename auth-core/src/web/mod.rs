@@ -42,6 +42,7 @@ pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 impl Auth {
     /// Gives `event` to the app's hook, if any.
     pub(crate) fn emit(&self, event: &crate::AuthEvent<'_>) {
+        crate::telemetry::event(event);
         for hook in &self.0.config.event_hooks {
             hook.call(event);
         }
@@ -261,6 +262,7 @@ impl Auth {
             .instrument(span.clone())
             .await;
         finish(&span, outcome, &response);
+        crate::telemetry::sign_in(id, outcome);
         response
     }
 

@@ -18,7 +18,8 @@ use serde_json::json;
 /// (role `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed
 /// in within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
 /// the admin's `/admin/users` routes (role `admin`), the user's own
-/// `/account/sessions` routes, and the auth routes on `listener`. `users` are the app's
+/// `/account/sessions` routes, `GET /metrics` (Prometheus), and the auth routes on
+/// `listener`. `users` are the app's
 /// own (configure the sign-in hook with `example_users::configure`). Run the returned
 /// server inside an actix system (`#[actix_web::main]`).
 pub fn server(auth: Auth, users: Users, listener: TcpListener) -> std::io::Result<Server> {
@@ -64,9 +65,17 @@ pub fn server(auth: Auth, users: Users, listener: TcpListener) -> std::io::Resul
                     .route(web::get().to(me)),
             )
             .route("/api/me", web::get().to(api_me))
+            .route("/metrics", web::get().to(metrics))
     })
     .listen(listener)?
     .run())
+}
+
+/// `GET /metrics`: the library's counters and histogram, for Prometheus.
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(example_users::METRICS_CONTENT_TYPE)
+        .body(example_users::render_metrics())
 }
 
 /// What the handlers share.

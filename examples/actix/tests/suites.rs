@@ -15,6 +15,8 @@
 //! - `accounts`: the example's own users (SQLite), the sign-in hook's refusals, the
 //!   admin's and the user's session control, the audit log, refresh-token revocation,
 //!   against this example's binary started with its environment;
+//! - `operations`: what an operator runs: `GET /metrics` by value after each event,
+//!   against this example's binary;
 //! - `browser`: headless Chromium signs in through the development provider's page,
 //!   reloads, signs out, over http and over https with the `__Host-` cookies.
 //!
@@ -25,6 +27,9 @@ mod support;
 
 mod accounts {
     ::acceptance::accounts_suite!(crate::support::launch);
+}
+mod operations {
+    ::acceptance::operations_suite!(crate::support::launch);
 }
 mod contract {
     ::acceptance::acceptance_suite!(crate::support::serve);

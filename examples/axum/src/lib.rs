@@ -19,7 +19,7 @@ use serde_json::json;
 /// `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed in
 /// within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
 /// the admin's `/admin/users` routes (role `admin`), the user's own
-/// `/account/sessions` routes, and the auth routes. `users` are the app's own
+/// `/account/sessions` routes, `GET /metrics` (Prometheus), and the auth routes. `users` are the app's own
 /// (configure the sign-in hook with `example_users::configure`).
 pub fn app(auth: Auth, users: Users) -> Router {
     let admins = require(Requirement::role("admin"));
@@ -37,6 +37,7 @@ pub fn app(auth: Auth, users: Users) -> Router {
         .route("/reports", get(reports))
         .route("/sensitive", get(me).route_layer(recent))
         .route("/api/me", get(api_me))
+        .route("/metrics", get(metrics))
         .route("/account/sessions", get(account_sessions))
         .route("/account/sessions/{id}/revoke", post(revoke_session))
         .route(
@@ -50,6 +51,17 @@ pub fn app(auth: Auth, users: Users) -> Router {
         })
         .merge(auth_router(auth.clone()))
         .layer(auth_layer(&auth))
+}
+
+/// `GET /metrics`: the library's counters and histogram, for Prometheus.
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            example_users::METRICS_CONTENT_TYPE,
+        )],
+        example_users::render_metrics(),
+    )
 }
 
 /// What the handlers share.

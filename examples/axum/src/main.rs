@@ -30,12 +30,24 @@
 //! own `GET /account/sessions`, `POST /account/sessions/{id}/revoke` and
 //! `POST /account/sessions/revoke-others`. `AUDIT_LOG=<file>` appends one JSON line per
 //! event. Signing out revokes the refresh token where the provider can
-//! (`OIDC_REVOKE_ON_LOGOUT=0` turns it off).
+//! (`OIDC_REVOKE_ON_LOGOUT=0` turns it off). `GET /auth/health` tells a load balancer
+//! whether the instance can sign users in; `GET /metrics` is Prometheus's.
 
 use auth_axum::Auth;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // The message, not the error's Debug: what an operator reads at start.
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -49,6 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The app's own users (DATABASE_URL, default sqlite://example.db) decide who gets
     // in at sign-in; AUDIT_LOG (a file) gets one JSON line per sign-in, sign-out,
     // refresh and ended session.
+    // The Prometheus recorder first, so that the library's metrics are described.
+    example_users::metrics();
     let users = example_users::Users::from_env().map_err(|e| e.to_string())?;
     let audit = example_users::AuditLog::from_env()?;
     let (builder, dev_provider) =

@@ -315,6 +315,45 @@ pub fn configure(
     }
 }
 
+/// The Prometheus recorder of the process, installed at the first call (call it before
+/// `Auth::discover`, so that the library's metrics carry their descriptions).
+/// `auth_provider_request_duration_seconds` is exported as a histogram.
+pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    "auth_provider_request_duration_seconds".into(),
+                ),
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            )
+            .expect("buckets are given")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder installed first (an app's own) keeps recording; this one
+        // then renders nothing.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed already: /metrics shows nothing");
+        }
+        handle
+    })
+}
+
+/// `GET /metrics`: the Prometheus text format (0.0.4).
+pub fn render_metrics() -> String {
+    let handle = metrics();
+    // Upkeep at each scrape: histograms' samples are folded in as they are exported.
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// The content type of [`render_metrics`].
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,13 +18,13 @@ use crate::{Running, page_code};
 pub type Launch = fn(&[(String, String)]) -> Running;
 
 /// The example's binary, its provider and its files.
-struct Example {
-    base: String,
-    provider: std::sync::Arc<DevProvider>,
-    dir: PathBuf,
-    env: Vec<(String, String)>,
+pub(crate) struct Example {
+    pub(crate) base: String,
+    pub(crate) provider: std::sync::Arc<DevProvider>,
+    pub(crate) dir: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
     launch: Launch,
-    running: Option<Running>,
+    pub(crate) running: Option<Running>,
 }
 
 impl Drop for Example {
@@ -34,7 +34,7 @@ impl Drop for Example {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -42,7 +42,7 @@ fn free_port() -> u16 {
 }
 
 /// A directory of its own for one scenario's files.
-fn scenario_dir() -> PathBuf {
+pub(crate) fn scenario_dir() -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("auth-accounts-{}-{n}", std::process::id()));
@@ -54,7 +54,7 @@ fn scenario_dir() -> PathBuf {
 impl Example {
     /// The example on a free port, its own database and audit log, signing in at a
     /// development provider built from `provider`; `extra` variables on top.
-    async fn start(
+    pub(crate) async fn start(
         launch: Launch,
         provider: DevProviderBuilder,
         redis: Option<&str>,
@@ -69,7 +69,7 @@ impl Example {
 
     /// Two instances of the example on one Redis and one database, signing in at one
     /// development provider (a client registered for both).
-    async fn pair(launch: Launch, redis: &str) -> (Self, Self) {
+    pub(crate) async fn pair(launch: Launch, redis: &str) -> (Self, Self) {
         crate::init();
         let ports = [free_port(), free_port()];
         let bases = ports.map(|p| format!("http://127.0.0.1:{p}"));
@@ -101,7 +101,7 @@ impl Example {
     }
 
     /// The example on `port`, with its files in `dir`.
-    async fn on(
+    pub(crate) async fn on(
         launch: Launch,
         provider: std::sync::Arc<DevProvider>,
         port: u16,
@@ -109,6 +109,29 @@ impl Example {
         redis: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Self {
+        let base = format!("http://127.0.0.1:{port}");
+        let env = Self::env_for(&provider, port, &dir, redis, extra);
+        let mut example = Self {
+            base,
+            provider,
+            dir,
+            env,
+            launch,
+            running: None,
+        };
+        example.run().await;
+        example
+    }
+
+    /// The environment of the example on `port` signing in at `provider`, its files in
+    /// `dir`, with `extra` on top.
+    pub(crate) fn env_for(
+        provider: &DevProvider,
+        port: u16,
+        dir: &std::path::Path,
+        redis: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let base = format!("http://127.0.0.1:{port}");
         let (id, secret) = provider.client_credentials().expect("registered");
         let mut env: Vec<(String, String)> = [
@@ -138,20 +161,11 @@ impl Example {
             env.retain(|(name, _)| name != k);
             env.push((k.to_string(), v.to_string()));
         }
-        let mut example = Self {
-            base,
-            provider,
-            dir,
-            env,
-            launch,
-            running: None,
-        };
-        example.run().await;
-        example
+        env
     }
 
     /// Starts the binary and waits until it answers.
-    async fn run(&mut self) {
+    pub(crate) async fn run(&mut self) {
         self.running = Some((self.launch)(&self.env));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -166,20 +180,20 @@ impl Example {
     }
 
     /// Stops the binary and starts it again on the same port and database.
-    async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         self.running.take();
         self.run().await;
     }
 
     /// A browser signed in as `user` (asserting the sign-in succeeded).
-    async fn signed_in(&self, user: &str) -> reqwest::Client {
+    pub(crate) async fn signed_in(&self, user: &str) -> reqwest::Client {
         let (status, body, browser) = self.sign_in(user, None).await;
         assert_eq!(status, StatusCode::OK, "{user}: {body}");
         browser
     }
 
     /// Signs in as `user` in a new browser (with `user_agent`): the last page.
-    async fn sign_in(
+    pub(crate) async fn sign_in(
         &self,
         user: &str,
         user_agent: Option<&str>,
@@ -189,6 +203,13 @@ impl Example {
             .redirect(reqwest::redirect::Policy::none());
         if let Some(agent) = user_agent {
             builder = builder.user_agent(agent);
+        }
+        if self.provider.issuer().starts_with("https://") {
+            // The provider's certificate is the test CA's (operations suite, B4).
+            let ca = provider_harness::topologies::certificates().join("ca.crt");
+            let roots = reqwest::Certificate::from_pem_bundle(&std::fs::read(ca).expect("ca"))
+                .expect("pem");
+            builder = builder.tls_certs_merge(roots);
         }
         let browser = builder.build().expect("client");
         let page = self
@@ -200,7 +221,7 @@ impl Example {
         (status, page.text().await.expect("body"), browser)
     }
 
-    async fn get(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
         browser
             .get(format!("{}{path}", self.base))
             .header("accept", "application/json")
@@ -210,7 +231,7 @@ impl Example {
     }
 
     /// A same-origin POST (the app's own page sent it).
-    async fn post(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+    pub(crate) async fn post(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
         browser
             .post(format!("{}{path}", self.base))
             .header("accept", "application/json")
@@ -220,17 +241,17 @@ impl Example {
             .expect("post")
     }
 
-    async fn json(&self, browser: &reqwest::Client, path: &str) -> Value {
+    pub(crate) async fn json(&self, browser: &reqwest::Client, path: &str) -> Value {
         let r = self.get(browser, path).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         r.json().await.expect("json")
     }
 
-    async fn me_status(&self, browser: &reqwest::Client) -> StatusCode {
+    pub(crate) async fn me_status(&self, browser: &reqwest::Client) -> StatusCode {
         self.get(browser, "/me").await.status()
     }
 
-    async fn user_id(&self, browser: &reqwest::Client) -> String {
+    pub(crate) async fn user_id(&self, browser: &reqwest::Client) -> String {
         self.json(browser, "/me").await["user_id"]
             .as_str()
             .expect("a user_id")
@@ -238,7 +259,7 @@ impl Example {
     }
 
     /// The local id of the user whose `sub` is `sub`, as the admin lists it.
-    async fn local_id(&self, admin: &reqwest::Client, sub: &str) -> String {
+    pub(crate) async fn local_id(&self, admin: &reqwest::Client, sub: &str) -> String {
         let users = self.json(admin, "/admin/users").await;
         users
             .as_array()
@@ -251,7 +272,7 @@ impl Example {
     }
 
     /// Every line of the audit log.
-    fn audit(&self) -> Vec<Value> {
+    pub(crate) fn audit(&self) -> Vec<Value> {
         std::fs::read_to_string(self.dir.join("audit.log"))
             .unwrap_or_default()
             .lines()

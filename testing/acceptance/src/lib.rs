@@ -60,6 +60,7 @@ mod guard;
 mod hardening;
 mod hostile;
 mod leaks;
+mod operations;
 mod providers;
 mod vendors;
 
@@ -76,6 +77,7 @@ pub(crate) use guard::*;
 pub(crate) use hardening::*;
 pub(crate) use hostile::*;
 pub(crate) use leaks::*;
+pub(crate) use operations::*;
 pub(crate) use providers::*;
 pub(crate) use vendors::*;
 
@@ -87,6 +89,7 @@ pub use guard::{DownStore, GuardApp, GuardData, ServeGuard, guard_config, guard_
 pub use hardening::hardening_suite;
 pub use hostile::hostile_suite;
 pub use leaks::leaks_suite;
+pub use operations::operations_suite;
 pub use providers::providers_suite;
 pub use vendors::vendors_suite;
 
@@ -112,12 +115,71 @@ const API_SCOPE: &str = "api:read";
 pub type Serve = fn(Auth, TcpListener) -> Running;
 
 /// A running app; dropping it stops it.
-pub struct Running(Option<Box<dyn FnOnce()>>);
+pub struct Running(Option<Box<dyn FnOnce()>>, Option<Process>);
+
+/// An app's process: its exit and what it wrote to stderr.
+struct Process {
+    child: std::sync::Arc<std::sync::Mutex<std::process::Child>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
 
 impl Running {
     /// `stop` is called when the app is dropped.
     pub fn new(stop: impl FnOnce() + 'static) -> Self {
-        Self(Some(Box::new(stop)))
+        Self(Some(Box::new(stop)), None)
+    }
+
+    /// Spawns `command` (its stdout discarded, its stderr kept), killed when dropped.
+    pub fn process(mut command: std::process::Command) -> Self {
+        use std::io::Read as _;
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the example's binary");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("piped");
+        let into = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]);
+                eprint!("{text}");
+                into.lock().expect("stderr").push_str(&text);
+            }
+        });
+        let child = std::sync::Arc::new(std::sync::Mutex::new(child));
+        let killed = std::sync::Arc::clone(&child);
+        Self(
+            Some(Box::new(move || {
+                let mut child = killed.lock().expect("child");
+                let _ = child.kill();
+                let _ = child.wait();
+            })),
+            Some(Process { child, stderr }),
+        )
+    }
+
+    /// The process's exit within `within`, and its stderr; `None` if it still runs
+    /// (or is not a process).
+    pub async fn exit(&self, within: Duration) -> Option<(std::process::ExitStatus, String)> {
+        let process = self.1.as_ref()?;
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let status = process.child.lock().expect("child").try_wait().ok()?;
+            if let Some(status) = status {
+                // The reader thread drains what is left of the pipe.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Some((status, process.stderr.lock().expect("stderr").clone()));
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

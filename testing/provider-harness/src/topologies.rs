@@ -271,8 +271,8 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA made now and a server certificate it issued for 127.0.0.1 and localhost, in
 /// one directory (`ca.crt`, `server.crt`, `server.key`), shared by every TLS deployment
-/// of the test binary.
-fn certificates() -> &'static Path {
+/// of the test binary (Redis, and the development provider over https).
+pub fn certificates() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = fresh_dir("redis-certs");

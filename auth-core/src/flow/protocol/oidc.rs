@@ -33,13 +33,12 @@ impl Auth {
         code: &str,
         now: i64,
     ) -> Result<AuthSession, CallbackError> {
-        let inner = &self.0;
         let config = &provider.config;
         let code = code.to_owned();
         // With DPoP, the session's key is made now: the tokens are bound to it.
         let dpop = config.dpop.then(crate::jose::dpop::DpopKey::generate);
         let response = discovered
-            .token_request(&inner.http, dpop.as_ref(), |fields, transport| {
+            .token_request(&provider.http, dpop.as_ref(), |fields, transport| {
                 let mut exchange = discovered
                     .oauth
                     .exchange_code(AuthorizationCode::new(code.clone()))
@@ -140,7 +139,7 @@ impl Auth {
         tracing::debug!(sub = %session.claims.sub(), "refreshing tokens");
         let dpop = session.dpop_key.as_ref();
         let response = discovered
-            .token_request(&inner.http, dpop, |fields, transport| {
+            .token_request(&provider.http, dpop, |fields, transport| {
                 let mut exchange = discovered.oauth.exchange_refresh_token(&rt);
                 for (name, value) in fields {
                     exchange = exchange.add_extra_param(name, value);

@@ -111,6 +111,7 @@ async fn authenticate(
     );
     let response = http
         .send(
+            crate::http_client::Endpoint::Token,
             http::Method::POST,
             endpoint.as_str(),
             headers,
@@ -225,7 +226,7 @@ impl Auth {
     ) -> Result<AuthSession, CallbackError> {
         let config = &provider.config;
         let answer = authenticate(
-            &self.0.http,
+            &provider.http,
             &discovered.endpoints.token_endpoint,
             config,
             Grant::Code {
@@ -275,7 +276,7 @@ impl Auth {
     ) -> Result<Refreshed, RefreshError> {
         let config = &provider.config;
         let answer = authenticate(
-            &self.0.http,
+            &provider.http,
             &discovered.endpoints.token_endpoint,
             config,
             Grant::Refresh {

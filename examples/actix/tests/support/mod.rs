@@ -29,13 +29,7 @@ pub(crate) fn serve(auth: Auth, listener: TcpListener) -> Running {
 /// Starts this example's binary (its `main`, as a deployment runs it) with `env`.
 #[allow(dead_code)] // Used by the suites binary only.
 pub(crate) fn launch(env: &[(String, String)]) -> Running {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_example-actix"))
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("the example's binary");
-    Running::new(move || {
-        let _ = child.kill();
-        let _ = child.wait();
-    })
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_example-actix"));
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    Running::process(command)
 }
