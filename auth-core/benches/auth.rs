@@ -260,6 +260,15 @@ fn token_validation(c: &mut Criterion) {
             ready(cached.authenticate_bearer(token)).expect("valid")
         })
     });
+    // What a judged bearer token adds without a metrics recorder (issue 30): the
+    // counter `authenticate_bearer` increments, on the facade's no-op recorder. A
+    // signed-in session request records nothing.
+    c.bench_function("metrics/bearer_counter_without_recorder", |b| {
+        b.iter(|| {
+            metrics::counter!("auth_bearer_total", "outcome" => std::hint::black_box("accepted"))
+                .increment(1)
+        })
+    });
     // The cache key: SHA-256 of the token (`sha2`, as the bearer cache computes it), the
     // part of a cached validation that grows with the token's length.
     println!("bearer token: {} bytes", access.len());

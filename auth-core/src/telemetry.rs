@@ -15,8 +15,6 @@
 
 use std::time::Duration;
 
-use crate::{AuthEvent, SessionEndReason};
-
 const SIGN_INS: &str = "auth_sign_ins_total";
 const SIGN_OUTS: &str = "auth_sign_outs_total";
 const REFRESHES: &str = "auth_refreshes_total";
@@ -62,11 +60,7 @@ pub(crate) fn refresh(provider: Option<&str>, outcome: &'static str) {
 }
 
 /// A bearer (or DPoP) token judged: `accepted` or the RFC 6750 error code.
-pub(crate) fn bearer<T>(result: Result<T, &crate::BearerError>) {
-    let outcome = match result {
-        Ok(_) => "accepted",
-        Err(e) => e.error_code().unwrap_or("invalid_request"),
-    };
+pub(crate) fn bearer(outcome: &'static str) {
     metrics::counter!(BEARER, "outcome" => outcome).increment(1);
 }
 
@@ -80,23 +74,10 @@ pub(crate) fn provider_request(provider: &str, endpoint: &'static str, took: Dur
     .record(took.as_secs_f64());
 }
 
-/// The sign-outs among the events: a session ended by its user, the provider (back or
-/// front channel), the app's admin or its user's revocation.
-pub(crate) fn event(event: &AuthEvent<'_>) {
-    let (session, kind) = match event {
-        AuthEvent::SignedOut(s) => (s, "rp"),
-        AuthEvent::SessionEnded(s, reason) => match reason {
-            SessionEndReason::BackchannelLogout => (s, "backchannel"),
-            SessionEndReason::FrontchannelLogout => (s, "frontchannel"),
-            SessionEndReason::Admin => (s, "admin"),
-            SessionEndReason::Revoked => (s, "revoked"),
-            SessionEndReason::Expired
-            | SessionEndReason::Idle
-            | SessionEndReason::RefreshRefused => return,
-        },
-        _ => return,
-    };
-    metrics::counter!(SIGN_OUTS, "provider" => provider_label(session.provider()), "kind" => kind)
+/// A session ended by a sign-out of `kind` (`rp`, `backchannel`, `frontchannel`,
+/// `admin`, `revoked`).
+pub(crate) fn sign_out(provider: Option<&str>, kind: &'static str) {
+    metrics::counter!(SIGN_OUTS, "provider" => provider_label(provider), "kind" => kind)
         .increment(1);
 }
 

@@ -65,6 +65,14 @@ impl BearerError {
         }
     }
 
+    /// `auth_bearer_total`'s outcome of a judged token: `accepted`, or the error code.
+    pub(crate) fn outcome<T>(result: Result<T, &Self>) -> &'static str {
+        match result {
+            Ok(_) => "accepted",
+            Err(e) => e.error_code().unwrap_or("invalid_request"),
+        }
+    }
+
     /// The answer of RFC 6750 §3: the status, a `WWW-Authenticate: Bearer` challenge
     /// with the error code, and a JSON body. Token errors are described in general
     /// terms ("the token has expired"); nothing of the token is echoed.

@@ -188,7 +188,7 @@ impl Auth {
     /// scopes. A token validated before (and not expired) costs a hash lookup.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
         let result = self.0.bearers.check_bearer(&self.0.providers, token).await;
-        crate::telemetry::bearer(result.as_ref());
+        crate::telemetry::bearer(BearerError::outcome(result.as_ref()));
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BearerRefused(e));
             match e {
@@ -218,7 +218,7 @@ impl Auth {
             .bearers
             .check_dpop(&self.0.providers, token, proof, method, url)
             .await;
-        crate::telemetry::bearer(result.as_ref());
+        crate::telemetry::bearer(BearerError::outcome(result.as_ref()));
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BearerRefused(e));
             tracing::debug!(error = %e, "DPoP-bound token refused");

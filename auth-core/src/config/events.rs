@@ -129,6 +129,26 @@ pub struct AuditRecord<'a> {
 }
 
 impl AuthEvent<'_> {
+    /// A sign-out's provider and kind (`rp`, `backchannel`, `frontchannel`, `admin`,
+    /// `revoked`), for `auth_sign_outs_total`; `None` for the other events (an expired
+    /// session was not signed out).
+    pub(crate) fn sign_out(&self) -> Option<(Option<&str>, &'static str)> {
+        let (session, kind) = match self {
+            AuthEvent::SignedOut(s) => (s, "rp"),
+            AuthEvent::SessionEnded(s, reason) => match reason {
+                SessionEndReason::BackchannelLogout => (s, "backchannel"),
+                SessionEndReason::FrontchannelLogout => (s, "frontchannel"),
+                SessionEndReason::Admin => (s, "admin"),
+                SessionEndReason::Revoked => (s, "revoked"),
+                SessionEndReason::Expired
+                | SessionEndReason::Idle
+                | SessionEndReason::RefreshRefused => return None,
+            },
+            _ => return None,
+        };
+        Some((session.provider(), kind))
+    }
+
     /// The event as an audit record, for the events an audit trail keeps (sign-ins,
     /// refused sign-ins, sign-outs, refreshes, ended sessions, refused bearer tokens);
     /// `None` for the protocol refusals (their typed reason is the event itself).

@@ -623,7 +623,7 @@ async fn resolve_bearer(
         Ok(Some(credential)) => credential,
         Ok(None) => return Ok(None),
         Err(e) => {
-            crate::telemetry::bearer::<()>(Err(&e));
+            crate::telemetry::bearer(BearerError::outcome::<()>(Err(&e)));
             return Err(Rejection::bearer(e));
         }
     };

@@ -42,7 +42,9 @@ pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 impl Auth {
     /// Gives `event` to the app's hook, if any.
     pub(crate) fn emit(&self, event: &crate::AuthEvent<'_>) {
-        crate::telemetry::event(event);
+        if let Some((provider, kind)) = event.sign_out() {
+            crate::telemetry::sign_out(provider, kind);
+        }
         for hook in &self.0.config.event_hooks {
             hook.call(event);
         }

@@ -241,6 +241,21 @@ impl Example {
             .expect("post")
     }
 
+    /// Signs `browser` out (RP-initiated, same-origin), asserting the logout was
+    /// answered (a redirect to the provider, or a page).
+    pub(crate) async fn log_out(&self, browser: &reqwest::Client) {
+        let r = browser
+            .get(format!("{}/auth/logout", self.base))
+            .send()
+            .await
+            .expect("logout");
+        assert!(
+            r.status().is_success() || r.status().is_redirection(),
+            "{}",
+            r.status()
+        );
+    }
+
     pub(crate) async fn json(&self, browser: &reqwest::Client, path: &str) -> Value {
         let r = self.get(browser, path).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
@@ -558,12 +573,7 @@ async fn audit_log_has_a_line_per_event(launch: Launch, redis: Option<String>) {
     let r = ex.post(&other, "/account/sessions/revoke-others").await;
     assert_eq!(r.status(), StatusCode::OK);
     let out = ex.signed_in("alice").await;
-    let r = out
-        .get(format!("{}/auth/logout", ex.base))
-        .send()
-        .await
-        .expect("logout");
-    assert!(r.status().is_success() || r.status().is_redirection());
+    ex.log_out(&out).await;
     // A back-channel logout of bob's: his session ends (and is reported) at once, not
     // at its next request.
     let bob_again = ex.signed_in("bob").await;
@@ -651,12 +661,7 @@ async fn ending_a_session_revokes_its_refresh_token(launch: Launch, redis: Optio
     let ex = Example::start(launch, DevProvider::builder(), redis.as_deref(), &[]).await;
     let revoked = || ex.provider.stats().refresh_tokens_revoked;
     let alice = ex.signed_in("alice").await;
-    let r = alice
-        .get(format!("{}/auth/logout", ex.base))
-        .send()
-        .await
-        .expect("logout");
-    assert!(r.status().is_success() || r.status().is_redirection());
+    ex.log_out(&alice).await;
     assert_eq!(ex.me_status(&alice).await, StatusCode::UNAUTHORIZED);
     assert_eq!(revoked(), 1, "RP-initiated logout");
     let admin = ex.signed_in("alice").await;
@@ -680,11 +685,7 @@ async fn ending_a_session_revokes_its_refresh_token(launch: Launch, redis: Optio
     )
     .await;
     let alice = off.signed_in("alice").await;
-    alice
-        .get(format!("{}/auth/logout", off.base))
-        .send()
-        .await
-        .expect("logout");
+    off.log_out(&alice).await;
     assert_eq!(off.me_status(&alice).await, StatusCode::UNAUTHORIZED);
     assert_eq!(off.provider.stats().revocations, 0, "turned off");
 }

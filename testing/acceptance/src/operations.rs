@@ -162,12 +162,7 @@ pub(crate) async fn operations_metrics_count_each_event(launch: Launch) {
 
     // One sign-out of each kind.
     let out = ex.signed_in("alice").await;
-    let r = out
-        .get(format!("{}/auth/logout", ex.base))
-        .send()
-        .await
-        .expect("logout");
-    assert!(r.status().is_redirection(), "{}", r.status());
+    ex.log_out(&out).await;
     let s = ex.scrape().await;
     assert_eq!(sign_outs(&s, "rp"), 1.0);
     assert_eq!(requests(&s, "revocation"), 1.0, "the refresh token revoked");
@@ -501,12 +496,7 @@ pub(crate) async fn operations_provider_behind_a_private_ca_and_a_proxy(launch: 
     )
     .await;
     let alice = ex.signed_in("alice").await;
-    let r = alice
-        .get(format!("{}/auth/logout", ex.base))
-        .send()
-        .await
-        .expect("logout");
-    assert!(r.status().is_redirection());
+    ex.log_out(&alice).await;
     let seen = plain.seen();
     let issuer = ex.provider.issuer();
     for (method, path) in [
