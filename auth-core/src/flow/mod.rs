@@ -5,6 +5,7 @@
 
 pub(crate) mod app_token;
 pub(crate) mod authenticate;
+pub(crate) mod bff;
 pub(crate) mod callback;
 pub(crate) mod control;
 pub(crate) mod health;

@@ -684,6 +684,9 @@ pub enum Endpoint {
     SwitchOrganization,
     /// `GET {prefix}/health`: readiness ([`Auth::health`]).
     Health,
+    /// `GET {prefix}/user`: the signed-in user as JSON for a single-page app (401 JSON
+    /// without a session, never a redirect).
+    User,
 }
 
 /// Which provider of several a route belongs to (an index into the configuration's
@@ -734,7 +737,7 @@ impl Auth {
     /// The auth routes, under the configured prefix. An adapter registers each one
     /// with its methods and body limit, and answers it with [`Auth::respond`].
     ///
-    /// Every app: `health` and `jwks`. One provider: `login`, `signup`, `callback`,
+    /// Every app: `health`, `user` and `jwks`. One provider: `login`, `signup`, `callback`,
     /// `logout`, `backchannel-logout`;
     /// and `organization` with a WorkOS User Management provider.
     /// Named providers: `login` and `signup` (the chooser), `logout`, and for each
@@ -749,6 +752,7 @@ impl Auth {
             ("/logout".into(), LOGOUT, Endpoint::Logout),
             ("/jwks".into(), GET, Endpoint::Jwks),
             ("/health".into(), GET, Endpoint::Health),
+            ("/user".into(), GET, Endpoint::User),
         ];
         if self.config().has_named_providers() {
             for (index, provider) in self.config().providers().iter().enumerate() {
@@ -816,6 +820,7 @@ impl Auth {
             }
             Endpoint::Jwks => self.jwks_response(),
             Endpoint::Health => self.health_response().await,
+            Endpoint::User => self.user_response(headers).await,
             Endpoint::SwitchOrganization => {
                 self.organization_response(request.method(), headers, request.body().as_ref())
                     .await

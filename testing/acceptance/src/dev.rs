@@ -246,3 +246,82 @@ pub(crate) async fn dev_provider_access_tokens_are_accepted_as_bearer_tokens(ser
         .expect("api");
     assert_eq!(no_scope.status(), StatusCode::FORBIDDEN);
 }
+
+/// C1 (issue 31): `GET /auth/user` is the session as JSON for a single-page app: 401
+/// `{"error": "not_signed_in"}` without one, whatever the `Accept` (never a redirect);
+/// 200 with the contract's fields for alice, no token among them; `no-store` always.
+pub(crate) async fn dev_provider_spa_reads_the_session_as_json(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let url = format!("{}/auth/user", app.base);
+    let browser = DevProvider::browser();
+    for accept in ["text/html", "application/json", "*/*"] {
+        let r = browser
+            .get(&url)
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("user");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{accept}");
+        assert!(r.headers().get("location").is_none());
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(body, serde_json::json!({ "error": "not_signed_in" }));
+    }
+    let page = app
+        .provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("sign in");
+    assert_eq!(page.status(), StatusCode::OK);
+    let r = browser
+        .get(&url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("user");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let text = r.text().await.expect("body");
+    let user: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let mut keys: Vec<&str> = user
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "authenticated_at",
+            "email",
+            "expires_at",
+            "iss",
+            "logout_url",
+            "name",
+            "organization",
+            "permissions",
+            "provider",
+            "roles",
+            "sub",
+        ]
+    );
+    assert_eq!(user["sub"], "alice");
+    assert_eq!(user["iss"], app.provider.issuer());
+    assert_eq!(user["email"], "alice@example.com");
+    assert_eq!(user["name"], "Alice Example");
+    assert_eq!(user["organization"], "org_example");
+    assert_eq!(user["roles"], serde_json::json!(["admin"]));
+    assert_eq!(user["permissions"], serde_json::json!(["reports:read"]));
+    assert!(user["provider"].is_null());
+    assert_eq!(user["logout_url"], "/auth/logout");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let at = user["authenticated_at"].as_i64().expect("epoch seconds");
+    assert!((now - 60..=now + 5).contains(&at), "{at} vs {now}");
+    let expires = user["expires_at"].as_i64().expect("epoch seconds");
+    assert!(expires > now, "{expires}");
+    assert!(!text.contains("eyJ"), "no token in {text}");
+}

@@ -1132,6 +1132,7 @@ crate::suite! {$
         dev_provider_concurrent_requests_after_expiry_share_one_refresh,
         dev_provider_backchannel_logout_ends_the_session,
         dev_provider_access_tokens_are_accepted_as_bearer_tokens,
+        dev_provider_spa_reads_the_session_as_json,
         cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
         cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
         cluster_forged_logout_marker_in_redis_has_no_effect,
