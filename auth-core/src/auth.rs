@@ -371,6 +371,7 @@ impl Auth {
             acr_values: options.acr_values.clone(),
             organization: options.requested_organization(&config.provider_kind.parameter_names()),
             provider: config.id.clone(),
+            silent: options.prompt == Some(crate::Prompt::None),
         }));
         Ok(LoginStart {
             authorization_url: url,

@@ -116,6 +116,8 @@ pub struct AuthConfigBuilder {
     error: Option<ConfigError>,
     route_prefix: String,
     organization_switch: bool,
+    /// The anti-forgery header of session-authenticated API routes.
+    anti_forgery: (&'static str, http::HeaderValue),
     post_logout_redirect_uri: Option<String>,
     event_hooks: Vec<EventHook>,
     sign_in_hook: Option<crate::flow::sign_in::SignInHook>,
@@ -140,6 +142,7 @@ impl AuthConfigBuilder {
             error: None,
             route_prefix: "/auth".into(),
             organization_switch: true,
+            anti_forgery: ("x-csrf", http::HeaderValue::from_static("1")),
             post_logout_redirect_uri: None,
             event_hooks: Vec::new(),
             sign_in_hook: None,
@@ -248,6 +251,25 @@ impl AuthConfigBuilder {
     /// Path prefix of the auth routes (default `/auth`).
     pub fn with_route_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.route_prefix = prefix.into();
+        self
+    }
+
+    /// The header (and its value) that session-authenticated API routes guarded by
+    /// [`Requirement::anti_forgery_header`](crate::adapter::Requirement::anti_forgery_header)
+    /// demand (default `X-CSRF: 1`). A cross-site form or `<img>` cannot send a custom
+    /// header, and a cross-site `fetch` that does needs a CORS preflight the app does not
+    /// grant. `name` is a header name in lowercase (`"x-requested-with"`); a name or
+    /// value that is not a valid header is reported by [`AuthConfigBuilder::build`].
+    pub fn with_anti_forgery_header(mut self, name: &'static str, value: &str) -> Self {
+        let lowercase = http::HeaderName::from_bytes(name.as_bytes())
+            .is_ok_and(|parsed| parsed.as_str() == name);
+        match http::HeaderValue::from_str(value) {
+            Ok(value) if lowercase && !value.is_empty() => self.anti_forgery = (name, value),
+            _ => self.fail(ConfigError::Invalid {
+                name: "anti-forgery header",
+                reason: "expected a lowercase header name and a non-empty value".into(),
+            }),
+        }
         self
     }
 
@@ -773,6 +795,7 @@ impl AuthConfigBuilder {
             app_url,
             route_prefix: prefix,
             organization_switch: self.organization_switch,
+            anti_forgery: self.anti_forgery,
             post_logout_redirect_uri,
             event_hooks: self.event_hooks,
             sign_in_hook: self.sign_in_hook,

@@ -47,6 +47,8 @@ pub struct AuthConfig {
     pub(crate) route_prefix: String,
     /// `POST {prefix}/organization` is served (with a provider that can switch).
     pub(crate) organization_switch: bool,
+    /// The header session-authenticated API routes demand (`X-CSRF: 1`).
+    pub(crate) anti_forgery: (&'static str, http::HeaderValue),
     pub(crate) post_logout_redirect_uri: Url,
     pub(crate) event_hooks: Vec<EventHook>,
     pub(crate) sign_in_hook: Option<crate::flow::sign_in::SignInHook>,

@@ -154,7 +154,20 @@ pub(crate) struct CallbackFailure {
     pub(crate) set_cookies: Vec<String>,
     /// The login's `return_to`, once its pending login was found: a retry keeps it.
     pub(crate) return_to: Option<String>,
+    /// A silent login (`prompt=none`) that the provider could not complete without
+    /// the user: the browser goes back to `return_to`, without a session or an error
+    /// page.
+    pub(crate) silent: bool,
 }
+
+/// The provider's errors that mean "the user must interact" (OpenID Connect Core
+/// §3.1.2.6), which a silent login (`prompt=none`) expects.
+const INTERACTION_NEEDED: [&str; 4] = [
+    "login_required",
+    "interaction_required",
+    "consent_required",
+    "account_selection_required",
+];
 
 #[derive(Default)]
 struct CallbackQuery {
@@ -216,6 +229,7 @@ impl Auth {
             error,
             set_cookies,
             return_to: None,
+            silent: false,
         };
         let q = parse_query(query).map_err(|e| fail(e, vec![]))?;
         let state = q.state.as_deref().filter(|s| !s.is_empty());
@@ -271,13 +285,17 @@ impl Auth {
             _ => {}
         }
         if let Some(error) = q.error {
-            return Err(fail(
-                CallbackError::Provider {
-                    error,
-                    description: q.error_description.unwrap_or_default(),
-                },
-                consumed,
-            ));
+            let silent = pending.silent && INTERACTION_NEEDED.contains(&error.as_str());
+            return Err(CallbackFailure {
+                silent,
+                ..fail(
+                    CallbackError::Provider {
+                        error,
+                        description: q.error_description.unwrap_or_default(),
+                    },
+                    consumed,
+                )
+            });
         }
         let Some(code) = q.code.filter(|c| !c.is_empty()) else {
             return Err(fail(CallbackError::MissingCode, consumed));
@@ -557,6 +575,7 @@ mod tests {
             acr_values: Vec::new(),
             organization: None,
             provider: Some("b".into()),
+            silent: false,
         };
         let cookie = auth.0.pending.seal(&pending);
         let pair = cookie.split(';').next().expect("name=value").to_owned();

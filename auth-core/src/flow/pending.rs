@@ -34,6 +34,10 @@ pub(crate) struct PendingLogin {
     /// callback talks to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) provider: Option<String>,
+    /// The login asked for no interaction (`prompt=none`): the provider's "the user
+    /// must interact" errors return the browser to `return_to` without an error page.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) silent: bool,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -191,6 +195,7 @@ mod tests {
             acr_values: Vec::new(),
             organization: None,
             provider: None,
+            silent: false,
         }
     }
 

@@ -369,6 +369,13 @@ pub enum Requirement {
     /// Authenticated with one of these `acr` values; else the user signs in again with
     /// `acr_values`.
     Acr(Vec<String>),
+    /// A session-authenticated API route of a single-page app: the request carries the
+    /// anti-forgery header (`X-CSRF: 1` by default,
+    /// [`with_anti_forgery_header`](crate::AuthConfigBuilder::with_anti_forgery_header)),
+    /// else 403 `{"error": "csrf_header_required"}`; without a session 401
+    /// `{"error": "not_signed_in"}`; never a redirect. It is a property of the request,
+    /// checked by [`require`]; [`Requirement::is_met_by`] cannot see it (true).
+    AntiForgeryHeader,
 }
 
 impl Requirement {
@@ -421,9 +428,17 @@ impl Requirement {
         Self::Acr(values.into_iter().map(Into::into).collect())
     }
 
+    /// The anti-forgery header on a session-authenticated API route
+    /// ([`Requirement::AntiForgeryHeader`]).
+    pub fn anti_forgery_header() -> Self {
+        Self::AntiForgeryHeader
+    }
+
     /// Whether `user` meets it, at `now`.
     pub fn is_met_by(&self, user: &AuthSession, now: std::time::SystemTime) -> bool {
         match self {
+            // The request's, checked by `require` before the user.
+            Self::AntiForgeryHeader => true,
             Self::Role(role) => user.has_role(role),
             Self::RoleFrom { provider, role } => {
                 user.provider() == provider.as_deref() && user.has_role(role)
@@ -482,6 +497,9 @@ pub async fn require(
     req: &mut impl RequestHead,
     requirement: &Requirement,
 ) -> Result<Arc<AuthSession>, Rejection> {
+    if *requirement == Requirement::AntiForgeryHeader {
+        return require_api_session(req).await;
+    }
     let user = require_user(req).await?;
     let Some(auth) = req.extension::<Auth>() else {
         return Err(Rejection::missing_layer("a requirement"));
@@ -510,6 +528,8 @@ pub async fn require(
                 auth.forbidden_response(&headers),
             ))
         }
+        // Met by every user (`require_api_session` answered above).
+        Requirement::AntiForgeryHeader => Ok(user),
         Requirement::SignedInWithin(_) | Requirement::Acr(_) => {
             let method = Method::from_bytes(req.method().as_bytes()).unwrap_or(Method::GET);
             let uri = http::Uri::try_from(req.path_and_query())
@@ -520,6 +540,54 @@ pub async fn require(
             ))
         }
     }
+}
+
+/// A session-authenticated API request ([`Requirement::AntiForgeryHeader`]): the
+/// anti-forgery header first (403), then the session (401, 503), answered in JSON.
+async fn require_api_session(req: &mut impl RequestHead) -> Result<Arc<AuthSession>, Rejection> {
+    let Some(auth) = req.extension::<Auth>() else {
+        return Err(Rejection::missing_layer(
+            "the anti-forgery header requirement",
+        ));
+    };
+    let (name, value) = auth.config().anti_forgery.clone();
+    let carried = {
+        let mut sent = req.header_values(name);
+        matches!((sent.next(), sent.next()), (Some(v), None) if v == value.as_bytes())
+    };
+    if !carried {
+        tracing::info!(header = %name, "an API request without the anti-forgery header refused");
+        return Err(Rejection::new(
+            Reason::Forbidden,
+            api_error(StatusCode::FORBIDDEN, "csrf_header_required"),
+        ));
+    }
+    match resolve_user(req, "the anti-forgery header requirement").await? {
+        (_, Ok(user)) => Ok(user),
+        (_, Err(Authenticated::Unavailable)) => Err(Rejection::new(
+            Reason::Unavailable,
+            api_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        )),
+        (_, Err(Authenticated::Anonymous | Authenticated::User(_))) => Err(Rejection::new(
+            Reason::SignInRequired,
+            api_error(StatusCode::UNAUTHORIZED, "not_signed_in"),
+        )),
+    }
+}
+
+/// `{"error": code}` with `status`, never cached.
+fn api_error(status: StatusCode, code: &str) -> Response<String> {
+    let mut r = Response::new(serde_json::json!({ "error": code }).to_string());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    r
 }
 
 /// The user already resolved for this request by an extractor or guard, if any.
@@ -841,4 +909,92 @@ impl Auth {
 fn respond_is_send(auth: &Auth, request: &http::Request<Vec<u8>>) {
     fn send<T: Send>(_: T) {}
     send(auth.respond(Endpoint::Login, request));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract's minimal adapter (as in the module's docs).
+    struct Req(http::request::Parts);
+
+    impl RequestHead for Req {
+        fn method(&self) -> &str {
+            self.0.method.as_str()
+        }
+        fn path_and_query(&self) -> &str {
+            self.0.uri.path_and_query().map_or("/", |p| p.as_str())
+        }
+        fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+            self.0.headers.get_all(name).iter().map(|v| v.as_bytes())
+        }
+        fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+            self.0.extensions.get::<T>().cloned()
+        }
+        fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+            self.0.extensions.insert(value);
+        }
+    }
+
+    async fn auth(
+        tweak: impl FnOnce(crate::AuthConfigBuilder) -> crate::AuthConfigBuilder,
+    ) -> Auth {
+        let url = |p: &str| url::Url::parse(&format!("http://127.0.0.1:9{p}")).expect("url");
+        let config =
+            crate::AuthConfig::builder("http://127.0.0.1:9", "client", "http://127.0.0.1:3000")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    url("/authorize"),
+                    url("/token"),
+                    url("/jwks"),
+                ));
+        Auth::discover(tweak(config).build().expect("config"))
+            .await
+            .expect("auth")
+    }
+
+    fn request(auth: &Auth, headers: &[(&'static str, &str)]) -> Req {
+        let mut builder = http::Request::post("/bff/echo");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let (mut parts, ()) = builder.body(()).expect("request").into_parts();
+        parts.extensions.insert(auth.clone());
+        Req(parts)
+    }
+
+    /// The anti-forgery header an app configured is the one demanded (the default
+    /// `X-CSRF: 1` then refused), and it is checked before the session: without it
+    /// 403, with it and no session 401. An uppercase name or an empty value is refused
+    /// at build.
+    #[tokio::test]
+    async fn the_configured_anti_forgery_header_is_demanded_before_the_session() {
+        let auth = auth(|b| b.with_anti_forgery_header("x-requested-by", "spa")).await;
+        let needs = Requirement::anti_forgery_header();
+        for headers in [&[("x-csrf", "1")][..], &[("x-requested-by", "other")], &[]] {
+            let refused = require(&mut request(&auth, headers), &needs)
+                .await
+                .unwrap_err();
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        }
+        let anonymous = require(&mut request(&auth, &[("x-requested-by", "spa")]), &needs)
+            .await
+            .unwrap_err();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        for (name, value) in [("X-Csrf", "1"), ("x-csrf", "")] {
+            let built =
+                crate::AuthConfig::builder("https://id.example", "c", "https://app.example")
+                    .with_anti_forgery_header(name, value)
+                    .build();
+            assert!(
+                matches!(
+                    built,
+                    Err(crate::ConfigError::Invalid {
+                        name: "anti-forgery header",
+                        ..
+                    })
+                ),
+                "{name}: {value:?}"
+            );
+        }
+    }
 }

@@ -308,6 +308,15 @@ impl Auth {
                 add_cookies(&mut response, &[cookie]);
                 (response, "signed_in")
             }
+            Err(failure) if failure.silent => {
+                // A silent sign-in (`prompt=none`) the provider could not complete
+                // without the user: back to the page that tried, signed out, as the
+                // SPA that tried it expects. Not a refusal.
+                tracing::info!(error = %failure.error, "silent sign-in: the user must sign in");
+                let mut response = redirect(failure.return_to.as_deref().unwrap_or("/"));
+                add_cookies(&mut response, &failure.set_cookies);
+                (response, "silent_interaction_required")
+            }
             Err(failure) => {
                 // The hook's refusals were reported as such.
                 if !failure.error.is_sign_in_hook() {

@@ -168,7 +168,8 @@ impl Auth {
             | Requirement::RoleFrom { .. }
             | Requirement::RoleIn { .. }
             | Requirement::Permission(_)
-            | Requirement::Organization(_) => {
+            | Requirement::Organization(_)
+            | Requirement::AntiForgeryHeader => {
                 return self.forbidden_response(headers);
             }
         };

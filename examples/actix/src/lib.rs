@@ -18,8 +18,8 @@ use serde_json::json;
 /// (role `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed
 /// in within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
 /// the admin's `/admin/users` routes (role `admin`), the user's own
-/// `/account/sessions` routes, `GET /metrics` (Prometheus), and the auth routes on
-/// `listener`. `users` are the app's
+/// `/account/sessions` routes, `POST /bff/echo` (a single-page app's API: the session
+/// and `X-CSRF: 1`), `GET /metrics` (Prometheus), and the auth routes on `listener`. `users` are the app's
 /// own (configure the sign-in hook with `example_users::configure`). Run the returned
 /// server inside an actix system (`#[actix_web::main]`).
 pub fn server(auth: Auth, users: Users, listener: TcpListener) -> std::io::Result<Server> {
@@ -66,9 +66,23 @@ pub fn server(auth: Auth, users: Users, listener: TcpListener) -> std::io::Resul
             )
             .route("/api/me", web::get().to(api_me))
             .route("/metrics", web::get().to(metrics))
+            .service(
+                web::resource("/bff/echo")
+                    .wrap(Require::new(Requirement::anti_forgery_header()))
+                    .route(web::post().to(bff_echo)),
+            )
     })
     .listen(listener)?
     .run())
+}
+
+/// `POST /bff/echo`: the signed-in user's `sub` and the JSON object sent (a single-page
+/// app's call, with `X-CSRF: 1`).
+async fn bff_echo(
+    user: AuthUser,
+    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "sub": user.sub(), "body": body.into_inner() }))
 }
 
 /// `GET /metrics`: the library's counters and histogram, for Prometheus.

@@ -19,11 +19,16 @@ use serde_json::json;
 /// `admin`), `GET /reports` (permission `reports:read`), `GET /sensitive` (signed in
 /// within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
 /// the admin's `/admin/users` routes (role `admin`), the user's own
-/// `/account/sessions` routes, `GET /metrics` (Prometheus), and the auth routes. `users` are the app's own
+/// `/account/sessions` routes, `POST /bff/echo` (a single-page app's API: the session
+/// and `X-CSRF: 1`), `GET /metrics` (Prometheus), and the auth routes. `users` are the app's own
 /// (configure the sign-in hook with `example_users::configure`).
 pub fn app(auth: Auth, users: Users) -> Router {
     let admins = require(Requirement::role("admin"));
     let recent = require(Requirement::signed_in_within(Duration::from_secs(300)));
+    // The single-page app's API: the session's user, and the anti-forgery header.
+    let spa_api = Router::new()
+        .route("/bff/echo", post(bff_echo))
+        .route_layer(require(Requirement::anti_forgery_header()));
     let admin_routes = Router::new()
         .route("/admin/users", get(admin_users))
         .route("/admin/users/{user_id}/sign-out", post(admin_sign_out))
@@ -45,12 +50,22 @@ pub fn app(auth: Auth, users: Users) -> Router {
             post(revoke_other_sessions),
         )
         .merge(admin_routes)
+        .merge(spa_api)
         .with_state(App {
             auth: auth.clone(),
             users,
         })
         .merge(auth_router(auth.clone()))
         .layer(auth_layer(&auth))
+}
+
+/// `POST /bff/echo`: the signed-in user's `sub` and the JSON object sent (a single-page
+/// app's call, with `X-CSRF: 1`).
+async fn bff_echo(
+    user: AuthUser,
+    Json(body): Json<serde_json::Map<String, serde_json::Value>>,
+) -> Response {
+    Json(json!({ "sub": user.sub(), "body": body })).into_response()
 }
 
 /// `GET /metrics`: the library's counters and histogram, for Prometheus.

@@ -325,3 +325,147 @@ pub(crate) async fn dev_provider_spa_reads_the_session_as_json(serve: Serve) {
     assert!(expires > now, "{expires}");
     assert!(!text.contains("eyJ"), "no token in {text}");
 }
+
+/// C2 (issue 31): the examples' session-authenticated JSON API `POST /bff/echo` needs
+/// the anti-forgery header `X-CSRF: 1`: without it (or with another value, or twice)
+/// 403 `{"error": "csrf_header_required"}`, also with a valid session and also for a
+/// form's navigation; with it and no session 401 JSON; never a redirect. With both, the
+/// user's `sub` and the object sent.
+pub(crate) async fn dev_provider_spa_api_needs_the_anti_forgery_header(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let url = format!("{}/bff/echo", app.base);
+    let browser = DevProvider::browser();
+    let body = serde_json::json!({ "hello": "world", "n": 1 });
+    let post = |csrf: &[&str], navigate: bool| {
+        let mut r = browser.post(&url).json(&body);
+        for value in csrf {
+            r = r.header("x-csrf", *value);
+        }
+        if navigate {
+            r = r
+                .header("accept", "text/html")
+                .header("sec-fetch-mode", "navigate")
+                .header("sec-fetch-site", "same-origin");
+        }
+        r.send()
+    };
+    let expect = async |r: reqwest::Response, status: StatusCode, error: &str| {
+        assert_eq!(r.status(), status, "{error}");
+        assert!(r.headers().get("location").is_none());
+        let got: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(got, serde_json::json!({ "error": error }));
+    };
+    let forbidden = StatusCode::FORBIDDEN;
+    expect(
+        post(&[], false).await.expect("post"),
+        forbidden,
+        "csrf_header_required",
+    )
+    .await;
+    expect(
+        post(&["1"], true).await.expect("post"),
+        StatusCode::UNAUTHORIZED,
+        "not_signed_in",
+    )
+    .await;
+    app.provider
+        .sign_in(&browser, &format!("{}/auth/login", app.base), "alice")
+        .await
+        .expect("sign in");
+    for csrf in [&[][..], &["0"], &["1", "1"]] {
+        let r = post(csrf, false).await.expect("post");
+        expect(r, forbidden, "csrf_header_required").await;
+    }
+    let r = post(&[], true).await.expect("post");
+    expect(r, forbidden, "csrf_header_required").await;
+    let ok = post(&["1"], false).await.expect("post");
+    assert_eq!(ok.status(), StatusCode::OK);
+    let got: serde_json::Value = ok.json().await.expect("json");
+    assert_eq!(got, serde_json::json!({ "sub": "alice", "body": body }));
+}
+
+/// C4 (issue 31): silent sign-in. `GET /auth/login?prompt=none&return_to=/x`: the
+/// development provider keeps no session and answers `login_required`; the callback
+/// sends the browser to `/x` with no session and no error page (and the pending login
+/// consumed). Each of the four "the user must interact" errors does; another error of
+/// a silent login (`access_denied`), or `login_required` for a login that was not
+/// silent, keeps its error page.
+pub(crate) async fn dev_provider_silent_sign_in_returns_without_a_session(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let browser = DevProvider::browser();
+    let (last, seen) = follow(
+        &browser,
+        &format!("{}/auth/login?prompt=none&return_to=/x", app.base),
+    )
+    .await;
+    let callback = seen
+        .iter()
+        .position(|u| u.starts_with(&format!("{}/auth/callback?", app.base)))
+        .expect("the provider answered the callback");
+    assert!(seen[callback].contains("error=login_required"), "{seen:?}");
+    assert_eq!(
+        seen.get(callback + 1).map(String::as_str),
+        Some(format!("{}/x", app.base).as_str()),
+        "{seen:?}"
+    );
+    assert_eq!(last.url().path(), "/x");
+    assert_eq!(
+        me_at(&browser, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The callback a login's provider answers with `error`: the state of a login
+    // started now (silent or not), and the provider's `iss`.
+    let answer = async |silent: bool, error: &str| {
+        let query = if silent {
+            "?prompt=none&return_to=/x"
+        } else {
+            "?return_to=/x"
+        };
+        let start = browser
+            .get(format!("{}/auth/login{query}", app.base))
+            .send()
+            .await
+            .expect("login");
+        let authorize =
+            url::Url::parse(start.headers()["location"].to_str().expect("ascii")).expect("url");
+        let state = authorize
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("state");
+        let mut callback = url::Url::parse(&format!("{}/auth/callback", app.base)).expect("url");
+        callback
+            .query_pairs_mut()
+            .append_pair("error", error)
+            .append_pair("state", &state)
+            .append_pair("iss", app.provider.issuer());
+        browser.get(callback).send().await.expect("callback")
+    };
+    for error in [
+        "login_required",
+        "interaction_required",
+        "consent_required",
+        "account_selection_required",
+    ] {
+        let r = answer(true, error).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{error}");
+        assert_eq!(r.headers()["location"], "/x", "{error}");
+    }
+    let denied = answer(true, "access_denied").await;
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        crate::page_code(&denied.text().await.expect("page")),
+        "access_denied"
+    );
+    let not_silent = answer(false, "login_required").await;
+    assert_eq!(not_silent.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        crate::page_code(&not_silent.text().await.expect("page")),
+        "provider_error"
+    );
+    assert_eq!(
+        me_at(&browser, &app.base).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
