@@ -44,6 +44,16 @@ pub(crate) fn response(resp: &http::Response<String>) -> HttpResponse {
     build(resp.status(), resp.headers(), resp.body())
 }
 
+/// A forwarded answer (any body) as an actix-web response.
+pub(crate) fn response_bytes(resp: http::Response<Vec<u8>>) -> HttpResponse {
+    let (parts, body) = resp.into_parts();
+    let mut out = HttpResponse::build(status(parts.status));
+    for (name, value) in &parts.headers {
+        out.append_header((name.as_str(), value.as_bytes()));
+    }
+    out.body(body)
+}
+
 /// A core rejection as an actix-web response.
 pub(crate) fn rejection(r: &auth_core::adapter::Rejection) -> HttpResponse {
     build(r.status(), r.headers(), r.body_text())

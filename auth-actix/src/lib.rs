@@ -52,6 +52,7 @@ mod authorized;
 mod bearer;
 mod convert;
 mod extract;
+mod forward;
 mod middleware;
 mod request;
 mod routes;
@@ -62,6 +63,7 @@ pub use auth_core::adapter::shared::*;
 pub use authorized::Authorized;
 pub use bearer::{BearerRejection, BearerUser, MaybeBearerUser};
 pub use extract::{AuthExt, AuthRejection, AuthUser, MaybeAuthUser};
+pub use forward::forward_routes;
 pub use middleware::{
     AuthMiddleware, AuthMiddlewareService, Require, RequireAuth, RequireAuthService,
     auth_middleware,

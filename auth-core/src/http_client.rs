@@ -47,6 +47,16 @@ fn causes(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl HttpError {
+    /// The request (its answer's body included) took longer than allowed.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Transport { source, .. } => source
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout),
+            Self::TooLarge { .. } => false,
+        }
+    }
+
     /// The provider's certificate was refused (not trusted, expired, for another name):
     /// a matter of configuration (`OIDC_CA_FILE`), not an outage.
     pub fn is_certificate_problem(&self) -> bool {
@@ -111,6 +121,8 @@ impl Endpoint {
 pub(crate) struct HttpClient {
     inner: reqwest::Client,
     max_bytes: usize,
+    /// The whole request's bound.
+    timeout: Duration,
     /// The provider's id (`default` for the one provider of a single-provider app).
     provider: Option<std::sync::Arc<str>>,
 }
@@ -144,8 +156,14 @@ impl HttpClient {
         Ok(Self {
             inner,
             max_bytes,
+            timeout,
             provider: None,
         })
+    }
+
+    /// The whole request's bound.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The same client (one connection pool), its requests measured as `provider`'s.

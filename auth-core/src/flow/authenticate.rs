@@ -369,6 +369,28 @@ mod fast_path_tests {
         Auth::discover(config).await.expect("auth")
     }
 
+    /// Whether `auth` serves the session of `id` from memory: read once (it is then
+    /// kept), then served without Redis. A loaded machine can pause the fast path
+    /// (a heartbeat late by 80 ms) between the two: tried again, a few times.
+    async fn served_from_memory(auth: &Auth, id: &SessionId) -> bool {
+        for _ in 0..20 {
+            live(auth).await;
+            assert!(matches!(
+                auth.authenticate(Some(id)).await,
+                Authenticated::User(_)
+            ));
+            let hits = auth.fast_path().expect("on").hits;
+            assert!(matches!(
+                auth.authenticate(Some(id)).await,
+                Authenticated::User(_)
+            ));
+            if auth.fast_path().expect("on").hits == hits + 1 {
+                return true;
+            }
+        }
+        false
+    }
+
     async fn live(auth: &Auth) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !auth.fast_path().expect("on").live {
@@ -492,21 +514,7 @@ mod fast_path_tests {
             a.authenticate(Some(&id)).await,
             Authenticated::User(_)
         ));
-        live(&b).await;
-        assert!(matches!(
-            b.authenticate(Some(&id)).await,
-            Authenticated::User(_)
-        ));
-        let hits = b.fast_path().expect("on").hits;
-        assert!(matches!(
-            b.authenticate(Some(&id)).await,
-            Authenticated::User(_)
-        ));
-        assert_eq!(
-            b.fast_path().expect("on").hits,
-            hits + 1,
-            "B serves it from memory"
-        );
+        assert!(served_from_memory(&b, &id).await, "B serves it from memory");
         assert_eq!(server.cli(&["ACL", "SETUSER", "a", "-spublish"]), "OK");
         let (_, deleted, _) = a.end_session(Some(&id)).await;
         deleted.expect("the record is deleted");

@@ -86,3 +86,330 @@ impl Auth {
         r
     }
 }
+
+/// A remote API that a single-page app reaches through the app (the backend-for-
+/// frontend pattern): [`Auth::forward`] sends the SPA's request on with the session's
+/// access token, so the token never reaches the browser.
+#[derive(Clone)]
+pub struct RemoteApi {
+    base: url::Url,
+    http: crate::http_client::HttpClient,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for RemoteApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteApi")
+            .field("base", &self.base.as_str())
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default bound of a forwarded request's or answer's body.
+const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// The default bound of a forwarded call, connection included.
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1), and
+/// what the app replaces or keeps to itself: never forwarded either way.
+const NOT_FORWARDED: [&str; 12] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "cookie",
+];
+
+impl RemoteApi {
+    /// The API at `base_url` (https, or http on loopback for development): a request
+    /// for `/x?y` goes to `base_url` + `x?y`. Bodies are bounded by 1 MiB and a call by
+    /// 10 s unless set otherwise.
+    pub fn new(base_url: &str) -> Result<Self, crate::ConfigError> {
+        let mut base = crate::config_error::parse_url("REMOTE_API_URL", base_url)?;
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(crate::ConfigError::Invalid {
+                name: "REMOTE_API_URL",
+                reason: "must not have a query or a fragment".into(),
+            });
+        }
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Self::with_bounds(base, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT)
+    }
+
+    fn with_bounds(
+        base: url::Url,
+        max_body: usize,
+        timeout: std::time::Duration,
+    ) -> Result<Self, crate::ConfigError> {
+        let http =
+            crate::http_client::HttpClient::new(timeout, timeout, max_body, &[]).map_err(|e| {
+                crate::ConfigError::Invalid {
+                    name: "REMOTE_API_URL",
+                    reason: e.to_string(),
+                }
+            })?;
+        Ok(Self {
+            base,
+            http,
+            max_body,
+        })
+    }
+
+    /// The largest body forwarded, either way (the request's is the adapter's to
+    /// bound: 413 over it; an answer over it is a 502).
+    pub fn with_max_body(self, bytes: usize) -> Result<Self, crate::ConfigError> {
+        let timeout = self.timeout();
+        Self::with_bounds(self.base, bytes, timeout)
+    }
+
+    /// How long a forwarded call may take, its answer's body included (504 past it).
+    pub fn with_timeout(self, timeout: std::time::Duration) -> Result<Self, crate::ConfigError> {
+        Self::with_bounds(self.base, self.max_body, timeout)
+    }
+
+    /// The largest body forwarded.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    fn timeout(&self) -> std::time::Duration {
+        self.http.timeout()
+    }
+
+    /// The remote URL of `path_and_query` (the part after the app's forwarding
+    /// prefix), which must stay under the base URL: no `.` or `..` segment, no
+    /// authority of its own.
+    fn url_of(&self, path_and_query: &str) -> Option<url::Url> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let path = path.trim_start_matches('/');
+        let dotted = path.split('/').any(|segment| {
+            let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+            decoded == "." || decoded == ".."
+        });
+        if dotted || path.contains('\\') || path.to_ascii_lowercase().contains("%2f") {
+            return None;
+        }
+        let mut url = self.base.join(path).ok()?;
+        url.set_query(query);
+        (url.origin() == self.base.origin() && url.path().starts_with(self.base.path()))
+            .then_some(url)
+    }
+}
+
+impl Auth {
+    /// Forwards a single-page app's request to `api` with `user`'s access token:
+    /// `Authorization: Bearer`, or `DPoP` with a fresh proof for a DPoP-bound session
+    /// (retried once with the nonce a 401 asks for). The browser's cookies, its
+    /// `Authorization`, the anti-forgery header and the hop-by-hop headers (RFC 9110
+    /// §7.6.1, and those its `Connection` names) are not sent on; the answer's status,
+    /// body and headers come back but for its hop-by-hop headers and `Set-Cookie`.
+    ///
+    /// `user` comes from the adapter's extractor, which has refreshed the tokens when
+    /// due (a refused refresh ended the session: 401 there). The request's
+    /// `path_and_query` is under `prefix` (where the app mounted the forwarding): the
+    /// rest goes after the API's base URL. Failures are JSON: 400 `invalid_path` for a
+    /// path that leaves the API's base, 502 `remote_unreachable` or
+    /// `remote_response_too_large`, 504 `remote_timeout`.
+    #[allow(clippy::too_many_arguments)] // The request's parts, as an adapter holds them.
+    pub async fn forward(
+        &self,
+        user: &AuthSession,
+        api: &RemoteApi,
+        prefix: &str,
+        method: &http::Method,
+        path_and_query: &str,
+        headers: &http::HeaderMap,
+        body: Vec<u8>,
+    ) -> http::Response<Vec<u8>> {
+        let rest = path_and_query
+            .strip_prefix(prefix.trim_end_matches('/'))
+            .filter(|rest| rest.starts_with('/'));
+        let Some(url) = rest.and_then(|rest| api.url_of(rest)) else {
+            return forward_error(http::StatusCode::BAD_REQUEST, "invalid_path");
+        };
+        let mut sent = forwarded_headers(headers, self.config().anti_forgery.0);
+        let token = user.access_token().secret();
+        let request = |nonce: Option<&str>, mut headers: http::HeaderMap| {
+            let value = match &user.dpop_key {
+                None => format!("Bearer {token}"),
+                Some(key) => {
+                    let proof = key.proof(
+                        method.as_str(),
+                        url.as_str(),
+                        nonce,
+                        Some(token),
+                        self.config().clock.now_secs(),
+                    );
+                    if let Ok(v) = http::HeaderValue::try_from(proof) {
+                        headers.insert("dpop", v);
+                    }
+                    format!("DPoP {token}")
+                }
+            };
+            if let Ok(mut v) = http::HeaderValue::try_from(value) {
+                v.set_sensitive(true);
+                headers.insert(http::header::AUTHORIZATION, v);
+            }
+            api.http.send(
+                crate::http_client::Endpoint::Api,
+                method.clone(),
+                url.as_str(),
+                headers,
+                body.clone(),
+            )
+        };
+        let mut answer = request(None, sent.clone()).await;
+        if let (Some(_), Ok(r)) = (&user.dpop_key, &answer)
+            && r.status() == http::StatusCode::UNAUTHORIZED
+            && let Some(nonce) = r
+                .headers()
+                .get("dpop-nonce")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 512)
+                .map(str::to_owned)
+        {
+            answer = request(Some(&nonce), std::mem::take(&mut sent)).await;
+        }
+        match answer {
+            Ok(mut response) => {
+                let kept = forwarded_headers(response.headers(), "set-cookie");
+                *response.headers_mut() = kept;
+                response
+            }
+            Err(e) if e.is_timeout() => {
+                tracing::warn!(error = %e, "the remote API did not answer in time");
+                forward_error(http::StatusCode::GATEWAY_TIMEOUT, "remote_timeout")
+            }
+            Err(crate::HttpError::TooLarge { .. }) => {
+                forward_error(http::StatusCode::BAD_GATEWAY, "remote_response_too_large")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the remote API is unreachable");
+                forward_error(http::StatusCode::BAD_GATEWAY, "remote_unreachable")
+            }
+        }
+    }
+}
+
+/// `headers` less the ones never forwarded, those their `Connection` names, the
+/// browser's credentials, and `also` (the anti-forgery header, or `Set-Cookie`).
+fn forwarded_headers(headers: &http::HeaderMap, also: &str) -> http::HeaderMap {
+    let named: Vec<String> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name_str = name.as_str();
+        let dropped = NOT_FORWARDED.contains(&name_str)
+            || name_str == "authorization"
+            || name_str == "dpop"
+            || name_str == also
+            || named.iter().any(|n| n == name_str);
+        if !dropped {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// `{"error": code}` with `status`.
+fn forward_error(status: http::StatusCode, code: &str) -> http::Response<Vec<u8>> {
+    let mut r = http::Response::new(
+        serde_json::json!({ "error": code })
+            .to_string()
+            .into_bytes(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A forwarded path stays under the API's base: dot segments (plain or
+    /// percent-encoded), backslashes and encoded slashes are refused, an authority of
+    /// its own (`//host`) is a path under the base; the query is kept as sent.
+    #[test]
+    fn a_forwarded_path_never_leaves_the_apis_base() {
+        let api = RemoteApi::new("https://api.example.com/v1").expect("api");
+        let url = |p: &str| api.url_of(p).map(|u| u.to_string());
+        assert_eq!(
+            url("/items/42?sort=name&x=%2F").as_deref(),
+            Some("https://api.example.com/v1/items/42?sort=name&x=%2F")
+        );
+        assert_eq!(url("/").as_deref(), Some("https://api.example.com/v1/"));
+        // An authority of its own is only a path under the base.
+        assert_eq!(
+            url("//evil.example/x").as_deref(),
+            Some("https://api.example.com/v1/evil.example/x")
+        );
+        for bad in [
+            "/../admin",
+            "/a/../../admin",
+            "/%2e%2e/admin",
+            "/%2E./admin",
+            "/./x",
+            "/\\\\evil.example/x",
+            "/a%2f..%2fadmin",
+        ] {
+            assert_eq!(url(bad), None, "{bad}");
+        }
+        assert!(
+            RemoteApi::new("http://api.example.com/").is_err(),
+            "http off loopback"
+        );
+        assert!(RemoteApi::new("https://api.example.com/?q=1").is_err());
+    }
+
+    /// Hop-by-hop headers, those `Connection` names, the browser's credentials and the
+    /// anti-forgery header are not forwarded; the rest is, every value.
+    #[test]
+    fn hop_by_hop_headers_and_credentials_are_not_forwarded() {
+        let mut h = http::HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic x"),
+            ("host", "app.example"),
+            ("cookie", "auth_session=secret"),
+            ("authorization", "Bearer browser"),
+            ("dpop", "proof"),
+            ("x-csrf", "1"),
+            ("accept", "application/json"),
+            ("x-custom", "a"),
+            ("x-custom", "b"),
+        ] {
+            h.append(name, http::HeaderValue::from_static(value));
+        }
+        let out = forwarded_headers(&h, "x-csrf");
+        let names: Vec<&str> = out.keys().map(http::HeaderName::as_str).collect();
+        assert_eq!(names, ["accept", "x-custom"]);
+        assert_eq!(out.get_all("x-custom").iter().count(), 2);
+    }
+}

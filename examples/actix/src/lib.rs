@@ -6,9 +6,10 @@ use actix_web::dev::Server;
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use auth_actix::auth_core::RemoteApi;
 use auth_actix::{
     Auth, AuthUser, Authorized, BearerUser, MaybeAuthUser, Policy, Require, Requirement,
-    SameOrigin, auth_middleware, auth_routes,
+    SameOrigin, auth_middleware, auth_routes, forward_routes,
 };
 use example_users::Users;
 use serde::Serialize;
@@ -19,10 +20,17 @@ use serde_json::json;
 /// in within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
 /// the admin's `/admin/users` routes (role `admin`), the user's own
 /// `/account/sessions` routes, `POST /bff/echo` (a single-page app's API: the session
-/// and `X-CSRF: 1`), `GET /metrics` (Prometheus), and the auth routes on `listener`. `users` are the app's
+/// and `X-CSRF: 1`), with `remote` every method under `/bff/remote/` forwarded to that
+/// API with the user's token, `GET /metrics` (Prometheus), and the auth routes on
+/// `listener`. `users` are the app's
 /// own (configure the sign-in hook with `example_users::configure`). Run the returned
 /// server inside an actix system (`#[actix_web::main]`).
-pub fn server(auth: Auth, users: Users, listener: TcpListener) -> std::io::Result<Server> {
+pub fn server(
+    auth: Auth,
+    users: Users,
+    remote: Option<RemoteApi>,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
     let shared = web::Data::new(Shared {
         auth: auth.clone(),
         users,
@@ -30,47 +38,50 @@ pub fn server(auth: Auth, users: Users, listener: TcpListener) -> std::io::Resul
     Ok(HttpServer::new(move || {
         let admins = Require::new(Requirement::role("admin"));
         let recent = Require::new(Requirement::signed_in_within(Duration::from_secs(300)));
-        App::new()
+        let mut app = App::new()
             .app_data(shared.clone())
             .wrap(auth_middleware(&auth))
-            .configure(auth_routes(&auth))
-            .service(
-                web::scope("/admin/users")
-                    .wrap(Require::new(Requirement::role("admin")))
-                    .route("", web::get().to(admin_users))
-                    .route("/{user_id}/sign-out", web::post().to(admin_sign_out))
-                    .route("/{user_id}/block", web::post().to(admin_block))
-                    .route("/{user_id}/unblock", web::post().to(admin_unblock)),
-            )
-            .route("/account/sessions", web::get().to(account_sessions))
-            .route(
-                "/account/sessions/revoke-others",
-                web::post().to(revoke_other_sessions),
-            )
-            .route(
-                "/account/sessions/{id}/revoke",
-                web::post().to(revoke_session),
-            )
-            .route("/", web::get().to(home))
-            .route("/me", web::get().to(me))
-            .service(
-                web::resource("/admin")
-                    .wrap(admins)
-                    .route(web::get().to(me)),
-            )
-            .route("/reports", web::get().to(reports))
-            .service(
-                web::resource("/sensitive")
-                    .wrap(recent)
-                    .route(web::get().to(me)),
-            )
-            .route("/api/me", web::get().to(api_me))
-            .route("/metrics", web::get().to(metrics))
-            .service(
-                web::resource("/bff/echo")
-                    .wrap(Require::new(Requirement::anti_forgery_header()))
-                    .route(web::post().to(bff_echo)),
-            )
+            .configure(auth_routes(&auth));
+        if let Some(api) = &remote {
+            app = app.configure(forward_routes("/bff/remote", api.clone()));
+        }
+        app.service(
+            web::scope("/admin/users")
+                .wrap(Require::new(Requirement::role("admin")))
+                .route("", web::get().to(admin_users))
+                .route("/{user_id}/sign-out", web::post().to(admin_sign_out))
+                .route("/{user_id}/block", web::post().to(admin_block))
+                .route("/{user_id}/unblock", web::post().to(admin_unblock)),
+        )
+        .route("/account/sessions", web::get().to(account_sessions))
+        .route(
+            "/account/sessions/revoke-others",
+            web::post().to(revoke_other_sessions),
+        )
+        .route(
+            "/account/sessions/{id}/revoke",
+            web::post().to(revoke_session),
+        )
+        .route("/", web::get().to(home))
+        .route("/me", web::get().to(me))
+        .service(
+            web::resource("/admin")
+                .wrap(admins)
+                .route(web::get().to(me)),
+        )
+        .route("/reports", web::get().to(reports))
+        .service(
+            web::resource("/sensitive")
+                .wrap(recent)
+                .route(web::get().to(me)),
+        )
+        .route("/api/me", web::get().to(api_me))
+        .route("/metrics", web::get().to(metrics))
+        .service(
+            web::resource("/bff/echo")
+                .wrap(Require::new(Requirement::anti_forgery_header()))
+                .route(web::post().to(bff_echo)),
+        )
     })
     .listen(listener)?
     .run())

@@ -24,6 +24,7 @@ async fn me_shows_the_signed_in_user_and_the_api_takes_a_token() {
     let server = example_actix::server(
         auth,
         example_users::Users::open("sqlite::memory:").expect("users"),
+        None,
         listener,
     )
     .expect("server");

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use auth_axum::auth_core::RemoteApi;
 use auth_axum::{
     Auth, AuthUser, Authorized, BearerUser, Policy, Requirement, SameOrigin, auth_layer,
-    auth_router, require,
+    auth_router, forward_router, require,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,9 +21,10 @@ use serde_json::json;
 /// within the last 300 s), `GET /api/me` (protected by a bearer access token, JSON),
 /// the admin's `/admin/users` routes (role `admin`), the user's own
 /// `/account/sessions` routes, `POST /bff/echo` (a single-page app's API: the session
-/// and `X-CSRF: 1`), `GET /metrics` (Prometheus), and the auth routes. `users` are the app's own
+/// and `X-CSRF: 1`), with `remote` every method under `/bff/remote/` forwarded to that
+/// API with the user's token, `GET /metrics` (Prometheus), and the auth routes. `users` are the app's own
 /// (configure the sign-in hook with `example_users::configure`).
-pub fn app(auth: Auth, users: Users) -> Router {
+pub fn app(auth: Auth, users: Users, remote: Option<RemoteApi>) -> Router {
     let admins = require(Requirement::role("admin"));
     let recent = require(Requirement::signed_in_within(Duration::from_secs(300)));
     // The single-page app's API: the session's user, and the anti-forgery header.
@@ -51,6 +53,7 @@ pub fn app(auth: Auth, users: Users) -> Router {
         )
         .merge(admin_routes)
         .merge(spa_api)
+        .merge(remote.map_or_else(Router::new, |api| forward_router("/bff/remote", api)))
         .with_state(App {
             auth: auth.clone(),
             users,

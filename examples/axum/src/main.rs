@@ -32,6 +32,10 @@
 //! event. Signing out revokes the refresh token where the provider can
 //! (`OIDC_REVOKE_ON_LOGOUT=0` turns it off). `GET /auth/health` tells a load balancer
 //! whether the instance can sign users in; `GET /metrics` is Prometheus's.
+//! For a single-page app: `GET /auth/user` (the session as JSON), `POST /bff/echo` (an
+//! API guarded by the session and `X-CSRF: 1`), and with `REMOTE_API_URL` every method
+//! under `/bff/remote/` forwarded to that API with the user's token
+//! (`REMOTE_API_TIMEOUT_SECS`, default 10).
 
 use auth_axum::Auth;
 
@@ -70,6 +74,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .await
             .map_err(|e| e.to_string())?;
     let config = example_users::configure(builder, &users, audit).build()?;
+    // REMOTE_API_URL: the API a single-page app reaches at /bff/remote/ with the user's
+    // token (the backend-for-frontend pattern).
+    let remote = example_users::remote_api_from_env()?;
     let auth = Auth::discover(config).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(
@@ -85,6 +92,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             p.issuer()
         );
     }
-    axum::serve(listener, example_axum::app(auth, users)).await?;
+    axum::serve(listener, example_axum::app(auth, users, remote)).await?;
     Ok(())
 }

@@ -15,6 +15,8 @@
 //! - `accounts`: the example's own users (SQLite), the sign-in hook's refusals, the
 //!   admin's and the user's session control, the audit log, refresh-token revocation,
 //!   against this example's binary started with its environment;
+//! - `bff`: a single-page app's calls forwarded to a remote API with the user's token,
+//!   against this example's binary and a recording HTTP server;
 //! - `operations`: what an operator runs: `GET /metrics` by value after each event,
 //!   against this example's binary;
 //! - `browser`: headless Chromium signs in through the development provider's page,
@@ -27,6 +29,9 @@ mod support;
 
 mod accounts {
     ::acceptance::accounts_suite!(crate::support::launch);
+}
+mod bff {
+    ::acceptance::bff_suite!(crate::support::launch);
 }
 mod operations {
     ::acceptance::operations_suite!(crate::support::launch);

@@ -29,6 +29,7 @@ async fn me_shows_the_signed_in_user_and_the_api_takes_a_token() {
             example_axum::app(
                 auth,
                 example_users::Users::open("sqlite::memory:").expect("users"),
+                None,
             ),
         )
         .await

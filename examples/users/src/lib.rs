@@ -315,6 +315,31 @@ pub fn configure(
     }
 }
 
+/// The API of `REMOTE_API_URL`, when set: a single-page app reaches it through the
+/// example at `/bff/remote/` with the user's access token.
+/// `REMOTE_API_TIMEOUT_SECS` bounds each forwarded call (default 10).
+pub fn remote_api_from_env() -> Result<Option<auth_core::RemoteApi>, auth_core::ConfigError> {
+    let url = match std::env::var("REMOTE_API_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => return Ok(None),
+    };
+    let api = auth_core::RemoteApi::new(&url)?;
+    match std::env::var("REMOTE_API_TIMEOUT_SECS") {
+        Ok(secs) => {
+            let secs = secs
+                .trim()
+                .parse()
+                .map_err(|_| auth_core::ConfigError::Invalid {
+                    name: "REMOTE_API_TIMEOUT_SECS",
+                    reason: "expected whole seconds".into(),
+                })?;
+            api.with_timeout(std::time::Duration::from_secs(secs))
+                .map(Some)
+        }
+        Err(_) => Ok(Some(api)),
+    }
+}
+
 /// The Prometheus recorder of the process, installed at the first call (call it before
 /// `Auth::discover`, so that the library's metrics carry their descriptions).
 /// `auth_provider_request_duration_seconds` is exported as a histogram.

@@ -443,20 +443,21 @@ pub(crate) async fn rp_jwks_unreachable_gives_502_and_no_session(serve: Serve) {
 
 // ---- Authorization response ----
 
-/// A hostile-provider case (see the module docs).
+/// A hostile-provider case (see the module docs): a login (not a silent one, whose
+/// `login_required` returns to the app quietly: issue 31, C4) answered with
+/// `error=login_required`.
 pub(crate) async fn rp_error_response_gives_a_friendly_page(serve: Serve) {
     let app = hostile(serve).await;
     let browser = DevProvider::browser();
-    // The provider answers prompt=none with error=login_required.
-    let r = app
-        .provider
-        .sign_in(
-            &browser,
-            &format!("{}/auth/login?prompt=none", app.base),
-            "alice",
-        )
-        .await
-        .expect("round trip");
+    let state = login_state(&app, &browser).await;
+    let mut callback = reqwest::Url::parse(&format!("{}/auth/callback", app.base)).expect("url");
+    callback
+        .query_pairs_mut()
+        .append_pair("error", "login_required")
+        .append_pair("error_description", "this provider keeps no sign-in session")
+        .append_pair("state", &state)
+        .append_pair("iss", app.provider.issuer());
+    let r = browser.get(callback).send().await.expect("callback");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body = r.text().await.expect("body");
     assert!(body.contains("Sign-in did not complete"), "{body}");

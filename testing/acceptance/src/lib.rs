@@ -52,6 +52,7 @@ pub(crate) use suite;
 
 mod access;
 mod accounts;
+mod bff;
 mod browser;
 mod cluster;
 mod dev;
@@ -69,6 +70,7 @@ mod vendors;
 // code (denied above). What other crates use is re-exported by name.
 pub(crate) use access::*;
 pub(crate) use accounts::*;
+pub(crate) use bff::*;
 pub(crate) use browser::*;
 pub(crate) use cluster::*;
 pub(crate) use dev::*;
@@ -83,6 +85,7 @@ pub(crate) use vendors::*;
 
 pub use access::authorization_suite;
 pub use accounts::{Launch, accounts_suite};
+pub use bff::bff_suite;
 pub use browser::browser_suite;
 pub use fapi::fapi_suite;
 pub use guard::{DownStore, GuardApp, GuardData, ServeGuard, guard_config, guard_suite};

@@ -12,6 +12,7 @@ pub(crate) fn serve(auth: Auth, listener: TcpListener) -> Running {
             let server = example_actix::server(
                 auth,
                 example_users::Users::open("sqlite::memory:").expect("users"),
+                None,
                 listener,
             )
             .expect("server");

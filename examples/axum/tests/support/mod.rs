@@ -14,6 +14,7 @@ pub(crate) fn serve(auth: Auth, listener: TcpListener) -> Running {
             example_axum::app(
                 auth,
                 example_users::Users::open("sqlite::memory:").expect("users"),
+                None,
             ),
         )
         .await
