@@ -29,8 +29,6 @@ pub enum HttpError {
     },
 }
 
-/// The provider endpoint a request goes to: the `endpoint` label of
-/// `auth_provider_request_duration_seconds`.
 /// An error and its causes, `: `-separated (reqwest's own message is only the first).
 fn causes(error: &(dyn std::error::Error + 'static)) -> String {
     let mut out = error.to_string();
@@ -89,6 +87,8 @@ fn refused_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
     error.source().is_some_and(refused_certificate)
 }
 
+/// The provider endpoint a request goes to: the `endpoint` label of
+/// `auth_provider_request_duration_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Endpoint {
     Discovery,

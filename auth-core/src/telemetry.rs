@@ -4,7 +4,7 @@
 //!
 //! | metric | labels |
 //! |---|---|
-//! | `auth_sign_ins_total` | `provider`, `outcome` (`success`, or the refusal's page code) |
+//! | `auth_sign_ins_total` | `provider`, `outcome` (`success`, the refusal's page code, or `silent_interaction_required` for a silent sign-in that needs the user) |
 //! | `auth_sign_outs_total` | `provider`, `kind` (`rp`, `backchannel`, `frontchannel`, `admin`, `revoked`) |
 //! | `auth_refreshes_total` | `provider`, `outcome` (`success`, `refused`, `unavailable`) |
 //! | `auth_bearer_total` | `outcome` (`accepted`, or the RFC 6750 error code) |

@@ -140,6 +140,12 @@ impl RemoteApi {
                 reason: "must not have a query or a fragment".into(),
             });
         }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(crate::ConfigError::Invalid {
+                name: "REMOTE_API_URL",
+                reason: "must not carry credentials (the user's token is what is sent)".into(),
+            });
+        }
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -195,11 +201,7 @@ impl RemoteApi {
             None => (path_and_query, None),
         };
         let path = path.trim_start_matches('/');
-        let dotted = path.split('/').any(|segment| {
-            let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-            decoded == "." || decoded == ".."
-        });
-        if dotted || path.contains('\\') || path.to_ascii_lowercase().contains("%2f") {
+        if !path.split('/').all(plain_segment) {
             return None;
         }
         let mut url = self.base.join(path).ok()?;
@@ -207,6 +209,37 @@ impl RemoteApi {
         (url.origin() == self.base.origin() && url.path().starts_with(self.base.path()))
             .then_some(url)
     }
+}
+
+/// Whether a path segment names itself only, to whatever server decodes it: once
+/// percent-decoded it is not `.` or `..`, and holds no `/`, `\`, `;` (a path
+/// parameter, which some servers strip before resolving `..;`) or `%` (encoded twice).
+fn plain_segment(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'%', Some(h), Some(l)) => match (hex(h), hex(l)) {
+                (Some(h), Some(l)) => {
+                    decoded.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                _ => return false,
+            },
+            (b'%', _, _) => return false,
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    decoded != b"." && decoded != b".." && !decoded.iter().any(|b| b"/\\;%".contains(b))
 }
 
 impl Auth {
@@ -285,7 +318,21 @@ impl Auth {
         }
         match answer {
             Ok(mut response) => {
-                let kept = forwarded_headers(response.headers(), "set-cookie");
+                // Served on the app's own origin: the API's CORS answers are not the
+                // app's, a per-user answer is never shared by a cache, and nothing it
+                // sends is sniffed into a page.
+                let mut kept = http::HeaderMap::new();
+                for (name, value) in &forwarded_headers(response.headers(), "set-cookie") {
+                    if !name.as_str().starts_with("access-control-") {
+                        kept.append(name.clone(), value.clone());
+                    }
+                }
+                kept.entry(http::header::CACHE_CONTROL)
+                    .or_insert(http::HeaderValue::from_static("private, no-store"));
+                kept.insert(
+                    http::header::X_CONTENT_TYPE_OPTIONS,
+                    http::HeaderValue::from_static("nosniff"),
+                );
                 *response.headers_mut() = kept;
                 response
             }
@@ -373,6 +420,11 @@ mod tests {
             "/./x",
             "/\\\\evil.example/x",
             "/a%2f..%2fadmin",
+            "/..;/admin",
+            "/%2e%2e;/admin",
+            "/..%5cadmin",
+            "/%252e%252e/admin",
+            "/a%zz",
         ] {
             assert_eq!(url(bad), None, "{bad}");
         }
@@ -381,6 +433,15 @@ mod tests {
             "http off loopback"
         );
         assert!(RemoteApi::new("https://api.example.com/?q=1").is_err());
+        assert!(
+            RemoteApi::new("https://user:pw@api.example.com/").is_err(),
+            "credentials"
+        );
+        assert_eq!(
+            url("/caf%C3%A9/a%20b").as_deref(),
+            Some("https://api.example.com/v1/caf%C3%A9/a%20b"),
+            "encoded characters that name themselves"
+        );
     }
 
     /// Hop-by-hop headers, those `Connection` names, the browser's credentials and the

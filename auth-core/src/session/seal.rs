@@ -3,8 +3,9 @@
 //! session id, so that whoever can read the store sees neither tokens, claims nor the
 //! session ids that browsers present. Keys come from `SESSION_ENCRYPTION_KEY`, or are
 //! derived from `APP_SECRET` (HKDF-SHA256). Either may list several keys (rotation):
-//! the first seals and names store keys, every one opens, and [`Sealer::store_ids`]
-//! gives the store key of an id under each, newest first.
+//! the first seals and names store keys, every one opens, and
+//! [`Sealer::older_store_ids`] gives the store keys of an id under the others, newest
+//! first.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

@@ -454,6 +454,13 @@ impl Sessions {
             store.delete(&record.id).await?;
             return self.load_by_key(&to).await;
         }
+        // A sign-out, a revocation or an admin's end that deleted the old record while
+        // it was read must not be undone by the copy: the copy stands only if the old
+        // record still does (a sign-out after this point deletes both store keys).
+        if self.load_by_key(&from).await?.is_none() {
+            self.delete_by_key(&to).await?;
+            return Ok(None);
+        }
         if let Err(e) = self.index(&to, &session).await {
             tracing::warn!(error = %e, "could not index a session moved to the first key");
         }
@@ -767,6 +774,34 @@ mod tests {
         assert!(!anonymous(&after, &id).await, "sealed under k2");
         let unrelated = sealed_on(store.clone(), k3).await;
         assert!(anonymous(&unrelated, &id).await);
+    }
+
+    /// A session signed out (its old record deleted) between the read that found it
+    /// under an older key and its move is not brought back by the move.
+    #[tokio::test]
+    async fn a_session_signed_out_while_it_moves_to_the_first_key_stays_signed_out() {
+        let (k1, k2) = ("a1".repeat(32), "b2".repeat(32));
+        let store = crate::MemoryStore::default();
+        let before = sealed_on(store.clone(), k1.clone()).await;
+        let id = signed_in(&before, &session(None)).await;
+        let old_key = before.0.sessions.store_id(&id.0);
+        let rotated = sealed_on(store.clone(), format!("{k2},{k1}")).await;
+        let new_key = rotated.0.sessions.store_id(&id.0);
+        let read = rotated
+            .0
+            .sessions
+            .load_by_key(&old_key)
+            .await
+            .unwrap()
+            .expect("read under the old key");
+        store.delete(&old_key).await.unwrap();
+        let moved = rotated.0.sessions.move_to(new_key, old_key, read).await;
+        assert!(moved.unwrap().is_none(), "signed out meanwhile");
+        assert!(
+            store.load(&new_key).await.unwrap().is_none(),
+            "no copy left"
+        );
+        assert!(anonymous(&rotated, &id).await);
     }
 
     async fn signed_in(auth: &Auth, s: &AuthSession) -> SessionId {

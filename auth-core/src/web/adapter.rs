@@ -374,7 +374,8 @@ pub enum Requirement {
     /// [`with_anti_forgery_header`](crate::AuthConfigBuilder::with_anti_forgery_header)),
     /// else 403 `{"error": "csrf_header_required"}`; without a session 401
     /// `{"error": "not_signed_in"}`; never a redirect. It is a property of the request,
-    /// checked by [`require`]; [`Requirement::is_met_by`] cannot see it (true).
+    /// checked by [`require`]; [`Requirement::is_met_by`], which cannot see it, says
+    /// no.
     AntiForgeryHeader,
 }
 
@@ -437,8 +438,8 @@ impl Requirement {
     /// Whether `user` meets it, at `now`.
     pub fn is_met_by(&self, user: &AuthSession, now: std::time::SystemTime) -> bool {
         match self {
-            // The request's, checked by `require` before the user.
-            Self::AntiForgeryHeader => true,
+            // The request's (checked by `require`): a user alone never meets it.
+            Self::AntiForgeryHeader => false,
             Self::Role(role) => user.has_role(role),
             Self::RoleFrom { provider, role } => {
                 user.provider() == provider.as_deref() && user.has_role(role)

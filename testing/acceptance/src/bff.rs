@@ -187,6 +187,8 @@ pub(crate) async fn bff_remote_api_calls_carry_the_users_token(launch: Launch) {
         r.headers().get("set-cookie").is_none(),
         "the remote's cookie"
     );
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let body: Value = r.json().await.expect("json");
     assert_eq!(body, json!({ "echo": r#"{"name":"widget"}"# }));
     let got = remote.last();

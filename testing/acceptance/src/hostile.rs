@@ -454,7 +454,10 @@ pub(crate) async fn rp_error_response_gives_a_friendly_page(serve: Serve) {
     callback
         .query_pairs_mut()
         .append_pair("error", "login_required")
-        .append_pair("error_description", "this provider keeps no sign-in session")
+        .append_pair(
+            "error_description",
+            "this provider keeps no sign-in session",
+        )
         .append_pair("state", &state)
         .append_pair("iss", app.provider.issuer());
     let r = browser.get(callback).send().await.expect("callback");
