@@ -59,9 +59,27 @@ pub(crate) fn refresh(provider: Option<&str>, outcome: &'static str) {
         .increment(1);
 }
 
-/// A bearer (or DPoP) token judged: `accepted` or the RFC 6750 error code.
+/// A bearer (or DPoP) token judged: `accepted` or the RFC 6750 error code. On every
+/// API request: each outcome is a literal, so that its key is static (a label value
+/// the macro cannot see allocates the key on every call).
 pub(crate) fn bearer(outcome: &'static str) {
-    metrics::counter!(BEARER, "outcome" => outcome).increment(1);
+    macro_rules! count {
+        ($($known:literal),*) => {
+            match outcome {
+                $($known => metrics::counter!(BEARER, "outcome" => $known).increment(1),)*
+                other => metrics::counter!(BEARER, "outcome" => other).increment(1),
+            }
+        };
+    }
+    count!(
+        "accepted",
+        "invalid_token",
+        "invalid_request",
+        "insufficient_scope",
+        "invalid_dpop_proof",
+        "temporarily_unavailable",
+        "server_error"
+    );
 }
 
 /// One request to a provider's endpoint, whatever its outcome.
