@@ -77,6 +77,7 @@ pub fn server(
         )
         .route("/api/me", web::get().to(api_me))
         .route("/metrics", web::get().to(metrics))
+        .route("/spa", web::get().to(spa))
         .service(
             web::resource("/bff/echo")
                 .wrap(Require::new(Requirement::anti_forgery_header()))
@@ -94,6 +95,13 @@ async fn bff_echo(
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "sub": user.sub(), "body": body.into_inner() }))
+}
+
+/// `GET /spa`: the single-page app (`example_users::SPA_PAGE`).
+async fn spa() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(example_users::SPA_PAGE)
 }
 
 /// `GET /metrics`: the library's counters and histogram, for Prometheus.

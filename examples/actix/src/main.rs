@@ -31,7 +31,8 @@
 //! event. Signing out revokes the refresh token where the provider can
 //! (`OIDC_REVOKE_ON_LOGOUT=0` turns it off). `GET /auth/health` tells a load balancer
 //! whether the instance can sign users in; `GET /metrics` is Prometheus's.
-//! For a single-page app: `GET /auth/user` (the session as JSON), `POST /bff/echo` (an
+//! For a single-page app (`GET /spa` is one, in a page): `GET /auth/user` (the session
+//! as JSON), `POST /bff/echo` (an
 //! API guarded by the session and `X-CSRF: 1`), and with `REMOTE_API_URL` every method
 //! under `/bff/remote/` forwarded to that API with the user's token
 //! (`REMOTE_API_TIMEOUT_SECS`, default 10).

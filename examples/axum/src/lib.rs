@@ -45,6 +45,7 @@ pub fn app(auth: Auth, users: Users, remote: Option<RemoteApi>) -> Router {
         .route("/sensitive", get(me).route_layer(recent))
         .route("/api/me", get(api_me))
         .route("/metrics", get(metrics))
+        .route("/spa", get(|| async { Html(example_users::SPA_PAGE) }))
         .route("/account/sessions", get(account_sessions))
         .route("/account/sessions/{id}/revoke", post(revoke_session))
         .route(

@@ -315,6 +315,33 @@ pub fn configure(
     }
 }
 
+/// `GET /spa`: a single-page app in one file. Its script asks `/auth/user` who is
+/// signed in, then calls `POST /bff/echo` with the anti-forgery header and once
+/// without, and shows each answer (the browser suite reads them).
+pub const SPA_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SPA example</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto">
+<h1>Single-page app</h1>
+<p>Who: <code id="user">...</code></p>
+<p>API with X-CSRF: <code id="echo">...</code></p>
+<p>API without it: <code id="forged">...</code></p>
+<script>
+const show = async (id, response) =>
+  (document.getElementById(id).textContent = response.status + " " + (await response.text()));
+(async () => {
+  await show("user", await fetch("/auth/user"));
+  const post = (headers) => fetch("/bff/echo", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify({ from: "spa" }),
+  });
+  await show("echo", await post({ "X-CSRF": "1" }));
+  await show("forged", await post({}));
+})();
+</script>
+</body></html>
+"#;
+
 /// The API of `REMOTE_API_URL`, when set: a single-page app reaches it through the
 /// example at `/bff/remote/` with the user's access token.
 /// `REMOTE_API_TIMEOUT_SECS` bounds each forwarded call (default 10).

@@ -35,10 +35,19 @@ impl Drop for Example {
 }
 
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    // Below the kernel's ephemeral range (32768 and up on Linux), which `bind(0)` and
+    // every outgoing connection draw from: a port found free there is not taken by a
+    // connection's source port before the example binds it (which happened: "Address
+    // already in use"). Spread by process and counter, checked free.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port =
+            20_000 + (std::process::id().wrapping_mul(7_919).wrapping_add(n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A directory of its own for one scenario's files.

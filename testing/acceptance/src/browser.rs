@@ -490,9 +490,77 @@ pub(crate) async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(s
     let _ = browser.close().await;
 }
 
+/// Issue 31: the examples' single-page app (`/spa`) in Chromium. Signed out, its
+/// `fetch("/auth/user")` gets 401 `not_signed_in` (no redirect to follow) and its API
+/// call 403 (`X-CSRF` is checked first). Signed in, it reads alice from `/auth/user`,
+/// its `POST /bff/echo` with `X-CSRF: 1` answers her `sub` and the object sent, and the
+/// same call without the header is refused (403 `csrf_header_required`).
+pub(crate) async fn real_browser_spa_reads_the_user_and_calls_its_api(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let driver = ChromeDriver::start();
+    let browser = chromium(&driver, &[]).await;
+    let (base, issuer) = (app.base.clone(), app.provider.issuer().to_owned());
+    let code = |id: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                let text = browser
+                    .find(Locator::Id(id))
+                    .await
+                    .expect(id)
+                    .text()
+                    .await
+                    .expect("text");
+                if text != "..." {
+                    return text;
+                }
+                assert!(Instant::now() < deadline, "{id} never answered");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    browser
+        .goto(&format!("{base}/spa"))
+        .await
+        .expect("open /spa");
+    assert_eq!(code("user").await, r#"401 {"error":"not_signed_in"}"#);
+    assert_eq!(code("echo").await, r#"401 {"error":"not_signed_in"}"#);
+    assert_eq!(
+        code("forged").await,
+        r#"403 {"error":"csrf_header_required"}"#
+    );
+
+    sign_in_as_alice(&browser, &base, &issuer).await;
+    browser
+        .goto(&format!("{base}/spa"))
+        .await
+        .expect("open /spa");
+    let user = code("user").await;
+    let (status, json) = user.split_once(' ').expect("status and body");
+    assert_eq!(status, "200", "{user}");
+    let user: serde_json::Value = serde_json::from_str(json).expect("json");
+    assert_eq!(user["sub"], "alice");
+    assert_eq!(user["logout_url"], "/auth/logout");
+    assert_eq!(
+        code("echo").await,
+        r#"200 {"body":{"from":"spa"},"sub":"alice"}"#
+    );
+    assert_eq!(
+        code("forged").await,
+        r#"403 {"error":"csrf_header_required"}"#
+    );
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let framework = package.strip_prefix("example-").unwrap_or(&package);
+    let shot = screenshot_path(&format!("{framework}-spa.png"));
+    std::fs::write(&shot, browser.screenshot().await.expect("screenshot")).expect("write");
+    browser.close().await.expect("close");
+}
+
 crate::suite! {$
     /// The browser suite, in a test binary of its own (it starts Chromium).
     browser_suite(Serve):
         real_browser_signs_in_reloads_and_signs_out,
         real_browser_over_https_keeps_host_prefixed_secure_cookies,
+        real_browser_spa_reads_the_user_and_calls_its_api,
 }

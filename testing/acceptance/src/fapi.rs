@@ -238,6 +238,75 @@ pub(crate) async fn fapi_dpop_binds_the_session_through_the_nonce_dance_and_refr
     assert_eq!(after, before + 1, "a refresh with a DPoP proof");
 }
 
+/// Issue 31, C3: a single-page app's call forwarded for a DPoP-bound session carries
+/// `Authorization: DPoP` and a fresh proof for that very request, which the real
+/// oidc-provider verifies: its UserInfo endpoint, as the remote API, answers alice's
+/// claims through `Auth::forward` (after the DPoP nonce it asks for, when it does), and
+/// refuses the same token presented as a plain bearer token.
+pub(crate) async fn fapi_forwarded_calls_of_a_dpop_bound_session_carry_a_proof_the_provider_verifies(
+    serve: Serve,
+) {
+    let app = fapi_app_with(serve, KEY, Keys::AppJwksUri, true).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = crate::browser_with(jar.clone());
+    let (page, seen) = follow(&client, &format!("{}/auth/login?return_to=/me", app.base)).await;
+    assert_eq!(page.status(), StatusCode::OK, "{seen:?}");
+    let url = url::Url::parse(&app.base).expect("url");
+    let cookies = reqwest::cookie::CookieStore::cookies(&*jar, &url).expect("cookies");
+    let cookies = cookies.to_str().expect("ascii").to_owned();
+    let id = app.auth.session_id(cookies.split("; ").map(str::as_bytes));
+    let auth_core::Authenticated::User(session) = app.auth.authenticate(id.as_ref()).await else {
+        panic!("a valid session");
+    };
+    assert!(session.is_dpop_bound());
+    let discovery: Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        app.provider.issuer
+    ))
+    .await
+    .expect("discovery")
+    .json()
+    .await
+    .expect("json");
+    let userinfo = discovery["userinfo_endpoint"].as_str().expect("userinfo");
+    let (base, last) = userinfo.rsplit_once('/').expect("a path");
+    let api = auth_core::RemoteApi::new(base).expect("api");
+    let mut headers = auth_core::http::HeaderMap::new();
+    headers.insert("accept", "application/json".parse().expect("header"));
+    headers.insert("cookie", cookies.parse().expect("header"));
+    let answer = app
+        .auth
+        .forward(
+            &session,
+            &api,
+            "/bff/remote",
+            &auth_core::http::Method::GET,
+            &format!("/bff/remote/{last}"),
+            &headers,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        answer.status(),
+        200,
+        "{}",
+        String::from_utf8_lossy(answer.body())
+    );
+    let claims: Value = serde_json::from_slice(answer.body()).expect("json");
+    assert_eq!(claims["sub"], session.sub());
+    let plain = reqwest::Client::new()
+        .get(userinfo)
+        .bearer_auth(session.access_token().secret())
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(
+        plain.status(),
+        StatusCode::UNAUTHORIZED,
+        "the provider demands the proof"
+    );
+}
+
 /// The app's own API takes a DPoP-bound token (`cnf.jkt`) only with a proof of its
 /// key for this very request (RFC 9449 §7), through the framework's `BearerUser`: not
 /// as a plain bearer token, not with a proof for another URL, not twice with one proof,
@@ -449,6 +518,7 @@ crate::suite! {$
         fapi_private_key_jwt_and_par_sign_in_refresh_and_app_tokens,
         fapi_par_refused_by_the_provider_gives_a_502_page_and_no_login,
         fapi_dpop_binds_the_session_through_the_nonce_dance_and_refresh,
+        fapi_forwarded_calls_of_a_dpop_bound_session_carry_a_proof_the_provider_verifies,
         api_takes_a_dpop_bound_token_only_with_its_proof,
         rp_token_bound_by_another_method_is_never_a_bearer_token,
         fapi2_profile_signs_in_against_oidc_provider,
