@@ -29,6 +29,27 @@ fn finish(span: &tracing::Span, outcome: &str, response: &Response<String>) {
     span.record("status", response.status().as_u16());
 }
 
+/// A login's third-party initiation parameters: `iss` and `target_link_uri`, each once
+/// at most and bounded.
+fn third_party_login(query: &str) -> Result<(Option<String>, Option<String>), &'static str> {
+    let (mut iss, mut target) = (None, None);
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot = match k.as_ref() {
+            "iss" => &mut iss,
+            "target_link_uri" => &mut target,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err("iss and target_link_uri may be given once each");
+        }
+        if v.len() > 2048 {
+            return Err("iss or target_link_uri is too long");
+        }
+        *slot = Some(v.into_owned());
+    }
+    Ok((iss, target))
+}
+
 /// Reads every cookie of a request (bounded in number).
 pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     crate::session::cookie::parse_cookie_headers(
@@ -141,6 +162,56 @@ impl Auth {
                 return (response, "refused");
             }
         };
+        // Third-party initiated login (OpenID Connect Core §4): the provider's `iss`
+        // picks the provider, `target_link_uri` is where to land.
+        let (iss, target) = match third_party_login(uri.query().unwrap_or("")) {
+            Ok(v) => v,
+            Err(why) => {
+                let response = self.error_response(
+                    headers,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The sign-in request is not valid",
+                    why,
+                );
+                return (response, "refused");
+            }
+        };
+        let mut provider = provider;
+        let mut return_to = return_to;
+        if let Some(iss) = &iss {
+            if from_another_site(headers) {
+                tracing::info!("third-party initiated login from another site: asking the user");
+                let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                return (self.login_confirmation_page(path), "confirm");
+            }
+            let named = self
+                .0
+                .providers
+                .iter()
+                .position(|p| p.config.issuer == *iss);
+            provider = match (provider, named) {
+                (Some(route), Some(found)) if route == found => Some(found),
+                (None, Some(found)) => Some(found),
+                _ => {
+                    tracing::info!("third-party initiated login names an unknown issuer");
+                    let response = self.error_response(
+                        headers,
+                        StatusCode::BAD_REQUEST,
+                        "unknown_issuer",
+                        "This sign-in service is not one of this app's",
+                        "The link names a sign-in service this app does not use.",
+                    );
+                    return (response, "unknown_issuer");
+                }
+            };
+            if let Some(target) = target {
+                return_to = crate::web::return_to::target_link_to_return_to(
+                    &self.0.config.app_url,
+                    &target,
+                );
+            }
+        }
         if from_another_site(headers) && options.names_an_identity() {
             tracing::info!(
                 "login started by another site names an identity provider: asking the user"

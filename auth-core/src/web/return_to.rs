@@ -44,12 +44,57 @@ pub fn sanitize_return_to(app_url: &Url, value: &str) -> Option<String> {
     Some(value.to_string())
 }
 
+/// A third-party initiated login's `target_link_uri` (OpenID Connect Core §4) as a
+/// `return_to`: a same-site path, or an absolute URL under `APP_URL` (its path and
+/// query), then checked as every `return_to` is; anything else is dropped.
+pub(crate) fn target_link_to_return_to(app_url: &Url, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return sanitize_return_to(app_url, target);
+    }
+    if target.len() > MAX_LEN || !target.starts_with(app_url.as_str().trim_end_matches('/')) {
+        return None;
+    }
+    let url = Url::parse(target).ok()?;
+    if url.origin() != app_url.origin() || !url.path().starts_with(app_url.path()) {
+        return None;
+    }
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    sanitize_return_to(app_url, &path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn app() -> Url {
         Url::parse("https://app.example.com/").expect("url")
+    }
+
+    /// A `target_link_uri` under `APP_URL` (absolute or a path) becomes its path and
+    /// query; another origin, a look-alike host, a scheme-relative or a backslashed one
+    /// is dropped.
+    #[test]
+    fn target_link_uri_only_under_the_app_url() {
+        let t = |v: &str| target_link_to_return_to(&app(), v);
+        assert_eq!(
+            t("https://app.example.com/reports?y=1").as_deref(),
+            Some("/reports?y=1")
+        );
+        assert_eq!(t("/me").as_deref(), Some("/me"));
+        for bad in [
+            "https://evil.example/",
+            "https://app.example.com.evil.example/x",
+            "https://app.example.com@evil.example/x",
+            "http://app.example.com/x",
+            "//evil.example/x",
+            "/\\evil.example",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 
     #[test]

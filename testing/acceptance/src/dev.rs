@@ -469,3 +469,95 @@ pub(crate) async fn dev_provider_silent_sign_in_returns_without_a_session(serve:
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// D3 (issue 32): third-party initiated login. `GET /auth/login?iss=<issuer>` with
+/// `login_hint` and `target_link_uri` starts a login at the provider of that issuer,
+/// the hint passed on, and lands on the target (under `APP_URL`); a target elsewhere is
+/// dropped (lands on `/`); an issuer the app does not use gets 400 `unknown_issuer`;
+/// started by another site it gets the confirmation page, and no login starts.
+pub(crate) async fn dev_provider_third_party_initiated_login(serve: Serve) {
+    let app = start_dev(serve, DevProvider::builder(), Duration::from_secs(30)).await;
+    let issuer = app.provider.issuer().to_owned();
+    let login = |params: &[(&str, &str)]| {
+        let mut url = url::Url::parse(&format!("{}/auth/login", app.base)).expect("url");
+        url.query_pairs_mut().extend_pairs(params);
+        url.to_string()
+    };
+    let target = format!("{}/me?from=portal", app.base);
+    let browser = DevProvider::browser();
+    let start = browser
+        .get(login(&[
+            ("iss", &issuer),
+            ("login_hint", "bob"),
+            ("target_link_uri", &target),
+        ]))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let authorize = start.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        authorize.starts_with(&format!("{issuer}/authorize?")),
+        "{authorize}"
+    );
+    assert!(authorize.contains("login_hint=bob"), "{authorize}");
+    let page = app
+        .provider
+        .sign_in(&browser, &authorize, "bob")
+        .await
+        .expect("sign in");
+    assert_eq!(page.url().path(), "/me");
+    assert_eq!(page.url().query(), Some("from=portal"));
+    let me: serde_json::Value = page.json().await.expect("json");
+    assert_eq!(me["sub"], "bob");
+
+    let elsewhere = DevProvider::browser();
+    let page = app
+        .provider
+        .sign_in(
+            &elsewhere,
+            &login(&[
+                ("iss", &issuer),
+                ("target_link_uri", "https://evil.example/x"),
+            ]),
+            "alice",
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(
+        page.url().as_str(),
+        format!("{}/", app.base),
+        "the target dropped"
+    );
+
+    let unknown = browser
+        .get(login(&[("iss", "https://other.example")]))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        crate::page_code(&unknown.text().await.expect("page")),
+        "unknown_issuer"
+    );
+
+    let before = app.provider.stats().authorize_requests;
+    let cross = browser
+        .get(login(&[("iss", &issuer), ("target_link_uri", &target)]))
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(cross.status(), StatusCode::OK);
+    let page = cross.text().await.expect("page");
+    assert!(page.contains("Continue to sign in?"), "{page}");
+    assert_eq!(
+        app.provider.stats().authorize_requests,
+        before,
+        "no login started"
+    );
+}

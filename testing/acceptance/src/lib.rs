@@ -1138,6 +1138,7 @@ crate::suite! {$
         dev_provider_spa_reads_the_session_as_json,
         dev_provider_spa_api_needs_the_anti_forgery_header,
         dev_provider_silent_sign_in_returns_without_a_session,
+        dev_provider_third_party_initiated_login,
         cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
         cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
         cluster_forged_logout_marker_in_redis_has_no_effect,
