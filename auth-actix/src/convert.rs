@@ -44,14 +44,18 @@ pub(crate) fn response(resp: &http::Response<String>) -> HttpResponse {
     build(resp.status(), resp.headers(), resp.body())
 }
 
-/// A forwarded answer (any body) as an actix-web response.
-pub(crate) fn response_bytes(resp: http::Response<Vec<u8>>) -> HttpResponse {
+/// A forwarded answer, its body streamed, as an actix-web response.
+pub(crate) fn response_stream(resp: http::Response<auth_core::ForwardBody>) -> HttpResponse {
     let (parts, body) = resp.into_parts();
     let mut out = HttpResponse::build(status(parts.status));
     for (name, value) in &parts.headers {
         out.append_header((name.as_str(), value.as_bytes()));
     }
-    out.body(body)
+    // actix-web takes errors it can box without `Send`: an io::Error carries ours.
+    out.streaming(futures_util::TryStreamExt::map_err(
+        body,
+        std::io::Error::other,
+    ))
 }
 
 /// A core rejection as an actix-web response.

@@ -2,11 +2,11 @@
 //! ([`forward_router`]).
 
 use auth_core::adapter::Requirement;
-use auth_core::{Auth, RemoteApi};
+use auth_core::{Auth, ForwardBody, RemoteApi};
 use axum::Extension;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::any;
 use http::{HeaderMap, Method, Uri};
@@ -17,9 +17,9 @@ use crate::extract::AuthUser;
 /// Every method under `{prefix}/{*path}` forwarded to `api` (`{prefix}/x?y` to the
 /// API's base URL + `x?y`) with the signed-in user's access token, through
 /// [`Auth::forward`](auth_core::Auth::forward): the request needs the session and the
-/// anti-forgery header ([`Requirement::anti_forgery_header`], JSON 401/403), and a
-/// body over [`RemoteApi::max_body`] gets 413. Merge it into your router, inside
-/// [`crate::auth_layer`].
+/// anti-forgery header ([`Requirement::anti_forgery_header`], JSON 401/403); bodies
+/// stream both ways within [`RemoteApi::max_body`] (413 for a longer request). Merge it
+/// into your router, inside [`crate::auth_layer`].
 ///
 /// ```no_run
 /// # fn app(auth: auth_axum::Auth) -> Result<axum::Router, auth_axum::auth_core::ConfigError> {
@@ -30,7 +30,6 @@ use crate::extract::AuthUser;
 /// # }
 /// ```
 pub fn forward_router<S: Clone + Send + Sync + 'static>(prefix: &str, api: RemoteApi) -> Router<S> {
-    let limit = api.max_body();
     let prefix = prefix.trim_end_matches('/').to_owned();
     let path = format!("{prefix}/{{*path}}");
     let handler = move |State(api): State<RemoteApi>,
@@ -39,8 +38,9 @@ pub fn forward_router<S: Clone + Send + Sync + 'static>(prefix: &str, api: Remot
                         method: Method,
                         uri: Uri,
                         headers: HeaderMap,
-                        body: Bytes| async move {
+                        body: Body| async move {
         let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+        let body = ForwardBody::from_stream(body.into_data_stream());
         let answer = auth
             .forward(
                 &user,
@@ -49,14 +49,14 @@ pub fn forward_router<S: Clone + Send + Sync + 'static>(prefix: &str, api: Remot
                 &method,
                 path_and_query,
                 &headers,
-                body.to_vec(),
+                body,
             )
             .await;
         let (parts, body) = answer.into_parts();
-        Response::from_parts(parts, Body::from(body))
+        Response::from_parts(parts, Body::from_stream(body))
     };
     Router::new()
-        .route(&path, any(handler).layer(DefaultBodyLimit::max(limit)))
+        .route(&path, any(handler))
         .route_layer(require(Requirement::anti_forgery_header()))
         .with_state(api)
 }

@@ -451,16 +451,22 @@ fn forwarding(_c: &mut Criterion) {
     let token = session.access_token().secret().to_owned();
     let method = auth_core::http::Method::GET;
     let mut forward = || {
-        let r = rt.block_on(auth.forward(
-            &session,
-            &api,
-            "/bff/remote",
-            &method,
-            "/bff/remote/items?page=2",
-            &headers,
-            Vec::new(),
-        ));
-        assert_eq!(r.status(), 200);
+        let body = rt.block_on(async {
+            let r = auth
+                .forward(
+                    &session,
+                    &api,
+                    "/bff/remote",
+                    &method,
+                    "/bff/remote/items?page=2",
+                    &headers,
+                    auth_core::ForwardBody::empty(),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+            r.into_body().collect().await.expect("body")
+        });
+        assert!(!body.is_empty());
     };
     let mut call = || {
         let body = rt.block_on(async {

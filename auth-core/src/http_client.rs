@@ -161,6 +161,12 @@ impl HttpClient {
         })
     }
 
+    /// The client itself, for a request this type does not read whole (a forwarded
+    /// call, streamed): no redirects, the same timeouts and trust roots.
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
     /// The whole request's bound.
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout

@@ -103,7 +103,7 @@ pub use config::{
 pub use config_error::ConfigError;
 pub use flow::app_token::{AppTokenError, AppTokenRequest, AppTokens, UserInfoError};
 pub use flow::authenticate::Authenticated;
-pub use flow::bff::RemoteApi;
+pub use flow::bff::{BodyError, ForwardBody, RemoteApi};
 pub use flow::callback::CallbackError;
 pub use flow::control::SessionInfo;
 pub use flow::health::{Health, ProviderHealth, SharedHealth};

@@ -242,20 +242,101 @@ fn plain_segment(segment: &str) -> bool {
     decoded != b"." && decoded != b".." && !decoded.iter().any(|b| b"/\\;%".contains(b))
 }
 
+/// An error that ends a forwarded body.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body that [`Auth::forward`] streams, either way: chunks, or an error that ends it
+/// (the request's or the answer's bound, the peer gone).
+pub struct ForwardBody(
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<bytes::Bytes, BodyError>> + Send>>,
+);
+
+impl std::fmt::Debug for ForwardBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForwardBody(..)")
+    }
+}
+
+impl ForwardBody {
+    /// A body of these bytes, in one chunk.
+    pub fn from_bytes(bytes: impl Into<bytes::Bytes>) -> Self {
+        let bytes = bytes.into();
+        Self::from_stream(futures_util::stream::once(async move {
+            Ok::<_, BodyError>(bytes)
+        }))
+    }
+
+    /// No body.
+    pub fn empty() -> Self {
+        Self::from_stream(futures_util::stream::empty::<Result<bytes::Bytes, BodyError>>())
+    }
+
+    /// The body a stream of chunks makes (a framework's request body).
+    pub fn from_stream<S, E>(stream: S) -> Self
+    where
+        S: futures_core::Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
+        E: Into<BodyError> + 'static,
+    {
+        use futures_util::TryStreamExt as _;
+        Self(Box::pin(stream.map_err(Into::into)))
+    }
+
+    /// The whole body, read (for a test, or a small answer).
+    pub async fn collect(self) -> Result<bytes::Bytes, BodyError> {
+        use futures_util::TryStreamExt as _;
+        let chunks: Vec<bytes::Bytes> = self.0.try_collect().await?;
+        Ok(chunks.concat().into())
+    }
+
+    /// At most `max` bytes: past them the body ends with an error, and `tripped` says
+    /// so.
+    fn limited(self, max: usize, tripped: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        use futures_util::StreamExt as _;
+        let mut seen = 0usize;
+        Self(Box::pin(self.0.map(move |chunk| {
+            let chunk = chunk?;
+            seen = seen.saturating_add(chunk.len());
+            if seen > max {
+                tripped.store(true, std::sync::atomic::Ordering::Release);
+                return Err(BodyError::from(format!("a body over {max} bytes")));
+            }
+            Ok(chunk)
+        })))
+    }
+}
+
+impl futures_core::Stream for ForwardBody {
+    type Item = Result<bytes::Bytes, BodyError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
 impl Auth {
     /// Forwards a single-page app's request to `api` with `user`'s access token:
     /// `Authorization: Bearer`, or `DPoP` with a fresh proof for a DPoP-bound session
     /// (retried once with the nonce a 401 asks for). The browser's cookies, its
     /// `Authorization`, the anti-forgery header and the hop-by-hop headers (RFC 9110
     /// §7.6.1, and those its `Connection` names) are not sent on; the answer's status,
-    /// body and headers come back but for its hop-by-hop headers and `Set-Cookie`.
+    /// body and headers come back but for its hop-by-hop headers, `Set-Cookie` and
+    /// `Access-Control-*`.
+    ///
+    /// Bodies stream both ways within [`RemoteApi::max_body`]: a request that says
+    /// (`Content-Length`) or turns out to be longer gets 413 `request_too_large`; an
+    /// answer that says it is longer gets 502 `remote_response_too_large`, one that
+    /// turns out to be ends in an error (the connection is cut). A DPoP-bound session's
+    /// request body is read whole first (within the bound), so that the nonce retry can
+    /// send it again.
     ///
     /// `user` comes from the adapter's extractor, which has refreshed the tokens when
     /// due (a refused refresh ended the session: 401 there). The request's
     /// `path_and_query` is under `prefix` (where the app mounted the forwarding): the
     /// rest goes after the API's base URL. Failures are JSON: 400 `invalid_path` for a
-    /// path that leaves the API's base, 502 `remote_unreachable` or
-    /// `remote_response_too_large`, 504 `remote_timeout`.
+    /// path that leaves the API's base, 502 `remote_unreachable`, 504 `remote_timeout`.
     #[allow(clippy::too_many_arguments)] // The request's parts, as an adapter holds them.
     pub async fn forward(
         &self,
@@ -265,17 +346,29 @@ impl Auth {
         method: &http::Method,
         path_and_query: &str,
         headers: &http::HeaderMap,
-        body: Vec<u8>,
-    ) -> http::Response<Vec<u8>> {
+        body: ForwardBody,
+    ) -> http::Response<ForwardBody> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
         let rest = path_and_query
             .strip_prefix(prefix.trim_end_matches('/'))
             .filter(|rest| rest.starts_with('/'));
         let Some(url) = rest.and_then(|rest| api.url_of(rest)) else {
             return forward_error(http::StatusCode::BAD_REQUEST, "invalid_path");
         };
-        let mut sent = forwarded_headers(headers, self.config().anti_forgery.0);
+        let declared = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > api.max_body as u64) {
+            return forward_error(http::StatusCode::PAYLOAD_TOO_LARGE, "request_too_large");
+        }
+        let tripped = Arc::new(AtomicBool::new(false));
+        let body = body.limited(api.max_body, Arc::clone(&tripped));
+        let sent = forwarded_headers(headers, self.config().anti_forgery.0);
         let token = user.access_token().secret();
-        let request = |nonce: Option<&str>, mut headers: http::HeaderMap| {
+        let request = |nonce: Option<&str>, body: reqwest::Body| {
+            let mut headers = sent.clone();
             let value = match &user.dpop_key {
                 None => format!("Bearer {token}"),
                 Some(key) => {
@@ -296,28 +389,56 @@ impl Auth {
                 v.set_sensitive(true);
                 headers.insert(http::header::AUTHORIZATION, v);
             }
-            api.http.send(
-                crate::http_client::Endpoint::Api,
-                method.clone(),
-                url.as_str(),
-                headers,
-                body.clone(),
-            )
+            api.http
+                .client()
+                .request(method.clone(), url.as_str())
+                .headers(headers)
+                .body(body)
+                .send()
         };
-        let mut answer = request(None, sent.clone()).await;
-        if let (Some(_), Ok(r)) = (&user.dpop_key, &answer)
-            && r.status() == http::StatusCode::UNAUTHORIZED
-            && let Some(nonce) = r
-                .headers()
-                .get("dpop-nonce")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() <= 512)
-                .map(str::to_owned)
-        {
-            answer = request(Some(&nonce), std::mem::take(&mut sent)).await;
-        }
+        let answer = match &user.dpop_key {
+            None => request(None, reqwest::Body::wrap_stream(body)).await,
+            Some(_) => {
+                // Read whole (within the bound), to send again with a nonce.
+                let whole = match body.collect().await {
+                    Ok(whole) => whole,
+                    Err(_) if tripped.load(Ordering::Acquire) => {
+                        return forward_error(
+                            http::StatusCode::PAYLOAD_TOO_LARGE,
+                            "request_too_large",
+                        );
+                    }
+                    Err(_) => return forward_error(http::StatusCode::BAD_REQUEST, "invalid_body"),
+                };
+                let first = request(None, whole.clone().into()).await;
+                match &first {
+                    Ok(r) if r.status() == http::StatusCode::UNAUTHORIZED => {
+                        match r
+                            .headers()
+                            .get("dpop-nonce")
+                            .and_then(|v| v.to_str().ok())
+                            .filter(|v| v.len() <= 512)
+                            .map(str::to_owned)
+                        {
+                            Some(nonce) => request(Some(&nonce), whole.into()).await,
+                            None => first,
+                        }
+                    }
+                    _ => first,
+                }
+            }
+        };
         match answer {
-            Ok(mut response) => {
+            Ok(response) => {
+                if response
+                    .content_length()
+                    .is_some_and(|n| n > api.max_body as u64)
+                {
+                    return forward_error(
+                        http::StatusCode::BAD_GATEWAY,
+                        "remote_response_too_large",
+                    );
+                }
                 // Served on the app's own origin: the API's CORS answers are not the
                 // app's, a per-user answer is never shared by a cache, and nothing it
                 // sends is sniffed into a page.
@@ -333,18 +454,23 @@ impl Auth {
                     http::header::X_CONTENT_TYPE_OPTIONS,
                     http::HeaderValue::from_static("nosniff"),
                 );
-                *response.headers_mut() = kept;
-                response
+                let status = response.status();
+                let body = ForwardBody::from_stream(response.bytes_stream())
+                    .limited(api.max_body, Arc::new(AtomicBool::new(false)));
+                let mut out = http::Response::new(body);
+                *out.status_mut() = status;
+                *out.headers_mut() = kept;
+                out
+            }
+            Err(_) if tripped.load(Ordering::Acquire) => {
+                forward_error(http::StatusCode::PAYLOAD_TOO_LARGE, "request_too_large")
             }
             Err(e) if e.is_timeout() => {
-                tracing::warn!(error = %e, "the remote API did not answer in time");
+                tracing::warn!(error = %e.without_url(), "the remote API did not answer in time");
                 forward_error(http::StatusCode::GATEWAY_TIMEOUT, "remote_timeout")
             }
-            Err(crate::HttpError::TooLarge { .. }) => {
-                forward_error(http::StatusCode::BAD_GATEWAY, "remote_response_too_large")
-            }
             Err(e) => {
-                tracing::warn!(error = %e, "the remote API is unreachable");
+                tracing::warn!(error = %e.without_url(), "the remote API is unreachable");
                 forward_error(http::StatusCode::BAD_GATEWAY, "remote_unreachable")
             }
         }
@@ -377,12 +503,9 @@ fn forwarded_headers(headers: &http::HeaderMap, also: &str) -> http::HeaderMap {
 }
 
 /// `{"error": code}` with `status`.
-fn forward_error(status: http::StatusCode, code: &str) -> http::Response<Vec<u8>> {
-    let mut r = http::Response::new(
-        serde_json::json!({ "error": code })
-            .to_string()
-            .into_bytes(),
-    );
+fn forward_error(status: http::StatusCode, code: &str) -> http::Response<ForwardBody> {
+    let body = serde_json::json!({ "error": code }).to_string();
+    let mut r = http::Response::new(ForwardBody::from_bytes(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -74,6 +74,19 @@ impl Remote {
                         "/v1/big" => {
                             (axum::http::StatusCode::OK, vec![b'x'; 2 << 20]).into_response()
                         }
+                        // Chunked, no length said: 3 chunks of 100 KiB, or of 512 KiB
+                        // (over the 1 MiB bound).
+                        "/v1/stream" | "/v1/stream-big" => {
+                            let size = if uri.path() == "/v1/stream" {
+                                100 << 10
+                            } else {
+                                512 << 10
+                            };
+                            let chunks = (0..3).map(move |_| {
+                                Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b's'; size]))
+                            });
+                            axum::body::Body::from_stream(one_by_one(chunks)).into_response()
+                        }
                         _ => (
                             axum::http::StatusCode::ACCEPTED,
                             [
@@ -115,6 +128,23 @@ impl Remote {
     fn count(&self) -> usize {
         self.received.lock().expect("received").len()
     }
+}
+
+/// A stream of `items`, one by one.
+fn one_by_one<I: Iterator + Send + 'static>(
+    mut items: I,
+) -> impl futures_core::Stream<Item = I::Item> + Send + 'static
+where
+    I::Item: Send,
+{
+    futures_util::stream::poll_fn(move |_| std::task::Poll::Ready(items.next()))
+}
+
+/// A request body sent in `chunks` chunks of `size` bytes, with no length said.
+fn chunked(chunks: usize, size: usize) -> reqwest::Body {
+    reqwest::Body::wrap_stream(one_by_one(
+        (0..chunks).map(move |_| Ok::<_, std::io::Error>(vec![b'c'; size])),
+    ))
 }
 
 /// The claims of a JWT (unverified: the test only reads whose it is).
@@ -262,6 +292,61 @@ pub(crate) async fn bff_remote_api_calls_carry_the_users_token(launch: Launch) {
         .await
         .expect("call");
     assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    // Streamed both ways, within the bound and past it (no length said either way).
+    let r = alice
+        .post(url("upload"))
+        .header("x-csrf", "1")
+        .body(chunked(3, 200 << 10))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        remote.last().body.len(),
+        600 << 10,
+        "the streamed request whole"
+    );
+    assert!(
+        remote.last().header("content-length").is_none(),
+        "streamed on"
+    );
+    let before = remote.count();
+    let r = alice
+        .post(url("upload"))
+        .header("x-csrf", "1")
+        .body(chunked(5, 300 << 10))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "request_too_large"
+    );
+    assert_eq!(remote.count(), before, "the remote never got it whole");
+    let r = alice
+        .get(url("stream"))
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.expect("body").len(), 300 << 10);
+    let r = alice
+        .get(url("stream-big"))
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the status was sent before the bound"
+    );
+    if let Ok(body) = r.bytes().await {
+        // Else the connection was cut: what a client sees of an answer past the bound.
+        assert!(body.len() <= 1 << 20, "cut at the bound: {}", body.len());
+    }
     for path in ["../admin", "%2e%2e/admin", "a/../../admin"] {
         let r = alice
             .get(url(path))

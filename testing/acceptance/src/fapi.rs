@@ -283,16 +283,17 @@ pub(crate) async fn fapi_forwarded_calls_of_a_dpop_bound_session_carry_a_proof_t
             &auth_core::http::Method::GET,
             &format!("/bff/remote/{last}"),
             &headers,
-            Vec::new(),
+            auth_core::ForwardBody::empty(),
         )
         .await;
-    assert_eq!(
-        answer.status(),
-        200,
-        "{}",
-        String::from_utf8_lossy(answer.body())
-    );
-    let claims: Value = serde_json::from_slice(answer.body()).expect("json");
+    let status = answer.status();
+    let body = answer
+        .into_body()
+        .collect()
+        .await
+        .expect("the answer's body");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let claims: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(claims["sub"], session.sub());
     let plain = reqwest::Client::new()
         .get(userinfo)
