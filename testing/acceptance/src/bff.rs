@@ -381,6 +381,72 @@ pub(crate) async fn bff_remote_api_calls_carry_the_users_token(launch: Launch) {
         r.json::<Value>().await.expect("json")["error"],
         "remote_unreachable"
     );
+
+    // The provider refuses the refresh due before forwarding: the session ends, 401.
+    ex.provider
+        .misbehave(auth_testkit::Misbehaviour::default().token_endpoint(
+            auth_testkit::TokenFault::Status(400, r#"{"error":"invalid_grant"}"#.into()),
+        ));
+    let r = alice
+        .get(url("items"))
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "refresh refused");
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "not_signed_in"
+    );
+    ex.provider.behave();
+}
+
+/// C3's last failure: with `REDIS_URL`, the shared state down answers a forwarded call
+/// 503 JSON (the session cannot be checked), not 401 and not a forwarded request.
+pub(crate) async fn bff_remote_api_calls_answer_503_while_the_shared_state_is_down(launch: Launch) {
+    let remote = Remote::start().await;
+    let mut redis = provider_harness::RedisServer::start();
+    let ex = Example::start(
+        launch,
+        DevProvider::builder(),
+        Some(&redis.url()),
+        &[("REMOTE_API_URL", &remote.url)],
+    )
+    .await;
+    let alice = ex.signed_in("alice").await;
+    let call = || {
+        alice
+            .get(format!("{}/bff/remote/items", ex.base))
+            .header("x-csrf", "1")
+            .send()
+    };
+    assert_eq!(call().await.expect("call").status(), StatusCode::ACCEPTED);
+    redis.stop();
+    // The fast path stops serving from memory once Redis's heartbeat is missed (80 ms).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = call().await.expect("call");
+        if r.status() != StatusCode::ACCEPTED {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "still forwarded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "temporarily_unavailable"
+    );
+    let forwarded = remote.count();
+    assert_eq!(
+        call().await.expect("call").status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        remote.count(),
+        forwarded,
+        "nothing forwarded while it is down"
+    );
 }
 
 crate::suite! {$
@@ -388,4 +454,5 @@ crate::suite! {$
     /// function that starts the example's binary ([`Launch`]).
     bff_suite(Launch):
         bff_remote_api_calls_carry_the_users_token,
+        bff_remote_api_calls_answer_503_while_the_shared_state_is_down,
 }
