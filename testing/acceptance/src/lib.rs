@@ -143,15 +143,21 @@ impl Running {
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("piped");
         let into = std::sync::Arc::clone(&stderr);
+        // Drained until the process exits (a full pipe would block it).
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
                 let text = String::from_utf8_lossy(&buf[..n]);
                 eprint!("{text}");
-                into.lock().expect("stderr").push_str(&text);
+                into.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push_str(&text);
             }
         });
         let child = std::sync::Arc::new(std::sync::Mutex::new(child));

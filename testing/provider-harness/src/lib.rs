@@ -230,12 +230,21 @@ impl Drop for TestProvider {
 /// Reads the Node process's stderr to its end, keeping the last `STDERR_TAIL` bytes.
 /// Draining it also keeps a chatty process from blocking on a full pipe.
 fn keep_tail(mut pipe: std::process::ChildStderr, tail: &Mutex<String>) {
+    // This thread must drain the pipe until Node exits, whatever happens: Node writes
+    // its stderr synchronously, and a full pipe would stop the whole shared provider
+    // (every test of the binary then times out). So an interrupted read is retried,
+    // and a poisoned tail is still written.
     let mut buf = [0u8; 4096];
-    while let Ok(n) = pipe.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let Ok(mut tail) = tail.lock() else { break };
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let mut tail = tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         tail.push_str(&String::from_utf8_lossy(&buf[..n]));
         if tail.len() > STDERR_TAIL {
             let mut cut = tail.len() - STDERR_TAIL;
