@@ -352,6 +352,8 @@ impl Auth {
             options: &options,
             names: config.provider_kind.parameter_names(),
             openid: config.protocol().is_openid(),
+            response_mode: (config.response_mode != crate::ResponseMode::Query)
+                .then(|| config.response_mode.as_str()),
         });
         let url = match &discovered.par_endpoint {
             None => url,
@@ -361,18 +363,25 @@ impl Auth {
         let return_to = return_to
             .and_then(|r| crate::web::return_to::sanitize_return_to(&inner.config.app_url, r));
         let mut set_cookies = inner.pending.prune(request_cookies, now);
-        set_cookies.push(inner.pending.seal(&PendingLogin {
-            state,
-            nonce,
-            pkce_verifier: verifier.secret().clone(),
-            return_to,
-            created_at: now,
-            max_age: options.max_age,
-            acr_values: options.acr_values.clone(),
-            organization: options.requested_organization(&config.provider_kind.parameter_names()),
-            provider: config.id.clone(),
-            silent: options.prompt == Some(crate::Prompt::None),
-        }));
+        // A form_post answer is a cross-site POST: only a `SameSite=None` cookie
+        // reaches it.
+        let cross_site = config.response_mode == crate::ResponseMode::FormPost;
+        set_cookies.push(inner.pending.seal(
+            &PendingLogin {
+                state,
+                nonce,
+                pkce_verifier: verifier.secret().clone(),
+                return_to,
+                created_at: now,
+                max_age: options.max_age,
+                acr_values: options.acr_values.clone(),
+                organization:
+                    options.requested_organization(&config.provider_kind.parameter_names()),
+                provider: config.id.clone(),
+                silent: options.prompt == Some(crate::Prompt::None),
+            },
+            cross_site,
+        ));
         Ok(LoginStart {
             authorization_url: url,
             set_cookies,

@@ -119,7 +119,8 @@ pub use jose::{Algorithm, Claims, JwksError, TokenError, VerifyError};
 pub use outage::Outage;
 pub use provider::authorize::{LoginOptionError, LoginOptions, Prompt};
 pub use provider::config::{
-    ClientAuthMethod, ProviderConfig, ProviderConfigBuilder, ProviderLink, SecurityProfile,
+    ClientAuthMethod, ProviderConfig, ProviderConfigBuilder, ProviderLink, ResponseMode,
+    SecurityProfile,
 };
 pub use provider::discovery::{DiscoveryError, ProviderEndpoints};
 pub use provider::presets::{Preset, ProviderKind, UnknownProviderKind};

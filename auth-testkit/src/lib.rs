@@ -749,26 +749,68 @@ impl DevProvider {
                 return Ok(resp);
             }
             let html = resp.text().await.map_err(|e| SignInError(e.to_string()))?;
-            let pending = html
-                .split("name=\"pending\" value=\"")
-                .nth(1)
-                .and_then(|s| s.split('"').next())
-                .ok_or_else(|| fail("the provider did not show its sign-in page"))?;
-            let resp = browser
-                .post(format!("{}/authorize/decision", self.issuer()))
-                .form(&[("pending", pending), ("user", user)])
-                .send()
-                .await
-                .map_err(|e| SignInError(e.to_string()))?;
+            // Auto-approval answered at once with a posted response (form_post).
+            let resp = match self.post_back(browser, &html).await? {
+                Some(resp) => resp,
+                None => {
+                    let pending = html
+                        .split("name=\"pending\" value=\"")
+                        .nth(1)
+                        .and_then(|s| s.split('"').next())
+                        .ok_or_else(|| fail("the provider did not show its sign-in page"))?;
+                    let resp = browser
+                        .post(format!("{}/authorize/decision", self.issuer()))
+                        .form(&[("pending", pending), ("user", user)])
+                        .send()
+                        .await
+                        .map_err(|e| SignInError(e.to_string()))?;
+                    if resp.status().is_redirection() {
+                        resp
+                    } else {
+                        let html = resp.text().await.map_err(|e| SignInError(e.to_string()))?;
+                        self.post_back(browser, &html).await?.ok_or_else(|| {
+                            SignInError(format!("no user {user:?} on the sign-in page"))
+                        })?
+                    }
+                }
+            };
+            picked = true;
+            if !resp.status().is_redirection() {
+                return Ok(resp);
+            }
             let next = resp
                 .headers()
                 .get(LOCATION)
                 .and_then(|l| l.to_str().ok())
-                .ok_or_else(|| SignInError(format!("no user {user:?} on the sign-in page")))?;
-            url = url.join(next).map_err(|_| fail("bad Location"))?;
-            picked = true;
+                .ok_or_else(|| fail("redirect without Location"))?;
+            // Relative to what answered: the decision, or the app's callback.
+            url = resp.url().join(next).map_err(|_| fail("bad Location"))?;
         }
         Err(fail("too many redirects"))
+    }
+
+    /// With `response_mode=form_post` the provider answers with a page whose form the
+    /// browser posts to the app's callback: posted here as a browser would (from the
+    /// provider's origin). `None` when `html` is not such a page.
+    async fn post_back(
+        &self,
+        browser: &reqwest::Client,
+        html: &str,
+    ) -> Result<Option<reqwest::Response>, SignInError> {
+        let Some((action, fields)) = pages::posted_response(html) else {
+            return Ok(None);
+        };
+        let origin = url::Url::parse(self.issuer())
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        browser
+            .post(&action)
+            .header(reqwest::header::ORIGIN, origin)
+            .form(&fields)
+            .send()
+            .await
+            .map(Some)
+            .map_err(|e| SignInError(format!("POST {action}: {e}")))
     }
 }
 

@@ -58,6 +58,64 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// An authorization response as a form the browser posts at once to the client's
+/// redirect URI (`response_mode=form_post`); a button when scripts are off.
+pub(crate) fn form_post(action: &str, fields: &[(String, String)]) -> Response {
+    let inputs: String = fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        "Signing you in",
+        &format!(
+            "{FORM_POST_MARK} action=\"{}\">{inputs}\
+             <noscript><button type=\"submit\">Continue</button></noscript></form>\
+             <script>document.forms[0].submit()</script>",
+            escape(action)
+        ),
+    )
+}
+
+/// The form of a page [`form_post`] made: its action and fields, unescaped.
+pub(crate) fn posted_response(html: &str) -> Option<(String, Vec<(String, String)>)> {
+    let attribute = |tag: &str, name: &str| {
+        tag.split(&format!(" {name}=\""))
+            .nth(1)?
+            .split('"')
+            .next()
+            .map(unescape)
+    };
+    let form = html.split(FORM_POST_MARK).nth(1)?;
+    let (form_tag, rest) = form.split_once('>')?;
+    let action = attribute(form_tag, "action")?;
+    let fields = rest
+        .split("</form>")
+        .next()?
+        .split("<input ")
+        .skip(1)
+        .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
+        .collect();
+    Some((action, fields))
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// How a posted authorization response's form starts.
+const FORM_POST_MARK: &str = "<form method=\"post\" id=\"authorization-response\"";
+
 pub(crate) fn signed_out() -> Response {
     page(
         StatusCode::OK,

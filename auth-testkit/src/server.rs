@@ -209,7 +209,7 @@ async fn discovery(State(p): P) -> Json<Value> {
         "require_pushed_authorization_requests": p.par_required,
         "dpop_signing_alg_values_supported": ["ES256"],
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
@@ -291,13 +291,32 @@ async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> 
     };
     let get = |name: &str| param(&params, name);
     let state = get("state");
+    let form_post = posts_the_response(&params);
     let refuse = |error: &str, description: &str| {
-        p.error_redirect(&redirect_uri, state.as_deref(), error, description)
+        p.error_redirect(
+            &redirect_uri,
+            state.as_deref(),
+            error,
+            description,
+            form_post,
+        )
     };
     if get("response_type").as_deref() != Some("code") {
         return refuse(
             "unsupported_response_type",
             "only response_type=code is supported",
+        );
+    }
+    if !matches!(
+        get("response_mode").as_deref(),
+        None | Some("query" | "form_post")
+    ) {
+        return p.error_redirect(
+            &redirect_uri,
+            state.as_deref(),
+            "unsupported_response_mode",
+            "response_mode is query or form_post",
+            false,
         );
     }
     let scope = get("scope").unwrap_or_default();
@@ -339,6 +358,11 @@ async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> 
         workos: false,
     };
     p.show_sign_in(client, auth)
+}
+
+/// Whether the request asked for the response as a posted form (`form_post`).
+pub(crate) fn posts_the_response(params: &[(String, String)]) -> bool {
+    param(params, "response_mode").as_deref() == Some("form_post")
 }
 
 /// The value of parameter `name`.
@@ -406,6 +430,7 @@ impl Provider {
                     auth.state.as_deref(),
                     "access_denied",
                     "no test users are configured",
+                    posts_the_response(&auth.params),
                 ),
             };
         }
@@ -457,6 +482,7 @@ async fn decision(State(p): P, Form(d): Form<Decision>) -> Response {
             "access_denied",
             "the user cancelled the sign-in",
             !auth.workos,
+            posts_the_response(&auth.params),
         ),
     }
 }
@@ -979,6 +1005,7 @@ impl Provider {
     fn approve(&self, auth: Authorization, user: &str) -> Response {
         self.counters.sign_ins.fetch_add(1, Ordering::Relaxed);
         let with_iss = !auth.workos;
+        let form_post = posts_the_response(&auth.params);
         let code = random_token(32);
         let sid = random_token(16);
         let t = now();
@@ -992,6 +1019,7 @@ impl Provider {
                 state.as_deref(),
                 "temporarily_unavailable",
                 "too many sign-ins at once",
+                form_post,
             );
         }
         grants.sessions.insert(
@@ -1015,7 +1043,7 @@ impl Provider {
         let mut url = Url::parse(&redirect_uri).expect("registered redirect URIs are URLs");
         url.query_pairs_mut().append_pair("code", &code);
         self.finish_authorization_response(&mut url, state.as_deref(), with_iss);
-        Redirect::to(url.as_str()).into_response()
+        deliver(url, form_post)
     }
 
     fn error_redirect(
@@ -1024,8 +1052,9 @@ impl Provider {
         state: Option<&str>,
         error: &str,
         description: &str,
+        form_post: bool,
     ) -> Response {
-        self.error_redirect_as(redirect_uri, state, error, description, true)
+        self.error_redirect_as(redirect_uri, state, error, description, true, form_post)
     }
 
     /// An error sent to the client, with `iss` (RFC 9207) or without (WorkOS).
@@ -1036,6 +1065,7 @@ impl Provider {
         error: &str,
         description: &str,
         with_iss: bool,
+        form_post: bool,
     ) -> Response {
         let mut url = Url::parse(redirect_uri).expect("registered redirect URIs are URLs");
         {
@@ -1044,7 +1074,7 @@ impl Provider {
                 .append_pair("error_description", description);
         }
         self.finish_authorization_response(&mut url, state, with_iss);
-        Redirect::to(url.as_str()).into_response()
+        deliver(url, form_post)
     }
 
     /// Adds `state` and `iss` (RFC 9207), unless told to misbehave.
@@ -1396,6 +1426,39 @@ impl Provider {
 }
 
 /// Adds every member of `extra` to `target`.
+/// Sends the authorization response `url` carries to the client: a redirect, or with
+/// `form_post` a page whose form the browser posts to the redirect URI (OAuth 2.0
+/// Form Post Response Mode), the parameters in the body and none in the URL.
+fn deliver(url: Url, form_post: bool) -> Response {
+    if !form_post {
+        return Redirect::to(url.as_str()).into_response();
+    }
+    let fields: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    // The redirect URI's own query stays; the response's parameters go in the form.
+    let mut action = url.clone();
+    let own: Vec<(String, String)> = action
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| !fields_of_the_response(k))
+        .collect();
+    action.set_query(None);
+    if !own.is_empty() {
+        action.query_pairs_mut().extend_pairs(own);
+    }
+    let fields: Vec<(String, String)> = fields
+        .into_iter()
+        .filter(|(k, _)| fields_of_the_response(k))
+        .collect();
+    pages::form_post(action.as_str(), &fields)
+}
+
+fn fields_of_the_response(name: &str) -> bool {
+    matches!(
+        name,
+        "code" | "state" | "iss" | "error" | "error_description"
+    )
+}
+
 fn merge(target: &mut Value, extra: Value) {
     if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {
         t.extend(e);

@@ -224,6 +224,12 @@ impl AuthConfigBuilder {
         self.provider("with_dpop", |p| p.with_dpop(on))
     }
 
+    /// The authorization response as a posted form (`OIDC_RESPONSE_MODE=form_post`), as
+    /// [`ProviderConfigBuilder::with_response_mode`].
+    pub fn with_response_mode(self, mode: crate::ResponseMode) -> Self {
+        self.provider("with_response_mode", |p| p.with_response_mode(mode))
+    }
+
     /// Adds a provider to a builder of [`AuthConfig::builder_for_providers`].
     pub fn with_provider(mut self, provider: ProviderConfigBuilder) -> Self {
         if self.named {

@@ -20,7 +20,8 @@ impl AuthConfig {
     /// With `OIDC_PROVIDERS=a,b` (ids `[a-z0-9-]+`), each provider X is read from
     /// `OIDC_X_ISSUER`, `OIDC_X_CLIENT_ID`, `OIDC_X_CLIENT_SECRET` and the optional
     /// `OIDC_X_NAME`, `OIDC_X_PROVIDER`, `OIDC_X_SCOPES`, `OIDC_X_API_AUDIENCE`,
-    /// `OIDC_X_ALLOWED_TENANTS`, `OIDC_X_CLIENT_AUTH`, `OIDC_X_USERINFO` and the
+    /// `OIDC_X_ALLOWED_TENANTS`, `OIDC_X_CLIENT_AUTH`, `OIDC_X_USERINFO`,
+    /// `OIDC_X_RESPONSE_MODE` (`form_post`) and the
     /// `OIDC_X_*_CLAIM`s (X uppercased, `-` as `_`); `OIDC_ISSUER` must then be unset.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::builder_from_env()?.build()
@@ -216,6 +217,16 @@ fn provider_from_lookup(
             return Err(ConfigError::Invalid {
                 name: "OIDC_PROFILE",
                 reason: "expected fapi2 (or baseline)".into(),
+            });
+        }
+    }
+    match var("RESPONSE_MODE").as_deref().map(str::trim) {
+        None | Some("query") => {}
+        Some("form_post") => p = p.with_response_mode(crate::ResponseMode::FormPost),
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_RESPONSE_MODE",
+                reason: "expected form_post (or query)".into(),
             });
         }
     }

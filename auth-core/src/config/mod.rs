@@ -436,6 +436,70 @@ mod tests {
         );
     }
 
+    /// `OIDC_RESPONSE_MODE=form_post` (and per provider `OIDC_X_RESPONSE_MODE`) is read;
+    /// an http `APP_URL` off loopback is refused at start (the pending cookie must then
+    /// be `SameSite=None; Secure`), as are an unknown mode and form_post for WorkOS
+    /// User Management.
+    #[test]
+    fn form_post_over_plain_http_off_loopback_refused() {
+        // The first entry of a name wins.
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = extra.to_vec();
+            vars.extend_from_slice(BASE);
+            AuthConfig::from_lookup(env(&vars))
+        };
+        let loopback = with(&[("OIDC_RESPONSE_MODE", "form_post")]).expect("loopback");
+        assert_eq!(
+            loopback.providers()[0].response_mode(),
+            crate::ResponseMode::FormPost
+        );
+        assert_eq!(
+            with(&[]).expect("default").providers()[0].response_mode(),
+            crate::ResponseMode::Query
+        );
+        let https = with(&[
+            ("OIDC_RESPONSE_MODE", "form_post"),
+            ("APP_URL", "https://app.example.com"),
+        ]);
+        assert!(https.is_ok(), "{https:?}");
+        let err = with(&[
+            ("OIDC_RESPONSE_MODE", "form_post"),
+            ("APP_URL", "http://app.example.com"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("APP_URL is not an https URL"),
+            "{err}"
+        );
+        let err = with(&[
+            ("OIDC_RESPONSE_MODE", "form_post"),
+            ("OIDC_PROVIDER", "workos-user-management"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("OIDC_RESPONSE_MODE"), "{err}");
+        let err = with(&[("OIDC_RESPONSE_MODE", "fragment")]).unwrap_err();
+        assert!(err.to_string().contains("expected form_post"), "{err}");
+        let several = AuthConfig::from_lookup(env(&[
+            ("OIDC_PROVIDERS", "a,b"),
+            ("OIDC_A_ISSUER", "https://a.example.com"),
+            ("OIDC_A_CLIENT_ID", "app"),
+            ("OIDC_A_RESPONSE_MODE", "form_post"),
+            ("OIDC_B_ISSUER", "https://b.example.com"),
+            ("OIDC_B_CLIENT_ID", "app"),
+            ("APP_URL", "https://app.example.com"),
+        ]))
+        .expect("config");
+        let modes: Vec<_> = several
+            .providers()
+            .iter()
+            .map(|p| p.response_mode())
+            .collect();
+        assert_eq!(
+            modes,
+            [crate::ResponseMode::FormPost, crate::ResponseMode::Query]
+        );
+    }
+
     #[test]
     fn short_app_secret_refused() {
         let mut vars = BASE.to_vec();

@@ -21,6 +21,17 @@ pub enum CallbackError {
     /// No `state` parameter.
     #[error("the callback has no state parameter")]
     MissingState,
+    /// The authorization response came in another mode than the provider's: a `GET`
+    /// carrying a code for a `form_post` provider (a code in a URL is what form_post
+    /// avoids), or a `POST` for a provider that answers in the query.
+    #[error(
+        "the authorization response came in another response mode than this provider's (form_post answers with a POST, query with a GET)"
+    )]
+    ResponseModeMismatch,
+    /// A posted authorization response came from a page of another origin than the
+    /// provider's (its `Origin` header).
+    #[error("the posted authorization response came from another origin than the provider's")]
+    ForeignOrigin,
     /// No pending-login cookie for this `state`.
     #[error(
         "no pending login for this state: was the callback opened in another browser, did the login take over 10 minutes, or are cookies blocked (SameSite=Strict)?"
@@ -577,13 +588,15 @@ mod tests {
             provider: Some("b".into()),
             silent: false,
         };
-        let cookie = auth.0.pending.seal(&pending);
+        let cookie = auth.0.pending.seal(&pending, false);
         let pair = cookie.split(';').next().expect("name=value").to_owned();
         let mut headers = http::HeaderMap::new();
         headers.insert(http::header::COOKIE, pair.parse().expect("header"));
         let uri: http::Uri = "/auth/callback/b?code=c&state=s-1".parse().expect("uri");
         let b = auth.0.provider_index(Some("b"));
-        let r = auth.callback_response_at(b, &uri, &headers).await;
+        let r = auth
+            .callback_response_at(b, &http::Method::GET, &uri, &headers, b"")
+            .await;
         assert_eq!(r.status(), http::StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.body().contains("provider_unavailable"), "{}", r.body());
         assert_eq!(

@@ -103,12 +103,19 @@ impl PendingCookies {
             .build()
     }
 
-    /// The `Set-Cookie` value that stores `pending`.
-    pub(crate) fn seal(&self, pending: &PendingLogin) -> String {
+    /// The `Set-Cookie` value that stores `pending`. `cross_site`: the callback is a
+    /// cross-site POST (`form_post`), which only a `SameSite=None; Secure` cookie
+    /// reaches (browsers keep `Secure` cookies from loopback too). It stays sealed,
+    /// one per `state` and single use: that, not `SameSite`, is what stops login CSRF.
+    pub(crate) fn seal(&self, pending: &PendingLogin, cross_site: bool) -> String {
         let value = serde_json::to_string(pending).unwrap_or_default();
         let mut jar = CookieJar::new();
         let mut c = self.base(self.name_for(&pending.state), value);
         c.set_max_age(cookie::time::Duration::seconds(PENDING_TTL_SECS));
+        if cross_site {
+            c.set_same_site(SameSite::None);
+            c.set_secure(true);
+        }
         jar.private_mut(&self.keys[0]).add(c);
         jar.delta()
             .next()
@@ -199,6 +206,32 @@ mod tests {
         }
     }
 
+    impl PendingCookies {
+        fn seal_lax(&self, pending: &PendingLogin) -> String {
+            self.seal(pending, false)
+        }
+    }
+
+    /// With form_post the pending cookie must reach the provider's cross-site POST:
+    /// `SameSite=None; Secure` (also on loopback, which browsers treat as secure),
+    /// still HttpOnly, sealed and one per state; without it, `Lax`.
+    #[test]
+    fn a_form_post_pending_cookie_is_same_site_none_and_secure() {
+        for secure in [true, false] {
+            let pc = PendingCookies::new(vec![Key::generate()], secure);
+            let state = "state-abcdefghijklmnop";
+            let set = pc.seal(&pending(state, 100), true);
+            let c = Cookie::parse_encoded(set.clone()).expect("cookie");
+            assert_eq!(c.same_site(), Some(SameSite::None), "{set}");
+            assert_eq!(c.secure(), Some(true), "{set}");
+            assert_eq!(c.http_only(), Some(true), "{set}");
+            assert_eq!(c.name().starts_with("__Host-"), secure, "{set}");
+            assert!(pc.open(&as_request(&set), state).is_some());
+            let lax = Cookie::parse_encoded(pc.seal(&pending(state, 100), false)).expect("c");
+            assert_eq!(lax.same_site(), Some(SameSite::Lax));
+        }
+    }
+
     fn as_request(set_cookie: &str) -> Vec<(String, String)> {
         let c = Cookie::parse_encoded(set_cookie.to_string()).expect("cookie");
         vec![(c.name().to_string(), c.value().to_string())]
@@ -210,7 +243,7 @@ mod tests {
     fn a_pending_login_sealed_under_an_older_key_still_opens() {
         let (k1, k2) = (Key::generate(), Key::generate());
         let state = "state-abcdefghijklmnop";
-        let set = PendingCookies::new(vec![k1.clone()], false).seal(&pending(state, 100));
+        let set = PendingCookies::new(vec![k1.clone()], false).seal_lax(&pending(state, 100));
         let rotated = PendingCookies::new(vec![k2.clone(), k1.clone()], false);
         assert!(rotated.open(&as_request(&set), state).is_some());
         assert!(
@@ -218,7 +251,7 @@ mod tests {
                 .open(&as_request(&set), state)
                 .is_none()
         );
-        let new = rotated.seal(&pending(state, 100));
+        let new = rotated.seal_lax(&pending(state, 100));
         assert!(
             PendingCookies::new(vec![k1], false)
                 .open(&as_request(&new), state)
@@ -235,7 +268,7 @@ mod tests {
     #[test]
     fn round_trips_and_is_http_only_lax() {
         let pc = cookies();
-        let set = pc.seal(&pending("state-abcdefghijklmnop", 100));
+        let set = pc.seal_lax(&pending("state-abcdefghijklmnop", 100));
         let parsed = Cookie::parse_encoded(set.clone()).expect("cookie");
         assert_eq!(parsed.path(), Some("/"), "{set}");
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"));
@@ -249,7 +282,7 @@ mod tests {
     #[test]
     fn tampered_cookie_refused() {
         let pc = cookies();
-        let set = pc.seal(&pending("state-abcdefghijklmnop", 100));
+        let set = pc.seal_lax(&pending("state-abcdefghijklmnop", 100));
         let mut req = as_request(&set);
         let mut v = req[0].1.clone().into_bytes();
         let i = v.len() / 2;
@@ -260,7 +293,7 @@ mod tests {
 
     #[test]
     fn cookie_sealed_with_another_key_refused() {
-        let set = cookies().seal(&pending("state-abcdefghijklmnop", 100));
+        let set = cookies().seal_lax(&pending("state-abcdefghijklmnop", 100));
         assert!(
             cookies()
                 .open(&as_request(&set), "state-abcdefghijklmnop")
@@ -273,10 +306,10 @@ mod tests {
         let pc = cookies();
         let mut req = Vec::new();
         for i in 0..7 {
-            let set = pc.seal(&pending(&format!("state{i:02}-padding-padding"), 1000 + i));
+            let set = pc.seal_lax(&pending(&format!("state{i:02}-padding-padding"), 1000 + i));
             req.extend(as_request(&set));
         }
-        let expired = pc.seal(&pending("old-state-padding-padding", 1));
+        let expired = pc.seal_lax(&pending("old-state-padding-padding", 1));
         req.extend(as_request(&expired));
         let removals = pc.prune(&req, 1010);
         // 8 cookies: 1 expired, 7 live of which 4 are kept.

@@ -492,6 +492,8 @@ pub(crate) struct AuthorizeParams<'a> {
     /// OpenID Connect: `scope` and `nonce` are sent (not to WorkOS User Management,
     /// whose reference has neither).
     pub(crate) openid: bool,
+    /// `response_mode`, when not the response type's default (`query`).
+    pub(crate) response_mode: Option<&'static str>,
 }
 
 pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
@@ -510,6 +512,9 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
         }
         q.append_pair("code_challenge", p.code_challenge)
             .append_pair("code_challenge_method", "S256");
+        if let Some(mode) = p.response_mode {
+            q.append_pair("response_mode", mode);
+        }
         let o = p.options;
         if let Some(prompt) = o.prompt {
             q.append_pair("prompt", prompt.as_str());
@@ -592,6 +597,7 @@ mod tests {
             options,
             names: ProviderKind::Generic.parameter_names(),
             openid: true,
+            response_mode: None,
         })
     }
 

@@ -71,6 +71,31 @@ impl ClientAuthMethod {
     }
 }
 
+/// How the provider returns the authorization response to the app's callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// In the redirect URI's query (`GET {prefix}/callback?code=..`), the default.
+    #[default]
+    Query,
+    /// In a form the browser posts to the callback (OAuth 2.0 Form Post Response
+    /// Mode; `OIDC_RESPONSE_MODE=form_post`): the code never appears in a URL (history,
+    /// logs, `Referer`), and Apple requires it when the app asks for name or email.
+    /// The pending-login cookie is then `SameSite=None; Secure` (it must reach a
+    /// cross-site POST), so the app's URL must be https, or loopback for development.
+    FormPost,
+}
+
+impl ResponseMode {
+    /// The `response_mode` value (`query`, `form_post`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+}
+
 /// Builder for one provider of an app with several ([`ProviderConfig::builder`]), and
 /// the provider part of [`crate::AuthConfigBuilder`].
 #[derive(Debug, Clone)]
@@ -98,6 +123,7 @@ pub struct ProviderConfigBuilder {
     pub(crate) par: bool,
     pub(crate) dpop: bool,
     pub(crate) profile: SecurityProfile,
+    pub(crate) response_mode: ResponseMode,
 }
 
 /// One provider's checked settings. [`crate::AuthConfig::providers`] lists them.
@@ -134,6 +160,8 @@ pub struct ProviderConfig {
     /// Other exact `iss` values of this provider's tokens (WorkOS User Management
     /// writes `<base>` or `<base>/user_management/<client_id>`).
     pub(crate) issuer_aliases: Vec<String>,
+    /// How the authorization response comes back.
+    pub(crate) response_mode: ResponseMode,
 }
 
 /// A security profile: a set of rules switched on together.
@@ -219,6 +247,11 @@ impl ProviderConfig {
         &self.redirect_uri
     }
 
+    /// How the authorization response comes back.
+    pub fn response_mode(&self) -> ResponseMode {
+        self.response_mode
+    }
+
     /// The provider family.
     pub fn kind(&self) -> ProviderKind {
         self.provider_kind
@@ -288,6 +321,7 @@ impl ProviderConfigBuilder {
             par: false,
             dpop: false,
             profile: SecurityProfile::Baseline,
+            response_mode: ResponseMode::Query,
         }
     }
 
@@ -323,6 +357,14 @@ impl ProviderConfigBuilder {
     /// discovery says `require_pushed_authorization_requests`.
     pub fn with_pushed_authorization_requests(mut self, on: bool) -> Self {
         self.par = on;
+        self
+    }
+
+    /// How the provider returns the authorization response (`OIDC_RESPONSE_MODE`):
+    /// [`ResponseMode::FormPost`] makes the callback route a `POST` as well, and a
+    /// `GET` callback carrying a code is then refused.
+    pub fn with_response_mode(mut self, mode: ResponseMode) -> Self {
+        self.response_mode = mode;
         self
     }
 
@@ -585,6 +627,9 @@ impl ProviderConfigBuilder {
                 reason: e.to_string(),
             });
         }
+        if self.response_mode == ResponseMode::FormPost {
+            check_form_post(kind)?;
+        }
         let mut endpoints = self.endpoints;
         let mut issuer_aliases = Vec::new();
         if kind == ProviderKind::WorkosUserManagement {
@@ -636,12 +681,27 @@ impl ProviderConfigBuilder {
             dpop: self.dpop || fapi2,
             profile: self.profile,
             issuer_aliases,
+            response_mode: self.response_mode,
         })
     }
 }
 
 /// Entra ID's `common` and `organizations` issuers are templates; any other issuer,
 /// or any other provider kind, is compared as it is.
+/// `form_post` needs a provider that speaks OpenID Connect (WorkOS User Management's
+/// authorize endpoint has no `response_mode`). Its other need, an https callback (the
+/// pending-login cookie is `SameSite=None; Secure`, which browsers keep only from
+/// https, or loopback), every app has: `APP_URL` is refused otherwise.
+fn check_form_post(kind: ProviderKind) -> Result<(), ConfigError> {
+    if kind == ProviderKind::WorkosUserManagement {
+        return Err(ConfigError::Invalid {
+            name: "OIDC_RESPONSE_MODE",
+            reason: "WorkOS User Management answers in the query only: form_post is for OpenID providers".into(),
+        });
+    }
+    Ok(())
+}
+
 fn tenant_rule(
     kind: ProviderKind,
     issuer_url: &Url,

@@ -88,6 +88,10 @@ pub struct ProviderEndpoints {
     pub id_token_signing_alg_values_supported: Vec<String>,
     /// The token revocation endpoint (RFC 7009), if any.
     pub revocation_endpoint: Option<Url>,
+    /// The token introspection endpoint (RFC 7662), if any.
+    pub introspection_endpoint: Option<Url>,
+    /// The response modes it supports (empty: not said).
+    pub response_modes_supported: Vec<String>,
 }
 
 impl ProviderEndpoints {
@@ -108,6 +112,8 @@ impl ProviderEndpoints {
             dpop_signing_alg_values_supported: Vec::new(),
             id_token_signing_alg_values_supported: Vec::new(),
             revocation_endpoint: None,
+            introspection_endpoint: None,
+            response_modes_supported: Vec::new(),
         }
     }
 
@@ -161,6 +167,9 @@ impl ProviderEndpoints {
         if let Some(u) = &self.revocation_endpoint {
             v.push(("revocation_endpoint", u));
         }
+        if let Some(u) = &self.introspection_endpoint {
+            v.push(("introspection_endpoint", u));
+        }
         v
     }
 }
@@ -191,6 +200,10 @@ struct DiscoveryDocument {
     id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
     revocation_endpoint: Option<Url>,
+    #[serde(default)]
+    introspection_endpoint: Option<Url>,
+    #[serde(default)]
+    response_modes_supported: Vec<String>,
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
@@ -255,7 +268,21 @@ pub(crate) async fn discover(
             .take(16)
             .collect(),
         revocation_endpoint: doc.revocation_endpoint,
+        introspection_endpoint: doc.introspection_endpoint,
+        response_modes_supported: doc.response_modes_supported.into_iter().take(16).collect(),
     };
+    let modes = &endpoints.response_modes_supported;
+    let mode = config.response_mode.as_str();
+    if config.response_mode != crate::ResponseMode::Query
+        && !modes.is_empty()
+        && !modes.iter().any(|m| m == mode)
+    {
+        tracing::warn!(
+            issuer = %config.issuer,
+            response_mode = mode,
+            "the provider does not list this response mode in response_modes_supported: logins may fail"
+        );
+    }
     for (name, u) in endpoints.urls() {
         check_secure(name, u)?;
     }

@@ -731,7 +731,8 @@ pub enum Endpoint {
     Login,
     /// `GET {prefix}/signup`: starts a login on the provider's sign-up screen.
     Signup,
-    /// `GET {prefix}/callback`: the provider's authorization response.
+    /// `GET {prefix}/callback` (and `POST` for a `form_post` provider): the
+    /// provider's authorization response.
     Callback,
     /// `GET`, `POST` and `HEAD {prefix}/logout`: ends the session, then the
     /// provider's, when the app itself asked (a same-origin request).
@@ -742,7 +743,8 @@ pub enum Endpoint {
     LoginAt(ProviderSlot),
     /// `GET {prefix}/signup/{id}`: starts a sign-up at one provider of several.
     SignupAt(ProviderSlot),
-    /// `GET {prefix}/callback/{id}`: that provider's authorization response.
+    /// `GET {prefix}/callback/{id}` (and `POST` for a `form_post` provider): that
+    /// provider's authorization response.
     CallbackAt(ProviderSlot),
     /// `POST {prefix}/backchannel-logout/{id}`: a logout token from that provider.
     BackchannelLogoutAt(ProviderSlot),
@@ -801,6 +803,17 @@ pub(crate) const MAX_BODY_BYTES: usize = 32 * 1024;
 const GET: &[Method] = &[Method::GET];
 const POST: &[Method] = &[Method::POST];
 const LOGOUT: &[Method] = &[Method::GET, Method::POST, Method::HEAD];
+/// A `form_post` provider's callback: the browser posts the response; a `GET` is
+/// still answered (an early error, or a refusal naming the mix of modes).
+const FORM_POST_CALLBACK: &[Method] = &[Method::GET, Method::POST];
+
+/// The methods of provider `p`'s callback route.
+fn callback_methods(p: &crate::ProviderConfig) -> &'static [Method] {
+    match p.response_mode() {
+        crate::ResponseMode::FormPost => FORM_POST_CALLBACK,
+        _ => GET,
+    }
+}
 
 impl Auth {
     /// The auth routes, under the configured prefix. An adapter registers each one
@@ -830,7 +843,11 @@ impl Auth {
                 routes.extend([
                     (format!("/login/{id}"), GET, Endpoint::LoginAt(slot)),
                     (format!("/signup/{id}"), GET, Endpoint::SignupAt(slot)),
-                    (format!("/callback/{id}"), GET, Endpoint::CallbackAt(slot)),
+                    (
+                        format!("/callback/{id}"),
+                        callback_methods(provider),
+                        Endpoint::CallbackAt(slot),
+                    ),
                     (
                         format!("/backchannel-logout/{id}"),
                         POST,
@@ -840,7 +857,11 @@ impl Auth {
             }
         } else {
             routes.extend([
-                ("/callback".into(), GET, Endpoint::Callback),
+                (
+                    "/callback".into(),
+                    callback_methods(&self.config().providers()[0]),
+                    Endpoint::Callback,
+                ),
                 (
                     "/backchannel-logout".into(),
                     POST,
@@ -878,7 +899,10 @@ impl Auth {
         match endpoint {
             Endpoint::Login => self.login_response(uri, headers, false).await,
             Endpoint::Signup => self.login_response(uri, headers, true).await,
-            Endpoint::Callback => self.callback_response(uri, headers).await,
+            Endpoint::Callback => {
+                self.callback_response(request.method(), uri, headers, request.body().as_ref())
+                    .await
+            }
             Endpoint::Logout => self.logout_response(request.method(), headers).await,
             Endpoint::BackchannelLogout => self.backchannel_response(request.body().as_ref()).await,
             Endpoint::LoginAt(ProviderSlot(i)) => {
@@ -895,7 +919,14 @@ impl Auth {
                     .await
             }
             Endpoint::CallbackAt(ProviderSlot(i)) => {
-                self.callback_response_at(Some(i), uri, headers).await
+                self.callback_response_at(
+                    Some(i),
+                    request.method(),
+                    uri,
+                    headers,
+                    request.body().as_ref(),
+                )
+                .await
             }
             Endpoint::BackchannelLogoutAt(ProviderSlot(i)) => {
                 self.backchannel_response_at(Some(i), request.body().as_ref())

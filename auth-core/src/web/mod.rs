@@ -50,6 +50,25 @@ fn third_party_login(query: &str) -> Result<(Option<String>, Option<String>), &'
     Ok((iss, target))
 }
 
+/// Whether a posted authorization response's `Origin` is the provider's: its
+/// issuer's or its authorization endpoint's origin, or `null` (a browser hiding
+/// it). The sealed, single-use pending login is the defence; this refuses a
+/// response another site's page posts, with a clear reason.
+fn is_provider_origin(provider: &crate::provider::state::ProviderState, origin: &[u8]) -> bool {
+    let origin_of = |u: &url::Url| u.origin().ascii_serialization().into_bytes();
+    if origin == b"null" {
+        return true;
+    }
+    let issuer = url::Url::parse(&provider.config.issuer).ok();
+    let authorize = provider
+        .endpoints()
+        .map(|e| e.authorization_endpoint.clone());
+    issuer
+        .iter()
+        .chain(authorize.iter())
+        .any(|u| origin_of(u) == origin)
+}
+
 /// Reads every cookie of a request (bounded in number).
 pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     crate::session::cookie::parse_cookie_headers(
@@ -301,18 +320,20 @@ impl Auth {
         r
     }
 
-    /// `GET {prefix}/callback`: completes the login. On success the session is stored
-    /// under a fresh id (the browser's previous session, if any, is deleted) and the
-    /// response sets the session cookie.
+    /// `GET {prefix}/callback` (and `POST` for a `form_post` provider): completes the
+    /// login. On success the session is stored under a fresh id (the browser's
+    /// previous session, if any, is deleted) and the response sets the session cookie.
     ///
     /// Runs in an `auth.callback` span (`outcome`: `signed_in` or the error code shown
     /// to the user, such as `access_denied` or `login_expired`; `status`).
     pub(crate) async fn callback_response(
         &self,
+        method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
+        body: &[u8],
     ) -> Response<String> {
-        self.callback_response_at(self.0.provider_index(None), uri, headers)
+        self.callback_response_at(self.0.provider_index(None), method, uri, headers, body)
             .await
     }
 
@@ -320,8 +341,10 @@ impl Auth {
     pub(crate) async fn callback_response_at(
         &self,
         provider: Option<usize>,
+        method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
+        body: &[u8],
     ) -> Response<String> {
         let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
         let span = tracing::info_span!(
@@ -331,7 +354,7 @@ impl Auth {
             status = Empty
         );
         let (response, outcome) = self
-            .callback_inner(provider, uri, headers)
+            .callback_inner(provider, method, uri, headers, body)
             .instrument(span.clone())
             .await;
         finish(&span, outcome, &response);
@@ -339,20 +362,81 @@ impl Auth {
         response
     }
 
+    /// The authorization response's parameters, where the provider's response mode
+    /// puts them: the query of a `GET`, or the form of a `POST` (`form_post`) from the
+    /// provider's page. A mix is refused: a `GET` carrying a code for a `form_post`
+    /// provider (before the code is used), a `POST` for one that answers in the query,
+    /// or a `POST` with response parameters in its URL too.
+    fn authorization_response<'a>(
+        &self,
+        provider: Option<usize>,
+        method: &Method,
+        uri: &'a Uri,
+        headers: &HeaderMap,
+        body: &'a [u8],
+    ) -> Result<&'a str, crate::CallbackError> {
+        use crate::CallbackError::{ForeignOrigin, Malformed, ResponseModeMismatch};
+        let query = uri.query().unwrap_or("");
+        let names = |query: &'a str, of: &'static [&'static str]| {
+            url::form_urlencoded::parse(query.as_bytes()).any(move |(k, _)| of.contains(&&*k))
+        };
+        let provider = provider.map(|i| &self.0.providers[i]);
+        let form_post =
+            provider.is_some_and(|p| p.config.response_mode == crate::ResponseMode::FormPost);
+        if method != Method::POST {
+            if form_post && names(query, &["code"]) {
+                return Err(ResponseModeMismatch);
+            }
+            return Ok(query);
+        }
+        let Some(provider) = provider.filter(|_| form_post) else {
+            return Err(ResponseModeMismatch);
+        };
+        if names(query, &["code", "state", "error", "iss"]) {
+            return Err(ResponseModeMismatch);
+        }
+        let is_form = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(Malformed(
+                "a posted authorization response must be application/x-www-form-urlencoded",
+            ));
+        }
+        if let Some(origin) = headers.get(http::header::ORIGIN)
+            && !is_provider_origin(provider, origin.as_bytes())
+        {
+            return Err(ForeignOrigin);
+        }
+        std::str::from_utf8(body).map_err(|_| Malformed("the posted form is not UTF-8"))
+    }
+
     async fn callback_inner(
         &self,
         provider: Option<usize>,
+        method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
+        body: &[u8],
     ) -> (Response<String>, &'static str) {
-        match self
-            .complete_login_with(
-                provider,
-                uri.query().unwrap_or(""),
-                &request_cookies(headers),
-            )
-            .await
-        {
+        let completed = match self.authorization_response(provider, method, uri, headers, body) {
+            Ok(params) => {
+                self.complete_login_with(provider, params, &request_cookies(headers))
+                    .await
+            }
+            Err(error) => Err(crate::flow::callback::CallbackFailure {
+                error,
+                set_cookies: Vec::new(),
+                return_to: None,
+                silent: false,
+            }),
+        };
+        match completed {
             Ok(mut done) => {
                 if let Some(agent) = user_agent(headers) {
                     done.session.app_mut().user_agent = Some(agent);
@@ -792,6 +876,137 @@ mod tests {
         Auth::discover(config).await.expect("auth")
     }
 
+    /// The callback's mix of response modes, each refused before any pending login
+    /// or code is looked at: a POST for a provider that answers in the query, a GET
+    /// with a code for a form_post provider, a POST with response parameters in its URL,
+    /// a POST that is not a form, and one from another origin (an `Origin` of the
+    /// provider or `null` passes to the pending-login check). The routes say which
+    /// methods each provider's callback takes.
+    #[tokio::test]
+    async fn rp_callback_in_another_response_mode_refused() {
+        let issuer = "https://id.example.com";
+        let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+        let build = |mode| async move {
+            let config = crate::AuthConfig::builder(issuer, "client", "https://app.example.com")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    url("/authorize"),
+                    url("/token"),
+                    url("/jwks"),
+                ))
+                .with_response_mode(mode)
+                .build()
+                .expect("config");
+            Auth::discover(config).await.expect("auth")
+        };
+        let query = build(crate::ResponseMode::Query).await;
+        let form_post = build(crate::ResponseMode::FormPost).await;
+        let callback = |auth: &Auth| {
+            auth.routes()
+                .into_iter()
+                .find(|r| r.endpoint() == adapter::Endpoint::Callback)
+                .expect("callback route")
+                .methods()
+        };
+        assert_eq!(callback(&query), &[Method::GET]);
+        assert_eq!(callback(&form_post), &[Method::GET, Method::POST]);
+        let send = |auth: Auth,
+                    method: Method,
+                    uri: &'static str,
+                    headers: Vec<(&'static str, &'static str)>,
+                    body: &'static str| async move {
+            let mut b = http::Request::builder().method(method).uri(uri);
+            for (k, v) in headers {
+                b = b.header(k, v);
+            }
+            let r = auth
+                .respond(adapter::Endpoint::Callback, &b.body(body).expect("request"))
+                .await;
+            let code = r
+                .body()
+                .split("<code class=\"auth-error\">")
+                .nth(1)
+                .and_then(|s| s.split('<').next())
+                .unwrap_or_default()
+                .to_owned();
+            (r.status(), code)
+        };
+        let form = ("content-type", "application/x-www-form-urlencoded");
+        let body = "code=c&state=s&iss=https%3A%2F%2Fid.example.com";
+        for (auth, method, uri, headers, status, code) in [
+            (
+                &query,
+                Method::POST,
+                "/auth/callback",
+                vec![form],
+                400,
+                "response_mode_mismatch",
+            ),
+            (
+                &form_post,
+                Method::GET,
+                "/auth/callback?code=c&state=s",
+                vec![],
+                400,
+                "response_mode_mismatch",
+            ),
+            (
+                &form_post,
+                Method::POST,
+                "/auth/callback?state=s",
+                vec![form],
+                400,
+                "response_mode_mismatch",
+            ),
+            (
+                &form_post,
+                Method::POST,
+                "/auth/callback",
+                vec![("content-type", "application/json")],
+                400,
+                "invalid_callback",
+            ),
+            (
+                &form_post,
+                Method::POST,
+                "/auth/callback",
+                vec![form, ("origin", "https://evil.example")],
+                403,
+                "callback_origin_refused",
+            ),
+            (
+                &form_post,
+                Method::POST,
+                "/auth/callback",
+                vec![form, ("origin", "https://id.example.com")],
+                400,
+                "login_expired",
+            ),
+            (
+                &form_post,
+                Method::POST,
+                "/auth/callback",
+                vec![form, ("origin", "null")],
+                400,
+                "login_expired",
+            ),
+            (
+                &form_post,
+                Method::POST,
+                "/auth/callback",
+                vec![form],
+                400,
+                "login_expired",
+            ),
+        ] {
+            let got = send(auth.clone(), method.clone(), uri, headers.clone(), body).await;
+            assert_eq!(
+                (got.0.as_u16(), got.1.as_str()),
+                (status, code),
+                "{method} {uri} {headers:?}"
+            );
+        }
+    }
+
     async fn two_providers(
         tweak: impl FnOnce(crate::AuthConfigBuilder) -> crate::AuthConfigBuilder,
     ) -> Auth {
@@ -989,7 +1204,9 @@ mod tests {
         let uri: Uri = format!("/auth/callback?code=c&state={state}")
             .parse()
             .expect("uri");
-        let r = auth.callback_response(&uri, &headers).await;
+        let r = auth
+            .callback_response(&Method::GET, &uri, &headers, b"")
+            .await;
         assert!(r.body().contains("login_expired"), "{}", r.body());
     }
 

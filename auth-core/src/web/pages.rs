@@ -388,6 +388,16 @@ pub(super) fn callback_error_info(e: &CallbackError) -> (StatusCode, &'static st
             "invalid_token",
             "Sign-in could not be verified",
         ),
+        CallbackError::ResponseModeMismatch => (
+            StatusCode::BAD_REQUEST,
+            "response_mode_mismatch",
+            "This sign-in response is not valid",
+        ),
+        CallbackError::ForeignOrigin => (
+            StatusCode::FORBIDDEN,
+            "callback_origin_refused",
+            "This sign-in response is not valid",
+        ),
         CallbackError::Malformed(_)
         | CallbackError::MissingState
         | CallbackError::StateMismatch
@@ -422,6 +432,8 @@ pub(super) fn callback_error_hint(e: &CallbackError) -> &'static str {
         CallbackError::Provider { .. }
         | CallbackError::Malformed(_)
         | CallbackError::MissingState
+        | CallbackError::ResponseModeMismatch
+        | CallbackError::ForeignOrigin
         | CallbackError::StateMismatch
         | CallbackError::MissingIssuer
         | CallbackError::IssuerMismatch

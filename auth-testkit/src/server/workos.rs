@@ -52,7 +52,14 @@ async fn authorize(State(p): P, Query(params): Query<Vec<(String, String)>>) -> 
     let get = |name: &str| param(&params, name);
     let state = get("state");
     let refuse = |error: &str, description: &str| {
-        p.error_redirect_as(&redirect_uri, state.as_deref(), error, description, false)
+        p.error_redirect_as(
+            &redirect_uri,
+            state.as_deref(),
+            error,
+            description,
+            false,
+            false,
+        )
     };
     if get("response_type").as_deref() != Some("code") {
         return refuse(

@@ -185,8 +185,9 @@ async fn chromium(driver: &ChromeDriver, extra: &[String]) -> Client {
 }
 
 /// From the public page, signed out: click "Sign in", pick Alice on the provider's
-/// page (`issuer`), and land back on the app's `/`, signed in.
-async fn sign_in_as_alice(browser: &Client, base: &str, issuer: &str) {
+/// page (`issuer`), and land back on the app's `/`, signed in. Returns the provider's
+/// page's URL (the authorization request).
+async fn sign_in_as_alice(browser: &Client, base: &str, issuer: &str) -> url::Url {
     browser.goto(&format!("{base}/")).await.expect("open /");
     wait_for_text(browser, "You are not signed in.").await;
     browser
@@ -196,7 +197,7 @@ async fn sign_in_as_alice(browser: &Client, base: &str, issuer: &str) {
         .click()
         .await
         .expect("click sign in");
-    wait_for_url(browser, "the provider's sign-in page", |u| {
+    let at_provider = wait_for_url(browser, "the provider's sign-in page", |u| {
         u.as_str().starts_with(&format!("{issuer}/authorize"))
     })
     .await;
@@ -212,6 +213,7 @@ async fn sign_in_as_alice(browser: &Client, base: &str, issuer: &str) {
     })
     .await;
     wait_for_text(browser, "Signed in as Alice Example").await;
+    at_provider
 }
 
 /// Signs out from the public page (a same-origin POST form), through the provider and
@@ -490,6 +492,62 @@ pub(crate) async fn real_browser_over_https_keeps_host_prefixed_secure_cookies(s
     let _ = browser.close().await;
 }
 
+/// Issue 32 (D1): `form_post` in Chromium over https. The app is at
+/// `https://localhost:<port>` and the provider at `http://127.0.0.1:<port>`: another
+/// site, so the provider page's POST to the callback is a cross-site POST, which a
+/// `SameSite=Lax` pending cookie would not reach. Signing in proves the
+/// `SameSite=None; Secure` pending cookie was sent with it (the callback needs it),
+/// and that the session cookie set in answer to that POST is kept.
+pub(crate) async fn real_browser_form_post_over_https_signs_in_cross_site(serve: Serve) {
+    crate::init();
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let front = HttpsFront::start(backend.local_addr().expect("addr")).await;
+    let base = front.base.replace("127.0.0.1", "localhost");
+    let provider = DevProvider::builder()
+        .app(&base)
+        .start()
+        .await
+        .expect("dev provider");
+    let config = provider
+        .auth_config(&base)
+        .with_response_mode(auth_core::ResponseMode::FormPost)
+        .build()
+        .expect("config");
+    let auth = auth_core::Auth::discover(config).await.expect("discovery");
+    let _app = serve(auth, backend);
+    let issuer = provider.issuer().to_owned();
+    assert!(
+        issuer.starts_with("http://127.0.0.1:"),
+        "another site: {issuer}"
+    );
+
+    let driver = ChromeDriver::start();
+    let trust = format!(
+        "--ignore-certificate-errors-spki-list={}",
+        front.spki_sha256
+    );
+    let browser = chromium(&driver, &[trust]).await;
+    // The provider's page posts the response (its script); the app redirects home.
+    let at_provider = sign_in_as_alice(&browser, &base, &issuer).await;
+    assert!(
+        at_provider
+            .query_pairs()
+            .any(|(k, v)| k == "response_mode" && v == "form_post"),
+        "{at_provider}"
+    );
+    assert_eq!(provider.stats().code_grants, 1, "the code was used once");
+    let cookies = browser.get_all_cookies().await.expect("cookies");
+    let names: Vec<&str> = cookies.iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        ["__Host-auth_session"],
+        "the pending cookie is gone: {cookies:?}"
+    );
+    browser.goto(&format!("{base}/me")).await.expect("open /me");
+    wait_for_text(&browser, "alice@example.com").await;
+    let _ = browser.close().await;
+}
+
 /// Issue 31: the examples' single-page app (`/spa`) in Chromium. Signed out, its
 /// `fetch("/auth/user")` gets 401 `not_signed_in` (no redirect to follow) and its API
 /// call 403 (`X-CSRF` is checked first). Signed in, it reads alice from `/auth/user`,
@@ -562,5 +620,6 @@ crate::suite! {$
     browser_suite(Serve):
         real_browser_signs_in_reloads_and_signs_out,
         real_browser_over_https_keeps_host_prefixed_secure_cookies,
+        real_browser_form_post_over_https_signs_in_cross_site,
         real_browser_spa_reads_the_user_and_calls_its_api,
 }

@@ -561,3 +561,157 @@ pub(crate) async fn dev_provider_third_party_initiated_login(serve: Serve) {
         "no login started"
     );
 }
+
+/// An acceptance scenario (see the crate docs): `form_post` (the authorization
+/// response posted by the provider's page) signs in, with the pending cookie
+/// `SameSite=None; Secure`; a form_post callback without the pending cookie, one
+/// posted from another origin, and a `GET` carrying a code in form_post mode are each
+/// refused, and none of them uses the code.
+pub(crate) async fn dev_provider_form_post_signs_in_and_refuses_a_mix_of_modes(serve: Serve) {
+    let app = start_dev_with(serve, DevProvider::builder().auto_approve(true), |b| {
+        b.with_response_mode(auth_core::ResponseMode::FormPost)
+    })
+    .await;
+    let issuer = app.provider.issuer().to_owned();
+    let origin = url::Url::parse(&issuer)
+        .expect("issuer")
+        .origin()
+        .ascii_serialization();
+    let browser = DevProvider::browser();
+
+    // The whole sign-in through the helper users' tests call.
+    let page = app
+        .provider
+        .sign_in(
+            &browser,
+            &format!("{}/auth/login?return_to=/me", app.base),
+            "bob",
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(page.url().path(), "/me");
+    let me: serde_json::Value = page.json().await.expect("json");
+    assert_eq!(me["sub"], "bob");
+
+    // Step by step: the request asks for form_post, the pending cookie can reach a
+    // cross-site POST, and the provider answers with a form.
+    let alice = DevProvider::browser();
+    let start = alice
+        .get(format!(
+            "{}/auth/login?return_to=/me&login_hint=alice",
+            app.base
+        ))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let pending = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .find(|c| c.starts_with("auth_pending_") && !c.contains("Max-Age=0"))
+        .expect("pending cookie");
+    assert!(
+        pending.contains("SameSite=None")
+            && pending.contains("Secure")
+            && pending.contains("HttpOnly"),
+        "{pending}"
+    );
+    let authorize = start.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(authorize.contains("response_mode=form_post"), "{authorize}");
+    let form = alice.get(&authorize).send().await.expect("authorize");
+    assert_eq!(form.status(), StatusCode::OK);
+    let (action, fields) = crate::posted_form(&form.text().await.expect("page"));
+    assert_eq!(action, format!("{}/auth/callback", app.base));
+    let code = fields
+        .iter()
+        .find(|(k, _)| k == "code")
+        .expect("code")
+        .1
+        .clone();
+    let state = fields
+        .iter()
+        .find(|(k, _)| k == "state")
+        .expect("state")
+        .1
+        .clone();
+    let grants = app.provider.stats().code_grants;
+
+    // A GET carrying the code: refused before the code is used.
+    let mut get = url::Url::parse(&action).expect("action");
+    get.query_pairs_mut().extend_pairs(&fields);
+    let r = alice
+        .get(get)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get callback");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        crate::page_code(&r.text().await.expect("page")),
+        "response_mode_mismatch"
+    );
+    // Posted from another origin: refused.
+    let r = alice
+        .post(&action)
+        .header("origin", "https://evil.example")
+        .form(&fields)
+        .send()
+        .await
+        .expect("foreign post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        crate::page_code(&r.text().await.expect("page")),
+        "callback_origin_refused"
+    );
+    // Posted by a browser without the pending cookie: refused.
+    let thief = DevProvider::browser();
+    let r = thief
+        .post(&action)
+        .header("origin", &origin)
+        .form(&[
+            ("code", code.as_str()),
+            ("state", state.as_str()),
+            ("iss", issuer.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post without the cookie");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        crate::page_code(&r.text().await.expect("page")),
+        "login_expired"
+    );
+    assert!(
+        app.events()
+            .last()
+            .is_some_and(|e| e.contains("PendingLoginMissing")),
+        "{:?}",
+        app.events()
+    );
+    assert_eq!(me_json(&thief, &app).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.provider.stats().code_grants,
+        grants,
+        "no refusal used the code"
+    );
+
+    // The provider's own POST, with the pending cookie: signed in.
+    let r = alice
+        .post(&action)
+        .header("origin", &origin)
+        .form(&fields)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/me");
+    let (status, body) = me_json(&alice, &app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"sub\":\"alice\""), "{body}");
+    assert_eq!(app.provider.stats().code_grants, grants + 1);
+}

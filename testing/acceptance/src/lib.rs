@@ -247,6 +247,19 @@ async fn start(serve: Serve, access_token_ttl: u64, refresh_margin: Duration) ->
 
 /// Starts the provider with `provider` (token lifetimes) and the app.
 async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> TestApp {
+    start_configured(serve, provider, move |b| {
+        b.with_refresh_margin(refresh_margin)
+    })
+    .await
+}
+
+/// Starts the provider with `provider` and the app, with `configure` applied to the
+/// app's configuration.
+async fn start_configured(
+    serve: Serve,
+    provider: Value,
+    configure: impl FnOnce(auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder,
+) -> TestApp {
     init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(
@@ -268,14 +281,14 @@ async fn start_with(serve: Serve, provider: Value, refresh_margin: Duration) -> 
     let provider = TestProvider::start(config).await;
     let events = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = events.clone();
-    let config = AuthConfig::builder(&provider.issuer, "example", &base)
-        .with_client_secret(SECRET)
-        .with_refresh_margin(refresh_margin)
-        .with_api_audience(API)
-        .with_required_api_scopes([API_SCOPE])
-        .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
-        .build()
-        .expect("config");
+    let config = configure(
+        AuthConfig::builder(&provider.issuer, "example", &base).with_client_secret(SECRET),
+    )
+    .with_api_audience(API)
+    .with_required_api_scopes([API_SCOPE])
+    .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
+    .build()
+    .expect("config");
     let auth = Auth::discover(config).await.expect("discovery");
     TestApp {
         base,
@@ -305,6 +318,31 @@ fn no_redirects() -> Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
+}
+
+/// The action and hidden fields of a `form_post` page (the provider's form that posts
+/// the authorization response; oidc-provider's and the development provider's).
+fn posted_form(html: &str) -> (String, Vec<(String, String)>) {
+    let attr = |tag: &str, name: &str| {
+        tag.split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .map(|v| v.replace("&amp;", "&").replace("&quot;", "\""))
+    };
+    let form = html
+        .split("<form ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no form: {html}"));
+    let action = attr(form.split('>').next().expect("tag"), "action").expect("action");
+    let fields = form
+        .split("</form>")
+        .next()
+        .expect("form")
+        .split("<input ")
+        .skip(1)
+        .filter_map(|tag| Some((attr(tag, "name")?, attr(tag, "value")?)))
+        .collect();
+    (action, fields)
 }
 
 /// Follows redirects by hand (so cookies of every hop are kept); returns the last
@@ -1105,6 +1143,54 @@ pub(crate) async fn rp_callback_replay_refused(serve: Serve) {
     assert_eq!(me(&thief, &app).await.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// An acceptance scenario (see the crate docs): `form_post` against the real
+/// oidc-provider: the authorization request asks for it, the provider answers with its
+/// own auto-posting page (code, state and the RFC 9207 iss in the form), the app
+/// refuses that response as a `GET`, and completes it as the browser's cross-origin
+/// `POST`.
+pub(crate) async fn form_post_against_oidc_provider(serve: Serve) {
+    let app = start_configured(serve, json!({}), |b| {
+        b.with_response_mode(auth_core::ResponseMode::FormPost)
+    })
+    .await;
+    let client = browser();
+    let (page, hops) = sign_in(&client, &app, "?return_to=%2Fme&login_hint=bob").await;
+    assert_eq!(page.status(), StatusCode::OK, "{hops:?}");
+    assert!(hops[1].contains("response_mode=form_post"), "{hops:?}");
+    assert!(
+        hops.last().expect("hop").starts_with(&app.provider.issuer),
+        "{hops:?}"
+    );
+    let (action, fields) = posted_form(&page.text().await.expect("page"));
+    assert_eq!(action, format!("{}/auth/callback", app.base));
+    for name in ["code", "state", "iss"] {
+        assert!(fields.iter().any(|(k, _)| k == name), "{name}: {fields:?}");
+    }
+    let mut as_get = Url::parse(&action).expect("action");
+    as_get.query_pairs_mut().extend_pairs(&fields);
+    let r = client.get(as_get).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        page_code(&r.text().await.expect("page")),
+        "response_mode_mismatch"
+    );
+    let origin = Url::parse(&app.provider.issuer)
+        .expect("issuer")
+        .origin()
+        .ascii_serialization();
+    let r = client
+        .post(&action)
+        .header("origin", origin)
+        .form(&fields)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/me");
+    let body: Value = me(&client, &app).await.json().await.expect("json");
+    assert_eq!(body["sub"], "bob");
+}
+
 /// An acceptance scenario (see the crate docs).
 pub(crate) async fn rp_return_to_open_redirect_is_dropped(serve: Serve) {
     let app = start(serve, 60, Duration::from_secs(30)).await;
@@ -1132,6 +1218,7 @@ crate::suite! {$
         rp_state_tampered,
         rp_callback_replay_refused,
         rp_return_to_open_redirect_is_dropped,
+        form_post_against_oidc_provider,
         rp_session_fixation_login_never_keeps_an_earlier_id,
         api_bearer_tokens_from_the_provider_are_validated,
         server_to_server_app_tokens_and_userinfo,
@@ -1145,6 +1232,7 @@ crate::suite! {$
         dev_provider_spa_api_needs_the_anti_forgery_header,
         dev_provider_silent_sign_in_returns_without_a_session,
         dev_provider_third_party_initiated_login,
+        dev_provider_form_post_signs_in_and_refuses_a_mix_of_modes,
         cluster_signed_in_on_one_instance_is_signed_in_on_the_other,
         cluster_backchannel_logout_on_one_instance_ends_the_session_on_all,
         cluster_forged_logout_marker_in_redis_has_no_effect,
