@@ -190,7 +190,7 @@ check('discovery prompt_values_supported has create', disco.prompt_values_suppor
 check('discovery backchannel_logout_session_supported', disco.backchannel_logout_session_supported === true);
 check('discovery end_session_endpoint', typeof disco.end_session_endpoint === 'string');
 check('discovery code_challenge_methods S256', JSON.stringify(disco.code_challenge_methods_supported) === '["S256"]');
-check('discovery no introspection', disco.introspection_endpoint === undefined);
+check('discovery introspection endpoint (RFC 7662)', typeof disco.introspection_endpoint === 'string');
 jwksKeys = (await (await fetch(disco.jwks_uri)).json()).keys;
 check('jwks has RS256 + ES256', jwksKeys.some((k) => k.alg === 'RS256' && k.kty === 'RSA') && jwksKeys.some((k) => k.alg === 'ES256' && k.crv === 'P-256'));
 check('jwks public only', jwksKeys.every((k) => k.d === undefined));

@@ -42,7 +42,7 @@ const DEFAULT_CLIENT = {
 
 const KNOWN_KEYS = new Set([
   'port', 'clients', 'access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'interactive',
-  'api_resources', 'fapi',
+  'api_resources', 'opaque_api_resources', 'fapi',
 ]);
 
 class ConfigError extends Error {}
@@ -74,12 +74,19 @@ function parseConfig(raw) {
 
   // Resource servers (APIs) for which the client_credentials grant issues JWT access
   // tokens (RFC 9068), e.g. {"https://api.test": "api:read api:write"}.
-  const apiResources = raw.api_resources ?? {};
-  if (apiResources === null || typeof apiResources !== 'object' || Array.isArray(apiResources)
-    || !Object.values(apiResources).every((v) => typeof v === 'string')) {
-    throw new ConfigError('api_resources must be an object of resource URL -> space-separated scopes');
-  }
-  const withApis = Object.keys(apiResources).length > 0;
+  // `opaque_api_resources`: the same, with opaque access tokens (a resource server
+  // learns what they grant by introspection, RFC 7662).
+  const resources = (key) => {
+    const r = raw[key] ?? {};
+    if (r === null || typeof r !== 'object' || Array.isArray(r)
+      || !Object.values(r).every((v) => typeof v === 'string')) {
+      throw new ConfigError(`${key} must be an object of resource URL -> space-separated scopes`);
+    }
+    return r;
+  };
+  const apiResources = resources('api_resources');
+  const opaqueApiResources = resources('opaque_api_resources');
+  const withApis = Object.keys(apiResources).length + Object.keys(opaqueApiResources).length > 0;
 
   const clientsIn = raw.clients ?? [DEFAULT_CLIENT];
   if (!Array.isArray(clientsIn) || clientsIn.length === 0) {
@@ -113,6 +120,7 @@ function parseConfig(raw) {
     refreshTokenTtl: positive('refresh_token_ttl', 24 * 60 * 60),
     interactive: raw.interactive === true,
     apiResources,
+    opaqueApiResources,
     // FAPI 2.0: pushed authorization requests required, DPoP available (with nonces),
     // oidc-provider's FAPI 2.0 profile (assertion `aud` = issuer, PKCE...).
     fapi: raw.fapi === true,
@@ -172,6 +180,8 @@ function freshStats() {
     // Revocation requests (RFC 7009) answered 200, and the token_type_hint of each.
     revocations: 0,
     revocation_hints: [],
+    // Introspection requests (RFC 7662) answered 200.
+    introspections: 0,
     last_authorization_params: {},
     // Raw `prompt` parameter of every authorization request that carried one.
     prompts: [],
@@ -288,6 +298,11 @@ async function renderError(ctx, out) {
 // One provider: its keys, clients, sessions, stats, and what it answers. The env
 // mode runs one at the root; the shared mode one per `POST /__providers`.
 
+// Whether the provider serves resource servers (the client_credentials grant).
+function withApis(config) {
+  return Object.keys(config.apiResources).length + Object.keys(config.opaqueApiResources).length > 0;
+}
+
 function createInstance(config, issuer) {
   // This provider's own keys (new for every provider) and counters.
   const jwks = {
@@ -343,14 +358,23 @@ function createInstance(config, issuer) {
         devInteractions: { enabled: config.interactive },
         backchannelLogout: { enabled: true },
         rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-        clientCredentials: { enabled: Object.keys(config.apiResources).length > 0 },
+        clientCredentials: { enabled: withApis(config) },
         // Only the client_credentials grant names a resource; the code flow keeps
         // opaque access tokens for userinfo.
         resourceIndicators: {
-          enabled: Object.keys(config.apiResources).length > 0,
+          enabled: withApis(config),
           defaultResource: async () => undefined,
           useGrantedResource: async () => false,
           getResourceServerInfo: async (_ctx, resource) => {
+            const opaque = config.opaqueApiResources[resource];
+            if (opaque !== undefined) {
+              return {
+                scope: opaque,
+                audience: resource,
+                accessTokenTTL: config.accessTokenTtl,
+                accessTokenFormat: 'opaque',
+              };
+            }
             const scope = config.apiResources[resource];
             if (scope === undefined) throw new errors.InvalidTarget();
             return {
@@ -368,7 +392,8 @@ function createInstance(config, issuer) {
         },
         dPoP: { enabled: config.fapi, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
         fapi: { enabled: config.fapi, profile: '2.0' },
-        introspection: { enabled: false },
+        // RFC 7662: the relying party's API checks opaque access tokens.
+        introspection: { enabled: true },
         // RFC 7009: the relying party revokes a session's refresh token when it ends.
         revocation: { enabled: true },
         registration: { enabled: false },
@@ -439,6 +464,7 @@ function createInstance(config, issuer) {
         }
       }
       if (route === 'end_session_confirm' && ctx.status === 303) stats.end_sessions += 1;
+      if (route === 'introspection' && ctx.status === 200) stats.introspections += 1;
       if (route === 'revocation' && ctx.status === 200) {
         stats.revocations += 1;
         let hint;

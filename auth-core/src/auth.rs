@@ -168,7 +168,12 @@ impl Auth {
                 // A certificate this app does not trust is its configuration
                 // (OIDC_CA_FILE), not an outage: waiting would not mend it.
                 let untrusted = matches!(&e, DiscoveryError::Http(h) if h.is_certificate_problem());
-                if !waits || untrusted || matches!(e, DiscoveryError::ProfileNotSupported { .. }) {
+                let never = matches!(
+                    e,
+                    DiscoveryError::ProfileNotSupported { .. }
+                        | DiscoveryError::MissingEndpoint { .. }
+                );
+                if !waits || untrusted || never {
                     return Err(e);
                 }
                 tracing::warn!(provider = ?inner.providers[index].config.id, error = %e, "provider down at start; its routes answer 503 until it is discovered");

@@ -97,6 +97,7 @@ pub(crate) enum Endpoint {
     Userinfo,
     Par,
     Revocation,
+    Introspection,
     /// Not the provider's: an API the app calls with its own token (not measured).
     Api,
 }
@@ -110,6 +111,7 @@ impl Endpoint {
             Self::Userinfo => "userinfo",
             Self::Par => "par",
             Self::Revocation => "revocation",
+            Self::Introspection => "introspection",
             Self::Api => return None,
         })
     }

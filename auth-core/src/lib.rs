@@ -107,7 +107,7 @@ pub use flow::bff::{BodyError, ForwardBody, RemoteApi};
 pub use flow::callback::CallbackError;
 pub use flow::control::SessionInfo;
 pub use flow::health::{Health, ProviderHealth, SharedHealth};
-pub use flow::logout::BackchannelError;
+pub use flow::logout::{BackchannelError, FrontchannelError};
 pub use flow::protocol::workos::SwitchOrganizationError;
 pub use flow::refresh::RefreshError;
 pub use flow::sign_in::{SignIn, SignInDecision, SignInHookError, SignInHookFailure};

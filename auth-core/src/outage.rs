@@ -41,6 +41,10 @@ pub enum Outage {
     /// (unreadable with this app's key, or another user's).
     #[error("a published refresh result is not usable")]
     PublishedRefreshUnusable,
+    /// The introspection endpoint could not be reached, or answered with something
+    /// other than a verdict (an error status, not a JSON object).
+    #[error("the introspection endpoint failed: {0}")]
+    Introspection(String),
 }
 
 impl From<JwksError> for Outage {

@@ -196,6 +196,9 @@ pub struct ClientRegistration {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where back-channel logout tokens are posted.
     pub backchannel_logout_uri: Option<String>,
+    /// The client's front-channel logout URI: the provider's logout page loads it in an
+    /// iframe with `iss` and `sid` (OpenID Connect Front-Channel Logout 1.0).
+    pub frontchannel_logout_uri: Option<String>,
     /// The client's public keys (a JWK set of P-256 keys): with them it authenticates
     /// with `private_key_jwt` (ES256 assertions) and never with the secret.
     pub jwks: Option<serde_json::Value>,
@@ -209,6 +212,7 @@ impl std::fmt::Debug for ClientRegistration {
             .field("redirect_uris", &self.redirect_uris)
             .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
             .field("backchannel_logout_uri", &self.backchannel_logout_uri)
+            .field("frontchannel_logout_uri", &self.frontchannel_logout_uri)
             .field("jwks", &self.jwks.is_some())
             .finish()
     }
@@ -226,6 +230,7 @@ impl ClientRegistration {
             redirect_uris: vec![format!("{base}/auth/callback")],
             post_logout_redirect_uris: vec![format!("{base}/")],
             backchannel_logout_uri: Some(format!("{base}/auth/backchannel-logout")),
+            frontchannel_logout_uri: None,
             jwks: None,
         }
     }
@@ -246,6 +251,7 @@ impl ClientRegistration {
             redirect_uris: vec![format!("{base}/auth/callback/{provider_id}")],
             post_logout_redirect_uris: vec![format!("{base}/")],
             backchannel_logout_uri: Some(format!("{base}/auth/backchannel-logout/{provider_id}")),
+            frontchannel_logout_uri: None,
             jwks: None,
         }
     }
@@ -285,6 +291,8 @@ pub struct Stats {
     pub revocations: u64,
     /// Refresh tokens revoked (of the client that asked).
     pub refresh_tokens_revoked: u64,
+    /// Introspection requests (RFC 7662) from an authenticated client.
+    pub introspections: u64,
 }
 
 /// Configures a [`DevProvider`]; [`DevProvider::builder`] makes one.
@@ -303,6 +311,7 @@ pub struct DevProviderBuilder {
     port: u16,
     /// Serve https with this certificate chain and key (PEM).
     tls: Option<(Vec<u8>, Vec<u8>)>,
+    opaque_access_tokens: bool,
 }
 
 /// The `client_id` [`DevProviderBuilder::app`] registers.
@@ -341,6 +350,19 @@ impl DevProviderBuilder {
             app_url,
             provider_id,
         ))
+    }
+
+    /// Registers the app at `app_url` as client [`DEV_CLIENT_ID`] with front-channel
+    /// logout at `{app_url}/auth/frontchannel-logout` instead of back-channel logout:
+    /// the provider cannot reach the app, the browser's iframe does.
+    pub fn app_with_frontchannel_logout(self, app_url: &str) -> Self {
+        let mut client = ClientRegistration::for_app(DEV_CLIENT_ID, random_token(32), app_url);
+        client.backchannel_logout_uri = None;
+        client.frontchannel_logout_uri = Some(format!(
+            "{}/auth/frontchannel-logout",
+            app_url.trim_end_matches('/')
+        ));
+        self.client(client)
     }
 
     /// Registers the app at `app_url` as client [`DEV_CLIENT_ID`] authenticating with
@@ -397,6 +419,14 @@ impl DevProviderBuilder {
     /// The `aud` of the access tokens it issues (default: the client id).
     pub fn api_audience(mut self, audience: impl Into<String>) -> Self {
         self.api_audience = Some(audience.into());
+        self
+    }
+
+    /// Issues opaque access tokens (random strings) instead of JWTs: a resource
+    /// server learns what they grant only from the introspection endpoint (RFC 7662,
+    /// `/introspect`), which answers for JWT access tokens as well.
+    pub fn opaque_access_tokens(mut self, on: bool) -> Self {
+        self.opaque_access_tokens = on;
         self
     }
 
@@ -458,6 +488,7 @@ impl DevProviderBuilder {
             api_audience: self.api_audience,
             par_required: self.par_required,
             advertise_client_auth: self.advertise_client_auth,
+            opaque_access_tokens: self.opaque_access_tokens,
             keys: RwLock::new(Arc::new(keys::KeySet::generate())),
             retired: Mutex::default(),
             misbehaviour: Mutex::default(),
@@ -551,6 +582,7 @@ impl DevProvider {
             advertise_client_auth: true,
             port: 0,
             tls: None,
+            opaque_access_tokens: false,
         }
     }
 
@@ -642,9 +674,11 @@ impl DevProvider {
 
     /// Ends every provider session of `user`, as an administrator would: refresh
     /// tokens are revoked and each client of those sessions receives a back-channel
-    /// logout token. Returns once the clients have answered.
-    pub async fn log_out_user(&self, user: &str) {
-        self.provider.end_sessions(|_, u| u == user).await;
+    /// logout token. Returns once the clients have answered, with the front-channel
+    /// logout URLs (`iss` and `sid` added) of the clients registered with one: the
+    /// provider's page would load them in iframes; load them as the browser would.
+    pub async fn log_out_user(&self, user: &str) -> Vec<String> {
+        self.provider.end_sessions(|_, u| u == user).await
     }
 
     /// From now on, misbehaves as `misbehaviour` says (replacing any earlier

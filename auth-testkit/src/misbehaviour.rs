@@ -35,6 +35,8 @@ pub struct Misbehaviour {
     pub(crate) jwks_status: Option<u16>,
     pub(crate) jwks_max_age: Option<Duration>,
     pub(crate) userinfo_status: Option<u16>,
+    pub(crate) introspection_status: Option<u16>,
+    pub(crate) introspected_claims: Vec<(String, Option<Value>)>,
 }
 
 impl Misbehaviour {
@@ -103,6 +105,19 @@ impl Misbehaviour {
     /// The UserInfo endpoint answers this status (with an empty JSON object).
     pub fn userinfo_status(mut self, status: u16) -> Self {
         self.userinfo_status = Some(status);
+        self
+    }
+
+    /// The introspection endpoint answers this status (with an empty JSON object).
+    pub fn introspection_status(mut self, status: u16) -> Self {
+        self.introspection_status = Some(status);
+        self
+    }
+
+    /// Introspection answers for active tokens carry `claim` with `value` (`None`:
+    /// without it), replacing the token's own.
+    pub fn introspected_claim(mut self, claim: &str, value: Option<Value>) -> Self {
+        self.introspected_claims.push((claim.to_owned(), value));
         self
     }
 

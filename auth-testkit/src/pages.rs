@@ -116,6 +116,37 @@ fn unescape(s: &str) -> String {
 /// How a posted authorization response's form starts.
 const FORM_POST_MARK: &str = "<form method=\"post\" id=\"authorization-response\"";
 
+/// The provider's signed-out page with front-channel logout: one hidden iframe per
+/// client (`frames`), then on to `then` (the client's post-logout URI) once they have
+/// loaded, or after two seconds.
+pub(crate) fn front_channel_logout(frames: &[String], then: Option<&str>) -> Response {
+    let iframes: String = frames
+        .iter()
+        .map(|src| {
+            format!(
+                "<iframe src=\"{}\" title=\"sign-out\" style=\"display:none\"></iframe>",
+                escape(src)
+            )
+        })
+        .collect();
+    let next = match then {
+        Some(url) => format!(
+            "<p><a id=\"continue\" href=\"{url}\">Continue</a></p>\
+             <script>let left={n};const go=()=>location.replace(document.getElementById('continue').href);\
+             document.querySelectorAll('iframe').forEach(f=>f.addEventListener('load',()=>{{if(--left===0)go()}}));\
+             setTimeout(go,2000)</script>",
+            url = escape(url),
+            n = frames.len()
+        ),
+        None => String::new(),
+    };
+    page(
+        StatusCode::OK,
+        "Signed out",
+        &format!("<p>You are signed out of the development provider.</p>{iframes}{next}"),
+    )
+}
+
 pub(crate) fn signed_out() -> Response {
     page(
         StatusCode::OK,

@@ -43,6 +43,8 @@ pub(crate) struct Provider {
     pub(crate) par_required: bool,
     /// Discovery lists `token_endpoint_auth_methods_supported`.
     pub(crate) advertise_client_auth: bool,
+    /// Access tokens are random strings, known by introspection only.
+    pub(crate) opaque_access_tokens: bool,
     pub(crate) keys: RwLock<Arc<KeySet>>,
     /// The keys rotated out: kept until the provider stops, so that their RSA pairs
     /// are not handed to another provider (or back to this one) while it lives.
@@ -70,6 +72,7 @@ pub(crate) struct Counters {
     secret_basic: AtomicU64,
     revocations: AtomicU64,
     refresh_tokens_revoked: AtomicU64,
+    introspections: AtomicU64,
 }
 
 /// What the provider remembers between requests.
@@ -85,6 +88,8 @@ pub(crate) struct Grants {
     pushed: HashMap<String, Pushed>,
     /// The `jti`s of client assertions and DPoP proofs seen, each until it expires.
     jtis: HashMap<String, u64>,
+    /// Opaque access tokens and their claims ([`Provider::opaque_access_tokens`]).
+    opaque: HashMap<String, Value>,
 }
 
 /// What a token response is issued for.
@@ -186,6 +191,7 @@ pub(crate) fn router(provider: std::sync::Arc<Provider>) -> Router {
         .route("/userinfo", get(userinfo))
         .route("/end_session", get(end_session))
         .route("/revoke", post(revoke))
+        .route("/introspect", post(introspect))
         .with_state(provider)
 }
 
@@ -205,6 +211,7 @@ async fn discovery(State(p): P) -> Json<Value> {
         "jwks_uri": format!("{i}/jwks"),
         "end_session_endpoint": format!("{i}/end_session"),
         "revocation_endpoint": format!("{i}/revoke"),
+        "introspection_endpoint": format!("{i}/introspect"),
         "pushed_authorization_request_endpoint": format!("{i}/par"),
         "require_pushed_authorization_requests": p.par_required,
         "dpop_signing_alg_values_supported": ["ES256"],
@@ -222,6 +229,8 @@ async fn discovery(State(p): P) -> Json<Value> {
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
     });
     if !p.advertise_client_auth
         && let Some(o) = document.as_object_mut()
@@ -621,7 +630,47 @@ async fn revoke(State(p): P, headers: HeaderMap, body: String) -> Response {
             .refresh_tokens_revoked
             .fetch_add(1, Ordering::Relaxed);
     }
+    if grants
+        .opaque
+        .get(token)
+        .is_some_and(|c| c["client_id"] == client.as_str())
+    {
+        grants.opaque.remove(token);
+    }
     StatusCode::OK.into_response()
+}
+
+/// `POST /introspect` (RFC 7662): what an access token grants, to an authenticated
+/// client: its claims with `active: true` while it is live (an opaque token this
+/// provider issued and did not revoke, or a JWT access token it signed), else
+/// `{"active": false}` alone.
+async fn introspect(State(p): P, headers: HeaderMap, body: String) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    if let Err(description) = p.authenticate_client(&headers, &form) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "error": "invalid_client", "error_description": description })),
+        )
+            .into_response();
+    }
+    p.counters.introspections.fetch_add(1, Ordering::Relaxed);
+    let m = p.misbehaviour();
+    if let Some(status) = m.introspection_status {
+        return status_answer(status, "{}");
+    }
+    let token = param(&form, "token").unwrap_or_default();
+    let opaque = p.grants().opaque.get(&token).cloned();
+    let claims = opaque.or_else(|| p.keys().verify(&token, "at+jwt"));
+    let live = claims.filter(|c| c["exp"].as_u64().is_some_and(|exp| exp > now()));
+    let Some(mut claims) = live else {
+        return axum::Json(json!({ "active": false })).into_response();
+    };
+    claims["active"] = true.into();
+    claims["token_type"] = "Bearer".into();
+    set_claims(&mut claims, m.introspected_claims);
+    axum::Json(claims).into_response()
 }
 
 /// `POST /token`: `authorization_code` (PKCE checked) and `refresh_token` (rotated).
@@ -937,8 +986,20 @@ async fn end_session(State(p): P, Query(q): Query<EndSession>) -> Response {
             );
         }
     }
-    if let Some(sid) = hint.as_ref().and_then(|c| c["sid"].as_str()) {
-        p.end_sessions(|id, _| id == sid).await;
+    let frames = match hint.as_ref().and_then(|c| c["sid"].as_str()) {
+        Some(sid) => p.end_sessions(|id, _| id == sid).await,
+        None => Vec::new(),
+    };
+    if !frames.is_empty() {
+        // Front-channel logout: the page loads each client's URI, then goes on.
+        let then = q.post_logout_redirect_uri.as_deref().and_then(|uri| {
+            let mut url = Url::parse(uri).ok()?;
+            if let Some(state) = &q.state {
+                url.query_pairs_mut().append_pair("state", state);
+            }
+            Some(url.to_string())
+        });
+        return pages::front_channel_logout(&frames, then.as_deref());
     }
     match q.post_logout_redirect_uri {
         Some(uri) => {
@@ -998,6 +1059,7 @@ impl Provider {
             client_secret_basic_authentications: get(&c.secret_basic),
             revocations: get(&c.revocations),
             refresh_tokens_revoked: get(&c.refresh_tokens_revoked),
+            introspections: get(&c.introspections),
         }
     }
 
@@ -1248,17 +1310,7 @@ impl Provider {
             id["nonce"] = n.into();
         }
         let misbehaviour = self.misbehaviour();
-        for (claim, value) in misbehaviour.id_token_claims {
-            match (id.as_object_mut(), value) {
-                (Some(o), Some(v)) => {
-                    o.insert(claim, v);
-                }
-                (Some(o), None) => {
-                    o.remove(&claim);
-                }
-                _ => {}
-            }
-        }
+        set_claims(&mut id, misbehaviour.id_token_claims);
         let signing = misbehaviour
             .id_token_signing
             .unwrap_or_else(|| self.signing_for(client_id));
@@ -1323,16 +1375,17 @@ impl Provider {
             claims["cnf"] = json!({ "jkt": jkt });
         }
         let mut claims = self.access_token_claims(user, claims);
-        for (claim, value) in self.misbehaviour().access_token_claims {
-            match (claims.as_object_mut(), value) {
-                (Some(o), Some(v)) => {
-                    o.insert(claim, v);
-                }
-                (Some(o), None) => {
-                    o.remove(&claim);
-                }
-                _ => {}
+        set_claims(&mut claims, self.misbehaviour().access_token_claims);
+        if self.opaque_access_tokens {
+            let token = random_token(32);
+            let mut grants = self.grants();
+            grants
+                .opaque
+                .retain(|_, c| c["exp"].as_u64().is_some_and(|exp| exp > t));
+            if grants.opaque.len() < MAX_SESSIONS {
+                grants.opaque.insert(token.clone(), claims);
             }
+            return token;
         }
         self.keys()
             .sign(&self.signing_for(client_id), "at+jwt", &claims)
@@ -1360,8 +1413,9 @@ impl Provider {
 
     /// Ends the provider sessions `pick` selects (by `sid` and user), revokes their
     /// refresh tokens and sends back-channel logout to every client that signed in
-    /// with them, waiting for the answers.
-    pub(crate) async fn end_sessions(&self, pick: impl Fn(&str, &str) -> bool) {
+    /// with them, waiting for the answers; returns the front-channel logout URLs of
+    /// the clients registered with one (for a page to load in iframes).
+    pub(crate) async fn end_sessions(&self, pick: impl Fn(&str, &str) -> bool) -> Vec<String> {
         let ended: Vec<(String, ProviderSession)> = {
             let mut grants = self.grants();
             let sids: Vec<String> = grants
@@ -1379,8 +1433,19 @@ impl Provider {
                 .retain(|_, g| !ended.iter().any(|(sid, _)| *sid == g.sid));
             ended
         };
+        let mut frames = Vec::new();
         for (sid, session) in ended {
             for client_id in &session.clients {
+                let front = self
+                    .client(client_id)
+                    .and_then(|c| c.frontchannel_logout_uri.as_deref())
+                    .and_then(|uri| Url::parse(uri).ok());
+                if let Some(mut url) = front {
+                    url.query_pairs_mut()
+                        .append_pair("iss", &self.issuer)
+                        .append_pair("sid", &sid);
+                    frames.push(url.to_string());
+                }
                 let Some(uri) = self
                     .client(client_id)
                     .and_then(|c| c.backchannel_logout_uri.clone())
@@ -1422,10 +1487,10 @@ impl Provider {
                 }
             }
         }
+        frames
     }
 }
 
-/// Adds every member of `extra` to `target`.
 /// Sends the authorization response `url` carries to the client: a redirect, or with
 /// `form_post` a page whose form the browser posts to the redirect URI (OAuth 2.0
 /// Form Post Response Mode), the parameters in the body and none in the URL.
@@ -1459,6 +1524,24 @@ fn fields_of_the_response(name: &str) -> bool {
     )
 }
 
+/// Sets each claim to its value (`None`: removes it), as a misbehaviour says.
+pub(crate) fn set_claims(claims: &mut Value, changes: Vec<(String, Option<Value>)>) {
+    let Some(o) = claims.as_object_mut() else {
+        return;
+    };
+    for (claim, value) in changes {
+        match value {
+            Some(v) => {
+                o.insert(claim, v);
+            }
+            None => {
+                o.remove(&claim);
+            }
+        }
+    }
+}
+
+/// Adds every member of `extra` to `target`.
 fn merge(target: &mut Value, extra: Value) {
     if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {
         t.extend(e);

@@ -142,6 +142,7 @@ fn describe(e: &TokenError) -> &'static str {
         TokenError::UnexpectedType => "the token is not an access token",
         TokenError::SenderConstrained => "the token is bound to a key and is not a bearer token",
         TokenError::KeyBindingMismatch => "the token is bound to another key than the proof's",
+        TokenError::Inactive => "the token is not active",
         // Rules of ID and logout tokens: no access token breaks them, but a new rule
         // must be placed here by hand (no wildcard).
         TokenError::NonceMismatch

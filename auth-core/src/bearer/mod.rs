@@ -1,7 +1,8 @@
 //! Bearer access tokens for APIs (RFC 6750, with the JWT profile of RFC 9068): the
 //! `Authorization` header read strictly, the token validated against the shared JWKS
-//! cache, and a bounded cache of validated tokens so that a repeated token costs a hash
-//! lookup instead of a signature check.
+//! cache (or, opaque, at the provider's introspection endpoint: RFC 7662), and a
+//! bounded cache of validated tokens so that a repeated token costs a hash lookup
+//! instead of a signature check or a call.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::jose::secret::AccessToken;
 
 mod error;
 mod header;
+mod introspect;
 mod part;
 
 pub use error::BearerError;

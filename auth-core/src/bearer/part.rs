@@ -81,6 +81,7 @@ impl BearerCache {
 #[derive(Debug)]
 pub(crate) struct Bearers {
     cache: BearerCache,
+    introspections: super::introspect::InFlight,
     proofs: crate::jose::dpop::ReplayCache,
     scopes: Vec<String>,
     leeway: i64,
@@ -95,6 +96,7 @@ impl Bearers {
     ) -> Self {
         Self {
             cache: BearerCache::new(config.bearer.cache_capacity),
+            introspections: super::introspect::InFlight::default(),
             proofs: crate::jose::dpop::ReplayCache::default(),
             scopes: config.bearer.scopes.clone(),
             leeway: i64::try_from(config.tokens.leeway.as_secs()).unwrap_or(i64::MAX),
@@ -158,6 +160,12 @@ impl Bearers {
         self.cache.len()
     }
 
+    /// Introspection calls under way (tests).
+    #[cfg(test)]
+    pub(crate) fn introspections_under_way(&self) -> usize {
+        self.introspections.len()
+    }
+
     /// DPoP proofs recorded as used in this process (tests).
     #[cfg(test)]
     pub(crate) fn proofs_recorded(&self) -> usize {
@@ -191,6 +199,17 @@ impl Bearers {
         if let Some(hit) = self.cache.get(&key, now) {
             binding.check(&hit)?;
             return Ok(hit);
+        }
+        // An opaque token, to a provider that introspects: its verdict, cached until
+        // the token's `exp` and at most a minute.
+        if let Some(provider) = super::introspect::introspecting(providers, token) {
+            let call = self.introspections.call(key);
+            let auth = call.verdict(provider, token, now, self.leeway).await?;
+            binding.check(&auth)?;
+            let within = super::introspect::MAX_CACHE_SECS;
+            self.cache.insert(key, Arc::clone(&auth), now, within);
+            drop(call);
+            return Ok(auth);
         }
         let provider = bearer_provider(providers, token)?;
         let discovered = provider

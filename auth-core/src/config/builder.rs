@@ -230,6 +230,12 @@ impl AuthConfigBuilder {
         self.provider("with_response_mode", |p| p.with_response_mode(mode))
     }
 
+    /// Opaque bearer tokens checked by introspection (`OIDC_API_INTROSPECTION=1`), as
+    /// [`ProviderConfigBuilder::with_api_introspection`].
+    pub fn with_api_introspection(self, on: bool) -> Self {
+        self.provider("with_api_introspection", |p| p.with_api_introspection(on))
+    }
+
     /// Adds a provider to a builder of [`AuthConfig::builder_for_providers`].
     pub fn with_provider(mut self, provider: ProviderConfigBuilder) -> Self {
         if self.named {

@@ -21,7 +21,7 @@ impl AuthConfig {
     /// `OIDC_X_ISSUER`, `OIDC_X_CLIENT_ID`, `OIDC_X_CLIENT_SECRET` and the optional
     /// `OIDC_X_NAME`, `OIDC_X_PROVIDER`, `OIDC_X_SCOPES`, `OIDC_X_API_AUDIENCE`,
     /// `OIDC_X_ALLOWED_TENANTS`, `OIDC_X_CLIENT_AUTH`, `OIDC_X_USERINFO`,
-    /// `OIDC_X_RESPONSE_MODE` (`form_post`) and the
+    /// `OIDC_X_RESPONSE_MODE` (`form_post`), `OIDC_X_API_INTROSPECTION` and the
     /// `OIDC_X_*_CLAIM`s (X uppercased, `-` as `_`); `OIDC_ISSUER` must then be unset.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::builder_from_env()?.build()
@@ -229,6 +229,9 @@ fn provider_from_lookup(
                 reason: "expected form_post (or query)".into(),
             });
         }
+    }
+    if switch(var("API_INTROSPECTION"), "OIDC_API_INTROSPECTION")? {
+        p = p.with_api_introspection(true);
     }
     if switch(var("DPOP"), "OIDC_DPOP")? {
         p = p.with_dpop(true);

@@ -10,6 +10,7 @@ use http::HeaderMap;
 use crate::auth::Auth;
 use crate::flow::refresh::SessionStatus;
 use crate::session::AuthSession;
+use crate::session::logouts::LogoutKind;
 use crate::session::shared::Cached;
 use crate::session::store::{SessionId, StoreError};
 
@@ -120,9 +121,10 @@ impl Auth {
             SessionStatus::Ended(why) => {
                 tracing::info!(reason = ?why, "session ended");
                 let reason = match why {
-                    crate::session::store::SessionEnd::LoggedOut => {
-                        crate::SessionEndReason::BackchannelLogout
-                    }
+                    crate::session::store::SessionEnd::LoggedOut(kind) => match kind {
+                        LogoutKind::Backchannel => crate::SessionEndReason::BackchannelLogout,
+                        LogoutKind::Frontchannel => crate::SessionEndReason::FrontchannelLogout,
+                    },
                     crate::session::store::SessionEnd::IdleTimeout => crate::SessionEndReason::Idle,
                     _ => crate::SessionEndReason::Expired,
                 };
@@ -251,7 +253,7 @@ impl Auth {
     /// any instance), within its lifetime and idle time.
     async fn still_valid(&self, session: &AuthSession) -> bool {
         let now = self.0.config.clock.now_secs();
-        matches!(self.logged_out(session).await, Ok(false))
+        matches!(self.logged_out(session).await, Ok(None))
             && self.0.sessions.expired(session, now).is_none()
     }
 }
@@ -319,6 +321,7 @@ mod fast_path_tests {
                                     .record_logout(
                                         &LogoutRegistry::key_sub(iss, "alice"),
                                         now,
+                                        crate::session::logouts::LogoutKind::Backchannel,
                                         Duration::from_secs(3600),
                                         b.0.sessions.sealer(),
                                     )

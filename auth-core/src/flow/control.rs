@@ -229,27 +229,13 @@ impl Auth {
         let Some(endpoint) = &discovered.endpoints.revocation_endpoint else {
             return;
         };
-        let (auth_fields, basic) =
-            discovered.client_authentication(provider.config.client_secret.as_ref());
-        let body = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("token", refresh_token.secret());
-            form.append_pair("token_type_hint", "refresh_token");
-            form.append_pair("client_id", &provider.config.client_id);
-            for (name, value) in &auth_fields {
-                form.append_pair(name, value);
-            }
-            form.finish()
-        };
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        let (headers, body) = discovered.client_form(
+            provider.config.client_secret.as_ref(),
+            &[
+                ("token", refresh_token.secret()),
+                ("token_type_hint", "refresh_token"),
+            ],
         );
-        if let Some(mut basic) = basic {
-            basic.set_sensitive(true);
-            headers.insert(http::header::AUTHORIZATION, basic);
-        }
         match provider
             .http
             .send(
@@ -257,7 +243,7 @@ impl Auth {
                 http::Method::POST,
                 endpoint.as_str(),
                 headers,
-                body.into_bytes(),
+                body,
             )
             .await
         {

@@ -1,12 +1,13 @@
-//! Logout: the RP-initiated logout URL, and back-channel logout (validate the token,
-//! record the logout, end matching sessions when they are next used).
+//! Logout: the RP-initiated logout URL, back-channel logout (validate the token,
+//! record the logout, end matching sessions when they are next used) and front-channel
+//! logout (the same record, by `iss` and `sid`).
 
 use url::Url;
 
 use crate::auth::Auth;
 use crate::jose::TokenError;
 use crate::session::AuthSession;
-use crate::session::logouts::LogoutRegistry;
+use crate::session::logouts::{LogoutKind, LogoutRegistry};
 use crate::session::shared::Once;
 
 /// How long the `jti` of a logout token without `exp` is remembered, from its `iat`
@@ -37,6 +38,26 @@ pub enum BackchannelError {
     #[error("the logout could not be recorded: {0}")]
     Unavailable(#[source] crate::Outage),
 }
+
+/// Why a front-channel logout request was refused (OpenID Connect Front-Channel
+/// Logout 1.0 §2: `iss` and `sid` are required here, as
+/// `frontchannel_logout_session_required` says).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrontchannelError {
+    /// `iss` or `sid` is missing, empty, repeated or oversized.
+    #[error("a front-channel logout needs iss and sid, once each")]
+    MissingParameter,
+    /// `iss` is not the issuer of the provider whose route was called.
+    #[error("iss is not this provider's issuer")]
+    IssuerMismatch,
+    /// The logout could not be recorded for the other instances (Redis down).
+    #[error("the logout could not be recorded: {0}")]
+    Unavailable(#[source] crate::Outage),
+}
+
+/// Longest front-channel logout query accepted (an issuer and a session id).
+const MAX_FRONTCHANNEL_QUERY: usize = 4 * 1024;
 
 impl Auth {
     /// The URL to send the browser to after the local session was cleared: the
@@ -148,7 +169,6 @@ impl Auth {
             (None, Some(sub)) => keys.push(LogoutRegistry::key_sub(iss, sub)),
             (None, None) => return Err(TokenError::MissingSidAndSub.into()),
         }
-        let forget_before = now - self.0.config.session.lifetime.as_secs() as i64;
         // Recorded for every instance first (with Redis), then in this process.
         let shared = &*self.0.shared;
         let first = shared
@@ -159,21 +179,7 @@ impl Auth {
             tracing::warn!("back-channel logout token replayed: ignored");
             return Err(BackchannelError::Replayed);
         }
-        let sealer = self.0.sessions.sealer();
-        let lifetime = self.0.config.session.lifetime;
-        let mut recorded = Ok(());
-        for key in &keys {
-            recorded = shared.record_logout(key, at, lifetime, sealer).await;
-            if recorded.is_err() {
-                break;
-            }
-        }
-        // Every instance drops the sessions it serves from memory and reads the
-        // logouts again.
-        if recorded.is_ok() {
-            recorded = shared.logouts_recorded().await;
-        }
-        if let Err(e) = recorded {
+        if let Err(e) = self.record_shared(&keys, at, LogoutKind::Backchannel).await {
             // Not recorded, or recorded but not announced: the provider retries on 503,
             // and its retry must not look like a replay.
             if let Err(e) = shared.forget_use(Once::LogoutToken, jti).await {
@@ -189,9 +195,7 @@ impl Auth {
             by = if sid.is_some() { "sid" } else { "sub" },
             "back-channel logout accepted"
         );
-        for key in keys {
-            self.0.logouts.record(key, at, forget_before);
-        }
+        self.record_here(keys, at, LogoutKind::Backchannel);
         // The sessions it ends are ended now (and reported), where the user's index
         // finds them; any other is ended by the recorded logout when next used.
         if let Some(sub) = sub {
@@ -202,14 +206,82 @@ impl Auth {
         Ok(())
     }
 
-    /// Whether a back-channel logout ended `session`: in this process, or (with Redis)
-    /// on any instance. `Err` when Redis cannot be asked.
+    /// Logouts under `keys` at `at`, recorded where every instance reads them (with
+    /// Redis), then announced: every instance drops the sessions it serves from memory
+    /// and reads the logouts again.
+    async fn record_shared(
+        &self,
+        keys: &[String],
+        at: i64,
+        kind: LogoutKind,
+    ) -> Result<(), crate::SharedStateError> {
+        let shared = &*self.0.shared;
+        let sealer = self.0.sessions.sealer();
+        let lifetime = self.0.config.session.lifetime;
+        for key in keys {
+            shared
+                .record_logout(key, at, kind, lifetime, sealer)
+                .await?;
+        }
+        shared.logouts_recorded().await
+    }
+
+    /// Logouts under `keys` at `at`, recorded in this process (kept as long as the
+    /// longest session).
+    fn record_here(&self, keys: Vec<String>, at: i64, kind: LogoutKind) {
+        let now = self.0.config.clock.now_secs();
+        let forget_before = now - self.0.config.session.lifetime.as_secs() as i64;
+        for key in keys {
+            self.0.logouts.record_as(key, at, kind, forget_before);
+        }
+    }
+
+    /// A front-channel logout at provider `route`'s route
+    /// (`{prefix}/frontchannel-logout/{id}`; `None`: a single-provider app's), its
+    /// query carrying `iss` and `sid`: the sessions of that provider's `iss` and `sid`
+    /// that began before now end on every instance (the logout is recorded as a
+    /// back-channel one by `sid` is, and they end when next used).
+    pub(crate) async fn frontchannel_logout_with(
+        &self,
+        route: Option<usize>,
+        query: &str,
+    ) -> Result<(), FrontchannelError> {
+        if query.len() > MAX_FRONTCHANNEL_QUERY {
+            return Err(FrontchannelError::MissingParameter);
+        }
+        let [iss, sid] = super::once_each(query, ["iss", "sid"], MAX_FRONTCHANNEL_QUERY)
+            .ok_or(FrontchannelError::MissingParameter)?;
+        let nonempty = |v: Option<String>| v.filter(|v| !v.is_empty());
+        let (Some(iss), Some(sid)) = (nonempty(iss), nonempty(sid)) else {
+            return Err(FrontchannelError::MissingParameter);
+        };
+        let provider =
+            route
+                .map(|i| &self.0.providers[i])
+                .ok_or(FrontchannelError::Unavailable(
+                    crate::Outage::UnknownProvider,
+                ))?;
+        if !provider.config.is_issuer(&iss) {
+            return Err(FrontchannelError::IssuerMismatch);
+        }
+        let now = self.0.config.clock.now_secs();
+        let keys = vec![LogoutRegistry::key_sid(&iss, &sid)];
+        self.record_shared(&keys, now, LogoutKind::Frontchannel)
+            .await
+            .map_err(|e| FrontchannelError::Unavailable(e.into()))?;
+        self.record_here(keys, now, LogoutKind::Frontchannel);
+        tracing::info!("front-channel logout accepted");
+        Ok(())
+    }
+
+    /// The provider's logout (back-channel or front-channel) that ended `session`: in
+    /// this process, or (with Redis) on any instance. `Err` when Redis cannot be asked.
     pub(crate) async fn logged_out(
         &self,
         session: &AuthSession,
-    ) -> Result<bool, crate::SharedStateError> {
-        if self.0.logouts.is_logged_out(session) {
-            return Ok(true);
+    ) -> Result<Option<LogoutKind>, crate::SharedStateError> {
+        if let Some(kind) = self.0.logouts.logout_of(session) {
+            return Ok(Some(kind));
         }
         self.0
             .shared
@@ -394,7 +466,116 @@ mod tests {
         let other = Auth::discover(config_for_redis()).await.expect("auth");
         let mut before = session(Some("s-1"), now - 10);
         before.claims = before.claims.with("iss", serde_json::json!(issuer));
-        assert!(matches!(other.logged_out(&before).await, Ok(true)));
-        assert!(matches!(auth.logged_out(&before).await, Ok(true)));
+        assert!(matches!(
+            other.logged_out(&before).await,
+            Ok(Some(LogoutKind::Backchannel))
+        ));
+        assert!(matches!(
+            auth.logged_out(&before).await,
+            Ok(Some(LogoutKind::Backchannel))
+        ));
+
+        // A front-channel logout is recorded the same way, with its kind: the other
+        // instance ends that sid's session as a front-channel logout.
+        let mut front = session(Some("s-2"), now - 10);
+        front.claims = front.claims.with("iss", serde_json::json!(issuer));
+        assert!(matches!(other.logged_out(&front).await, Ok(None)));
+        let query = format!("iss={}&sid=s-2", urlencoding(&issuer));
+        auth.frontchannel_logout_with(auth.0.provider_index(None), &query)
+            .await
+            .expect("front-channel logout");
+        assert!(matches!(
+            other.logged_out(&front).await,
+            Ok(Some(LogoutKind::Frontchannel))
+        ));
+        redis.stop();
+        assert!(matches!(
+            auth.frontchannel_logout_with(auth.0.provider_index(None), &query)
+                .await,
+            Err(FrontchannelError::Unavailable(_))
+        ));
+    }
+
+    #[cfg(feature = "redis")]
+    fn urlencoding(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    /// A front-channel logout needs `iss` and `sid`, once each, and `iss` must be the
+    /// provider's: otherwise refused and nothing recorded. Accepted, it ends that
+    /// sid's sessions that began before it, reported as a front-channel logout, and not
+    /// a later sign-in, another sid or another issuer's session.
+    #[tokio::test]
+    async fn rp_frontchannel_logout_without_sid_or_of_another_issuer_refused() {
+        let url = |p: &str| url::Url::parse(&format!("{ISS}{p}")).expect("url");
+        let config = crate::AuthConfig::builder(ISS, "client", "http://127.0.0.1:3000")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+            .build()
+            .expect("config");
+        let auth = Auth::discover(config).await.expect("auth");
+        let route = auth.0.provider_index(None);
+        let now = auth.0.config.clock.now_secs();
+        let iss = "https%3A%2F%2Fid.example.com";
+        for query in [
+            String::new(),
+            format!("iss={iss}"),
+            "sid=s1".to_owned(),
+            format!("iss={iss}&sid="),
+            format!("iss={iss}&sid=s1&sid=s2"),
+            "iss=https%3A%2F%2Fother.example&sid=s1".to_owned(),
+            format!("iss={iss}&sid={}", "x".repeat(5000)),
+        ] {
+            let refused = auth.frontchannel_logout_with(route, &query).await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(FrontchannelError::MissingParameter | FrontchannelError::IssuerMismatch)
+                ),
+                "{query}: {refused:?}"
+            );
+            assert_eq!(
+                auth.0.logouts.logout_of(&session(Some("s1"), now - 5)),
+                None
+            );
+        }
+        auth.frontchannel_logout_with(route, &format!("iss={iss}&sid=s1"))
+            .await
+            .expect("accepted");
+        assert_eq!(
+            auth.0.logouts.logout_of(&session(Some("s1"), now - 5)),
+            Some(LogoutKind::Frontchannel)
+        );
+        assert_eq!(
+            auth.0.logouts.logout_of(&session(Some("s1"), now + 5)),
+            None,
+            "later"
+        );
+        assert_eq!(
+            auth.0.logouts.logout_of(&session(Some("s2"), now - 5)),
+            None
+        );
+        let mut elsewhere = session(Some("s1"), now - 5);
+        elsewhere.claims = elsewhere
+            .claims
+            .with("iss", serde_json::json!("https://other.example"));
+        assert_eq!(auth.0.logouts.logout_of(&elsewhere), None);
+    }
+
+    /// A marker's value keeps its kind; one written before kinds existed (the time
+    /// alone) reads as back-channel.
+    #[test]
+    fn logout_markers_keep_their_kind() {
+        for kind in [LogoutKind::Backchannel, LogoutKind::Frontchannel] {
+            assert_eq!(LogoutKind::parse_marker(&kind.marker(42)), Some((42, kind)));
+        }
+        assert_eq!(
+            LogoutKind::parse_marker("42"),
+            Some((42, LogoutKind::Backchannel))
+        );
+        assert_eq!(LogoutKind::parse_marker("x frontchannel"), None);
     }
 }

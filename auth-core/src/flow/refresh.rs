@@ -120,11 +120,11 @@ impl Auth {
         let logged_out = if shared_logouts {
             self.logged_out(session).await
         } else {
-            Ok(inner.logouts.is_logged_out(session))
+            Ok(inner.logouts.logout_of(session))
         };
         match logged_out {
-            Ok(true) => return SessionStatus::Ended(SessionEnd::LoggedOut),
-            Ok(false) => {}
+            Ok(Some(kind)) => return SessionStatus::Ended(SessionEnd::LoggedOut(kind)),
+            Ok(None) => {}
             Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e.into())),
         }
         let now = inner.config.clock.now_secs();

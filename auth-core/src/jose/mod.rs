@@ -107,6 +107,10 @@ pub enum TokenError {
     /// key (RFC 9449 §6).
     #[error("the access token is bound to another key than this session's")]
     KeyBindingMismatch,
+    /// The provider's introspection endpoint says the token is not active (revoked,
+    /// expired, or never issued: RFC 7662 `active: false`).
+    #[error("the provider says the token is not active")]
+    Inactive,
 }
 
 /// The provider's keys could not be loaded: a failure of the provider or the network,

@@ -124,6 +124,7 @@ pub struct ProviderConfigBuilder {
     pub(crate) dpop: bool,
     pub(crate) profile: SecurityProfile,
     pub(crate) response_mode: ResponseMode,
+    pub(crate) api_introspection: bool,
 }
 
 /// One provider's checked settings. [`crate::AuthConfig::providers`] lists them.
@@ -162,6 +163,8 @@ pub struct ProviderConfig {
     pub(crate) issuer_aliases: Vec<String>,
     /// How the authorization response comes back.
     pub(crate) response_mode: ResponseMode,
+    /// Bearer tokens that are not JWTs are checked at the introspection endpoint.
+    pub(crate) api_introspection: bool,
 }
 
 /// A security profile: a set of rules switched on together.
@@ -322,6 +325,7 @@ impl ProviderConfigBuilder {
             dpop: false,
             profile: SecurityProfile::Baseline,
             response_mode: ResponseMode::Query,
+            api_introspection: false,
         }
     }
 
@@ -365,6 +369,17 @@ impl ProviderConfigBuilder {
     /// `GET` callback carrying a code is then refused.
     pub fn with_response_mode(mut self, mode: ResponseMode) -> Self {
         self.response_mode = mode;
+        self
+    }
+
+    /// Bearer tokens that are not JWTs (opaque, reference tokens) are checked at the
+    /// provider's `introspection_endpoint` (RFC 7662, `OIDC_API_INTROSPECTION=1`), with
+    /// the client's authentication: `active`, `exp`, `iss` and `aud` (when present) and
+    /// the required scopes, each answer cached by the token's hash until its `exp` and
+    /// at most 60 s, one call at a time per token. Needs an API audience, and a
+    /// provider whose discovery names the endpoint (checked at start).
+    pub fn with_api_introspection(mut self, on: bool) -> Self {
+        self.api_introspection = on;
         self
     }
 
@@ -682,6 +697,7 @@ impl ProviderConfigBuilder {
             profile: self.profile,
             issuer_aliases,
             response_mode: self.response_mode,
+            api_introspection: self.api_introspection,
         })
     }
 }

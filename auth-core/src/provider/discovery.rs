@@ -49,6 +49,14 @@ pub enum DiscoveryError {
         /// What is missing, named as in the discovery document.
         missing: Vec<&'static str>,
     },
+    /// A setting needs an endpoint the provider's discovery document does not name.
+    #[error("{setting} needs the provider's {endpoint}, and its discovery document names none")]
+    MissingEndpoint {
+        /// The setting (`OIDC_API_INTROSPECTION`).
+        setting: &'static str,
+        /// The endpoint, as the discovery document names it.
+        endpoint: &'static str,
+    },
     /// Discovery was cancelled (the runtime is shutting down).
     #[error("discovery was cancelled: the runtime is shutting down")]
     Cancelled,

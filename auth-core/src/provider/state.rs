@@ -193,6 +193,12 @@ impl ProviderState {
                 });
             }
         }
+        if self.config.api_introspection && endpoints.introspection_endpoint.is_none() {
+            return Err(DiscoveryError::MissingEndpoint {
+                setting: "OIDC_API_INTROSPECTION",
+                endpoint: "introspection_endpoint",
+            });
+        }
         let discovered = Discovered::new(&self.config, tokens, clock, http, endpoints);
         if let Err(e) = discovered.verifier.jwks.prefetch().await {
             tracing::warn!(issuer = %self.config.issuer, error = %e, "could not load the provider's JWKS at start; will retry on first use");
@@ -331,6 +337,33 @@ impl Discovered {
     /// The client authentication of a request this crate sends itself (PAR, whose
     /// form already names `client_id`): form fields, and for `client_secret_basic` an
     /// `Authorization` header.
+    /// The request to one of the provider's endpoints that authenticate the client
+    /// (revocation, introspection): a form of `fields`, `client_id` and the client's
+    /// authentication (in the form, or as a Basic header marked sensitive).
+    pub(crate) fn client_form(
+        &self,
+        secret: Option<&crate::ClientSecret>,
+        fields: &[(&str, &str)],
+    ) -> (http::HeaderMap, Vec<u8>) {
+        use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+        let (auth_fields, basic) = self.client_authentication(secret);
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.extend_pairs(fields);
+        form.append_pair("client_id", &self.client_id);
+        form.extend_pairs(auth_fields.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(ACCEPT, http::HeaderValue::from_static("application/json"));
+        if let Some(mut basic) = basic {
+            basic.set_sensitive(true);
+            headers.insert(AUTHORIZATION, basic);
+        }
+        (headers, form.finish().into_bytes())
+    }
+
     pub(crate) fn client_authentication(
         &self,
         secret: Option<&crate::ClientSecret>,

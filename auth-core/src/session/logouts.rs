@@ -19,8 +19,40 @@ const MAX_REMEMBERED_JTIS: usize = 100_000;
 /// replayed token has no effect.
 #[derive(Debug, Default)]
 pub(crate) struct LogoutRegistry {
-    entries: RwLock<HashMap<String, i64>>,
+    entries: RwLock<HashMap<String, (i64, LogoutKind)>>,
     jtis: Mutex<HashMap<String, i64>>,
+}
+
+/// Which logout recorded a marker: what a session it ends is reported as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum LogoutKind {
+    /// A logout token (OpenID Connect Back-Channel Logout 1.0).
+    #[default]
+    Backchannel,
+    /// The provider's page loading the app's front-channel route in an iframe.
+    Frontchannel,
+}
+
+impl LogoutKind {
+    /// A marker's value in a shared store: the time, then the kind unless back-channel
+    /// (what markers written before kinds existed hold).
+    pub(crate) fn marker(self, at: i64) -> String {
+        match self {
+            Self::Backchannel => at.to_string(),
+            Self::Frontchannel => format!("{at} frontchannel"),
+        }
+    }
+
+    /// Reads [`LogoutKind::marker`]'s value.
+    pub(crate) fn parse_marker(value: &str) -> Option<(i64, Self)> {
+        let mut parts = value.split(' ');
+        let at = parts.next()?.parse().ok()?;
+        let kind = match parts.next() {
+            Some("frontchannel") => Self::Frontchannel,
+            _ => Self::Backchannel,
+        };
+        Some((at, kind))
+    }
 }
 
 impl LogoutRegistry {
@@ -68,45 +100,83 @@ impl LogoutRegistry {
         true
     }
 
+    #[cfg(test)]
     pub(crate) fn record(&self, key: String, at: i64, forget_before: i64) {
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, t| *t >= forget_before);
-        let e = map.entry(key).or_insert(at);
-        *e = (*e).max(at);
+        self.record_as(key, at, LogoutKind::Backchannel, forget_before);
     }
 
+    /// Records a logout of `kind` under `key` at `at` (the latest one of a key wins),
+    /// forgetting those older than `forget_before`.
+    pub(crate) fn record_as(&self, key: String, at: i64, kind: LogoutKind, forget_before: i64) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (t, _)| *t >= forget_before);
+        let e = map.entry(key).or_insert((at, kind));
+        if at >= e.0 {
+            *e = (at, kind);
+        }
+    }
+
+    #[cfg(test)]
     pub(crate) fn is_logged_out(&self, session: &AuthSession) -> bool {
+        self.logout_of(session).is_some()
+    }
+
+    /// The logout recorded in this process that ends `session`, if any.
+    pub(crate) fn logout_of(&self, session: &AuthSession) -> Option<LogoutKind> {
         let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
         if map.is_empty() {
-            return false;
+            return None;
         }
-        let began = session.authenticated_at;
-        // A logout ends the sessions that began at or before it (its `iat`), by `sid`
-        // as by `sub`: a provider that keeps its session (and so its `sid`) across a
-        // logout starts a new sign-in that the old logout must not end.
         let sid = session.claims.sid();
         let iss = session.claims.iss();
-        let ended = |key: String| map.get(&key).is_some_and(|t| *t >= began);
-        let by_sid = sid.is_some_and(|sid| ended(Self::key_sid(iss, sid)));
         let sub = session.claims.sub();
-        by_sid
-            || ended(Self::key_sub(iss, sub))
-            || (sid.is_none() && ended(Self::key_sub_without_sid(iss, sub)))
+        let at = |key: String| map.get(&key).copied();
+        Self::ended_by(
+            session,
+            at(Self::key_sub(iss, sub)),
+            at(Self::key_sub_without_sid(iss, sub)),
+            sid.and_then(|sid| at(Self::key_sid(iss, sid))),
+        )
     }
 
-    #[cfg(any(feature = "redis", test))]
-    /// Whether recorded logout times (`by_sub`, `by_sub_without_sid`, `by_sid`, as
-    /// read from Redis) end `session`: the same rule as [`Self::is_logged_out`].
+    /// Which of the recorded logouts (`by_sub`, `by_sub_without_sid`, `by_sid`: time
+    /// and kind, in this process or as read from Redis) ends `session`. A logout ends
+    /// the sessions that began at or before it (its `iat`), by `sid` as by `sub`: a
+    /// provider that keeps its session (and so its `sid`) across a logout starts a new
+    /// sign-in that the old logout must not end.
+    pub(crate) fn ended_by(
+        session: &AuthSession,
+        by_sub: Option<(i64, LogoutKind)>,
+        by_sub_without_sid: Option<(i64, LogoutKind)>,
+        by_sid: Option<(i64, LogoutKind)>,
+    ) -> Option<LogoutKind> {
+        let began = session.authenticated_at;
+        let since = |m: Option<(i64, LogoutKind)>| m.filter(|(t, _)| *t >= began).map(|(_, k)| k);
+        since(by_sid).or_else(|| since(by_sub)).or_else(|| {
+            session
+                .claims
+                .sid()
+                .is_none()
+                .then(|| since(by_sub_without_sid))
+                .flatten()
+        })
+    }
+
+    #[cfg(test)]
+    /// Whether back-channel logout times end `session` ([`Self::ended_by`]).
     pub(crate) fn ends(
         session: &AuthSession,
         by_sub: Option<i64>,
         by_sub_without_sid: Option<i64>,
         by_sid: Option<i64>,
     ) -> bool {
-        let began = session.authenticated_at;
-        let since = |t: Option<i64>| t.is_some_and(|t| t >= began);
-        since(by_sid)
-            || since(by_sub)
-            || (session.claims.sid().is_none() && since(by_sub_without_sid))
+        let back = |t: Option<i64>| t.map(|t| (t, LogoutKind::Backchannel));
+        Self::ended_by(
+            session,
+            back(by_sub),
+            back(by_sub_without_sid),
+            back(by_sid),
+        )
+        .is_some()
     }
 }

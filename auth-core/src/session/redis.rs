@@ -23,7 +23,7 @@ use tower_sessions_core::session::Record;
 
 use crate::session::AuthSession;
 use crate::session::Refreshed;
-use crate::session::logouts::LogoutRegistry;
+use crate::session::logouts::{LogoutKind, LogoutRegistry};
 use crate::session::seal::Sealer;
 use crate::session::shared::{
     Answer, CacheTicket, Cached, IndexEntry, Once, SharedState, SharedStateError,
@@ -214,29 +214,32 @@ impl RedisShared {
         &self,
         key: &str,
         at: i64,
+        kind: LogoutKind,
         ttl: Duration,
         sealer: Option<&Sealer>,
     ) -> Result<(), RedisError> {
         let expire = Expiration::EX(ttl.as_secs().max(1) as i64);
         let name = hashed("auth:logout:", key);
+        let marker = kind.marker(at);
         let value = match sealer {
             Some(s) => s
-                .seal(at.to_string().as_bytes(), name.as_bytes())
+                .seal(marker.as_bytes(), name.as_bytes())
                 .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
-            None => at.to_string(),
+            None => marker,
         };
         self.pool
             .set::<(), _, _>(name, value, Some(expire), None, false)
             .await
     }
 
-    /// The logout times recorded for `keys`, in order. A marker that does not open with
-    /// the key (forged, or written by an app with another key) counts as absent.
+    /// The logouts recorded for `keys` (time and kind), in order. A marker that does
+    /// not open with the key (forged, or written by an app with another key) counts as
+    /// absent.
     async fn get_logouts(
         &self,
         keys: &[String],
         sealer: Option<&Sealer>,
-    ) -> Result<Vec<Option<i64>>, RedisError> {
+    ) -> Result<Vec<Option<(i64, LogoutKind)>>, RedisError> {
         let names: Vec<String> = keys.iter().map(|k| hashed("auth:logout:", k)).collect();
         let values: Vec<Option<String>> = if names.len() == 1 {
             vec![self.pool.get(names[0].clone()).await?]
@@ -275,7 +278,7 @@ impl RedisShared {
                     })?,
                     None => value.into_bytes(),
                 };
-                std::str::from_utf8(&plain).ok()?.parse().ok()
+                LogoutKind::parse_marker(std::str::from_utf8(&plain).ok()?)
             })
             .collect())
     }
@@ -536,10 +539,11 @@ impl SharedState for RedisShared {
         &'a self,
         key: &'a str,
         at: i64,
+        kind: LogoutKind,
         ttl: Duration,
         sealer: Option<&'a Sealer>,
     ) -> Answer<'a, ()> {
-        answer(self.set_logout(key, at, ttl, sealer))
+        answer(self.set_logout(key, at, kind, ttl, sealer))
     }
 
     fn logouts_recorded(&self) -> Answer<'_, ()> {
@@ -564,7 +568,7 @@ impl SharedState for RedisShared {
         &'a self,
         session: &'a AuthSession,
         sealer: Option<&'a Sealer>,
-    ) -> Answer<'a, bool> {
+    ) -> Answer<'a, Option<LogoutKind>> {
         answer(async move {
             let (iss, sub) = (session.claims.iss(), session.claims.sub());
             let mut keys = vec![
@@ -576,7 +580,7 @@ impl SharedState for RedisShared {
             }
             let found = self.get_logouts(&keys, sealer).await?;
             let at = |i: usize| found.get(i).copied().flatten();
-            Ok(LogoutRegistry::ends(session, at(0), at(1), at(2)))
+            Ok(LogoutRegistry::ended_by(session, at(0), at(1), at(2)))
         })
     }
 

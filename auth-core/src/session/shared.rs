@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::session::AuthSession;
 use crate::session::Refreshed;
+use crate::session::logouts::LogoutKind;
 use crate::session::seal::Sealer;
 use crate::session::settings::RedisSettings;
 use crate::session::store::SharedStore;
@@ -176,12 +177,13 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
     /// Forgets a use of `key` (its effect could not be recorded: a retry must be taken).
     fn forget_use<'a>(&'a self, what: Once, key: &'a str) -> Answer<'a, ()>;
 
-    /// Records a back-channel logout under `key` (`sid:..`, `sub:..` or `subnosid:..`)
+    /// Records a logout of `kind` under `key` (`sid:..`, `sub:..` or `subnosid:..`)
     /// at `at`, kept for `ttl`, sealed with `sealer` when given.
     fn record_logout<'a>(
         &'a self,
         key: &'a str,
         at: i64,
+        kind: LogoutKind,
         ttl: Duration,
         sealer: Option<&'a Sealer>,
     ) -> Answer<'a, ()>;
@@ -190,12 +192,12 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
     /// memory and reads the logouts again.
     fn logouts_recorded(&self) -> Answer<'_, ()>;
 
-    /// Whether a logout recorded by any instance ends `session`.
+    /// The logout recorded by any instance that ends `session`, if any.
     fn logged_out<'a>(
         &'a self,
         session: &'a AuthSession,
         sealer: Option<&'a Sealer>,
-    ) -> Answer<'a, bool>;
+    ) -> Answer<'a, Option<LogoutKind>>;
 
     /// Takes the refresh lock of `refresh_token` for `ttl` as `owner`; false when
     /// another instance holds it.
@@ -340,6 +342,7 @@ impl SharedState for ThisProcess {
         &'a self,
         _: &'a str,
         _: i64,
+        _: LogoutKind,
         _: Duration,
         _: Option<&'a Sealer>,
     ) -> Answer<'a, ()> {
@@ -350,8 +353,12 @@ impl SharedState for ThisProcess {
         now(())
     }
 
-    fn logged_out<'a>(&'a self, _: &'a AuthSession, _: Option<&'a Sealer>) -> Answer<'a, bool> {
-        now(false)
+    fn logged_out<'a>(
+        &'a self,
+        _: &'a AuthSession,
+        _: Option<&'a Sealer>,
+    ) -> Answer<'a, Option<LogoutKind>> {
+        now(None)
     }
 
     fn lock_refresh<'a>(&'a self, _: &'a str, _: &'a str, _: Duration) -> Answer<'a, bool> {

@@ -656,8 +656,8 @@ impl Sessions {
 #[derive(Debug)]
 #[non_exhaustive]
 pub(crate) enum SessionEnd {
-    /// The provider logged the user out (back-channel logout).
-    LoggedOut,
+    /// The provider logged the user out (back-channel or front-channel logout).
+    LoggedOut(crate::session::logouts::LogoutKind),
     /// Older than the configured session lifetime.
     LifetimeExceeded,
     /// Unused for longer than the idle timeout.

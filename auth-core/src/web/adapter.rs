@@ -748,6 +748,11 @@ pub enum Endpoint {
     CallbackAt(ProviderSlot),
     /// `POST {prefix}/backchannel-logout/{id}`: a logout token from that provider.
     BackchannelLogoutAt(ProviderSlot),
+    /// `GET {prefix}/frontchannel-logout?iss=..&sid=..`: the provider's logout page
+    /// loading the app in an iframe.
+    FrontchannelLogout,
+    /// `GET {prefix}/frontchannel-logout/{id}?iss=..&sid=..`: that provider's.
+    FrontchannelLogoutAt(ProviderSlot),
     /// `GET {prefix}/jwks`: the public keys of the app's `private_key_jwt` keys.
     Jwks,
     /// `POST {prefix}/organization`: switches a WorkOS User Management session to
@@ -820,12 +825,12 @@ impl Auth {
     /// with its methods and body limit, and answers it with [`Auth::respond`].
     ///
     /// Every app: `health`, `user` and `jwks`. One provider: `login`, `signup`, `callback`,
-    /// `logout`, `backchannel-logout`;
+    /// `logout`, `backchannel-logout`, `frontchannel-logout`;
     /// and `organization` with a WorkOS User Management provider.
     /// Named providers: `login` and `signup` (the chooser), `logout`, and for each
-    /// provider `login/{id}`, `signup/{id}`, `callback/{id}` and
-    /// `backchannel-logout/{id}` (a distinct redirect URI per provider is RFC 9700's
-    /// defence against mix-up).
+    /// provider `login/{id}`, `signup/{id}`, `callback/{id}`,
+    /// `backchannel-logout/{id}` and `frontchannel-logout/{id}` (a distinct redirect URI
+    /// per provider is RFC 9700's defence against mix-up).
     pub fn routes(&self) -> Vec<Route> {
         let prefix = self.config().route_prefix();
         let mut routes: Vec<(String, &'static [Method], Endpoint)> = vec![
@@ -853,6 +858,11 @@ impl Auth {
                         POST,
                         Endpoint::BackchannelLogoutAt(slot),
                     ),
+                    (
+                        format!("/frontchannel-logout/{id}"),
+                        GET,
+                        Endpoint::FrontchannelLogoutAt(slot),
+                    ),
                 ]);
             }
         } else {
@@ -866,6 +876,11 @@ impl Auth {
                     "/backchannel-logout".into(),
                     POST,
                     Endpoint::BackchannelLogout,
+                ),
+                (
+                    "/frontchannel-logout".into(),
+                    GET,
+                    Endpoint::FrontchannelLogout,
                 ),
             ]);
         }
@@ -931,6 +946,13 @@ impl Auth {
             Endpoint::BackchannelLogoutAt(ProviderSlot(i)) => {
                 self.backchannel_response_at(Some(i), request.body().as_ref())
                     .await
+            }
+            Endpoint::FrontchannelLogout => {
+                self.frontchannel_response_at(self.0.provider_index(None), uri)
+                    .await
+            }
+            Endpoint::FrontchannelLogoutAt(ProviderSlot(i)) => {
+                self.frontchannel_response_at(Some(i), uri).await
             }
         }
     }

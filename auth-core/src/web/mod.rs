@@ -32,21 +32,8 @@ fn finish(span: &tracing::Span, outcome: &str, response: &Response<String>) {
 /// A login's third-party initiation parameters: `iss` and `target_link_uri`, each once
 /// at most and bounded.
 fn third_party_login(query: &str) -> Result<(Option<String>, Option<String>), &'static str> {
-    let (mut iss, mut target) = (None, None);
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        let slot = match k.as_ref() {
-            "iss" => &mut iss,
-            "target_link_uri" => &mut target,
-            _ => continue,
-        };
-        if slot.is_some() {
-            return Err("iss and target_link_uri may be given once each");
-        }
-        if v.len() > 2048 {
-            return Err("iss or target_link_uri is too long");
-        }
-        *slot = Some(v.into_owned());
-    }
+    let [iss, target] = crate::flow::once_each(query, ["iss", "target_link_uri"], 2048)
+        .ok_or("iss and target_link_uri may be given once each, of at most 2048 characters")?;
     Ok((iss, target))
 }
 
@@ -67,6 +54,35 @@ fn is_provider_origin(provider: &crate::provider::state::ProviderState, origin: 
         .iter()
         .chain(authorize.iter())
         .any(|u| origin_of(u) == origin)
+}
+
+/// The origins that may frame the front-channel logout route: the provider's issuer,
+/// and (once discovered) its end-session and authorization endpoints, whose pages load
+/// it. Space separated, as `frame-ancestors` takes them.
+fn frame_ancestors(provider: &crate::provider::state::ProviderState) -> String {
+    let mut origins: Vec<String> = Vec::new();
+    let issuer = url::Url::parse(&provider.config.issuer).ok();
+    let endpoints = provider.endpoints();
+    let pages = endpoints
+        .iter()
+        .flat_map(|e| {
+            [
+                e.end_session_endpoint.as_ref(),
+                Some(&e.authorization_endpoint),
+            ]
+        })
+        .flatten();
+    for url in issuer.iter().chain(pages) {
+        let origin = url.origin().ascii_serialization();
+        if url.origin().is_tuple() && !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    if origins.is_empty() {
+        "'none'".into()
+    } else {
+        origins.join(" ")
+    }
 }
 
 /// Reads every cookie of a request (bounded in number).
@@ -779,6 +795,84 @@ impl Auth {
             .await;
         finish(&span, outcome, &response);
         response
+    }
+
+    /// `GET {prefix}/frontchannel-logout` (and `/{id}`): the provider's logout page
+    /// loads it in an iframe with `iss` and `sid` (OpenID Connect Front-Channel Logout
+    /// 1.0). The sessions of that `iss` and `sid` end on every instance; the answer is a
+    /// small page, `no-store`, framable by the provider's origins only
+    /// (`Content-Security-Policy: frame-ancestors`). Without `iss` or `sid`, or with
+    /// another provider's `iss`: 400 and nothing ends; 503 when the logout cannot be
+    /// recorded.
+    ///
+    /// Runs in an `auth.frontchannel_logout` span (`outcome`: `accepted`, `refused`,
+    /// `unavailable`; `status`).
+    pub(crate) async fn frontchannel_response_at(
+        &self,
+        provider: Option<usize>,
+        uri: &Uri,
+    ) -> Response<String> {
+        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let span = tracing::info_span!(
+            "auth.frontchannel_logout",
+            provider = id,
+            outcome = Empty,
+            status = Empty
+        );
+        let (response, outcome) = self
+            .frontchannel_inner(provider, uri)
+            .instrument(span.clone())
+            .await;
+        finish(&span, outcome, &response);
+        response
+    }
+
+    async fn frontchannel_inner(
+        &self,
+        provider: Option<usize>,
+        uri: &Uri,
+    ) -> (Response<String>, &'static str) {
+        use crate::flow::logout::FrontchannelError;
+        let result = self
+            .frontchannel_logout_with(provider, uri.query().unwrap_or(""))
+            .await;
+        let (status, text, outcome) = match &result {
+            Ok(()) => (
+                StatusCode::OK,
+                "You are signed out of this app.",
+                "accepted",
+            ),
+            Err(e @ FrontchannelError::Unavailable(_)) => {
+                tracing::error!(error = %e, "front-channel logout could not be recorded");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The sign-out could not be recorded. Please try again.",
+                    "unavailable",
+                )
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "front-channel logout refused");
+                (
+                    StatusCode::BAD_REQUEST,
+                    "This sign-out request is not valid.",
+                    "refused",
+                )
+            }
+        };
+        let mut response = html_page(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>Signed out</title></head><body><p>{text}</p></body></html>"
+        ));
+        *response.status_mut() = status;
+        let ancestors = provider
+            .map(|i| frame_ancestors(&self.0.providers[i]))
+            .unwrap_or_else(|| "'none'".into());
+        if let Ok(v) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_SECURITY_POLICY, v);
+        }
+        (response, outcome)
     }
 
     async fn backchannel_inner(

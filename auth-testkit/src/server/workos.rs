@@ -294,18 +294,7 @@ fn answer(p: &Provider, r: Authenticate) -> Result<Value, Refusal> {
         claims["permissions"] = u.permissions.clone().into();
     }
     // Misbehaviour: access token claims set or removed, as at the OpenID token endpoint.
-    if let Some(o) = claims.as_object_mut() {
-        for (claim, value) in p.misbehaviour().access_token_claims {
-            match value {
-                Some(v) => {
-                    o.insert(claim, v);
-                }
-                None => {
-                    o.remove(&claim);
-                }
-            }
-        }
-    }
+    super::set_claims(&mut claims, p.misbehaviour().access_token_claims);
     let access_token = p.keys().sign(&Signing::default(), "JWT", &claims);
     let refresh_token = random_token(32);
     {

@@ -298,6 +298,8 @@ struct ApiCaller<'a> {
     iss: &'a str,
     provider: Option<&'a str>,
     client_id: Option<&'a str>,
+    /// The granted scopes, space separated (as the token says them) and as a list.
+    scope: String,
     scopes: Vec<&'a str>,
 }
 
@@ -307,6 +309,7 @@ async fn api_me(caller: BearerUser) -> HttpResponse {
         iss: caller.iss(),
         provider: caller.provider(),
         client_id: caller.client_id(),
+        scope: caller.scopes().collect::<Vec<_>>().join(" "),
         scopes: caller.scopes().collect(),
     })
 }

@@ -45,13 +45,23 @@ pub(crate) async fn start_dev_with(
     provider: DevProviderBuilder,
     configure: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
 ) -> DevApp {
+    start_dev_registered(serve, |base| provider.app(base), configure).await
+}
+
+/// Starts the provider (`register` registers the app at its URL) and the app, with
+/// `configure` applied to the app's config.
+pub(crate) async fn start_dev_registered(
+    serve: Serve,
+    register: impl FnOnce(&str) -> DevProviderBuilder,
+    configure: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
+) -> DevApp {
     init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!(
         "http://127.0.0.1:{}",
         listener.local_addr().expect("addr").port()
     );
-    let provider = provider.app(&base).start().await.expect("dev provider");
+    let provider = register(&base).start().await.expect("dev provider");
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = events.clone();
     let config = configure(provider.auth_config(&base))
@@ -222,6 +232,184 @@ pub(crate) async fn dev_provider_backchannel_logout_ends_the_session(serve: Serv
     assert_eq!(app.provider.stats().backchannel_logouts_sent, 1);
     assert_eq!(me_json(&alice, &app).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(me_json(&bob, &app).await.0, StatusCode::OK, "bob is kept");
+}
+
+/// An acceptance scenario (see the crate docs): front-channel logout. The provider
+/// cannot reach the app; its logout page loads the app's
+/// `/auth/frontchannel-logout?iss=..&sid=..` in an iframe (without the app's cookies,
+/// as a cross-site iframe is). Requests without `sid`, without `iss` or with another
+/// issuer get 400 and end nothing; the provider's URL gets 200, `no-store`, framable by
+/// the provider only, and ends alice's session (reported as a front-channel logout),
+/// not bob's. With RP-initiated logout the provider's page carries the iframe.
+pub(crate) async fn dev_provider_frontchannel_logout_ends_the_session(serve: Serve) {
+    let app = start_dev_registered(
+        serve,
+        |base| {
+            DevProvider::builder()
+                .auto_approve(true)
+                .app_with_frontchannel_logout(base)
+        },
+        |b| b,
+    )
+    .await;
+    let alice = DevProvider::browser();
+    let bob = DevProvider::browser();
+    for (browser, user) in [(&alice, "alice"), (&bob, "bob")] {
+        app.provider
+            .sign_in(browser, &format!("{}/auth/login", app.base), user)
+            .await
+            .expect("sign in");
+        assert_eq!(me_json(browser, &app).await.0, StatusCode::OK);
+    }
+    let frames = app.provider.log_out_user("alice").await;
+    assert_eq!(app.provider.stats().backchannel_logouts_sent, 0);
+    let [frame] = frames.as_slice() else {
+        panic!("one front-channel URL: {frames:?}")
+    };
+    let url = url::Url::parse(frame).expect("url");
+    assert_eq!(url.path(), "/auth/frontchannel-logout");
+    let sid = url
+        .query_pairs()
+        .find(|(k, _)| k == "sid")
+        .expect("sid")
+        .1
+        .into_owned();
+    let issuer = app.provider.issuer().to_owned();
+    let iframe = DevProvider::browser();
+    let load = |query: Vec<(&'static str, String)>| {
+        let mut url =
+            url::Url::parse(&format!("{}/auth/frontchannel-logout", app.base)).expect("url");
+        url.query_pairs_mut().extend_pairs(query);
+        iframe
+            .get(url)
+            .header("sec-fetch-dest", "iframe")
+            .header("sec-fetch-site", "cross-site")
+            .send()
+    };
+    for query in [
+        vec![("iss", issuer.clone())],
+        vec![("sid", sid.clone())],
+        vec![
+            ("iss", "https://other.example".to_owned()),
+            ("sid", sid.clone()),
+        ],
+        vec![("iss", issuer.clone()), ("sid", String::new())],
+    ] {
+        let r = load(query.clone()).await.expect("refused");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query:?}");
+        assert_eq!(me_json(&alice, &app).await.0, StatusCode::OK, "{query:?}");
+    }
+    let r = iframe
+        .get(frame)
+        .header("sec-fetch-dest", "iframe")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("front-channel logout");
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers();
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(h.get("x-frame-options").is_none(), "{h:?}");
+    let origin = url::Url::parse(&issuer)
+        .expect("issuer")
+        .origin()
+        .ascii_serialization();
+    assert_eq!(
+        h["content-security-policy"].to_str().expect("ascii"),
+        format!("frame-ancestors {origin}")
+    );
+    assert_eq!(me_json(&alice, &app).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_json(&bob, &app).await.0, StatusCode::OK, "bob is kept");
+    assert!(
+        app.events()
+            .iter()
+            .any(|e| e.contains("SessionEnded") && e.contains("FrontchannelLogout")),
+        "{:?}",
+        app.events()
+    );
+
+    // RP-initiated logout: the provider's signed-out page carries bob's iframe.
+    let r = bob
+        .get(format!("{}/auth/logout", app.base))
+        .send()
+        .await
+        .expect("logout");
+    let end_session = r.headers()["location"].to_str().expect("ascii").to_owned();
+    let page = bob.get(&end_session).send().await.expect("end session");
+    let html = page.text().await.expect("page");
+    assert!(
+        html.contains(&format!("{}/auth/frontchannel-logout?iss=", app.base)),
+        "{html}"
+    );
+}
+
+/// An acceptance scenario (see the crate docs): opaque access tokens checked at the
+/// development provider's introspection endpoint (`with_api_introspection`): accepted
+/// with the answer's `sub`, `scope` and `client_id` and cached (one call for two
+/// requests); refused (401 `invalid_token`) when inactive, for another audience or
+/// expired; 503 while the endpoint fails.
+pub(crate) async fn dev_provider_opaque_access_tokens_are_introspected(serve: Serve) {
+    let provider = DevProvider::builder()
+        .api_audience(API)
+        .opaque_access_tokens(true);
+    let app = start_dev_with(serve, provider, |b| b.with_api_introspection(true)).await;
+    let client = reqwest::Client::new();
+    let api = |token: String| {
+        client
+            .get(format!("{}/api/me", app.base))
+            .bearer_auth(token)
+            .send()
+    };
+    let token = app.provider.access_token("alice", &[API_SCOPE]);
+    assert!(!token.contains('.'), "opaque: {token}");
+    for _ in 0..2 {
+        let r = api(token.clone()).await.expect("api");
+        assert_eq!(r.status(), StatusCode::OK);
+        let me: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(me["sub"], "alice");
+        assert_eq!(me["client_id"], auth_testkit::DEV_CLIENT_ID);
+        assert_eq!(me["scope"], API_SCOPE);
+    }
+    assert_eq!(app.provider.stats().introspections, 1, "cached");
+
+    let refused = |r: reqwest::Response| {
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let challenge = r.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        challenge
+    };
+    let inactive = api("never-issued".into()).await.expect("api");
+    assert!(refused(inactive).contains("invalid_token"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    for (claim, value) in [
+        ("aud", serde_json::json!("https://other.api")),
+        ("exp", serde_json::json!(now - 3600)),
+    ] {
+        app.provider.misbehave(
+            auth_testkit::Misbehaviour::default().introspected_claim(claim, Some(value)),
+        );
+        let r = api(app.provider.access_token("alice", &[API_SCOPE]))
+            .await
+            .expect("api");
+        assert!(refused(r).contains("invalid_token"), "{claim}");
+    }
+    app.provider
+        .misbehave(auth_testkit::Misbehaviour::default().introspection_status(503));
+    let r = api(app.provider.access_token("alice", &[API_SCOPE]))
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    app.provider.behave();
+    let r = api(token).await.expect("api");
+    assert_eq!(r.status(), StatusCode::OK, "the cached answer still serves");
 }
 
 /// An acceptance scenario (see the crate docs).

@@ -743,6 +743,58 @@ async fn service_token(app: &TestApp, resource: &str, scope: &str) -> String {
         .to_string()
 }
 
+/// An acceptance scenario (see the crate docs): opaque access tokens of the real
+/// oidc-provider (its `client_credentials` grant for a resource served opaque) checked
+/// at its introspection endpoint: accepted on `/api/me` with the answer's `sub`,
+/// `scope` and `client_id`, the answer cached (one introspection for two requests); a
+/// token for another audience and a revoked token refused (401 `invalid_token`).
+pub(crate) async fn introspection_against_oidc_provider(serve: Serve) {
+    const OTHER: &str = "https://other.test";
+    let app = start_configured(
+        serve,
+        json!({ "access_token_ttl": 300,
+                "opaque_api_resources": { API: API_SCOPE, OTHER: API_SCOPE } }),
+        |b| b.with_api_introspection(true),
+    )
+    .await;
+    let token = service_token(&app, API, API_SCOPE).await;
+    assert_eq!(token.split('.').count(), 1, "opaque: {token}");
+    for _ in 0..2 {
+        let r = api_me(&app, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", challenge(&r));
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["client_id"], "example", "{body}");
+        assert_eq!(
+            body["sub"], "example",
+            "a service's token: its client is its subject"
+        );
+        assert_eq!(body["scope"], API_SCOPE, "{body}");
+    }
+    assert_eq!(stats(&app).await["introspections"], 1, "cached");
+
+    let other = service_token(&app, OTHER, API_SCOPE).await;
+    let r = api_me(&app, Some(&format!("Bearer {other}"))).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&r).contains("invalid_token"), "{}", challenge(&r));
+
+    let revoked = service_token(&app, API, API_SCOPE).await;
+    let answer = no_redirects()
+        .post(format!("{}/token/revocation", app.provider.issuer))
+        .basic_auth("example", Some(SECRET))
+        .form(&[
+            ("token", revoked.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .expect("revocation");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let r = api_me(&app, Some(&format!("Bearer {revoked}"))).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&r).contains("invalid_token"), "{}", challenge(&r));
+    assert_eq!(stats(&app).await["introspections"], 3);
+}
+
 async fn api_me(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
     let mut req = browser().get(format!("{}/api/me", app.base));
     if let Some(a) = authorization {
@@ -1222,12 +1274,15 @@ crate::suite! {$
         rp_session_fixation_login_never_keeps_an_earlier_id,
         api_bearer_tokens_from_the_provider_are_validated,
         server_to_server_app_tokens_and_userinfo,
+        introspection_against_oidc_provider,
         dev_provider_sign_in_page_return_to_and_sign_out,
         dev_provider_signup_page_shows_the_parameters_sent,
         dev_provider_cancel_gives_the_friendly_page_and_no_session,
         dev_provider_concurrent_requests_after_expiry_share_one_refresh,
         dev_provider_backchannel_logout_ends_the_session,
+        dev_provider_frontchannel_logout_ends_the_session,
         dev_provider_access_tokens_are_accepted_as_bearer_tokens,
+        dev_provider_opaque_access_tokens_are_introspected,
         dev_provider_spa_reads_the_session_as_json,
         dev_provider_spa_api_needs_the_anti_forgery_header,
         dev_provider_silent_sign_in_returns_without_a_session,
