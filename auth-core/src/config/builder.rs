@@ -800,6 +800,18 @@ impl AuthConfigBuilder {
                     ),
                 });
             }
+            for domain in &built.domains {
+                if let Some(other) = providers.iter().find(|q| q.domains.contains(domain)) {
+                    return Err(ConfigError::Invalid {
+                        name: "OIDC_DOMAINS",
+                        reason: format!(
+                            "domain {domain} is served by providers {:?} and {:?}: one domain, one provider",
+                            other.id.as_deref().unwrap_or_default(),
+                            built.id.as_deref().unwrap_or_default()
+                        ),
+                    });
+                }
+            }
             providers.push(built);
         }
         Ok(AuthConfig {

@@ -21,7 +21,8 @@ impl AuthConfig {
     /// `OIDC_X_ISSUER`, `OIDC_X_CLIENT_ID`, `OIDC_X_CLIENT_SECRET` and the optional
     /// `OIDC_X_NAME`, `OIDC_X_PROVIDER`, `OIDC_X_SCOPES`, `OIDC_X_API_AUDIENCE`,
     /// `OIDC_X_ALLOWED_TENANTS`, `OIDC_X_CLIENT_AUTH`, `OIDC_X_USERINFO`,
-    /// `OIDC_X_RESPONSE_MODE` (`form_post`), `OIDC_X_API_INTROSPECTION` and the
+    /// `OIDC_X_RESPONSE_MODE` (`form_post`), `OIDC_X_API_INTROSPECTION`, `OIDC_X_DOMAINS`
+    /// (email domains: home-realm discovery) and the
     /// `OIDC_X_*_CLAIM`s (X uppercased, `-` as `_`); `OIDC_ISSUER` must then be unset.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::builder_from_env()?.build()
@@ -265,6 +266,9 @@ fn provider_from_lookup(
         for aud in s.split([',', ' ']).filter(|a| !a.is_empty()) {
             p = p.with_api_audience(aud);
         }
+    }
+    if let Some(s) = var("DOMAINS") {
+        p = p.with_domains(s.split([',', ' ']).filter(|d| !d.is_empty()));
     }
     if let Some(s) = var("ALLOWED_TENANTS") {
         p = p.with_allowed_tenants(s.split([',', ' ']).filter(|a| !a.is_empty()));

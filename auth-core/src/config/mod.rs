@@ -500,6 +500,40 @@ mod tests {
         );
     }
 
+    /// `OIDC_X_DOMAINS` names each provider's email domains (lowercased, a leading `@`
+    /// dropped); a domain served by two providers, or one that is not a domain name,
+    /// is refused at start naming it.
+    #[test]
+    fn rp_email_domain_served_by_two_providers_refused() {
+        let with = |a: &'static str, b: &'static str| {
+            AuthConfig::from_lookup(env(&[
+                ("OIDC_PROVIDERS", "a,b"),
+                ("OIDC_A_ISSUER", "https://a.example.com"),
+                ("OIDC_A_CLIENT_ID", "app"),
+                ("OIDC_A_DOMAINS", a),
+                ("OIDC_B_ISSUER", "https://b.example.com"),
+                ("OIDC_B_CLIENT_ID", "app"),
+                ("OIDC_B_DOMAINS", b),
+                ("APP_URL", "https://app.example.com"),
+            ]))
+        };
+        let config = with("A.example, @a2.example", "b.example").expect("config");
+        assert_eq!(config.providers()[0].domains(), ["a.example", "a2.example"]);
+        let err = with("a.example,shared.example", "SHARED.example").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("domain shared.example is served by providers \"a\" and \"b\""),
+            "{err}"
+        );
+        for bad in ["not a domain", "localhost", "a..example", "-a.example"] {
+            let err = with(bad, "b.example").unwrap_err();
+            assert!(
+                err.to_string().contains("is not a domain name"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn short_app_secret_refused() {
         let mut vars = BASE.to_vec();

@@ -125,6 +125,7 @@ pub struct ProviderConfigBuilder {
     pub(crate) profile: SecurityProfile,
     pub(crate) response_mode: ResponseMode,
     pub(crate) api_introspection: bool,
+    pub(crate) domains: Vec<String>,
 }
 
 /// One provider's checked settings. [`crate::AuthConfig::providers`] lists them.
@@ -165,6 +166,8 @@ pub struct ProviderConfig {
     pub(crate) response_mode: ResponseMode,
     /// Bearer tokens that are not JWTs are checked at the introspection endpoint.
     pub(crate) api_introspection: bool,
+    /// The email domains whose users sign in here (home-realm discovery), lowercase.
+    pub(crate) domains: Vec<String>,
 }
 
 /// A security profile: a set of rules switched on together.
@@ -250,6 +253,11 @@ impl ProviderConfig {
         &self.redirect_uri
     }
 
+    /// The email domains this provider serves (home-realm discovery), lowercase.
+    pub fn domains(&self) -> &[String] {
+        &self.domains
+    }
+
     /// How the authorization response comes back.
     pub fn response_mode(&self) -> ResponseMode {
         self.response_mode
@@ -326,6 +334,7 @@ impl ProviderConfigBuilder {
             profile: SecurityProfile::Baseline,
             response_mode: ResponseMode::Query,
             api_introspection: false,
+            domains: Vec::new(),
         }
     }
 
@@ -380,6 +389,20 @@ impl ProviderConfigBuilder {
     /// provider whose discovery names the endpoint (checked at start).
     pub fn with_api_introspection(mut self, on: bool) -> Self {
         self.api_introspection = on;
+        self
+    }
+
+    /// The email domains this provider serves (`OIDC_X_DOMAINS=a.example,b.example`):
+    /// with several providers, a login whose `login_hint` is an email of one of them
+    /// starts here without the chooser (home-realm discovery), and the chooser's "work
+    /// email" field does the same. A domain served by two providers is refused at
+    /// build.
+    pub fn with_domains<I, S>(mut self, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains = domains.into_iter().map(Into::into).collect();
         self
     }
 
@@ -645,6 +668,7 @@ impl ProviderConfigBuilder {
         if self.response_mode == ResponseMode::FormPost {
             check_form_post(kind)?;
         }
+        let domains = checked_domains(self.domains)?;
         let mut endpoints = self.endpoints;
         let mut issuer_aliases = Vec::new();
         if kind == ProviderKind::WorkosUserManagement {
@@ -698,6 +722,7 @@ impl ProviderConfigBuilder {
             issuer_aliases,
             response_mode: self.response_mode,
             api_introspection: self.api_introspection,
+            domains,
         })
     }
 }
@@ -716,6 +741,39 @@ fn check_form_post(kind: ProviderKind) -> Result<(), ConfigError> {
         });
     }
     Ok(())
+}
+
+/// Email domains, lowercased: each a DNS name (letters, digits, `-`, dots between
+/// labels), given once.
+fn checked_domains(domains: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::with_capacity(domains.len());
+    for d in domains {
+        let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if d.len() > 253 || !d.contains('.') || !d.split('.').all(label_ok) {
+            return Err(ConfigError::Invalid {
+                name: "OIDC_DOMAINS",
+                reason: format!("{d:?} is not a domain name"),
+            });
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// The domain of an email address (after its last `@`), lowercased; `None` when
+/// `email` has no `@` or nothing after it.
+pub(crate) fn email_domain(email: &str) -> Option<String> {
+    let (_, domain) = email.trim().rsplit_once('@')?;
+    (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
 }
 
 fn tenant_rule(

@@ -33,6 +33,7 @@ pub(crate) enum LogoutKind {
     Frontchannel,
 }
 
+#[cfg(any(feature = "redis", test))]
 impl LogoutKind {
     /// A marker's value in a shared store: the time, then the kind unless back-channel
     /// (what markers written before kinds existed hold).

@@ -254,9 +254,25 @@ impl Auth {
             let path = uri.path_and_query().map_or("/", |p| p.as_str());
             return (self.login_confirmation_page(path), "confirm");
         }
+        // Home-realm discovery: an email whose domain one provider serves goes there
+        // (its `login_hint` passed on), without the chooser.
+        let hinted_domain = options
+            .login_hint
+            .as_deref()
+            .and_then(crate::provider::config::email_domain);
+        if provider.is_none()
+            && let Some(domain) = &hinted_domain
+        {
+            provider = self
+                .0
+                .providers
+                .iter()
+                .position(|p| p.config.domains.contains(domain));
+        }
         let Some(index) = provider else {
             let query = uri.query().filter(|q| !q.is_empty());
-            return (self.chooser_page(query, signup), "chooser");
+            let unknown = hinted_domain.as_deref();
+            return (self.chooser_page(query, signup, unknown), "chooser");
         };
         if signup {
             self.0.providers[index]

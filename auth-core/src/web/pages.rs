@@ -12,7 +12,16 @@ use crate::flow::callback::CallbackError;
 impl Auth {
     /// The chooser of an app with several providers: one link per provider to its
     /// login (or sign-up) route, with the request's query (`return_to` and options).
-    pub(super) fn chooser_page(&self, query: Option<&str>, signup: bool) -> Response<String> {
+    /// The provider chooser: a link per provider (keeping the request's query), and
+    /// when some provider serves email domains, a "work email" field that goes to the
+    /// provider of its domain (home-realm discovery). `unknown_domain`: the email given
+    /// had a domain no provider serves.
+    pub(super) fn chooser_page(
+        &self,
+        query: Option<&str>,
+        signup: bool,
+        unknown_domain: Option<&str>,
+    ) -> Response<String> {
         let prefix = &self.0.config.route_prefix;
         let route = if signup { "signup" } else { "login" };
         let links: Vec<crate::ProviderLink> = self
@@ -52,11 +61,43 @@ impl Auth {
         } else {
             "Sign in"
         };
+        let by_domain = self
+            .0
+            .providers
+            .iter()
+            .any(|p| !p.config.domains.is_empty());
+        let work_email = if by_domain {
+            // The same route with the same query, but for its email.
+            let kept: String = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .filter(|(k, _)| k != "login_hint")
+                .map(|(k, v)| {
+                    format!(
+                        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                        escape(&k),
+                        escape(&v)
+                    )
+                })
+                .collect();
+            let notice = unknown_domain.map_or(String::new(), |d| {
+                format!(
+                    "<p class=\"auth-notice\">No sign-in service of this app is set up for {}: choose one below.</p>",
+                    escape(d)
+                )
+            });
+            format!(
+                "{notice}<form class=\"auth-work-email\" method=\"get\" action=\"{action}\">{kept}\
+                 <label>Work email <input type=\"email\" name=\"login_hint\" autocomplete=\"email\" required></label> \
+                 <button type=\"submit\">Continue</button></form><p>Or choose how to continue:</p>",
+                action = escape(&format!("{prefix}/{route}")),
+            )
+        } else {
+            "<p>Choose how to continue:</p>".to_owned()
+        };
         html_page(format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
              <meta name=\"viewport\" content=\"width=device-width\"></head>\
              <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
-             <h1>{title}</h1><p>Choose how to continue:</p><ul class=\"auth-providers\">{items}</ul></body></html>"
+             <h1>{title}</h1>{work_email}<ul class=\"auth-providers\">{items}</ul></body></html>"
         ))
     }
 

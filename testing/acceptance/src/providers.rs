@@ -71,6 +71,15 @@ async fn two_providers(serve: Serve) -> TwoProviders {
 
 /// Providers `a` and `b`; with `auto_approve` off they show their sign-in page.
 pub(crate) async fn two_providers_approving(serve: Serve, auto_approve: bool) -> TwoProviders {
+    two_providers_configured(serve, auto_approve, |_, p| p).await
+}
+
+/// Providers `a` and `b`, each configured by `tweak` (given its id) as well.
+async fn two_providers_configured(
+    serve: Serve,
+    auto_approve: bool,
+    tweak: impl Fn(&str, ProviderConfigBuilder) -> ProviderConfigBuilder,
+) -> TwoProviders {
     init();
     let (listener, base) = bind();
     let a = dev_approving(&base, "a", auto_approve).await;
@@ -78,8 +87,14 @@ pub(crate) async fn two_providers_approving(serve: Serve, auto_approve: bool) ->
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let config = AuthConfig::builder_for_providers(&base)
-        .with_provider(with_api(a.provider_config("a").with_name("Provider A")))
-        .with_provider(with_api(b.provider_config("b").with_name("Provider B")))
+        .with_provider(tweak(
+            "a",
+            with_api(a.provider_config("a").with_name("Provider A")),
+        ))
+        .with_provider(tweak(
+            "b",
+            with_api(b.provider_config("b").with_name("Provider B")),
+        ))
         .with_required_api_scopes([API_SCOPE])
         .with_event_hook(move |e| seen.lock().expect("events").push(format!("{e:?}")))
         .build()
@@ -585,6 +600,96 @@ pub(crate) async fn providers_from_the_environment_real_oidc_provider_and_dev_pr
     assert_eq!(me["provider"], "dev");
 }
 
+/// An acceptance scenario (issue 33, E3): home-realm discovery. With `a` serving
+/// `a.example` and `b` serving `b.example`, a login whose `login_hint` is an email of
+/// `b.example` (any case) goes straight to `b` with the hint; an email of a domain no
+/// provider serves gets the chooser, saying so, with the hint kept in every link; the
+/// chooser offers a "work email" field (a GET form to the same route) that signs in
+/// through the provider of its domain. Started by another site, the same login asks
+/// the user first.
+pub(crate) async fn home_realm_discovery_picks_the_provider_of_the_email_domain(serve: Serve) {
+    let app = two_providers_configured(serve, true, |id, p| {
+        p.with_domains([format!("{id}.example")])
+    })
+    .await;
+    let client = DevProvider::browser();
+    let login = |query: &str| client.get(format!("{}/auth/login{query}", app.base)).send();
+    let r = login("?login_hint=carol%40B.example&return_to=%2Fme")
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[LOCATION].to_str().expect("ascii").to_owned();
+    assert!(
+        to.starts_with(&format!("{}/authorize?", app.b.issuer())),
+        "{to}"
+    );
+    assert!(to.contains("login_hint=carol%40B.example"), "{to}");
+
+    let r = login("?login_hint=dave%40other.example")
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("page");
+    assert!(page.contains("is set up for other.example"), "{page}");
+    assert!(
+        page.contains("href=\"/auth/login/a?login_hint=dave%40other.example\""),
+        "{page}"
+    );
+
+    let r = login("?return_to=%2Fme").await.expect("chooser");
+    let page = r.text().await.expect("page");
+    let form = page
+        .split("<form class=\"auth-work-email\" method=\"get\" action=\"/auth/login\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a work email field: {page}"));
+    let form = form.split("</form>").next().expect("form");
+    assert!(form.contains("name=\"return_to\" value=\"/me\""), "{form}");
+    assert!(
+        form.contains("type=\"email\" name=\"login_hint\""),
+        "{form}"
+    );
+    // The field's submission: the same route with the email.
+    let page = app
+        .b
+        .sign_in(
+            &client,
+            &format!(
+                "{}/auth/login?return_to=%2Fme&login_hint=bob%40b.example",
+                app.base
+            ),
+            "bob",
+        )
+        .await
+        .expect("sign in");
+    assert_eq!(page.url().path(), "/me");
+    let me: Value = page.json().await.expect("json");
+    assert_eq!(
+        (me["sub"].as_str(), me["provider"].as_str()),
+        (Some("bob"), Some("b"))
+    );
+
+    let before = app.a.stats().authorize_requests + app.b.stats().authorize_requests;
+    let r = client
+        .get(format!(
+            "{}/auth/login?login_hint=carol%40a.example",
+            app.base
+        ))
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .expect("cross-site");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Continue to sign in?")
+    );
+    let after = app.a.stats().authorize_requests + app.b.stats().authorize_requests;
+    assert_eq!(before, after, "no login started");
+}
+
 crate::suite! {$
     /// The providers suite: every scenario of this module, on one framework.
     providers_suite(Serve):
@@ -598,4 +703,5 @@ crate::suite! {$
         bearer_tokens_are_checked_with_their_own_providers_keys,
         provider_down_at_start_answers_503_until_it_is_discovered,
         providers_from_the_environment_real_oidc_provider_and_dev_provider,
+        home_realm_discovery_picks_the_provider_of_the_email_domain,
 }
