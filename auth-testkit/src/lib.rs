@@ -59,6 +59,30 @@ mod tls;
 pub use keys::{Alg, Signing};
 pub use misbehaviour::{Misbehaviour, TokenFault};
 
+/// A request to one of the provider's token endpoints (the OpenID one, Scalekit's
+/// `/oauth/token`, WorkOS User Management's `/user_management/authenticate`) as it
+/// arrived, its values left out but for `grant_type`: what a referee (the vendor's own
+/// SDK) and this library are compared on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// `POST`.
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// The `Content-Type` header, without parameters.
+    pub content_type: Option<String>,
+    /// The body's field names, sorted.
+    pub fields: Vec<String>,
+    /// The `grant_type` field.
+    pub grant_type: Option<String>,
+    /// The scheme of the `Authorization` header (`Bearer`, `Basic`), if any.
+    pub authorization: Option<String>,
+}
+
+/// Requests recorded at most (the oldest are dropped).
+const MAX_RECORDED: usize = 1000;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -495,6 +519,7 @@ impl DevProviderBuilder {
             http,
             state: Mutex::default(),
             counters: server::Counters::default(),
+            recorded: Mutex::default(),
         });
         let app = server::router(provider.clone());
         let task = tokio::spawn(async move {
@@ -679,6 +704,16 @@ impl DevProvider {
     /// provider's page would load them in iframes; load them as the browser would.
     pub async fn log_out_user(&self, user: &str) -> Vec<String> {
         self.provider.end_sessions(|_, u| u == user).await
+    }
+
+    /// The requests its token endpoints received so far, oldest first (at most the
+    /// last thousand).
+    pub fn recorded_requests(&self) -> Vec<RecordedRequest> {
+        self.provider
+            .recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// From now on, misbehaves as `misbehaviour` says (replacing any earlier

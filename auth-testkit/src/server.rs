@@ -53,6 +53,8 @@ pub(crate) struct Provider {
     pub(crate) http: reqwest::Client,
     pub(crate) state: Mutex<Grants>,
     pub(crate) counters: Counters,
+    /// The requests its WorkOS token endpoint received, as a referee compares them.
+    pub(crate) recorded: Mutex<Vec<crate::RecordedRequest>>,
 }
 
 #[derive(Default)]
@@ -184,6 +186,10 @@ pub(crate) fn router(provider: std::sync::Arc<Provider>) -> Router {
     workos::routes(Router::new())
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/authorize", get(authorize))
+        // Scalekit's paths (its Node SDK builds them from the environment URL).
+        .route("/oauth/authorize", get(authorize))
+        .route("/oauth/token", post(token))
+        .route("/keys", get(jwks))
         .route("/authorize/decision", post(decision))
         .route("/token", post(token))
         .route("/par", post(par))
@@ -674,8 +680,13 @@ async fn introspect(State(p): P, headers: HeaderMap, body: String) -> Response {
 }
 
 /// `POST /token`: `authorization_code` (PKCE checked) and `refresh_token` (rotated).
-async fn token(State(p): P, headers: HeaderMap, body: String) -> Response {
+async fn token(State(p): P, uri: axum::http::Uri, headers: HeaderMap, body: String) -> Response {
     p.counters.token_requests.fetch_add(1, Ordering::Relaxed);
+    let fields = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    record(&p, uri.path(), &headers, fields);
     let fault = p.misbehaviour().token;
     match &fault {
         Some(TokenFault::Hang(delay)) => tokio::time::sleep(*delay).await,
@@ -1522,6 +1533,44 @@ fn fields_of_the_response(name: &str) -> bool {
         name,
         "code" | "state" | "iss" | "error" | "error_description"
     )
+}
+
+/// Keeps what a referee compares of a request to a token endpoint at `path`: its
+/// content type, the names of its body's `fields` (with their text values, of which
+/// only `grant_type` is kept) and its authorization scheme.
+pub(crate) fn record(
+    p: &Provider,
+    path: &str,
+    headers: &HeaderMap,
+    fields: Vec<(String, Option<String>)>,
+) {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let grant_type = fields
+        .iter()
+        .find(|(k, _)| k == "grant_type")
+        .and_then(|(_, v)| v.clone());
+    let mut names: Vec<String> = fields.into_iter().map(|(k, _)| k).collect();
+    names.sort();
+    let request = crate::RecordedRequest {
+        method: "POST".into(),
+        path: path.to_owned(),
+        content_type: text(header::CONTENT_TYPE)
+            .map(|t| t.split(';').next().unwrap_or_default().trim().to_owned()),
+        fields: names,
+        grant_type,
+        authorization: text(header::AUTHORIZATION)
+            .and_then(|a| a.split(' ').next().map(str::to_owned)),
+    };
+    let mut recorded = p.recorded.lock().unwrap_or_else(|e| e.into_inner());
+    if recorded.len() >= crate::MAX_RECORDED {
+        recorded.remove(0);
+    }
+    recorded.push(request);
 }
 
 /// Sets each claim to its value (`None`: removes it), as a misbehaviour says.

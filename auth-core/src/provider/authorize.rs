@@ -554,6 +554,12 @@ pub(crate) fn authorization_url(p: &AuthorizeParams<'_>) -> Url {
                 _ => {}
             }
         }
+        if let (Some(also), Some(hint), Some(_)) =
+            (n.domain_hint_also, &o.domain_hint, n.domain_hint)
+            && !pinned(also)
+        {
+            q.append_pair(also, hint);
+        }
         // One parameter per scope, as WorkOS's Node SDK sends an array.
         for scope in &o.provider_scopes {
             q.append_pair("provider_scopes", scope);

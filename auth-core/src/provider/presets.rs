@@ -95,6 +95,9 @@ pub(crate) struct ParameterNames {
     pub(crate) provider: Option<&'static str>,
     /// For [`LoginOptions::invitation`] (Auth0's organization invitations).
     pub(crate) invitation: Option<&'static str>,
+    /// A second name [`LoginOptions::domain_hint`] is also sent under (Scalekit's
+    /// Node SDK sends both `domain_hint` and `domain`).
+    pub(crate) domain_hint_also: Option<&'static str>,
 }
 
 /// How the sign-up route asks for the provider's sign-up page.
@@ -173,6 +176,7 @@ impl ProviderKind {
             screen_hint: Some("screen_hint"),
             provider: Some("provider"),
             invitation: Some("invitation"),
+            domain_hint_also: None,
         };
         let none = ParameterNames {
             organization: None,
@@ -181,10 +185,15 @@ impl ProviderKind {
             screen_hint: None,
             provider: None,
             invitation: None,
+            domain_hint_also: None,
         };
         match self {
+            // Its Node SDK's `getAuthorizationUrl` (the referee test compares).
+            ProviderKind::Scalekit => ParameterNames {
+                domain_hint_also: Some("domain"),
+                ..generic
+            },
             ProviderKind::Generic
-            | ProviderKind::Scalekit
             | ProviderKind::WorkosAuthkit
             | ProviderKind::WorkosUserManagement => generic,
             ProviderKind::Auth0 => ParameterNames {
@@ -656,6 +665,9 @@ mod tests {
             assert_eq!(get(&p, "connection_id"), Some("conn_1"));
             assert_eq!(get(&p, "domain_hint"), Some("acme.com"));
             assert_eq!(get(&p, "provider"), Some(provider));
+            // Scalekit's Node SDK sends the hint under `domain` too (its referee test).
+            let domain = (kind == ProviderKind::Scalekit).then_some("acme.com");
+            assert_eq!(get(&p, "domain"), domain, "{kind:?}");
         }
         let p = login_params(ProviderKind::WorkosAuthkit, "", true).await;
         assert_eq!(get(&p, "screen_hint"), Some("sign-up"));

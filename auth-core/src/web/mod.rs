@@ -880,6 +880,10 @@ impl Auth {
              <title>Signed out</title></head><body><p>{text}</p></body></html>"
         ));
         *response.status_mut() = status;
+        // Front-Channel Logout 1.0 §2: not cached (HTTP/1.0 caches read `Pragma`).
+        response
+            .headers_mut()
+            .insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
         let ancestors = provider
             .map(|i| frame_ancestors(&self.0.providers[i]))
             .unwrap_or_else(|| "'none'".into());

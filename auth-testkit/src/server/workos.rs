@@ -143,8 +143,16 @@ struct Authenticate {
 }
 
 /// `POST /user_management/authenticate`.
-async fn authenticate(State(p): P, body: axum::body::Bytes) -> Response {
+async fn authenticate(State(p): P, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     p.counters.token_requests.fetch_add(1, Ordering::Relaxed);
+    let fields = serde_json::from_slice::<serde_json::Map<String, Value>>(&body)
+        .map(|o| {
+            o.into_iter()
+                .map(|(k, v)| (k, v.as_str().map(str::to_owned)))
+                .collect()
+        })
+        .unwrap_or_default();
+    super::record(&p, "/user_management/authenticate", &headers, fields);
     // The one token-endpoint fault WorkOS's endpoint plays: an answer of this status.
     if let Some(crate::TokenFault::Status(status, body)) = &p.misbehaviour().token {
         return super::status_answer(*status, body);

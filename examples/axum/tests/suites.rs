@@ -11,6 +11,8 @@
 //! - `vendors`: the callback's error pages as Scalekit documents them, Auth0's
 //!   invitation links, WorkOS User Management;
 //! - `providers`: several providers behind one app, the chooser, every mix-up refused;
+//! - `referees`: the vendors' own SDKs (`referees/`) against this library and
+//!   auth-testkit's emulations;
 //! - `fapi`: private_key_jwt, PAR and DPoP against oidc-provider in FAPI 2.0 mode;
 //! - `accounts`: the example's own users (SQLite), the sign-in hook's refusals, the
 //!   admin's and the user's session control, the audit log, refresh-token revocation,
@@ -50,6 +52,9 @@ mod authorization {
 }
 mod vendors {
     ::acceptance::vendors_suite!(crate::support::serve);
+}
+mod referees {
+    ::acceptance::referees_suite!(crate::support::serve);
 }
 mod providers {
     ::acceptance::providers_suite!(crate::support::serve);

@@ -309,6 +309,7 @@ pub(crate) async fn dev_provider_frontchannel_logout_ends_the_session(serve: Ser
     assert_eq!(r.status(), StatusCode::OK);
     let h = r.headers();
     assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["pragma"], "no-cache");
     assert!(h.get("x-frame-options").is_none(), "{h:?}");
     let origin = url::Url::parse(&issuer)
         .expect("issuer")

@@ -63,6 +63,7 @@ mod hostile;
 mod leaks;
 mod operations;
 mod providers;
+mod referees;
 mod vendors;
 
 // The modules' items are the crate's own: a scenario, even one declared `pub`, is
@@ -81,6 +82,7 @@ pub(crate) use hostile::*;
 pub(crate) use leaks::*;
 pub(crate) use operations::*;
 pub(crate) use providers::*;
+pub(crate) use referees::*;
 pub(crate) use vendors::*;
 
 pub use access::authorization_suite;
@@ -94,6 +96,7 @@ pub use hostile::hostile_suite;
 pub use leaks::leaks_suite;
 pub use operations::operations_suite;
 pub use providers::providers_suite;
+pub use referees::referees_suite;
 pub use vendors::vendors_suite;
 
 use std::net::TcpListener;

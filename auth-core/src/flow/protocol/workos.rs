@@ -1,8 +1,9 @@
 //! WorkOS User Management (`api.workos.com/user_management`), as WorkOS's API reference
 //! describes it. It is OAuth 2.0 without OpenID Connect: the code is exchanged at
 //! `POST /user_management/authenticate` (a JSON body with `grant_type`, `client_id`,
-//! the API key as `client_secret`, `code` and the PKCE `code_verifier`, as WorkOS's
-//! Node SDK sends it in `authenticateWithCode`), which answers with the `user`, an
+//! the API key as `client_secret`, `code` and the PKCE `code_verifier`, and the API
+//! key as `Authorization: Bearer`, as WorkOS's Node SDK sends it in
+//! `authenticateWithCode`: its referee test compares), which answers with the `user`, an
 //! `organization_id`, an `access_token` (a JWT signed by the keys at
 //! `/sso/jwks/<client_id>`) and a `refresh_token`, and no ID token. The session's
 //! identity is therefore the validated access token (its `sub`, `sid`, `org_id`,
@@ -109,6 +110,12 @@ async fn authenticate(
         http::header::ACCEPT,
         http::HeaderValue::from_static("application/json"),
     );
+    // The API key also as a bearer credential, as WorkOS's Node SDK sends every API
+    // call (its referee test found the library without it); marked sensitive.
+    if let Ok(mut key) = http::HeaderValue::try_from(format!("Bearer {}", secret.secret())) {
+        key.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, key);
+    }
     let response = http
         .send(
             crate::http_client::Endpoint::Token,
