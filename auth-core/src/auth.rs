@@ -12,7 +12,7 @@ use crate::flow::refresh::RefreshCoordinator;
 use crate::http_client::HttpClient;
 use crate::provider::authorize::{AuthorizeParams, LoginOptions, authorization_url};
 use crate::provider::discovery::{DiscoveryError, ProviderEndpoints};
-use crate::provider::state::ProviderState;
+use crate::provider::state::{ProviderRegistry, ProviderState};
 use crate::session::AuthSession;
 use crate::session::logouts::LogoutRegistry;
 use crate::session::shared::FastPathStats;
@@ -20,8 +20,8 @@ use crate::session::store::Sessions;
 
 pub(crate) struct Inner {
     pub(crate) config: AuthConfig,
-    /// The providers, in the order of `config.providers`.
-    pub(crate) providers: Vec<ProviderState>,
+    /// The providers: `config.providers` in order, then those added while it runs.
+    pub(crate) providers: ProviderRegistry,
     pub(crate) http: HttpClient,
     pub(crate) pending: PendingCookies,
     pub(crate) refresher: RefreshCoordinator,
@@ -36,21 +36,19 @@ pub(crate) struct Inner {
 impl Inner {
     /// The provider named `id` (`None`: the unnamed provider of a single-provider app).
     pub(crate) fn provider_index(&self, id: Option<&str>) -> Option<usize> {
-        self.providers
-            .iter()
-            .position(|p| p.config.id.as_deref() == id)
+        self.providers.index_of(id)
+    }
+
+    /// The provider at `index` (from [`Inner::provider_index`], or a route's).
+    pub(crate) fn provider(&self, index: usize) -> Arc<ProviderState> {
+        self.providers.at(index)
     }
 
     /// The provider that signed `session` in (sessions made before providers had
     /// names belong to the first).
-    pub(crate) fn provider_of(&self, session: &AuthSession) -> Option<&ProviderState> {
-        match &session.provider {
-            None => self.providers.first().filter(|p| p.config.id.is_none()),
-            Some(id) => self
-                .providers
-                .iter()
-                .find(|p| p.config.id.as_deref() == Some(id)),
-        }
+    pub(crate) fn provider_of(&self, session: &AuthSession) -> Option<Arc<ProviderState>> {
+        self.provider_index(session.provider.as_deref())
+            .map(|i| self.provider(i))
     }
 }
 
@@ -134,11 +132,13 @@ impl Auth {
         let inner = &auth.0;
         // Concurrently: a provider that is down costs its timeout once, not per provider.
         let mut tasks = tokio::task::JoinSet::new();
-        for index in 0..inner.providers.len() {
+        let count = inner.providers.all().len();
+        for index in 0..count {
             let auth = auth.clone();
             tasks.spawn(async move {
                 let inner = &auth.0;
-                let result = inner.providers[index]
+                let result = inner
+                    .provider(index)
                     .discover(&inner.config.tokens, &inner.config.clock)
                     .await;
                 (index, result)
@@ -176,11 +176,11 @@ impl Auth {
                 if !waits || untrusted || never {
                     return Err(e);
                 }
-                tracing::warn!(provider = ?inner.providers[index].config.id, error = %e, "provider down at start; its routes answer 503 until it is discovered");
+                tracing::warn!(provider = ?inner.provider(index).config.id, error = %e, "provider down at start; its routes answer 503 until it is discovered");
                 down.push((index, e));
             }
         }
-        if down.len() == inner.providers.len()
+        if down.len() == count
             && !inner.config.start_while_provider_down
             && let Some((_, e)) = down.pop()
         {
@@ -219,12 +219,14 @@ impl Auth {
         );
         let bearers = crate::bearer::Bearers::new(&config, Arc::clone(&shared));
         let pending = PendingCookies::new(keys, config.secure_cookies());
-        let providers = config
-            .providers
-            .iter()
-            .cloned()
-            .map(|p| ProviderState::new(p, &http))
-            .collect();
+        let providers = ProviderRegistry::new(
+            config
+                .providers
+                .iter()
+                .cloned()
+                .map(|p| ProviderState::new(p, &http))
+                .collect(),
+        );
         Self(Arc::new(Inner {
             config,
             providers,
@@ -253,7 +255,7 @@ impl Auth {
         expected_nonce: &str,
     ) -> Result<crate::Claims, crate::VerifyError> {
         // The first provider that is discovered and issued the token (by its `iss`).
-        let providers = &self.0.providers;
+        let providers = self.0.providers.all();
         let provider = match providers.as_slice() {
             [one] => Some(one),
             several => several.iter().find(|p| p.config.issues_unverified(token)),
@@ -288,7 +290,11 @@ impl Auth {
 
     /// The first provider's endpoints, once discovered.
     pub fn endpoints(&self) -> Option<&ProviderEndpoints> {
-        self.0.providers.first().and_then(ProviderState::endpoints)
+        self.0
+            .providers
+            .configured()
+            .first()
+            .and_then(|p| p.endpoints())
     }
 
     /// Starts a login at the first provider (the only one of a single-provider app):
@@ -333,7 +339,7 @@ impl Auth {
         request_cookies: &[(String, String)],
     ) -> Result<LoginStart, LoginError> {
         let inner = &self.0;
-        let provider = &inner.providers[index];
+        let provider = &inner.provider(index);
         let discovered = provider
             .ready()
             .map_err(|_| LoginError::ProviderUnavailable)?;
@@ -479,7 +485,7 @@ pub(crate) fn retry_in_background(inner: Weak<Inner>, index: usize) {
         loop {
             tokio::time::sleep(delay).await;
             let Some(inner) = inner.upgrade() else { return };
-            let provider = &inner.providers[index];
+            let provider = inner.provider(index);
             match provider.discover(&inner.config.tokens, &inner.config.clock).await {
                 Ok(()) => {
                     tracing::info!(issuer = %provider.config.issuer, "provider discovered");

@@ -110,6 +110,7 @@ pub use flow::health::{Health, ProviderHealth, SharedHealth};
 pub use flow::logout::{BackchannelError, FrontchannelError};
 pub use flow::protocol::workos::SwitchOrganizationError;
 pub use flow::refresh::RefreshError;
+pub use flow::runtime::AddProviderError;
 pub use flow::sign_in::{SignIn, SignInDecision, SignInHookError, SignInHookFailure};
 pub use http_client::HttpError;
 pub use jose::client_key::ClientKey;

@@ -86,7 +86,7 @@ impl Drop for Call<'_> {
 /// The provider that introspects `token`: the first that accepts bearer tokens by
 /// introspection, when `token` is not a compact JWS (three dot-separated parts).
 pub(super) fn introspecting<'p>(
-    providers: &'p [ProviderState],
+    providers: &'p [Arc<ProviderState>],
     token: &str,
 ) -> Option<&'p ProviderState> {
     if token.split('.').count() == 3 {
@@ -94,7 +94,8 @@ pub(super) fn introspecting<'p>(
     }
     providers
         .iter()
-        .find(|p| p.config.api_introspection && p.config.accepts_bearer_tokens())
+        .find(|p| p.config.api_introspection && p.config.accepts_bearer_tokens() && !p.removed())
+        .map(|p| &**p)
 }
 
 fn unavailable(why: impl Into<String>) -> BearerError {

@@ -189,7 +189,11 @@ impl Auth {
     /// API audiences, `exp`/`nbf`/`iat` with the leeway, `sub`, and the required API
     /// scopes. A token validated before (and not expired) costs a hash lookup.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Arc<BearerAuth>, BearerError> {
-        let result = self.0.bearers.check_bearer(&self.0.providers, token).await;
+        let result = self
+            .0
+            .bearers
+            .check_bearer(&self.0.providers.all(), token)
+            .await;
         crate::telemetry::bearer(BearerError::outcome(result.as_ref()));
         if let Err(e) = &result {
             self.emit(&crate::AuthEvent::BearerRefused(e));
@@ -218,7 +222,7 @@ impl Auth {
         let result = self
             .0
             .bearers
-            .check_dpop(&self.0.providers, token, proof, method, url)
+            .check_dpop(&self.0.providers.all(), token, proof, method, url)
             .await;
         crate::telemetry::bearer(BearerError::outcome(result.as_ref()));
         if let Err(e) = &result {

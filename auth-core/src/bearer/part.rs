@@ -111,7 +111,7 @@ impl Bearers {
     /// cannot fill the record that real ones need.
     pub(crate) async fn check_dpop(
         &self,
-        providers: &[ProviderState],
+        providers: &[Arc<ProviderState>],
         token: &str,
         proof: Option<&str>,
         method: &str,
@@ -177,7 +177,7 @@ impl Bearers {
     /// checked now or was cached by a `DPoP` presentation.
     pub(crate) async fn check_bearer(
         &self,
-        providers: &[ProviderState],
+        providers: &[Arc<ProviderState>],
         token: &str,
     ) -> Result<Arc<BearerAuth>, BearerError> {
         let auth = self.validated(providers, token, Binding::None).await?;
@@ -190,7 +190,7 @@ impl Bearers {
     /// another key (or by another method) never enters the cache through a proof.
     async fn validated(
         &self,
-        providers: &[ProviderState],
+        providers: &[Arc<ProviderState>],
         token: &str,
         binding: Binding<'_>,
     ) -> Result<Arc<BearerAuth>, BearerError> {
@@ -265,12 +265,13 @@ impl Binding<'_> {
 /// admits it (Entra's `common`), which would judge another provider's tokens by its
 /// own audience and rules.
 fn bearer_provider<'p>(
-    providers: &'p [ProviderState],
+    providers: &'p [Arc<ProviderState>],
     token: &str,
 ) -> Result<&'p ProviderState, BearerError> {
     let mut accepting = providers
         .iter()
-        .filter(|p| p.config.accepts_bearer_tokens());
+        .map(|p| &**p)
+        .filter(|p| p.config.accepts_bearer_tokens() && !p.removed());
     let first = accepting.next().ok_or(BearerError::NotConfigured)?;
     let mut rest = accepting.peekable();
     if rest.peek().is_none() {

@@ -774,16 +774,7 @@ impl AuthConfigBuilder {
         let mut providers: Vec<ProviderConfig> = Vec::with_capacity(self.providers.len());
         for p in self.providers {
             let id = p.id.clone();
-            let callback = match &id {
-                None => format!("{}/callback", &prefix[1..]),
-                Some(id) => format!("{}/callback/{id}", &prefix[1..]),
-            };
-            let callback = app_url
-                .join(&callback)
-                .map_err(|e| ConfigError::InvalidUrl {
-                    name: "APP_URL",
-                    reason: e.to_string(),
-                })?;
+            let callback = callback_url(&app_url, &prefix, id.as_deref())?;
             let built = p.build(callback).map_err(|e| match &id {
                 Some(id) => ConfigError::Provider {
                     id: id.clone(),
@@ -835,6 +826,23 @@ impl AuthConfigBuilder {
         })
     }
 }
+/// The redirect URI of provider `id` (`None`: the one provider of a single-provider
+/// app): `APP_URL` joined with `{prefix}/callback[/{id}]`.
+pub(crate) fn callback_url(
+    app_url: &url::Url,
+    prefix: &str,
+    id: Option<&str>,
+) -> Result<url::Url, ConfigError> {
+    let path = match id {
+        None => format!("{}/callback", &prefix[1..]),
+        Some(id) => format!("{}/callback/{id}", &prefix[1..]),
+    };
+    app_url.join(&path).map_err(|e| ConfigError::InvalidUrl {
+        name: "APP_URL",
+        reason: e.to_string(),
+    })
+}
+
 /// A preset's way to the app's builder: defined here, beside the builder, so that the
 /// provider layer never names the configuration that composes it.
 impl crate::Preset {

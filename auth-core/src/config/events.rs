@@ -91,6 +91,8 @@ pub enum SessionEndReason {
     Idle,
     /// The provider refused to refresh its tokens.
     RefreshRefused,
+    /// Its provider was removed while the app ran ([`Auth::remove_provider`](crate::Auth::remove_provider)).
+    ProviderRemoved,
 }
 
 impl SessionEndReason {
@@ -104,6 +106,7 @@ impl SessionEndReason {
             Self::Expired => "expired",
             Self::Idle => "idle",
             Self::RefreshRefused => "refresh_refused",
+            Self::ProviderRemoved => "provider_removed",
         }
     }
 }
@@ -138,7 +141,7 @@ impl AuthEvent<'_> {
             AuthEvent::SessionEnded(s, reason) => match reason {
                 SessionEndReason::BackchannelLogout => (s, "backchannel"),
                 SessionEndReason::FrontchannelLogout => (s, "frontchannel"),
-                SessionEndReason::Admin => (s, "admin"),
+                SessionEndReason::Admin | SessionEndReason::ProviderRemoved => (s, "admin"),
                 SessionEndReason::Revoked => (s, "revoked"),
                 SessionEndReason::Expired
                 | SessionEndReason::Idle

@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::provider::config::{ChooserPage, ProviderConfig, ProviderConfigBuilder};
 
-mod builder;
+pub(crate) mod builder;
 mod env;
 mod events;
 mod settings;

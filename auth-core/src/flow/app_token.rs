@@ -195,10 +195,10 @@ impl AppTokens {
         let core = &inner.auth.0;
         let request = &inner.request;
         let provider = match &request.provider {
-            None => core.providers.first(),
+            None => core.providers.configured().first().cloned(),
             Some(id) => core
                 .provider_index(Some(id))
-                .map(|index| &core.providers[index]),
+                .map(|index| core.provider(index)),
         }
         .ok_or(AppTokenError::InvalidRequest("no provider has this id"))?;
         let discovered = provider
@@ -297,7 +297,7 @@ impl Auth {
             .provider_of(user)
             .ok_or(UserInfoError::ProviderUnavailable)?;
         self.userinfo_with(
-            provider,
+            &provider,
             user.access_token(),
             user.dpop_key.as_ref(),
             user.sub(),
@@ -560,14 +560,14 @@ mod tests {
         let auth = auth(&s).await;
         let token = AccessToken::new("at");
         assert!(matches!(
-            auth.userinfo_with(&auth.0.providers[0], &token, None, "alice")
+            auth.userinfo_with(&auth.0.provider(0), &token, None, "alice")
                 .await,
             Err(UserInfoError::SubjectMismatch)
         ));
         let s = stub("alice", 0).await;
         let auth = super::tests::auth(&s).await;
         let claims = auth
-            .userinfo_with(&auth.0.providers[0], &token, None, "alice")
+            .userinfo_with(&auth.0.provider(0), &token, None, "alice")
             .await
             .expect("claims");
         assert_eq!(claims.email(), Some("a@example.com"));
@@ -616,7 +616,7 @@ mod tests {
         let fetch = |auth: Auth| {
             let token = token.clone();
             async move {
-                auth.userinfo_with(&auth.0.providers[0], &token, None, "alice")
+                auth.userinfo_with(&auth.0.provider(0), &token, None, "alice")
                     .await
                     .expect_err("refused")
             }

@@ -126,6 +126,9 @@ impl Auth {
                         LogoutKind::Frontchannel => crate::SessionEndReason::FrontchannelLogout,
                     },
                     crate::session::store::SessionEnd::IdleTimeout => crate::SessionEndReason::Idle,
+                    crate::session::store::SessionEnd::ProviderRemoved => {
+                        crate::SessionEndReason::ProviderRemoved
+                    }
                     _ => crate::SessionEndReason::Expired,
                 };
                 self.forget(id, &stored, reason).await

@@ -276,7 +276,7 @@ impl Auth {
         // The provider is the one whose redirect URI was called, and it must be the one
         // the login went to: the sealed pending login says which.
         let provider = route
-            .map(|i| &inner.providers[i])
+            .map(|i| inner.provider(i))
             .filter(|p| p.config.id == pending.provider)
             .ok_or_else(|| fail(CallbackError::ProviderMismatch, consumed.clone()))?;
         let config = &provider.config;
@@ -313,7 +313,7 @@ impl Auth {
         };
         let session = config
             .protocol()
-            .sign_in(self, provider, discovered, &pending, &code, now)
+            .sign_in(self, &provider, discovered, &pending, &code, now)
             .await
             .map_err(|e| fail(e, consumed.clone()))?;
         // Every check passed: the app decides now, before anything is created.

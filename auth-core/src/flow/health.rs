@@ -58,7 +58,9 @@ impl Auth {
         let providers: std::collections::BTreeMap<String, ProviderHealth> = self
             .0
             .providers
+            .all()
             .iter()
+            .filter(|p| !p.removed())
             .map(|p| {
                 let id = p.config.id.clone().unwrap_or_else(|| "default".into());
                 let state = if p.ready().is_ok() {

@@ -71,7 +71,12 @@ impl Auth {
         let post = &inner.config.post_logout_redirect_uri;
         let provider = match session {
             Some(s) => inner.provider_of(s),
-            None => inner.providers.first().filter(|p| p.config.id.is_none()),
+            None => inner
+                .providers
+                .configured()
+                .first()
+                .filter(|p| p.config.id.is_none())
+                .cloned(),
         };
         let Some(provider) = provider else {
             return post.clone();
@@ -124,11 +129,12 @@ impl Auth {
             .ok_or(BackchannelError::MissingToken)?;
         // With the provider's keys unknowable now, the token is not judged bad: 503 lets
         // the provider retry instead of losing the logout.
-        let discovered = route
-            .map(|i| &self.0.providers[i])
+        let provider = route
+            .map(|i| self.0.provider(i))
             .ok_or(BackchannelError::Unavailable(
                 crate::Outage::UnknownProvider,
-            ))?
+            ))?;
+        let discovered = provider
             .ready()
             .map_err(|e| BackchannelError::Unavailable(e.into()))?;
         let claims = discovered
@@ -199,7 +205,7 @@ impl Auth {
         // The sessions it ends are ended now (and reported), where the user's index
         // finds them; any other is ended by the recorded logout when next used.
         if let Some(sub) = sub {
-            let provider = route.and_then(|i| self.0.providers[i].config.id.clone());
+            let provider = route.and_then(|i| self.0.provider(i).config.id.clone());
             self.end_logged_out(provider.as_deref(), iss, sub, sid, at)
                 .await;
         }
@@ -255,12 +261,11 @@ impl Auth {
         let (Some(iss), Some(sid)) = (nonempty(iss), nonempty(sid)) else {
             return Err(FrontchannelError::MissingParameter);
         };
-        let provider =
-            route
-                .map(|i| &self.0.providers[i])
-                .ok_or(FrontchannelError::Unavailable(
-                    crate::Outage::UnknownProvider,
-                ))?;
+        let provider = route
+            .map(|i| self.0.provider(i))
+            .ok_or(FrontchannelError::Unavailable(
+                crate::Outage::UnknownProvider,
+            ))?;
         if !provider.config.is_issuer(&iss) {
             return Err(FrontchannelError::IssuerMismatch);
         }

@@ -33,4 +33,5 @@ pub(crate) mod logout;
 pub(crate) mod pending;
 pub(crate) mod protocol;
 pub(crate) mod refresh;
+pub(crate) mod runtime;
 pub(crate) mod sign_in;

@@ -117,6 +117,11 @@ impl Auth {
         shared_logouts: bool,
     ) -> SessionStatus {
         let inner = &self.0;
+        // A provider removed while the app runs takes its users' sessions with it.
+        if session.provider.is_some() && inner.provider_index(session.provider.as_deref()).is_none()
+        {
+            return SessionStatus::Ended(SessionEnd::ProviderRemoved);
+        }
         let logged_out = if shared_logouts {
             self.logged_out(session).await
         } else {
@@ -380,7 +385,7 @@ impl Auth {
         provider
             .config
             .protocol()
-            .refresh(self, provider, discovered, session, refresh_token)
+            .refresh(self, &provider, discovered, session, refresh_token)
             .await
     }
 }

@@ -973,7 +973,8 @@ mod tests {
             .validate_id_token(&id_token(&base, T1, Some(T1)), "n")
             .await
             .expect("tenant 1");
-        let provider = auth.0.providers[0].ready().expect("ready");
+        let state = auth.0.provider(0);
+        let provider = state.ready().expect("ready");
         let refresh = |token: String| {
             let before = &before;
             async move {

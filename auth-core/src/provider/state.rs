@@ -3,7 +3,7 @@
 //! retried in the background with backoff; until then its routes answer 503 and the
 //! other providers work.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use oauth2::{AuthType, AuthUrl, ClientId, ClientSecret as OAuthSecret, RedirectUrl, TokenUrl};
 
@@ -16,6 +16,99 @@ use crate::provider::config::ProviderConfig;
 use crate::provider::discovery::{DiscoveryError, ProviderEndpoints, discover};
 use crate::provider::token::OAuthClient;
 
+/// The app's providers: those of its configuration, then those added while it runs.
+/// Append-only, so that an index (a route's provider, a login's) stays valid: a removed
+/// provider keeps its place, marked removed, and lookups by id skip it. Reads are a
+/// lock-free snapshot.
+pub(crate) struct ProviderRegistry {
+    /// The configuration's, first in `list` too: they live as long as the app.
+    configured: Vec<Arc<ProviderState>>,
+    list: arc_swap::ArcSwap<Vec<Arc<ProviderState>>>,
+    /// Serializes additions and removals (readers never wait for it).
+    writer: std::sync::Mutex<()>,
+}
+
+impl ProviderRegistry {
+    pub(crate) fn new(providers: Vec<ProviderState>) -> Self {
+        let configured: Vec<Arc<ProviderState>> = providers.into_iter().map(Arc::new).collect();
+        Self {
+            list: arc_swap::ArcSwap::from_pointee(configured.clone()),
+            configured,
+            writer: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// The configuration's providers (never removed).
+    pub(crate) fn configured(&self) -> &[Arc<ProviderState>] {
+        &self.configured
+    }
+
+    /// Every provider, removed ones included (check [`ProviderState::removed`]).
+    pub(crate) fn all(&self) -> Arc<Vec<Arc<ProviderState>>> {
+        self.list.load_full()
+    }
+
+    /// The provider at `index`.
+    ///
+    /// # Panics
+    /// For an index no lookup gave (they only grow).
+    pub(crate) fn at(&self, index: usize) -> Arc<ProviderState> {
+        Arc::clone(&self.list.load()[index])
+    }
+
+    /// The index of the provider named `id` that is not removed (`None`: the unnamed
+    /// provider of a single-provider app).
+    pub(crate) fn index_of(&self, id: Option<&str>) -> Option<usize> {
+        self.list
+            .load()
+            .iter()
+            .position(|p| p.config.id.as_deref() == id && !p.removed())
+    }
+
+    /// The index of the first provider (not removed) that `matches`.
+    pub(crate) fn find(&self, matches: impl Fn(&ProviderState) -> bool) -> Option<usize> {
+        self.list
+            .load()
+            .iter()
+            .position(|p| !p.removed() && matches(p))
+    }
+
+    /// Adds `provider` at the end when `check` (run while no other addition or
+    /// removal can happen) lets it; its index.
+    pub(crate) fn push_checked<E>(
+        &self,
+        provider: ProviderState,
+        check: impl FnOnce(&ProviderConfig) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        check(&provider.config)?;
+        let mut list: Vec<Arc<ProviderState>> = self.list.load().iter().cloned().collect();
+        list.push(Arc::new(provider));
+        let index = list.len() - 1;
+        self.list.store(Arc::new(list));
+        Ok(index)
+    }
+
+    /// Marks the provider named `id` that was added at run time removed; whether there
+    /// was one (the configuration's are never removed).
+    pub(crate) fn remove_added(&self, id: &str) -> bool {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.list.load()[self.configured.len()..]
+            .iter()
+            .find(|p| p.config.id.as_deref() == Some(id) && !p.removed())
+            .is_some_and(|p| {
+                p.removed.store(true, std::sync::atomic::Ordering::Release);
+                true
+            })
+    }
+}
+
+impl std::fmt::Debug for ProviderRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.list.load().iter()).finish()
+    }
+}
+
 /// A provider of the app.
 pub(crate) struct ProviderState {
     pub(crate) config: ProviderConfig,
@@ -24,6 +117,8 @@ pub(crate) struct ProviderState {
     ready: OnceLock<Discovered>,
     /// A discovery attempt failed (and none succeeded since).
     failed: std::sync::atomic::AtomicBool,
+    /// Removed while the app runs: its logins start no more.
+    removed: std::sync::atomic::AtomicBool,
 }
 
 /// What discovery gave.
@@ -139,7 +234,13 @@ impl ProviderState {
             config,
             ready: OnceLock::new(),
             failed: std::sync::atomic::AtomicBool::new(false),
+            removed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Removed while the app runs ([`ProviderRegistry::remove`]).
+    pub(crate) fn removed(&self) -> bool {
+        self.removed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether a discovery attempt failed and none succeeded since (the provider is

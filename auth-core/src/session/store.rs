@@ -662,6 +662,8 @@ pub(crate) enum SessionEnd {
     LifetimeExceeded,
     /// Unused for longer than the idle timeout.
     IdleTimeout,
+    /// Its provider was removed while the app ran.
+    ProviderRemoved,
     /// The refresh token has expired (the provider said when), so the session cannot
     /// outlive it.
     RefreshTokenExpired,

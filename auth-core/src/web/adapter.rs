@@ -60,7 +60,7 @@ pub mod shared {
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{HeaderMap, Method, Response, StatusCode, Uri};
 
 use crate::auth::Auth;
 use crate::bearer::{BearerAuth, BearerError};
@@ -765,10 +765,10 @@ pub enum Endpoint {
     User,
 }
 
-/// Which provider of several a route belongs to (an index into the configuration's
-/// providers; only [`Auth::routes`] makes them).
+/// Which provider of several a route belongs to: the one its `{id}` path segment names,
+/// read from each request's path (only [`Auth::routes`] makes them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ProviderSlot(usize);
+pub struct ProviderSlot(());
 
 /// An auth route: where it is, which methods it answers, the largest body it reads,
 /// and which [`Endpoint`] answers it ([`Auth::respond`]).
@@ -780,7 +780,10 @@ pub struct Route {
 }
 
 impl Route {
-    /// The whole path, prefix included (`/auth/login`).
+    /// The whole path, prefix included (`/auth/login`). A `{id}` segment
+    /// (`/auth/login/{id}`) matches any one segment, as axum's and actix-web's route
+    /// syntax say: the provider is the one that segment names, and an id of no provider
+    /// gets 404 `unknown_provider`.
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -812,7 +815,7 @@ const LOGOUT: &[Method] = &[Method::GET, Method::POST, Method::HEAD];
 /// still answered (an early error, or a refusal naming the mix of modes).
 const FORM_POST_CALLBACK: &[Method] = &[Method::GET, Method::POST];
 
-/// The methods of provider `p`'s callback route.
+/// The methods of the one provider's callback route.
 fn callback_methods(p: &crate::ProviderConfig) -> &'static [Method] {
     match p.response_mode() {
         crate::ResponseMode::FormPost => FORM_POST_CALLBACK,
@@ -827,10 +830,12 @@ impl Auth {
     /// Every app: `health`, `user` and `jwks`. One provider: `login`, `signup`, `callback`,
     /// `logout`, `backchannel-logout`, `frontchannel-logout`;
     /// and `organization` with a WorkOS User Management provider.
-    /// Named providers: `login` and `signup` (the chooser), `logout`, and for each
-    /// provider `login/{id}`, `signup/{id}`, `callback/{id}`,
-    /// `backchannel-logout/{id}` and `frontchannel-logout/{id}` (a distinct redirect URI
-    /// per provider is RFC 9700's defence against mix-up).
+    /// Named providers: `login` and `signup` (the chooser), `logout`, and one route of
+    /// each kind for every provider, its id a path segment: `login/{id}`,
+    /// `signup/{id}`, `callback/{id}` (GET, and POST for a `form_post` provider),
+    /// `backchannel-logout/{id}` and `frontchannel-logout/{id}` (a distinct redirect
+    /// URI per provider is RFC 9700's defence against mix-up). The table does not
+    /// change with the providers.
     pub fn routes(&self) -> Vec<Route> {
         let prefix = self.config().route_prefix();
         let mut routes: Vec<(String, &'static [Method], Endpoint)> = vec![
@@ -842,29 +847,26 @@ impl Auth {
             ("/user".into(), GET, Endpoint::User),
         ];
         if self.config().has_named_providers() {
-            for (index, provider) in self.config().providers().iter().enumerate() {
-                let id = provider.id().unwrap_or_default();
-                let slot = ProviderSlot(index);
-                routes.extend([
-                    (format!("/login/{id}"), GET, Endpoint::LoginAt(slot)),
-                    (format!("/signup/{id}"), GET, Endpoint::SignupAt(slot)),
-                    (
-                        format!("/callback/{id}"),
-                        callback_methods(provider),
-                        Endpoint::CallbackAt(slot),
-                    ),
-                    (
-                        format!("/backchannel-logout/{id}"),
-                        POST,
-                        Endpoint::BackchannelLogoutAt(slot),
-                    ),
-                    (
-                        format!("/frontchannel-logout/{id}"),
-                        GET,
-                        Endpoint::FrontchannelLogoutAt(slot),
-                    ),
-                ]);
-            }
+            let slot = ProviderSlot(());
+            routes.extend([
+                ("/login/{id}".into(), GET, Endpoint::LoginAt(slot)),
+                ("/signup/{id}".into(), GET, Endpoint::SignupAt(slot)),
+                (
+                    "/callback/{id}".into(),
+                    FORM_POST_CALLBACK,
+                    Endpoint::CallbackAt(slot),
+                ),
+                (
+                    "/backchannel-logout/{id}".into(),
+                    POST,
+                    Endpoint::BackchannelLogoutAt(slot),
+                ),
+                (
+                    "/frontchannel-logout/{id}".into(),
+                    GET,
+                    Endpoint::FrontchannelLogoutAt(slot),
+                ),
+            ]);
         } else {
             routes.extend([
                 (
@@ -920,12 +922,14 @@ impl Auth {
             }
             Endpoint::Logout => self.logout_response(request.method(), headers).await,
             Endpoint::BackchannelLogout => self.backchannel_response(request.body().as_ref()).await,
-            Endpoint::LoginAt(ProviderSlot(i)) => {
-                self.login_response_at(Some(i), uri, headers, false).await
-            }
-            Endpoint::SignupAt(ProviderSlot(i)) => {
-                self.login_response_at(Some(i), uri, headers, true).await
-            }
+            Endpoint::LoginAt(_) => match self.named_in_path(uri) {
+                Some(i) => self.login_response_at(Some(i), uri, headers, false).await,
+                None => self.unknown_provider_response(headers),
+            },
+            Endpoint::SignupAt(_) => match self.named_in_path(uri) {
+                Some(i) => self.login_response_at(Some(i), uri, headers, true).await,
+                None => self.unknown_provider_response(headers),
+            },
             Endpoint::Jwks => self.jwks_response(),
             Endpoint::Health => self.health_response().await,
             Endpoint::User => self.user_response(headers).await,
@@ -933,28 +937,39 @@ impl Auth {
                 self.organization_response(request.method(), headers, request.body().as_ref())
                     .await
             }
-            Endpoint::CallbackAt(ProviderSlot(i)) => {
-                self.callback_response_at(
-                    Some(i),
-                    request.method(),
-                    uri,
-                    headers,
-                    request.body().as_ref(),
-                )
-                .await
-            }
-            Endpoint::BackchannelLogoutAt(ProviderSlot(i)) => {
-                self.backchannel_response_at(Some(i), request.body().as_ref())
-                    .await
-            }
+            Endpoint::CallbackAt(_) => match self.named_in_path(uri) {
+                Some(i) => {
+                    let body = request.body().as_ref();
+                    self.callback_response_at(Some(i), request.method(), uri, headers, body)
+                        .await
+                }
+                None => self.unknown_provider_response(headers),
+            },
+            Endpoint::BackchannelLogoutAt(_) => match self.named_in_path(uri) {
+                Some(i) => {
+                    self.backchannel_response_at(Some(i), request.body().as_ref())
+                        .await
+                }
+                None => self.unknown_provider_response(headers),
+            },
             Endpoint::FrontchannelLogout => {
                 self.frontchannel_response_at(self.0.provider_index(None), uri)
                     .await
             }
-            Endpoint::FrontchannelLogoutAt(ProviderSlot(i)) => {
-                self.frontchannel_response_at(Some(i), uri).await
-            }
+            Endpoint::FrontchannelLogoutAt(_) => match self.named_in_path(uri) {
+                Some(i) => self.frontchannel_response_at(Some(i), uri).await,
+                None => self.unknown_provider_response(headers),
+            },
         }
+    }
+}
+
+impl Auth {
+    /// The provider a per-provider route's last path segment names (its `{id}`), if
+    /// any (the route then answers 404 `unknown_provider`).
+    fn named_in_path(&self, uri: &Uri) -> Option<usize> {
+        let id = uri.path().rsplit('/').next().unwrap_or_default();
+        self.0.provider_index(Some(id)).filter(|_| !id.is_empty())
     }
 }
 

@@ -149,7 +149,8 @@ impl Auth {
         headers: &HeaderMap,
         signup: bool,
     ) -> Response<String> {
-        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let named = provider.map(|i| self.0.provider(i));
+        let id = named.as_ref().and_then(|p| p.config.id.as_deref());
         let span = tracing::info_span!(
             "auth.login",
             signup,
@@ -220,11 +221,7 @@ impl Auth {
                 let path = uri.path_and_query().map_or("/", |p| p.as_str());
                 return (self.login_confirmation_page(path), "confirm");
             }
-            let named = self
-                .0
-                .providers
-                .iter()
-                .position(|p| p.config.issuer == *iss);
+            let named = self.0.providers.find(|p| p.config.issuer == *iss);
             provider = match (provider, named) {
                 (Some(route), Some(found)) if route == found => Some(found),
                 (None, Some(found)) => Some(found),
@@ -263,11 +260,7 @@ impl Auth {
         if provider.is_none()
             && let Some(domain) = &hinted_domain
         {
-            provider = self
-                .0
-                .providers
-                .iter()
-                .position(|p| p.config.domains.contains(domain));
+            provider = self.0.providers.find(|p| p.config.domains.contains(domain));
         }
         let Some(index) = provider else {
             let query = uri.query().filter(|q| !q.is_empty());
@@ -275,7 +268,8 @@ impl Auth {
             return (self.chooser_page(query, signup, unknown), "chooser");
         };
         if signup {
-            self.0.providers[index]
+            self.0
+                .provider(index)
                 .config
                 .provider_kind
                 .signup()
@@ -335,10 +329,10 @@ impl Auth {
     /// provider's), so that a provider can be registered with a `jwks_uri`. An app
     /// without such keys publishes an empty set.
     pub(crate) fn jwks_response(&self) -> Response<String> {
-        let keys = self
-            .0
-            .providers
+        let providers = self.0.providers.all();
+        let keys = providers
             .iter()
+            .filter(|p| !p.removed())
             .flat_map(|p| p.config.client_keys.iter());
         let mut r = Response::new(crate::jose::client_key::jwk_set(keys).to_string());
         r.headers_mut().insert(
@@ -378,7 +372,8 @@ impl Auth {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Response<String> {
-        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let named = provider.map(|i| self.0.provider(i));
+        let id = named.as_ref().and_then(|p| p.config.id.as_deref());
         let span = tracing::info_span!(
             "auth.callback",
             provider = id,
@@ -412,9 +407,10 @@ impl Auth {
         let names = |query: &'a str, of: &'static [&'static str]| {
             url::form_urlencoded::parse(query.as_bytes()).any(move |(k, _)| of.contains(&&*k))
         };
-        let provider = provider.map(|i| &self.0.providers[i]);
-        let form_post =
-            provider.is_some_and(|p| p.config.response_mode == crate::ResponseMode::FormPost);
+        let provider = provider.map(|i| self.0.provider(i));
+        let form_post = provider
+            .as_ref()
+            .is_some_and(|p| p.config.response_mode == crate::ResponseMode::FormPost);
         if method != Method::POST {
             if form_post && names(query, &["code"]) {
                 return Err(ResponseModeMismatch);
@@ -441,7 +437,7 @@ impl Auth {
             ));
         }
         if let Some(origin) = headers.get(http::header::ORIGIN)
-            && !is_provider_origin(provider, origin.as_bytes())
+            && !is_provider_origin(&provider, origin.as_bytes())
         {
             return Err(ForeignOrigin);
         }
@@ -798,7 +794,8 @@ impl Auth {
         provider: Option<usize>,
         body: &[u8],
     ) -> Response<String> {
-        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let named = provider.map(|i| self.0.provider(i));
+        let id = named.as_ref().and_then(|p| p.config.id.as_deref());
         let span = tracing::info_span!(
             "auth.backchannel_logout",
             provider = id,
@@ -828,7 +825,8 @@ impl Auth {
         provider: Option<usize>,
         uri: &Uri,
     ) -> Response<String> {
-        let id = provider.and_then(|i| self.0.providers[i].config.id.as_deref());
+        let named = provider.map(|i| self.0.provider(i));
+        let id = named.as_ref().and_then(|p| p.config.id.as_deref());
         let span = tracing::info_span!(
             "auth.frontchannel_logout",
             provider = id,
@@ -885,7 +883,7 @@ impl Auth {
             .headers_mut()
             .insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
         let ancestors = provider
-            .map(|i| frame_ancestors(&self.0.providers[i]))
+            .map(|i| frame_ancestors(&self.0.provider(i)))
             .unwrap_or_else(|| "'none'".into());
         if let Ok(v) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
             response
@@ -1194,12 +1192,55 @@ mod tests {
         );
     }
 
+    /// The per-provider routes are patterns (`/auth/login/{id}`...): the table is the
+    /// same whatever the providers, the path's last segment names the provider, and an
+    /// id of no provider gets 404 `unknown_provider` on every kind of route.
+    #[tokio::test]
+    async fn rp_per_provider_route_naming_no_provider_is_404() {
+        let auth = two_providers(|b| b).await;
+        let routes = auth.routes();
+        let at = |kind: &str| {
+            routes
+                .iter()
+                .find(|r| r.path() == format!("/auth/{kind}/{{id}}"))
+                .unwrap_or_else(|| panic!("no {kind} route"))
+                .endpoint()
+        };
+        let send = |endpoint, method: Method, path: &str| {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("accept", "text/html")
+                .body(String::new())
+                .expect("request");
+            let auth = auth.clone();
+            async move { auth.respond(endpoint, &request).await }
+        };
+        let r = send(at("login"), Method::GET, "/auth/login/b").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        for (kind, method) in [
+            ("login", Method::GET),
+            ("signup", Method::GET),
+            ("callback", Method::GET),
+            ("backchannel-logout", Method::POST),
+            ("frontchannel-logout", Method::GET),
+        ] {
+            let r = send(at(kind), method, &format!("/auth/{kind}/zzz")).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{kind}");
+            assert!(
+                r.body().contains("unknown_provider"),
+                "{kind}: {}",
+                r.body()
+            );
+        }
+    }
+
     #[tokio::test]
     async fn a_login_at_one_provider_goes_to_its_endpoint_with_its_redirect_uri() {
         let auth = two_providers(|b| b).await;
         let routes: Vec<String> = auth.routes().iter().map(|r| r.path().to_owned()).collect();
         assert!(
-            routes.contains(&"/auth/callback/b".to_owned()),
+            routes.contains(&"/auth/callback/{id}".to_owned()),
             "{routes:?}"
         );
         assert!(!routes.contains(&"/auth/callback".to_owned()), "{routes:?}");

@@ -24,10 +24,10 @@ impl Auth {
     ) -> Response<String> {
         let prefix = &self.0.config.route_prefix;
         let route = if signup { "signup" } else { "login" };
-        let links: Vec<crate::ProviderLink> = self
-            .0
-            .providers
+        let providers = self.0.providers.all();
+        let links: Vec<crate::ProviderLink> = providers
             .iter()
+            .filter(|p| !p.removed())
             .filter_map(|p| {
                 let id = p.config.id.as_deref()?;
                 let mut href = format!("{prefix}/{route}/{id}");
@@ -61,11 +61,9 @@ impl Auth {
         } else {
             "Sign in"
         };
-        let by_domain = self
-            .0
-            .providers
+        let by_domain = providers
             .iter()
-            .any(|p| !p.config.domains.is_empty());
+            .any(|p| !p.removed() && !p.config.domains.is_empty());
         let work_email = if by_domain {
             // The same route with the same query, but for its email.
             let kept: String = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
@@ -259,6 +257,17 @@ impl Auth {
             "temporarily_unavailable",
             "Sign-in is temporarily unavailable",
             "Please try again in a moment.",
+        )
+    }
+
+    /// 404 for a per-provider route whose id names no provider of this app.
+    pub(crate) fn unknown_provider_response(&self, headers: &HeaderMap) -> Response<String> {
+        self.error_response(
+            headers,
+            StatusCode::NOT_FOUND,
+            "unknown_provider",
+            "This sign-in service is not one of this app's",
+            "The address names a sign-in service this app does not use.",
         )
     }
 

@@ -318,14 +318,31 @@ pub(crate) async fn rp_login_from_a_subresource_creates_no_pending_login(serve: 
 async fn bodies_bounded(auth: &auth_core::Auth, base: &str) -> Vec<String> {
     let client = DevProvider::browser();
     let mut checked = Vec::new();
-    for route in auth.routes() {
+    let ids: Vec<&str> = auth
+        .config()
+        .providers()
+        .iter()
+        .filter_map(|p| p.id())
+        .collect();
+    // A per-provider route (`{id}`) is checked at each provider's path.
+    let paths = auth.routes().into_iter().flat_map(|route| {
+        let at: Vec<String> = if route.path().contains("{id}") {
+            ids.iter()
+                .map(|id| route.path().replace("{id}", id))
+                .collect()
+        } else {
+            vec![route.path().to_owned()]
+        };
+        at.into_iter().map(move |path| (route.clone(), path))
+    });
+    for (route, path) in paths.collect::<Vec<_>>() {
         if !route.methods().contains(&http::Method::POST) {
             continue;
         }
-        assert_eq!(route.body_limit(), 32 * 1024, "{}", route.path());
+        assert_eq!(route.body_limit(), 32 * 1024, "{path}");
         let post = |len: usize| {
             client
-                .post(format!("{base}{}", route.path()))
+                .post(format!("{base}{path}"))
                 .header("content-type", "application/x-www-form-urlencoded")
                 .header("origin", base)
                 .body("a".repeat(len))
@@ -335,18 +352,18 @@ async fn bodies_bounded(auth: &auth_core::Auth, base: &str) -> Vec<String> {
         assert_ne!(
             at_limit,
             StatusCode::PAYLOAD_TOO_LARGE,
-            "{}: 32 KiB is read",
-            route.path()
+            "{path}: 32 KiB is read"
         );
         let over = post(32 * 1024 + 1).await.expect("post").status();
-        assert_eq!(over, StatusCode::PAYLOAD_TOO_LARGE, "{}", route.path());
-        checked.push(route.path().to_owned());
+        assert_eq!(over, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        checked.push(path);
     }
     checked
 }
 
 /// Every auth route that takes a body (sign-out, back-channel logout with one
-/// provider and per provider, the organization switch) reads at most 32 KiB, on both
+/// provider and per provider, the per-provider callbacks (a form_post provider's
+/// posted response), the organization switch) reads at most 32 KiB, on both
 /// frameworks.
 pub(crate) async fn rp_every_auth_route_with_a_body_refuses_more_than_32_kib(serve: Serve) {
     let app = hostile(serve).await;
@@ -371,6 +388,8 @@ pub(crate) async fn rp_every_auth_route_with_a_body_refuses_more_than_32_kib(ser
         bodies_bounded(&two.auth, &two.base).await,
         [
             "/auth/logout",
+            "/auth/callback/a",
+            "/auth/callback/b",
             "/auth/backchannel-logout/a",
             "/auth/backchannel-logout/b"
         ]

@@ -397,7 +397,7 @@ impl Auth {
         // The refresh token is single use: the switch is the one use of it, in this
         // process and (with Redis) across instances, like any refresh.
         let switch = self.switch_with_lock(
-            provider,
+            &provider,
             discovered,
             session,
             refresh_token,

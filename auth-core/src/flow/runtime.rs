@@ -1,0 +1,282 @@
+//! Providers added and removed while the app runs (a B2B app's customers' own SSO):
+//! checked as the configuration's are, discovered before they serve, then answered at
+//! the same routes (`{prefix}/login/{id}`...), which name any provider by its id.
+
+use crate::auth::Auth;
+use crate::provider::config::ProviderConfigBuilder;
+use crate::provider::state::ProviderState;
+
+/// Why a provider could not be added while the app runs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddProviderError {
+    /// The app has one unnamed provider (built with [`crate::AuthConfig::builder`]):
+    /// providers are added to apps built with
+    /// [`crate::AuthConfig::builder_for_providers`].
+    #[error(
+        "providers are added to an app with named providers (AuthConfig::builder_for_providers)"
+    )]
+    SingleProviderApp,
+    /// The builder has no id ([`crate::ProviderConfig::builder`] gives one).
+    #[error("a provider added while the app runs needs an id")]
+    MissingId,
+    /// The settings are not valid (the id's characters, the issuer, a domain...).
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
+    /// A provider of the configuration has this id: it cannot be replaced at run time.
+    #[error("provider {0:?} comes from the configuration")]
+    Configured(String),
+    /// A provider added at run time has this id already.
+    #[error("a provider named {0:?} exists")]
+    Duplicate(String),
+    /// Another provider serves this email domain.
+    #[error("domain {domain} is served by provider {by:?}")]
+    DomainTaken {
+        /// The domain.
+        domain: String,
+        /// The provider that serves it.
+        by: String,
+    },
+    /// The provider's discovery failed (unreachable, another issuer, insecure
+    /// endpoints...): nothing was added.
+    #[error("the provider could not be discovered: {0}")]
+    Discovery(#[source] crate::DiscoveryError),
+}
+
+impl Auth {
+    /// Adds a provider while the app runs, on this instance (an app whose instances
+    /// share providers keeps them in its own store and adds them on each). `provider` is
+    /// built as the configuration's are ([`crate::ProviderConfig::builder`]: its id
+    /// `[a-z0-9-]{1,32}`, its redirect URI `APP_URL{prefix}/callback/{id}`), must not
+    /// reuse an id or a domain of another provider, and is discovered first: only a
+    /// provider that answers with its own issuer is added. It then serves at once at
+    /// `{prefix}/login/{id}`, `{prefix}/callback/{id}`, its back- and front-channel
+    /// logout routes, the chooser, home-realm discovery and, with an API audience,
+    /// bearer tokens of its issuer.
+    pub async fn add_provider(
+        &self,
+        provider: ProviderConfigBuilder,
+    ) -> Result<(), AddProviderError> {
+        let inner = &self.0;
+        if !inner.config.has_named_providers() {
+            return Err(AddProviderError::SingleProviderApp);
+        }
+        let id = provider.id.clone().ok_or(AddProviderError::MissingId)?;
+        crate::provider::config::check_id(&id)?;
+        let callback = crate::config::builder::callback_url(
+            &inner.config.app_url,
+            &inner.config.route_prefix,
+            Some(&id),
+        )?;
+        let config = provider.build(callback)?;
+        self.check_new(&config)?;
+        let state = ProviderState::new(config, &inner.http);
+        state
+            .discover(&inner.config.tokens, &inner.config.clock)
+            .await
+            .map_err(AddProviderError::Discovery)?;
+        // Checked again where additions are serialized: another may have come meanwhile.
+        inner
+            .providers
+            .push_checked(state, |added| self.check_new(added))?;
+        tracing::info!(provider = %id, "provider added");
+        Ok(())
+    }
+
+    /// Removes the provider `id` that was added while the app ran: its logins start no
+    /// more and its pending logins and routes answer 404 `unknown_provider`; its users'
+    /// sessions end at their next request. `false` when no such provider was added
+    /// (the configuration's providers are never removed).
+    pub fn remove_provider(&self, id: &str) -> bool {
+        let removed = self.0.providers.remove_added(id);
+        if removed {
+            tracing::info!(provider = %id, "provider removed");
+        }
+        removed
+    }
+
+    /// The ids of the providers added while the app runs (not removed), oldest first.
+    pub fn added_providers(&self) -> Vec<String> {
+        let configured = self.0.providers.configured().len();
+        self.0.providers.all()[configured..]
+            .iter()
+            .filter(|p| !p.removed())
+            .filter_map(|p| p.config.id.clone())
+            .collect()
+    }
+
+    /// A new provider's id and domains are no other provider's.
+    fn check_new(&self, new: &crate::ProviderConfig) -> Result<(), AddProviderError> {
+        let id = new.id.clone().unwrap_or_default();
+        let providers = self.0.providers.all();
+        let configured = self.0.providers.configured().len();
+        for (i, p) in providers.iter().enumerate().filter(|(_, p)| !p.removed()) {
+            let other = p.config.id.clone().unwrap_or_default();
+            if other == id {
+                return Err(if i < configured {
+                    AddProviderError::Configured(id)
+                } else {
+                    AddProviderError::Duplicate(id)
+                });
+            }
+            if let Some(domain) = new.domains.iter().find(|d| p.config.domains.contains(d)) {
+                return Err(AddProviderError::DomainTaken {
+                    domain: domain.clone(),
+                    by: other,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{Method, StatusCode};
+
+    use super::*;
+
+    fn provider(id: &str, issuer: &str) -> ProviderConfigBuilder {
+        let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
+        crate::ProviderConfig::builder(id, issuer, "client")
+            .with_client_secret("secret")
+            .with_endpoints(crate::ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+    }
+
+    async fn app() -> Auth {
+        let config = crate::AuthConfig::builder_for_providers("https://app.example.com")
+            .with_provider(provider("a", "https://a.example.com").with_domains(["a.example"]))
+            .build()
+            .expect("config");
+        Auth::discover(config).await.expect("auth")
+    }
+
+    async fn login(auth: &Auth, path: &str) -> http::Response<String> {
+        let endpoint = auth
+            .routes()
+            .into_iter()
+            .find(|r| {
+                r.path()
+                    == if path.starts_with("/auth/login/") {
+                        "/auth/login/{id}"
+                    } else {
+                        "/auth/login"
+                    }
+            })
+            .expect("route")
+            .endpoint();
+        let request = http::Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .body(String::new())
+            .expect("request");
+        auth.respond(endpoint, &request).await
+    }
+
+    fn location(r: &http::Response<String>) -> &str {
+        r.headers()[http::header::LOCATION].to_str().expect("ascii")
+    }
+
+    /// A provider added while the app runs serves at once: its login route, its
+    /// redirect URI, home-realm discovery by its domain. Removed, its routes answer 404
+    /// and its users' sessions end at their next request; it can be added again.
+    #[tokio::test]
+    async fn a_provider_added_at_run_time_serves_at_once_and_stops_when_removed() {
+        let auth = app().await;
+        let corp = || provider("corp", "https://corp.example.com").with_domains(["corp.example"]);
+        auth.add_provider(corp()).await.expect("added");
+        assert_eq!(auth.added_providers(), ["corp"]);
+        let r = login(&auth, "/auth/login/corp").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let to = url::Url::parse(location(&r)).expect("url");
+        assert!(
+            to.as_str()
+                .starts_with("https://corp.example.com/authorize?"),
+            "{to}"
+        );
+        assert!(
+            to.query_pairs()
+                .any(|(k, v)| k == "redirect_uri"
+                    && v == "https://app.example.com/auth/callback/corp"),
+            "{to}"
+        );
+        let r = login(&auth, "/auth/login?login_hint=dana%40corp.example").await;
+        assert!(location(&r).starts_with("https://corp.example.com/authorize?"));
+
+        let mut session = crate::AuthSession::bare();
+        session.provider = Some("corp".into());
+        let ended_by_removal = |status| {
+            matches!(
+                status,
+                crate::flow::refresh::SessionStatus::Ended(
+                    crate::session::store::SessionEnd::ProviderRemoved
+                )
+            )
+        };
+        assert!(!ended_by_removal(auth.check_session(&session).await));
+        assert!(auth.remove_provider("corp"));
+        assert!(!auth.remove_provider("corp"), "once");
+        assert!(!auth.remove_provider("a"), "the configuration's stay");
+        assert!(auth.added_providers().is_empty());
+        let r = login(&auth, "/auth/login/corp").await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert!(r.body().contains("unknown_provider"));
+        assert!(ended_by_removal(auth.check_session(&session).await));
+        auth.add_provider(corp()).await.expect("added again");
+        assert_eq!(
+            login(&auth, "/auth/login/corp").await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+
+    /// Refused, and nothing added: a single-provider app, an id of the configuration,
+    /// an id added already, an id that is not `[a-z0-9-]{1,32}`, a domain another
+    /// provider serves, and a provider whose discovery fails.
+    #[tokio::test]
+    async fn rp_run_time_provider_with_a_taken_id_or_domain_or_no_discovery_refused() {
+        let auth = app().await;
+        auth.add_provider(provider("corp", "https://corp.example.com"))
+            .await
+            .expect("added");
+        let refused = |e: AddProviderError| e;
+        let cases = [
+            (provider("a", "https://x.example.com"), "Configured"),
+            (provider("corp", "https://x.example.com"), "Duplicate"),
+            (provider("Corp!", "https://x.example.com"), "Config"),
+            (
+                provider("other", "https://x.example.com").with_domains(["A.example"]),
+                "DomainTaken",
+            ),
+            (
+                crate::ProviderConfig::builder("down", "http://127.0.0.1:9", "client"),
+                "Discovery",
+            ),
+        ];
+        for (builder, kind) in cases {
+            let e = refused(auth.add_provider(builder).await.unwrap_err());
+            assert!(format!("{e:?}").starts_with(kind), "{kind}: {e:?}");
+        }
+        assert_eq!(auth.added_providers(), ["corp"]);
+
+        let single =
+            crate::AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    url::Url::parse("https://id.example.com/a").expect("url"),
+                    url::Url::parse("https://id.example.com/t").expect("url"),
+                    url::Url::parse("https://id.example.com/j").expect("url"),
+                ))
+                .build()
+                .expect("config");
+        let single = Auth::discover(single).await.expect("auth");
+        assert!(matches!(
+            single
+                .add_provider(provider("corp", "https://corp.example.com"))
+                .await,
+            Err(AddProviderError::SingleProviderApp)
+        ));
+    }
+}
