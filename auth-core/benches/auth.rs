@@ -83,7 +83,18 @@ fn interleaved(name: &str, ours: impl FnMut(), bare: impl FnMut()) {
 }
 
 /// [`interleaved`] with `pairs` pairs (after as many warm-up pairs, at most 200).
-fn interleaved_n(name: &str, pairs: u32, mut ours: impl FnMut(), mut bare: impl FnMut()) {
+fn interleaved_n(name: &str, pairs: u32, ours: impl FnMut(), bare: impl FnMut()) {
+    interleaved_as(name, ("auth_core", "bare jsonwebtoken"), pairs, ours, bare);
+}
+
+/// [`interleaved_n`], the two sides printed as `labels`.
+fn interleaved_as(
+    name: &str,
+    labels: (&str, &str),
+    pairs: u32,
+    mut ours: impl FnMut(),
+    mut bare: impl FnMut(),
+) {
     #[allow(non_snake_case)]
     let PAIRS = pairs;
     for _ in 0..pairs.min(200) {
@@ -108,8 +119,9 @@ fn interleaved_n(name: &str, pairs: u32, mut ours: impl FnMut(), mut bare: impl 
             a += t.elapsed();
         }
     }
+    let (first, second) = labels;
     println!(
-        "{name}: auth_core {:.1} µs, bare jsonwebtoken {:.1} µs, ratio {:.3} ({PAIRS} interleaved pairs)",
+        "{name}: {first} {:.3} µs, {second} {:.3} µs, ratio {:.3} ({PAIRS} interleaved pairs)",
         a.as_secs_f64() * 1e6 / f64::from(PAIRS),
         b.as_secs_f64() * 1e6 / f64::from(PAIRS),
         a.as_secs_f64() / b.as_secs_f64()
@@ -355,6 +367,37 @@ fn sessions(c: &mut Criterion) {
         "session/memory_with_app_data vs session/memory",
         || check(&with_data, &data_headers),
         || check(&memory, &plain_headers),
+    );
+
+    // Issue 33: a user of a provider added while the app runs costs what a user of a
+    // configured provider does (same app, alternated).
+    let (configured, added) = (
+        MockProvider::start(Algorithm::RS256),
+        MockProvider::start(Algorithm::RS256),
+    );
+    let named = rt
+        .block_on(Auth::discover(
+            auth_core::AuthConfig::builder_for_providers("http://127.0.0.1:3000")
+                .with_provider(configured.provider("configured"))
+                .with_app_secret_hex(&"ab".repeat(32))
+                .build()
+                .expect("config"),
+        ))
+        .expect("auth");
+    rt.block_on(named.add_provider(added.provider("added")))
+        .expect("added at run time");
+    let headers_at = |id: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, rt.block_on(support::sign_in_at(&named, id)));
+        headers
+    };
+    let (added_headers, configured_headers) = (headers_at("added"), headers_at("configured"));
+    interleaved_as(
+        "session/provider_added_at_run_time vs session/configured_provider",
+        ("added", "configured"),
+        3_000,
+        || check(&named, &added_headers),
+        || check(&named, &configured_headers),
     );
 
     // Any tower-sessions store (SQL...): records sealed with AES-256-GCM, decoded per

@@ -10,7 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth_core::adapter::Endpoint;
 use auth_core::http::{HeaderValue, header};
-use auth_core::{Auth, AuthConfig, AuthConfigBuilder, ProviderEndpoints};
+use auth_core::{
+    Auth, AuthConfig, AuthConfigBuilder, ProviderConfig, ProviderConfigBuilder, ProviderEndpoints,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
@@ -133,6 +135,20 @@ impl MockProvider {
     }
 }
 
+impl MockProvider {
+    /// This provider as provider `id` of an app with several.
+    pub fn provider(&self, id: &str) -> ProviderConfigBuilder {
+        let url = |p: &str| url::Url::parse(&format!("{}{p}", self.issuer)).expect("url");
+        ProviderConfig::builder(id, &self.issuer, CLIENT)
+            .with_client_secret("bench-secret-bench-secret-bench-secret")
+            .with_endpoints(ProviderEndpoints::new(
+                url("/authorize"),
+                url("/token"),
+                url("/jwks"),
+            ))
+    }
+}
+
 /// A started login: the callback request the provider would send the browser back with.
 pub struct PendingCallback {
     pub request: http::Request<Vec<u8>>,
@@ -141,7 +157,17 @@ pub struct PendingCallback {
 /// `GET /auth/login`, then the callback URI with the code (= the nonce) and state, and
 /// the browser's pending-login cookie.
 pub async fn start_login(auth: &Auth) -> PendingCallback {
-    let login = auth.respond(Endpoint::Login, &get("/auth/login")).await;
+    start_login_at(auth, Endpoint::Login, "/auth/login", "/auth/callback").await
+}
+
+/// As [`start_login`], at `login` (answered by `endpoint`), called back at `callback`.
+async fn start_login_at(
+    auth: &Auth,
+    endpoint: Endpoint,
+    login: &str,
+    callback: &str,
+) -> PendingCallback {
+    let login = auth.respond(endpoint, &get(login)).await;
     let location = url::Url::parse(login.headers()[header::LOCATION].to_str().expect("ascii"))
         .expect("authorization url");
     let param = |name: &str| {
@@ -154,7 +180,7 @@ pub async fn start_login(auth: &Auth) -> PendingCallback {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("code", &param("nonce"));
     query.append_pair("state", &param("state"));
-    let mut request = get(&format!("/auth/callback?{}", query.finish()));
+    let mut request = get(&format!("{callback}?{}", query.finish()));
     let cookies: Vec<String> = login
         .headers()
         .get_all(header::SET_COOKIE)
@@ -184,7 +210,31 @@ pub fn get(uri: &str) -> http::Request<Vec<u8>> {
 /// carrying the new session.
 pub async fn sign_in(auth: &Auth) -> HeaderValue {
     let pending = start_login(auth).await;
-    let done = auth.respond(Endpoint::Callback, &pending.request).await;
+    finish_sign_in(auth, Endpoint::Callback, pending).await
+}
+
+/// Signs in at provider `id` of an app with several (its `/auth/login/{id}` and
+/// `/auth/callback/{id}`); the `Cookie` header value of the new session.
+pub async fn sign_in_at(auth: &Auth, id: &str) -> HeaderValue {
+    let endpoint = |path: &str| {
+        auth.routes()
+            .into_iter()
+            .find(|r| r.path() == path)
+            .expect("route")
+            .endpoint()
+    };
+    let pending = start_login_at(
+        auth,
+        endpoint("/auth/login/{id}"),
+        &format!("/auth/login/{id}"),
+        &format!("/auth/callback/{id}"),
+    )
+    .await;
+    finish_sign_in(auth, endpoint("/auth/callback/{id}"), pending).await
+}
+
+async fn finish_sign_in(auth: &Auth, callback: Endpoint, pending: PendingCallback) -> HeaderValue {
+    let done = auth.respond(callback, &pending.request).await;
     assert_eq!(done.status(), 303, "callback failed: {}", done.body());
     let cookie = done
         .headers()

@@ -10,13 +10,6 @@ use crate::provider::state::ProviderState;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AddProviderError {
-    /// The app has one unnamed provider (built with [`crate::AuthConfig::builder`]):
-    /// providers are added to apps built with
-    /// [`crate::AuthConfig::builder_for_providers`].
-    #[error(
-        "providers are added to an app with named providers (AuthConfig::builder_for_providers)"
-    )]
-    SingleProviderApp,
     /// The builder has no id ([`crate::ProviderConfig::builder`] gives one).
     #[error("a provider added while the app runs needs an id")]
     MissingId,
@@ -58,9 +51,6 @@ impl Auth {
         provider: ProviderConfigBuilder,
     ) -> Result<(), AddProviderError> {
         let inner = &self.0;
-        if !inner.config.has_named_providers() {
-            return Err(AddProviderError::SingleProviderApp);
-        }
         let id = provider.id.clone().ok_or(AddProviderError::MissingId)?;
         crate::provider::config::check_id(&id)?;
         let callback = crate::config::builder::callback_url(
@@ -233,9 +223,10 @@ mod tests {
         );
     }
 
-    /// Refused, and nothing added: a single-provider app, an id of the configuration,
-    /// an id added already, an id that is not `[a-z0-9-]{1,32}`, a domain another
-    /// provider serves, and a provider whose discovery fails.
+    /// Refused, and nothing added: an id of the configuration, an id added already, an
+    /// id that is not `[a-z0-9-]{1,32}`, a domain another provider serves, and a
+    /// provider whose discovery fails. Beside a single unnamed provider, an added one
+    /// serves at its own routes and by its domain.
     #[tokio::test]
     async fn rp_run_time_provider_with_a_taken_id_or_domain_or_no_discovery_refused() {
         let auth = app().await;
@@ -262,6 +253,8 @@ mod tests {
         }
         assert_eq!(auth.added_providers(), ["corp"]);
 
+        // Beside the one unnamed provider of a single-provider app too: its own login
+        // stays at `/auth/login`, the added one is at `/auth/login/{id}`.
         let single =
             crate::AuthConfig::builder("https://id.example.com", "c", "https://app.example.com")
                 .with_endpoints(crate::ProviderEndpoints::new(
@@ -272,11 +265,21 @@ mod tests {
                 .build()
                 .expect("config");
         let single = Auth::discover(single).await.expect("auth");
-        assert!(matches!(
-            single
-                .add_provider(provider("corp", "https://corp.example.com"))
-                .await,
-            Err(AddProviderError::SingleProviderApp)
-        ));
+        single
+            .add_provider(
+                provider("corp", "https://corp.example.com").with_domains(["corp.example"]),
+            )
+            .await
+            .expect("added");
+        let r = login(&single, "/auth/login").await;
+        assert!(
+            location(&r).starts_with("https://id.example.com/a?"),
+            "{}",
+            location(&r)
+        );
+        let r = login(&single, "/auth/login/corp").await;
+        assert!(location(&r).starts_with("https://corp.example.com/authorize?"));
+        let r = login(&single, "/auth/login?login_hint=dana%40corp.example").await;
+        assert!(location(&r).starts_with("https://corp.example.com/authorize?"));
     }
 }

@@ -827,15 +827,15 @@ impl Auth {
     /// The auth routes, under the configured prefix. An adapter registers each one
     /// with its methods and body limit, and answers it with [`Auth::respond`].
     ///
-    /// Every app: `health`, `user` and `jwks`. One provider: `login`, `signup`, `callback`,
-    /// `logout`, `backchannel-logout`, `frontchannel-logout`;
-    /// and `organization` with a WorkOS User Management provider.
-    /// Named providers: `login` and `signup` (the chooser), `logout`, and one route of
-    /// each kind for every provider, its id a path segment: `login/{id}`,
-    /// `signup/{id}`, `callback/{id}` (GET, and POST for a `form_post` provider),
-    /// `backchannel-logout/{id}` and `frontchannel-logout/{id}` (a distinct redirect
-    /// URI per provider is RFC 9700's defence against mix-up). The table does not
-    /// change with the providers.
+    /// Every app: `health`, `user`, `jwks`, `login`, `signup` and `logout`, and for each
+    /// named provider (of the configuration, or added while the app runs) one route of
+    /// each kind, its id a path segment: `login/{id}`, `signup/{id}`, `callback/{id}`
+    /// (GET, and POST for a `form_post` provider), `backchannel-logout/{id}` and
+    /// `frontchannel-logout/{id}` (a distinct redirect URI per provider is RFC 9700's
+    /// defence against mix-up). With one unnamed provider, its `callback`,
+    /// `backchannel-logout` and `frontchannel-logout` too; with several, `login` and
+    /// `signup` are the chooser. `organization` with a WorkOS User Management provider.
+    /// The table does not change with the providers.
     pub fn routes(&self) -> Vec<Route> {
         let prefix = self.config().route_prefix();
         let mut routes: Vec<(String, &'static [Method], Endpoint)> = vec![
@@ -846,28 +846,29 @@ impl Auth {
             ("/health".into(), GET, Endpoint::Health),
             ("/user".into(), GET, Endpoint::User),
         ];
-        if self.config().has_named_providers() {
-            let slot = ProviderSlot(());
-            routes.extend([
-                ("/login/{id}".into(), GET, Endpoint::LoginAt(slot)),
-                ("/signup/{id}".into(), GET, Endpoint::SignupAt(slot)),
-                (
-                    "/callback/{id}".into(),
-                    FORM_POST_CALLBACK,
-                    Endpoint::CallbackAt(slot),
-                ),
-                (
-                    "/backchannel-logout/{id}".into(),
-                    POST,
-                    Endpoint::BackchannelLogoutAt(slot),
-                ),
-                (
-                    "/frontchannel-logout/{id}".into(),
-                    GET,
-                    Endpoint::FrontchannelLogoutAt(slot),
-                ),
-            ]);
-        } else {
+        // Every provider of several, and those added while the app runs (also beside a
+        // single provider): one pattern route per kind.
+        let slot = ProviderSlot(());
+        routes.extend([
+            ("/login/{id}".into(), GET, Endpoint::LoginAt(slot)),
+            ("/signup/{id}".into(), GET, Endpoint::SignupAt(slot)),
+            (
+                "/callback/{id}".into(),
+                FORM_POST_CALLBACK,
+                Endpoint::CallbackAt(slot),
+            ),
+            (
+                "/backchannel-logout/{id}".into(),
+                POST,
+                Endpoint::BackchannelLogoutAt(slot),
+            ),
+            (
+                "/frontchannel-logout/{id}".into(),
+                GET,
+                Endpoint::FrontchannelLogoutAt(slot),
+            ),
+        ]);
+        if !self.config().has_named_providers() {
             routes.extend([
                 (
                     "/callback".into(),

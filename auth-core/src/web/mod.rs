@@ -134,11 +134,9 @@ impl Auth {
         headers: &HeaderMap,
         signup: bool,
     ) -> Response<String> {
-        let provider = match self.0.config.has_named_providers() {
-            true => None,
-            false => Some(0),
-        };
-        self.login_response_at(provider, uri, headers, signup).await
+        // The provider is settled in `login_inner`: by `iss`, by the email's domain, or
+        // the one configured provider (a single-provider app) or the chooser.
+        self.login_response_at(None, uri, headers, signup).await
     }
 
     /// The login route of provider `provider`, or the chooser (`None`).
@@ -262,6 +260,9 @@ impl Auth {
         {
             provider = self.0.providers.find(|p| p.config.domains.contains(domain));
         }
+        // A single-provider app's login goes to its provider (unless a provider added
+        // while it runs serves the email's domain).
+        let provider = provider.or_else(|| self.0.provider_index(None));
         let Some(index) = provider else {
             let query = uri.query().filter(|q| !q.is_empty());
             let unknown = hinted_domain.as_deref();
