@@ -89,6 +89,11 @@ impl PendingCookies {
         }
     }
 
+    /// The keys' master secrets, the sealing one first.
+    pub(crate) fn masters(&self) -> impl Iterator<Item = &[u8]> {
+        self.keys.iter().map(Key::master)
+    }
+
     fn name_for(&self, state: &str) -> String {
         let short: String = state.chars().take(16).collect();
         format!("{}{}", self.base_name, short)

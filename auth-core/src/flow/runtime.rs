@@ -95,6 +95,28 @@ impl Auth {
             .collect()
     }
 
+    /// Seals `plaintext` (a provider's client secret the app keeps in its database, say)
+    /// with the app's key (`APP_SECRET`'s first key; a random one for this process when
+    /// it is unset), bound to `context` (the row's id): AES-256-GCM, base64url.
+    pub fn seal_app_secret(&self, context: &str, plaintext: &str) -> String {
+        self.app_sealer()
+            .seal(plaintext.as_bytes(), &app_context(context))
+            .unwrap_or_default()
+    }
+
+    /// Opens what [`Auth::seal_app_secret`] sealed under `context`, with any of
+    /// `APP_SECRET`'s keys; `None` when it was altered, sealed for another context or
+    /// with a key the app no longer has.
+    pub fn open_app_secret(&self, context: &str, sealed: &str) -> Option<String> {
+        let plain = self.app_sealer().open(sealed, &app_context(context))?;
+        String::from_utf8(plain).ok()
+    }
+
+    fn app_sealer(&self) -> crate::session::seal::Sealer {
+        crate::session::seal::Sealer::derive_all(self.0.pending.masters())
+            .expect("the pending cookies always have a key")
+    }
+
     /// A new provider's id and domains are no other provider's.
     fn check_new(&self, new: &crate::ProviderConfig) -> Result<(), AddProviderError> {
         let id = new.id.clone().unwrap_or_default();
@@ -118,6 +140,11 @@ impl Auth {
         }
         Ok(())
     }
+}
+
+/// The associated data of an app secret sealed for `context`: never a session record's.
+fn app_context(context: &str) -> Vec<u8> {
+    [b"app secret|".as_slice(), context.as_bytes()].concat()
 }
 
 #[cfg(test)]
@@ -221,6 +248,22 @@ mod tests {
             login(&auth, "/auth/login/corp").await.status(),
             StatusCode::SEE_OTHER
         );
+    }
+
+    /// An app secret opens under its context only, and not once altered.
+    #[tokio::test]
+    async fn an_app_secret_opens_under_its_own_context_only() {
+        let auth = app().await;
+        let sealed = auth.seal_app_secret("providers/corp", "s3cret");
+        assert!(!sealed.contains("s3cret"));
+        assert_eq!(
+            auth.open_app_secret("providers/corp", &sealed).as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(auth.open_app_secret("providers/other", &sealed), None);
+        let mut altered = sealed.clone();
+        altered.replace_range(5..6, if &sealed[5..6] == "A" { "B" } else { "A" });
+        assert_eq!(auth.open_app_secret("providers/corp", &altered), None);
     }
 
     /// Refused, and nothing added: an id of the configuration, an id added already, an

@@ -53,6 +53,13 @@ pub fn server(
                 .route("/{user_id}/block", web::post().to(admin_block))
                 .route("/{user_id}/unblock", web::post().to(admin_unblock)),
         )
+        .service(
+            web::scope("/admin/providers")
+                .wrap(Require::new(Requirement::role("admin")))
+                .route("", web::get().to(admin_providers))
+                .route("", web::post().to(admin_add_provider))
+                .route("/{id}", web::delete().to(admin_remove_provider)),
+        )
         .route("/account/sessions", web::get().to(account_sessions))
         .route(
             "/account/sessions/revoke-others",
@@ -159,6 +166,46 @@ async fn admin_unblock(
         Ok(None) => not_found(),
         Err(e) => unavailable(&*e),
     }
+}
+
+/// `GET /admin/providers`: the providers added while the app runs (never a secret).
+async fn admin_providers(app: web::Data<Shared>) -> HttpResponse {
+    match app.users.providers().await {
+        Ok(providers) => HttpResponse::Ok().json(providers),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/providers`: adds an OpenID provider while the app runs (201), kept in
+/// the database for every instance and restart.
+async fn admin_add_provider(
+    _: SameOrigin,
+    app: web::Data<Shared>,
+    new: web::Json<example_users::NewProvider>,
+) -> HttpResponse {
+    match app.users.add_provider(&app.auth, new.into_inner()).await {
+        Ok(added) => HttpResponse::Created().json(added),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+/// `DELETE /admin/providers/{id}`: removes it (204); its logins stop, its users'
+/// sessions end.
+async fn admin_remove_provider(
+    _: SameOrigin,
+    app: web::Data<Shared>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match app.users.remove_provider(&app.auth, &id).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+fn refused(r: example_users::Refusal) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(r.status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status).json(json!({ "error": r.error, "message": r.message }))
 }
 
 async fn end_sessions(app: &Shared, user: &example_users::User) -> HttpResponse {

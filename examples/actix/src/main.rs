@@ -78,6 +78,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // token (the backend-for-frontend pattern).
     let remote = example_users::remote_api_from_env()?;
     let auth = Auth::discover(config).await?;
+    // Providers an admin added while the app ran (POST /admin/providers), from the
+    // database: now, and every 2 s (another instance's changes).
+    users.keep_providers_in_sync(auth.clone()).await;
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     tracing::info!(
         "listening on http://127.0.0.1:{port} (APP_URL {})",

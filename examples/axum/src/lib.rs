@@ -10,7 +10,7 @@ use auth_axum::{
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use example_users::Users;
 use serde::Serialize;
@@ -36,6 +36,11 @@ pub fn app(auth: Auth, users: Users, remote: Option<RemoteApi>) -> Router {
         .route("/admin/users/{user_id}/sign-out", post(admin_sign_out))
         .route("/admin/users/{user_id}/block", post(admin_block))
         .route("/admin/users/{user_id}/unblock", post(admin_unblock))
+        .route(
+            "/admin/providers",
+            get(admin_providers).post(admin_add_provider),
+        )
+        .route("/admin/providers/{id}", delete(admin_remove_provider))
         .route_layer(admins.clone());
     Router::new()
         .route("/", get(home))
@@ -124,6 +129,46 @@ async fn admin_unblock(_: SameOrigin, State(app): State<App>, Path(id): Path<Str
         Ok(None) => not_found(),
         Err(e) => unavailable(&*e),
     }
+}
+
+/// `GET /admin/providers`: the providers added while the app runs (never a secret).
+async fn admin_providers(State(app): State<App>) -> Response {
+    match app.users.providers().await {
+        Ok(providers) => Json(providers).into_response(),
+        Err(e) => unavailable(&*e),
+    }
+}
+
+/// `POST /admin/providers`: adds an OpenID provider while the app runs (201), kept in
+/// the database for every instance and restart.
+async fn admin_add_provider(
+    _: SameOrigin,
+    State(app): State<App>,
+    Json(new): Json<example_users::NewProvider>,
+) -> Response {
+    match app.users.add_provider(&app.auth, new).await {
+        Ok(added) => (StatusCode::CREATED, Json(added)).into_response(),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+/// `DELETE /admin/providers/{id}`: removes it (204); its logins stop, its users'
+/// sessions end.
+async fn admin_remove_provider(
+    _: SameOrigin,
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Response {
+    match app.users.remove_provider(&app.auth, &id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+fn refused(r: example_users::Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = Json(json!({ "error": r.error, "message": r.message }));
+    (status, body).into_response()
 }
 
 async fn end_sessions(app: &App, user: &example_users::User) -> Response {

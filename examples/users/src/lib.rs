@@ -72,6 +72,14 @@ impl Users {
                  email TEXT,
                  blocked INTEGER NOT NULL DEFAULT 0,
                  UNIQUE (iss, sub)
+             );
+             CREATE TABLE IF NOT EXISTS providers (
+                 id TEXT PRIMARY KEY,
+                 issuer TEXT NOT NULL,
+                 client_id TEXT NOT NULL,
+                 client_secret_sealed TEXT NOT NULL,
+                 name TEXT NOT NULL,
+                 domains TEXT NOT NULL
              );",
         )?;
         Ok(Self(Arc::new(Mutex::new(conn))))
@@ -421,5 +429,287 @@ mod tests {
         );
         assert_eq!(path("sqlite::memory:"), None);
         assert!(sqlite_path("postgres://x").is_err());
+    }
+}
+
+/// A provider an admin added while the app runs (`POST /admin/providers`), as
+/// `GET /admin/providers` lists it: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AddedProvider {
+    /// Its id in the routes (`/auth/login/{id}`).
+    pub id: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Its label on the chooser.
+    pub name: String,
+    /// The email domains it serves.
+    pub domains: Vec<String>,
+}
+
+/// `POST /admin/providers`'s JSON body.
+#[derive(Clone, Debug, Deserialize)]
+pub struct NewProvider {
+    /// `[a-z0-9-]{1,32}`.
+    pub id: String,
+    /// The issuer (its discovery document is fetched before it is added).
+    pub issuer: String,
+    /// The app's client id there.
+    pub client_id: String,
+    /// The app's client secret there (kept sealed under `APP_SECRET`).
+    pub client_secret: String,
+    /// The label (default: the id).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The email domains it serves (home-realm discovery).
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// Why an admin's change of providers was refused: the status and the JSON answer's
+/// `error` and `message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// 400, 404, 409, 422, or 503 (the database).
+    pub status: u16,
+    /// A stable code.
+    pub error: &'static str,
+    /// What to fix.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            message: message.into(),
+        }
+    }
+
+    fn database(e: &Error) -> Self {
+        tracing::error!(error = %e, "the providers table failed");
+        Self::new(
+            503,
+            "temporarily_unavailable",
+            "the database is unavailable",
+        )
+    }
+}
+
+/// How often each instance reads the providers table again: a provider added or removed
+/// on one instance serves or stops on every other within this (and its discovery).
+pub const PROVIDER_SYNC: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The sealing context of a provider's client secret.
+fn secret_context(id: &str) -> String {
+    format!("providers/{id}")
+}
+
+/// The builder of a provider of the table.
+fn provider_builder(
+    id: &str,
+    issuer: &str,
+    client_id: &str,
+    secret: &str,
+    name: &str,
+    domains: &[String],
+) -> auth_core::ProviderConfigBuilder {
+    auth_core::ProviderConfig::builder(id, issuer, client_id)
+        .with_client_secret(secret)
+        .with_name(name)
+        .with_domains(domains.iter().cloned())
+}
+
+impl Users {
+    /// `POST /admin/providers`: checks and discovers the provider, adds it on this
+    /// instance, then keeps it in the table (its secret sealed) for the other instances
+    /// and restarts. 400 for bad settings, 409 for an id of the environment or one taken
+    /// and a domain another provider serves, 422 when its discovery fails (with why).
+    pub async fn add_provider(
+        &self,
+        auth: &auth_core::Auth,
+        new: NewProvider,
+    ) -> Result<AddedProvider, Refusal> {
+        use auth_core::AddProviderError as E;
+        let name = new
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| new.id.clone());
+        if new.client_secret.is_empty() || new.client_id.is_empty() {
+            return Err(Refusal::new(
+                400,
+                "invalid_provider",
+                "client_id and client_secret are required",
+            ));
+        }
+        let builder = provider_builder(
+            &new.id,
+            &new.issuer,
+            &new.client_id,
+            &new.client_secret,
+            &name,
+            &new.domains,
+        );
+        auth.add_provider(builder).await.map_err(|e| match e {
+            E::Configured(_) | E::Duplicate(_) => {
+                Refusal::new(409, "provider_exists", e.to_string())
+            }
+            E::DomainTaken { .. } => Refusal::new(409, "domain_taken", e.to_string()),
+            E::Discovery(_) => Refusal::new(422, "discovery_failed", e.to_string()),
+            _ => Refusal::new(400, "invalid_provider", e.to_string()),
+        })?;
+        let sealed = auth.seal_app_secret(&secret_context(&new.id), &new.client_secret);
+        let domains: Vec<String> = new
+            .domains
+            .iter()
+            .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+            .collect();
+        let row = (
+            new.id.clone(),
+            new.issuer.clone(),
+            new.client_id.clone(),
+            sealed,
+            name.clone(),
+            domains.join(","),
+        );
+        let stored = self
+            .with(move |c| {
+                c.execute(
+                    "INSERT INTO providers (id, issuer, client_id, client_secret_sealed, name, domains)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                    rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5],
+                )
+            })
+            .await;
+        match stored {
+            Ok(1) => Ok(AddedProvider {
+                id: new.id,
+                issuer: new.issuer,
+                name,
+                domains,
+            }),
+            // Another instance added this id meanwhile: its row is the one kept.
+            Ok(_) => {
+                auth.remove_provider(&new.id);
+                Err(Refusal::new(
+                    409,
+                    "provider_exists",
+                    format!("a provider named {:?} exists", new.id),
+                ))
+            }
+            Err(e) => {
+                auth.remove_provider(&new.id);
+                Err(Refusal::database(&e))
+            }
+        }
+    }
+
+    /// `GET /admin/providers`: the providers added while the app runs.
+    pub async fn providers(&self) -> Result<Vec<AddedProvider>, Error> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, issuer, name, domains FROM providers ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                let domains: String = r.get(3)?;
+                Ok(AddedProvider {
+                    id: r.get(0)?,
+                    issuer: r.get(1)?,
+                    name: r.get(2)?,
+                    domains: domains
+                        .split(',')
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// `DELETE /admin/providers/{id}`: out of the table, and stopped on this instance
+    /// (the others within [`PROVIDER_SYNC`]); its users' sessions end at their next
+    /// request. 404 for an id no admin added, 409 for one of the environment.
+    pub async fn remove_provider(&self, auth: &auth_core::Auth, id: &str) -> Result<(), Refusal> {
+        if auth.config().providers().iter().any(|p| p.id() == Some(id)) {
+            return Err(Refusal::new(
+                409,
+                "provider_from_environment",
+                format!("provider {id:?} comes from the environment"),
+            ));
+        }
+        let key = id.to_owned();
+        let deleted = self
+            .with(move |c| c.execute("DELETE FROM providers WHERE id = ?1", [key]))
+            .await
+            .map_err(|e| Refusal::database(&e))?;
+        let stopped = auth.remove_provider(id);
+        if deleted == 0 && !stopped {
+            return Err(Refusal::new(
+                404,
+                "unknown_provider",
+                format!("no provider named {id:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Brings this instance's providers in line with the table: adds the ones it lacks
+    /// (their secrets opened with the app's key, discovered), stops the ones removed.
+    pub async fn sync_providers(&self, auth: &auth_core::Auth) -> Result<(), Error> {
+        let rows: Vec<(String, String, String, String, String, String)> = self
+            .with(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT id, issuer, client_id, client_secret_sealed, name, domains FROM providers",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })?;
+                rows.collect()
+            })
+            .await?;
+        let serving = auth.added_providers();
+        for id in &serving {
+            if !rows.iter().any(|r| &r.0 == id) {
+                auth.remove_provider(id);
+            }
+        }
+        for (id, issuer, client_id, sealed, name, domains) in rows {
+            if serving.contains(&id) {
+                continue;
+            }
+            let Some(secret) = auth.open_app_secret(&secret_context(&id), &sealed) else {
+                tracing::error!(provider = %id, "its client secret does not open with APP_SECRET: not added");
+                continue;
+            };
+            let domains: Vec<String> = domains
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let builder = provider_builder(&id, &issuer, &client_id, &secret, &name, &domains);
+            if let Err(e) = auth.add_provider(builder).await {
+                tracing::warn!(provider = %id, error = %e, "a provider of the table could not be added (retried)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the providers table now and every [`PROVIDER_SYNC`] (in the background,
+    /// for as long as the runtime runs): what each instance and each restart serves.
+    pub async fn keep_providers_in_sync(&self, auth: auth_core::Auth) {
+        if let Err(e) = self.sync_providers(&auth).await {
+            tracing::error!(error = %e, "the providers table could not be read");
+        }
+        let users = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROVIDER_SYNC).await;
+                if let Err(e) = users.sync_providers(&auth).await {
+                    tracing::warn!(error = %e, "the providers table could not be read");
+                }
+            }
+        });
     }
 }

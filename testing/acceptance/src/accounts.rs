@@ -843,6 +843,186 @@ async fn gone_within(ex: &Example, browser: &reqwest::Client, ended: Instant) {
     );
 }
 
+/// Polls `path` on `ex` (no session) until it answers `status`, within 5 s.
+async fn answers_within(ex: &Example, path: &str, status: StatusCode) {
+    let client = crate::no_redirects();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = client
+            .get(format!("{}{path}", ex.base))
+            .send()
+            .await
+            .expect("get")
+            .status();
+        if got == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} on {} still answers {got}, not {status}",
+            ex.base
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 33 (E1, E2): the admin adds a customer's provider while the app runs
+/// (`POST /admin/providers`, 201): users sign in through it at `/auth/login/corp`
+/// without a restart, a second instance on the same database serves it within 5 s,
+/// `GET /admin/providers` lists it without its secret, and the database holds the
+/// secret sealed. Refused: an id taken (409), an id that is not `[a-z0-9-]{1,32}`
+/// (400), a domain another provider serves (409), an issuer whose discovery fails
+/// (422), a cross-site POST (403). Removed (`DELETE`, 204): its login is 404 on both
+/// instances within 5 s, its user's session ends, a callback of a login under way at it
+/// is 404 `unknown_provider`. Added again, it survives a restart.
+pub(crate) async fn accounts_an_admin_adds_and_removes_a_provider_at_run_time(launch: Launch) {
+    let mut ex = Example::start(launch, DevProvider::builder(), None, &[]).await;
+    let other = Example::on(
+        launch,
+        ex.provider.clone(),
+        free_port(),
+        ex.dir.clone(),
+        None,
+        &[],
+    )
+    .await;
+    let corp = DevProvider::builder()
+        .app_provider(&ex.base, "corp")
+        .start()
+        .await
+        .expect("the customer's provider");
+    let (client_id, secret) = corp.client_credentials().expect("registered");
+    let admin = ex.signed_in("alice").await;
+    let provider = |id: &str, issuer: &str, domain: &str| {
+        serde_json::json!({ "id": id, "issuer": issuer, "client_id": client_id,
+                            "client_secret": secret, "name": "Corp SSO",
+                            "domains": [domain] })
+    };
+    let add = |body: Value, origin: String| {
+        admin
+            .post(format!("{}/admin/providers", ex.base))
+            .header("origin", origin)
+            .json(&body)
+            .send()
+    };
+    let add_corp = || {
+        add(
+            provider("corp", corp.issuer(), "corp.example"),
+            ex.base.clone(),
+        )
+    };
+    let remove = || {
+        admin
+            .delete(format!("{}/admin/providers/corp", ex.base))
+            .header("origin", &ex.base)
+            .send()
+    };
+    let r = add_corp().await.expect("add");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let added = r.text().await.expect("body");
+    assert!(!added.contains(secret), "{added}");
+    let added: Value = serde_json::from_str(&added).expect("json");
+    assert_eq!(added["id"], "corp");
+    answers_within(&other, "/auth/login/corp", StatusCode::SEE_OTHER).await;
+
+    // A user signs in through it, without a restart.
+    let bob = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    corp.sign_in(&bob, &format!("{}/auth/login/corp", ex.base), "bob")
+        .await
+        .expect("sign in through the added provider");
+    let me = ex.json(&bob, "/me").await;
+    assert_eq!(
+        (me["sub"].as_str(), me["provider"].as_str()),
+        (Some("bob"), Some("corp")),
+        "{me}"
+    );
+    let listed = ex
+        .get(&admin, "/admin/providers")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(!listed.contains(secret), "{listed}");
+    let listed: Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(
+        listed,
+        serde_json::json!([{ "id": "corp", "issuer": corp.issuer(), "name": "Corp SSO",
+                             "domains": ["corp.example"] }])
+    );
+    let db = std::fs::read(ex.dir.join("users.db")).expect("database");
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the secret is stored sealed"
+    );
+
+    for (body, origin, status, code) in [
+        (
+            provider("corp", corp.issuer(), "other.example"),
+            ex.base.clone(),
+            409,
+            "provider_exists",
+        ),
+        (
+            provider("Corp!", corp.issuer(), "other.example"),
+            ex.base.clone(),
+            400,
+            "invalid_provider",
+        ),
+        (
+            provider("corp2", corp.issuer(), "CORP.example"),
+            ex.base.clone(),
+            409,
+            "domain_taken",
+        ),
+        (
+            provider("down", "http://127.0.0.1:9", "down.example"),
+            ex.base.clone(),
+            422,
+            "discovery_failed",
+        ),
+        (
+            provider("evil", corp.issuer(), "evil.example"),
+            "https://evil.example".to_owned(),
+            403,
+            "",
+        ),
+    ] {
+        let r = add(body.clone(), origin).await.expect("add");
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        if !code.is_empty() {
+            let answer: Value = r.json().await.expect("json");
+            assert_eq!(answer["error"], code, "{answer}");
+        }
+    }
+
+    // Removed: its logins stop on both instances, its user's session ends.
+    let r = remove().await.expect("delete");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    answers_within(&ex, "/auth/login/corp", StatusCode::NOT_FOUND).await;
+    answers_within(&other, "/auth/login/corp", StatusCode::NOT_FOUND).await;
+    assert_eq!(ex.me_status(&bob).await, StatusCode::UNAUTHORIZED);
+    // A login that was under way at it comes back to a callback that answers 404.
+    let r = ex
+        .get(&bob, "/auth/callback/corp?code=c&state=s&iss=x")
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let answer: Value = r.json().await.expect("json");
+    assert_eq!(answer["error"], "unknown_provider", "{answer}");
+    let r = remove().await.expect("delete");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Added again, it survives a restart.
+    let r = add_corp().await.expect("add");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // (`other` shares the database: it stops last.)
+    ex.restart().await;
+    answers_within(&ex, "/auth/login/corp", StatusCode::SEE_OTHER).await;
+}
+
 crate::suite! {$
     /// The accounts suite: call `accounts_suite!(launch)` in a test file, with a
     /// function that starts the example's binary ([`Launch`]).
@@ -855,4 +1035,5 @@ crate::suite! {$
         accounts_ending_a_session_revokes_its_refresh_token,
         accounts_two_instances_share_users_and_session_control,
         accounts_health_answers_503_until_the_provider_is_reachable,
+        accounts_an_admin_adds_and_removes_a_provider_at_run_time,
 }
