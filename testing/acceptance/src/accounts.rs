@@ -1023,6 +1023,60 @@ pub(crate) async fn accounts_an_admin_adds_and_removes_a_provider_at_run_time(la
     answers_within(&ex, "/auth/login/corp", StatusCode::SEE_OTHER).await;
 }
 
+/// Issue 33 (E1): the provider an admin adds while the app runs is the real
+/// oidc-provider: added (201), bob signs in through it at `/auth/login/op`; an issuer
+/// whose discovery document names another issuer (here the same one with a trailing
+/// slash) is refused with 422 `discovery_failed`, naming both.
+pub(crate) async fn accounts_the_real_oidc_provider_added_at_run_time(launch: Launch) {
+    let ex = Example::start(launch, DevProvider::builder(), None, &[]).await;
+    let op = provider_harness::TestProvider::start(serde_json::json!({
+        "clients": [{
+            "client_id": "op-client",
+            "client_secret": "op-secret-op-secret-op-secret-op",
+            "redirect_uris": [format!("{}/auth/callback/op", ex.base)],
+        }]
+    }))
+    .await;
+    let admin = ex.signed_in("alice").await;
+    let add = |issuer: String| {
+        admin
+            .post(format!("{}/admin/providers", ex.base))
+            .header("origin", &ex.base)
+            .json(
+                &serde_json::json!({ "id": "op", "issuer": issuer, "client_id": "op-client",
+                                       "client_secret": "op-secret-op-secret-op-secret-op" }),
+            )
+            .send()
+    };
+    let r = add(format!("{}/", op.issuer)).await.expect("add");
+    assert_eq!(r.status().as_u16(), 422);
+    let answer: Value = r.json().await.expect("json");
+    assert_eq!(answer["error"], "discovery_failed", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("names issuer")),
+        "{answer}"
+    );
+    let r = add(op.issuer.clone()).await.expect("add");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bob = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let (page, hops) =
+        crate::follow(&bob, &format!("{}/auth/login/op?login_hint=bob", ex.base)).await;
+    assert_eq!(page.status(), StatusCode::OK, "{hops:?}");
+    assert!(hops.iter().any(|h| h.starts_with(&op.issuer)), "{hops:?}");
+    let me = ex.json(&bob, "/me").await;
+    assert_eq!(
+        (me["sub"].as_str(), me["provider"].as_str()),
+        (Some("bob"), Some("op")),
+        "{me}"
+    );
+}
+
 crate::suite! {$
     /// The accounts suite: call `accounts_suite!(launch)` in a test file, with a
     /// function that starts the example's binary ([`Launch`]).
@@ -1036,4 +1090,5 @@ crate::suite! {$
         accounts_two_instances_share_users_and_session_control,
         accounts_health_answers_503_until_the_provider_is_reachable,
         accounts_an_admin_adds_and_removes_a_provider_at_run_time,
+        accounts_the_real_oidc_provider_added_at_run_time,
 }
