@@ -1509,22 +1509,16 @@ fn deliver(url: Url, form_post: bool) -> Response {
     if !form_post {
         return Redirect::to(url.as_str()).into_response();
     }
-    let fields: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     // The redirect URI's own query stays; the response's parameters go in the form.
-    let mut action = url.clone();
-    let own: Vec<(String, String)> = action
+    let (fields, own): (Vec<_>, Vec<_>) = url
         .query_pairs()
         .into_owned()
-        .filter(|(k, _)| !fields_of_the_response(k))
-        .collect();
+        .partition(|(k, _)| fields_of_the_response(k));
+    let mut action = url;
     action.set_query(None);
     if !own.is_empty() {
         action.query_pairs_mut().extend_pairs(own);
     }
-    let fields: Vec<(String, String)> = fields
-        .into_iter()
-        .filter(|(k, _)| fields_of_the_response(k))
-        .collect();
     pages::form_post(action.as_str(), &fields)
 }
 

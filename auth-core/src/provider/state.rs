@@ -59,10 +59,7 @@ impl ProviderRegistry {
     /// The index of the provider named `id` that is not removed (`None`: the unnamed
     /// provider of a single-provider app).
     pub(crate) fn index_of(&self, id: Option<&str>) -> Option<usize> {
-        self.list
-            .load()
-            .iter()
-            .position(|p| p.config.id.as_deref() == id && !p.removed())
+        self.find(|p| p.config.id.as_deref() == id)
     }
 
     /// The index of the first provider (not removed) that `matches`.

@@ -45,10 +45,20 @@ fn params(url: &str) -> (String, Vec<(String, String)>) {
     (url.path().to_owned(), q)
 }
 
-fn workos_user_management(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
-    b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
-        // Every request renews the 60-second access token.
-        .with_refresh_margin(std::time::Duration::from_secs(120))
+/// The code the development provider gives (auto-approving) for the SDK's
+/// authorization URL `url`.
+async fn code_for(url: &Value) -> String {
+    let approved = DevProvider::browser()
+        .get(url.as_str().expect("url"))
+        .send()
+        .await
+        .expect("authorize");
+    let back = Url::parse(approved.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    back.query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap_or_else(|| panic!("no code: {back}"))
+        .1
+        .into_owned()
 }
 
 /// An acceptance scenario (issue 34): WorkOS's Node SDK (`@workos-inc/node`) as the
@@ -63,7 +73,7 @@ pub(crate) async fn referee_workos_sdk_agrees_with_the_library_and_the_emulation
     let app = hostile_with(
         serve,
         DevProvider::builder().access_token_ttl(std::time::Duration::from_secs(60)),
-        workos_user_management,
+        crate::vendors::workos_user_management,
     )
     .await;
     let (client_id, key) = app.provider.client_credentials().expect("client");
@@ -149,18 +159,7 @@ pub(crate) async fn referee_workos_sdk_agrees_with_the_library_and_the_emulation
                     "code_challenge": pkce["challenge"], "login_hint": "alice" } }),
     )
     .await;
-    let approved = DevProvider::browser()
-        .get(start["url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("authorize");
-    let back = Url::parse(approved.headers()[LOCATION].to_str().expect("ascii")).expect("url");
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap_or_else(|| panic!("no code: {back}"))
-        .1
-        .into_owned();
+    let code = code_for(&start["url"]).await;
     let signed_in = referee(json!({ "sdk": "workos", "call": "authenticate_with_code",
         "api": api, "code": code, "code_verifier": pkce["verifier"] }))
     .await;
@@ -227,12 +226,9 @@ pub(crate) async fn referee_workos_sdk_agrees_with_the_library_and_the_emulation
 /// the library sends (form body with `client_secret_post`, the same fields), and the SDK
 /// accepts the access token the development provider issues for the Scalekit preset.
 pub(crate) async fn referee_scalekit_sdk_agrees_with_the_library_and_the_emulation(serve: Serve) {
-    let app = crate::dev::start_dev_with(
+    let app = crate::vendors::scalekit_app(
         serve,
-        DevProvider::builder()
-            .auto_approve(true)
-            .advertise_client_authentication_methods(false),
-        |b| b.with_provider_kind(auth_core::ProviderKind::Scalekit),
+        DevProvider::builder().advertise_client_authentication_methods(false),
     )
     .await;
     let (client_id, secret) = app.provider.client_credentials().expect("client");
@@ -291,18 +287,7 @@ pub(crate) async fn referee_scalekit_sdk_agrees_with_the_library_and_the_emulati
                     "scopes": ["openid", "profile", "email", "offline_access"] } }),
     )
     .await;
-    let approved = DevProvider::browser()
-        .get(start["url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("authorize");
-    let back = Url::parse(approved.headers()[LOCATION].to_str().expect("ascii")).expect("url");
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap_or_else(|| panic!("no code: {back}"))
-        .1
-        .into_owned();
+    let code = code_for(&start["url"]).await;
     let signed_in = referee(json!({ "sdk": "scalekit", "call": "authenticate_with_code",
         "api": api, "code": code, "redirect_uri": redirect_uri,
         "code_verifier": pkce["verifier"] }))

@@ -137,7 +137,9 @@ pub(crate) async fn auth0_invitation_link_passes_through(serve: Serve) {
     assert_eq!(me_status(&browser, &app).await, StatusCode::OK);
 }
 
-fn workos_user_management(b: auth_core::AuthConfigBuilder) -> auth_core::AuthConfigBuilder {
+pub(crate) fn workos_user_management(
+    b: auth_core::AuthConfigBuilder,
+) -> auth_core::AuthConfigBuilder {
     b.with_provider_kind(auth_core::ProviderKind::WorkosUserManagement)
         // Every request renews the 60-second access token (refresh through
         // /user_management/authenticate).
@@ -524,7 +526,10 @@ async fn organization_switch(app: &DevApp) {
 
 /// An app on the Scalekit preset against the development provider, whose access
 /// tokens name `api_audience` (default: the client id, as Scalekit's do).
-async fn scalekit_app(serve: Serve, provider: auth_testkit::DevProviderBuilder) -> DevApp {
+pub(crate) async fn scalekit_app(
+    serve: Serve,
+    provider: auth_testkit::DevProviderBuilder,
+) -> DevApp {
     crate::dev::start_dev_with(serve, provider.auto_approve(true), |b| {
         b.with_provider_kind(auth_core::ProviderKind::Scalekit)
     })
