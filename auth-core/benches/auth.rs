@@ -1,6 +1,8 @@
 //! auth-core's own work, without the network but loopback:
 //!
 //! - `login/authorization_url`: a login's URL, state, nonce, PKCE and sealed cookie.
+//! - `login/id_no_source_holds`: a login naming an id no provider source holds, against
+//!   the same 404 in an app without a source.
 //! - `callback/cpu`: a whole callback (pending cookie, state, code exchange over
 //!   loopback, ID and access token validation, new session), in CPU time of the
 //!   relying party's thread only (the provider runs on another thread).
@@ -26,6 +28,26 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use support::{API, CLIENT, MockProvider, sign};
+
+/// A provider source that holds none, counting its lookups.
+struct NoProviders(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl auth_core::ProviderSource for NoProviders {
+    fn providers<'a>(
+        &'a self,
+        _: &'a Auth,
+    ) -> auth_core::SourceFuture<'a, Vec<auth_core::ProviderConfigBuilder>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn provider<'a>(
+        &'a self,
+        _: &'a Auth,
+        _: &'a str,
+    ) -> auth_core::SourceFuture<'a, Option<auth_core::ProviderConfigBuilder>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::pin(async { Ok(None) })
+    }
+}
 
 /// The output of a future that completes without waiting (a cache hit, a session in
 /// memory), polled once: what the request's own task pays, without a runtime's
@@ -398,6 +420,52 @@ fn sessions(c: &mut Criterion) {
         3_000,
         || check(&named, &added_headers),
         || check(&named, &configured_headers),
+    );
+
+    // Issue 33: a login for an id no provider source holds costs no discovery call, and
+    // after the source's one lookup per listing, what the same login costs in an app
+    // without a source (a 404 either way). Each login is polled once: one that waited
+    // (for the network, the source) would panic.
+    let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sourced = rt
+        .block_on(Auth::discover(
+            auth_core::AuthConfig::builder_for_providers("http://127.0.0.1:3000")
+                .with_provider(configured.provider("configured"))
+                .build()
+                .expect("config"),
+        ))
+        .expect("auth");
+    rt.block_on(sourced.use_provider_source_every(
+        NoProviders(std::sync::Arc::clone(&lookups)),
+        Duration::from_secs(3600),
+    ))
+    .expect("listed");
+    let unknown = auth_core::http::Request::builder()
+        .uri("/auth/login/nobody-knows")
+        .body(Vec::new())
+        .expect("request");
+    let login_at = sourced
+        .routes()
+        .into_iter()
+        .find(|r| r.path() == "/auth/login/{id}")
+        .expect("route")
+        .endpoint();
+    let refuse = |auth: &Auth| {
+        let r = ready(auth.respond(login_at, &unknown));
+        assert_eq!(r.status(), 404);
+    };
+    rt.block_on(sourced.respond(login_at, &unknown));
+    interleaved_as(
+        "login/id_no_source_holds vs login/id_of_no_provider",
+        ("with a source", "without"),
+        20_000,
+        || refuse(&sourced),
+        || refuse(&named),
+    );
+    assert_eq!(
+        lookups.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "one lookup until the next listing"
     );
 
     // Any tower-sessions store (SQL...): records sealed with AES-256-GCM, decoded per

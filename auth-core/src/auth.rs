@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) bearers: crate::bearer::Bearers,
     /// What the app's instances agree on (Redis, or this process alone).
     pub(crate) shared: Arc<dyn crate::session::shared::SharedState>,
+    /// The app's own store of providers, once [`Auth::use_provider_source`] set it.
+    pub(crate) source: std::sync::OnceLock<crate::flow::source::SourceSlot>,
 }
 
 impl Inner {
@@ -237,6 +239,7 @@ impl Auth {
             sessions,
             bearers,
             shared,
+            source: std::sync::OnceLock::new(),
         }))
     }
 
@@ -486,6 +489,9 @@ pub(crate) fn retry_in_background(inner: Weak<Inner>, index: usize) {
             tokio::time::sleep(delay).await;
             let Some(inner) = inner.upgrade() else { return };
             let provider = inner.provider(index);
+            if provider.removed() {
+                return;
+            }
             match provider.discover(&inner.config.tokens, &inner.config.clock).await {
                 Ok(()) => {
                     tracing::info!(issuer = %provider.config.issuer, "provider discovered");

@@ -112,6 +112,9 @@ pub use flow::protocol::workos::SwitchOrganizationError;
 pub use flow::refresh::RefreshError;
 pub use flow::runtime::AddProviderError;
 pub use flow::sign_in::{SignIn, SignInDecision, SignInHookError, SignInHookFailure};
+pub use flow::source::{
+    PROVIDER_SOURCE_INTERVAL, ProviderSource, ProviderSourceError, ProviderSync, SourceFuture,
+};
 pub use http_client::HttpError;
 pub use jose::client_key::ClientKey;
 pub use jose::dpop::{DpopKey, DpopProofError};

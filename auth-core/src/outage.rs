@@ -45,6 +45,9 @@ pub enum Outage {
     /// other than a verdict (an error status, not a JSON object).
     #[error("the introspection endpoint failed: {0}")]
     Introspection(String),
+    /// The app's provider source ([`crate::ProviderSource`]) could not be read.
+    #[error("the provider source failed: {0}")]
+    ProviderSource(String),
 }
 
 impl From<JwksError> for Outage {

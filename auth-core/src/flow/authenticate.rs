@@ -124,6 +124,7 @@ impl Auth {
                     crate::session::store::SessionEnd::LoggedOut(kind) => match kind {
                         LogoutKind::Backchannel => crate::SessionEndReason::BackchannelLogout,
                         LogoutKind::Frontchannel => crate::SessionEndReason::FrontchannelLogout,
+                        LogoutKind::ProviderRemoved => crate::SessionEndReason::ProviderRemoved,
                     },
                     crate::session::store::SessionEnd::IdleTimeout => crate::SessionEndReason::Idle,
                     crate::session::store::SessionEnd::ProviderRemoved => {

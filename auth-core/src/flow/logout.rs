@@ -279,6 +279,20 @@ impl Auth {
         Ok(())
     }
 
+    /// The sessions the provider of the app named `id` signed in (it was removed
+    /// while the app runs) end: recorded in this process, then where every instance
+    /// reads it (`Err` when that failed).
+    pub(crate) async fn end_sessions_of_provider(
+        &self,
+        id: &str,
+    ) -> Result<(), crate::SharedStateError> {
+        let now = self.0.config.clock.now_secs();
+        let keys = vec![LogoutRegistry::key_provider(id)];
+        self.record_here(keys.clone(), now, LogoutKind::ProviderRemoved);
+        self.record_shared(&keys, now, LogoutKind::ProviderRemoved)
+            .await
+    }
+
     /// The provider's logout (back-channel or front-channel) that ended `session`: in
     /// this process, or (with Redis) on any instance. `Err` when Redis cannot be asked.
     pub(crate) async fn logged_out(
@@ -493,12 +507,37 @@ mod tests {
             other.logged_out(&front).await,
             Ok(Some(LogoutKind::Frontchannel))
         ));
+
+        // A provider removed while the app runs on one instance: the other (which
+        // never served it) reads its sessions that began before as ended by the removal.
+        let corp = || {
+            crate::ProviderConfig::builder("corp", &issuer, "client")
+                .with_client_secret("secret")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    url("/authorize"),
+                    url("/token"),
+                    url("/jwks"),
+                ))
+        };
+        let mut of_corp = session(Some("s-3"), now - 10);
+        of_corp.provider = Some("corp".into());
+        auth.add_provider(corp()).await.expect("added");
+        assert!(matches!(other.logged_out(&of_corp).await, Ok(None)));
+        assert!(auth.remove_provider("corp").await.expect("recorded"));
+        assert!(matches!(
+            other.logged_out(&of_corp).await,
+            Ok(Some(LogoutKind::ProviderRemoved))
+        ));
         redis.stop();
         assert!(matches!(
             auth.frontchannel_logout_with(auth.0.provider_index(None), &query)
                 .await,
             Err(FrontchannelError::Unavailable(_))
         ));
+        // Removed while Redis is down: stopped here all the same, and said so.
+        auth.add_provider(corp()).await.expect("added again");
+        assert!(auth.remove_provider("corp").await.is_err());
+        assert!(auth.added_providers().is_empty());
     }
 
     #[cfg(feature = "redis")]
@@ -574,7 +613,11 @@ mod tests {
     /// alone) reads as back-channel.
     #[test]
     fn logout_markers_keep_their_kind() {
-        for kind in [LogoutKind::Backchannel, LogoutKind::Frontchannel] {
+        for kind in [
+            LogoutKind::Backchannel,
+            LogoutKind::Frontchannel,
+            LogoutKind::ProviderRemoved,
+        ] {
             assert_eq!(LogoutKind::parse_marker(&kind.marker(42)), Some((42, kind)));
         }
         assert_eq!(

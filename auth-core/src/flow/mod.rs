@@ -35,3 +35,4 @@ pub(crate) mod protocol;
 pub(crate) mod refresh;
 pub(crate) mod runtime;
 pub(crate) mod sign_in;
+pub(crate) mod source;

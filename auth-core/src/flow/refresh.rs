@@ -117,10 +117,18 @@ impl Auth {
         shared_logouts: bool,
     ) -> SessionStatus {
         let inner = &self.0;
-        // A provider removed while the app runs takes its users' sessions with it.
-        if session.provider.is_some() && inner.provider_index(session.provider.as_deref()).is_none()
+        // A provider removed while the app runs takes its users' sessions with it; one
+        // that another instance has just added is asked of the app's source first.
+        if let Some(id) = session.provider.as_deref()
+            && inner.provider_index(Some(id)).is_none()
         {
-            return SessionStatus::Ended(SessionEnd::ProviderRemoved);
+            return match self.provider_or_source(id, false).await {
+                Ok(Some(_)) => Box::pin(self.check_session_with(session, shared_logouts)).await,
+                Ok(None) => SessionStatus::Ended(SessionEnd::ProviderRemoved),
+                Err(e) => SessionStatus::Unavailable(RefreshError::Unavailable(
+                    crate::Outage::ProviderSource(e.to_string()),
+                )),
+            };
         }
         let logged_out = if shared_logouts {
             self.logged_out(session).await
@@ -128,6 +136,9 @@ impl Auth {
             Ok(inner.logouts.logout_of(session))
         };
         match logged_out {
+            Ok(Some(crate::session::logouts::LogoutKind::ProviderRemoved)) => {
+                return SessionStatus::Ended(SessionEnd::ProviderRemoved);
+            }
             Ok(Some(kind)) => return SessionStatus::Ended(SessionEnd::LoggedOut(kind)),
             Ok(None) => {}
             Err(e) => return SessionStatus::Unavailable(RefreshError::Unavailable(e.into())),

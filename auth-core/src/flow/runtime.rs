@@ -51,20 +51,10 @@ impl Auth {
         provider: ProviderConfigBuilder,
     ) -> Result<(), AddProviderError> {
         let inner = &self.0;
-        let id = provider.id.clone().ok_or(AddProviderError::MissingId)?;
-        crate::provider::config::check_id(&id)?;
-        let callback = crate::config::builder::callback_url(
-            &inner.config.app_url,
-            &inner.config.route_prefix,
-            Some(&id),
-        )?;
-        let config = provider.build(callback)?;
+        let config = self.added_config(provider)?;
+        let id = config.id.clone().unwrap_or_default();
         self.check_new(&config)?;
-        let state = ProviderState::new(config, &inner.http);
-        state
-            .discover(&inner.config.tokens, &inner.config.clock)
-            .await
-            .map_err(AddProviderError::Discovery)?;
+        let state = self.discovered(config).await?;
         // Checked again where additions are serialized: another may have come meanwhile.
         inner
             .providers
@@ -75,14 +65,71 @@ impl Auth {
 
     /// Removes the provider `id` that was added while the app ran: its logins start no
     /// more and its pending logins and routes answer 404 `unknown_provider`; its users'
-    /// sessions end at their next request. `false` when no such provider was added
-    /// (the configuration's providers are never removed).
-    pub fn remove_provider(&self, id: &str) -> bool {
-        let removed = self.0.providers.remove_added(id);
-        if removed {
-            tracing::info!(provider = %id, "provider removed");
+    /// sessions end at their next request on every instance (recorded as the logouts
+    /// are, with Redis where every instance reads them, so that a provider added again
+    /// under the same id does not bring them back). `Ok(false)` when no such provider
+    /// was added (the configuration's are never removed); `Err` when the provider is
+    /// removed here but the end of its sessions could not be recorded in the shared
+    /// store (this instance ends them; another one when its own listing of the
+    /// [`crate::ProviderSource`] removes the provider, or, without a source, when the
+    /// app removes it there).
+    pub async fn remove_provider(&self, id: &str) -> Result<bool, crate::SharedStateError> {
+        if !self.0.providers.remove_added(id) {
+            return Ok(false);
         }
-        removed
+        tracing::info!(provider = %id, "provider removed");
+        self.end_sessions_of_provider(id).await?;
+        Ok(true)
+    }
+
+    /// Replaces the provider added while the app runs that has `config`'s id with
+    /// `config` (a rotated secret, a tenant let in, other domains): discovered first,
+    /// then swapped in, so that no request finds neither; its sessions and pending
+    /// logins go on with the new settings.
+    pub(crate) async fn replace_provider(
+        &self,
+        config: crate::ProviderConfig,
+    ) -> Result<(), AddProviderError> {
+        let inner = &self.0;
+        let id = config.id.clone().unwrap_or_default();
+        self.check_other(&config, Some(&id))?;
+        let state = self.discovered(config).await?;
+        inner
+            .providers
+            .replace_added(state, |new| self.check_other(new, Some(&id)))?;
+        tracing::info!(provider = %id, "provider replaced");
+        Ok(())
+    }
+
+    /// The provider of `config`, discovered.
+    async fn discovered(
+        &self,
+        config: crate::ProviderConfig,
+    ) -> Result<ProviderState, AddProviderError> {
+        let inner = &self.0;
+        let state = ProviderState::new(config, &inner.http);
+        state
+            .discover(&inner.config.tokens, &inner.config.clock)
+            .await
+            .map_err(AddProviderError::Discovery)?;
+        Ok(state)
+    }
+
+    /// A provider to add while the app runs, checked and built (its redirect URI
+    /// `APP_URL{prefix}/callback/{id}`).
+    pub(crate) fn added_config(
+        &self,
+        provider: ProviderConfigBuilder,
+    ) -> Result<crate::ProviderConfig, AddProviderError> {
+        let inner = &self.0;
+        let id = provider.id.clone().ok_or(AddProviderError::MissingId)?;
+        crate::provider::config::check_id(&id)?;
+        let callback = crate::config::builder::callback_url(
+            &inner.config.app_url,
+            &inner.config.route_prefix,
+            Some(&id),
+        )?;
+        Ok(provider.build(callback)?)
     }
 
     /// The ids of the providers added while the app runs (not removed), oldest first.
@@ -118,12 +165,25 @@ impl Auth {
     }
 
     /// A new provider's id and domains are no other provider's.
-    fn check_new(&self, new: &crate::ProviderConfig) -> Result<(), AddProviderError> {
+    pub(crate) fn check_new(&self, new: &crate::ProviderConfig) -> Result<(), AddProviderError> {
+        self.check_other(new, None)
+    }
+
+    /// `new`'s id and domains are no other provider's but the added one named
+    /// `replacing`'s.
+    fn check_other(
+        &self,
+        new: &crate::ProviderConfig,
+        replacing: Option<&str>,
+    ) -> Result<(), AddProviderError> {
         let id = new.id.clone().unwrap_or_default();
         let providers = self.0.providers.all();
         let configured = self.0.providers.configured().len();
         for (i, p) in providers.iter().enumerate().filter(|(_, p)| !p.removed()) {
             let other = p.config.id.clone().unwrap_or_default();
+            if i >= configured && replacing == Some(other.as_str()) {
+                continue;
+            }
             if other == id {
                 return Err(if i < configured {
                     AddProviderError::Configured(id)
@@ -148,12 +208,13 @@ fn app_context(context: &str) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use http::{Method, StatusCode};
 
     use super::*;
 
-    fn provider(id: &str, issuer: &str) -> ProviderConfigBuilder {
+    /// A provider whose endpoints are given (no discovery).
+    pub(crate) fn provider(id: &str, issuer: &str) -> ProviderConfigBuilder {
         let url = |p: &str| url::Url::parse(&format!("{issuer}{p}")).expect("url");
         crate::ProviderConfig::builder(id, issuer, "client")
             .with_client_secret("secret")
@@ -164,7 +225,8 @@ mod tests {
             ))
     }
 
-    async fn app() -> Auth {
+    /// An app with provider `a` (serving `a.example`).
+    pub(crate) async fn app() -> Auth {
         let config = crate::AuthConfig::builder_for_providers("https://app.example.com")
             .with_provider(provider("a", "https://a.example.com").with_domains(["a.example"]))
             .build()
@@ -235,9 +297,15 @@ mod tests {
             )
         };
         assert!(!ended_by_removal(auth.check_session(&session).await));
-        assert!(auth.remove_provider("corp"));
-        assert!(!auth.remove_provider("corp"), "once");
-        assert!(!auth.remove_provider("a"), "the configuration's stay");
+        assert!(auth.remove_provider("corp").await.expect("recorded"));
+        assert!(
+            !auth.remove_provider("corp").await.expect("nothing"),
+            "once"
+        );
+        assert!(
+            !auth.remove_provider("a").await.expect("nothing"),
+            "the configuration's stay"
+        );
         assert!(auth.added_providers().is_empty());
         let r = login(&auth, "/auth/login/corp").await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -248,6 +316,12 @@ mod tests {
             login(&auth, "/auth/login/corp").await.status(),
             StatusCode::SEE_OTHER
         );
+        // Added again under the same id, it does not bring back the sessions its
+        // removal ended (the recorded removal still ends them); new ones go on.
+        assert!(ended_by_removal(auth.check_session(&session).await));
+        let mut later = session.clone();
+        later.authenticated_at = auth.0.config.clock.now_secs() + 1;
+        assert!(!ended_by_removal(auth.check_session(&later).await));
     }
 
     /// An app secret opens under its context only, and not once altered.

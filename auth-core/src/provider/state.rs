@@ -77,12 +77,40 @@ impl ProviderRegistry {
         provider: ProviderState,
         check: impl FnOnce(&ProviderConfig) -> Result<(), E>,
     ) -> Result<usize, E> {
+        self.append(provider, check, false)
+    }
+
+    /// Puts `provider` in the place of the added one of the same id when `check` lets
+    /// it: appended first, then the old one marked removed, so that a lookup by id
+    /// always finds one of them. Without such a provider, `provider` is added.
+    pub(crate) fn replace_added<E>(
+        &self,
+        provider: ProviderState,
+        check: impl FnOnce(&ProviderConfig) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        self.append(provider, check, true)
+    }
+
+    fn append<E>(
+        &self,
+        provider: ProviderState,
+        check: impl FnOnce(&ProviderConfig) -> Result<(), E>,
+        replacing: bool,
+    ) -> Result<usize, E> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         check(&provider.config)?;
         let mut list: Vec<Arc<ProviderState>> = self.list.load().iter().cloned().collect();
+        let old = list[self.configured.len()..]
+            .iter()
+            .find(|p| replacing && p.config.id == provider.config.id && !p.removed())
+            .cloned();
         list.push(Arc::new(provider));
         let index = list.len() - 1;
         self.list.store(Arc::new(list));
+        if let Some(old) = old {
+            old.removed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         Ok(index)
     }
 

@@ -31,6 +31,9 @@ pub(crate) enum LogoutKind {
     Backchannel,
     /// The provider's page loading the app's front-channel route in an iframe.
     Frontchannel,
+    /// The app removed the provider that signed the session in (the marker is the
+    /// provider's id's).
+    ProviderRemoved,
 }
 
 #[cfg(any(feature = "redis", test))]
@@ -41,6 +44,7 @@ impl LogoutKind {
         match self {
             Self::Backchannel => at.to_string(),
             Self::Frontchannel => format!("{at} frontchannel"),
+            Self::ProviderRemoved => format!("{at} provider_removed"),
         }
     }
 
@@ -50,6 +54,7 @@ impl LogoutKind {
         let at = parts.next()?.parse().ok()?;
         let kind = match parts.next() {
             Some("frontchannel") => Self::Frontchannel,
+            Some("provider_removed") => Self::ProviderRemoved,
             _ => Self::Backchannel,
         };
         Some((at, kind))
@@ -73,6 +78,22 @@ impl LogoutRegistry {
     /// of that `sid` and these).
     pub(crate) fn key_sub_without_sid(iss: &str, sub: &str) -> String {
         format!("subnosid:{iss}#{sub}")
+    }
+
+    /// The sessions signed in by the provider of the app named `id` (removed while the
+    /// app runs). An id is `[a-z0-9-]`: no other key's prefix.
+    pub(crate) fn key_provider(id: &str) -> String {
+        format!("provider:{id}")
+    }
+
+    /// The removal of `session`'s provider (`at`, as [`Self::key_provider`]'s marker
+    /// gives it) ends it when it began at or before the removal.
+    pub(crate) fn ended_by_removal(
+        session: &AuthSession,
+        at: Option<(i64, LogoutKind)>,
+    ) -> Option<LogoutKind> {
+        at.filter(|(t, _)| *t >= session.authenticated_at)
+            .map(|_| LogoutKind::ProviderRemoved)
     }
 
     /// A logout token's `jti`, unique per issuer only.
@@ -138,6 +159,10 @@ impl LogoutRegistry {
             at(Self::key_sub_without_sid(iss, sub)),
             sid.and_then(|sid| at(Self::key_sid(iss, sid))),
         )
+        .or_else(|| {
+            let removed = session.provider.as_deref().map(Self::key_provider);
+            Self::ended_by_removal(session, removed.and_then(at))
+        })
     }
 
     /// Which of the recorded logouts (`by_sub`, `by_sub_without_sid`, `by_sid`: time

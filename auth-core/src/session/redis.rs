@@ -575,12 +575,22 @@ impl SharedState for RedisShared {
                 LogoutRegistry::key_sub(iss, sub),
                 LogoutRegistry::key_sub_without_sid(iss, sub),
             ];
-            if let Some(sid) = session.claims.sid() {
-                keys.push(LogoutRegistry::key_sid(iss, sid));
-            }
+            let sid = session
+                .claims
+                .sid()
+                .map(|sid| LogoutRegistry::key_sid(iss, sid));
+            let by_sid = sid.is_some().then_some(keys.len());
+            keys.extend(sid);
+            let by_provider = session.provider.as_deref().map(|id| {
+                keys.push(LogoutRegistry::key_provider(id));
+                keys.len() - 1
+            });
             let found = self.get_logouts(&keys, sealer).await?;
-            let at = |i: usize| found.get(i).copied().flatten();
-            Ok(LogoutRegistry::ended_by(session, at(0), at(1), at(2)))
+            let at = |i: Option<usize>| i.and_then(|i| found.get(i).copied().flatten());
+            Ok(
+                LogoutRegistry::ended_by(session, at(Some(0)), at(Some(1)), at(by_sid))
+                    .or_else(|| LogoutRegistry::ended_by_removal(session, at(by_provider))),
+            )
         })
     }
 

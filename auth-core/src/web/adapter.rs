@@ -923,11 +923,11 @@ impl Auth {
             }
             Endpoint::Logout => self.logout_response(request.method(), headers).await,
             Endpoint::BackchannelLogout => self.backchannel_response(request.body().as_ref()).await,
-            Endpoint::LoginAt(_) => match self.named_in_path(uri) {
+            Endpoint::LoginAt(_) => match self.named_in_path(uri).await {
                 Some(i) => self.login_response_at(Some(i), uri, headers, false).await,
                 None => self.unknown_provider_response(headers),
             },
-            Endpoint::SignupAt(_) => match self.named_in_path(uri) {
+            Endpoint::SignupAt(_) => match self.named_in_path(uri).await {
                 Some(i) => self.login_response_at(Some(i), uri, headers, true).await,
                 None => self.unknown_provider_response(headers),
             },
@@ -938,7 +938,7 @@ impl Auth {
                 self.organization_response(request.method(), headers, request.body().as_ref())
                     .await
             }
-            Endpoint::CallbackAt(_) => match self.named_in_path(uri) {
+            Endpoint::CallbackAt(_) => match self.named_in_path(uri).await {
                 Some(i) => {
                     let body = request.body().as_ref();
                     self.callback_response_at(Some(i), request.method(), uri, headers, body)
@@ -946,7 +946,7 @@ impl Auth {
                 }
                 None => self.unknown_provider_response(headers),
             },
-            Endpoint::BackchannelLogoutAt(_) => match self.named_in_path(uri) {
+            Endpoint::BackchannelLogoutAt(_) => match self.named_in_path(uri).await {
                 Some(i) => {
                     self.backchannel_response_at(Some(i), request.body().as_ref())
                         .await
@@ -957,7 +957,7 @@ impl Auth {
                 self.frontchannel_response_at(self.0.provider_index(None), uri)
                     .await
             }
-            Endpoint::FrontchannelLogoutAt(_) => match self.named_in_path(uri) {
+            Endpoint::FrontchannelLogoutAt(_) => match self.named_in_path(uri).await {
                 Some(i) => self.frontchannel_response_at(Some(i), uri).await,
                 None => self.unknown_provider_response(headers),
             },
@@ -966,11 +966,19 @@ impl Auth {
 }
 
 impl Auth {
-    /// The provider a per-provider route's last path segment names (its `{id}`), if
-    /// any (the route then answers 404 `unknown_provider`).
-    fn named_in_path(&self, uri: &Uri) -> Option<usize> {
+    /// The provider a per-provider route's last path segment names (its `{id}`): one
+    /// this instance serves, or one the app's provider source holds (asked now, an id
+    /// it does not hold not asked again until its next listing); else the route
+    /// answers 404 `unknown_provider` (also when the source cannot be read: logged).
+    async fn named_in_path(&self, uri: &Uri) -> Option<usize> {
         let id = uri.path().rsplit('/').next().unwrap_or_default();
-        self.0.provider_index(Some(id)).filter(|_| !id.is_empty())
+        if id.is_empty() {
+            return None;
+        }
+        self.provider_or_source(id, true).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the provider source could not be asked");
+            None
+        })
     }
 }
 

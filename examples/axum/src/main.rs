@@ -80,8 +80,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let remote = example_users::remote_api_from_env()?;
     let auth = Auth::discover(config).await?;
     // Providers an admin added while the app ran (POST /admin/providers), from the
-    // database: now, and every 2 s (another instance's changes).
-    users.keep_providers_in_sync(auth.clone()).await;
+    // database: now, every 2 s (another instance's changes), and any id asked for.
+    if let Err(e) = auth.use_provider_source(users.clone()).await {
+        tracing::error!(error = %e, "the providers table could not be read");
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(
         "listening on http://127.0.0.1:{port} (APP_URL {})",

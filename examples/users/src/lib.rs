@@ -496,10 +496,6 @@ impl Refusal {
     }
 }
 
-/// How often each instance reads the providers table again: a provider added or removed
-/// on one instance serves or stops on every other within this (and its discovery).
-pub const PROVIDER_SYNC: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// The sealing context of a provider's client secret.
 fn secret_context(id: &str) -> String {
     format!("providers/{id}")
@@ -591,7 +587,7 @@ impl Users {
             }),
             // Another instance added this id meanwhile: its row is the one kept.
             Ok(_) => {
-                auth.remove_provider(&new.id);
+                let _ = auth.remove_provider(&new.id).await;
                 Err(Refusal::new(
                     409,
                     "provider_exists",
@@ -599,7 +595,7 @@ impl Users {
                 ))
             }
             Err(e) => {
-                auth.remove_provider(&new.id);
+                let _ = auth.remove_provider(&new.id).await;
                 Err(Refusal::database(&e))
             }
         }
@@ -629,8 +625,9 @@ impl Users {
     }
 
     /// `DELETE /admin/providers/{id}`: out of the table, and stopped on this instance
-    /// (the others within [`PROVIDER_SYNC`]); its users' sessions end at their next
-    /// request. 404 for an id no admin added, 409 for one of the environment.
+    /// (the others at their next listing of the table, within 2 s); its users' sessions
+    /// end at their next request on every instance. 404 for an id no admin added, 409
+    /// for one of the environment.
     pub async fn remove_provider(&self, auth: &auth_core::Auth, id: &str) -> Result<(), Refusal> {
         if auth.config().providers().iter().any(|p| p.id() == Some(id)) {
             return Err(Refusal::new(
@@ -644,7 +641,10 @@ impl Users {
             .with(move |c| c.execute("DELETE FROM providers WHERE id = ?1", [key]))
             .await
             .map_err(|e| Refusal::database(&e))?;
-        let stopped = auth.remove_provider(id);
+        let stopped = auth.remove_provider(id).await.unwrap_or_else(|e| {
+            tracing::warn!(provider = %id, error = %e, "the end of its sessions is not shared yet: each instance ends them when it stops the provider");
+            true
+        });
         if deleted == 0 && !stopped {
             return Err(Refusal::new(
                 404,
@@ -655,32 +655,37 @@ impl Users {
         Ok(())
     }
 
-    /// Brings this instance's providers in line with the table: adds the ones it lacks
-    /// (their secrets opened with the app's key, discovered), stops the ones removed.
-    pub async fn sync_providers(&self, auth: &auth_core::Auth) -> Result<(), Error> {
-        let rows: Vec<(String, String, String, String, String, String)> = self
-            .with(|c| {
+    /// The table's providers, their secrets opened with the app's key (a row whose
+    /// secret does not open is left out, and logged).
+    async fn table_providers(
+        &self,
+        auth: &auth_core::Auth,
+        id: Option<String>,
+    ) -> Result<Vec<auth_core::ProviderConfigBuilder>, Error> {
+        type Row = (String, String, String, String, String, String);
+        let rows: Vec<Row> = self
+            .with(move |c| {
                 let mut stmt = c.prepare(
-                    "SELECT id, issuer, client_id, client_secret_sealed, name, domains FROM providers",
+                    "SELECT id, issuer, client_id, client_secret_sealed, name, domains
+                     FROM providers WHERE ?1 IS NULL OR id = ?1",
                 )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                let rows = stmt.query_map([id], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })?;
                 rows.collect()
             })
             .await?;
-        let serving = auth.added_providers();
-        for id in &serving {
-            if !rows.iter().any(|r| &r.0 == id) {
-                auth.remove_provider(id);
-            }
-        }
+        let mut providers = Vec::new();
         for (id, issuer, client_id, sealed, name, domains) in rows {
-            if serving.contains(&id) {
-                continue;
-            }
             let Some(secret) = auth.open_app_secret(&secret_context(&id), &sealed) else {
-                tracing::error!(provider = %id, "its client secret does not open with APP_SECRET: not added");
+                tracing::error!(provider = %id, "its client secret does not open with APP_SECRET: not served");
                 continue;
             };
             let domains: Vec<String> = domains
@@ -688,28 +693,33 @@ impl Users {
                 .filter(|d| !d.is_empty())
                 .map(str::to_owned)
                 .collect();
-            let builder = provider_builder(&id, &issuer, &client_id, &secret, &name, &domains);
-            if let Err(e) = auth.add_provider(builder).await {
-                tracing::warn!(provider = %id, error = %e, "a provider of the table could not be added (retried)");
-            }
+            providers.push(provider_builder(
+                &id, &issuer, &client_id, &secret, &name, &domains,
+            ));
         }
-        Ok(())
+        Ok(providers)
+    }
+}
+
+/// The providers table is the app's provider source: every instance serves what it
+/// holds (listed every 2 s, an id it does not serve yet looked up at once), and each
+/// restart too.
+impl auth_core::ProviderSource for Users {
+    fn providers<'a>(
+        &'a self,
+        auth: &'a auth_core::Auth,
+    ) -> auth_core::SourceFuture<'a, Vec<auth_core::ProviderConfigBuilder>> {
+        Box::pin(self.table_providers(auth, None))
     }
 
-    /// Reads the providers table now and every [`PROVIDER_SYNC`] (in the background,
-    /// for as long as the runtime runs): what each instance and each restart serves.
-    pub async fn keep_providers_in_sync(&self, auth: auth_core::Auth) {
-        if let Err(e) = self.sync_providers(&auth).await {
-            tracing::error!(error = %e, "the providers table could not be read");
-        }
-        let users = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(PROVIDER_SYNC).await;
-                if let Err(e) = users.sync_providers(&auth).await {
-                    tracing::warn!(error = %e, "the providers table could not be read");
-                }
-            }
-        });
+    fn provider<'a>(
+        &'a self,
+        auth: &'a auth_core::Auth,
+        id: &'a str,
+    ) -> auth_core::SourceFuture<'a, Option<auth_core::ProviderConfigBuilder>> {
+        Box::pin(async move {
+            let found = self.table_providers(auth, Some(id.to_owned())).await?;
+            Ok(found.into_iter().next())
+        })
     }
 }
