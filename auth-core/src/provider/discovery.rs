@@ -50,7 +50,9 @@ pub enum DiscoveryError {
         missing: Vec<&'static str>,
     },
     /// A setting needs an endpoint the provider's discovery document does not name.
-    #[error("{setting} needs the provider's {endpoint}, and its discovery document names none")]
+    #[error(
+        "{setting} needs the provider's {endpoint}, and neither its discovery document nor its RFC 8414 metadata names one"
+    )]
     MissingEndpoint {
         /// The setting (`OIDC_API_INTROSPECTION`).
         setting: &'static str,
@@ -182,6 +184,44 @@ impl ProviderEndpoints {
     }
 }
 
+/// What RFC 8414 authorization server metadata adds to OpenID discovery here.
+#[derive(Deserialize)]
+struct ServerMetadata {
+    issuer: String,
+    #[serde(default)]
+    introspection_endpoint: Option<Url>,
+    #[serde(default)]
+    revocation_endpoint: Option<Url>,
+}
+
+/// The provider's RFC 8414 metadata (`{origin}/.well-known/oauth-authorization-server
+/// {issuer's path}`, §3.1), when it answers for the same issuer; `None` otherwise (the
+/// caller goes on without what it would have added).
+async fn authorization_server_metadata(
+    config: &ProviderConfig,
+    http: &HttpClient,
+) -> Option<ServerMetadata> {
+    let issuer = Url::parse(&config.issuer).ok()?;
+    let mut url = issuer.clone();
+    let path = issuer.path().trim_end_matches('/');
+    url.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    url.set_query(None);
+    let resp = http
+        .get(crate::http_client::Endpoint::Discovery, url.as_str())
+        .await
+        .ok()?;
+    let doc: ServerMetadata = resp
+        .status()
+        .is_success()
+        .then(|| serde_json::from_slice(resp.body()).ok())
+        .flatten()?;
+    if doc.issuer != config.issuer {
+        tracing::warn!(issuer = %config.issuer, found = %doc.issuer, "the provider's RFC 8414 metadata names another issuer: ignored");
+        return None;
+    }
+    Some(doc)
+}
+
 #[derive(Deserialize)]
 struct DiscoveryDocument {
     issuer: String,
@@ -245,7 +285,7 @@ pub(crate) async fn discover(
             found: doc.issuer,
         });
     }
-    let endpoints = ProviderEndpoints {
+    let mut endpoints = ProviderEndpoints {
         authorization_endpoint: doc.authorization_endpoint,
         token_endpoint: doc.token_endpoint,
         jwks_uri: doc.jwks_uri,
@@ -279,6 +319,14 @@ pub(crate) async fn discover(
         introspection_endpoint: doc.introspection_endpoint,
         response_modes_supported: doc.response_modes_supported.into_iter().take(16).collect(),
     };
+    if config.api_introspection && endpoints.introspection_endpoint.is_none() {
+        // Some providers (Django OAuth Toolkit) name it in their RFC 8414 metadata only.
+        if let Some(more) = authorization_server_metadata(config, http).await {
+            endpoints.introspection_endpoint = more.introspection_endpoint;
+            endpoints.revocation_endpoint =
+                endpoints.revocation_endpoint.or(more.revocation_endpoint);
+        }
+    }
     let modes = &endpoints.response_modes_supported;
     let mode = config.response_mode.as_str();
     if config.response_mode != crate::ResponseMode::Query
@@ -295,4 +343,90 @@ pub(crate) async fn discover(
         check_secure(name, u)?;
     }
     Ok(endpoints)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::{Auth, AuthConfig, DiscoveryError};
+
+    /// A provider at `/t` whose OpenID discovery names no introspection endpoint and
+    /// whose RFC 8414 metadata (at the root, the issuer's path appended) names
+    /// `metadata_issuer` as its issuer.
+    async fn provider(metadata_issuer: Option<&str>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let issuer = format!("http://{}/t", listener.local_addr().expect("addr"));
+        let oidc = json!({
+            "issuer": issuer, "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"), "jwks_uri": format!("{issuer}/jwks"),
+        });
+        let metadata = json!({
+            "issuer": metadata_issuer.map_or(issuer.clone(), str::to_owned),
+            "introspection_endpoint": format!("{issuer}/introspect"),
+            "revocation_endpoint": format!("{issuer}/revoke"),
+        });
+        let app = axum::Router::new()
+            .route(
+                "/t/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(oidc) }),
+            )
+            .route(
+                "/t/jwks",
+                axum::routing::get(|| async { axum::Json(json!({ "keys": [] })) }),
+            );
+        let app = if metadata_issuer == Some("none") {
+            app
+        } else {
+            app.route(
+                "/.well-known/oauth-authorization-server/t",
+                axum::routing::get(move || async move { axum::Json(metadata) }),
+            )
+        };
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        issuer
+    }
+
+    async fn discover(issuer: &str) -> Result<Auth, DiscoveryError> {
+        let config = AuthConfig::builder(issuer, "client", "http://127.0.0.1:3000")
+            .with_client_secret("secret")
+            .with_api_audience("https://api.test")
+            .with_api_introspection(true)
+            .build()
+            .expect("config");
+        Auth::discover(config).await
+    }
+
+    /// An introspection endpoint named only in the provider's RFC 8414 metadata (as
+    /// Django OAuth Toolkit does) is found there, with its revocation endpoint.
+    #[tokio::test]
+    async fn introspection_endpoint_found_in_rfc8414_metadata() {
+        let issuer = provider(None).await;
+        let auth = discover(&issuer).await.expect("discovered");
+        let endpoints = auth.0.provider(0).endpoints().cloned().expect("endpoints");
+        assert_eq!(
+            endpoints
+                .introspection_endpoint
+                .map(String::from)
+                .as_deref(),
+            Some(format!("{issuer}/introspect").as_str())
+        );
+        assert!(endpoints.revocation_endpoint.is_some());
+    }
+
+    /// RFC 8414 metadata naming another issuer is not used (mix-up), and neither is
+    /// none at all: introspection then has no endpoint, and the app does not start.
+    #[tokio::test]
+    async fn rp_rfc8414_metadata_of_another_issuer_refused() {
+        for other in ["https://evil.example", "none"] {
+            let issuer = provider(Some(other)).await;
+            let refused = discover(&issuer).await;
+            assert!(
+                matches!(refused, Err(DiscoveryError::MissingEndpoint { .. })),
+                "{other}: {refused:?}"
+            );
+        }
+    }
 }

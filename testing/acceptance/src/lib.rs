@@ -60,6 +60,7 @@ mod fapi;
 mod guard;
 mod hardening;
 mod hostile;
+mod independent;
 mod leaks;
 mod operations;
 mod providers;
@@ -79,6 +80,7 @@ pub(crate) use fapi::*;
 pub(crate) use guard::*;
 pub(crate) use hardening::*;
 pub(crate) use hostile::*;
+pub(crate) use independent::*;
 pub(crate) use leaks::*;
 pub(crate) use operations::*;
 pub(crate) use providers::*;
@@ -804,6 +806,18 @@ async fn api_me(app: &TestApp, authorization: Option<&str>) -> reqwest::Response
         req = req.header("authorization", a);
     }
     req.send().await.expect("api/me")
+}
+
+/// `GET {base}/api/me` with the bearer `token`: the status and the JSON answer.
+async fn api_me_with(base: &str, token: &str) -> (StatusCode, Value) {
+    let r = Client::new()
+        .get(format!("{base}/api/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("api");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 fn challenge(r: &reqwest::Response) -> String {

@@ -395,14 +395,7 @@ pub(crate) async fn backchannel_logout_at_one_provider_ends_only_its_session(ser
 }
 
 async fn api_with(app: &TwoProviders, token: &str) -> (StatusCode, Value) {
-    let r = reqwest::Client::new()
-        .get(format!("{}/api/me", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("api");
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    crate::api_me_with(&app.base, token).await
 }
 
 /// Bearer tokens from each provider are accepted, each checked with its own issuer's

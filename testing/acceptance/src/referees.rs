@@ -326,4 +326,7 @@ crate::suite! {$
     referees_suite(Serve):
         referee_workos_sdk_agrees_with_the_library_and_the_emulation,
         referee_scalekit_sdk_agrees_with_the_library_and_the_emulation,
+        independent_provider_sign_in_refresh_and_logout,
+        independent_provider_bearer_token_by_introspection,
+        rp_independent_provider_tampered_state_refused,
 }

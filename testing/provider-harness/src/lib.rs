@@ -4,9 +4,11 @@
 //! its own issuer path with its own keys, clients and sessions, stopped on drop:
 //! starting Node costs about half a second of CPU, a provider in it a few milliseconds.
 
+mod django;
 mod redis;
 pub mod topologies;
 
+pub use django::{DJANGO_CLIENT_SECRET, DJANGO_SVC_SECRET, DjangoProvider};
 pub use redis::RedisServer;
 
 use std::io::{BufRead as _, Read as _, Write as _};
@@ -93,17 +95,44 @@ fn shared_node() -> &'static SharedNode {
 }
 
 fn start_node() -> Result<SharedNode, String> {
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg("server.mjs")
         .current_dir(fixture_dir())
         .env("OIDC_TEST_SHARED", "1")
         .env_remove("PORT")
-        .env_remove("OIDC_TEST_CONFIG")
+        .env_remove("OIDC_TEST_CONFIG");
+    let started = start_ready(command, "node")?;
+    let addr = started
+        .base
+        .strip_prefix("http://")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected READY address {:?}", started.base))?;
+    Ok(SharedNode {
+        addr,
+        stderr: started.stderr,
+        _child: started.child,
+        _stdin: started.stdin,
+    })
+}
+
+/// A server process that printed `READY <base>`: it runs until its stdin closes.
+pub(crate) struct Started {
+    pub(crate) base: String,
+    pub(crate) stderr: Arc<Mutex<String>>,
+    pub(crate) child: Child,
+    pub(crate) stdin: ChildStdin,
+}
+
+/// Spawns `command` (a server of the test binary, `program` for messages) and waits for
+/// its `READY <base>` line on stdout; its stderr's tail is kept.
+pub(crate) fn start_ready(mut command: Command, program: &str) -> Result<Started, String> {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("node must be installed to run the provider tests: {e}"))?;
+        .map_err(|e| format!("{program} must be installed to run the provider tests: {e}"))?;
     let stderr = Arc::new(Mutex::new(String::new()));
     let pipe = child.stderr.take().ok_or("no stderr pipe")?;
     let tail = Arc::clone(&stderr);
@@ -134,16 +163,12 @@ fn start_node() -> Result<SharedNode, String> {
             return Err(describe("the provider was not ready", &stderr));
         }
     };
-    let addr = base
-        .strip_prefix("http://")
-        .and_then(|a| a.parse().ok())
-        .ok_or_else(|| format!("unexpected READY address {base:?}"))?;
     let stdin = child.stdin.take().ok_or("no stdin pipe")?;
-    Ok(SharedNode {
-        addr,
+    Ok(Started {
+        base,
         stderr,
-        _child: child,
-        _stdin: stdin,
+        child,
+        stdin,
     })
 }
 
@@ -227,7 +252,7 @@ impl Drop for TestProvider {
     }
 }
 
-/// Reads the Node process's stderr to its end, keeping the last `STDERR_TAIL` bytes.
+/// Reads a server process's stderr to its end, keeping the last `STDERR_TAIL` bytes.
 /// Draining it also keeps a chatty process from blocking on a full pipe.
 fn keep_tail(mut pipe: std::process::ChildStderr, tail: &Mutex<String>) {
     // This thread must drain the pipe until Node exits, whatever happens: Node writes
