@@ -51,16 +51,25 @@ impl Auth {
     /// session is stored again, an ended one (back-channel logout, lifetime, refused
     /// refresh) is deleted. Every adapter's extractor calls this.
     pub async fn authenticate(&self, id: Option<&SessionId>) -> Authenticated {
+        self.authenticate_with(id, true).await
+    }
+
+    /// As [`Auth::authenticate`]; `use_cache` false reads the store whatever the fast
+    /// path holds.
+    async fn authenticate_with(&self, id: Option<&SessionId>, use_cache: bool) -> Authenticated {
         let Some(SessionId(id)) = id else {
             return Authenticated::Anonymous;
         };
         // The fast path: a session this instance checked, and no instance changed or
         // logged out since (see `redis_cache`).
-        let (cached, ticket, read_at) = match self
-            .0
-            .shared
-            .cached_session(&|| self.0.sessions.store_id(id).to_string())
-        {
+        let cached = match use_cache {
+            true => self
+                .0
+                .shared
+                .cached_session(&|| self.0.sessions.store_id(id).to_string()),
+            false => Cached::Off,
+        };
+        let (cached, ticket, read_at) = match cached {
             Cached::Hit(s, read_at) => (Some(s), None, Some(read_at)),
             Cached::Miss(ticket) => {
                 let read_at = ticket.generation;
@@ -81,7 +90,14 @@ impl Auth {
             },
         };
         let status = if from_cache {
-            self.check_session_with(&stored, false).await
+            match self.check_session_with(&stored, false).await {
+                // Another instance's recorded use is not announced (it changes no one's
+                // identity): a copy that looks idle too long is read again first.
+                SessionStatus::Ended(crate::session::store::SessionEnd::IdleTimeout) => {
+                    return Box::pin(self.authenticate_with(Some(&SessionId(*id)), false)).await;
+                }
+                status => status,
+            }
         } else {
             self.check_session(&stored).await
         };
@@ -98,7 +114,7 @@ impl Auth {
                 let mut session = AuthSession::clone(&stored);
                 session.last_seen = Some(self.0.config.clock.now_secs());
                 let session = Arc::new(session);
-                match self.0.sessions.save(id, &session, read_at).await {
+                match self.0.sessions.record_use(id, &session, read_at).await {
                     Ok(true) => {}
                     Ok(false) => return ended_meanwhile(),
                     Err(e) => tracing::warn!(error = %e, "could not record the session's use"),
@@ -431,6 +447,89 @@ mod fast_path_tests {
             .expect("cookie")
             .1;
         SessionId(value.parse().expect("id"))
+    }
+
+    /// A recorded use (the idle timeout's `last_seen`, most of the writes at scale) is
+    /// not announced: instance B keeps serving its copy from memory while A records
+    /// uses, and when B's copy looks idle too long, B reads the store (A's use) rather
+    /// than ending the session.
+    #[tokio::test]
+    async fn a_recorded_use_does_not_invalidate_other_instances() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let server = provider_harness::RedisServer::start();
+        let provider = "http://127.0.0.1:9";
+        let secs = Arc::new(AtomicU64::new(1_900_000_000));
+        let at = Arc::clone(&secs);
+        let clock = crate::Clock::from_fn(move || {
+            std::time::UNIX_EPOCH + Duration::from_secs(at.load(Ordering::Relaxed))
+        });
+        let idle = |clock: crate::Clock| {
+            let endpoint = |p: &str| url::Url::parse(&format!("{provider}{p}")).expect("url");
+            crate::AuthConfig::builder(provider, "client", "http://127.0.0.1:3000")
+                .with_endpoints(crate::ProviderEndpoints::new(
+                    endpoint("/authorize"),
+                    endpoint("/token"),
+                    endpoint("/jwks"),
+                ))
+                .with_redis_url(server.url())
+                .with_app_secret_hex(APP_SECRET)
+                .with_idle_timeout(Some(Duration::from_secs(100)))
+                .with_clock(clock)
+                .build()
+                .expect("config")
+        };
+        let a = Auth::discover(idle(clock.clone())).await.expect("a");
+        let b = Auth::discover(idle(clock)).await.expect("b");
+        live(&a).await;
+        live(&b).await;
+        let now = secs.load(Ordering::Relaxed) as i64;
+        let mut session = AuthSession {
+            claims: crate::Claims::default()
+                .with("sub", serde_json::json!("alice"))
+                .with("iss", serde_json::json!(provider)),
+            expires_at: Some(now + 100_000),
+            authenticated_at: now,
+            last_seen: Some(now),
+            ..AuthSession::bare()
+        };
+        let cookie = a.start_session(None, &mut session).await.expect("stored");
+        let value = cookie
+            .split(';')
+            .next()
+            .and_then(|c| c.split_once('='))
+            .expect("cookie")
+            .1;
+        let id = SessionId(value.parse().expect("id"));
+        assert!(served_from_memory(&b, &id).await);
+
+        // A records a use (a tenth of the idle timeout later): B is not told.
+        secs.fetch_add(11, Ordering::Relaxed);
+        let heard = b.fast_path().expect("on").invalidations;
+        let seen = |auth: Authenticated| match auth {
+            Authenticated::User(s) => s.last_seen_secs(),
+            other => panic!("signed out: {other:?}"),
+        };
+        assert_eq!(seen(a.authenticate(Some(&id)).await), now + 11, "recorded");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(served_from_memory(&b, &id).await, "B's copy still served");
+        assert_eq!(
+            b.fast_path().expect("on").invalidations,
+            heard,
+            "nothing announced"
+        );
+
+        // B's copy says idle for 105 s; the store says 94 s: the session goes on.
+        secs.fetch_add(94, Ordering::Relaxed);
+        assert!(matches!(
+            b.authenticate(Some(&id)).await,
+            Authenticated::User(_)
+        ));
+        // Past the idle timeout by the store too, it ends.
+        secs.fetch_add(100, Ordering::Relaxed);
+        assert!(matches!(
+            b.authenticate(Some(&id)).await,
+            Authenticated::Anonymous
+        ));
     }
 
     /// Instance A's request reads the session, then waits on the provider; meanwhile

@@ -485,6 +485,7 @@ impl SharedState for RedisShared {
         key: &'a str,
         session: Option<&'a Arc<AuthSession>>,
         read_at: Option<u64>,
+        announce: bool,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
             let Some(cache) = &self.cache else {
@@ -496,7 +497,9 @@ impl SharedState for RedisShared {
                     cache.invalidate(key);
                 }
             }
-            cache.announce_change(key).await;
+            if announce {
+                cache.announce_change(key).await;
+            }
         })
     }
 

@@ -141,11 +141,16 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
     /// from a session read through the fast path at generation `read_at` and nothing
     /// was invalidated since. Never fails: an announcement that cannot be sent now is
     /// sent again, and the others pause their fast path meanwhile.
+    ///
+    /// `announce` false: a change no other instance needs to hear (a recorded use,
+    /// which changes no one's identity or rights): kept here only, so that other
+    /// instances' copies stay served.
     fn session_changed<'a>(
         &'a self,
         key: &'a str,
         session: Option<&'a Arc<AuthSession>>,
         read_at: Option<u64>,
+        announce: bool,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
     /// Adds the session `handle` to the index of `user` (its provider and `sub`), kept
@@ -278,6 +283,7 @@ impl SharedState for ThisProcess {
         _: &'a str,
         _: Option<&'a Arc<AuthSession>>,
         _: Option<u64>,
+        _: bool,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(std::future::ready(()))
     }

@@ -408,7 +408,7 @@ impl Sessions {
                 let key = *key;
                 store.delete(&key).await?;
                 self.shared
-                    .session_changed(&key.to_string(), None, None)
+                    .session_changed(&key.to_string(), None, None, true)
                     .await;
                 Ok(())
             }
@@ -524,6 +524,29 @@ impl Sessions {
         session: &Arc<AuthSession>,
         read_at: Option<u64>,
     ) -> Result<bool, StoreError> {
+        self.save_announced(id, session, read_at, true).await
+    }
+
+    /// As [`Sessions::save`], for a session whose only change is its recorded use
+    /// (`last_seen`, and so the record's expiry): other instances are not told, their
+    /// copies stay served (an idle timeout judged on such a copy reads the store
+    /// first). Most writes at scale are these.
+    pub(crate) async fn record_use(
+        &self,
+        id: &Id,
+        session: &Arc<AuthSession>,
+        read_at: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.save_announced(id, session, read_at, false).await
+    }
+
+    async fn save_announced(
+        &self,
+        id: &Id,
+        session: &Arc<AuthSession>,
+        read_at: Option<u64>,
+        announce: bool,
+    ) -> Result<bool, StoreError> {
         match &self.place {
             Place::Local(local) => {
                 Ok(local.save(id, Arc::clone(session), self.expiry_date(session)))
@@ -547,7 +570,12 @@ impl Sessions {
                     true
                 };
                 self.shared
-                    .session_changed(&key.to_string(), written.then_some(session), read_at)
+                    .session_changed(
+                        &key.to_string(),
+                        written.then_some(session),
+                        read_at,
+                        announce,
+                    )
                     .await;
                 Ok(written)
             }
