@@ -145,6 +145,47 @@ pub use web::return_to::sanitize_return_to;
 /// Re-exported so adapters and users share one `http` version.
 pub use http;
 
+/// What the scale bench (`benches/scale.rs`) needs and no public API gives: filling a
+/// store with a million sessions without a million sign-ins. Feature `bench-internals`
+/// only; not part of the API.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod __bench {
+    use crate::{Auth, AuthSession, SessionId, StoreError};
+
+    /// Stores a copy of `template` (a signed-in session) as `sub`'s, as a sign-in
+    /// stores one (its record, the user's index), without the sign-in: its id.
+    pub async fn store_copy(
+        auth: &Auth,
+        template: &AuthSession,
+        sub: &str,
+    ) -> Result<SessionId, StoreError> {
+        let mut session = template.clone();
+        session.claims = session.claims.with("sub", serde_json::json!(sub));
+        let cookie = auth.start_session(None, &mut session).await?;
+        let value = cookie
+            .split(';')
+            .next()
+            .and_then(|c| c.split_once('='))
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default();
+        value
+            .parse()
+            .map(SessionId)
+            .map_err(|_| StoreError::Decode("the new session's cookie".into()))
+    }
+
+    /// Stores the session of `id` again as a refresh does (announced to the other
+    /// instances); whether it was there.
+    pub async fn store_again(auth: &Auth, id: &SessionId) -> Result<bool, StoreError> {
+        let sessions = &auth.0.sessions;
+        match sessions.load(&id.0).await? {
+            Some(session) => sessions.save(&id.0, &session, None).await,
+            None => Ok(false),
+        }
+    }
+}
+
 /// Entry points for the cargo-fuzz targets in `fuzz/`: compiled only under
 /// `cargo fuzz`, which builds every crate with `--cfg fuzzing`; not a public API.
 #[cfg(fuzzing)]

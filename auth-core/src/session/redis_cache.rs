@@ -76,7 +76,8 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 const DELIVERY_WAIT: Duration = Duration::from_millis(100);
 /// After this long without a heartbeat back, the subscription is made again.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
-/// Entries kept at most (all dropped when full).
+/// Entries kept at most: the sessions read within `MAX_AGE` (older ones are dropped
+/// first when full; all, when the ones within it fill it).
 const MAX_ENTRIES: usize = 100_000;
 /// Messages kept for sending at most (the oldest are dropped: the receivers see a
 /// skipped number and drop everything).
@@ -227,7 +228,12 @@ impl SessionCache {
             return;
         }
         if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+            // Entries past their age are never served: dropping them makes room for
+            // every session read within it. All go only when that is not enough.
+            entries.retain(|_, e| e.loaded.elapsed() < MAX_AGE);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
         }
         entries.insert(
             key,
@@ -641,6 +647,34 @@ mod tests {
         // A write not read through the fast path is not cached either.
         c.wrote("k", session(), None);
         assert!(!cached(&c, "k"));
+    }
+
+    /// A full cache drops the entries past their age (never served again), not the
+    /// ones still served: the bound is on sessions read within `MAX_AGE`.
+    #[test]
+    fn a_full_cache_drops_its_stale_entries_first() {
+        let c = live();
+        let stale = Instant::now()
+            .checked_sub(MAX_AGE + Duration::from_secs(1))
+            .expect("an instant in the past");
+        {
+            let mut entries = c.lock();
+            for i in 0..MAX_ENTRIES - 1 {
+                let entry = Entry {
+                    session: session(),
+                    loaded: stale,
+                };
+                entries.insert(format!("old{i}"), entry);
+            }
+        }
+        // Filling took time: the fast path is live again.
+        c.heartbeat_returned(c.now_ms());
+        c.insert("fresh".into(), session(), generation(&c));
+        c.insert("new".into(), session(), generation(&c));
+        assert_eq!(c.lock().len(), 2, "the stale entries went, not the others");
+        c.heartbeat_returned(c.now_ms());
+        assert!(cached(&c, "fresh"), "kept");
+        assert!(cached(&c, "new"));
     }
 
     #[test]

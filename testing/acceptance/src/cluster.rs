@@ -33,9 +33,9 @@ struct Cluster {
     /// Each instance's `Auth` (a handle on the one it serves with).
     auths: Vec<Option<Auth>>,
     /// Each instance's refresh margin.
-    refresh_margins: [Duration; 2],
+    refresh_margins: Vec<Duration>,
     /// Each instance's clock, when not the system's.
-    clocks: [Option<auth_core::Clock>; 2],
+    clocks: Vec<Option<auth_core::Clock>>,
     /// One of the few places for two-instance deployments at once (see `DEPLOYMENTS`).
     _place: tokio::sync::OwnedSemaphorePermit,
 }
@@ -61,24 +61,25 @@ impl Cluster {
     async fn start_with(serve: Serve, access_token_ttl: u64, tweak: Tweak) -> Cluster {
         let redis = RedisServer::start();
         let url = redis.url();
-        Self::start_on(serve, access_token_ttl, tweak, Some(redis), url, None).await
+        Self::start_many(serve, access_token_ttl, tweak, Some(redis), url, None, 2).await
     }
 
-    /// Two instances on the Redis deployment at `redis_url`.
-    async fn start_on(
+    /// `instances` instances on the Redis deployment at `redis_url`.
+    async fn start_many(
         serve: Serve,
         access_token_ttl: u64,
         tweak: Tweak,
         redis: Option<RedisServer>,
         redis_url: String,
         redis_ca: Option<std::path::PathBuf>,
+        instances: usize,
     ) -> Cluster {
         crate::init();
         let place = std::sync::Arc::clone(&DEPLOYMENTS)
             .acquire_owned()
             .await
             .expect("never closed");
-        let listeners: Vec<TcpListener> = (0..2)
+        let listeners: Vec<TcpListener> = (0..instances)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
             .collect();
         let bases: Vec<String> = listeners
@@ -105,10 +106,10 @@ impl Cluster {
             redis_url,
             redis_ca,
             bases,
-            running: vec![None, None],
-            auths: vec![None, None],
-            refresh_margins: [Duration::from_secs(4); 2],
-            clocks: [None, None],
+            running: (0..instances).map(|_| None).collect(),
+            auths: vec![None; instances],
+            refresh_margins: vec![Duration::from_secs(4); instances],
+            clocks: vec![None; instances],
             _place: place,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
@@ -537,13 +538,14 @@ async fn shared_deployment(
     topology: &'static provider_harness::topologies::RedisTopology,
     fail_over: bool,
 ) {
-    let c = Cluster::start_on(
+    let c = Cluster::start_many(
         serve,
         5,
         |b| b,
         None,
         topology.url.clone(),
         topology.ca_file.clone(),
+        2,
     )
     .await;
     let client = browser();
@@ -649,6 +651,52 @@ async fn failover_keeps_the_session(
     eprintln!("answers during the failover: {seen:?}");
 }
 
+/// F2 (issue 35): with 4 instances on `redis-cluster://`, a sign-out on one is in
+/// force on each of the other three within 100 ms, while they serve the session from
+/// memory (invalidations travel as sharded pub/sub, `SPUBLISH` on the channel's slot).
+pub(crate) async fn redis_cluster_sign_out_reaches_four_instances_within_100_ms(serve: Serve) {
+    let topology = provider_harness::topologies::cluster();
+    let c = Cluster::start_many(
+        serve,
+        60,
+        |b| b,
+        None,
+        topology.url.clone(),
+        topology.ca_file.clone(),
+        4,
+    )
+    .await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = crate::browser_with(jar.clone());
+    let (last, hops) = sign_in_at(&client, &c.bases[0], "").await;
+    assert_eq!(last.status(), StatusCode::OK, "{hops:?}");
+    for i in 0..4 {
+        served_from_memory(&c, &client, i).await;
+    }
+    let id = {
+        use reqwest::cookie::CookieStore as _;
+        let url = url::Url::parse(&c.bases[0]).expect("url");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, jar.cookies(&url).expect("cookie"));
+        c.auths[0]
+            .as_ref()
+            .expect("running")
+            .session_id_from_headers(&headers)
+            .expect("a session cookie")
+    };
+    let r = client
+        .post(format!("{}/auth/logout", c.bases[0]))
+        .header("origin", &c.bases[0])
+        .send()
+        .await
+        .expect("logout");
+    let ended = Instant::now();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    for i in 1..4 {
+        signed_out_within(&c, i, &id, ended).await;
+    }
+}
+
 /// `rediss://` with `REDIS_CA_FILE`: a TLS-only server whose certificate a CA made at
 /// test time issued.
 pub(crate) async fn redis_tls_shared_sessions_refresh_and_logout(serve: Serve) {
@@ -731,7 +779,7 @@ pub(crate) async fn redis_tls_with_another_ca_is_refused(serve: Serve) {
     let sent = std::sync::Arc::default();
     let relay = recording_relay(port, std::sync::Arc::clone(&sent)).await;
     let url = format!("rediss://127.0.0.1:{relay}");
-    let c = Cluster::start_on(serve, 60, |b| b, None, url, Some(wrong_ca)).await;
+    let c = Cluster::start_many(serve, 60, |b| b, None, url, Some(wrong_ca), 2).await;
     let client = browser();
     let (last, _) = sign_in_at(&client, &c.bases[0], "").await;
     assert_eq!(last.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -1312,6 +1312,7 @@ crate::suite! {$
         cluster_ending_a_users_sessions_reaches_every_instance_within_100_ms,
         redis_tls_shared_sessions_refresh_and_logout,
         redis_cluster_shared_sessions_refresh_and_logout,
+        redis_cluster_sign_out_reaches_four_instances_within_100_ms,
         redis_sentinel_shared_sessions_refresh_and_logout,
         redis_tls_cluster_shared_sessions_refresh_and_logout,
         redis_tls_sentinel_shared_sessions_refresh_and_logout,
