@@ -30,6 +30,9 @@ pub enum AddProviderError {
         /// The provider that serves it.
         by: String,
     },
+    /// The provider to replace was removed meanwhile: it is not brought back.
+    #[error("provider {0:?} was removed meanwhile")]
+    Removed(String),
     /// The provider's discovery failed (unreachable, another issuer, insecure
     /// endpoints...): nothing was added.
     #[error("the provider could not be discovered: {0}")]
@@ -94,9 +97,12 @@ impl Auth {
         let id = config.id.clone().unwrap_or_default();
         self.check_other(&config, Some(&id))?;
         let state = self.discovered(config).await?;
-        inner
+        let replaced = inner
             .providers
             .replace_added(state, |new| self.check_other(new, Some(&id)))?;
+        if replaced.is_none() {
+            return Err(AddProviderError::Removed(id));
+        }
         tracing::info!(provider = %id, "provider replaced");
         Ok(())
     }
@@ -322,6 +328,26 @@ pub(crate) mod tests {
         let mut later = session.clone();
         later.authenticated_at = auth.0.config.clock.now_secs() + 1;
         assert!(!ended_by_removal(auth.check_session(&later).await));
+    }
+
+    /// A replacement that finds its provider removed meanwhile does not bring it
+    /// back.
+    #[tokio::test]
+    async fn rp_replacing_a_provider_removed_meanwhile_refused() {
+        let auth = app().await;
+        auth.add_provider(provider("corp", "https://corp.example.com"))
+            .await
+            .expect("added");
+        let changed = auth
+            .added_config(provider("corp", "https://corp.example.com").with_domains(["corp.test"]))
+            .expect("config");
+        assert!(auth.remove_provider("corp").await.expect("removed"));
+        let refused = auth.replace_provider(changed).await;
+        assert!(
+            matches!(refused, Err(AddProviderError::Removed(_))),
+            "{refused:?}"
+        );
+        assert!(auth.added_providers().is_empty());
     }
 
     /// An app secret opens under its context only, and not once altered.

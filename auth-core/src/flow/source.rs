@@ -160,6 +160,9 @@ impl Auth {
             return Ok(ProviderSync::default());
         };
         let _one_at_a_time = slot.listing.lock().await;
+        // What the source had given before this listing: only those can be gone (one
+        // a lookup adds while this listing runs is newer than it).
+        let before: HashSet<String> = slot.served().clone();
         let listed = slot.source.providers(self).await?;
         slot.missed.lock().await.clear();
         let mut sync = ProviderSync::default();
@@ -184,11 +187,9 @@ impl Auth {
                 }
             }
         }
-        let gone: Vec<String> = slot
-            .served()
-            .iter()
-            .filter(|id| !seen.contains(*id))
-            .cloned()
+        let gone: Vec<String> = before
+            .into_iter()
+            .filter(|id| !seen.contains(id) && slot.served().contains(id))
             .collect();
         for id in gone {
             slot.served().remove(&id);
@@ -229,21 +230,33 @@ impl Auth {
         if let Some(i) = self.0.provider_index(Some(id)) {
             return Ok(Some(i));
         }
-        if remember_misses && missed.contains(id) {
+        // A path's id: one remembered as missing, or any once the memory is full (made-
+        // up ids then cost nothing until the next listing clears it).
+        if remember_misses && (missed.contains(id) || missed.len() >= MAX_MISSED_IDS) {
             return Ok(None);
         }
         match slot.source.provider(self, id).await? {
             Some(builder) if builder.id.as_deref() == Some(id) => {
                 match self.serve_from_source(slot, builder).await {
                     Ok(_) => Ok(self.0.provider_index(Some(id))),
+                    // The listing added it meanwhile.
+                    Err(_) if self.0.provider_index(Some(id)).is_some() => {
+                        Ok(self.0.provider_index(Some(id)))
+                    }
                     Err(e) => {
                         tracing::warn!(provider = %id, error = %e, "a provider of the source cannot serve");
-                        Ok(None)
+                        // A stored session's provider that the source holds but that
+                        // cannot serve now: not ended, unavailable.
+                        if remember_misses {
+                            Ok(None)
+                        } else {
+                            Err(Box::new(e))
+                        }
                     }
                 }
             }
             _ => {
-                if remember_misses && missed.len() < MAX_MISSED_IDS {
+                if remember_misses {
                     missed.insert(id.to_owned());
                 }
                 Ok(None)
@@ -284,7 +297,7 @@ impl Auth {
                 let index = inner
                     .providers
                     .push_checked(state, |added| self.check_new(added))?;
-                if let Err(e) = discovered {
+                if let (Some(index), Err(e)) = (index, discovered) {
                     tracing::warn!(provider = %id, error = %e, "a provider of the source is not reachable; retried in the background");
                     crate::auth::retry_in_background(Arc::downgrade(&self.0), index);
                 }
@@ -507,6 +520,16 @@ mod tests {
             login(&auth, "/auth/login/nope").await.status(),
             StatusCode::NOT_FOUND,
             "a miss is remembered until the next listing"
+        );
+        // Made-up ids past the memory's 4 096 cost no lookup until the next listing.
+        let asked = table.lookups.load(Ordering::Relaxed);
+        for i in 0..MAX_MISSED_IDS + 10 {
+            login(&auth, &format!("/auth/login/made-up-{i}")).await;
+        }
+        assert_eq!(
+            table.lookups.load(Ordering::Relaxed) - asked,
+            MAX_MISSED_IDS - 1,
+            "bounded (one id was remembered already)"
         );
         let session = session_of("late");
         table.set(vec![provider("late", "https://late.example.com")]);

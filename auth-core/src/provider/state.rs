@@ -76,18 +76,19 @@ impl ProviderRegistry {
         &self,
         provider: ProviderState,
         check: impl FnOnce(&ProviderConfig) -> Result<(), E>,
-    ) -> Result<usize, E> {
+    ) -> Result<Option<usize>, E> {
         self.append(provider, check, false)
     }
 
     /// Puts `provider` in the place of the added one of the same id when `check` lets
     /// it: appended first, then the old one marked removed, so that a lookup by id
-    /// always finds one of them. Without such a provider, `provider` is added.
+    /// always finds one of them. `None` (nothing added) when there is no such provider
+    /// (it was removed meanwhile).
     pub(crate) fn replace_added<E>(
         &self,
         provider: ProviderState,
         check: impl FnOnce(&ProviderConfig) -> Result<(), E>,
-    ) -> Result<usize, E> {
+    ) -> Result<Option<usize>, E> {
         self.append(provider, check, true)
     }
 
@@ -96,7 +97,7 @@ impl ProviderRegistry {
         provider: ProviderState,
         check: impl FnOnce(&ProviderConfig) -> Result<(), E>,
         replacing: bool,
-    ) -> Result<usize, E> {
+    ) -> Result<Option<usize>, E> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         check(&provider.config)?;
         let mut list: Vec<Arc<ProviderState>> = self.list.load().iter().cloned().collect();
@@ -104,6 +105,9 @@ impl ProviderRegistry {
             .iter()
             .find(|p| replacing && p.config.id == provider.config.id && !p.removed())
             .cloned();
+        if replacing && old.is_none() {
+            return Ok(None);
+        }
         list.push(Arc::new(provider));
         let index = list.len() - 1;
         self.list.store(Arc::new(list));
@@ -111,7 +115,7 @@ impl ProviderRegistry {
             old.removed
                 .store(true, std::sync::atomic::Ordering::Release);
         }
-        Ok(index)
+        Ok(Some(index))
     }
 
     /// Marks the provider named `id` that was added at run time removed; whether there
