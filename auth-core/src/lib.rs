@@ -163,16 +163,8 @@ pub mod __bench {
         let mut session = template.clone();
         session.claims = session.claims.with("sub", serde_json::json!(sub));
         let cookie = auth.start_session(None, &mut session).await?;
-        let value = cookie
-            .split(';')
-            .next()
-            .and_then(|c| c.split_once('='))
-            .map(|(_, v)| v.to_owned())
-            .unwrap_or_default();
-        value
-            .parse()
-            .map(SessionId)
-            .map_err(|_| StoreError::Decode("the new session's cookie".into()))
+        SessionId::from_set_cookie(&cookie)
+            .ok_or_else(|| StoreError::Decode("the new session's cookie".into()))
     }
 
     /// Stores the session of `id` again as a refresh does (announced to the other

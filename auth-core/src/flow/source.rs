@@ -273,14 +273,12 @@ impl Auth {
     ) -> Result<Served, super::runtime::AddProviderError> {
         let config = self.added_config(builder)?;
         let id = config.id.clone().unwrap_or_default();
+        // An added provider of that id (an id of the configuration is refused below).
         let current = self
             .0
-            .providers
-            .all()
-            .iter()
-            .skip(self.0.providers.configured().len())
-            .find(|p| !p.removed() && p.config.id.as_deref() == Some(id.as_str()))
-            .cloned();
+            .provider_index(Some(&id))
+            .filter(|i| *i >= self.0.providers.configured().len())
+            .map(|i| self.0.provider(i));
         let served = match current {
             Some(p) if fingerprint(&p.config) == fingerprint(&config) => Served::Unchanged,
             Some(_) => {

@@ -32,6 +32,16 @@ const MAX_SESSION_ID_LEN: usize = 64;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SessionId(pub(crate) Id);
 
+#[cfg(any(test, feature = "bench-internals"))]
+impl SessionId {
+    /// The session id a `Set-Cookie` value of the session cookie carries (what
+    /// `Auth::start_session` returns), for tests and the scale bench.
+    pub(crate) fn from_set_cookie(set_cookie: &str) -> Option<Self> {
+        let (_, value) = set_cookie.split(';').next()?.split_once('=')?;
+        value.parse().ok().map(Self)
+    }
+}
+
 impl std::fmt::Debug for SessionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionId(..)")
@@ -839,13 +849,7 @@ mod tests {
             .start_session(None, &mut s.clone())
             .await
             .expect("stored");
-        let value = cookie
-            .split(';')
-            .next()
-            .and_then(|c| c.split_once('='))
-            .expect("cookie")
-            .1;
-        SessionId(value.parse().expect("id"))
+        SessionId::from_set_cookie(&cookie).expect("a session id")
     }
 
     /// The session id is found in any `Cookie` header, beside other cookies, through
