@@ -11,11 +11,11 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 
 use auth_core::Auth;
-use auth_core::adapter::{self, Requirement};
+use auth_core::adapter::{self, RequestAuth, Requirement};
 
 use crate::request::ActixRequest;
 
-/// Puts the [`Auth`] handle in each request's extensions. Build it with
+/// Puts the [`Auth`] handle in each request's extensions (a [`RequestAuth`]). Build it with
 /// [`auth_middleware`] and `.wrap()` it around the `App`.
 #[derive(Clone, Debug)]
 pub struct AuthMiddleware {
@@ -65,7 +65,8 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        req.extensions_mut().insert(self.auth.clone());
+        req.extensions_mut()
+            .insert(RequestAuth::new(self.auth.clone()));
         self.service.call(req)
     }
 }

@@ -26,4 +26,10 @@ impl RequestHead for ActixRequest<'_> {
     fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
         self.0.extensions_mut().insert(value);
     }
+
+    fn update_extension<T: Clone + Send + Sync + 'static>(&mut self, change: impl FnOnce(&mut T)) {
+        if let Some(value) = self.0.extensions_mut().get_mut::<T>() {
+            change(value);
+        }
+    }
 }

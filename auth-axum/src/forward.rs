@@ -1,8 +1,8 @@
 //! A single-page app's calls to a remote API, forwarded with the session's access token
 //! ([`forward_router`]).
 
-use auth_core::adapter::Requirement;
-use auth_core::{Auth, ForwardBody, RemoteApi};
+use auth_core::adapter::{RequestAuth, Requirement};
+use auth_core::{ForwardBody, RemoteApi};
 use axum::Extension;
 use axum::Router;
 use axum::body::Body;
@@ -33,7 +33,7 @@ pub fn forward_router<S: Clone + Send + Sync + 'static>(prefix: &str, api: Remot
     let prefix = prefix.trim_end_matches('/').to_owned();
     let path = format!("{prefix}/{{*path}}");
     let handler = move |State(api): State<RemoteApi>,
-                        Extension(auth): Extension<Auth>,
+                        Extension(scope): Extension<RequestAuth>,
                         user: AuthUser,
                         method: Method,
                         uri: Uri,
@@ -41,7 +41,8 @@ pub fn forward_router<S: Clone + Send + Sync + 'static>(prefix: &str, api: Remot
                         body: Body| async move {
         let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
         let body = ForwardBody::from_stream(body.into_data_stream());
-        let answer = auth
+        let answer = scope
+            .auth()
             .forward(
                 &user,
                 &api,

@@ -1,14 +1,17 @@
-//! The layer: makes the [`Auth`] handle available to the extractors and routes.
+//! The layer: makes the [`Auth`] handle available to the extractors and routes (a
+//! [`RequestAuth`] in each request's extensions, where the extractors also keep the
+//! user they resolved).
 //! Sessions themselves are kept by `auth-core` (server side, in the store of
 //! [`auth_core::AuthConfigBuilder::with_session_store`], in memory by default).
 
 use std::task::{Context, Poll};
 
 use auth_core::Auth;
+use auth_core::adapter::RequestAuth;
 use http::Request;
 use tower::{Layer, Service};
 
-/// Puts the [`Auth`] handle in each request's extensions.
+/// Puts the [`Auth`] handle in each request's extensions (as a [`RequestAuth`]).
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     auth: Auth,
@@ -32,7 +35,7 @@ impl<S> Layer<S> for AuthLayer {
     }
 }
 
-/// Inserts the [`Auth`] handle into each request's extensions.
+/// Inserts a [`RequestAuth`] into each request's extensions.
 #[derive(Clone, Debug)]
 pub struct AuthService<S> {
     inner: S,
@@ -52,7 +55,8 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        req.extensions_mut().insert(self.auth.clone());
+        req.extensions_mut()
+            .insert(RequestAuth::new(self.auth.clone()));
         self.inner.call(req)
     }
 }

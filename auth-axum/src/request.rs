@@ -33,4 +33,10 @@ impl RequestHead for AxumRequest<'_> {
     fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
         self.0.extensions.insert(value);
     }
+
+    fn update_extension<T: Clone + Send + Sync + 'static>(&mut self, change: impl FnOnce(&mut T)) {
+        if let Some(value) = self.0.extensions.get_mut::<T>() {
+            change(value);
+        }
+    }
 }

@@ -29,28 +29,6 @@ use provider_harness::RedisServer;
 
 const APP_SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
-/// `INFO <section>` as a map.
-fn info(server: &RedisServer, section: &str) -> BTreeMap<String, String> {
-    server
-        .cli(&["INFO", section])
-        .lines()
-        .filter_map(|l| l.trim().split_once(':'))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-/// Calls per command since the last `CONFIG RESETSTAT` (`INFO commandstats`).
-fn calls(server: &RedisServer) -> BTreeMap<String, u64> {
-    info(server, "commandstats")
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let name = k.strip_prefix("cmdstat_")?.to_owned();
-            let n = v.split(',').next()?.strip_prefix("calls=")?.parse().ok()?;
-            Some((name, n))
-        })
-        .collect()
-}
-
 /// The calls of `calls` but the fast path's own traffic (heartbeats and their
 /// subscription), which does not grow with requests.
 fn request_calls(calls: &BTreeMap<String, u64>) -> (u64, String) {
@@ -78,15 +56,9 @@ fn request_calls(calls: &BTreeMap<String, u64>) -> (u64, String) {
 }
 
 fn used_memory(server: &RedisServer) -> u64 {
-    info(server, "memory")["used_memory"]
+    support::redis_info(server, "memory")["used_memory"]
         .parse()
         .expect("used_memory")
-}
-
-fn redis_cpu(server: &RedisServer) -> f64 {
-    let cpu = info(server, "cpu");
-    let secs = |k: &str| cpu[k].parse::<f64>().expect("cpu");
-    secs("used_cpu_sys") + secs("used_cpu_user")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -94,12 +66,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    if std::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("redis-server is not installed: skipped (./scripts/test installs it)");
+    if !support::redis_installed() {
         return;
     }
     let full = std::env::args().any(|a| a == "--bench");
@@ -157,7 +124,7 @@ fn main() {
             .await
     });
     let fill = started.elapsed();
-    let (write_calls, write_list) = request_calls(&calls(&server));
+    let (write_calls, write_list) = request_calls(&support::redis_calls(&server));
     let after = used_memory(&server);
     println!("sessions {n}");
     println!("fill_sessions_per_sec {:.0}", n as f64 / fill.as_secs_f64());
@@ -202,7 +169,7 @@ fn main() {
             assert!(matches!(got, Authenticated::User(_)), "{got:?}");
         }
     });
-    let (miss_calls, miss_list) = request_calls(&calls(&server));
+    let (miss_calls, miss_list) = request_calls(&support::redis_calls(&server));
     latencies.sort_unstable();
     println!("miss_p50_us {}", percentile(&latencies, 0.50).as_micros());
     println!("miss_p99_us {}", percentile(&latencies, 0.99).as_micros());
@@ -228,7 +195,7 @@ fn main() {
             let _ = writer.authenticate(Some(id)).await;
         }
     });
-    let (hit_calls, hit_list) = request_calls(&calls(&server));
+    let (hit_calls, hit_list) = request_calls(&support::redis_calls(&server));
     let served = writer.fast_path().expect("on").hits - hits;
     println!("fast_path_hits {served} of {}", some.len());
     println!(
@@ -253,7 +220,7 @@ fn main() {
         .collect();
     let announced = writer.fast_path().expect("on").announced;
     server.cli(&["CONFIG", "RESETSTAT"]);
-    let cpu = redis_cpu(&server);
+    let cpu = support::redis_cpu(&server);
     let started = Instant::now();
     rt.block_on(async {
         futures_util::stream::iter(ids.iter().take(writes))
@@ -271,8 +238,8 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     });
     let window = started.elapsed().as_secs_f64();
-    let cpu = redis_cpu(&server) - cpu;
-    let window_calls = calls(&server);
+    let cpu = support::redis_cpu(&server) - cpu;
+    let window_calls = support::redis_calls(&server);
     let spublish = window_calls.get("spublish").copied().unwrap_or(0);
     let (stored_again, stored_list) = request_calls(&window_calls);
     println!(

@@ -71,14 +71,24 @@ pub fn access_claims(issuer: &str) -> Value {
     })
 }
 
-/// The provider: `GET /jwks`, `POST /token` (the code is the nonce to sign for).
+/// The provider: `GET /jwks`, `POST /token` (the code is the nonce to sign for; a
+/// refresh grant gets new tokens without an ID token, the same refresh token).
 pub struct MockProvider {
     pub issuer: String,
+    /// Refresh grants answered so far.
+    pub refreshes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl MockProvider {
     /// Starts it on a thread of its own with ID tokens signed by `alg`.
     pub fn start(alg: Algorithm) -> MockProvider {
+        Self::start_with_token_lifetime(alg, 3600)
+    }
+
+    /// As [`MockProvider::start`], with access tokens that expire in `expires_in` s.
+    pub fn start_with_token_lifetime(alg: Algorithm, expires_in: u64) -> MockProvider {
+        let refreshes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Arc::clone(&refreshes);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let issuer = format!("http://{}", listener.local_addr().expect("addr"));
@@ -97,16 +107,28 @@ impl MockProvider {
                         "/token",
                         axum::routing::post(move |body: String| {
                             let (iss, access, users) = (iss.clone(), access.clone(), users.clone());
+                            let counted = Arc::clone(&counted);
                             async move {
-                                let code = url::form_urlencoded::parse(body.as_bytes())
-                                    .find(|(k, _)| k == "code")
-                                    .map(|(_, v)| v.into_owned())
-                                    .unwrap_or_default();
+                                let field = |name: &str| {
+                                    url::form_urlencoded::parse(body.as_bytes())
+                                        .find(|(k, _)| k == name)
+                                        .map(|(_, v)| v.into_owned())
+                                        .unwrap_or_default()
+                                };
+                                if field("grant_type") == "refresh_token" {
+                                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    return axum::Json(json!({
+                                        "access_token": *access, "token_type": "Bearer",
+                                        "expires_in": expires_in,
+                                        "refresh_token": field("refresh_token"),
+                                    }));
+                                }
+                                let code = field("code");
                                 let user = users.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 let id_token = sign(alg, None, &id_claims(&iss, &code, user));
                                 axum::Json(json!({
                                     "access_token": *access, "token_type": "Bearer",
-                                    "expires_in": 3600, "id_token": id_token,
+                                    "expires_in": expires_in, "id_token": id_token,
                                     "refresh_token": format!("rt_{user:06}_8f3kQ2mV9xT4bN7cL1pZ6wR0yH5sJ3dG"),
                                     "scope": "openid profile email offline_access"
                                 }))
@@ -117,7 +139,7 @@ impl MockProvider {
                 axum::serve(listener, app).await.expect("serve");
             });
         });
-        MockProvider { issuer }
+        MockProvider { issuer, refreshes }
     }
 
     /// A configuration for this provider (manual endpoints, an API audience).
@@ -244,4 +266,51 @@ async fn finish_sign_in(auth: &Auth, callback: Endpoint, pending: PendingCallbac
         .find(|c| c.starts_with("auth_session="))
         .expect("session cookie");
     HeaderValue::from_str(cookie.split(';').next().expect("pair")).expect("value")
+}
+
+/// `INFO <section>` of a Redis server, as a map.
+pub fn redis_info(
+    server: &provider_harness::RedisServer,
+    section: &str,
+) -> std::collections::BTreeMap<String, String> {
+    server
+        .cli(&["INFO", section])
+        .lines()
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Calls per command since the last `CONFIG RESETSTAT` (`INFO commandstats`).
+pub fn redis_calls(
+    server: &provider_harness::RedisServer,
+) -> std::collections::BTreeMap<String, u64> {
+    redis_info(server, "commandstats")
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("cmdstat_")?.to_owned();
+            let n = v.split(',').next()?.strip_prefix("calls=")?.parse().ok()?;
+            Some((name, n))
+        })
+        .collect()
+}
+
+/// The CPU seconds a Redis server has used so far (system + user).
+pub fn redis_cpu(server: &provider_harness::RedisServer) -> f64 {
+    let cpu = redis_info(server, "cpu");
+    let secs = |k: &str| cpu[k].parse::<f64>().expect("cpu");
+    secs("used_cpu_sys") + secs("used_cpu_user")
+}
+
+/// Whether `redis-server` is installed (the Redis benches say they are skipped when it
+/// is not).
+pub fn redis_installed() -> bool {
+    let found = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        println!("redis-server is not installed: skipped (./scripts/test installs it)");
+    }
+    found
 }

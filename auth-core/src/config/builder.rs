@@ -636,6 +636,16 @@ impl AuthConfigBuilder {
     }
 
     #[cfg(feature = "redis")]
+    /// How many sessions each instance's fast path keeps at most
+    /// (`REDIS_SESSION_CACHE_ENTRIES`, default 100 000, at most 10 million). An entry
+    /// is served for 5 s after it was read: size it to the sessions one instance reads
+    /// within 5 s (SCALING.md), about 4 KiB each with typical tokens.
+    pub fn with_redis_session_cache_entries(mut self, entries: usize) -> Self {
+        self.redis.session_cache_entries = entries;
+        self
+    }
+
+    #[cfg(feature = "redis")]
     /// The longest wait for one Redis command (default 2 s); past it the request
     /// answers 503.
     pub fn with_redis_timeout(mut self, timeout: Duration) -> Self {
@@ -707,6 +717,17 @@ impl AuthConfigBuilder {
                     reason: "must be between 1 millisecond and 5 minutes".into(),
                 });
             }
+        }
+        if self.redis.session_cache_entries == 0
+            || self.redis.session_cache_entries
+                > crate::session::settings::MAX_SESSION_CACHE_ENTRIES
+        {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_SESSION_CACHE_ENTRIES",
+                reason:
+                    "must be between 1 and 10000000 (REDIS_SESSION_CACHE=0 turns the fast path off)"
+                        .into(),
+            });
         }
         if self.session.refresh_margin > MAX_SESSION_LIFETIME {
             return Err(ConfigError::Invalid {

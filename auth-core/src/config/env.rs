@@ -140,6 +140,12 @@ impl AuthConfig {
         if let Some(v) = get("REDIS_SESSION_CACHE").filter(|s| !s.trim().is_empty()) {
             b.redis.session_cache = switch(Some(v), "REDIS_SESSION_CACHE")?;
         }
+        if let Some(v) = get("REDIS_SESSION_CACHE_ENTRIES").filter(|s| !s.trim().is_empty()) {
+            b.redis.session_cache_entries = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "REDIS_SESSION_CACHE_ENTRIES",
+                reason: "expected a whole number of sessions".into(),
+            })?;
+        }
         match get("SESSION_STORE_PLAINTEXT").as_deref().map(str::trim) {
             None | Some("") => {}
             Some("dangerous") => b = b.dangerous_store_sessions_in_plaintext(),

@@ -679,6 +679,26 @@ mod tests {
         assert!(with(Some("maybe")).is_err(), "not a switch");
     }
 
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_session_cache_entries_is_read_and_bounded() {
+        let secret = "ab".repeat(32);
+        let with = |entries: Option<&str>| {
+            let mut vars = BASE.to_vec();
+            vars.push(("REDIS_URL", "redis://127.0.0.1:6379/0"));
+            vars.push(("APP_SECRET", &secret));
+            vars.extend(entries.map(|v| ("REDIS_SESSION_CACHE_ENTRIES", v)));
+            AuthConfig::from_lookup(env(&vars))
+        };
+        let entries = |v| with(v).expect("config").redis.session_cache_entries;
+        assert_eq!(entries(None), 100_000);
+        assert_eq!(entries(Some(" 2500000 ")), 2_500_000);
+        for refused in ["0", "10000001", "-1", "lots", "1e6"] {
+            let e = with(Some(refused)).expect_err(refused).to_string();
+            assert!(e.contains("REDIS_SESSION_CACHE_ENTRIES"), "{refused}: {e}");
+        }
+    }
+
     #[test]
     fn client_authentication_is_settled_by_discovery_unless_chosen() {
         use ClientAuthMethod::{ClientSecretBasic as Basic, ClientSecretPost as Post};

@@ -63,10 +63,7 @@ impl Auth {
         // The fast path: a session this instance checked, and no instance changed or
         // logged out since (see `redis_cache`).
         let cached = match use_cache {
-            true => self
-                .0
-                .shared
-                .cached_session(&|| self.0.sessions.store_id(id).to_string()),
+            true => self.0.shared.cached_session(id),
             false => Cached::Off,
         };
         let (cached, ticket, read_at) = match cached {
@@ -104,7 +101,8 @@ impl Auth {
         match status {
             SessionStatus::Valid => {
                 if let Some(ticket) = ticket {
-                    self.0.shared.keep_checked(ticket, &stored);
+                    let store_key = self.0.sessions.store_id(id);
+                    self.0.shared.keep_checked(ticket, store_key, &stored);
                 }
                 if !self.0.sessions.due_for_touch(&stored) {
                     return Authenticated::User(stored);

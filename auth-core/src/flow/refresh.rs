@@ -122,7 +122,10 @@ impl Auth {
         if let Some(id) = session.provider.as_deref()
             && inner.provider_index(Some(id)).is_none()
         {
-            return match self.provider_or_source(id, false).await {
+            // Boxed, as the refresh below: rare paths whose futures are large (a
+            // discovery, a token request) would otherwise size every request's future
+            // (PERFORMANCE.md: `authenticate` was 19 KiB, moved per request).
+            return match Box::pin(self.provider_or_source(id, false)).await {
                 Ok(Some(_)) => Box::pin(self.check_session_with(session, shared_logouts)).await,
                 Ok(None) => SessionStatus::Ended(SessionEnd::ProviderRemoved),
                 Err(e) => SessionStatus::Unavailable(RefreshError::Unavailable(
@@ -158,7 +161,7 @@ impl Auth {
             // Without a refresh token the session lives on; the access token is stale.
             return SessionStatus::Valid;
         };
-        match self.refresh_shared(session, refresh_token).await {
+        match Box::pin(self.refresh_shared(session, refresh_token)).await {
             Ok(r) => SessionStatus::Refreshed(Box::new(apply(session, r))),
             Err(e) if e.ends_session() => SessionStatus::RefreshFailed(e),
             Err(_) if expires_at > now => SessionStatus::Valid,

@@ -19,7 +19,7 @@ use fred::prelude::{
     LuaInterface, Pool, ReconnectPolicy, SetOptions,
 };
 use sha2::{Digest, Sha256};
-use tower_sessions_core::session::Record;
+use tower_sessions_core::session::{Id, Record};
 
 use crate::session::AuthSession;
 use crate::session::Refreshed;
@@ -134,7 +134,7 @@ impl RedisShared {
         url: &str,
         command_timeout: Duration,
         ca_file: Option<&std::path::Path>,
-        cache: bool,
+        cache_entries: Option<usize>,
     ) -> Result<Self, SharedStateError> {
         // fred's own TLS setup uses the process's default rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -169,10 +169,9 @@ impl RedisShared {
                 tracing::warn!("Redis is not reachable yet; sessions answer 503 until it is");
             }
         }
-        let cache = if cache {
-            Some(crate::session::redis_cache::start(subscriber_config)?)
-        } else {
-            None
+        let cache = match cache_entries {
+            Some(max) => Some(crate::session::redis_cache::start(subscriber_config, max)?),
+            None => None,
         };
         Ok(Self {
             pool,
@@ -459,14 +458,16 @@ impl SharedState for RedisShared {
         answer(self.save_existing(record))
     }
 
-    fn cached_session(&self, key: &dyn Fn() -> String) -> Cached {
+    fn cached_session(&self, id: &Id) -> Cached {
         let Some(cache) = &self.cache else {
             return Cached::Off;
         };
-        let key = key();
-        match cache.get(&key) {
+        match cache.get(id) {
             Ok((session, read_at)) => Cached::Hit(session, read_at),
-            Err(generation) => Cached::Miss(CacheTicket { key, generation }),
+            Err(generation) => Cached::Miss(CacheTicket {
+                id: *id,
+                generation,
+            }),
         }
     }
 
@@ -474,16 +475,16 @@ impl SharedState for RedisShared {
         self.cache.as_ref().map(|c| c.stats())
     }
 
-    fn keep_checked(&self, ticket: CacheTicket, session: &Arc<AuthSession>) {
+    fn keep_checked(&self, ticket: CacheTicket, store_key: Id, session: &Arc<AuthSession>) {
         if let Some(cache) = &self.cache {
-            cache.insert(ticket.key, Arc::clone(session), ticket.generation);
+            cache.insert(ticket.id, store_key, Arc::clone(session), ticket.generation);
         }
     }
 
     fn session_changed<'a>(
         &'a self,
-        key: &'a str,
-        session: Option<&'a Arc<AuthSession>>,
+        store_key: &'a Id,
+        stored: Option<(&'a Id, &'a Arc<AuthSession>)>,
         read_at: Option<u64>,
         announce: bool,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
@@ -491,14 +492,15 @@ impl SharedState for RedisShared {
             let Some(cache) = &self.cache else {
                 return;
             };
-            match session {
-                Some(s) => cache.wrote(key, Arc::clone(s), read_at),
+            cache.count_write();
+            match stored {
+                Some((id, s)) => cache.wrote(id, store_key, Arc::clone(s), read_at),
                 None => {
-                    cache.invalidate(key);
+                    cache.invalidate(store_key);
                 }
             }
             if announce {
-                cache.announce_change(key).await;
+                cache.announce_change(store_key).await;
             }
         })
     }
@@ -687,7 +689,7 @@ mod tests {
     #[tokio::test]
     async fn rp_refresh_lock_is_released_only_by_its_owner() {
         let server = provider_harness::RedisServer::start();
-        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None, false)
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None, None)
             .await
             .expect("redis");
         let ttl = Duration::from_secs(30);
@@ -708,7 +710,7 @@ mod tests {
     #[tokio::test]
     async fn rp_refresh_holder_that_lost_its_lock_does_not_publish() {
         let server = provider_harness::RedisServer::start();
-        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None, false)
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None, None)
             .await
             .expect("redis");
         // a's lock expires under it (a stalled holder); b takes the lock.

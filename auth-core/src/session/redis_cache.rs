@@ -26,6 +26,10 @@
 //! invalidations cannot be proven delivered), until it is heard again or has been silent
 //! for 1 s (gone; one that stops cleanly says so at once).
 //!
+//! Entries are found by the id the browser's cookie carries (a hit costs no keyed hash
+//! of it), and dropped by the store key an invalidation names (an index from store keys
+//! to ids; the two are the same without sealing).
+//!
 //! A cached entry is served only:
 //! - while this instance's last heartbeat that came back was sent less than 80 ms ago
 //!   and no other instance has been silent for 80 ms (so an invalidation is in force
@@ -55,6 +59,7 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::{Builder, ClientLike, Config, EventInterface, ReconnectPolicy};
 use tokio::sync::{mpsc, oneshot};
+use tower_sessions_core::session::Id;
 
 use crate::session::AuthSession;
 use crate::session::shared::FastPathStats;
@@ -76,9 +81,11 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 const DELIVERY_WAIT: Duration = Duration::from_millis(100);
 /// After this long without a heartbeat back, the subscription is made again.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
-/// Entries kept at most: the sessions read within `MAX_AGE` (older ones are dropped
-/// first when full; all, when the ones within it fill it).
-const MAX_ENTRIES: usize = 100_000;
+/// Entries kept at most by default (`REDIS_SESSION_CACHE_ENTRIES`): the sessions read
+/// within `MAX_AGE` (older ones are dropped first when full; all, when the ones within
+/// it fill it).
+#[cfg(test)]
+const DEFAULT_MAX_ENTRIES: usize = crate::session::settings::DEFAULT_SESSION_CACHE_ENTRIES;
 /// Messages kept for sending at most (the oldest are dropped: the receivers see a
 /// skipped number and drop everything).
 const MAX_UNSENT: usize = 10_000;
@@ -86,6 +93,54 @@ const MAX_UNSENT: usize = 10_000;
 struct Entry {
     session: Arc<AuthSession>,
     loaded: Instant,
+    /// Where the session is in the store (what invalidations name).
+    store_key: Id,
+}
+
+/// The cached sessions by the id browsers hold, and their ids by store key.
+#[derive(Default)]
+struct Entries {
+    by_id: HashMap<Id, Entry>,
+    by_store_key: HashMap<Id, Id>,
+}
+
+impl Entries {
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn insert(&mut self, id: Id, entry: Entry) {
+        let store_key = entry.store_key;
+        if let Some(old) = self.by_id.insert(id, entry)
+            && old.store_key != store_key
+        {
+            self.by_store_key.remove(&old.store_key);
+        }
+        self.by_store_key.insert(store_key, id);
+    }
+
+    fn remove_store_key(&mut self, store_key: &Id) {
+        if let Some(id) = self.by_store_key.remove(store_key) {
+            self.by_id.remove(&id);
+        }
+    }
+
+    /// Keeps the entries `keep` says to.
+    fn retain(&mut self, keep: impl Fn(&Entry) -> bool) {
+        let by_store_key = &mut self.by_store_key;
+        self.by_id.retain(|_, e| {
+            let kept = keep(e);
+            if !kept {
+                by_store_key.remove(&e.store_key);
+            }
+            kept
+        });
+    }
+
+    fn clear(&mut self) {
+        self.by_id.clear();
+        self.by_store_key.clear();
+    }
 }
 
 /// A message this instance publishes.
@@ -94,7 +149,7 @@ enum Message {
     /// A heartbeat sent at this many ms after the cache's epoch.
     Heartbeat(u64),
     /// The session under this store key changed.
-    Changed(String),
+    Changed(Id),
     /// Every instance drops everything.
     Flush,
     /// This instance stops.
@@ -131,7 +186,7 @@ struct Peers(HashMap<String, Peer>);
 
 /// The cache of one instance.
 pub(crate) struct SessionCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
     /// Bumped by every invalidation and flush.
     generation: AtomicU64,
     /// When the last heartbeat that came back was sent (ms after `epoch`); 0: none
@@ -140,12 +195,15 @@ pub(crate) struct SessionCache {
     /// Another instance has been silent for longer than `FRESH_FOR`.
     others_silent: AtomicBool,
     epoch: Instant,
+    /// Entries kept at most.
+    max_entries: usize,
     /// This instance's name on the channel (its own messages are already applied).
     instance: String,
     hits: AtomicU64,
     misses: AtomicU64,
     invalidations: AtomicU64,
     announced: AtomicU64,
+    written: AtomicU64,
     /// To the publishing task.
     outgoing: mpsc::UnboundedSender<Outgoing>,
 }
@@ -159,21 +217,23 @@ impl std::fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
-    fn new() -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
+    fn new(max_entries: usize) -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
         let mut nonce = [0u8; 12];
         let _ = aws_lc_rs::rand::fill(&mut nonce);
         let (outgoing, receiver) = mpsc::unbounded_channel();
         let cache = Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             generation: AtomicU64::new(0),
             fresh_since: AtomicU64::new(0),
             others_silent: AtomicBool::new(false),
             epoch: Instant::now(),
+            max_entries: max_entries.max(1),
             instance: hex::encode(nonce),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             announced: AtomicU64::new(0),
+            written: AtomicU64::new(0),
             outgoing,
         };
         (cache, receiver)
@@ -185,7 +245,7 @@ impl SessionCache {
             .max(1)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -198,14 +258,15 @@ impl SessionCache {
             && !self.others_silent.load(Ordering::Acquire)
     }
 
-    /// The session cached under `key` if it can be proven fresh, with the generation
-    /// it was read at; else the generation to pass to [`Self::insert`] after a load.
-    pub(crate) fn get(&self, key: &str) -> Result<(Arc<AuthSession>, u64), u64> {
+    /// The session of `id` (the id the browser holds) if it is cached and can be
+    /// proven fresh, with the generation it was read at; else the generation to pass to
+    /// [`Self::insert`] after a load.
+    pub(crate) fn get(&self, id: &Id) -> Result<(Arc<AuthSession>, u64), u64> {
         let entries = self.lock();
         let generation = self.generation.load(Ordering::Acquire);
         let found = self
             .live()
-            .then(|| entries.get(key))
+            .then(|| entries.by_id.get(id))
             .flatten()
             .filter(|e| e.loaded.elapsed() < MAX_AGE);
         match found {
@@ -220,47 +281,59 @@ impl SessionCache {
         }
     }
 
-    /// Caches `session`, read (and checked) since `generation` was read, unless an
-    /// invalidation arrived meanwhile.
-    pub(crate) fn insert(&self, key: String, session: Arc<AuthSession>, generation: u64) {
+    /// Caches `session` of `id`, stored under `store_key`, read (and checked) since
+    /// `generation` was read, unless an invalidation arrived meanwhile.
+    pub(crate) fn insert(&self, id: Id, store_key: Id, session: Arc<AuthSession>, generation: u64) {
         let mut entries = self.lock();
         if !self.live() || self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if entries.len() >= MAX_ENTRIES {
+        if entries.len() >= self.max_entries {
             // Entries past their age are never served: dropping them makes room for
             // every session read within it. All go only when that is not enough.
-            entries.retain(|_, e| e.loaded.elapsed() < MAX_AGE);
-            if entries.len() >= MAX_ENTRIES {
+            entries.retain(|e| e.loaded.elapsed() < MAX_AGE);
+            if entries.len() >= self.max_entries {
                 entries.clear();
             }
         }
         entries.insert(
-            key,
+            id,
             Entry {
                 session,
                 loaded: Instant::now(),
+                store_key,
             },
         );
     }
 
-    /// This instance stored `session` under `key`, computed from a session read at
-    /// generation `read_at`: it is cached only if nothing was invalidated since that
-    /// read (a sign-out or logout landing between a request's read and its save must
-    /// not be undone by the save).
-    pub(crate) fn wrote(&self, key: &str, session: Arc<AuthSession>, read_at: Option<u64>) {
-        let before = self.invalidate(key);
+    /// This instance stored `session` of `id` under `store_key`, computed from a
+    /// session read at generation `read_at`: it is cached only if nothing was
+    /// invalidated since that read (a sign-out or logout landing between a request's
+    /// read and its save must not be undone by the save).
+    pub(crate) fn wrote(
+        &self,
+        id: &Id,
+        store_key: &Id,
+        session: Arc<AuthSession>,
+        read_at: Option<u64>,
+    ) {
+        let before = self.invalidate(store_key);
         if let Some(read_at) = read_at
             && read_at == before
         {
-            self.insert(key.to_owned(), session, before.wrapping_add(1));
+            self.insert(*id, *store_key, session, before.wrapping_add(1));
         }
     }
 
-    /// Drops the entry of `key`; the generation before the drop.
-    pub(crate) fn invalidate(&self, key: &str) -> u64 {
+    /// This instance wrote or deleted the session stored under `store_key`.
+    pub(crate) fn count_write(&self) {
+        self.written.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops the entry stored under `store_key`; the generation before the drop.
+    pub(crate) fn invalidate(&self, store_key: &Id) -> u64 {
         let mut entries = self.lock();
-        entries.remove(key);
+        entries.remove_store_key(store_key);
         self.generation.fetch_add(1, Ordering::AcqRel)
     }
 
@@ -285,13 +358,14 @@ impl SessionCache {
             misses: self.misses.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
             announced: self.announced.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
         }
     }
 
-    /// Tells the other instances that the session under `key` changed; resolves when
-    /// the message reached Redis, or after [`DELIVERY_WAIT`] (it stays queued).
-    pub(crate) async fn announce_change(&self, key: &str) {
-        if !self.announce(Message::Changed(key.to_owned())).await {
+    /// Tells the other instances that the session under `store_key` changed; resolves
+    /// when the message reached Redis, or after [`DELIVERY_WAIT`] (it stays queued).
+    pub(crate) async fn announce_change(&self, store_key: &Id) {
+        if !self.announce(Message::Changed(*store_key)).await {
             tracing::debug!("a session invalidation is slow to reach Redis: it stays queued");
         }
     }
@@ -366,10 +440,16 @@ impl SessionCache {
         }
         match kind {
             "h" => {}
-            "s" => {
-                self.invalidate(payload);
-                self.invalidations.fetch_add(1, Ordering::Relaxed);
-            }
+            "s" => match payload.parse::<Id>() {
+                Ok(store_key) => {
+                    self.invalidate(&store_key);
+                    self.invalidations.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    tracing::warn!("an unreadable session invalidation: flushing");
+                    self.flush();
+                }
+            },
             "x" => {
                 self.flush();
                 self.invalidations.fetch_add(1, Ordering::Relaxed);
@@ -410,8 +490,11 @@ impl SessionCache {
 /// connection of its own (built from the pool's configuration), the task that applies
 /// messages and sends heartbeats and the task that publishes in order. Both end when
 /// the cache is dropped.
-pub(crate) fn start(config: Config) -> Result<Arc<SessionCache>, crate::SharedStateError> {
-    let (cache, outgoing) = SessionCache::new();
+pub(crate) fn start(
+    config: Config,
+    max_entries: usize,
+) -> Result<Arc<SessionCache>, crate::SharedStateError> {
+    let (cache, outgoing) = SessionCache::new(max_entries);
     let cache = Arc::new(cache);
     let subscriber = Builder::from_config(config.clone())
         .with_performance_config(|p| p.broadcast_channel_capacity = 4096)
@@ -598,13 +681,20 @@ mod tests {
     }
 
     fn live() -> SessionCache {
-        let (c, _) = SessionCache::new();
+        let (c, _) = SessionCache::new(DEFAULT_MAX_ENTRIES);
         c.heartbeat_returned(c.now_ms());
         c
     }
 
-    fn cached(c: &SessionCache, key: &str) -> bool {
-        c.get(key).is_ok()
+    /// The id of a session named `name` in a test (its store key too: no sealing).
+    fn k(name: &str) -> Id {
+        Id(name
+            .bytes()
+            .fold(7i128, |h, b| h.wrapping_mul(31).wrapping_add(i128::from(b))))
+    }
+
+    fn cached(c: &SessionCache, name: &str) -> bool {
+        c.get(&k(name)).is_ok()
     }
 
     fn generation(c: &SessionCache) -> u64 {
@@ -613,11 +703,11 @@ mod tests {
 
     #[test]
     fn nothing_is_served_without_a_recent_heartbeat() {
-        let (c, _) = SessionCache::new();
-        c.insert("k".into(), session(), generation(&c));
+        let (c, _) = SessionCache::new(DEFAULT_MAX_ENTRIES);
+        c.insert(k("k"), k("k"), session(), generation(&c));
         assert!(!cached(&c, "k"), "not live: not even cached");
         let c = live();
-        c.insert("k".into(), session(), generation(&c));
+        c.insert(k("k"), k("k"), session(), generation(&c));
         assert!(cached(&c, "k"));
         // No heartbeat comes back: past the window, nothing is served.
         std::thread::sleep(FRESH_FOR + Duration::from_millis(5));
@@ -630,8 +720,8 @@ mod tests {
         let c = live();
         let mut peers = Peers::default();
         let seen = generation(&c);
-        c.receive(&mut peers, "s other 1 k", c.now_ms());
-        c.insert("k".into(), session(), seen);
+        c.receive(&mut peers, &format!("s other 1 {}", k("k")), c.now_ms());
+        c.insert(k("k"), k("k"), session(), seen);
         assert!(!cached(&c, "k"));
     }
 
@@ -639,21 +729,24 @@ mod tests {
     fn a_save_of_a_session_read_before_an_invalidation_is_not_cached() {
         let c = live();
         let mut peers = Peers::default();
-        let read_at = c.get("k").expect_err("nothing cached yet");
+        let read_at = c.get(&k("k")).expect_err("nothing cached yet");
         // Another instance signs the session out between this request's read and save.
-        c.receive(&mut peers, "s other 1 k", c.now_ms());
-        c.wrote("k", session(), Some(read_at));
+        c.receive(&mut peers, &format!("s other 1 {}", k("k")), c.now_ms());
+        c.wrote(&k("k"), &k("k"), session(), Some(read_at));
         assert!(!cached(&c, "k"), "the save must not bring the session back");
         // A write not read through the fast path is not cached either.
-        c.wrote("k", session(), None);
+        c.wrote(&k("k"), &k("k"), session(), None);
         assert!(!cached(&c, "k"));
     }
 
     /// A full cache drops the entries past their age (never served again), not the
-    /// ones still served: the bound is on sessions read within `MAX_AGE`.
+    /// ones still served: the bound is on sessions read within `MAX_AGE`, the
+    /// configured one (`REDIS_SESSION_CACHE_ENTRIES`).
     #[test]
     fn a_full_cache_drops_its_stale_entries_first() {
-        let c = live();
+        const MAX_ENTRIES: usize = 1_000;
+        let (c, _) = SessionCache::new(MAX_ENTRIES);
+        c.heartbeat_returned(c.now_ms());
         let stale = Instant::now()
             .checked_sub(MAX_AGE + Duration::from_secs(1))
             .expect("an instant in the past");
@@ -663,15 +756,17 @@ mod tests {
                 let entry = Entry {
                     session: session(),
                     loaded: stale,
+                    store_key: Id(i as i128 + 1_000_000),
                 };
-                entries.insert(format!("old{i}"), entry);
+                entries.insert(Id(i as i128), entry);
             }
         }
         // Filling took time: the fast path is live again.
         c.heartbeat_returned(c.now_ms());
-        c.insert("fresh".into(), session(), generation(&c));
-        c.insert("new".into(), session(), generation(&c));
+        c.insert(k("fresh"), k("fresh"), session(), generation(&c));
+        c.insert(k("new"), k("new"), session(), generation(&c));
         assert_eq!(c.lock().len(), 2, "the stale entries went, not the others");
+        assert_eq!(c.lock().by_store_key.len(), 2, "and their store keys");
         c.heartbeat_returned(c.now_ms());
         assert!(cached(&c, "fresh"), "kept");
         assert!(cached(&c, "new"));
@@ -680,10 +775,10 @@ mod tests {
     #[test]
     fn own_writes_are_cached_at_once() {
         let c = live();
-        let read_at = c.get("k").expect_err("nothing cached yet");
-        c.wrote("k", session(), Some(read_at));
-        let (_, at) = c.get("k").expect("cached");
-        c.wrote("k", session(), Some(at));
+        let read_at = c.get(&k("k")).expect_err("nothing cached yet");
+        c.wrote(&k("k"), &k("k"), session(), Some(read_at));
+        let (_, at) = c.get(&k("k")).expect("cached");
+        c.wrote(&k("k"), &k("k"), session(), Some(at));
         assert!(cached(&c, "k"));
         assert_eq!(c.stats().hits, 2);
     }
@@ -692,20 +787,44 @@ mod tests {
     fn invalidations_from_other_instances_drop_entries_and_x_drops_all() {
         let c = live();
         let mut peers = Peers::default();
-        for k in ["a", "b"] {
-            c.insert(k.into(), session(), generation(&c));
+        for name in ["a", "b"] {
+            c.insert(k(name), k(name), session(), generation(&c));
         }
-        let own = Message::Changed("a".into()).text(&c.instance, 1);
+        let own = Message::Changed(k("a")).text(&c.instance, 1);
         c.receive(&mut peers, &own, c.now_ms());
         assert!(cached(&c, "a"), "its own message: already applied");
-        c.receive(&mut peers, "s other 1 a", c.now_ms());
+        c.receive(&mut peers, &format!("s other 1 {}", k("a")), c.now_ms());
         assert!(!cached(&c, "a"));
         assert!(cached(&c, "b"));
         c.receive(&mut peers, "x other 2", c.now_ms());
         assert!(!cached(&c, "b"));
-        c.insert("b".into(), session(), generation(&c));
+        c.insert(k("b"), k("b"), session(), generation(&c));
         c.receive(&mut peers, "garbage", c.now_ms());
         assert!(!cached(&c, "b"), "an unknown message flushes");
+    }
+
+    /// Sealed sessions: the entry is found by the browser's id, and an invalidation
+    /// names the store key (its keyed hash), which drops that entry.
+    #[test]
+    fn an_invalidation_names_the_store_key_and_drops_the_id_s_entry() {
+        let c = live();
+        let mut peers = Peers::default();
+        let (id, store_key) = (k("id"), k("store key"));
+        c.insert(id, store_key, session(), generation(&c));
+        assert!(c.get(&id).is_ok(), "found by the browser's id");
+        assert!(c.get(&store_key).is_err(), "not by its store key");
+        c.receive(&mut peers, &format!("s other 1 {id}"), c.now_ms());
+        assert!(
+            c.get(&id).is_ok(),
+            "a message naming the id itself is not about it"
+        );
+        c.receive(&mut peers, &format!("s other 2 {store_key}"), c.now_ms());
+        assert!(c.get(&id).is_err(), "dropped by its store key");
+        assert!(c.lock().by_store_key.is_empty());
+        // Unreadable store keys flush everything.
+        c.insert(id, store_key, session(), generation(&c));
+        c.receive(&mut peers, "s other 3 not-an-id!", c.now_ms());
+        assert!(c.get(&id).is_err());
     }
 
     #[test]
@@ -713,7 +832,7 @@ mod tests {
         let c = live();
         let mut peers = Peers::default();
         c.receive(&mut peers, "h other 7 1", c.now_ms());
-        c.insert("k".into(), session(), generation(&c));
+        c.insert(k("k"), k("k"), session(), generation(&c));
         c.receive(&mut peers, "h other 8 2", c.now_ms());
         c.receive(&mut peers, "h other 8 2", c.now_ms());
         assert!(cached(&c, "k"), "in order, and a message sent again: kept");
@@ -728,14 +847,14 @@ mod tests {
         let mut peers = Peers::default();
         let t0 = c.now_ms();
         c.receive(&mut peers, "h other 1 1", t0);
-        c.insert("k".into(), session(), generation(&c));
+        c.insert(k("k"), k("k"), session(), generation(&c));
         c.check_peers(&mut peers, t0 + 20);
         assert!(cached(&c, "k"));
         // Silent past the window: its invalidations cannot be proven delivered.
         c.check_peers(&mut peers, t0 + FRESH_FOR.as_millis() as u64);
         assert!(!c.live() && !cached(&c, "k"));
         c.heartbeat_returned(c.now_ms());
-        c.insert("k".into(), session(), generation(&c));
+        c.insert(k("k"), k("k"), session(), generation(&c));
         assert!(!cached(&c, "k"), "nothing is cached while it is silent");
         // Heard again: served again.
         c.receive(&mut peers, "h other 2 2", t0 + 100);
@@ -756,10 +875,10 @@ mod tests {
     #[test]
     fn a_flush_pauses_the_fast_path_until_a_heartbeat() {
         let c = live();
-        c.insert("k".into(), session(), generation(&c));
+        c.insert(k("k"), k("k"), session(), generation(&c));
         c.flush_and_pause();
         assert!(!c.live());
-        c.insert("k".into(), session(), generation(&c));
+        c.insert(k("k"), k("k"), session(), generation(&c));
         assert!(!cached(&c, "k"));
     }
 }
@@ -777,7 +896,7 @@ mod restart_tests {
             &server.url(),
             Duration::from_millis(300),
             None,
-            true,
+            Some(super::DEFAULT_MAX_ENTRIES),
         )
         .await
         .expect("connect");
@@ -810,7 +929,7 @@ mod restart_tests {
             &server.url(),
             Duration::from_millis(300),
             None,
-            true,
+            Some(super::DEFAULT_MAX_ENTRIES),
         )
         .await
         .expect("starts anyway");

@@ -27,10 +27,11 @@ pub(crate) struct Sealer {
     keys: Vec<SealKey>,
 }
 
-/// What one secret gives: the record cipher and the id key.
+/// What one secret gives: the record cipher and the id key (as HMAC-SHA256 keyed with
+/// it: its padded key blocks hashed once, not per id).
 struct SealKey {
     cipher: Aes256Gcm,
-    id_key: [u8; 32],
+    id_mac: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -59,7 +60,8 @@ impl Sealer {
                 let _ = hk.expand(b"session id mapping v1", &mut id_key);
                 SealKey {
                     cipher: Aes256Gcm::new(&enc.into()),
-                    id_key,
+                    id_mac: <Hmac<Sha256> as Mac>::new_from_slice(&id_key)
+                        .expect("HMAC takes any key size"),
                 }
             })
             .collect();
@@ -120,10 +122,13 @@ impl Sealer {
 }
 
 impl SealKey {
+    /// HMAC-SHA256 of the id as the cookie carries it (`Id`'s 22 characters).
     fn store_id(&self, id: &Id) -> Id {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.id_key).expect("HMAC takes any key size");
-        mac.update(id.to_string().as_bytes());
+        let mut text = [0u8; 22];
+        let written = URL_SAFE_NO_PAD.encode_slice(id.0.to_le_bytes(), &mut text);
+        debug_assert_eq!(written.ok(), Some(22));
+        let mut mac = self.id_mac.clone();
+        mac.update(&text);
         let out = mac.finalize().into_bytes();
         let mut first = [0u8; 16];
         first.copy_from_slice(&out[..16]);
@@ -178,6 +183,26 @@ mod tests {
         let s = Sealer::derive(&[7u8; 32]);
         let sealed = s.seal(b"victim's session", b"victim-key").unwrap();
         assert!(s.open(&sealed, b"attacker-key").is_none());
+    }
+
+    /// The store key is HMAC-SHA256 (under the derived id key) of the id's text, as
+    /// it was computed before the keyed state was kept: every stored session stays
+    /// found.
+    #[test]
+    fn store_ids_are_the_hmac_of_the_id_as_the_cookie_carries_it() {
+        let secret = [7u8; 32];
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"auth-rs"), &secret);
+        let mut id_key = [0u8; 32];
+        hk.expand(b"session id mapping v1", &mut id_key)
+            .expect("32 bytes");
+        for _ in 0..50 {
+            let id = Id::default();
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&id_key).expect("any size");
+            mac.update(id.to_string().as_bytes());
+            let out = mac.finalize().into_bytes();
+            let expected = Id(i128::from_le_bytes(out[..16].try_into().expect("16")));
+            assert_eq!(Sealer::derive(&secret).store_id(&id), expected);
+        }
     }
 
     #[test]

@@ -70,7 +70,14 @@ pub(crate) struct RedisSettings {
     /// Keep checked sessions in memory, invalidated through Redis (the fast path;
     /// `REDIS_SESSION_CACHE`).
     pub(crate) session_cache: bool,
+    /// The sessions the fast path keeps at most (`REDIS_SESSION_CACHE_ENTRIES`).
+    pub(crate) session_cache_entries: usize,
 }
+
+/// The fast path's default bound: 100 000 sessions (about 0.4 GB with typical tokens).
+pub(crate) const DEFAULT_SESSION_CACHE_ENTRIES: usize = 100_000;
+/// Its largest: 10 million sessions.
+pub(crate) const MAX_SESSION_CACHE_ENTRIES: usize = 10_000_000;
 
 impl Default for RedisSettings {
     fn default() -> Self {
@@ -79,6 +86,7 @@ impl Default for RedisSettings {
             timeout: Duration::from_secs(2),
             ca_file: None,
             session_cache: true,
+            session_cache_entries: DEFAULT_SESSION_CACHE_ENTRIES,
         }
     }
 }

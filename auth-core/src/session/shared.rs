@@ -15,6 +15,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tower_sessions_core::session::Id;
+
 use crate::session::AuthSession;
 use crate::session::Refreshed;
 use crate::session::logouts::LogoutKind;
@@ -64,6 +66,9 @@ pub struct FastPathStats {
     /// Invalidations this instance announced to the others (its session writes and
     /// deletes, its recorded logouts).
     pub announced: u64,
+    /// Stored sessions this instance wrote again or deleted, announced or not (a
+    /// recorded use is not announced); sign-ins, which create records, are not counted.
+    pub written: u64,
 }
 
 /// A look into the fast path's cache of sessions this instance checked.
@@ -83,7 +88,7 @@ pub(crate) enum Cached {
 /// the load began (a load that raced an invalidation is not cached).
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct CacheTicket {
-    pub(crate) key: String,
+    pub(crate) id: Id,
     pub(crate) generation: u64,
 }
 
@@ -109,12 +114,13 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
     /// them (an app-given store comes first).
     fn session_store(&self) -> Option<SharedStore>;
 
-    /// The fast path: the session stored under the key that `key` computes, if this
-    /// instance may serve it from memory.
-    fn cached_session(&self, key: &dyn Fn() -> String) -> Cached;
+    /// The fast path: the session of `id` (the id the browser holds), if this instance
+    /// may serve it from memory.
+    fn cached_session(&self, id: &Id) -> Cached;
 
-    /// Caches a session loaded and checked after a [`Cached::Miss`].
-    fn keep_checked(&self, ticket: CacheTicket, session: &Arc<AuthSession>);
+    /// Caches a session loaded and checked after a [`Cached::Miss`], stored under
+    /// `store_key`.
+    fn keep_checked(&self, ticket: CacheTicket, store_key: Id, session: &Arc<AuthSession>);
 
     /// Whether the shared state answers now (`None`: there is none, this process is
     /// all there is).
@@ -136,8 +142,9 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
         Box::pin(std::future::ready(Err(SharedStateError::new(NoRecords))))
     }
 
-    /// This instance stored (`Some`) or deleted (`None`) the session under `key`: the
-    /// other instances drop theirs; its own cache takes a stored one if it was computed
+    /// This instance stored (`Some`, with the session's id) or deleted (`None`) the
+    /// session under `store_key`: the other instances drop theirs; its own cache takes a
+    /// stored one if it was computed
     /// from a session read through the fast path at generation `read_at` and nothing
     /// was invalidated since. Never fails: an announcement that cannot be sent now is
     /// sent again, and the others pause their fast path meanwhile.
@@ -147,8 +154,8 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
     /// instances' copies stay served.
     fn session_changed<'a>(
         &'a self,
-        key: &'a str,
-        session: Option<&'a Arc<AuthSession>>,
+        store_key: &'a Id,
+        stored: Option<(&'a Id, &'a Arc<AuthSession>)>,
         read_at: Option<u64>,
         announce: bool,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -203,6 +210,13 @@ pub(crate) trait SharedState: Send + Sync + std::fmt::Debug {
         session: &'a AuthSession,
         sealer: Option<&'a Sealer>,
     ) -> Answer<'a, Option<LogoutKind>>;
+
+    /// Whether [`SharedState::logged_out`] can know of a logout this process did not
+    /// record (false: it always answers `None`, and every signed-in request can skip
+    /// asking it).
+    fn shares_logouts(&self) -> bool {
+        true
+    }
 
     /// Takes the refresh lock of `refresh_token` for `ttl` as `owner`; false when
     /// another instance holds it.
@@ -272,16 +286,16 @@ impl SharedState for ThisProcess {
         None
     }
 
-    fn cached_session(&self, _: &dyn Fn() -> String) -> Cached {
+    fn cached_session(&self, _: &Id) -> Cached {
         Cached::Off
     }
 
-    fn keep_checked(&self, _: CacheTicket, _: &Arc<AuthSession>) {}
+    fn keep_checked(&self, _: CacheTicket, _: Id, _: &Arc<AuthSession>) {}
 
     fn session_changed<'a>(
         &'a self,
-        _: &'a str,
-        _: Option<&'a Arc<AuthSession>>,
+        _: &'a Id,
+        _: Option<(&'a Id, &'a Arc<AuthSession>)>,
         _: Option<u64>,
         _: bool,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
@@ -367,6 +381,10 @@ impl SharedState for ThisProcess {
         now(None)
     }
 
+    fn shares_logouts(&self) -> bool {
+        false
+    }
+
     fn lock_refresh<'a>(&'a self, _: &'a str, _: &'a str, _: Duration) -> Answer<'a, bool> {
         now(true)
     }
@@ -409,7 +427,7 @@ pub(crate) async fn connect(
             &url.0,
             redis.timeout,
             redis.ca_file.as_deref(),
-            redis.session_cache && !own_store,
+            (redis.session_cache && !own_store).then_some(redis.session_cache_entries),
         )
         .await?;
         return Ok(Arc::new(shared));

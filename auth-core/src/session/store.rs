@@ -417,9 +417,7 @@ impl Sessions {
             Place::External { store, .. } => {
                 let key = *key;
                 store.delete(&key).await?;
-                self.shared
-                    .session_changed(&key.to_string(), None, None, true)
-                    .await;
+                self.shared.session_changed(&key, None, None, true).await;
                 Ok(())
             }
         }
@@ -580,12 +578,7 @@ impl Sessions {
                     true
                 };
                 self.shared
-                    .session_changed(
-                        &key.to_string(),
-                        written.then_some(session),
-                        read_at,
-                        announce,
-                    )
+                    .session_changed(&key, written.then_some((id, session)), read_at, announce)
                     .await;
                 Ok(written)
             }
@@ -756,6 +749,26 @@ mod tests {
             refresh_expires_at,
             ..AuthSession::bare()
         }
+    }
+
+    /// Every signed-in request builds (and its framework moves) the future of
+    /// `authenticate`: the rare paths (a refresh, a provider looked up in the app's
+    /// source) are boxed so that it stays small. Unboxed it was 19 KiB, and copying it
+    /// was most of a signed-in request's cost (PERFORMANCE.md).
+    #[tokio::test]
+    async fn the_signed_in_request_s_future_stays_small() {
+        let auth = auth(
+            Arc::new(AtomicI64::new(T0)),
+            None,
+            Duration::from_secs(3600),
+        )
+        .await;
+        let id = SessionId(Id::default());
+        let session = Arc::new(session(None));
+        let authenticate = std::mem::size_of_val(&auth.authenticate(Some(&id)));
+        let check = std::mem::size_of_val(&auth.check_session_with(&session, false));
+        assert!(authenticate <= 1024, "authenticate: {authenticate} bytes");
+        assert!(check <= 256, "the session check: {check} bytes");
     }
 
     /// Whether `id` is signed out (the store works in these tests).

@@ -2,8 +2,9 @@
 //! that an adapter is trait impls and type conversions only.
 //!
 //! - [`RequestHead`]: the few things core reads from a request (method, path, headers)
-//!   and the request's extensions, where the [`Auth`] handle and the resolved user are
-//!   kept. An adapter implements it for its framework's request type.
+//!   and the request's extensions, where the adapter's layer puts a [`RequestAuth`]
+//!   (the [`Auth`] handle, and the user once resolved). An adapter implements it for
+//!   its framework's request type.
 //! - [`require_user`], [`optional_user`], [`require_bearer`], [`optional_bearer`]: the
 //!   signed-in user or API caller of a request, or a [`Rejection`] to answer.
 //! - [`Auth::routes`] and [`Auth::respond`]: the auth routes as one table (path,
@@ -32,13 +33,16 @@
 //!     fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
 //!         self.0.extensions.insert(value);
 //!     }
+//!     fn update_extension<T: Clone + Send + Sync + 'static>(&mut self, f: impl FnOnce(&mut T)) {
+//!         self.0.extensions.get_mut::<T>().map(f);
+//!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let (parts, ()) = http::Request::get("/me").body(()).unwrap().into_parts();
 //! let mut req = Req(parts);
-//! // No `Auth` in the extensions: the adapter's layer is missing, a 500 for the app's
+//! // No `RequestAuth` in the extensions: the adapter's layer is missing, a 500 for the app's
 //! // developer, never a redirect.
 //! let rejection = adapter::require_user(&mut req).await.unwrap_err();
 //! assert_eq!(rejection.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
@@ -80,21 +84,51 @@ pub trait RequestHead {
     /// Every value of the header `name` (lowercase), in order.
     fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]>;
 
-    /// A value of the request's extensions (the [`Auth`] handle put there by the
-    /// adapter's layer, and the user once resolved).
+    /// A value of the request's extensions (the [`RequestAuth`] put there by the
+    /// adapter's layer).
     fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T>;
 
     /// Keeps `value` in the request's extensions for later extractors.
     fn insert_extension<T: Clone + Send + Sync + 'static>(&mut self, value: T);
+
+    /// Changes the value of type `T` in the request's extensions, if there is one.
+    /// Override it to change the value in place (the default reads a copy and inserts
+    /// it again).
+    fn update_extension<T: Clone + Send + Sync + 'static>(&mut self, change: impl FnOnce(&mut T)) {
+        if let Some(mut value) = self.extension::<T>() {
+            change(&mut value);
+            self.insert_extension(value);
+        }
+    }
 }
 
-/// The signed-in user, as kept in a request's extensions once resolved.
-#[derive(Clone)]
-struct SignedIn(Arc<AuthSession>);
+/// What the adapter's layer puts in each request's extensions: the [`Auth`] handle,
+/// and once an extractor or guard resolved them, the signed-in user and the API caller
+/// (a second extractor of the same request finds them there). One entry for all
+/// three: resolving the user changes it in place, with no allocation of its own (an
+/// entry of its own was a fifth of the signed-in request's cost, PERFORMANCE.md).
+#[derive(Clone, Debug)]
+pub struct RequestAuth {
+    auth: Auth,
+    user: Option<Arc<AuthSession>>,
+    caller: Option<Arc<BearerAuth>>,
+}
 
-/// The API caller, as kept in a request's extensions once resolved.
-#[derive(Clone)]
-struct Caller(Arc<BearerAuth>);
+impl RequestAuth {
+    /// What the layer inserts for a request served with `auth`.
+    pub fn new(auth: Auth) -> Self {
+        Self {
+            auth,
+            user: None,
+            caller: None,
+        }
+    }
+
+    /// The handle.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}
 
 /// Why a request was not let through, and what to answer: [`Rejection::status`],
 /// [`Rejection::body_text`] and [`Rejection::headers`] are the response, which
@@ -502,7 +536,7 @@ pub async fn require(
         return require_api_session(req).await;
     }
     let user = require_user(req).await?;
-    let Some(auth) = req.extension::<Auth>() else {
+    let Some(auth) = auth_of(req) else {
         return Err(Rejection::missing_layer("a requirement"));
     };
     if requirement.is_met_by(&user, auth.config().clock.now()) {
@@ -546,7 +580,7 @@ pub async fn require(
 /// A session-authenticated API request ([`Requirement::AntiForgeryHeader`]): the
 /// anti-forgery header first (403), then the session (401, 503), answered in JSON.
 async fn require_api_session(req: &mut impl RequestHead) -> Result<Arc<AuthSession>, Rejection> {
-    let Some(auth) = req.extension::<Auth>() else {
+    let Some(auth) = auth_of(req) else {
         return Err(Rejection::missing_layer(
             "the anti-forgery header requirement",
         ));
@@ -593,27 +627,27 @@ fn api_error(status: StatusCode, code: &str) -> Response<String> {
 
 /// The user already resolved for this request by an extractor or guard, if any.
 pub fn resolved_user(req: &impl RequestHead) -> Option<Arc<AuthSession>> {
-    req.extension::<SignedIn>().map(|u| u.0)
+    req.extension::<RequestAuth>().and_then(|r| r.user)
 }
 
 /// The [`Auth`] handle the adapter's layer put in the request.
 pub fn auth_of(req: &impl RequestHead) -> Option<Auth> {
-    req.extension::<Auth>()
+    req.extension::<RequestAuth>().map(|r| r.auth)
 }
 
 type UserOutcome = (Auth, Result<Arc<AuthSession>, Authenticated>);
 
 async fn resolve_user(req: &mut impl RequestHead, what: &str) -> Result<UserOutcome, Rejection> {
-    let Some(auth) = req.extension::<Auth>() else {
+    let Some(RequestAuth { auth, user, .. }) = req.extension::<RequestAuth>() else {
         return Err(Rejection::missing_layer(what));
     };
-    if let Some(SignedIn(user)) = req.extension::<SignedIn>() {
+    if let Some(user) = user {
         return Ok((auth, Ok(user)));
     }
     let id = auth.session_id(req.header_values("cookie"));
     match auth.authenticate(id.as_ref()).await {
         Authenticated::User(user) => {
-            req.insert_extension(SignedIn(Arc::clone(&user)));
+            req.update_extension(|r: &mut RequestAuth| r.user = Some(Arc::clone(&user)));
             Ok((auth, Ok(user)))
         }
         other @ (Authenticated::Anonymous | Authenticated::Unavailable) => Ok((auth, Err(other))),
@@ -682,12 +716,12 @@ async fn resolve_bearer(
     req: &mut impl RequestHead,
     what: &str,
 ) -> Result<Option<Arc<BearerAuth>>, Rejection> {
-    if let Some(Caller(caller)) = req.extension::<Caller>() {
-        return Ok(Some(caller));
-    }
-    let Some(auth) = req.extension::<Auth>() else {
+    let Some(RequestAuth { auth, caller, .. }) = req.extension::<RequestAuth>() else {
         return Err(Rejection::missing_layer(what));
     };
+    if let Some(caller) = caller {
+        return Ok(Some(caller));
+    }
     let (scheme, token) = match Auth::access_credential(req.header_values("authorization")) {
         Ok(Some(credential)) => credential,
         Ok(None) => return Ok(None),
@@ -714,7 +748,7 @@ async fn resolve_bearer(
         }
     }
     .map_err(Rejection::bearer)?;
-    req.insert_extension(Caller(Arc::clone(&caller)));
+    req.update_extension(|r: &mut RequestAuth| r.caller = Some(Arc::clone(&caller)));
     Ok(Some(caller))
 }
 
@@ -1036,7 +1070,7 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         let (mut parts, ()) = builder.body(()).expect("request").into_parts();
-        parts.extensions.insert(auth.clone());
+        parts.extensions.insert(RequestAuth::new(auth.clone()));
         Req(parts)
     }
 

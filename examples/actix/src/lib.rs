@@ -5,6 +5,8 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::auth_core::RemoteApi;
 use auth_actix::{
@@ -31,68 +33,84 @@ pub fn server(
     remote: Option<RemoteApi>,
     listener: TcpListener,
 ) -> std::io::Result<Server> {
-    let shared = web::Data::new(Shared {
+    Ok(HttpServer::new(move || app(&auth, &users, remote.as_ref()))
+        .listen(listener)?
+        .run())
+}
+
+/// The app of one worker (what [`server`] serves; also called in process by the
+/// `overhead` bench, through `actix_web::test::init_service`).
+pub fn app(
+    auth: &Auth,
+    users: &Users,
+    remote: Option<&RemoteApi>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody + use<>>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    let admins = Require::new(Requirement::role("admin"));
+    let recent = Require::new(Requirement::signed_in_within(Duration::from_secs(300)));
+    let shared = Shared {
         auth: auth.clone(),
-        users,
-    });
-    Ok(HttpServer::new(move || {
-        let admins = Require::new(Requirement::role("admin"));
-        let recent = Require::new(Requirement::signed_in_within(Duration::from_secs(300)));
-        let mut app = App::new()
-            .app_data(shared.clone())
-            .wrap(auth_middleware(&auth))
-            .configure(auth_routes(&auth));
-        if let Some(api) = &remote {
-            app = app.configure(forward_routes("/bff/remote", api.clone()));
-        }
-        app.service(
-            web::scope("/admin/users")
-                .wrap(Require::new(Requirement::role("admin")))
-                .route("", web::get().to(admin_users))
-                .route("/{user_id}/sign-out", web::post().to(admin_sign_out))
-                .route("/{user_id}/block", web::post().to(admin_block))
-                .route("/{user_id}/unblock", web::post().to(admin_unblock)),
-        )
-        .service(
-            web::scope("/admin/providers")
-                .wrap(Require::new(Requirement::role("admin")))
-                .route("", web::get().to(admin_providers))
-                .route("", web::post().to(admin_add_provider))
-                .route("/{id}", web::delete().to(admin_remove_provider)),
-        )
-        .route("/account/sessions", web::get().to(account_sessions))
-        .route(
-            "/account/sessions/revoke-others",
-            web::post().to(revoke_other_sessions),
-        )
-        .route(
-            "/account/sessions/{id}/revoke",
-            web::post().to(revoke_session),
-        )
-        .route("/", web::get().to(home))
-        .route("/me", web::get().to(me))
-        .service(
-            web::resource("/admin")
-                .wrap(admins)
-                .route(web::get().to(me)),
-        )
-        .route("/reports", web::get().to(reports))
-        .service(
-            web::resource("/sensitive")
-                .wrap(recent)
-                .route(web::get().to(me)),
-        )
-        .route("/api/me", web::get().to(api_me))
-        .route("/metrics", web::get().to(metrics))
-        .route("/spa", web::get().to(spa))
-        .service(
-            web::resource("/bff/echo")
-                .wrap(Require::new(Requirement::anti_forgery_header()))
-                .route(web::post().to(bff_echo)),
-        )
-    })
-    .listen(listener)?
-    .run())
+        users: users.clone(),
+    };
+    let mut app = App::new()
+        .app_data(web::Data::new(shared))
+        .wrap(auth_middleware(auth))
+        .configure(auth_routes(auth));
+    if let Some(api) = remote {
+        app = app.configure(forward_routes("/bff/remote", api.clone()));
+    }
+    app.service(
+        web::scope("/admin/users")
+            .wrap(Require::new(Requirement::role("admin")))
+            .route("", web::get().to(admin_users))
+            .route("/{user_id}/sign-out", web::post().to(admin_sign_out))
+            .route("/{user_id}/block", web::post().to(admin_block))
+            .route("/{user_id}/unblock", web::post().to(admin_unblock)),
+    )
+    .service(
+        web::scope("/admin/providers")
+            .wrap(Require::new(Requirement::role("admin")))
+            .route("", web::get().to(admin_providers))
+            .route("", web::post().to(admin_add_provider))
+            .route("/{id}", web::delete().to(admin_remove_provider)),
+    )
+    .route("/account/sessions", web::get().to(account_sessions))
+    .route(
+        "/account/sessions/revoke-others",
+        web::post().to(revoke_other_sessions),
+    )
+    .route(
+        "/account/sessions/{id}/revoke",
+        web::post().to(revoke_session),
+    )
+    .route("/", web::get().to(home))
+    .route("/me", web::get().to(me))
+    .service(
+        web::resource("/admin")
+            .wrap(admins)
+            .route(web::get().to(me)),
+    )
+    .route("/reports", web::get().to(reports))
+    .service(
+        web::resource("/sensitive")
+            .wrap(recent)
+            .route(web::get().to(me)),
+    )
+    .route("/api/me", web::get().to(api_me))
+    .route("/metrics", web::get().to(metrics))
+    .route("/spa", web::get().to(spa))
+    .service(
+        web::resource("/bff/echo")
+            .wrap(Require::new(Requirement::anti_forgery_header()))
+            .route(web::post().to(bff_echo)),
+    )
 }
 
 /// `POST /bff/echo`: the signed-in user's `sub` and the JSON object sent (a single-page

@@ -4,9 +4,15 @@
 //! through the development provider), alternated. Prints the time per request of each
 //! and what signing in adds.
 //!
-//! `MODE=public|home|me ITER=n` runs one kind only, inside `measure`, for
+//! The library's own part is measured apart: a bare router whose handler is the same
+//! with and without the `AuthUser` extractor, both requests with the session cookie.
+//!
+//! `MODE=public|home|me|plain|user ITER=n` runs one kind only, inside `measure`, for
 //! `valgrind --tool=callgrind --toggle-collect='*measure*'`: instructions per request,
 //! and where they go (`callgrind_annotate`).
+//!
+//! `REDIS_URL=redis://..` keeps the session in Redis instead (the fast path serving it:
+//! the bench waits until it does).
 //!
 //! `cargo bench -p example-axum --bench overhead`
 
@@ -14,9 +20,11 @@
 
 use std::time::{Duration, Instant};
 
+use auth_axum::AuthUser;
 use auth_testkit::DevProvider;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::routing::get;
 use reqwest::cookie::CookieStore as _;
 use tower::ServiceExt as _;
 
@@ -37,6 +45,25 @@ async fn call(app: &axum::Router, path: &str, cookie: Option<&HeaderValue>) {
         .expect("body");
 }
 
+/// With Redis, waits until `request` is served by the fast path (the session cached,
+/// the invalidation channel live); without it, returns at once.
+async fn served_from_memory<F: Future<Output = ()>>(
+    auth: &auth_axum::Auth,
+    request: impl Fn() -> F,
+) {
+    for _ in 0..500 {
+        let Some(before) = auth.fast_path() else {
+            return;
+        };
+        request().await;
+        if auth.fast_path().expect("on").hits > before.hits {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the fast path never served the session");
+}
+
 /// `n` requests of one kind, on `rt` (what callgrind counts: a plain function, so
 /// that `--toggle-collect` finds it).
 #[inline(never)]
@@ -55,11 +82,15 @@ fn measure(
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // The requests measured run on this thread (`block_on`); the provider, the served
+    // app and the fast path's heartbeat on a worker of their own, so that a loop of
+    // requests that never waits does not starve them.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
-    let (app, cookie, _provider) = rt.block_on(async {
+    let (app, auth, cookie, _provider) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -70,7 +101,13 @@ fn main() {
             .start()
             .await
             .expect("provider");
-        let config = provider.auth_config(&app_url).build().expect("config");
+        let mut builder = provider.auth_config(&app_url);
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            builder = builder
+                .with_redis_url(url)
+                .with_app_secret_hex(&"0f".repeat(32));
+        }
+        let config = builder.build().expect("config");
         let auth = auth_axum::Auth::discover(config).await.expect("auth");
         let users = || example_users::Users::open("sqlite::memory:").expect("users");
         let served = example_axum::app(auth.clone(), users(), None);
@@ -88,8 +125,16 @@ fn main() {
         let cookie = jar
             .cookies(&app_url.parse().expect("url"))
             .expect("the session cookie");
-        (example_axum::app(auth, users(), None), cookie, provider)
+        let app = example_axum::app(auth.clone(), users(), None);
+        served_from_memory(&auth, || call(&app, "/me", Some(&cookie))).await;
+        (app, auth, cookie, provider)
     });
+    // The library's own part: the same cookie and the same handler, with and without
+    // the extractor.
+    let bare = axum::Router::new()
+        .route("/plain", get(|| async { "ok" }))
+        .route("/user", get(|_: AuthUser| async { "ok" }))
+        .layer(auth_axum::auth_layer(&auth));
     let iterations = |default: usize| {
         std::env::var("ITER")
             .ok()
@@ -97,29 +142,34 @@ fn main() {
             .unwrap_or(default)
     };
     if let Ok(mode) = std::env::var("MODE") {
-        let (path, cookie) = match mode.as_str() {
-            "public" => ("/", None),
-            "home" => ("/", Some(&cookie)),
-            "me" => ("/me", Some(&cookie)),
-            other => panic!("MODE {other}: public, home or me"),
+        let (app, path, cookie) = match mode.as_str() {
+            "public" => (&app, "/", None),
+            "home" => (&app, "/", Some(&cookie)),
+            "me" => (&app, "/me", Some(&cookie)),
+            "plain" => (&bare, "/plain", Some(&cookie)),
+            "user" => (&bare, "/user", Some(&cookie)),
+            other => panic!("MODE {other}: public, home, me, plain or user"),
         };
-        measure(&rt, &app, path, cookie, iterations(10_000));
+        measure(&rt, app, path, cookie, iterations(10_000));
         return;
     }
     rt.block_on(async {
         let full = std::env::args().any(|a| a == "--bench");
         let rounds = iterations(if full { 50_000 } else { 500 });
-        let kinds: [(&str, &str, Option<&HeaderValue>); 3] = [
-            ("public /", "/", None),
-            ("signed-in /", "/", Some(&cookie)),
-            ("signed-in /me", "/me", Some(&cookie)),
+        let kinds: [(&str, &axum::Router, &str, Option<&HeaderValue>); 5] = [
+            ("public /", &app, "/", None),
+            ("signed-in /", &app, "/", Some(&cookie)),
+            ("signed-in /me", &app, "/me", Some(&cookie)),
+            ("cookie, no extractor", &bare, "/plain", Some(&cookie)),
+            ("cookie, AuthUser", &bare, "/user", Some(&cookie)),
         ];
-        let mut spent = [Duration::ZERO; 3];
+        let mut spent = [Duration::ZERO; 5];
         for round in 0..rounds {
-            for k in 0..3 {
-                let k = (k + round) % 3;
+            for k in 0..5 {
+                let k = (k + round) % 5;
+                let (_, app, path, cookie) = kinds[k];
                 let started = Instant::now();
-                call(&app, kinds[k].1, kinds[k].2).await;
+                call(app, path, cookie).await;
                 spent[k] += started.elapsed();
             }
         }
@@ -132,5 +182,12 @@ fn main() {
             per(1) - per(0),
             per(2) - per(0)
         );
+        println!(
+            "the AuthUser extractor alone (same cookie, same handler): {:+.2} µs",
+            per(4) - per(3)
+        );
+        if let Some(stats) = auth.fast_path() {
+            println!("fast path: {} hits, {} misses", stats.hits, stats.misses);
+        }
     });
 }
