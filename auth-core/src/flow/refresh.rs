@@ -290,12 +290,24 @@ impl Auth {
         // under it (compare-and-delete).
         let owner = oauth2::CsrfToken::new_random().secret().clone();
         let give_up = Instant::now() + lock_ttl;
+        let margin = self.0.config.session.refresh_margin.as_secs() as i64;
         let published = || async {
             match shared
                 .published_refresh(rt, sealer)
                 .await
                 .map_err(unavailable)?
             {
+                // A result that is itself due (a refresh token the provider does not
+                // rotate, refreshed again within the result's minute): refreshed
+                // again, not applied (it would be stored, found due and applied again
+                // on every request).
+                Some(Ok(done))
+                    if done
+                        .expires_at
+                        .is_some_and(|e| e - margin <= self.0.config.clock.now_secs()) =>
+                {
+                    Ok(None)
+                }
                 Some(Ok(done)) if done.same_user(session) => Ok(Some(done)),
                 // Unreadable, or for another user: never apply it, never replay the
                 // token either.
@@ -760,6 +772,47 @@ mod tests {
                 Outage::PublishedRefreshUnusable,
             )) => {}
             other => panic!("expected 503, got {other:?}"),
+        }
+    }
+
+    /// A provider that does not rotate refresh tokens: a result another instance
+    /// published for the same token is applied while its access token is fresh, and
+    /// refreshed again (here: the provider, which never answers in time) once it is
+    /// itself due, not applied (it would be stored and found due on every request).
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn rp_published_refresh_already_due_is_refreshed_again() {
+        let server = provider_harness::RedisServer::start();
+        let (auth, session) = on_redis(&server.url()).await;
+        let redis = &auth.0.shared;
+        let now = auth.0.config.clock.now_secs();
+        let publish = async |expires_at: i64| {
+            let done = Refreshed::new(AccessToken::new("at"), None, None, Some(expires_at), None);
+            assert!(
+                redis
+                    .lock_refresh("rt", "other", Duration::from_secs(5))
+                    .await
+                    .expect("lock")
+            );
+            assert!(
+                redis
+                    .publish_refresh("rt", "other", &done, RESULT_TTL, auth.0.sessions.sealer())
+                    .await
+                    .expect("publish")
+            );
+        };
+        publish(now + 3600).await;
+        match auth.check_session(&session).await {
+            SessionStatus::Refreshed(s) => assert_eq!(s.expires_at, Some(now + 3600)),
+            other => panic!("a fresh published result is applied: {other:?}"),
+        }
+        // Due within the margin (30 s by default): not applied, refreshed again (by
+        // another instance, whose process has not seen the first result).
+        publish(now + 20).await;
+        let (other, session) = on_redis(&server.url()).await;
+        match other.check_session(&session).await {
+            SessionStatus::Unavailable(RefreshError::Unavailable(_)) => {}
+            other => panic!("expected a refresh of its own (503 here), got {other:?}"),
         }
     }
 
