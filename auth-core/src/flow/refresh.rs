@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::Auth;
 use crate::jose::TokenError;
-use crate::jose::secret::{AccessToken, IdToken, RefreshToken};
+use crate::jose::secret::{AccessToken, IdToken, RefreshToken, constant_time_eq};
 use crate::outage::Outage;
 use crate::session::AuthSession;
 use crate::session::Refreshed;
@@ -297,14 +297,19 @@ impl Auth {
                 .await
                 .map_err(unavailable)?
             {
-                // A result that is itself due (a refresh token the provider does not
-                // rotate, refreshed again within the result's minute): refreshed
-                // again, not applied (it would be stored, found due and applied again
-                // on every request).
+                // A result that is itself due, for a refresh token the provider did
+                // not rotate (refreshed again within the result's minute): refreshed
+                // again with that token, not applied (it would be stored, found due
+                // and applied again on every request). A rotated token is spent: its
+                // result is applied whatever its age, never the token replayed.
                 Some(Ok(done))
                     if done
                         .expires_at
-                        .is_some_and(|e| e - margin <= self.0.config.clock.now_secs()) =>
+                        .is_some_and(|e| e - margin <= self.0.config.clock.now_secs())
+                        && done
+                            .refresh_token
+                            .as_ref()
+                            .is_none_or(|new| constant_time_eq(new.secret(), rt)) =>
                 {
                     Ok(None)
                 }
@@ -779,6 +784,7 @@ mod tests {
     /// published for the same token is applied while its access token is fresh, and
     /// refreshed again (here: the provider, which never answers in time) once it is
     /// itself due, not applied (it would be stored and found due on every request).
+    /// A due result that rotated the token is applied: the old token is spent.
     #[cfg(feature = "redis")]
     #[tokio::test]
     async fn rp_published_refresh_already_due_is_refreshed_again() {
@@ -786,8 +792,14 @@ mod tests {
         let (auth, session) = on_redis(&server.url()).await;
         let redis = &auth.0.shared;
         let now = auth.0.config.clock.now_secs();
-        let publish = async |expires_at: i64| {
-            let done = Refreshed::new(AccessToken::new("at"), None, None, Some(expires_at), None);
+        let publish = async |expires_at: i64, rotated: Option<&str>| {
+            let done = Refreshed::new(
+                AccessToken::new("at"),
+                rotated.map(RefreshToken::new),
+                None,
+                Some(expires_at),
+                None,
+            );
             assert!(
                 redis
                     .lock_refresh("rt", "other", Duration::from_secs(5))
@@ -801,18 +813,25 @@ mod tests {
                     .expect("publish")
             );
         };
-        publish(now + 3600).await;
+        publish(now + 3600, None).await;
         match auth.check_session(&session).await {
             SessionStatus::Refreshed(s) => assert_eq!(s.expires_at, Some(now + 3600)),
             other => panic!("a fresh published result is applied: {other:?}"),
         }
         // Due within the margin (30 s by default): not applied, refreshed again (by
         // another instance, whose process has not seen the first result).
-        publish(now + 20).await;
+        publish(now + 20, Some("rt")).await;
         let (other, session) = on_redis(&server.url()).await;
         match other.check_session(&session).await {
             SessionStatus::Unavailable(RefreshError::Unavailable(_)) => {}
             other => panic!("expected a refresh of its own (503 here), got {other:?}"),
+        }
+        // The same, but the provider rotated the token: applied.
+        publish(now + 20, Some("rt-2")).await;
+        let (third, session) = on_redis(&server.url()).await;
+        match third.check_session(&session).await {
+            SessionStatus::Refreshed(s) => assert_eq!(s.expires_at, Some(now + 20)),
+            other => panic!("a rotated token's result is applied: {other:?}"),
         }
     }
 
