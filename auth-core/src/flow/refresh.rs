@@ -303,9 +303,10 @@ impl Auth {
                 // and applied again on every request). A rotated token is spent: its
                 // result is applied whatever its age, never the token replayed.
                 Some(Ok(done))
-                    if done
-                        .expires_at
-                        .is_some_and(|e| e - margin <= self.0.config.clock.now_secs())
+                    if done.same_user(session)
+                        && done
+                            .expires_at
+                            .is_some_and(|e| e - margin <= self.0.config.clock.now_secs())
                         && done
                             .refresh_token
                             .as_ref()

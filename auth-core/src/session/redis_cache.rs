@@ -109,14 +109,28 @@ impl Entries {
         self.by_id.len()
     }
 
+    /// Caches `entry` under `id`. One entry per store key: another id's entry under the
+    /// same store key goes (an invalidation names the key, and must reach every entry
+    /// read from it).
     fn insert(&mut self, id: Id, entry: Entry) {
         let store_key = entry.store_key;
         if let Some(old) = self.by_id.insert(id, entry)
             && old.store_key != store_key
         {
-            self.by_store_key.remove(&old.store_key);
+            self.unmap(&old.store_key, &id);
         }
-        self.by_store_key.insert(store_key, id);
+        if let Some(other) = self.by_store_key.insert(store_key, id)
+            && other != id
+        {
+            self.by_id.remove(&other);
+        }
+    }
+
+    /// Forgets that `store_key` is `id`'s, if it still is.
+    fn unmap(&mut self, store_key: &Id, id: &Id) {
+        if self.by_store_key.get(store_key) == Some(id) {
+            self.by_store_key.remove(store_key);
+        }
     }
 
     fn remove_store_key(&mut self, store_key: &Id) {
@@ -128,9 +142,9 @@ impl Entries {
     /// Keeps the entries `keep` says to.
     fn retain(&mut self, keep: impl Fn(&Entry) -> bool) {
         let by_store_key = &mut self.by_store_key;
-        self.by_id.retain(|_, e| {
+        self.by_id.retain(|id, e| {
             let kept = keep(e);
-            if !kept {
+            if !kept && by_store_key.get(&e.store_key) == Some(id) {
                 by_store_key.remove(&e.store_key);
             }
             kept
@@ -825,6 +839,24 @@ mod tests {
         c.insert(id, store_key, session(), generation(&c));
         c.receive(&mut peers, "s other 3 not-an-id!", c.now_ms());
         assert!(c.get(&id).is_err());
+        // One entry per store key: a second id read from the same key replaces the
+        // first, so an invalidation of the key leaves nothing of it servable; an id
+        // cached again under another key no longer answers to the old one.
+        let other = k("other id");
+        c.insert(id, store_key, session(), generation(&c));
+        c.insert(other, store_key, session(), generation(&c));
+        assert!(c.get(&id).is_err() && c.get(&other).is_ok());
+        c.insert(other, k("new key"), session(), generation(&c));
+        c.receive(&mut peers, &format!("s other 4 {store_key}"), c.now_ms());
+        assert!(c.get(&other).is_ok(), "no longer under the old key");
+        c.receive(
+            &mut peers,
+            &format!("s other 5 {}", k("new key")),
+            c.now_ms(),
+        );
+        assert!(c.get(&other).is_err());
+        let entries = c.lock();
+        assert!(entries.by_id.is_empty() && entries.by_store_key.is_empty());
     }
 
     #[test]
