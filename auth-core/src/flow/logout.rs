@@ -491,6 +491,24 @@ mod tests {
                 Err(e) => panic!("the retry must be accepted, got {e:?}"),
             }
         }
+        // The pool's connections come back one by one after the restart, and a command
+        // sent on one still reconnecting times out (300 ms here): the steps below need
+        // Redis whole, so wait until eight pings in a row (every connection, twice)
+        // answer.
+        let mut answered = 0;
+        while answered < 8 {
+            let ping = auth.0.shared.ping().expect("Redis");
+            if ping.await.is_ok() {
+                answered += 1;
+            } else {
+                answered = 0;
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "Redis never came back whole"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
         // The logout is recorded in Redis: another instance (its own process, nothing in
         // its local registry) sees a session of that `sid` that began before it as over.
         let other = Auth::discover(config_for_redis()).await.expect("auth");
