@@ -90,7 +90,7 @@ impl RefreshCoordinator {
             at.elapsed() < RESULT_TTL
                 && match cell.get() {
                     None => true,
-                    Some(Ok(r)) => r.expires_at.is_none_or(|e| e - margin > now),
+                    Some(Ok(r)) => !r.due(now, margin),
                     Some(Err(_)) => false,
                 }
         });
@@ -304,9 +304,7 @@ impl Auth {
                 // result is applied whatever its age, never the token replayed.
                 Some(Ok(done))
                     if done.same_user(session)
-                        && done
-                            .expires_at
-                            .is_some_and(|e| e - margin <= self.0.config.clock.now_secs())
+                        && done.due(self.0.config.clock.now_secs(), margin)
                         && done
                             .refresh_token
                             .as_ref()
@@ -423,6 +421,12 @@ impl Auth {
 }
 
 impl Refreshed {
+    /// Whether its access token expires within `margin` s of `now` (a session holding
+    /// it is due for a refresh): a result past that is not reused.
+    fn due(&self, now: i64, margin: i64) -> bool {
+        self.expires_at.is_some_and(|e| e - margin <= now)
+    }
+
     /// A refresh's result: the new tokens, and the claims when they changed.
     pub(crate) fn new(
         access_token: AccessToken,
@@ -743,6 +747,25 @@ mod tests {
         (auth, session)
     }
 
+    /// Publishes `done` for refresh token `rt` as another instance does: under its lock,
+    /// which the publication releases.
+    #[cfg(feature = "redis")]
+    async fn publish_as_another_instance(auth: &Auth, done: &Refreshed) {
+        let redis = &auth.0.shared;
+        assert!(
+            redis
+                .lock_refresh("rt", "other", Duration::from_secs(5))
+                .await
+                .expect("lock")
+        );
+        assert!(
+            redis
+                .publish_refresh("rt", "other", done, RESULT_TTL, auth.0.sessions.sealer())
+                .await
+                .expect("publish")
+        );
+    }
+
     /// A refresh result another instance published for this refresh token, but for
     /// another user, is never applied (and the token is not replayed either): the
     /// expired session answers 503.
@@ -751,7 +774,6 @@ mod tests {
     async fn rp_published_refresh_of_another_user_is_not_applied() {
         let server = provider_harness::RedisServer::start();
         let (auth, session) = on_redis(&server.url()).await;
-        let redis = &auth.0.shared;
         let bob = crate::Claims::default()
             .with("sub", serde_json::json!("bob"))
             .with("iss", session.claims.get("iss").expect("iss"));
@@ -762,17 +784,7 @@ mod tests {
             Some(i64::MAX),
             None,
         );
-        assert!(
-            redis
-                .lock_refresh("rt", "other", Duration::from_secs(5))
-                .await
-                .expect("lock")
-        );
-        let published = redis
-            .publish_refresh("rt", "other", &theirs, RESULT_TTL, auth.0.sessions.sealer())
-            .await
-            .expect("publish");
-        assert!(published);
+        publish_as_another_instance(&auth, &theirs).await;
         match auth.check_session(&session).await {
             SessionStatus::Unavailable(RefreshError::Unavailable(
                 Outage::PublishedRefreshUnusable,
@@ -791,7 +803,6 @@ mod tests {
     async fn rp_published_refresh_already_due_is_refreshed_again() {
         let server = provider_harness::RedisServer::start();
         let (auth, session) = on_redis(&server.url()).await;
-        let redis = &auth.0.shared;
         let now = auth.0.config.clock.now_secs();
         let publish = async |expires_at: i64, rotated: Option<&str>| {
             let done = Refreshed::new(
@@ -801,18 +812,7 @@ mod tests {
                 Some(expires_at),
                 None,
             );
-            assert!(
-                redis
-                    .lock_refresh("rt", "other", Duration::from_secs(5))
-                    .await
-                    .expect("lock")
-            );
-            assert!(
-                redis
-                    .publish_refresh("rt", "other", &done, RESULT_TTL, auth.0.sessions.sealer())
-                    .await
-                    .expect("publish")
-            );
+            publish_as_another_instance(&auth, &done).await;
         };
         publish(now + 3600, None).await;
         match auth.check_session(&session).await {
