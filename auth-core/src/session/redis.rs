@@ -127,6 +127,29 @@ const PUBLISH_AND_RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) redis.call('DEL', KEYS[1]) \
     return 1 end return 0";
 
+/// Sets KEYS[1] to ARGV[2] for ARGV[3] s only if it still holds what was read: ARGV[1]
+/// is `-` for no value, or `=` and the value.
+const REPLACE_IF_UNCHANGED: &str = "local v = redis.call('GET', KEYS[1]) \
+    if (v == false and ARGV[1] == '-') or (v ~= false and ARGV[1] == '=' .. v) then \
+    redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0";
+
+/// How many times a logout marker's compare-and-set is tried against concurrent writes.
+const LOGOUT_WRITE_ATTEMPTS: usize = 8;
+
+/// A logout marker's time and kind, from its value under the Redis key `name`. One that
+/// does not open with the key (forged, or written by an app with another key) counts as
+/// absent.
+fn open_marker(value: &str, name: &str, sealer: Option<&Sealer>) -> Option<(i64, LogoutKind)> {
+    let plain = match sealer {
+        Some(s) => s.open(value, name.as_bytes()).or_else(|| {
+            tracing::warn!("a logout marker in Redis is not authentic: ignored");
+            None
+        })?,
+        None => value.as_bytes().to_vec(),
+    };
+    LogoutKind::parse_marker(std::str::from_utf8(&plain).ok()?)
+}
+
 impl RedisShared {
     /// Connects (in the background: the app starts even while Redis is down, and
     /// every command is bounded by `command_timeout`).
@@ -209,6 +232,11 @@ impl RedisShared {
     /// `at`, kept for `ttl` (the longest session lifetime). With a key configured the
     /// marker is sealed (authenticated under its Redis key name), so a marker written
     /// into Redis by anyone without the key has no effect.
+    ///
+    /// The later of two logouts of a key wins, whatever order they arrive in (a
+    /// provider's retry of an older logout token must not lower the cut-off a newer one
+    /// set, nor an admin's sign-out): the marker is read, and replaced only if it is not
+    /// later, by a compare-and-set that a concurrent write makes start again.
     async fn set_logout(
         &self,
         key: &str,
@@ -217,7 +245,6 @@ impl RedisShared {
         ttl: Duration,
         sealer: Option<&Sealer>,
     ) -> Result<(), RedisError> {
-        let expire = Expiration::EX(ttl.as_secs().max(1) as i64);
         let name = hashed("auth:logout:", key);
         let marker = kind.marker(at);
         let value = match sealer {
@@ -226,9 +253,36 @@ impl RedisShared {
                 .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
             None => marker,
         };
-        self.pool
-            .set::<(), _, _>(name, value, Some(expire), None, false)
-            .await
+        let ttl = ttl.as_secs().max(1).to_string();
+        for _ in 0..LOGOUT_WRITE_ATTEMPTS {
+            let current: Option<String> = self.pool.get(name.as_str()).await?;
+            let expected = match &current {
+                Some(current) => {
+                    let later = open_marker(current, &name, sealer)
+                        .is_some_and(|(recorded, _)| recorded > at);
+                    if later {
+                        return Ok(());
+                    }
+                    format!("={current}")
+                }
+                None => "-".to_owned(),
+            };
+            let written: i64 = self
+                .pool
+                .eval(
+                    REPLACE_IF_UNCHANGED,
+                    vec![name.clone()],
+                    vec![expected, value.clone(), ttl.clone()],
+                )
+                .await?;
+            if written == 1 {
+                return Ok(());
+            }
+        }
+        Err(RedisError::new(
+            ErrorKind::Unknown,
+            "a logout marker kept changing under its write",
+        ))
     }
 
     /// The logouts recorded for `keys` (time and kind), in order. A marker that does
@@ -268,17 +322,7 @@ impl RedisShared {
         Ok(names
             .iter()
             .zip(values)
-            .map(|(name, value)| {
-                let value = value?;
-                let plain = match sealer {
-                    Some(s) => s.open(&value, name.as_bytes()).or_else(|| {
-                        tracing::warn!("a logout marker in Redis is not authentic: ignored");
-                        None
-                    })?,
-                    None => value.into_bytes(),
-                };
-                LogoutKind::parse_marker(std::str::from_utf8(&plain).ok()?)
-            })
+            .map(|(name, value)| open_marker(&value?, name, sealer))
             .collect())
     }
 
@@ -684,6 +728,50 @@ mod tests {
             other => panic!("expected DiscoveryError::Redis, got {other:?}"),
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two logouts of one key arriving out of order (a provider's retry of an older
+    /// logout token after a newer one): the later cut-off stays, sealed or not; a marker
+    /// that does not open with the key is replaced.
+    #[tokio::test]
+    async fn rp_older_logout_does_not_lower_a_later_cut_off() {
+        let server = provider_harness::RedisServer::start();
+        let r = RedisShared::connect(&server.url(), Duration::from_secs(2), None, None)
+            .await
+            .expect("redis");
+        let sealer = Sealer::derive(&[7u8; 32]);
+        let ttl = Duration::from_secs(60);
+        for (key, sealer) in [("sub:plain", None), ("sub:sealed", Some(&sealer))] {
+            let read = || async { r.get_logouts(&[key.to_owned()], sealer).await.expect("get")[0] };
+            let record = |at, kind| r.set_logout(key, at, kind, ttl, sealer);
+            record(200, LogoutKind::Backchannel).await.expect("set");
+            record(100, LogoutKind::Frontchannel).await.expect("set");
+            assert_eq!(read().await, Some((200, LogoutKind::Backchannel)), "{key}");
+            record(300, LogoutKind::Frontchannel).await.expect("set");
+            assert_eq!(read().await, Some((300, LogoutKind::Frontchannel)), "{key}");
+        }
+        // A marker written by someone without the key (it does not open) is replaced.
+        let name = hashed("auth:logout:", "sub:forged");
+        let _: () = r
+            .pool
+            .set(name.as_str(), "9999999999", None, None, false)
+            .await
+            .expect("plant");
+        r.set_logout(
+            "sub:forged",
+            100,
+            LogoutKind::Backchannel,
+            ttl,
+            Some(&sealer),
+        )
+        .await
+        .expect("set");
+        assert_eq!(
+            r.get_logouts(&["sub:forged".to_owned()], Some(&sealer))
+                .await
+                .expect("get")[0],
+            Some((100, LogoutKind::Backchannel))
+        );
     }
 
     #[tokio::test]
