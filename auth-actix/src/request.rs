@@ -19,6 +19,11 @@ impl RequestHead for ActixRequest<'_> {
         self.0.headers().get_all(name).map(|v| v.as_bytes())
     }
 
+    fn cookie_values(&self) -> impl Iterator<Item = &[u8]> {
+        let values = self.0.headers().get_all(actix_web::http::header::COOKIE);
+        values.map(|v| v.as_bytes())
+    }
+
     fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.0.extensions().get::<T>().cloned()
     }

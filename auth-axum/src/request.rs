@@ -26,6 +26,11 @@ impl RequestHead for AxumRequest<'_> {
         self.0.headers.get_all(name).iter().map(|v| v.as_bytes())
     }
 
+    fn cookie_values(&self) -> impl Iterator<Item = &[u8]> {
+        let values = self.0.headers.get_all(http::header::COOKIE);
+        values.into_iter().map(|v| v.as_bytes())
+    }
+
     fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.0.extensions.get::<T>().cloned()
     }

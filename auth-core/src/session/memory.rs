@@ -1,6 +1,5 @@
 //! Sessions in this process's memory: the default store, and the public record store.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use time::OffsetDateTime;
@@ -18,7 +17,7 @@ struct Expiring<V> {
 }
 
 struct ExpiringState<V> {
-    entries: HashMap<Id, (V, OffsetDateTime)>,
+    entries: super::IdMap<(V, OffsetDateTime)>,
     next_sweep: i64,
 }
 
@@ -26,7 +25,7 @@ impl<V> Default for Expiring<V> {
     fn default() -> Self {
         Self {
             state: Mutex::new(ExpiringState {
-                entries: HashMap::new(),
+                entries: super::IdMap::default(),
                 next_sweep: 0,
             }),
         }
@@ -211,7 +210,7 @@ mod tests {
     fn record(expires_in: i64) -> Record {
         Record {
             id: Id::default(),
-            data: HashMap::new(),
+            data: std::collections::HashMap::new(),
             expiry_date: OffsetDateTime::now_utc() + time::Duration::seconds(expires_in),
         }
     }

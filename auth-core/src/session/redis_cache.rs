@@ -100,8 +100,8 @@ struct Entry {
 /// The cached sessions by the id browsers hold, and their ids by store key.
 #[derive(Default)]
 struct Entries {
-    by_id: HashMap<Id, Entry>,
-    by_store_key: HashMap<Id, Id>,
+    by_id: super::IdMap<Entry>,
+    by_store_key: super::IdMap<Id>,
 }
 
 impl Entries {

@@ -84,6 +84,14 @@ pub trait RequestHead {
     /// Every value of the header `name` (lowercase), in order.
     fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]>;
 
+    /// Every `Cookie` header value, in order: what the session id is read from, on
+    /// every request through an extractor. The default is `header_values("cookie")`;
+    /// an adapter overrides it with its framework's constant header name, so that no
+    /// name is parsed per request.
+    fn cookie_values(&self) -> impl Iterator<Item = &[u8]> {
+        self.header_values("cookie")
+    }
+
     /// A value of the request's extensions (the [`RequestAuth`] put there by the
     /// adapter's layer).
     fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T>;
@@ -357,7 +365,7 @@ pub async fn require_app_user<T: serde::de::DeserializeOwned>(
             } else {
                 tracing::warn!("a session without the app's data: it is signed out");
             }
-            let id = auth.session_id(req.header_values("cookie"));
+            let id = auth.session_id(req.cookie_values());
             let (_, ended, _) = auth.end_session_quietly(id.as_ref()).await;
             if let Err(e) = ended {
                 tracing::error!(error = %e, "could not end the session");
@@ -644,7 +652,7 @@ async fn resolve_user(req: &mut impl RequestHead, what: &str) -> Result<UserOutc
     if let Some(user) = user {
         return Ok((auth, Ok(user)));
     }
-    let id = auth.session_id(req.header_values("cookie"));
+    let id = auth.session_id(req.cookie_values());
     match auth.authenticate(id.as_ref()).await {
         Authenticated::User(user) => {
             req.update_extension(|r: &mut RequestAuth| r.user = Some(Arc::clone(&user)));
