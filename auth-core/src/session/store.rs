@@ -101,6 +101,9 @@ pub(crate) struct Sessions {
     refresh_margin: Duration,
     clock: Clock,
     cookie: SessionCookie,
+    /// Finds the cookie's name in a `Cookie` header value (one without it is not
+    /// parsed: a request with other cookies only, a visitor's analytics say).
+    cookie_name: memchr::memmem::Finder<'static>,
     shared: Arc<dyn SharedState>,
     /// The key of session handles (from the app's key, else random for this process).
     handle_key: HandleKey,
@@ -198,6 +201,7 @@ impl Sessions {
             idle_timeout: settings.idle_timeout,
             refresh_margin: settings.refresh_margin,
             clock,
+            cookie_name: memchr::memmem::Finder::new(cookie.name),
             cookie,
             shared,
             handle_key,
@@ -330,12 +334,14 @@ impl Sessions {
 
     /// The session id among a request's `Cookie` header values (the one cookie
     /// parser, `session::cookie::cookies`). Only the value's shape is checked here; the
-    /// store decides.
+    /// store decides. A value that does not hold the cookie's name anywhere cannot
+    /// carry it, and is not parsed.
     pub(crate) fn id_from<'a>(
         &self,
         cookie_headers: impl Iterator<Item = &'a [u8]>,
     ) -> Option<SessionId> {
-        crate::session::cookie::cookies(cookie_headers)
+        let holding = cookie_headers.filter(|v| self.cookie_name.find(v).is_some());
+        crate::session::cookie::cookies(holding)
             .filter(|(name, value)| *name == self.cookie.name && value.len() <= MAX_SESSION_ID_LEN)
             .find_map(|(_, value)| value.parse::<Id>().ok().map(SessionId))
     }
@@ -989,6 +995,49 @@ mod tests {
             panic!("signed in");
         };
         assert_eq!(back.access_token().secret(), "ACCESS-SECRET");
+    }
+
+    /// The session id is read from the header values that hold the cookie's name,
+    /// exactly as the full parse of every value reads it: first of several headers,
+    /// after other cookies, the name inside another cookie's value or percent-encoded
+    /// (neither is the cookie), spaces around, past 64 pairs (not read).
+    #[tokio::test]
+    async fn session_id_is_found_only_where_the_full_parse_finds_it() {
+        let auth = auth(
+            Arc::new(AtomicI64::new(T0)),
+            None,
+            Duration::from_secs(3600),
+        )
+        .await;
+        let sessions = &auth.0.sessions;
+        let name = sessions.cookie.name;
+        let id = Id::default().to_string();
+        let many = (0..64)
+            .map(|i| format!("c{i}=v"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let cases: Vec<(Vec<String>, bool)> = vec![
+            (vec![format!("{name}={id}")], true),
+            (
+                vec!["a=1".into(), format!("b=2; {name} = {id} ; c=3")],
+                true,
+            ),
+            (vec![format!("x={name}={id}")], false),
+            (vec![format!("{}={id}", name.replace('_', "%5F"))], false),
+            (vec![format!("{many}; {name}={id}")], false),
+            (vec![many.clone(), format!("{name}={id}")], true),
+            (vec!["a=1; b=2".into()], false),
+            (vec![], false),
+        ];
+        for (headers, found) in cases {
+            let values = || headers.iter().map(|h| h.as_bytes());
+            let full = crate::session::cookie::cookies(values())
+                .filter(|(n, v)| *n == name && v.len() <= MAX_SESSION_ID_LEN)
+                .find_map(|(_, v)| v.parse::<Id>().ok());
+            let ours = sessions.id_from(values()).map(|s| s.0);
+            assert_eq!(ours, full, "{headers:?}");
+            assert_eq!(ours.is_some(), found, "{headers:?}");
+        }
     }
 
     /// A session id is a bearer credential: `Debug` (and so `{:?}` in a log line or a

@@ -7,7 +7,8 @@
 //! The library's own part is measured apart: a bare router whose handler is the same
 //! with and without the `AuthUser` extractor, both requests with the session cookie.
 //!
-//! `MODE=public|home|me|plain|user ITER=n` runs one kind only, inside `measure`, for
+//! `MODE=public|others|home|me|plain|user ITER=n` runs one kind only (`others`: the
+//! public `/` with a browser's other cookies, no session), inside `measure`, for
 //! `valgrind --tool=callgrind --toggle-collect='*measure*'`: instructions per request,
 //! and where they go (`callgrind_annotate`).
 //!
@@ -141,14 +142,21 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
+    // What a visitor who is not signed in sends: analytics and preference cookies.
+    let others = HeaderValue::from_static(
+        "_ga=GA1.1.1234567890.1765000000; _ga_ABCDEF1234=GS1.1.1765000000.1.1.1765000100.0.0.0; \
+         theme=dark; lang=en-GB; consent=%7B%22analytics%22%3Atrue%2C%22ads%22%3Afalse%7D; \
+         _fbp=fb.1.1765000000000.1234567890; recently_viewed=sku-1%2Csku-2%2Csku-3",
+    );
     if let Ok(mode) = std::env::var("MODE") {
         let (app, path, cookie) = match mode.as_str() {
             "public" => (&app, "/", None),
+            "others" => (&app, "/", Some(&others)),
             "home" => (&app, "/", Some(&cookie)),
             "me" => (&app, "/me", Some(&cookie)),
             "plain" => (&bare, "/plain", Some(&cookie)),
             "user" => (&bare, "/user", Some(&cookie)),
-            other => panic!("MODE {other}: public, home, me, plain or user"),
+            other => panic!("MODE {other}: public, others, home, me, plain or user"),
         };
         measure(&rt, app, path, cookie, iterations(10_000));
         return;
