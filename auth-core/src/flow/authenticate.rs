@@ -75,10 +75,10 @@ impl Auth {
             Cached::Off => (None, None, None),
         };
         let from_cache = cached.is_some();
-        let stored = match cached {
-            Some(s) => s,
-            None => match self.0.sessions.load(id).await {
-                Ok(Some(s)) => s,
+        let (stored, store_key) = match cached {
+            Some(s) => (s, None),
+            None => match self.0.sessions.load_keyed(id).await {
+                Ok(Some((s, key))) => (s, Some(key)),
                 Ok(None) => return Authenticated::Anonymous,
                 Err(e) => {
                     tracing::error!(error = %e, "session store unavailable");
@@ -101,7 +101,7 @@ impl Auth {
         match status {
             SessionStatus::Valid => {
                 if let Some(ticket) = ticket {
-                    let store_key = self.0.sessions.store_id(id);
+                    let store_key = store_key.unwrap_or_else(|| self.0.sessions.store_id(id));
                     self.0.shared.keep_checked(ticket, store_key, &stored);
                 }
                 if !self.0.sessions.due_for_touch(&stored) {

@@ -441,16 +441,27 @@ impl Sessions {
     /// again under the first key, moved to its store key and kept in its user's index
     /// under the same handle, before it is returned.
     pub(crate) async fn load(&self, id: &Id) -> Result<Option<Arc<AuthSession>>, StoreError> {
+        Ok(self.load_keyed(id).await?.map(|(session, _)| session))
+    }
+
+    /// As [`Sessions::load`], with the store key the session is under now (the keyed
+    /// hash of `id` when records are sealed: computed once per miss, not again for the
+    /// fast path's entry).
+    pub(crate) async fn load_keyed(
+        &self,
+        id: &Id,
+    ) -> Result<Option<(Arc<AuthSession>, Id)>, StoreError> {
         let key = self.store_id(id);
         if let Some(session) = self.load_by_key(&key).await? {
-            return Ok(Some(session));
+            return Ok(Some((session, key)));
         }
         let Some(sealer) = self.sealer() else {
             return Ok(None);
         };
         for older in sealer.older_store_ids(id) {
             if let Some(session) = self.load_by_key(&older).await? {
-                return self.move_to(key, older, session).await;
+                let moved = self.move_to(key, older, session).await?;
+                return Ok(moved.map(|session| (session, key)));
             }
         }
         Ok(None)
