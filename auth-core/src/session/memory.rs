@@ -92,7 +92,9 @@ impl<V: Clone> Expiring<V> {
 /// Unlike tower-sessions' `MemoryStore`: expired records are removed (swept at most
 /// once a minute, as sessions are created), `save` only updates a record that still
 /// exists (a session deleted by logout is never brought back by a refresh that was in
-/// flight), and `Debug` prints no record.
+/// flight), and `Debug` prints no record. Records are kept by their ids in a map with a
+/// fast hash that is not built to resist chosen keys: give `create` the random ids
+/// tower-sessions makes (it always does), never ids taken from a request.
 #[derive(Clone, Default)]
 pub struct MemoryStore(Arc<Expiring<Record>>);
 

@@ -18,6 +18,9 @@ pub(crate) mod store;
 
 use crate::clock::at_epoch_secs;
 
+use crate::jose::Claims;
+use crate::jose::secret::{AccessToken, IdToken, RefreshToken};
+
 /// A map keyed by session ids or store keys. Those are random 128-bit values this
 /// crate makes (or keyed hashes of them), never chosen by a client (one only looks up,
 /// and a lookup cannot grow a bucket), so a fast seeded hash serves them (foldhash,
@@ -25,8 +28,6 @@ use crate::clock::at_epoch_secs;
 /// request about 240 instructions of its lookup.
 pub(crate) type IdMap<V> =
     std::collections::HashMap<tower_sessions_core::session::Id, V, foldhash::fast::RandomState>;
-use crate::jose::Claims;
-use crate::jose::secret::{AccessToken, IdToken, RefreshToken};
 
 /// A signed-in user's session: validated claims and the tokens. Adapters store it in
 /// their server-side session (never in a readable cookie) under [`AuthSession::KEY`].

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use fred::prelude::{
     Builder, ClientLike, Config, Error as RedisError, ErrorKind, Expiration, KeysInterface,
     LuaInterface, Pool, ReconnectPolicy, SetOptions,
@@ -127,9 +128,15 @@ const PUBLISH_AND_RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) redis.call('DEL', KEYS[1]) \
     return 1 end return 0";
 
-/// Sets KEYS[1] to ARGV[2] for ARGV[3] s only if it still holds what was read: ARGV[1]
-/// is `-` for no value, or `=` and the value.
-const REPLACE_IF_UNCHANGED: &str = "local v = redis.call('GET', KEYS[1]) \
+/// The string value of KEYS[1], or nil: nil too for a value of another type (never one
+/// of ours), which a plain `GET` would answer with an error.
+const READ_STRING: &str = "if redis.call('TYPE', KEYS[1]).ok == 'string' then \
+    return redis.call('GET', KEYS[1]) end return false";
+
+/// Sets KEYS[1] to ARGV[2] for ARGV[3] s only if it still holds what was read (with
+/// `READ_STRING`): ARGV[1] is `-` for no string value, or `=` and the value.
+const REPLACE_IF_UNCHANGED: &str = "local v = false \
+    if redis.call('TYPE', KEYS[1]).ok == 'string' then v = redis.call('GET', KEYS[1]) end \
     if (v == false and ARGV[1] == '-') or (v ~= false and ARGV[1] == '=' .. v) then \
     redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0";
 
@@ -137,15 +144,20 @@ const REPLACE_IF_UNCHANGED: &str = "local v = redis.call('GET', KEYS[1]) \
 const LOGOUT_WRITE_ATTEMPTS: usize = 8;
 
 /// A logout marker's time and kind, from its value under the Redis key `name`. One that
-/// does not open with the key (forged, or written by an app with another key) counts as
-/// absent.
-fn open_marker(value: &str, name: &str, sealer: Option<&Sealer>) -> Option<(i64, LogoutKind)> {
+/// does not open with the key (forged, or written by an app with another key) or is not
+/// text counts as absent.
+fn open_marker(value: &[u8], name: &str, sealer: Option<&Sealer>) -> Option<(i64, LogoutKind)> {
     let plain = match sealer {
-        Some(s) => s.open(value, name.as_bytes()).or_else(|| {
-            tracing::warn!("a logout marker in Redis is not authentic: ignored");
-            None
-        })?,
-        None => value.as_bytes().to_vec(),
+        Some(s) => {
+            let opened = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| s.open(v, name.as_bytes()));
+            opened.or_else(|| {
+                tracing::warn!("a logout marker in Redis is not authentic: ignored");
+                None
+            })?
+        }
+        None => value.to_vec(),
     };
     LogoutKind::parse_marker(std::str::from_utf8(&plain).ok()?)
 }
@@ -235,8 +247,9 @@ impl RedisShared {
     ///
     /// The later of two logouts of a key wins, whatever order they arrive in (a
     /// provider's retry of an older logout token must not lower the cut-off a newer one
-    /// set, nor an admin's sign-out): the marker is read, and replaced only if it is not
-    /// later, by a compare-and-set that a concurrent write makes start again.
+    /// set): the marker is read, and replaced only if it is earlier (or as early, of
+    /// another kind), by a compare-and-set that a concurrent write makes start again. A
+    /// marker that does not open, or is not a string, is replaced.
     async fn set_logout(
         &self,
         key: &str,
@@ -253,19 +266,25 @@ impl RedisShared {
                 .map_err(|e| RedisError::new(ErrorKind::Unknown, e))?,
             None => marker,
         };
-        let ttl = ttl.as_secs().max(1).to_string();
+        let value = Bytes::from(value);
+        let ttl = Bytes::from(ttl.as_secs().max(1).to_string());
         for _ in 0..LOGOUT_WRITE_ATTEMPTS {
-            let current: Option<String> = self.pool.get(name.as_str()).await?;
+            let current: Option<Bytes> = self
+                .pool
+                .eval(READ_STRING, vec![name.clone()], Vec::<Bytes>::new())
+                .await?;
             let expected = match &current {
                 Some(current) => {
-                    let later = open_marker(current, &name, sealer)
-                        .is_some_and(|(recorded, _)| recorded > at);
-                    if later {
+                    let kept =
+                        open_marker(current, &name, sealer).is_some_and(|(recorded, was)| {
+                            recorded > at || (recorded == at && was == kind)
+                        });
+                    if kept {
                         return Ok(());
                     }
-                    format!("={current}")
+                    Bytes::from([b"=".as_slice(), current].concat())
                 }
-                None => "-".to_owned(),
+                None => Bytes::from_static(b"-"),
             };
             let written: i64 = self
                 .pool
@@ -294,11 +313,11 @@ impl RedisShared {
         sealer: Option<&Sealer>,
     ) -> Result<Vec<Option<(i64, LogoutKind)>>, RedisError> {
         let names: Vec<String> = keys.iter().map(|k| hashed("auth:logout:", k)).collect();
-        let values: Vec<Option<String>> = if names.len() == 1 {
+        let values: Vec<Option<Bytes>> = if names.len() == 1 {
             vec![self.pool.get(names[0].clone()).await?]
         } else if self.clustered {
             // The markers live in different slots: one GET each, sent together.
-            let get = |name: &String| self.pool.get::<Option<String>, _>(name.clone());
+            let get = |name: &String| self.pool.get::<Option<Bytes>, _>(name.clone());
             match names.as_slice() {
                 [a, b] => {
                     let (a, b) = tokio::try_join!(get(a), get(b))?;
@@ -749,28 +768,68 @@ mod tests {
             assert_eq!(read().await, Some((200, LogoutKind::Backchannel)), "{key}");
             record(300, LogoutKind::Frontchannel).await.expect("set");
             assert_eq!(read().await, Some((300, LogoutKind::Frontchannel)), "{key}");
+            // The same logout again is not written again (sealed, a rewrite would show
+            // as a new nonce; concurrent ones would contend for nothing).
+            let raw = || async {
+                let name = hashed("auth:logout:", key);
+                r.pool.get::<Option<Bytes>, _>(name).await.expect("raw")
+            };
+            let before = raw().await;
+            record(300, LogoutKind::Frontchannel).await.expect("set");
+            assert_eq!(raw().await, before, "{key}: not rewritten");
         }
-        // A marker written by someone without the key (it does not open) is replaced.
-        let name = hashed("auth:logout:", "sub:forged");
-        let _: () = r
+        // A marker written by someone without the key (it does not open), one that is
+        // not text, and a value of another type are replaced.
+        for (key, plant) in [
+            ("sub:forged", "text"),
+            ("sub:bytes", "bytes"),
+            ("sub:hash", "hash"),
+        ] {
+            let name = hashed("auth:logout:", key);
+            let planted: Result<(), _> = match plant {
+                "text" => {
+                    r.pool
+                        .set(name.as_str(), "9999999999", None, None, false)
+                        .await
+                }
+                "bytes" => {
+                    let bytes = Bytes::from_static(b"\xff\xfe 9999999999");
+                    r.pool.set(name.as_str(), bytes, None, None, false).await
+                }
+                _ => {
+                    use fred::prelude::HashesInterface as _;
+                    r.pool.hset(name.as_str(), ("at", "9999999999")).await
+                }
+            };
+            planted.expect("plant");
+            r.set_logout(key, 100, LogoutKind::Backchannel, ttl, Some(&sealer))
+                .await
+                .expect("set");
+            assert_eq!(
+                r.get_logouts(&[key.to_owned()], Some(&sealer))
+                    .await
+                    .expect("get")[0],
+                Some((100, LogoutKind::Backchannel)),
+                "{plant}"
+            );
+        }
+        // The compare-and-set refuses a write when the marker changed since its read.
+        let name = hashed("auth:logout:", "sub:plain");
+        let stale: i64 = r
             .pool
-            .set(name.as_str(), "9999999999", None, None, false)
+            .eval(
+                REPLACE_IF_UNCHANGED,
+                vec![name],
+                vec!["=100".to_owned(), "50".to_owned(), "60".to_owned()],
+            )
             .await
-            .expect("plant");
-        r.set_logout(
-            "sub:forged",
-            100,
-            LogoutKind::Backchannel,
-            ttl,
-            Some(&sealer),
-        )
-        .await
-        .expect("set");
+            .expect("eval");
+        assert_eq!(stale, 0, "the marker is 300 now, not 100");
         assert_eq!(
-            r.get_logouts(&["sub:forged".to_owned()], Some(&sealer))
+            r.get_logouts(&["sub:plain".to_owned()], None)
                 .await
                 .expect("get")[0],
-            Some((100, LogoutKind::Backchannel))
+            Some((300, LogoutKind::Frontchannel))
         );
     }
 

@@ -1044,6 +1044,13 @@ mod tests {
             (vec![format!("{}={id}", name.replace('_', "%5F"))], false),
             (vec![format!("{many}; {name}={id}")], false),
             (vec![many.clone(), format!("{name}={id}")], true),
+            // Long values holding the name only where it is not the cookie's.
+            (vec![format!("{many}; x={name}={id}")], false),
+            (
+                vec![format!("a=1; {}={id}; {many}", name.replace('_', "%5F"))],
+                false,
+            ),
+            (vec![format!("a=1; {name}={id}; {many}")], true),
             (vec!["a=1; b=2".into()], false),
             (vec![], false),
         ];
@@ -1056,6 +1063,18 @@ mod tests {
             assert_eq!(ours, full, "{headers:?}");
             assert_eq!(ours.is_some(), found, "{headers:?}");
         }
+        // A long value that is not UTF-8 is skipped whole, as the full parse skips it.
+        let mut bytes = format!("{name}={id}; {many}").into_bytes();
+        bytes.push(0xff);
+        assert_eq!(
+            crate::session::cookie::cookies(std::iter::once(bytes.as_slice())).count(),
+            0
+        );
+        assert!(
+            sessions
+                .id_from(std::iter::once(bytes.as_slice()))
+                .is_none()
+        );
     }
 
     /// A session id is a bearer credential: `Debug` (and so `{:?}` in a log line or a
