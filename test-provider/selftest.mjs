@@ -70,7 +70,12 @@ let stdout = '';
 let stderr = '';
 child.stderr.on('data', (d) => { stderr += d; });
 const issuer = await new Promise((resolve, reject) => {
-  const t = setTimeout(() => reject(new Error(`no READY line; stderr:\n${stderr}`)), 15000);
+  // Half a second here usually; once, in CI, not within 15 s (the provider was left
+  // running): a generous bound, and the provider stopped when it is passed.
+  const t = setTimeout(() => {
+    child.kill('SIGKILL');
+    reject(new Error(`no READY line within 60 s; stderr:\n${stderr}`));
+  }, 60000);
   child.stdout.on('data', (d) => {
     stdout += d;
     const m = /^READY (\S+)\n/.exec(stdout);
