@@ -100,8 +100,8 @@ impl Auth {
         };
         match status {
             SessionStatus::Valid => {
-                if let Some(ticket) = ticket {
-                    let store_key = store_key.unwrap_or_else(|| self.0.sessions.store_id(id));
+                // A miss's ticket comes with the store key its load found.
+                if let (Some(ticket), Some(store_key)) = (ticket, store_key) {
                     self.0.shared.keep_checked(ticket, store_key, &stored);
                 }
                 if !self.0.sessions.due_for_touch(&stored) {

@@ -17,7 +17,6 @@ pub(crate) mod shared;
 pub(crate) mod store;
 
 use crate::clock::at_epoch_secs;
-
 use crate::jose::Claims;
 use crate::jose::secret::{AccessToken, IdToken, RefreshToken};
 
